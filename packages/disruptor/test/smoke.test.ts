@@ -1,0 +1,1 @@
+test('smoke', () => { expect(new SharedArrayBuffer(8).byteLength).toBe(8); });

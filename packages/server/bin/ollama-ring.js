@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// Committed shim so that pnpm can link the bin before the TypeScript build has run.
+require('../dist/cli.js');
