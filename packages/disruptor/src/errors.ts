@@ -1,0 +1,98 @@
+/**
+ * Typed errors of the engine. Each class carries a stable `code` and a `Symbol.for` brand, so that
+ * `instanceof` still works when two copies of this package are loaded (a worker bundle and the
+ * main thread's copy, or two versions under different node_modules folders).
+ */
+
+const kCodes = Symbol.for('@ollama-ring/error-codes');
+
+type Branded = { [kCodes]?: ReadonlySet<string> };
+
+/**
+ * Base class of every ollama-ring error. Subclasses pass their own stable `code`.
+ *
+ * @example
+ * try { sequencer.tryNext(); } catch (e) { if (e instanceof InsufficientCapacityError) shed(); }
+ */
+export class OllamaRingError extends Error {
+  /** A stable, machine-readable identifier such as `ERR_INSUFFICIENT_CAPACITY`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    // Record every code along the prototype chain so that `instanceof` can test by brand.
+    const codes = new Set<string>();
+    for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c)) {
+      const code = (c as { brand?: string }).brand;
+      if (code) codes.add(code);
+    }
+    Object.defineProperty(this, kCodes, { value: codes, enumerable: false });
+  }
+
+  /** The brand that `instanceof` looks for; subclasses override it with their own code. */
+  static brand = 'ERR_OLLAMA_RING';
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const codes = (value as Branded)[kCodes];
+    return codes instanceof Set ? codes.has((this as unknown as { brand: string }).brand) : false;
+  }
+}
+
+/** Thrown by `tryNext(n)` when the ring has fewer than `n` free slots. The caller sheds load. */
+export class InsufficientCapacityError extends OllamaRingError {
+  static override brand = 'ERR_INSUFFICIENT_CAPACITY';
+  constructor(message = 'ring buffer has insufficient capacity') {
+    super(InsufficientCapacityError.brand, message);
+  }
+}
+
+/** Raised inside a sequence barrier's wait when the barrier has been alerted (shutdown). */
+export class AlertError extends OllamaRingError {
+  static override brand = 'ERR_ALERTED';
+  constructor(message = 'sequence barrier alerted') {
+    super(AlertError.brand, message);
+  }
+}
+
+/** Raised by a timeout wait strategy when nothing arrived within its period. */
+export class WaitTimeoutError extends OllamaRingError {
+  static override brand = 'ERR_WAIT_TIMEOUT';
+  constructor(message = 'wait strategy timed out') {
+    super(WaitTimeoutError.brand, message);
+  }
+}
+
+/** A caller broke the engine's contract: bad sizes, a second start, a handler added after start. */
+export class IllegalStateError extends OllamaRingError {
+  static override brand = 'ERR_ILLEGAL_STATE';
+  constructor(message: string) {
+    super(IllegalStateError.brand, message);
+  }
+}
+
+/** An argument is out of range: a ring size that is not a power of two, a record that is too large. */
+export class InvalidArgumentError extends OllamaRingError {
+  static override brand = 'ERR_INVALID_ARGUMENT';
+  constructor(message: string) {
+    super(InvalidArgumentError.brand, message);
+  }
+}
+
+/** A handler thread died or could not start. The pipeline that owns it halts and reports this. */
+export class WorkerCrashedError extends OllamaRingError {
+  static override brand = 'ERR_WORKER_CRASHED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(WorkerCrashedError.brand, message, options);
+  }
+}
+
+/** `shutdown(timeoutMs)` could not drain in time; the engine halted without draining. */
+export class ShutdownTimeoutError extends OllamaRingError {
+  static override brand = 'ERR_SHUTDOWN_TIMEOUT';
+  constructor(message: string) {
+    super(ShutdownTimeoutError.brand, message);
+  }
+}

@@ -1,1 +1,0 @@
-test('smoke', () => { expect(new SharedArrayBuffer(8).byteLength).toBe(8); });
