@@ -1,0 +1,56 @@
+import { InvalidArgumentError } from '../errors';
+import { BlockingWaitStrategy } from './blocking';
+import { BusySpinWaitStrategy } from './busy-spin';
+import { LiteBlockingWaitStrategy } from './lite-blocking';
+import { SleepingWaitStrategy } from './sleeping';
+import { TimeoutBlockingWaitStrategy } from './timeout';
+import type { WaitStrategy, WaitStrategyDescriptor, WaitStrategyKind } from './wait-strategy';
+import { YieldingWaitStrategy } from './yielding';
+
+export { BlockingWaitStrategy } from './blocking';
+export { BusySpinWaitStrategy } from './busy-spin';
+export { LiteBlockingWaitStrategy } from './lite-blocking';
+export { SleepingWaitStrategy } from './sleeping';
+export { TimeoutBlockingWaitStrategy } from './timeout';
+export { YieldingWaitStrategy } from './yielding';
+export type { WaitStrategy, WaitStrategyDescriptor, WaitStrategyKind } from './wait-strategy';
+
+/** Every strategy name `createWaitStrategy` accepts. */
+export const WAIT_STRATEGY_KINDS: readonly WaitStrategyKind[] = [
+  'blocking',
+  'lite-blocking',
+  'sleeping',
+  'yielding',
+  'busy-spin',
+  'timeout',
+];
+
+/**
+ * Builds a strategy by name, or rebuilds one from `describe()` output on another thread (sharing
+ * the same signal words, so a signal on one thread wakes sleepers on the other).
+ *
+ * @example
+ * createWaitStrategy('lite-blocking');
+ * createWaitStrategy({ kind: 'timeout', timeoutMs: 20 });
+ */
+export function createWaitStrategy(spec: WaitStrategyKind | WaitStrategyDescriptor): WaitStrategy {
+  const d: WaitStrategyDescriptor = typeof spec === 'string' ? { kind: spec } : spec;
+  switch (d.kind) {
+    case 'blocking':
+      return new BlockingWaitStrategy(d.shared);
+    case 'lite-blocking':
+      return new LiteBlockingWaitStrategy(d.shared);
+    case 'timeout':
+      return new TimeoutBlockingWaitStrategy(d.timeoutMs ?? 1000, d.shared);
+    case 'sleeping':
+      return new SleepingWaitStrategy(d.timeoutMs);
+    case 'yielding':
+      return new YieldingWaitStrategy();
+    case 'busy-spin':
+      return new BusySpinWaitStrategy();
+    default:
+      throw new InvalidArgumentError(
+        `unknown wait strategy '${String((d as { kind: unknown }).kind)}'; expected one of ${WAIT_STRATEGY_KINDS.join(', ')}`,
+      );
+  }
+}

@@ -1,0 +1,31 @@
+import { yieldEventLoop, yieldThread } from './spin-idle';
+import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategy';
+
+const SPIN_TRIES = 100;
+
+/**
+ * Spins a hundred times, then gives the CPU back on every further try. Low latency with a little
+ * less heat than busy-spin; still wants a core per waiting thread.
+ *
+ * @example
+ * new YieldingWaitStrategy();
+ */
+export class YieldingWaitStrategy implements WaitStrategy {
+  readonly kind = 'yielding' as const;
+  readonly timeoutMs = 0;
+  prepareIdle(): number {
+    return 0;
+  }
+  cancelIdle(): void {}
+  idleSync(_token: number, iteration: number): void {
+    if (iteration >= SPIN_TRIES) yieldThread();
+  }
+  idleAsync(): Promise<void> {
+    return yieldEventLoop();
+  }
+  signalAllWhenBlocking(): void {}
+  wakeAll(): void {}
+  describe(): WaitStrategyDescriptor {
+    return { kind: this.kind };
+  }
+}
