@@ -86,6 +86,8 @@ export class BatchEventProcessor<S extends RecordSchema = RecordSchema> implemen
 
   async runAsync(): Promise<void> {
     if (!this.begin()) return;
+    // A pending Atomics.waitAsync keeps neither the process nor a worker thread alive; this does.
+    const keepAlive = setInterval(noop, 2 ** 30);
     let next = seqAdd(this.sequence.get(), 1);
     let sinceYield = 0;
     try {
@@ -108,6 +110,7 @@ export class BatchEventProcessor<S extends RecordSchema = RecordSchema> implemen
         }
       }
     } finally {
+      clearInterval(keepAlive);
       this.end();
     }
   }
@@ -188,3 +191,5 @@ export class BatchEventProcessor<S extends RecordSchema = RecordSchema> implemen
     return seqGe(hi, at) ? seqAdd(hi, -at) : 0;
   }
 }
+
+function noop(): void {}

@@ -94,7 +94,6 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
     if (this.state !== 'building') throw new IllegalStateError(`start() called twice (state ${this.state})`);
     if (this.repo.all().length === 0) throw new IllegalStateError('start(): no handlers have been added');
     this.state = 'starting';
-    this.ringBuffer.addGatingSequences(...this.repo.lastStageSequences());
     // Inline processors await waitAsync, which does not keep Node alive; this handle does, until halt.
     this.keepAlive = setInterval(noop, 2 ** 30);
     try {
@@ -199,7 +198,7 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
       this.repo.add({ keys: [h], sequences: [sequence], barriers: [barrier], inline, hosts, endOfChain: true });
       created.push(sequence);
     }
-    this.repo.unmarkEndOfChain(barrierSequences);
+    this.gateOn(created, barrierSequences);
     return new EventHandlerGroup(this, created);
   }
 
@@ -228,8 +227,15 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
     sequences.push(workSequence);
     const info: ConsumerInfo = { keys: handlers, sequences, barriers: [barrier], inline, hosts, endOfChain: true };
     this.repo.add(info);
-    this.repo.unmarkEndOfChain(barrierSequences);
+    this.gateOn(sequences, barrierSequences);
     return new EventHandlerGroup(this, sequences);
+  }
+
+  /** Producers gate on the new last stages instead of the stages they now follow. */
+  private gateOn(added: readonly Sequence[], upstream: readonly Sequence[]): void {
+    this.ringBuffer.addGatingSequences(...added);
+    for (const s of upstream) this.ringBuffer.removeGatingSequence(s);
+    this.repo.unmarkEndOfChain(upstream);
   }
 
   private host(

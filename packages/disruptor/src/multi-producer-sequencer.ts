@@ -47,7 +47,9 @@ export class MultiProducerSequencer extends AbstractSequencer {
         this.available[s & this.mask] = seqAdd(s, -bufferSize) >> this.shift;
       }
     }
-    this.cachedGating = this.cursor.get();
+    // Seeded from the real minimum: a thread that attaches late must not assume the consumers
+    // have caught up with the cursor.
+    this.cachedGating = minimumSequence(this.gating, this.cursor.get());
   }
 
   /** Re-attaches on another thread; any number of threads may produce at once. */

@@ -26,7 +26,9 @@ export class SingleProducerSequencer extends AbstractSequencer {
   ) {
     super(bufferSize, waitStrategy, initial, shared);
     this.nextValue = this.cursor.get();
-    this.cachedGating = this.nextValue;
+    // Seeded from the real minimum: a thread that attaches late must not assume the consumers
+    // have caught up with the cursor.
+    this.cachedGating = minimumSequence(this.gating, this.cursor.get());
   }
 
   /** Re-attaches on another thread, which then becomes the single producer. */

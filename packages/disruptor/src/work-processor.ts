@@ -81,6 +81,8 @@ export class WorkProcessor<S extends RecordSchema = RecordSchema> implements Eve
 
   async runAsync(): Promise<void> {
     if (!this.begin()) return;
+    // A pending Atomics.waitAsync keeps neither the process nor a worker thread alive; this does.
+    const keepAlive = setInterval(noop, 2 ** 30);
     try {
       let claimed = true;
       let next = this.sequence.get();
@@ -110,6 +112,7 @@ export class WorkProcessor<S extends RecordSchema = RecordSchema> implements Eve
         }
       }
     } finally {
+      clearInterval(keepAlive);
       this.end();
     }
   }
@@ -160,3 +163,5 @@ export class WorkProcessor<S extends RecordSchema = RecordSchema> implements Eve
     }
   }
 }
+
+function noop(): void {}

@@ -119,3 +119,18 @@ describe('ring size', () => {
     expect(() => new SingleProducerSequencer(size, new BlockingWaitStrategy())).toThrow(InvalidArgumentError);
   });
 });
+
+describe('a producer that attaches late (another thread)', () => {
+  test.each([
+    ['single', SingleProducerSequencer],
+    ['multi', MultiProducerSequencer],
+  ] as const)('%s: respects consumers that lag the cursor', (_k, Cls) => {
+    const original = new Cls(8, new BlockingWaitStrategy());
+    const consumer = new Sequence();
+    original.addGatingSequences(consumer);
+    original.publishRange(0, original.next(6)); // cursor 5, consumer still at -1
+    const late = Cls.attach(original.describe(), new BlockingWaitStrategy(original.describe().waitStrategy.shared));
+    expect(late.tryNext(2)).toBe(7);
+    expect(() => late.tryNext(1)).toThrow(InsufficientCapacityError);
+  });
+});

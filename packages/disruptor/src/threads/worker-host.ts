@@ -82,8 +82,13 @@ export class WorkerHost {
     this.exited = new Promise<void>((resolve) => {
       worker.once('exit', (code) => {
         this.worker = undefined;
-        if (!crash && code !== 0 && !this.stopping) {
-          crash = new WorkerCrashedError(`handler thread '${this.name}' exited with code ${code}`);
+        if (!crash && !this.stopping) {
+          // Even a clean exit is a crash if nobody asked for it: the stage's sequence stops moving.
+          crash = new WorkerCrashedError(
+            code !== 0
+              ? `handler thread '${this.name}' exited with code ${code}`
+              : `handler thread '${this.name}' stopped unexpectedly`,
+          );
         }
         if (crash && !this.stopping) {
           if (!isReady) rejectReady(crash);
