@@ -134,7 +134,7 @@ export class BatchEventProcessor<S extends RecordSchema = RecordSchema> implemen
     }
     if (!this.manualRelease) {
       this.sequence.set(end);
-      this.ring.sequencer.waitStrategy.signalAllWhenBlocking();
+      this.ring.sequencer.waitStrategy.signal(this.sequence.signal);
     }
     return s;
   }

@@ -96,3 +96,45 @@ export class ShutdownTimeoutError extends OllamaRingError {
     super(ShutdownTimeoutError.brand, message);
   }
 }
+
+/**
+ * A byte arena has no free run long enough for the request right now. Space comes back as
+ * consumers free their payloads, so the caller sheds load (HTTP 503 with Retry-After) and never waits.
+ *
+ * @example
+ * try { arena.alloc(body.length); } catch (e) { if (e instanceof ArenaFullError) reply503(); }
+ */
+export class ArenaFullError extends OllamaRingError {
+  static override brand = 'ERR_ARENA_FULL';
+  constructor(message = 'byte arena is full') {
+    super(ArenaFullError.brand, message);
+  }
+}
+
+/**
+ * A payload is larger than the transport could ever hold (the whole arena, or a byte ring's
+ * capacity), so waiting would not help. The HTTP front maps it to 413.
+ *
+ * @example
+ * if (e instanceof PayloadTooLargeError) reply413();
+ */
+export class PayloadTooLargeError extends OllamaRingError {
+  static override brand = 'ERR_PAYLOAD_TOO_LARGE';
+  constructor(message: string) {
+    super(PayloadTooLargeError.brand, message);
+  }
+}
+
+/**
+ * The other end of a byte stream has gone: the reader cancelled (its client disconnected) while the
+ * writer still had data, or someone wrote after `close()`. The writer stops and aborts its upstream.
+ *
+ * @example
+ * try { await writer.write(chunk); } catch (e) { if (e instanceof StreamClosedError) upstream.abort(); }
+ */
+export class StreamClosedError extends OllamaRingError {
+  static override brand = 'ERR_STREAM_CLOSED';
+  constructor(message: string) {
+    super(StreamClosedError.brand, message);
+  }
+}

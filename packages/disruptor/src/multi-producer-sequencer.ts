@@ -58,8 +58,7 @@ export class MultiProducerSequencer extends AbstractSequencer {
   }
 
   next(n = 1): number {
-    this.checkClaimSize(n);
-    this.checkHalted();
+    if (n !== 1) this.checkClaimSize(n);
     if (isMainThread) {
       // Claiming first and waiting after would leave an unpublished hole if we then refused to
       // block; on the main thread claim only what is free now.
@@ -117,14 +116,14 @@ export class MultiProducerSequencer extends AbstractSequencer {
 
   publish(sequence: number): void {
     Atomics.store(this.available, sequence & this.mask, sequence >> this.shift);
-    this.waitStrategy.signalAllWhenBlocking();
+    this.waitStrategy.signal(this.cursor.signal);
   }
 
   publishRange(lo: number, hi: number): void {
     for (let s = lo; seqLe(s, hi); s = seqAdd(s, 1)) {
       Atomics.store(this.available, s & this.mask, s >> this.shift);
     }
-    this.waitStrategy.signalAllWhenBlocking();
+    this.waitStrategy.signal(this.cursor.signal);
   }
 
   isAvailable(sequence: number): boolean {

@@ -7,7 +7,7 @@ export type FieldType = 'int32' | 'float64';
 export type RecordSchema = Readonly<Record<string, FieldType>>;
 
 /** The fields of a schema as typed properties of an event. */
-export type RecordFields<S extends RecordSchema> = { [K in keyof S]: number };
+export type RecordFields<S extends RecordSchema> = { -readonly [K in keyof S]: number };
 
 /** Where one field lives inside a record, in units of its own type's array. */
 export interface FieldSlot {

@@ -1,6 +1,7 @@
 import { AlertError, WaitTimeoutError } from './errors';
+import type { SignalWord } from './signal-word';
 import { Sequence, type SequenceReader, seqAdd, seqGe } from './sequence';
-import { SequenceGroup } from './sequence-group';
+import { SequenceGroup, laggardSequence } from './sequence-group';
 import type { Sequencer } from './sequencer';
 
 /** Plain, postable data from which a barrier is re-attached on another thread. */
@@ -22,12 +23,14 @@ export interface BarrierDescriptor {
 export class SequenceBarrier {
   readonly sequencer: Sequencer;
   private readonly dependents: SequenceReader;
+  private readonly dependentList: readonly Sequence[];
   private readonly dependentSabs: SharedArrayBuffer[];
   private readonly alertWord: Int32Array;
 
   constructor(sequencer: Sequencer, dependents: readonly Sequence[] = [], alert?: SharedArrayBuffer) {
     this.sequencer = sequencer;
     this.dependentSabs = dependents.map((d) => d.sab);
+    this.dependentList = [...dependents];
     this.dependents =
       dependents.length === 0 ? sequencer.cursor : dependents.length === 1 ? dependents[0] : new SequenceGroup(dependents);
     this.alertWord = new Int32Array(alert ?? new SharedArrayBuffer(64));
@@ -64,13 +67,15 @@ export class SequenceBarrier {
       this.checkAlert();
       let hi = this.tryWaitFor(sequence);
       if (seqGe(hi, sequence)) return hi;
-      const token = ws.prepareIdle();
+      if (it < ws.spinTries) continue;
+      const on = this.waitWord();
+      const token = ws.prepareIdle(on);
       hi = this.tryWaitFor(sequence);
       if (seqGe(hi, sequence) || this.isAlerted()) {
-        ws.cancelIdle();
+        ws.cancelIdle(on);
         continue;
       }
-      ws.idleSync(token, it, this.remainingMs(ws.timeoutMs, (deadline ||= this.deadline(ws.timeoutMs))));
+      ws.idleSync(on, token, it, this.remainingMs(ws.timeoutMs, (deadline ||= this.deadline(ws.timeoutMs))));
     }
   }
 
@@ -82,13 +87,14 @@ export class SequenceBarrier {
       this.checkAlert();
       let hi = this.tryWaitFor(sequence);
       if (seqGe(hi, sequence)) return hi;
-      const token = ws.prepareIdle();
+      const on = this.waitWord();
+      const token = ws.prepareIdle(on);
       hi = this.tryWaitFor(sequence);
       if (seqGe(hi, sequence) || this.isAlerted()) {
-        ws.cancelIdle();
+        ws.cancelIdle(on);
         continue;
       }
-      await ws.idleAsync(token, it, this.remainingMs(ws.timeoutMs, (deadline ||= this.deadline(ws.timeoutMs))));
+      await ws.idleAsync(on, token, it, this.remainingMs(ws.timeoutMs, (deadline ||= this.deadline(ws.timeoutMs))));
     }
   }
 
@@ -104,7 +110,20 @@ export class SequenceBarrier {
 
   alert(): void {
     Atomics.store(this.alertWord, 0, 1);
-    this.sequencer.waitStrategy.wakeAll();
+    // Whoever waits on this barrier sleeps on one of these words: wake them all to see the alert.
+    this.sequencer.cursor.signal.wake();
+    for (const d of this.dependentList) d.signal.wake();
+  }
+
+  /**
+   * The word to sleep on: the cursor's for a first stage (publishes signal it), else the slowest
+   * upstream stage's, since nothing becomes readable until that one moves.
+   */
+  private waitWord(): SignalWord {
+    const deps = this.dependentList;
+    if (deps.length === 0) return this.sequencer.cursor.signal;
+    if (deps.length === 1) return deps[0].signal;
+    return laggardSequence(deps, deps[0]).signal;
   }
 
   clearAlert(): void {

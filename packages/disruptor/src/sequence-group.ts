@@ -59,3 +59,20 @@ export class SequenceGroup implements SequenceReader {
     return this.members;
   }
 }
+
+/**
+ * The sequence furthest behind among `sequences` (wrap-safe), or `fallback` when none is behind
+ * it: what a waiter sleeps on, since nothing can pass until that one moves.
+ */
+export function laggardSequence(sequences: readonly Sequence[], fallback: Sequence): Sequence {
+  let lag = fallback;
+  let min = fallback.get();
+  for (let i = 0; i < sequences.length; i++) {
+    const v = sequences[i].get();
+    if (seqLt(v, min)) {
+      min = v;
+      lag = sequences[i];
+    }
+  }
+  return lag;
+}

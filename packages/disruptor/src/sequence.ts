@@ -1,3 +1,5 @@
+import { SignalWord } from './signal-word';
+
 /**
  * Sequences: int32 counters that survive wrap-around.
  *
@@ -41,10 +43,14 @@ export function seqDiff(b: number, a: number): number {
   return (b - a) | 0;
 }
 
-// The value lives at byte 64 of a 192-byte buffer, so the 64 bytes on either side belong to this
-// sequence alone whatever the allocator's alignment: no other hot counter can share its line.
-const BYTES = 192;
+// The value lives at byte 64 of the buffer, so the 64 bytes on either side belong to this sequence
+// alone whatever the allocator's alignment: no other hot counter can share its line. The futex
+// words that waiters sleep on follow, each on a line of its own, so sleeping and signalling never
+// disturb the line the value is read from.
 const INDEX = 16;
+const GEN = 32;
+const WAITERS = 48;
+const BYTES = 64 * 4 + 64;
 
 /**
  * A counter in shared memory, padded to its own cache line. Reads are `Atomics.load` (acquire) and
@@ -59,11 +65,14 @@ const INDEX = 16;
 export class Sequence {
   /** The shared buffer behind this sequence; post it to a worker and `attach` there. */
   readonly sab: SharedArrayBuffer;
+  /** What threads waiting for this sequence to move sleep on. */
+  readonly signal: SignalWord;
   private readonly cell: Int32Array;
 
   constructor(initial: number = INITIAL_SEQUENCE, sab?: SharedArrayBuffer) {
     this.sab = sab ?? new SharedArrayBuffer(BYTES);
     this.cell = new Int32Array(this.sab);
+    this.signal = new SignalWord(this.cell, GEN, WAITERS);
     if (!sab) Atomics.store(this.cell, INDEX, initial | 0);
   }
 

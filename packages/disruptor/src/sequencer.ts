@@ -1,7 +1,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { IllegalStateError, InsufficientCapacityError, InvalidArgumentError } from './errors';
 import { Sequence, seqDiff, seqGt } from './sequence';
-import { minimumSequence } from './sequence-group';
+import { laggardSequence, minimumSequence } from './sequence-group';
 import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategies/wait-strategy';
 
 /** Plain, postable data from which a sequencer is re-attached on another thread. */
@@ -91,13 +91,14 @@ export abstract class AbstractSequencer implements Sequencer {
         if (!(e instanceof InsufficientCapacityError)) throw e;
       }
       const ws = this.waitStrategy;
-      const token = ws.prepareIdle();
+      const on = laggardSequence(this.gating, this.cursor).signal;
+      const token = ws.prepareIdle(on);
       if (this.hasCapacityNow(n) || this.isHalted()) {
-        ws.cancelIdle();
+        ws.cancelIdle(on);
         continue;
       }
       // The bound is a safety net only: consumers signal when they advance.
-      await ws.idleAsync(token, it, 50);
+      await ws.idleAsync(on, token, it, 50);
     }
   }
 
@@ -120,7 +121,9 @@ export abstract class AbstractSequencer implements Sequencer {
   halt(reason: string): void {
     this.haltReason = reason;
     Atomics.store(this.state, HALTED, 1);
-    this.waitStrategy.wakeAll();
+    // Producers may sleep on any gating sequence: wake them all so they see the halt.
+    for (const g of this.gating) g.signal.wake();
+    this.cursor.signal.wake();
   }
 
   isHalted(): boolean {
@@ -168,13 +171,15 @@ export abstract class AbstractSequencer implements Sequencer {
       if (isMainThread) {
         throw new IllegalStateError(MAIN_THREAD_BLOCK);
       }
-      const token = ws.prepareIdle();
+      if (it < ws.spinTries) continue;
+      const on = laggardSequence(this.gating, this.cursor).signal;
+      const token = ws.prepareIdle(on);
       min = minimumSequence(this.gating, fallback);
       if (!seqGt(wrapPoint, min) || this.isHalted()) {
-        ws.cancelIdle();
+        ws.cancelIdle(on);
         continue;
       }
-      ws.idleSync(token, it, 50);
+      ws.idleSync(on, token, it, 50);
     }
   }
 

@@ -37,8 +37,9 @@ export class SingleProducerSequencer extends AbstractSequencer {
   }
 
   next(n = 1): number {
-    this.checkClaimSize(n);
-    this.checkHalted();
+    if (n !== 1) this.checkClaimSize(n);
+    // No halted check here: a halted pipeline stops consuming, so a producer meets the halt
+    // (in awaitGating) within one ring's worth of claims, and the common path stays cheap.
     const nextValue = this.nextValue;
     const nextSequence = seqAdd(nextValue, n);
     const wrapPoint = seqAdd(nextSequence, -this.bufferSize);
@@ -80,7 +81,7 @@ export class SingleProducerSequencer extends AbstractSequencer {
 
   publish(sequence: number): void {
     this.cursor.set(sequence);
-    this.waitStrategy.signalAllWhenBlocking();
+    this.waitStrategy.signal(this.cursor.signal);
   }
 
   publishRange(_lo: number, hi: number): void {

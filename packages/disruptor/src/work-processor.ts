@@ -124,7 +124,7 @@ export class WorkProcessor<S extends RecordSchema = RecordSchema> implements Eve
       const current = work.get();
       // Publishing our position before the claim keeps gating right even if the CAS fails.
       this.sequence.set(current);
-      this.ring.sequencer.waitStrategy.signalAllWhenBlocking();
+      this.ring.sequencer.waitStrategy.signal(this.sequence.signal);
       if (work.compareAndSet(current, seqAdd(current, 1))) return seqAdd(current, 1);
     }
   }

@@ -67,7 +67,7 @@ describe.each(kinds)('%s-producer sequencer', (_kind, make) => {
       await new Promise((r) => setTimeout(r, 20));
       expect(claimed).toBeUndefined();
       consumer.set(seqAdd(initial, 2));
-      seq.waitStrategy.signalAllWhenBlocking();
+      seq.waitStrategy.signal(consumer.signal);
       await p;
       expect(claimed).toBe(seqAdd(initial, 10));
     });
@@ -129,7 +129,7 @@ describe('a producer that attaches late (another thread)', () => {
     const consumer = new Sequence();
     original.addGatingSequences(consumer);
     original.publishRange(0, original.next(6)); // cursor 5, consumer still at -1
-    const late = Cls.attach(original.describe(), new BlockingWaitStrategy(original.describe().waitStrategy.shared));
+    const late = Cls.attach(original.describe(), new BlockingWaitStrategy());
     expect(late.tryNext(2)).toBe(7);
     expect(() => late.tryNext(1)).toThrow(InsufficientCapacityError);
   });

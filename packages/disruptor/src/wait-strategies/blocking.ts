@@ -1,11 +1,11 @@
-import { SignalWord } from './signal-word';
-import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategy';
+import type { SignalWord } from '../signal-word';
+import { DEFAULT_SPIN_TRIES, type WaitStrategy, type WaitStrategyDescriptor } from './wait-strategy';
 
 /**
- * Sleeps on a futex word (`Atomics.wait` on workers, `Atomics.waitAsync` on the main thread).
- * Every signal while anyone sleeps bumps the generation and calls `notify`, so a burst of
- * publishes during one sleep costs one notify each. `LiteBlockingWaitStrategy` avoids that.
- * The default on machines where a spinning thread would steal the only other core.
+ * Sleeps on the waited-for sequence's futex word (`Atomics.wait` on workers, `Atomics.waitAsync`
+ * on the main thread). Sleepers keep a count; every advance of the sequence while the count is
+ * non-zero bumps the generation and calls `notify`, so a burst of advances during one sleep costs
+ * one notify each. `LiteBlockingWaitStrategy` avoids that.
  *
  * @example
  * new Disruptor({ layout, size: 1024, waitStrategy: new BlockingWaitStrategy() });
@@ -13,47 +13,43 @@ import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategy';
 export class BlockingWaitStrategy implements WaitStrategy {
   readonly kind: 'blocking' | 'timeout' = 'blocking';
   readonly timeoutMs: number = 0;
-  protected readonly signal: SignalWord;
+  readonly spinTries: number;
 
-  constructor(shared?: SharedArrayBuffer) {
-    this.signal = new SignalWord(shared);
+  constructor(spinTries = DEFAULT_SPIN_TRIES) {
+    this.spinTries = spinTries;
   }
 
-  prepareIdle(): number {
-    const gen = this.signal.generation();
-    this.signal.register();
+  prepareIdle(on: SignalWord): number {
+    const gen = on.generation();
+    on.register();
     return gen;
   }
 
-  cancelIdle(): void {
-    this.signal.unregister();
+  cancelIdle(on: SignalWord): void {
+    on.unregister();
   }
 
-  idleSync(token: number, _iteration: number, maxMs: number): void {
+  idleSync(on: SignalWord, token: number, _iteration: number, maxMs: number): void {
     try {
-      this.signal.sleepSync(token, maxMs);
+      on.sleepSync(token, maxMs);
     } finally {
-      this.signal.unregister();
+      on.unregister();
     }
   }
 
-  async idleAsync(token: number, _iteration: number, maxMs: number): Promise<void> {
+  async idleAsync(on: SignalWord, token: number, _iteration: number, maxMs: number): Promise<void> {
     try {
-      await this.signal.sleepAsync(token, maxMs);
+      await on.sleepAsync(token, maxMs);
     } finally {
-      this.signal.unregister();
+      on.unregister();
     }
   }
 
-  signalAllWhenBlocking(): void {
-    if (this.signal.hasWaiters()) this.signal.wake();
-  }
-
-  wakeAll(): void {
-    this.signal.wake();
+  signal(on: SignalWord): void {
+    if (on.hasWaiters()) on.wake();
   }
 
   describe(): WaitStrategyDescriptor {
-    return { kind: this.kind, shared: this.signal.sab, timeoutMs: this.timeoutMs };
+    return { kind: this.kind, timeoutMs: this.timeoutMs, spinTries: this.spinTries };
   }
 }

@@ -12,6 +12,8 @@ import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategy';
 export class BusySpinWaitStrategy implements WaitStrategy {
   readonly kind = 'busy-spin' as const;
   readonly timeoutMs = 0;
+  /** Backs off by its own iteration count instead. */
+  readonly spinTries = 0;
   prepareIdle(): number {
     return 0;
   }
@@ -20,8 +22,7 @@ export class BusySpinWaitStrategy implements WaitStrategy {
   idleAsync(): Promise<void> {
     return yieldEventLoop();
   }
-  signalAllWhenBlocking(): void {}
-  wakeAll(): void {}
+  signal(): void {}
   describe(): WaitStrategyDescriptor {
     return { kind: this.kind };
   }

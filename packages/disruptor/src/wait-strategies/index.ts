@@ -13,7 +13,7 @@ export { LiteBlockingWaitStrategy } from './lite-blocking';
 export { SleepingWaitStrategy } from './sleeping';
 export { TimeoutBlockingWaitStrategy } from './timeout';
 export { YieldingWaitStrategy } from './yielding';
-export type { WaitStrategy, WaitStrategyDescriptor, WaitStrategyKind } from './wait-strategy';
+export { DEFAULT_SPIN_TRIES, type WaitStrategy, type WaitStrategyDescriptor, type WaitStrategyKind } from './wait-strategy';
 
 /** Every strategy name `createWaitStrategy` accepts. */
 export const WAIT_STRATEGY_KINDS: readonly WaitStrategyKind[] = [
@@ -27,7 +27,7 @@ export const WAIT_STRATEGY_KINDS: readonly WaitStrategyKind[] = [
 
 /**
  * Builds a strategy by name, or rebuilds one from `describe()` output on another thread (sharing
- * the same signal words, so a signal on one thread wakes sleepers on the other).
+ * the same behaviour; the signal words it sleeps on belong to the sequences, which are shared).
  *
  * @example
  * createWaitStrategy('lite-blocking');
@@ -37,11 +37,11 @@ export function createWaitStrategy(spec: WaitStrategyKind | WaitStrategyDescript
   const d: WaitStrategyDescriptor = typeof spec === 'string' ? { kind: spec } : spec;
   switch (d.kind) {
     case 'blocking':
-      return new BlockingWaitStrategy(d.shared);
+      return new BlockingWaitStrategy(d.spinTries);
     case 'lite-blocking':
-      return new LiteBlockingWaitStrategy(d.shared);
+      return new LiteBlockingWaitStrategy(d.spinTries);
     case 'timeout':
-      return new TimeoutBlockingWaitStrategy(d.timeoutMs ?? 1000, d.shared);
+      return new TimeoutBlockingWaitStrategy(d.timeoutMs ?? 1000, d.spinTries);
     case 'sleeping':
       return new SleepingWaitStrategy(d.timeoutMs);
     case 'yielding':

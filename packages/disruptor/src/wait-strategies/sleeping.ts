@@ -1,3 +1,4 @@
+import type { SignalWord } from '../signal-word';
 import { sleepEventLoop, sleepThread, yieldEventLoop, yieldThread } from './spin-idle';
 import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategy';
 
@@ -15,6 +16,8 @@ const YIELD_TRIES = 200;
 export class SleepingWaitStrategy implements WaitStrategy {
   readonly kind = 'sleeping' as const;
   readonly timeoutMs = 0;
+  /** Backs off by its own iteration count instead. */
+  readonly spinTries = 0;
   readonly napMs: number;
 
   constructor(napMs = 0.1) {
@@ -24,17 +27,16 @@ export class SleepingWaitStrategy implements WaitStrategy {
     return 0;
   }
   cancelIdle(): void {}
-  idleSync(_token: number, iteration: number, maxMs: number): void {
+  idleSync(_on: SignalWord, _token: number, iteration: number, maxMs: number): void {
     if (iteration < SPIN_TRIES) return;
     if (iteration < YIELD_TRIES) yieldThread();
     else sleepThread(maxMs > 0 ? Math.min(maxMs, this.napMs) : this.napMs);
   }
-  idleAsync(_token: number, iteration: number): Promise<void> {
+  idleAsync(_on: SignalWord, _token: number, iteration: number): Promise<void> {
     // Timers on the main thread are 1 ms at best; a nap only after the cheap turns have failed.
     return iteration < YIELD_TRIES ? yieldEventLoop() : sleepEventLoop(1);
   }
-  signalAllWhenBlocking(): void {}
-  wakeAll(): void {}
+  signal(): void {}
   describe(): WaitStrategyDescriptor {
     return { kind: this.kind, timeoutMs: this.napMs };
   }

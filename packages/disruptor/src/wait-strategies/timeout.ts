@@ -13,13 +13,13 @@ export class TimeoutBlockingWaitStrategy extends BlockingWaitStrategy {
   override readonly kind = 'timeout' as const;
   override readonly timeoutMs: number;
 
-  constructor(timeoutMs: number, shared?: SharedArrayBuffer) {
-    super(shared);
+  constructor(timeoutMs: number, spinTries?: number) {
+    super(spinTries);
     if (!(timeoutMs > 0)) throw new RangeError('timeoutMs must be > 0');
     this.timeoutMs = timeoutMs;
   }
 
   override describe(): WaitStrategyDescriptor {
-    return { kind: 'timeout', shared: this.signal.sab, timeoutMs: this.timeoutMs };
+    return { kind: 'timeout', timeoutMs: this.timeoutMs, spinTries: this.spinTries };
   }
 }

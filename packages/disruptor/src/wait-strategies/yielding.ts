@@ -1,3 +1,4 @@
+import type { SignalWord } from '../signal-word';
 import { yieldEventLoop, yieldThread } from './spin-idle';
 import type { WaitStrategy, WaitStrategyDescriptor } from './wait-strategy';
 
@@ -13,18 +14,19 @@ const SPIN_TRIES = 100;
 export class YieldingWaitStrategy implements WaitStrategy {
   readonly kind = 'yielding' as const;
   readonly timeoutMs = 0;
+  /** Backs off by its own iteration count instead. */
+  readonly spinTries = 0;
   prepareIdle(): number {
     return 0;
   }
   cancelIdle(): void {}
-  idleSync(_token: number, iteration: number): void {
+  idleSync(_on: SignalWord, _token: number, iteration: number): void {
     if (iteration >= SPIN_TRIES) yieldThread();
   }
   idleAsync(): Promise<void> {
     return yieldEventLoop();
   }
-  signalAllWhenBlocking(): void {}
-  wakeAll(): void {}
+  signal(): void {}
   describe(): WaitStrategyDescriptor {
     return { kind: this.kind };
   }

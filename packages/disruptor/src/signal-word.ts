@@ -1,0 +1,69 @@
+/**
+ * A futex word for one sequence: a generation counter that sleepers wait on, and a count (or flag)
+ * of sleepers. Each sequence has its own, so a thread sleeps only on the sequence it is actually
+ * behind, and an advance wakes only the threads waiting for that sequence — no thundering herd
+ * of every stage on every publish.
+ *
+ * The protocol that makes a lost wake-up impossible: a sleeper reads the generation, registers,
+ * then re-checks its condition before it sleeps on that generation. A signaller first publishes
+ * (an Atomics store), then reads the registration. Atomics are sequentially consistent, so either
+ * the sleeper's re-check sees the publish, or the signaller sees the registration and bumps the
+ * generation, which makes the sleep return at once.
+ */
+export class SignalWord {
+  readonly words: Int32Array;
+  readonly gen: number;
+  readonly waiters: number;
+
+  /** `gen` and `waiters` are Int32 indices into `words`, each on its own 64-byte line. */
+  constructor(words: Int32Array, gen: number, waiters: number) {
+    this.words = words;
+    this.gen = gen;
+    this.waiters = waiters;
+  }
+
+  generation(): number {
+    return Atomics.load(this.words, this.gen);
+  }
+
+  register(): void {
+    Atomics.add(this.words, this.waiters, 1);
+  }
+
+  unregister(): void {
+    Atomics.sub(this.words, this.waiters, 1);
+  }
+
+  hasWaiters(): boolean {
+    return Atomics.load(this.words, this.waiters) !== 0;
+  }
+
+  /** Sets the waiter word to a flag value (lite-blocking uses it as a flag, not a count). */
+  raiseFlag(): void {
+    Atomics.store(this.words, this.waiters, 1);
+  }
+
+  /** Clears the flag; true if it was up, so exactly one signaller pays for the wake-up. */
+  takeFlag(): boolean {
+    return Atomics.load(this.words, this.waiters) !== 0 && Atomics.exchange(this.words, this.waiters, 0) !== 0;
+  }
+
+  /** Bumps the generation and wakes all sleepers. */
+  wake(): void {
+    Atomics.add(this.words, this.gen, 1);
+    Atomics.notify(this.words, this.gen);
+  }
+
+  /** Blocks this thread until the generation moves from `gen` or `maxMs` passes. Worker threads only. */
+  sleepSync(gen: number, maxMs: number): void {
+    Atomics.wait(this.words, this.gen, gen, maxMs > 0 ? maxMs : Infinity);
+  }
+
+  /** Resolves when the generation moves from `gen` or `maxMs` passes; never blocks. */
+  sleepAsync(gen: number, maxMs: number): Promise<void> {
+    const r = Atomics.waitAsync(this.words, this.gen, gen, maxMs > 0 ? maxMs : Infinity);
+    return r.async ? r.value.then(noop) : Promise.resolve();
+  }
+}
+
+function noop(): void {}
