@@ -21,3 +21,4 @@ export * from './work-pool';
 export * from './dsl';
 export type { WorkerHandlerSpec, WorkerHandlerContext } from './threads/worker-protocol';
 export { resolveWorkerEntry } from './threads/worker-host';
+export * from './bytes';

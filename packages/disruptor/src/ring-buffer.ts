@@ -18,7 +18,10 @@ export interface RingBufferOptions<S extends RecordSchema> {
   size: number;
   /** `single` when exactly one thread publishes (faster), `multi` otherwise. Default `multi`. */
   producerType?: ProducerType;
-  /** Default `blocking`: on a 2-core machine a spinning thread would steal the only other core. */
+  /**
+   * Default `lite-blocking`: threads sleep when idle (on a 2-core machine a spinning thread would
+   * steal the only other core), and it measured fastest of the blocking kinds in bench:engine.
+   */
   waitStrategy?: WaitStrategy | WaitStrategyKind | WaitStrategyDescriptor;
   /** Where sequences start. Tests start just below the int32 wrap point. Default -1. */
   initialSequence?: number;
@@ -66,7 +69,7 @@ export class RingBuffer<S extends RecordSchema = RecordSchema> {
   static create<S extends RecordSchema>(opts: RingBufferOptions<S>): RingBuffer<S> {
     const ws =
       opts.waitStrategy === undefined
-        ? createWaitStrategy('blocking')
+        ? createWaitStrategy('lite-blocking')
         : typeof opts.waitStrategy === 'string' || !('prepareIdle' in opts.waitStrategy)
           ? createWaitStrategy(opts.waitStrategy as WaitStrategyKind | WaitStrategyDescriptor)
           : opts.waitStrategy;
