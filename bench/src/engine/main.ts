@@ -1,5 +1,8 @@
 /**
- * pnpm bench:engine [--quick] [--json FILE] [--strategy blocking] [--batch N] [--runs N] [--only NAME]
+ * pnpm bench:engine [--quick] [--json FILE] [--strategy lite-blocking] [--spin N] [--batch N] [--runs N]
+ *                   [--only NAME] [--scale F]
+ *
+ * `--scale` multiplies every event count (the test suite runs a tiny scale to check the output).
  *
  * For each LMAX scenario, runs the engine and a MessageChannel baseline of the same topology in the
  * same process, alternately, and reports the median events/s of each; then the latency of a
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
   const batch = Number(args.flags.get('batch') ?? 1);
   const runs = Number(args.flags.get('runs') ?? (args.quick ? 3 : 5));
   const only = args.flags.get('only');
+  const scale = Number(args.flags.get('scale') ?? 1);
   const scenarios = SCENARIOS.filter((s) => !only || s === only);
   const machine = machineInfo();
   console.log(`bench:engine ${args.quick ? '(quick) ' : ''}strategy=${kind} spin=${spin ?? 'default'} batch=${batch} runs=${runs}`);
@@ -41,15 +45,15 @@ async function main(): Promise<void> {
     const ours: number[] = [];
     const base: number[] = [];
     for (let r = 0; r < runs; r++) {
-      ours.push(await runDisruptorScenario(name, eventsFor(name, args.quick, false), strategy, batch));
-      base.push(await runBaselineScenario(name, eventsFor(name, args.quick, true)));
+      ours.push(await runDisruptorScenario(name, eventsFor(name, args.quick, false, scale), strategy, batch));
+      base.push(await runBaselineScenario(name, eventsFor(name, args.quick, true, scale)));
     }
     const row = { name, eventsPerSec: median(ours), baselineEventsPerSec: median(base), runs: ours, baselineRuns: base };
     results.push(row);
     console.log(`${name}: ${formatRate(row.eventsPerSec)}/s vs baseline ${formatRate(row.baselineEventsPerSec)}/s`);
   }
 
-  const latencyEvents = args.quick ? 20_000 : 100_000;
+  const latencyEvents = Math.max(100, Math.round((args.quick ? 20_000 : 100_000) * scale));
   const lat = await runDisruptorLatency(latencyEvents, 10_000, strategy);
   const baseLat = await runBaselineLatency(latencyEvents, 10_000);
   const latency = {

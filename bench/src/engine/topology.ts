@@ -3,10 +3,10 @@ export const SCENARIOS = ['unicast-1p1c', 'pipeline-1p3c', 'sequencer-3p1c', 'mu
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Events per run: enough for a run of roughly half a second to a few seconds at the expected rate. */
-export function eventsFor(name: ScenarioName, quick: boolean, baseline: boolean): number {
-  if (baseline) return quick ? 200_000 : 600_000;
-  const base = name === 'unicast-1p1c' ? 20_000_000 : 6_000_000;
-  return quick ? base / 2 : base * 2;
+export function eventsFor(name: ScenarioName, quick: boolean, baseline: boolean, scale = 1): number {
+  const n = baseline ? (quick ? 200_000 : 600_000) : (name === 'unicast-1p1c' ? 20_000_000 : 6_000_000) * (quick ? 0.5 : 2);
+  // Rounded to a multiple of 3 so that the 3-producer scenario splits evenly.
+  return Math.max(3, Math.round((n * scale) / 3) * 3);
 }
 
 /** Messages a worker posts to the main thread in a run. */
