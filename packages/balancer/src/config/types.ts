@@ -1,0 +1,65 @@
+import type { WaitStrategyKind } from '@ollama-ring/disruptor';
+import type { NodeSpec } from '../nodes/node';
+
+/** A token bucket's settings; `rps: 0` turns it off. */
+export interface BucketConfig {
+  rps: number;
+  burst: number;
+}
+
+/** One client API key, with optional limits of its own. */
+export interface ApiKeyConfig {
+  key: string;
+  name?: string;
+  rateLimit?: BucketConfig;
+  /** Highest request priority this key may ask for. */
+  maxPriority?: number;
+}
+
+/**
+ * The effective configuration: every key present, defaults applied. A superset of the Java
+ * balancer's `config.yaml`, so a seed file loads unchanged.
+ */
+export interface BalancerConfig {
+  server: { host: string; port: number };
+  nodes: NodeSpec[];
+  strategy: { type: string };
+  disruptor: {
+    ringBufferSize: number;
+    waitStrategy: WaitStrategyKind;
+    /** Cap on requests admitted and not yet finished (queued + in flight). */
+    maxGlobalInFlight: number;
+    /** Where dispatch handlers run: `inline` on the main thread, or on worker threads. */
+    dispatchPlacement: 'inline' | 'workers';
+    /** Threads for the validation work pool (0 = inline). */
+    validationThreads: number;
+  };
+  queue: { maxDepth: number; maxWaitMs: number };
+  timeouts: {
+    requestTimeoutMs: number;
+    connectTimeoutMs: number;
+    healthCheckTimeoutMs: number;
+    firstByteTimeoutMs: number;
+    idleTimeoutMs: number;
+  };
+  retry: { maxRetries: number; initialBackoffMs: number; maxBackoffMs: number; backoffMultiplier: number };
+  healthCheck: {
+    intervalMs: number;
+    /** Consecutive failed checks that mark a node DEGRADED. */
+    degradedThreshold: number;
+    /** Consecutive failed checks that mark a node UNHEALTHY. */
+    downThreshold: number;
+    circuitBreakerFailureThreshold: number;
+    circuitBreakerRecoveryMs: number;
+    halfOpenRequests: number;
+    /** How often `/api/tags` and `/api/ps` are read; defaults to `intervalMs`. */
+    discoveryIntervalMs: number;
+  };
+  rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
+  validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
+  metrics: { enabled: boolean; prefix: string };
+  auth: { apiKeys: ApiKeyConfig[]; adminToken: string };
+  logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; verbose: boolean };
+  /** Priors for the predictive strategy until it has learned a node. */
+  estimates: { loadMs: number; prefillTokensPerSec: number; generateTokensPerSec: number; serviceMs: number };
+}

@@ -1,0 +1,129 @@
+import { normalizeModel } from '../model-names';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+
+export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
+
+/** A node as configured. */
+export interface NodeSpec {
+  id: string;
+  url: string;
+  /** Models configured for the node; discovery (`/api/tags`) adds to them. Empty = any model. */
+  models: string[];
+  /** Slots: the most requests the balancer sends this node at once. */
+  maxConcurrentRequests: number;
+  /** Optional per-model slot caps within `maxConcurrentRequests` (normalised model names). */
+  maxConcurrentPerModel?: Record<string, number>;
+  weight: number;
+  enabled: boolean;
+  tags: string[];
+  /** Lower is preferred (as in the seed pools): `performance` and `model-aware` use it to break ties. */
+  priority: number;
+}
+
+/** A model resident on a node, from `/api/ps` or inferred from our own dispatches. */
+export interface LoadedModel {
+  model: string;
+  /** The options signature it was loaded with; null when only `/api/ps` told us (signature unknown). */
+  optionsSignature: string | null;
+  /** Epoch ms at which Ollama will unload it; Infinity for never. */
+  expiresAt: number;
+  sizeVram?: number;
+}
+
+/**
+ * One Ollama node and everything the scheduler knows about it. Only the scheduler mutates it
+ * (single writer); everything else reads snapshots.
+ */
+export class PoolNode {
+  spec: NodeSpec;
+  health: HealthState = 'UNKNOWN';
+  /** Set by the admin API; survives health checks until re-enabled. */
+  adminDisabled = false;
+  /** Finishing its in-flight requests, taking no new ones (admin drain, or removal). */
+  draining = false;
+  inFlight = 0;
+  readonly inFlightByModel = new Map<string, number>();
+  /** Models discovered through `/api/tags` (normalised); null until the first discovery. */
+  discoveredModels: Set<string> | null = null;
+  readonly loaded = new Map<string, LoadedModel>();
+  readonly breaker: CircuitBreaker;
+  totalRequests = 0;
+  failedRequests = 0;
+  consecutiveHealthFailures = 0;
+  lastHealthCheck = 0;
+  lastError = '';
+
+  constructor(spec: NodeSpec, breaker: CircuitBreakerOptions) {
+    this.spec = spec;
+    this.breaker = new CircuitBreaker(breaker);
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get url(): string {
+    return this.spec.url;
+  }
+
+  get maxConcurrent(): number {
+    return this.spec.maxConcurrentRequests;
+  }
+
+  /**
+   * Whether the node can serve `model`: configured or discovered there. A node with no configured
+   * models and no discovery yet accepts any model (the seed's behaviour for an unlisted pool).
+   */
+  hasModel(model: string): boolean {
+    const m = normalizeModel(model);
+    const configured = this.spec.models.map(normalizeModel);
+    if (configured.includes(m)) return true;
+    if (this.discoveredModels) return this.discoveredModels.has(m);
+    return configured.length === 0;
+  }
+
+  /** The node carries every one of `tags`. */
+  hasTags(tags: readonly string[]): boolean {
+    return tags.every((t) => this.spec.tags.includes(t));
+  }
+
+  /** Free slots for `model`, under both the node's cap and the model's own cap. */
+  freeSlots(model: string): number {
+    const total = this.spec.maxConcurrentRequests - this.inFlight;
+    const cap = this.spec.maxConcurrentPerModel?.[normalizeModel(model)];
+    if (cap === undefined) return Math.max(0, total);
+    return Math.max(0, Math.min(total, cap - (this.inFlightByModel.get(normalizeModel(model)) ?? 0)));
+  }
+
+  /** Slots `model` may use on this node in all (for queue-wait estimates). */
+  slotsFor(model: string): number {
+    const cap = this.spec.maxConcurrentPerModel?.[normalizeModel(model)];
+    return Math.max(1, Math.min(this.spec.maxConcurrentRequests, cap ?? Infinity));
+  }
+
+  /**
+   * Whether (model, options signature) is resident and will not need a reload. A model seen only in
+   * `/api/ps` (signature unknown) counts as hot for the default signature.
+   */
+  isHot(model: string, optionsSignature: string, now: number): boolean {
+    const l = this.loaded.get(normalizeModel(model));
+    if (!l || l.expiresAt <= now) return false;
+    return l.optionsSignature === optionsSignature || (l.optionsSignature === null && optionsSignature === '');
+  }
+
+  /** Takes part in routing at all: enabled, not draining, not down, breaker willing. */
+  isRoutable(now: number): boolean {
+    return (
+      this.spec.enabled &&
+      !this.adminDisabled &&
+      !this.draining &&
+      this.health !== 'UNHEALTHY' &&
+      this.breaker.canAttempt(now)
+    );
+  }
+
+  /** In-flight relative to capacity, in [0, 1+]. */
+  load(): number {
+    return this.spec.maxConcurrentRequests > 0 ? this.inFlight / this.spec.maxConcurrentRequests : 1;
+  }
+}
