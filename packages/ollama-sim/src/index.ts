@@ -1,1 +1,42 @@
-export {};
+/**
+ * @ollama-ring/ollama-sim: a faithful Ollama server emulator with controllable timing and fault
+ * injection, for tests, benchmarks and demos of the balancer.
+ *
+ * @example
+ * ```ts
+ * import { startSimPool } from '@ollama-ring/ollama-sim';
+ * const pool = await startSimPool({
+ *   timeScale: 0.1,
+ *   models: [{ name: 'llama3.2', loadMs: 2000 }],
+ *   nodes: [{ id: 'a', models: ['llama3.2'], numParallel: 2 }],
+ * });
+ * const url = pool.nodes[0].url;             // http://127.0.0.1:<port>
+ * pool.node('a').setFaults({ failNext: { count: 1, status: 503 } });
+ * await pool.close();
+ * ```
+ */
+
+export { startSimPool } from './pool';
+export type { SimPool, StartSimPoolOptions } from './pool';
+export { SimNode } from './node';
+export type { SimNodeOptions } from './node';
+export { loadSimConfig, parseSimConfig, validateSimConfig, resolveNode, DEFAULT_VERSION } from './config';
+export type { ResolvedModel, ResolvedNode } from './config';
+export type { ModelCapability, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
+export type { FaultPatch } from './faults';
+export type { SimNodeState, SimLoadedModelState, SimResetOptions } from './routes/control';
+export { runCli } from './cli';
+export {
+  SimError,
+  SimConfigError,
+  SimHttpError,
+  SimBusyError,
+  SimCancelledError,
+  SimLoadError,
+  SimClosedError,
+} from './errors';
+export { Ticker, sharedTicker } from './ticker';
+export type { TickTask } from './ticker';
+export { parseKeepAlive, parseGoDuration, FOREVER_MS } from './durations';
+export { parseModelName, displayName, fullName, nameKey } from './model-names';
+export { embedding, countTokens } from './text';

@@ -1,0 +1,37 @@
+/** What every route handler of a node can reach. */
+import type { ResolvedNode } from './config';
+import type { FaultState } from './faults';
+import type { ModelTable } from './models';
+import type { NodeScheduler } from './scheduler';
+import type { Ticker } from './ticker';
+
+/** Request counters of one node (see `/_sim/state`). */
+export interface NodeStats {
+  /** Requests received, control API excluded. */
+  requests: number;
+  /** Requests by route, e.g. `POST /api/chat`. */
+  byRoute: Record<string, number>;
+  /** Responses by HTTP status (a mid-stream error still counts as its 200). */
+  byStatus: Record<string, number>;
+  /** Requests being handled right now. */
+  inFlight: number;
+  /** Generations that ended with a done chunk. */
+  completed: number;
+  /** Requests whose client went away first. */
+  cancelled: number;
+  /** Tokens generated across all requests. */
+  tokens: number;
+}
+
+export function emptyStats(): NodeStats {
+  return { requests: 0, byRoute: {}, byStatus: {}, inFlight: 0, completed: 0, cancelled: 0, tokens: 0 };
+}
+
+export interface NodeContext {
+  readonly config: ResolvedNode;
+  readonly scheduler: NodeScheduler;
+  readonly faults: FaultState;
+  readonly ticker: Ticker;
+  readonly models: ModelTable;
+  readonly stats: NodeStats;
+}

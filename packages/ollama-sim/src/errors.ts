@@ -1,0 +1,94 @@
+/**
+ * Typed errors of the emulator. Each class carries a stable `code` and a `Symbol.for` brand, so that
+ * `instanceof` keeps working when two copies of this package are loaded (a bench bundle and a test
+ * copy, say). The sim depends on nothing of ours, so this mirrors the pattern rather than importing it.
+ */
+
+const kCodes = Symbol.for('@ollama-ring/ollama-sim/error-codes');
+
+type Branded = { [kCodes]?: ReadonlySet<string> };
+
+/** Base class of every emulator error. */
+export class SimError extends Error {
+  /** A stable, machine-readable identifier such as `ERR_SIM_CONFIG`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    // Every brand along the prototype chain, so `instanceof SimError` matches subclasses by brand.
+    const codes = new Set<string>();
+    for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c)) {
+      const brand = (c as { brand?: string }).brand;
+      if (brand) codes.add(brand);
+    }
+    Object.defineProperty(this, kCodes, { value: codes, enumerable: false });
+  }
+
+  /** The brand that `instanceof` looks for; subclasses override it with their own code. */
+  static brand = 'ERR_SIM';
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const codes = (value as Branded)[kCodes];
+    return codes instanceof Set ? codes.has((this as unknown as { brand: string }).brand) : false;
+  }
+}
+
+/** The configuration (YAML or object) is invalid. `problems` lists every issue found, one per entry. */
+export class SimConfigError extends SimError {
+  static override brand = 'ERR_SIM_CONFIG';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[], source?: string) {
+    const where = source ? ` in ${source}` : '';
+    super(SimConfigError.brand, `invalid sim config${where}:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+/**
+ * An HTTP-visible failure raised inside request handling: it carries the status and the message the
+ * client must see (the route decides the body shape, native or OpenAI).
+ */
+export class SimHttpError extends SimError {
+  static override brand = 'ERR_SIM_HTTP';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(SimHttpError.brand, message);
+    this.status = status;
+  }
+}
+
+/** A cold-load request found the pending queue full (Ollama's `ErrMaxQueue`, HTTP 503). */
+export class SimBusyError extends SimHttpError {
+  static override brand = 'ERR_SIM_BUSY';
+  constructor() {
+    // Two spaces after the full stop: Ollama's exact text.
+    super(503, 'server busy, please try again.  maximum pending requests exceeded');
+  }
+}
+
+/** The client went away while its request waited for a runner or a slot (Ollama answers 499). */
+export class SimCancelledError extends SimHttpError {
+  static override brand = 'ERR_SIM_CANCELLED';
+  constructor() {
+    super(499, 'request canceled');
+  }
+}
+
+/** A simulated model load failed (a `failLoad` fault); Ollama reports these as 500. */
+export class SimLoadError extends SimHttpError {
+  static override brand = 'ERR_SIM_LOAD';
+  constructor(message: string) {
+    super(500, message);
+  }
+}
+
+/** The node or pool is shutting down; pending work is abandoned. */
+export class SimClosedError extends SimError {
+  static override brand = 'ERR_SIM_CLOSED';
+  constructor(message = 'sim node closed') {
+    super(SimClosedError.brand, message);
+  }
+}
