@@ -1,0 +1,342 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets, validateMetricName } from 'prom-client';
+import { ConfigError } from './errors';
+import { normalizeModel } from './model-names';
+import type { BreakerState } from './nodes/circuit-breaker';
+import type { HealthState, PoolNode } from './nodes/node';
+
+/**
+ * Histogram buckets for LLM timings, in seconds: 50 ms doubling up to about 7 minutes (14 buckets).
+ * prom-client's defaults stop at 10 s, below a single cold load.
+ *
+ * @example
+ * new BalancerMetrics({ latencyBuckets: LLM_LATENCY_BUCKETS.slice(0, 10) });
+ */
+export const LLM_LATENCY_BUCKETS: readonly number[] = Object.freeze(exponentialBuckets(0.05, 2, 14));
+
+/**
+ * The value of `node_health`: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown (not checked yet),
+ * so `node_health < 1` alerts on anything short of healthy and `== -1` spots nodes never reached.
+ *
+ * @example
+ * HEALTH_GAUGE_VALUE.DEGRADED; // 0.5
+ */
+export const HEALTH_GAUGE_VALUE: Readonly<Record<HealthState, number>> = Object.freeze({
+  HEALTHY: 1,
+  DEGRADED: 0.5,
+  UNHEALTHY: 0,
+  UNKNOWN: -1,
+});
+
+/**
+ * The value of `breaker_state`: 0 closed, 1 half-open, 2 open (higher is worse).
+ *
+ * @example
+ * BREAKER_GAUGE_VALUE.open; // 2
+ */
+export const BREAKER_GAUGE_VALUE: Readonly<Record<BreakerState, number>> = Object.freeze({
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+});
+
+/**
+ * How a request ended, for `requests_total{outcome}`: `success`; `error` (upstream or internal
+ * failure); `timeout` (any phase); `aborted` (the client went away); `rejected` (refused before
+ * dispatch: rate limit, backpressure, full queue, validation, no node).
+ *
+ * @example
+ * metrics.recordRequest({ model: 'llama3.2', node: 'gpu-1', outcome: 'success', latencyMs: 2300 });
+ */
+export type RequestOutcome = 'success' | 'error' | 'timeout' | 'aborted' | 'rejected';
+
+/**
+ * The timed phases of an upstream exchange, for `timeouts_total{phase}`. Queue-wait timeouts are
+ * `queue_rejected_total{reason="timeout"}`.
+ *
+ * @example
+ * metrics.recordTimeout('first-byte');
+ */
+export type TimeoutPhase = 'connect' | 'first-byte' | 'idle' | 'total';
+
+/**
+ * One finished request, for {@link BalancerMetrics.recordRequest}. Times are in ms (the
+ * balancer's unit); the histograms store seconds.
+ *
+ * @example
+ * const r: RequestRecord = { model: 'llama3.2', node: 'gpu-1', outcome: 'success', latencyMs: 900, ttftMs: 120 };
+ */
+export interface RequestRecord {
+  model: string;
+  /** The node that served it; absent when it never reached one (label `none`). */
+  node?: string;
+  outcome: RequestOutcome;
+  /** Arrival to last byte. */
+  latencyMs?: number;
+  /** Arrival to first token. */
+  ttftMs?: number;
+}
+
+/**
+ * Settings of {@link BalancerMetrics}.
+ *
+ * @example
+ * const opts: MetricsOptions = { prefix: 'ollama_lb_', defaultMetrics: true };
+ */
+export interface MetricsOptions {
+  /** Prepended to every name; `_` is added when missing. Default `ollama_lb_`. */
+  prefix?: string;
+  /** Also collect Node's process metrics (CPU, memory, event-loop lag, GC) into this registry. */
+  defaultMetrics?: boolean;
+  /** Buckets of the latency, TTFT and queue-wait histograms, in seconds. */
+  latencyBuckets?: readonly number[];
+  /**
+   * Distinct `model` label values kept; later models are labelled `other`, so clients naming
+   * random models cannot grow the series without bound. Default 256.
+   */
+  maxModelLabels?: number;
+}
+
+type Labels = Record<string, string>;
+interface Removable {
+  remove(labels: Labels): void;
+}
+
+const NO_NODE = 'none';
+const OTHER_MODEL = 'other';
+
+/**
+ * The balancer's Prometheus metrics, on a `Registry` of its own (never prom-client's global one, so
+ * several pipelines in one process, or the host application's own metrics, never collide).
+ * Written by the completion stage and the scheduler through the typed methods below.
+ *
+ * Families (each name carries the prefix, `ollama_lb_` by default):
+ * `requests_total{model,node,outcome}`, `request_latency_seconds{model,node}`,
+ * `ttft_seconds{model,node}`, `errors_total{type}`, `node_inflight{node}`,
+ * `node_max_concurrent{node}`, `node_health{node}`, `breaker_state{node}`,
+ * `node_loaded_models{node}`, `ringbuffer_remaining`, `queue_depth{model}`, `queue_wait_seconds`,
+ * `cold_loads_total{node,model}`, `retries_total{node}`, `tokens_generated_total{node,model}`,
+ * `rate_limited_total{limit}`, `backpressure_total`, `queue_rejected_total{reason}`,
+ * `timeouts_total{phase}`, `health_checks_total{node,outcome}`.
+ *
+ * @example
+ * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
+ * metrics.recordRequest({ model: 'llama3.2', node: 'gpu-1', outcome: 'success', latencyMs: 2300, ttftMs: 410 });
+ * metrics.setNodeGauges(node);
+ * res.setHeader('content-type', metrics.contentType);
+ * res.end(await metrics.scrape());
+ */
+export class BalancerMetrics {
+  /** The dedicated registry (e.g. to merge worker metrics with `AggregatorRegistry.aggregate`). */
+  readonly registry = new Registry();
+  /** The prefix in use, with its trailing `_`. */
+  readonly prefix: string;
+
+  private readonly requests: Counter<'model' | 'node' | 'outcome'>;
+  private readonly latency: Histogram<'model' | 'node'>;
+  private readonly ttft: Histogram<'model' | 'node'>;
+  private readonly errors: Counter<'type'>;
+  private readonly inflight: Gauge<'node'>;
+  private readonly maxConcurrent: Gauge<'node'>;
+  private readonly health: Gauge<'node'>;
+  private readonly breaker: Gauge<'node'>;
+  private readonly loadedModels: Gauge<'node'>;
+  private readonly ringRemaining: Gauge;
+  private readonly queueDepth: Gauge<'model'>;
+  private readonly queueWait: Histogram;
+  private readonly coldLoads: Counter<'node' | 'model'>;
+  private readonly retries: Counter<'node'>;
+  private readonly tokens: Counter<'node' | 'model'>;
+  private readonly rateLimited: Counter<'limit'>;
+  private readonly backpressure: Counter;
+  private readonly queueRejected: Counter<'reason'>;
+  private readonly timeouts: Counter<'phase'>;
+  private readonly healthChecks: Counter<'node' | 'outcome'>;
+
+  private readonly maxModelLabels: number;
+  private readonly modelLabels = new Map<string, string>();
+  private readonly distinctModels = new Set<string>();
+  /** Every label set that names a node, so {@link removeNode} can drop exactly those. */
+  private readonly nodeSeries = new Map<string, Map<Removable, Map<string, Labels>>>();
+
+  constructor(opts: MetricsOptions = {}) {
+    this.prefix = normalizePrefix(opts.prefix ?? 'ollama_lb_');
+    this.maxModelLabels = Math.max(1, opts.maxModelLabels ?? 256);
+    const buckets = [...(opts.latencyBuckets ?? LLM_LATENCY_BUCKETS)];
+    const reg = [this.registry];
+    const p = this.prefix;
+
+    this.requests = new Counter({ name: `${p}requests_total`, help: 'Requests finished, by model, node and outcome.', labelNames: ['model', 'node', 'outcome'], registers: reg });
+    this.latency = new Histogram({ name: `${p}request_latency_seconds`, help: 'Arrival to last byte.', labelNames: ['model', 'node'], buckets, registers: reg });
+    this.ttft = new Histogram({ name: `${p}ttft_seconds`, help: 'Arrival to first token.', labelNames: ['model', 'node'], buckets, registers: reg });
+    this.errors = new Counter({ name: `${p}errors_total`, help: 'Errors, by type (the error code).', labelNames: ['type'], registers: reg });
+    this.inflight = new Gauge({ name: `${p}node_inflight`, help: 'Requests in flight on the node.', labelNames: ['node'], registers: reg });
+    this.maxConcurrent = new Gauge({ name: `${p}node_max_concurrent`, help: 'Slots of the node.', labelNames: ['node'], registers: reg });
+    this.health = new Gauge({ name: `${p}node_health`, help: 'Node health: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown.', labelNames: ['node'], registers: reg });
+    this.breaker = new Gauge({ name: `${p}breaker_state`, help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.', labelNames: ['node'], registers: reg });
+    this.loadedModels = new Gauge({ name: `${p}node_loaded_models`, help: 'Models resident on the node (unexpired).', labelNames: ['node'], registers: reg });
+    this.ringRemaining = new Gauge({ name: `${p}ringbuffer_remaining`, help: 'Free slots in the request ring.', registers: reg });
+    this.queueDepth = new Gauge({ name: `${p}queue_depth`, help: 'Requests waiting for a slot, by model.', labelNames: ['model'], registers: reg });
+    this.queueWait = new Histogram({ name: `${p}queue_wait_seconds`, help: 'Time requests waited for a slot.', buckets, registers: reg });
+    this.coldLoads = new Counter({ name: `${p}cold_loads_total`, help: 'Requests that made the node load the model.', labelNames: ['node', 'model'], registers: reg });
+    this.retries = new Counter({ name: `${p}retries_total`, help: 'Retries after a failure on the node.', labelNames: ['node'], registers: reg });
+    this.tokens = new Counter({ name: `${p}tokens_generated_total`, help: 'Tokens generated (eval_count).', labelNames: ['node', 'model'], registers: reg });
+    this.rateLimited = new Counter({ name: `${p}rate_limited_total`, help: 'Requests refused by a rate limit.', labelNames: ['limit'], registers: reg });
+    this.backpressure = new Counter({ name: `${p}backpressure_total`, help: 'Requests refused because the ring was full.', registers: reg });
+    this.queueRejected = new Counter({ name: `${p}queue_rejected_total`, help: 'Requests refused by the wait queue: full, or waited too long.', labelNames: ['reason'], registers: reg });
+    this.timeouts = new Counter({ name: `${p}timeouts_total`, help: 'Upstream timeouts, by phase.', labelNames: ['phase'], registers: reg });
+    this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
+
+    this.seedZeros();
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** The Content-Type of {@link scrape}'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Prometheus text exposition of every metric. */
+  scrape(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Counts a finished request and observes its latency and time to first token. */
+  recordRequest(r: RequestRecord): void {
+    const model = this.modelLabel(r.model);
+    const node = r.node ?? NO_NODE;
+    this.requests.inc(this.track(this.requests, { model, node, outcome: r.outcome }));
+    if (r.latencyMs !== undefined) this.latency.observe(this.track(this.latency, { model, node }), r.latencyMs / 1000);
+    if (r.ttftMs !== undefined) this.ttft.observe(this.track(this.ttft, { model, node }), r.ttftMs / 1000);
+  }
+
+  /** Counts an error by type: pass the error's stable `code` (e.g. `ERR_UPSTREAM`). */
+  recordError(type: string): void {
+    this.errors.inc({ type });
+  }
+
+  /** A request refused by the global, per-client or per-node rate limit. */
+  recordRateLimited(limit: 'global' | 'client' | 'node'): void {
+    this.rateLimited.inc({ limit });
+  }
+
+  /** A request refused at admission because the ring was full. */
+  recordBackpressure(): void {
+    this.backpressure.inc();
+  }
+
+  /** A request refused by the wait queue: it was full, or the request waited past `maxWaitMs`. */
+  recordQueueRejected(reason: 'full' | 'timeout'): void {
+    this.queueRejected.inc({ reason });
+  }
+
+  /** An upstream timeout in one phase. */
+  recordTimeout(phase: TimeoutPhase): void {
+    this.timeouts.inc({ phase });
+  }
+
+  /** The node had to load the model for a request (a non-zero `load_duration`, or predicted cold). */
+  recordColdLoad(node: string, model: string): void {
+    this.coldLoads.inc(this.track(this.coldLoads, { node, model: this.modelLabel(model) }));
+  }
+
+  /** A request is retried after failing on `node`. */
+  recordRetry(node: string): void {
+    this.retries.inc(this.track(this.retries, { node }));
+  }
+
+  /** Tokens generated by a request (the final chunk's `eval_count`). */
+  recordTokens(node: string, model: string, count: number): void {
+    if (count > 0) this.tokens.inc(this.track(this.tokens, { node, model: this.modelLabel(model) }), count);
+  }
+
+  /** A health check of `node` finished. */
+  recordHealthCheck(node: string, ok: boolean): void {
+    this.healthChecks.inc(this.track(this.healthChecks, { node, outcome: ok ? 'ok' : 'failed' }));
+  }
+
+  /** How long a request waited for a slot (also for requests that never waited: 0). */
+  observeQueueWait(ms: number): void {
+    this.queueWait.observe(ms / 1000);
+  }
+
+  /** Requests waiting for `model` now. */
+  setQueueDepth(model: string, depth: number): void {
+    this.queueDepth.set({ model: this.modelLabel(model) }, depth);
+  }
+
+  /** Free slots left in the request ring. */
+  setRingBufferRemaining(n: number): void {
+    this.ringRemaining.set(n);
+  }
+
+  /** Refreshes every per-node gauge from the scheduler's view of the node. */
+  setNodeGauges(node: PoolNode, now = Date.now()): void {
+    const labels = { node: node.id };
+    this.inflight.set(this.track(this.inflight, labels), node.inFlight);
+    this.maxConcurrent.set(this.track(this.maxConcurrent, labels), node.maxConcurrent);
+    this.health.set(this.track(this.health, labels), HEALTH_GAUGE_VALUE[node.health]);
+    this.breaker.set(this.track(this.breaker, labels), BREAKER_GAUGE_VALUE[node.breaker.state]);
+    let loaded = 0;
+    for (const m of node.loaded.values()) if (m.expiresAt > now) loaded++;
+    this.loadedModels.set(this.track(this.loadedModels, labels), loaded);
+  }
+
+  /** Drops every series of a node that left the pool, so it stops being reported. */
+  removeNode(id: string): void {
+    const series = this.nodeSeries.get(id);
+    if (!series) return;
+    for (const [metric, labelSets] of series) for (const labels of labelSets.values()) metric.remove(labels);
+    this.nodeSeries.delete(id);
+  }
+
+  /** Zeroes every metric and forgets every labelled series (tests, or an admin reset). */
+  reset(): void {
+    this.registry.resetMetrics();
+    this.nodeSeries.clear();
+    this.seedZeros();
+  }
+
+  // The bounded label values are pre-created, so dashboards and alerts see 0 rather than
+  // "no data" before the first event.
+  private seedZeros(): void {
+    this.backpressure.inc(0);
+    this.ringRemaining.set(0);
+    for (const limit of ['global', 'client', 'node']) this.rateLimited.inc({ limit }, 0);
+    for (const reason of ['full', 'timeout']) this.queueRejected.inc({ reason }, 0);
+    for (const phase of ['connect', 'first-byte', 'idle', 'total']) this.timeouts.inc({ phase }, 0);
+  }
+
+  private track<L extends Labels>(metric: Removable, labels: L): L {
+    const node = labels.node;
+    if (node === undefined || node === NO_NODE) return labels;
+    let series = this.nodeSeries.get(node);
+    if (!series) this.nodeSeries.set(node, (series = new Map()));
+    let perMetric = series.get(metric);
+    if (!perMetric) series.set(metric, (perMetric = new Map()));
+    const key = `${labels.model ?? ''}\u0000${labels.outcome ?? ''}`;
+    if (!perMetric.has(key)) perMetric.set(key, { ...labels });
+    return labels;
+  }
+
+  private modelLabel(raw: string): string {
+    const cached = this.modelLabels.get(raw);
+    if (cached !== undefined) return cached;
+    const norm = normalizeModel(raw);
+    let label = OTHER_MODEL;
+    if (this.distinctModels.has(norm) || this.distinctModels.size < this.maxModelLabels) {
+      this.distinctModels.add(norm);
+      label = norm;
+    }
+    // Spellings of one model are few; the cap keeps hostile variations from growing the cache.
+    if (this.modelLabels.size < this.maxModelLabels * 4) this.modelLabels.set(raw, label);
+    return label;
+  }
+}
+
+function normalizePrefix(prefix: string): string {
+  const p = prefix === '' || prefix.endsWith('_') ? prefix : `${prefix}_`;
+  if (!validateMetricName(`${p}x`)) {
+    throw new ConfigError('invalid metrics prefix', [{ path: 'metrics.prefix', message: `"${prefix}" is not a valid Prometheus name prefix` }]);
+  }
+  return p;
+}
