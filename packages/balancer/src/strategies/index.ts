@@ -1,0 +1,16 @@
+/**
+ * Routing strategies: one module each, plus the factory that builds them by name.
+ *
+ * @example
+ * import { LeastInFlightStrategy } from './strategies';
+ * const s = new LeastInFlightStrategy();
+ */
+export type { RoutingContext, RoutingRequest, Strategy } from './strategy';
+export { compareIds, freeCandidates, byLoadThenPriority, minBy } from './candidate-order';
+export { RoundRobinStrategy } from './round-robin';
+export { WeightedRoundRobinStrategy } from './weighted-round-robin';
+export { LeastInFlightStrategy } from './least-in-flight';
+export { RandomStrategy, type Rng } from './random';
+export { ModelAwareStrategy } from './model-aware';
+export { LatencyStrategy } from './latency';
+export { PerformanceStrategy, DEFAULT_PERFORMANCE_WEIGHTS, type PerformanceWeights } from './performance';
