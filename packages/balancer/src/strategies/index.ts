@@ -2,8 +2,8 @@
  * Routing strategies: one module each, plus the factory that builds them by name.
  *
  * @example
- * import { LeastInFlightStrategy } from './strategies';
- * const s = new LeastInFlightStrategy();
+ * import { PredictiveStrategy } from './strategies';
+ * const s = new PredictiveStrategy();
  */
 export type { RoutingContext, RoutingRequest, Strategy } from './strategy';
 export { compareIds, freeCandidates, byLoadThenPriority, minBy } from './candidate-order';
@@ -14,3 +14,9 @@ export { RandomStrategy, type Rng } from './random';
 export { ModelAwareStrategy } from './model-aware';
 export { LatencyStrategy } from './latency';
 export { PerformanceStrategy, DEFAULT_PERFORMANCE_WEIGHTS, type PerformanceWeights } from './performance';
+export {
+  PredictiveStrategy,
+  DEFAULT_PREDICTIVE_OPTIONS,
+  type PredictiveOptions,
+  type TtftEstimate,
+} from './predictive';
