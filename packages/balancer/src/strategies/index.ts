@@ -2,8 +2,8 @@
  * Routing strategies: one module each, plus the factory that builds them by name.
  *
  * @example
- * import { PredictiveStrategy } from './strategies';
- * const s = new PredictiveStrategy();
+ * import { StrategyFactory } from './strategies';
+ * const s = StrategyFactory.create('predictive');
  */
 export type { RoutingContext, RoutingRequest, Strategy } from './strategy';
 export { compareIds, freeCandidates, byLoadThenPriority, minBy } from './candidate-order';
@@ -20,3 +20,5 @@ export {
   type PredictiveOptions,
   type TtftEstimate,
 } from './predictive';
+export { UnknownStrategyError } from './strategy-errors';
+export { StrategyFactory, DEFAULT_STRATEGY, type StrategyName, type StrategyOptions } from './strategy-factory';
