@@ -67,8 +67,8 @@ export class NoAvailableNodeError extends BalancerError {
 export class ModelNotFoundError extends BalancerError {
   static override brand = 'ERR_MODEL_NOT_FOUND';
   readonly model: string;
-  constructor(model: string) {
-    super(ModelNotFoundError.brand, 404, `model '${model}' not found`);
+  constructor(model: string, message = `model '${model}' not found`) {
+    super(ModelNotFoundError.brand, 404, message);
     this.model = model;
   }
 }
@@ -144,4 +144,12 @@ export interface ConfigIssue {
 function formatIssue(i: ConfigIssue): string {
   const where = i.file ? `${i.file}${i.line ? `:${i.line}` : ''}: ` : i.line ? `line ${i.line}: ` : '';
   return `  ${where}${i.path || '(root)'}: ${i.message}`;
+}
+
+/** An admin command named a node that does not exist, or one that already does (HTTP 404 or 409). */
+export class InvalidNodeError extends BalancerError {
+  static override brand = 'ERR_INVALID_NODE';
+  constructor(message: string, status = 404) {
+    super(InvalidNodeError.brand, status, message);
+  }
 }

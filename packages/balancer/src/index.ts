@@ -1,1 +1,21 @@
-export {};
+/**
+ * @ollama-ring/balancer: the request pipeline, scheduler, nodes, config and metrics of ollama-ring,
+ * and the `PipelineFactory` library API.
+ */
+export * from './errors';
+export * from './events';
+export * from './inference-request';
+export * from './response-sink';
+export * from './pipeline';
+export * from './pipeline-factory';
+export * from './model-names';
+export type { BalancerConfig, BucketConfig, ApiKeyConfig } from './config/types';
+export * from './nodes/node';
+export * from './nodes/circuit-breaker';
+export * from './nodes/node-registry';
+export * from './scheduler/estimates';
+export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
+export { Scheduler, type ControlEvent } from './scheduler/scheduler';
+export * from './strategies';
+export * from './metrics';
+export * from './limits';

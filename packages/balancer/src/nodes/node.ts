@@ -41,10 +41,14 @@ export class PoolNode {
   adminDisabled = false;
   /** Finishing its in-flight requests, taking no new ones (admin drain, or removal). */
   draining = false;
+  /** Removed from the pool (reload or admin); kept only until its in-flight requests finish. */
+  removed = false;
   inFlight = 0;
   readonly inFlightByModel = new Map<string, number>();
   /** Models discovered through `/api/tags` (normalised); null until the first discovery. */
   discoveredModels: Set<string> | null = null;
+  /** Models the node answered "not found" for since the last discovery (normalised). */
+  readonly missingModels = new Set<string>();
   readonly loaded = new Map<string, LoadedModel>();
   readonly breaker: CircuitBreaker;
   totalRequests = 0;
@@ -76,6 +80,7 @@ export class PoolNode {
    */
   hasModel(model: string): boolean {
     const m = normalizeModel(model);
+    if (this.missingModels.has(m)) return false;
     const configured = this.spec.models.map(normalizeModel);
     if (configured.includes(m)) return true;
     if (this.discoveredModels) return this.discoveredModels.has(m);

@@ -1,0 +1,51 @@
+import { RecordLayout } from '@ollama-ring/disruptor';
+
+/** Which API a request came in on; decides the upstream path and the response framing. */
+export enum Route {
+  Generate = 1,
+  Chat = 2,
+  Embed = 3,
+  Embeddings = 4,
+  OpenAIChat = 5,
+  OpenAICompletions = 6,
+  OpenAIEmbeddings = 7,
+}
+
+/** Upstream path of each route. */
+export const ROUTE_PATHS: Readonly<Record<Route, string>> = {
+  [Route.Generate]: '/api/generate',
+  [Route.Chat]: '/api/chat',
+  [Route.Embed]: '/api/embed',
+  [Route.Embeddings]: '/api/embeddings',
+  [Route.OpenAIChat]: '/v1/chat/completions',
+  [Route.OpenAICompletions]: '/v1/completions',
+  [Route.OpenAIEmbeddings]: '/v1/embeddings',
+};
+
+/** True for routes whose errors and streams use OpenAI's shapes (SSE, `{"error":{...}}`). */
+export function isOpenAIRoute(route: Route): boolean {
+  return route >= Route.OpenAIChat;
+}
+
+/**
+ * The INGRESS record: small and fixed. The body travels in the byte arena (`body*` is its
+ * reference); validation writes the routing facts back into the arena (`facts*`) and its verdict
+ * into `status`. Nothing here is read after the scheduler's pass: what lives longer is copied into
+ * the request table, keyed by `requestId`.
+ */
+export const ingressSchema = {
+  arrivedAt: 'float64',
+  deadline: 'float64',
+  requestId: 'int32',
+  route: 'int32',
+  bodyOffset: 'int32',
+  bodyLength: 'int32',
+  factsOffset: 'int32',
+  factsLength: 'int32',
+  priority: 'int32',
+  /** 0 until validated; 200 when valid; otherwise the HTTP status of the validation error. */
+  status: 'int32',
+} as const;
+
+export type IngressSchema = typeof ingressSchema;
+export const ingressLayout = RecordLayout.define(ingressSchema);

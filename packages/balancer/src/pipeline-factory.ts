@@ -1,0 +1,225 @@
+import { ByteArena } from '@ollama-ring/disruptor';
+import type { BalancerConfig } from './config/types';
+import { BackpressureError, RequestAbortedError } from './errors';
+import { RateLimiter, rateLimitSettings } from './limits';
+import { BalancerMetrics } from './metrics';
+import { combineObservers, metricsObserver } from './metrics-observer';
+import { HealthMonitor, nextHealth } from './nodes/health-monitor';
+import { applyConfig, applyDiscovery, applyHealth } from './nodes/node-events';
+import { NodeRegistry } from './nodes/node-registry';
+import { Pipeline, PipelineEngine } from './pipeline';
+import { RequestTable } from './request-context';
+import { Estimates } from './scheduler/estimates';
+import type { SchedulerObserver } from './scheduler/observer';
+import { type AdmissionLimiter, Scheduler } from './scheduler/scheduler';
+import { Dispatcher } from './stages/dispatch';
+import { StrategyFactory } from './strategies/strategy-factory';
+
+/** Options of the factory beyond the config. */
+export interface FactoryOptions {
+  /** Extra observers of scheduling (logs, tests). */
+  observer?: SchedulerObserver;
+  /** Clock for the scheduler (tests). */
+  now?: () => number;
+}
+
+/** What `getMetricsRegistry()` gives: Prometheus text on demand. */
+export interface MetricsAccess {
+  scrape(): Promise<string>;
+  readonly contentType: string;
+  /** The underlying metrics, for custom recording. */
+  readonly metrics: BalancerMetrics;
+}
+
+/**
+ * Builds and runs a whole balancer from a config: engine, scheduler, dispatch, metrics, limits and
+ * node supervision. The library's front door.
+ *
+ * @example
+ * await using factory = await PipelineFactory.fromConfig(config).start();
+ * const res = await factory.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'Why is the sky blue?'));
+ */
+export class PipelineFactory {
+  private config: BalancerConfig;
+  private readonly opts: FactoryOptions;
+  private parts: Parts | undefined;
+  private stopping: Promise<void> | undefined;
+
+  protected constructor(config: BalancerConfig, opts: FactoryOptions = {}) {
+    this.config = config;
+    this.opts = opts;
+  }
+
+  /** A factory for an already-resolved config (every key present). */
+  static fromConfig(config: BalancerConfig, opts?: FactoryOptions): PipelineFactory {
+    return new PipelineFactory(config, opts);
+  }
+
+  /** Starts everything; resolves once requests can be submitted. */
+  async start(): Promise<this> {
+    if (this.parts) return this;
+    const cfg = this.config;
+    const arena = new ByteArena({ capacity: arenaCapacity(cfg), blockSize: 1024 });
+    const table = new RequestTable();
+    const dispatcher = new Dispatcher({ connectTimeoutMs: cfg.timeouts.connectTimeoutMs });
+    const estimates = new Estimates(cfg.estimates);
+    const metrics = new BalancerMetrics({ prefix: cfg.metrics.prefix });
+    const limiter = new RateLimiter(rateLimitSettings(cfg), Date.now());
+    const admission: AdmissionLimiter = {
+      check: (key, now) => limiter.check(key, now),
+      allowNode: (id, now) => limiter.checkNode(id, now) === null,
+    };
+    const scheduler = new Scheduler({
+      config: cfg,
+      table,
+      arena,
+      dispatcher,
+      estimates,
+      createStrategy: (name) => StrategyFactory.create(name),
+      limiter: admission,
+      observer: combineObservers(cfg.metrics.enabled ? metricsObserver(metrics) : undefined, this.opts.observer),
+      now: this.opts.now,
+    });
+    applyConfig(scheduler, cfg, (name) => StrategyFactory.create(name));
+    for (const n of scheduler.nodes.values()) metrics.setNodeGauges(n);
+    const monitor = new HealthMonitor({
+      intervalMs: cfg.healthCheck.intervalMs,
+      discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
+      timeoutMs: cfg.timeouts.healthCheckTimeoutMs,
+      connectTimeoutMs: cfg.timeouts.connectTimeoutMs,
+      onHealth: (r) => {
+        if (cfg.metrics.enabled) metrics.recordHealthCheck(r.nodeId, r.ok);
+        scheduler.post({ type: 'apply', label: 'health', fn: (s) => applyHealth(s, r, nextHealth, Date.now()) });
+      },
+      onDiscovery: (r) => scheduler.post({ type: 'apply', label: 'discovery', fn: (s) => applyDiscovery(s, r, Date.now()) }),
+    });
+    monitor.updateNodes(cfg.nodes);
+    // One round of checks before taking requests, so the first ones already know which node has
+    // which model and which is down. A node that does not answer in time is simply not known yet.
+    await monitor.checkNow();
+    await new Promise<void>((r) => setImmediate(r));
+    scheduler.drain();
+    const engine = new PipelineEngine(cfg, arena, table, scheduler);
+    await engine.start();
+    const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler);
+    this.parts = { arena, table, dispatcher, estimates, metrics, limiter, scheduler, engine, pipeline, monitor, registry: new NodeRegistry(scheduler) };
+    return this;
+  }
+
+  getPipeline(): Pipeline {
+    return this.started().pipeline;
+  }
+
+  getNodeRegistry(): NodeRegistry {
+    return this.started().registry;
+  }
+
+  getMetricsRegistry(): MetricsAccess {
+    const p = this.started();
+    return {
+      metrics: p.metrics,
+      contentType: p.metrics.contentType,
+      scrape: async () => {
+        // Gauges that are cheap to read are refreshed at scrape time rather than on every event.
+        p.metrics.setRingBufferRemaining(p.engine.remaining());
+        for (const n of p.scheduler.nodes.values()) if (!n.removed) p.metrics.setNodeGauges(n);
+        return p.metrics.scrape();
+      },
+    };
+  }
+
+  getConfig(): BalancerConfig {
+    return this.config;
+  }
+
+  /** What the scheduler has learned about each node and model (load time, speeds). */
+  getEstimates(): Estimates {
+    return this.started().estimates;
+  }
+
+  /** The scheduler itself, for the gateway's status endpoints. Mutate it only through events. */
+  getScheduler(): Scheduler {
+    return this.started().scheduler;
+  }
+
+  /**
+   * Applies a new config as a scheduler event. In-flight counts, the waiting queue and learned
+   * estimates of surviving nodes are kept. Resolves once applied.
+   */
+  reload(config: BalancerConfig): Promise<void> {
+    const p = this.started();
+    return new Promise((resolve, reject) => {
+      p.scheduler.post({
+        type: 'apply',
+        label: 'reload',
+        fn: (s) => {
+          try {
+            applyConfig(s, config, (name) => StrategyFactory.create(name));
+            p.limiter.reconfigure(rateLimitSettings(config), Date.now());
+            p.monitor.updateNodes(config.nodes);
+            this.config = config;
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+        },
+      });
+    });
+  }
+
+  /**
+   * Stops taking requests, lets those in flight finish for up to `graceMs`, aborts the rest, then
+   * shuts the engine down and closes every connection. Nothing is left running.
+   */
+  stop(graceMs = 30_000): Promise<void> {
+    if (!this.parts) return Promise.resolve();
+    this.stopping ??= this.doStop(this.parts, graceMs);
+    return this.stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  private async doStop(p: Parts, graceMs: number): Promise<void> {
+    p.scheduler.stop(new BackpressureError('the balancer is shutting down'));
+    const deadline = Date.now() + graceMs;
+    while (p.table.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (p.table.size > 0) {
+      p.scheduler.abortAll(new RequestAbortedError('the balancer shut down before the request finished'));
+      const hard = Date.now() + 5_000;
+      while (p.table.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 10));
+    }
+    await p.monitor.stop();
+    await p.engine.disruptor.shutdown(5_000).catch(() => p.engine.disruptor.halt());
+    await p.dispatcher.close();
+  }
+
+  private started(): Parts {
+    if (!this.parts) throw new Error('PipelineFactory: call start() first');
+    return this.parts;
+  }
+}
+
+interface Parts {
+  arena: ByteArena;
+  table: RequestTable;
+  dispatcher: Dispatcher;
+  estimates: Estimates;
+  metrics: BalancerMetrics;
+  limiter: RateLimiter;
+  scheduler: Scheduler;
+  engine: PipelineEngine;
+  pipeline: Pipeline;
+  monitor: HealthMonitor;
+  registry: NodeRegistry;
+}
+
+/**
+ * Bytes for request bodies and validation verdicts of every live request: room for a few bodies
+ * of the largest allowed size, at least 64 MiB, at most 1 GiB. Pages of a SharedArrayBuffer are
+ * only touched when written, so the reservation costs little until used.
+ */
+function arenaCapacity(cfg: BalancerConfig): number {
+  return Math.min(2 ** 30, Math.max(64 * 2 ** 20, cfg.validation.maxBodyBytes * 4));
+}

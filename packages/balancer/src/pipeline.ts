@@ -1,0 +1,211 @@
+import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
+import { join } from 'node:path';
+import type { BalancerConfig } from './config/types';
+import { type IngressSchema, Route, ingressLayout } from './events';
+import { BackpressureError, RequestAbortedError, ValidationError } from './errors';
+import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
+import { collectingSink, streamingSink } from './library-sinks';
+import { normalizeModel } from './model-names';
+import { RequestContext, type RequestTable } from './request-context';
+import type { ResponseSink } from './response-sink';
+import type { Scheduler } from './scheduler/scheduler';
+import { SchedulingHandler } from './stages/scheduling';
+import { ValidationHandler } from './stages/validation';
+import type { Strategy } from './strategies/strategy';
+
+/** Per-call options of `submit`, `stream` and `execute`. */
+export interface CallOptions {
+  /** Aborting it cancels the request wherever it is: queued, or in flight upstream. */
+  signal?: AbortSignal;
+  /** The client's identity for per-client rate limits. */
+  clientKey?: string;
+  /** Routing hints; they override hints given in the body. */
+  hints?: RequestHints;
+}
+
+/** A request as the gateway has it: raw body bytes for a route. */
+export interface RawRequest {
+  route: Route;
+  body: Uint8Array;
+  hints?: RequestHints;
+}
+
+/**
+ * Wires the engine for the balancer: INGRESS events flow validation → scheduling on one ring.
+ * Validation is a work pool (inline, or `validationThreads` worker threads); scheduling is a single
+ * inline stage, because the scheduler is the single writer of pool state.
+ */
+export class PipelineEngine {
+  readonly disruptor: Disruptor<IngressSchema>;
+  readonly ring: RingBuffer<IngressSchema>;
+
+  constructor(cfg: BalancerConfig, arena: ByteArena, table: RequestTable, scheduler: Scheduler) {
+    this.disruptor = new Disruptor<IngressSchema>({
+      layout: ingressLayout,
+      size: cfg.disruptor.ringBufferSize,
+      producerType: 'single', // only the main thread's front publishes
+      waitStrategy: cfg.disruptor.waitStrategy,
+    });
+    const limits = { maxPromptLength: cfg.validation.maxPromptLength, allowedModels: cfg.validation.allowedModels.map(normalizeModel) };
+    const threads = cfg.disruptor.validationThreads;
+    const validators =
+      threads > 0
+        ? Array.from({ length: threads }, (_, i) => ({
+            module: join(__dirname, 'stages', 'validation-worker.js'),
+            options: { arena: arena.sab, limits },
+            name: `validation-${i + 1}`,
+          }))
+        : [new ValidationHandler(arena, limits)];
+    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler));
+    this.ring = this.disruptor.ringBuffer;
+  }
+
+  start(): Promise<RingBuffer<IngressSchema>> {
+    return this.disruptor.start();
+  }
+
+  /** Slots of the ring not yet claimed (for the `ringbuffer_remaining` gauge). */
+  remaining(): number {
+    return this.ring.remainingCapacity();
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The library's entry point for requests.
+ *
+ * @example
+ * const res = await pipeline.submit(InferenceRequest.ofPrompt('llama3.2', 'Why is the sky blue?'));
+ * for await (const chunk of pipeline.stream(InferenceRequest.ofChat('llama3.2', messages))) process.stdout.write(chunk.message.content);
+ */
+export class Pipeline {
+  constructor(
+    private readonly cfg: () => BalancerConfig,
+    private readonly engine: PipelineEngine,
+    private readonly arena: ByteArena,
+    private readonly table: RequestTable,
+    private readonly scheduler: Scheduler,
+  ) {}
+
+  /** Sends a request and resolves with the whole response (Ollama's `stream: false`). */
+  async submit(req: InferenceRequest, opts: CallOptions = {}): Promise<InferenceResponse> {
+    const { sink, result } = collectingSink();
+    this.execute(this.withStream(req, false), sink, opts);
+    return result;
+  }
+
+  /**
+   * Sends a request and yields each streamed chunk as it arrives. Leaving the loop early aborts the
+   * request upstream and frees its slot.
+   */
+  stream(req: InferenceRequest, opts: CallOptions = {}): AsyncIterableIterator<Record<string, unknown>> {
+    const { sink, iterator } = streamingSink();
+    const ac = new AbortController();
+    const outer = opts.signal;
+    const onOuter = () => ac.abort(outer?.reason);
+    if (outer) {
+      if (outer.aborted) ac.abort(outer.reason);
+      else outer.addEventListener('abort', onOuter, { once: true });
+    }
+    let started = false;
+    const self = this;
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      async next() {
+        if (!started) {
+          started = true;
+          self.execute(self.withStream(req, true), sink, { ...opts, signal: ac.signal });
+        }
+        try {
+          const r = await iterator.next();
+          if (r.done) outer?.removeEventListener('abort', onOuter);
+          return r;
+        } catch (e) {
+          outer?.removeEventListener('abort', onOuter);
+          throw e;
+        }
+      },
+      async return() {
+        outer?.removeEventListener('abort', onOuter);
+        ac.abort(new RequestAbortedError('the caller stopped reading the stream'));
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /**
+   * Low level: admits a request (library object or raw gateway bytes) and delivers its response
+   * to `sink`. Throws at once, without touching the sink, when the request cannot be admitted:
+   * `BackpressureError` (ring, arena or `maxGlobalInFlight` full) or `ValidationError` (413).
+   * Returns the request id.
+   */
+  execute(req: InferenceRequest | RawRequest, sink: ResponseSink, opts: CallOptions = {}): number {
+    const cfg = this.cfg();
+    const bytes = req instanceof InferenceRequest ? encoder.encode(JSON.stringify(req.body)) : req.body;
+    if (bytes.length > cfg.validation.maxBodyBytes) {
+      throw new ValidationError(`request body of ${bytes.length} bytes exceeds the limit of ${cfg.validation.maxBodyBytes}`, 413);
+    }
+    if (opts.signal?.aborted) throw new RequestAbortedError();
+    this.scheduler.admitOrThrow();
+    const off = this.arena.tryAllocCopy(bytes);
+    if (off === ARENA_FULL) {
+      this.scheduler.unadmit();
+      throw new BackpressureError('server busy: request body arena is full');
+    }
+    const ring = this.engine.ring;
+    let seq: number;
+    try {
+      seq = ring.tryNext();
+    } catch (e) {
+      this.arena.free(off);
+      this.scheduler.unadmit();
+      if (e instanceof InsufficientCapacityError) throw new BackpressureError();
+      throw e;
+    }
+    const now = Date.now();
+    const id = this.table.allocateId();
+    const hints = { ...(req.hints ?? {}), ...(opts.hints ?? {}) };
+    const ctx = new RequestContext(id, req.route, off, bytes.length, hints, opts.clientKey, sink, now);
+    this.table.add(ctx);
+    if (opts.signal) {
+      const signal = opts.signal;
+      const onAbort = () =>
+        this.scheduler.post({ type: 'abort', requestId: id, error: new RequestAbortedError() });
+      signal.addEventListener('abort', onAbort, { once: true });
+      ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
+    }
+    const e = ring.get(seq);
+    e.requestId = id;
+    e.route = req.route;
+    e.bodyOffset = off;
+    e.bodyLength = bytes.length;
+    e.arrivedAt = now;
+    e.deadline = now + cfg.queue.maxWaitMs;
+    e.priority = hints.priority ?? 0;
+    e.status = 0;
+    e.factsOffset = -1;
+    e.factsLength = 0;
+    ring.publish(seq);
+    return id;
+  }
+
+  /** Replaces the pool's strategy (also `StrategyFactory.create(name)`); queued requests use it from now on. */
+  setStrategy(strategy: Strategy): void {
+    this.scheduler.post({ type: 'apply', label: 'set-strategy', fn: (s) => void (s.strategy = strategy) });
+  }
+
+  getStrategy(): Strategy {
+    return this.scheduler.strategy;
+  }
+
+  private withStream(req: InferenceRequest, stream: boolean): InferenceRequest {
+    // Embeddings have no stream flag in Ollama; the generation routes get the caller's choice.
+    if (req.route !== Route.Generate && req.route !== Route.Chat && req.route !== Route.OpenAIChat && req.route !== Route.OpenAICompletions) {
+      return req;
+    }
+    return new InferenceRequest(req.route, { ...req.body, stream }, req.hints);
+  }
+}

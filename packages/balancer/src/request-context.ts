@@ -1,0 +1,96 @@
+import type { Route } from './events';
+import type { BalancerError } from './errors';
+import type { RequestHints } from './inference-request';
+import type { ResponseSink } from './response-sink';
+import type { RequestFacts } from './stages/request-facts';
+import type { RoutingRequest } from './strategies/strategy';
+
+export type RequestState = 'admitted' | 'queued' | 'backoff' | 'dispatching' | 'done';
+
+/**
+ * Everything about one request that outlives its pass through the ring: the ring slot is released
+ * as soon as the scheduler has read it, and an LLM request lasts seconds to minutes, so its state
+ * lives here, keyed by request id, until it ends (exactly once).
+ */
+export class RequestContext {
+  state: RequestState = 'admitted';
+  facts?: RequestFacts;
+  /** The node it is bound to while dispatching. */
+  nodeId?: string;
+  retries = 0;
+  /** Nodes that failed this request before its first byte; avoided on retry while others exist. */
+  readonly excluded = new Set<string>();
+  upstreamAbort?: AbortController;
+  backoffTimer?: NodeJS.Timeout;
+  /** Epoch ms when it entered the wait queue (first time). */
+  queuedAt = 0;
+  /** ms spent waiting in the queue, summed over retries. */
+  queueMs = 0;
+  /** True once the first byte reached the sink: no retry from here on. */
+  started = false;
+  /** Epoch ms of the first byte to the sink (0 before). */
+  firstByteAt = 0;
+  /** The target was cold when bound (for the adaptive first-byte timeout and cold-load metrics). */
+  cold = false;
+  lastError?: BalancerError;
+  /** Set while the scheduler has a pending abort for it. */
+  abortReason?: BalancerError;
+  detachAbort?: () => void;
+  /** Built once after validation, and reused on every re-offer to the strategy. */
+  routing?: RoutingRequest;
+
+  constructor(
+    readonly id: number,
+    readonly route: Route,
+    /** Where the body sits in the byte arena (a fallback model rewrites it). */
+    public bodyOffset: number,
+    public bodyLength: number,
+    readonly hints: RequestHints,
+    readonly clientKey: string | undefined,
+    readonly sink: ResponseSink,
+    readonly arrivedAt: number,
+  ) {}
+
+  get model(): string {
+    return this.facts?.model ?? '';
+  }
+
+  /** Priority: explicit hint, else the body's, else 0. */
+  get priority(): number {
+    return this.hints.priority ?? this.facts?.priority ?? 0;
+  }
+}
+
+/** Live requests by id. Ids are positive int32s that wrap; a live id is never reused. */
+export class RequestTable {
+  private readonly live = new Map<number, RequestContext>();
+  private next = 1;
+
+  allocateId(): number {
+    for (;;) {
+      const id = this.next;
+      this.next = this.next >= 0x7fffffff ? 1 : this.next + 1;
+      if (!this.live.has(id)) return id;
+    }
+  }
+
+  add(ctx: RequestContext): void {
+    this.live.set(ctx.id, ctx);
+  }
+
+  get(id: number): RequestContext | undefined {
+    return this.live.get(id);
+  }
+
+  delete(id: number): boolean {
+    return this.live.delete(id);
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  values(): IterableIterator<RequestContext> {
+    return this.live.values();
+  }
+}

@@ -1,0 +1,37 @@
+import type { BalancerError } from './errors';
+import type { FinalChunkStats } from './scheduler/estimates';
+
+/** Where a request's response goes: an HTTP response in the gateway, a promise or iterator in the library. */
+export interface ResponseSink {
+  /**
+   * The upstream answered with a success status and its first bytes are about to follow. Called
+   * once, before the first `onChunk`. After this the request can no longer be retried elsewhere.
+   */
+  onStart(info: StartInfo): void;
+  /** Raw response bytes, as they arrive, unbuffered. May return false to ask for backpressure. */
+  onChunk(chunk: Uint8Array): boolean | void;
+  /** The response is complete. */
+  onEnd(info: EndInfo): void;
+  /**
+   * The request failed. `started` says whether `onStart` had been called: if so the error must be
+   * delivered in-band (Ollama sends a final `{"error": …}` line), otherwise as an error response.
+   */
+  onError(error: BalancerError, started: boolean): void;
+  /** Resolves when the sink can take more bytes (after `onChunk` returned false). */
+  drained?(): Promise<void>;
+}
+
+export interface StartInfo {
+  nodeId: string;
+  status: number;
+  /** Upstream response headers, hop-by-hop ones removed. */
+  headers: Record<string, string>;
+  queueMs: number;
+  retries: number;
+}
+
+export interface EndInfo {
+  final?: FinalChunkStats;
+  ttftMs: number;
+  latencyMs: number;
+}

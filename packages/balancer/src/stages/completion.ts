@@ -1,0 +1,83 @@
+import { BalancerError, RequestAbortedError, UpstreamError, UpstreamTimeoutError } from '../errors';
+import type { Outcome } from '../scheduler/observer';
+import type { DispatchOutcome } from './dispatch';
+
+/** What one finished upstream exchange means for the node, the request and the client. */
+export interface CompletionVerdict {
+  /** Count it against the node's breaker and success rate. */
+  nodeFailure: boolean;
+  /** The node refused the connection: mark it down at once. */
+  nodeDown: boolean;
+  /** Nothing reached the client yet and another node may do better: try again elsewhere. */
+  retryable: boolean;
+  /** The node does not have the model (its 404): forget it there, and try a node that does. */
+  modelMissing?: boolean;
+  /** The error to end the request with, when it is not a success. */
+  error?: BalancerError;
+  outcome: Outcome;
+}
+
+/**
+ * Classifies a dispatch outcome. 503, 429, other 5xx, timeouts and connection errors count against
+ * the node and may be retried (before the first byte only); 4xx client errors such as an unknown
+ * model are passed to the client unchanged and say nothing bad about the node.
+ */
+export function judge(nodeId: string, o: DispatchOutcome): CompletionVerdict {
+  switch (o.kind) {
+    case 'ok':
+      if (o.inBandError) {
+        // The runner failed mid-stream; the error line has already gone to the client as bytes.
+        return {
+          nodeFailure: true,
+          nodeDown: false,
+          retryable: false,
+          outcome: 'upstream_error',
+          error: new UpstreamError(nodeId, 500, o.inBandError),
+        };
+      }
+      return { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'success' };
+    case 'http-error': {
+      if (o.status === 404 && /not found/i.test(o.body)) {
+        return {
+          nodeFailure: false,
+          nodeDown: false,
+          retryable: true,
+          modelMissing: true,
+          outcome: 'client_error',
+          error: new UpstreamError(nodeId, o.status, upstreamMessage(o.body, o.status), { body: o.body }),
+        };
+      }
+      const nodeFault = o.status === 429 || o.status >= 500;
+      return {
+        nodeFailure: nodeFault,
+        nodeDown: false,
+        retryable: nodeFault,
+        outcome: nodeFault ? 'upstream_error' : 'client_error',
+        error: new UpstreamError(nodeId, o.status, upstreamMessage(o.body, o.status), { body: o.body }),
+      };
+    }
+    case 'failed':
+      return {
+        nodeFailure: true,
+        nodeDown: o.refused,
+        retryable: !o.started,
+        outcome: o.error instanceof UpstreamTimeoutError ? 'timeout' : 'upstream_error',
+        error: o.error,
+      };
+    case 'aborted':
+      return { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'aborted', error: new RequestAbortedError() };
+  }
+}
+
+/** The `error` text of an Ollama or OpenAI error body, or the body itself. */
+export function upstreamMessage(body: string, status: number): string {
+  try {
+    const v = JSON.parse(body) as { error?: unknown };
+    if (typeof v.error === 'string') return v.error;
+    const nested = (v.error as { message?: unknown } | undefined)?.message;
+    if (typeof nested === 'string') return nested;
+  } catch {
+    // not JSON: fall through
+  }
+  return body.trim() || `upstream answered ${status}`;
+}

@@ -1,0 +1,32 @@
+/** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Copies headers without the hop-by-hop ones, nor any named in their `Connection` header, nor
+ * `content-length` (the response is re-framed).
+ */
+export function stripHopByHop(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const named = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const key = k.toLowerCase();
+    if (v === undefined || HOP_BY_HOP.has(key) || named.has(key) || key === 'content-length') continue;
+    out[key] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}

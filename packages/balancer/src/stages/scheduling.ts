@@ -1,0 +1,33 @@
+import type { ByteArena, EventHandler, EventView } from '@ollama-ring/disruptor';
+import type { IngressSchema } from '../events';
+import type { RequestTable } from '../request-context';
+import type { Scheduler } from '../scheduler/scheduler';
+import type { RequestFacts, RequestRejection } from './request-facts';
+
+/**
+ * The scheduler's stage on the ring: for each validated event it copies what it needs out of the
+ * slot (the slot is released when this batch ends, and must never be read after) and hands the
+ * request to the scheduler.
+ */
+export class SchedulingHandler implements EventHandler<IngressSchema> {
+  constructor(
+    private readonly arena: ByteArena,
+    private readonly table: RequestTable,
+    private readonly scheduler: Scheduler,
+  ) {}
+
+  onEvent(e: EventView<IngressSchema>, _seq: number, endOfBatch: boolean): void {
+    const ctx = this.table.get(e.requestId);
+    let verdict: RequestFacts | RequestRejection;
+    if (e.factsOffset < 0) verdict = { status: e.status || 503, message: 'server busy: no room to validate the request' };
+    else {
+      verdict = JSON.parse(Buffer.from(this.arena.view(e.factsOffset, e.factsLength)).toString('utf8')) as
+        | RequestFacts
+        | RequestRejection;
+      this.arena.free(e.factsOffset);
+    }
+    // A request aborted while in the ring is already gone from the table; its facts are freed above.
+    if (ctx) this.scheduler.onValidated(ctx, verdict);
+    if (endOfBatch) this.scheduler.drain();
+  }
+}

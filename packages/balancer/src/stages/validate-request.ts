@@ -1,0 +1,188 @@
+import { Route, isOpenAIRoute } from '../events';
+import { normalizeModel } from '../model-names';
+import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
+
+/** Options whose change makes Ollama reload the model (ollama-api.md §8). */
+const RELOAD_OPTIONS = ['num_ctx', 'num_batch', 'num_gpu', 'use_mmap'] as const;
+
+const decoder = new TextDecoder();
+
+type Body = Record<string, unknown>;
+
+/**
+ * Parses and checks one request body, and extracts its routing facts. Pure: it runs inline or on a
+ * validation thread alike. Errors use Ollama's own texts and statuses where Ollama has them.
+ *
+ * @example
+ * validateRequest(Route.Chat, bytes, { maxPromptLength: 100_000, allowedModels: [] });
+ * // → { model: 'llama3.2:latest', stream: true, optionsSignature: '', … } or { status: 400, message }
+ */
+export function validateRequest(route: Route, bytes: Uint8Array, limits: ValidationLimits): RequestFacts | RequestRejection {
+  if (bytes.length === 0) return reject(400, 'missing request body');
+  let body: unknown;
+  try {
+    body = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    return reject(400, `invalid JSON: ${(e as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return reject(400, 'json: cannot unmarshal non-object into the request body');
+  }
+  const b = body as Body;
+  return isOpenAIRoute(route) ? validateOpenAI(route, b, limits) : validateNative(route, b, limits);
+}
+
+export function isRejection(v: RequestFacts | RequestRejection): v is RequestRejection {
+  return typeof (v as RequestRejection).status === 'number';
+}
+
+function validateNative(route: Route, b: Body, limits: ValidationLimits): RequestFacts | RequestRejection {
+  const typeError = checkTypes(b, {
+    model: 'string',
+    prompt: 'string',
+    system: 'string',
+    stream: 'boolean',
+    raw: 'boolean',
+    options: 'object',
+    messages: 'array',
+  });
+  if (typeError) return typeError;
+  const rawModel = (b.model as string | undefined) ?? '';
+  if (rawModel.trim() === '') {
+    // Ollama answers differently per route (ollama-api.md §4).
+    if (route === Route.Chat || route === Route.Embeddings) return reject(400, 'model is required');
+    return reject(404, "model '' not found");
+  }
+  if (b.raw === true && (b.template !== undefined || b.system !== undefined || b.context !== undefined)) {
+    return reject(400, 'raw mode does not support template, system, or context');
+  }
+  if (route === Route.Embed && b.input !== undefined && !isStringOrStrings(b.input)) {
+    return reject(400, 'invalid input type');
+  }
+  const options = (b.options as Body | undefined) ?? {};
+  for (const k of RELOAD_OPTIONS) {
+    const v = options[k];
+    if (v === undefined) continue;
+    if (k === 'use_mmap' ? typeof v !== 'boolean' : !Number.isInteger(v)) {
+      return reject(400, `option "${k}" must be of type ${k === 'use_mmap' ? 'boolean' : 'integer'}`);
+    }
+  }
+  const text = promptText(route, b);
+  if (text.length > limits.maxPromptLength) {
+    return reject(400, `prompt is too long: ${text.length} characters, the limit is ${limits.maxPromptLength}`);
+  }
+  // Embeddings never stream; the native generate and chat routes stream unless told not to.
+  const stream = route === Route.Generate || route === Route.Chat ? b.stream !== false : false;
+  return facts(rawModel, stream, text, signatureOf(options), b, limits);
+}
+
+function validateOpenAI(route: Route, b: Body, limits: ValidationLimits): RequestFacts | RequestRejection {
+  const typeError = checkTypes(b, { model: 'string', stream: 'boolean', messages: 'array', prompt: 'string|array' });
+  if (typeError) return typeError;
+  const rawModel = (b.model as string | undefined) ?? '';
+  if (rawModel.trim() === '') return reject(400, 'model is required');
+  if (route === Route.OpenAIChat && (!Array.isArray(b.messages) || b.messages.length === 0)) {
+    return reject(400, "[] is too short - 'messages'");
+  }
+  if (route === Route.OpenAIEmbeddings && (b.input === undefined || !isStringOrStrings(b.input))) {
+    return reject(400, 'invalid input');
+  }
+  const text = promptText(route, b);
+  if (text.length > limits.maxPromptLength) {
+    return reject(400, `prompt is too long: ${text.length} characters, the limit is ${limits.maxPromptLength}`);
+  }
+  // OpenAI's API streams only when asked.
+  return facts(rawModel, b.stream === true, text, '', b, limits);
+}
+
+function facts(
+  rawModel: string,
+  stream: boolean,
+  text: string,
+  optionsSignature: string,
+  b: Body,
+  limits: ValidationLimits,
+): RequestFacts | RequestRejection {
+  const model = normalizeModel(rawModel);
+  if (limits.allowedModels.length > 0 && !limits.allowedModels.includes(model)) {
+    return reject(403, `model '${rawModel}' is not allowed on this gateway`);
+  }
+  const tags = Array.isArray(b.instance_tags) ? b.instance_tags.filter((t): t is string => typeof t === 'string') : [];
+  if (b.require_gpu === true && !tags.includes('gpu')) tags.push('gpu');
+  const out: RequestFacts = {
+    rawModel,
+    model,
+    optionsSignature,
+    stream,
+    promptTokens: Math.ceil(text.length / 4),
+    tags,
+  };
+  const priority = priorityOf(b.priority);
+  if (priority !== undefined) out.priority = priority;
+  if (typeof b.load_balancing_strategy === 'string') out.strategy = b.load_balancing_strategy;
+  if (typeof b.fallback_model === 'string' && b.fallback_model) out.fallbackModel = b.fallback_model;
+  if (typeof b.max_latency === 'number' && b.max_latency > 0) out.latencyBudgetMs = b.max_latency;
+  return out;
+}
+
+/** `high`/`normal`/`low` or a number; higher is served first. */
+export function priorityOf(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+  if (typeof v === 'string') {
+    const named: Record<string, number> = { high: 10, normal: 0, low: -10 };
+    if (v.toLowerCase() in named) return named[v.toLowerCase()];
+    const n = Number(v);
+    if (v.trim() !== '' && Number.isFinite(n)) return Math.trunc(n);
+  }
+  return undefined;
+}
+
+/** A stable string of the reload-forcing options, e.g. `num_ctx=8192`; '' when none is set. */
+export function signatureOf(options: Body): string {
+  return RELOAD_OPTIONS.filter((k) => options[k] !== undefined)
+    .map((k) => `${k}=${String(options[k])}`)
+    .join(',');
+}
+
+function promptText(route: Route, b: Body): string {
+  let text = typeof b.system === 'string' ? b.system : '';
+  if (typeof b.prompt === 'string') text += b.prompt;
+  else if (Array.isArray(b.prompt)) text += b.prompt.filter((p) => typeof p === 'string').join('');
+  if (Array.isArray(b.messages)) {
+    for (const m of b.messages) {
+      const c = (m as Body | null)?.content;
+      if (typeof c === 'string') text += c;
+      else if (Array.isArray(c)) for (const part of c) if (typeof (part as Body)?.text === 'string') text += (part as Body).text;
+    }
+  }
+  if (route === Route.Embed || route === Route.Embeddings || route === Route.OpenAIEmbeddings) {
+    if (typeof b.input === 'string') text += b.input;
+    else if (Array.isArray(b.input)) text += b.input.filter((p) => typeof p === 'string').join('');
+  }
+  return text;
+}
+
+function checkTypes(b: Body, types: Record<string, string>): RequestRejection | undefined {
+  for (const [k, t] of Object.entries(types)) {
+    const v = b[k];
+    if (v === undefined || v === null) continue;
+    const actual = Array.isArray(v) ? 'array' : typeof v;
+    if (!t.split('|').includes(actual)) {
+      // Go's decode error text, which Ollama returns as is.
+      return reject(400, `json: cannot unmarshal ${goType(actual)} into Go struct field .${k} of type ${goType(t.split('|')[0])}`);
+    }
+  }
+  return undefined;
+}
+
+function goType(t: string): string {
+  return ({ string: 'string', boolean: 'bool', number: 'number', object: 'object', array: 'array' } as Record<string, string>)[t] ?? t;
+}
+
+function isStringOrStrings(v: unknown): boolean {
+  return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+}
+
+function reject(status: number, message: string): RequestRejection {
+  return { status, message };
+}

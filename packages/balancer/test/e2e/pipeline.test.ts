@@ -1,0 +1,77 @@
+import {
+  InferenceRequest,
+  ModelNotFoundError,
+  RequestAbortedError,
+  ValidationError,
+} from '../../src';
+import { eventually, inFlight, startHarness, type Harness } from './harness';
+
+describe('pipeline against a simulated pool', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness([
+      { id: 'a', models: ['llama3.2', 'nomic-embed-text'], numParallel: 2 },
+      { id: 'b', models: ['llama3.2', 'qwen3'], numParallel: 2 },
+    ]);
+  });
+  afterAll(() => h.close());
+  afterEach(async () => {
+    await eventually(() => Object.values(inFlight(h)).every((n) => n === 0), 5_000, 'in-flight back to 0');
+  });
+
+  test('submit: a non-streaming generate returns the whole response', async () => {
+    const res = await h.factory.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'Why is the sky blue?'));
+    expect(res.text.length).toBeGreaterThan(0);
+    expect(res.body.done).toBe(true);
+    expect(['a', 'b']).toContain(res.nodeId);
+  });
+
+  test('stream: chat chunks arrive in order and end with done', async () => {
+    const chunks: Record<string, unknown>[] = [];
+    for await (const c of h.factory.getPipeline().stream(InferenceRequest.ofChat('llama3.2', [{ role: 'user', content: 'hi' }]))) {
+      chunks.push(c);
+    }
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.at(-1)).toMatchObject({ done: true });
+    expect(chunks.slice(0, -1).every((c) => c.done === false)).toBe(true);
+  });
+
+  test('embed goes only to a node that has the model', async () => {
+    const res = await h.factory.getPipeline().submit(InferenceRequest.ofEmbed('nomic-embed-text', ['x', 'y']));
+    expect(res.nodeId).toBe('a');
+    expect((res.body.embeddings as number[][]).length).toBe(2);
+  });
+
+  test.each([
+    ['unknown model', InferenceRequest.ofPrompt('nope', 'x'), ModelNotFoundError, /model 'nope' not found/],
+    ['chat without model', InferenceRequest.ofChat('', []), ValidationError, /model is required/],
+  ])('%s is refused with a typed error', async (_l, req, cls, msg) => {
+    await expect(h.factory.getPipeline().submit(req)).rejects.toThrow(cls);
+    await expect(h.factory.getPipeline().submit(req)).rejects.toThrow(msg);
+  });
+
+  test('an aborted request frees its slot', async () => {
+    const ac = new AbortController();
+    const p = h.factory.getPipeline().submit(InferenceRequest.ofPrompt('qwen3', 'long', { options: { num_predict: 500 } }), {
+      signal: ac.signal,
+    });
+    await eventually(() => inFlight(h).b === 1, 5_000, 'request in flight');
+    ac.abort();
+    await expect(p).rejects.toThrow(RequestAbortedError);
+    await eventually(() => inFlight(h).b === 0, 5_000, 'slot freed');
+  });
+
+  test('leaving a stream early aborts it upstream', async () => {
+    for await (const c of h.factory.getPipeline().stream(InferenceRequest.ofPrompt('qwen3', 'x', { options: { num_predict: 400 } }))) {
+      void c;
+      break;
+    }
+    await eventually(() => inFlight(h).b === 0, 5_000, 'slot freed');
+  });
+
+  test('metrics are scraped with the configured prefix', async () => {
+    const text = await h.factory.getMetricsRegistry().scrape();
+    expect(text).toMatch(/ollama_lb_requests_total\{/);
+    expect(text).toMatch(/ollama_lb_ringbuffer_remaining \d+/);
+  });
+});
