@@ -1,6 +1,12 @@
 import type { BucketConfig } from '../config/types';
 
-/** The answer of a bucket: granted, or refused with how long until it would be granted. */
+/**
+ * The answer of a bucket: granted, or refused with how long until it would be granted.
+ *
+ * @example
+ * const r: TakeResult = bucket.tryTake(now);
+ * if (!r.ok) setHeader('retry-after', Math.ceil(r.retryAfterMs / 1000));
+ */
 export type TakeResult = { ok: true } | { ok: false; retryAfterMs: number };
 
 const GRANTED: TakeResult = Object.freeze({ ok: true });

@@ -1,0 +1,268 @@
+import type { BalancerConfig } from '../config/types';
+import { discoverNode, type DiscoveryResult } from './discovery';
+import type { HealthState } from './node';
+import { OllamaProbe, type HealthPath, type HealthResult, type ProbeTarget } from './ollama-probe';
+
+/**
+ * The health fields of a node that a check result changes.
+ *
+ * @example
+ * const h: NodeHealth = { health: node.health, consecutiveHealthFailures: node.consecutiveHealthFailures };
+ */
+export interface NodeHealth {
+  health: HealthState;
+  consecutiveHealthFailures: number;
+}
+
+/**
+ * Health thresholds, as in `healthCheck` of the config.
+ *
+ * @example
+ * const t: HealthThresholds = { degradedThreshold: 3, downThreshold: 6 };
+ */
+export interface HealthThresholds {
+  /** Consecutive failures that make a node DEGRADED. */
+  degradedThreshold: number;
+  /** Consecutive failures that make a node UNHEALTHY. */
+  downThreshold: number;
+}
+
+/**
+ * The health state after one check: pure, for the scheduler (the single writer) to apply.
+ * One success makes a node HEALTHY and clears the count. Failures count up; at `degradedThreshold`
+ * the node is DEGRADED, at `downThreshold` UNHEALTHY. Below the threshold a node keeps its state
+ * (HEALTHY stays HEALTHY through a blip, UNKNOWN stays UNKNOWN, a worse state only clears on success).
+ *
+ * @example
+ * Object.assign(node, nextHealth(node, result.ok, config.healthCheck));
+ */
+export function nextHealth(node: NodeHealth, ok: boolean, thresholds: HealthThresholds): NodeHealth {
+  if (ok) return { health: 'HEALTHY', consecutiveHealthFailures: 0 };
+  const failures = node.consecutiveHealthFailures + 1;
+  const down = Math.max(1, thresholds.downThreshold);
+  const degraded = Math.min(Math.max(1, thresholds.degradedThreshold), down);
+  let health: HealthState = node.health;
+  if (failures >= down) health = 'UNHEALTHY';
+  else if (failures >= degraded && health !== 'UNHEALTHY') health = 'DEGRADED';
+  return { health, consecutiveHealthFailures: failures };
+}
+
+/**
+ * Settings and callbacks of {@link HealthMonitor}.
+ *
+ * @example
+ * const opts: HealthMonitorOptions = { intervalMs: 30_000, timeoutMs: 5_000, onHealth: (r) => publish(r) };
+ */
+export interface HealthMonitorOptions {
+  /** Time between health checks of one node (from the end of one to the start of the next); 0 turns them off. */
+  intervalMs: number;
+  /** Time between discoveries (`/api/tags` + `/api/ps`); default `intervalMs`; 0 turns discovery off. */
+  discoveryIntervalMs?: number;
+  /** Deadline of each probe request. */
+  timeoutMs: number;
+  connectTimeoutMs?: number;
+  healthPath?: HealthPath;
+  /**
+   * Each interval is shortened by a random fraction up to this (default 0.1), so checks of many
+   * nodes spread out instead of firing together. Never lengthened.
+   */
+  jitter?: number;
+  /** Receives every health result; the scheduler turns it into an event. */
+  onHealth(result: HealthResult): void;
+  /** Receives every discovery result. */
+  onDiscovery?(result: DiscoveryResult): void;
+  /** A callback threw; the monitor carries on. Default: ignored. */
+  onError?(err: unknown): void;
+  /** A probe to use instead of a private one; the monitor then does not close it. */
+  probe?: OllamaProbe;
+}
+
+type Kind = 'health' | 'discovery';
+
+interface Task {
+  timer: NodeJS.Timeout | null;
+  running: Promise<void> | null;
+  abort: AbortController | null;
+}
+
+interface Entry {
+  target: ProbeTarget;
+  tasks: Record<Kind, Task>;
+}
+
+const idle = (): Task => ({ timer: null, running: null, abort: null });
+
+/**
+ * Probes every node on an interval (health: `GET /api/version` or `/`; discovery: `/api/tags` and
+ * `/api/ps`) and hands each result to a callback. It never touches a `PoolNode`: results go to the
+ * scheduler as events, and the scheduler applies {@link nextHealth}.
+ *
+ * Per node and per kind, a probe never overlaps the next: the next one is timed from the end of
+ * the last. Timers are unref'd. A new node is probed at once. `stop()` aborts probes in flight,
+ * awaits them, and closes the probe's sockets; results of aborted or removed nodes are dropped.
+ *
+ * @example
+ * const monitor = HealthMonitor.fromConfig(config, {
+ *   onHealth: (r) => scheduler.publish({ type: 'health', ...r }),
+ *   onDiscovery: (r) => scheduler.publish({ type: 'discovery', ...r }),
+ * });
+ * monitor.updateNodes(config.nodes);
+ * await monitor.checkNow('gpu-1');
+ * await monitor.stop();
+ */
+export class HealthMonitor {
+  private readonly opts: HealthMonitorOptions;
+  private readonly probe: OllamaProbe;
+  private readonly ownsProbe: boolean;
+  private readonly entries = new Map<string, Entry>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping: Promise<void> | null = null;
+
+  constructor(opts: HealthMonitorOptions) {
+    this.opts = opts;
+    this.ownsProbe = !opts.probe;
+    this.probe = opts.probe ?? new OllamaProbe({ timeoutMs: opts.timeoutMs, connectTimeoutMs: opts.connectTimeoutMs, healthPath: opts.healthPath });
+  }
+
+  /**
+   * A monitor with the config's intervals and timeouts.
+   *
+   * @example
+   * HealthMonitor.fromConfig(config, { onHealth: console.log });
+   */
+  static fromConfig(
+    config: Pick<BalancerConfig, 'healthCheck' | 'timeouts'>,
+    handlers: Pick<HealthMonitorOptions, 'onHealth' | 'onDiscovery' | 'onError' | 'healthPath' | 'jitter'>,
+  ): HealthMonitor {
+    return new HealthMonitor({
+      intervalMs: config.healthCheck.intervalMs,
+      discoveryIntervalMs: config.healthCheck.discoveryIntervalMs,
+      timeoutMs: config.timeouts.healthCheckTimeoutMs,
+      connectTimeoutMs: config.timeouts.connectTimeoutMs,
+      ...handlers,
+    });
+  }
+
+  /** Nodes being monitored. */
+  get nodeIds(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Starts monitoring a node (probing it at once); a known id with a new URL is restarted. */
+  addNode(target: ProbeTarget): void {
+    if (this.stopping) return;
+    const existing = this.entries.get(target.id);
+    if (existing && existing.target.url === target.url) return;
+    if (existing) this.removeNode(target.id);
+    const entry: Entry = { target: { id: target.id, url: target.url }, tasks: { health: idle(), discovery: idle() } };
+    this.entries.set(target.id, entry);
+    for (const kind of this.kinds()) this.schedule(entry, kind, 0);
+  }
+
+  /** Stops monitoring a node; a probe in flight is aborted and its result dropped. */
+  removeNode(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    for (const task of Object.values(entry.tasks)) {
+      if (task.timer) clearTimeout(task.timer);
+      task.timer = null;
+      task.abort?.abort();
+    }
+  }
+
+  /** Makes the monitored set equal `targets` (a config reload): adds, removes, restarts changed URLs. */
+  updateNodes(targets: readonly ProbeTarget[]): void {
+    const wanted = new Set(targets.map((t) => t.id));
+    for (const id of [...this.entries.keys()]) if (!wanted.has(id)) this.removeNode(id);
+    for (const t of targets) this.addNode(t);
+  }
+
+  /**
+   * Probes now (one node, or all) and resolves when the results have been delivered. A probe
+   * already running is awaited rather than doubled.
+   */
+  async checkNow(id?: string): Promise<void> {
+    const entries = id === undefined ? [...this.entries.values()] : [this.entries.get(id)].filter((e): e is Entry => !!e);
+    const runs: Promise<void>[] = [];
+    for (const entry of entries) for (const kind of this.kinds()) runs.push(this.run(entry, kind));
+    await Promise.all(runs);
+  }
+
+  /** Stops every timer, aborts and awaits probes in flight, and closes the sockets. Idempotent. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      for (const id of [...this.entries.keys()]) this.removeNode(id);
+      this.stopping = (async () => {
+        await Promise.allSettled([...this.inFlight]);
+        if (this.ownsProbe) await this.probe.close();
+      })();
+    }
+    return this.stopping;
+  }
+
+  private kinds(): Kind[] {
+    const kinds: Kind[] = [];
+    if (this.opts.intervalMs > 0) kinds.push('health');
+    if (this.discoveryInterval() > 0) kinds.push('discovery');
+    return kinds;
+  }
+
+  private discoveryInterval(): number {
+    return this.opts.discoveryIntervalMs ?? this.opts.intervalMs;
+  }
+
+  private schedule(entry: Entry, kind: Kind, delayMs: number): void {
+    const task = entry.tasks[kind];
+    if (task.timer) clearTimeout(task.timer);
+    task.timer = setTimeout(() => {
+      task.timer = null;
+      void this.run(entry, kind);
+    }, delayMs);
+    task.timer.unref();
+  }
+
+  private run(entry: Entry, kind: Kind): Promise<void> {
+    const task = entry.tasks[kind];
+    if (task.running) return task.running;
+    if (!this.isCurrent(entry)) return Promise.resolve();
+    if (task.timer) clearTimeout(task.timer);
+    task.timer = null;
+    const abort = new AbortController();
+    task.abort = abort;
+    const running = this.probeOnce(entry, kind, abort.signal).finally(() => {
+      task.running = null;
+      task.abort = null;
+      this.inFlight.delete(running);
+      if (this.isCurrent(entry)) this.schedule(entry, kind, this.nextDelay(kind));
+    });
+    task.running = running;
+    this.inFlight.add(running);
+    return running;
+  }
+
+  private async probeOnce(entry: Entry, kind: Kind, signal: AbortSignal): Promise<void> {
+    try {
+      if (kind === 'health') {
+        const r = await this.probe.checkHealth(entry.target, signal);
+        if (this.isCurrent(entry) && !signal.aborted) this.opts.onHealth(r);
+      } else {
+        const r = await discoverNode(this.probe, entry.target, signal);
+        if (this.isCurrent(entry) && !signal.aborted) this.opts.onDiscovery?.(r);
+      }
+    } catch (e) {
+      // Probes never throw, so this is a callback's error: report it, keep monitoring.
+      this.opts.onError?.(e);
+    }
+  }
+
+  private isCurrent(entry: Entry): boolean {
+    return !this.stopping && this.entries.get(entry.target.id) === entry;
+  }
+
+  private nextDelay(kind: Kind): number {
+    const base = kind === 'health' ? this.opts.intervalMs : this.discoveryInterval();
+    const jitter = Math.min(1, Math.max(0, this.opts.jitter ?? 0.1));
+    return Math.max(0, base * (1 - jitter * Math.random()));
+  }
+}
