@@ -19,3 +19,4 @@ export { Scheduler, type ControlEvent } from './scheduler/scheduler';
 export * from './strategies';
 export * from './metrics';
 export * from './limits';
+export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';

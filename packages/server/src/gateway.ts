@@ -1,0 +1,147 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type BalancerConfig, type Pipeline, PipelineFactory, Route } from '@ollama-ring/balancer';
+import pino, { type Logger } from 'pino';
+import type { GatewayContext, RequestLogEntry } from './gateway-context';
+import { addInferenceRoutes } from './http/inference-routes';
+import { sendError } from './http/errors';
+import { Router } from './http/router';
+
+export interface GatewayOptions {
+  /** A started factory; the gateway stops it on `close()`. */
+  factory: PipelineFactory;
+  logger?: Logger;
+  /** Re-reads the config for `POST /admin/reload` and SIGHUP-style reloads. */
+  loadConfig?: () => BalancerConfig;
+  /** Adds more routes (admin, status, model management). */
+  routes?: ((router: Router, gw: GatewayContext) => void)[];
+  /** Time to receive a request's headers, and its whole body; slow clients are cut off. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/**
+ * The HTTP front: speaks Ollama's and OpenAI's APIs, sends inference through the pipeline, and
+ * drains gracefully. Unknown paths get Ollama's own `404 page not found`, wrong methods its
+ * `405 method not allowed`.
+ *
+ * @example
+ * const gw = new Gateway({ factory: await PipelineFactory.fromConfig(cfg).start() });
+ * await gw.listen(8080, '127.0.0.1');
+ */
+export class Gateway implements GatewayContext {
+  readonly factory: PipelineFactory;
+  readonly logger: Logger;
+  readonly router = new Router();
+  private readonly server: Server;
+  private readonly opts: GatewayOptions;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: GatewayOptions) {
+    this.opts = opts;
+    this.factory = opts.factory;
+    this.logger = opts.logger ?? pino({ level: 'silent' });
+    addInferenceRoutes(this.router, this);
+    for (const add of opts.routes ?? []) add(this.router, this);
+    this.server = createServer(
+      {
+        // Slowloris: headers must arrive within this, and a whole request body within requestTimeout.
+        headersTimeout: opts.headersTimeoutMs ?? 10_000,
+        requestTimeout: opts.requestTimeoutMs ?? 120_000,
+        keepAliveTimeout: 5_000,
+      },
+      (req, res) => void this.handle(req, res),
+    );
+  }
+
+  config(): BalancerConfig {
+    return this.factory.getConfig();
+  }
+
+  pipeline(): Pipeline {
+    return this.factory.getPipeline();
+  }
+
+  async reload(): Promise<{ nodes: number; strategy: string }> {
+    if (!this.opts.loadConfig) throw new Error('no config file to reload from');
+    const next = this.opts.loadConfig();
+    await this.factory.reload(next);
+    this.logger.info({ nodes: next.nodes.length, strategy: next.strategy.type }, 'config reloaded');
+    return { nodes: next.nodes.length, strategy: next.strategy.type };
+  }
+
+  logRequest(e: RequestLogEntry): void {
+    this.logger.info(
+      {
+        method: e.req.method,
+        path: e.req.url,
+        status: e.status,
+        route: typeof e.route === 'number' ? Route[e.route] : e.route,
+        node: e.nodeId || undefined,
+        queueMs: e.queueMs !== undefined ? Math.round(e.queueMs) : undefined,
+        ttftMs: e.ttftMs !== undefined ? Math.round(e.ttftMs) : undefined,
+        latencyMs: e.latencyMs !== undefined ? Math.round(e.latencyMs) : undefined,
+        tokens: e.tokens,
+        retries: e.retries,
+        outcome: e.outcome,
+      },
+      'request',
+    );
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo | null {
+    return this.server.address() as AddressInfo | null;
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to `graceMs` (streams
+   * included), then aborts what is left, stops the pipeline and closes every socket.
+   */
+  close(graceMs = 30_000): Promise<void> {
+    this.closing ??= (async () => {
+      const closed = new Promise<void>((r) => this.server.close(() => r()));
+      this.server.closeIdleConnections();
+      await this.factory.stop(graceMs);
+      this.server.closeAllConnections();
+      await closed;
+    })();
+    return this.closing;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    } catch {
+      sendError(res, 400, 'malformed request URL', 'ollama');
+      return;
+    }
+    const m = this.router.match(req.method ?? 'GET', url.pathname);
+    if ('status' in m) {
+      const text = m.status === 404 ? '404 page not found' : '405 method not allowed';
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+      if (m.allow) headers.allow = m.allow.join(', ');
+      res.writeHead(m.status, headers);
+      res.end(text);
+      this.logRequest({ req, status: m.status, outcome: m.status === 404 ? 'not_found' : 'method_not_allowed' });
+      return;
+    }
+    try {
+      await m.handler({ req, res, url, params: m.params });
+    } catch (e) {
+      this.logger.error({ err: e, path: url.pathname }, 'handler failed');
+      sendError(res, 500, e instanceof Error ? e.message : String(e), url.pathname.startsWith('/v1/') ? 'openai' : 'ollama');
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import type { ServerResponse } from 'node:http';
+import type { BalancerError, EndInfo, ResponseSink, StartInfo } from '@ollama-ring/balancer';
+import { type Flavor, sendThrown } from './errors';
+
+/** Response headers every proxied response carries. */
+export const NODE_HEADER = 'x-ollama-ring-node';
+export const QUEUE_HEADER = 'x-ollama-ring-queue-ms';
+export const RETRIES_HEADER = 'x-ollama-ring-retries';
+
+/**
+ * Delivers a pipeline response to an HTTP client: upstream status and headers (hop-by-hop ones
+ * already stripped), then the bytes as they arrive, unbuffered, with socket backpressure passed back
+ * to dispatch. An error before the first byte becomes an error response in the caller's API shape;
+ * an error after it is delivered in-band, as Ollama does: a last `{"error": …}` line (or an SSE
+ * `data:` event for OpenAI streams), then the end of the stream.
+ */
+export class HttpSink implements ResponseSink {
+  private streaming = false;
+  private ended = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly flavor: Flavor,
+    private readonly onFinish?: (info: { status: number; nodeId: string; queueMs: number; retries: number; error?: BalancerError; end?: EndInfo }) => void,
+  ) {}
+
+  private start?: StartInfo;
+
+  onStart(info: StartInfo): void {
+    this.start = info;
+    const headers: Record<string, string> = { ...info.headers };
+    headers[NODE_HEADER] = info.nodeId;
+    headers[QUEUE_HEADER] = String(Math.round(info.queueMs));
+    headers[RETRIES_HEADER] = String(info.retries);
+    const type = headers['content-type'] ?? '';
+    this.streaming = type.includes('ndjson') || type.includes('event-stream');
+    this.res.writeHead(info.status, headers);
+    // Send the headers now: a streaming client should see the response start with the first token.
+    this.res.flushHeaders();
+  }
+
+  onChunk(chunk: Uint8Array): boolean {
+    if (this.res.destroyed) return true;
+    return this.res.write(chunk);
+  }
+
+  drained(): Promise<void> {
+    if (this.res.destroyed || !this.res.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.res.once('close', done);
+    });
+  }
+
+  onEnd(info: EndInfo): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.res.end();
+    this.onFinish?.({ status: this.start?.status ?? 200, nodeId: this.start?.nodeId ?? '', queueMs: this.start?.queueMs ?? 0, retries: this.start?.retries ?? 0, end: info });
+  }
+
+  onError(error: BalancerError, started: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (!started || !this.res.headersSent) {
+      sendThrown(this.res, error, this.flavor);
+    } else if (this.res.destroyed) {
+      // The client is gone; there is nobody to tell.
+    } else if (this.streaming) {
+      const line =
+        this.flavor === 'openai'
+          ? `data: ${JSON.stringify({ error: { message: error.message, type: 'api_error', param: null, code: null } })}\n\n`
+          : `${JSON.stringify({ error: error.message })}\n`;
+      this.res.end(line);
+    } else {
+      // A single JSON body cut in the middle cannot be repaired; closing tells the client it is incomplete.
+      this.res.destroy();
+    }
+    this.onFinish?.({
+      status: started ? (this.start?.status ?? 200) : error.status,
+      nodeId: this.start?.nodeId ?? '',
+      queueMs: this.start?.queueMs ?? 0,
+      retries: this.start?.retries ?? 0,
+      error,
+    });
+  }
+}

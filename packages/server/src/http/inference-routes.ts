@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Route } from '@ollama-ring/balancer';
+import type { GatewayContext } from '../gateway-context';
+import { clientIdentity } from './auth';
+import { BodyError, readBody } from './body';
+import { type Flavor, sendError, sendThrown } from './errors';
+import { hintsFromHeaders } from './hints';
+import { HttpSink } from './http-sink';
+import type { Router } from './router';
+
+/** The routes that go through the pipeline, with the API shape of their errors. */
+const INFERENCE: readonly [string, Route, Flavor][] = [
+  ['/api/generate', Route.Generate, 'ollama'],
+  ['/api/chat', Route.Chat, 'ollama'],
+  ['/api/embed', Route.Embed, 'ollama'],
+  ['/api/embeddings', Route.Embeddings, 'ollama'],
+  ['/v1/chat/completions', Route.OpenAIChat, 'openai'],
+  ['/v1/completions', Route.OpenAICompletions, 'openai'],
+  ['/v1/embeddings', Route.OpenAIEmbeddings, 'openai'],
+];
+
+export function addInferenceRoutes(router: Router, gw: GatewayContext): void {
+  for (const [path, route, flavor] of INFERENCE) {
+    router.add('POST', path, ({ req, res }) => proxyInference(gw, req, res, route, flavor));
+  }
+}
+
+/**
+ * Reads the body under the size cap, then hands the request to the pipeline with a sink that
+ * streams the response back. A client that disconnects aborts the request, upstream included.
+ */
+async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, route: Route, flavor: Flavor): Promise<void> {
+  const cfg = gw.config();
+  const client = clientIdentity(req, cfg);
+  if (client === null) {
+    sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', flavor);
+    gw.logRequest({ req, status: 401, route, outcome: 'unauthorized' });
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, cfg.validation.maxBodyBytes);
+  } catch (e) {
+    if (e instanceof BodyError) {
+      sendError(res, e.status, e.message, flavor);
+      // The rest of an oversized body is not worth reading; close instead of draining it.
+      res.once('finish', () => req.destroy());
+      gw.logRequest({ req, status: e.status, route, outcome: 'rejected' });
+      return;
+    }
+    throw e;
+  }
+  const ac = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  const started = performance.now();
+  const sink = new HttpSink(res, flavor, (info) =>
+    gw.logRequest({
+      req,
+      route,
+      status: info.status,
+      nodeId: info.nodeId,
+      queueMs: info.queueMs,
+      retries: info.retries,
+      ttftMs: info.end?.ttftMs,
+      tokens: info.end?.final?.evalTokens,
+      latencyMs: performance.now() - started,
+      outcome: info.error ? info.error.code : 'ok',
+    }),
+  );
+  try {
+    gw.pipeline().execute({ route, body, hints: hintsFromHeaders(req) }, sink, { signal: ac.signal, clientKey: client });
+  } catch (e) {
+    sendThrown(res, e, flavor);
+    gw.logRequest({ req, route, status: res.statusCode, outcome: (e as { code?: string }).code ?? 'error' });
+  }
+}
