@@ -1,0 +1,84 @@
+/**
+ * The defaults behind every key of the effective config. Values follow the issue's example
+ * `config.yaml` (the Java seed's), except where this engine measured better ones (noted inline).
+ */
+import type { NodeSpec } from '../nodes/node';
+import type { BalancerConfig } from './types';
+
+/** The Ollama port, assumed for a bare `host` in node lists. */
+export const OLLAMA_DEFAULT_PORT = 11434;
+
+/** The zero-config pool: one local Ollama. */
+export const LOCAL_NODE_URL = 'http://127.0.0.1:11434';
+export const LOCAL_NODE_ID = 'local';
+
+/** Per-node defaults; `id` and `url` have none (the id is derived from the URL). */
+export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurrentPerModel'>> = Object.freeze({
+  models: [],
+  maxConcurrentRequests: 4,
+  weight: 1,
+  enabled: true,
+  tags: [],
+  priority: 0,
+});
+
+/**
+ * Every key of the effective config at its default, with an empty node list (the zero-config
+ * node is added by the loader only when no node list was given at all).
+ *
+ * @example const cfg = defaultConfig(); cfg.server.port; // 8080
+ */
+export function defaultConfig(): BalancerConfig {
+  return {
+    server: { host: '127.0.0.1', port: 8080 },
+    nodes: [],
+    strategy: { type: 'predictive' },
+    disruptor: {
+      ringBufferSize: 1024,
+      // lite-blocking, not the seed's yielding: on 2 shared cores a spinning waiter steals the
+      // other core, and lite-blocking is the engine's measured default.
+      waitStrategy: 'lite-blocking',
+      maxGlobalInFlight: 1000,
+      dispatchPlacement: 'inline',
+      validationThreads: 0,
+    },
+    queue: { maxDepth: 1000, maxWaitMs: 60000 },
+    timeouts: {
+      requestTimeoutMs: 120000,
+      connectTimeoutMs: 10000,
+      healthCheckTimeoutMs: 5000,
+      firstByteTimeoutMs: 60000,
+      idleTimeoutMs: 30000,
+    },
+    retry: { maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 5000, backoffMultiplier: 2.0 },
+    healthCheck: {
+      intervalMs: 30000,
+      degradedThreshold: 3,
+      downThreshold: 6,
+      circuitBreakerFailureThreshold: 5,
+      circuitBreakerRecoveryMs: 30000,
+      halfOpenRequests: 1,
+      // Placeholder: the loader sets it to the resolved intervalMs unless given.
+      discoveryIntervalMs: 30000,
+    },
+    rateLimit: {
+      global: { rps: 0, burst: 0 },
+      perClient: { rps: 0, burst: 0 },
+      perNode: { rps: 0, burst: 0 },
+    },
+    validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },
+    metrics: { enabled: true, prefix: 'ollama_lb' },
+    auth: { apiKeys: [], adminToken: '' },
+    logging: { level: 'info', verbose: false },
+    estimates: { loadMs: 5000, prefillTokensPerSec: 500, generateTokensPerSec: 30, serviceMs: 5000 },
+  };
+}
+
+/**
+ * The node used when no node list is configured anywhere.
+ *
+ * @example localNode(); // { id: 'local', url: 'http://127.0.0.1:11434', maxConcurrentRequests: 4, … }
+ */
+export function localNode(): NodeSpec {
+  return { id: LOCAL_NODE_ID, url: LOCAL_NODE_URL, ...NODE_DEFAULTS, models: [], tags: [] };
+}

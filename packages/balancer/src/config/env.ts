@@ -1,0 +1,114 @@
+/**
+ * Environment overrides. Precedence, lowest first: defaults < config file (or object) < generic
+ * `OLLAMA_RING__SECTION__KEY` variables < the named variables below. An empty variable counts as
+ * unset (compose files often declare `FOO=` with nothing).
+ *
+ * | variable                  | sets                                              |
+ * |---------------------------|---------------------------------------------------|
+ * | `OLLAMA_RING_CONFIG`      | the config file `loadConfig()` reads when given no path |
+ * | `OLLAMA_RING_NODES`       | the whole node list: `id=url*slots,…` (id, slots optional) |
+ * | `OLLAMA_RING_STRATEGY`    | `strategy.type`                                   |
+ * | `OLLAMA_RING_HOST`        | `server.host`                                     |
+ * | `OLLAMA_RING_PORT`        | `server.port`                                     |
+ * | `OLLAMA_RING_LOG_LEVEL`   | `logging.level`                                   |
+ * | `OLLAMA_RING_ADMIN_TOKEN` | `auth.adminToken`                                 |
+ * | `OLLAMA_RING__A__B=v`     | key `a.b`; segments match keys ignoring case and `_` (`HEALTH_CHECK__INTERVAL_MS` → `healthCheck.intervalMs`); `v` is read as a YAML scalar or flow collection, except for string keys, which take it verbatim |
+ */
+import * as yaml from 'js-yaml';
+import type { ConfigIssue } from '../errors';
+import { ConfigError } from '../errors';
+import { defaultConfig } from './defaults';
+import { parseNodesEnv } from './node-list-formats';
+import { formatPath, isPlainObject, type Segment } from './paths';
+
+/** The variable naming the config file. */
+export const CONFIG_PATH_ENV = 'OLLAMA_RING_CONFIG';
+/** The variable holding the node list. */
+export const NODES_ENV = 'OLLAMA_RING_NODES';
+const GENERIC_PREFIX = 'OLLAMA_RING__';
+
+const NAMED: ReadonlyArray<{ name: string; segs: Segment[]; parse?: (v: string) => unknown }> = [
+  { name: 'OLLAMA_RING_STRATEGY', segs: ['strategy', 'type'] },
+  { name: 'OLLAMA_RING_HOST', segs: ['server', 'host'] },
+  // A non-numeric port stays a string, so the schema reports it against the variable.
+  { name: 'OLLAMA_RING_PORT', segs: ['server', 'port'], parse: (v) => (/^\d+$/.test(v.trim()) ? Number(v) : v) },
+  { name: 'OLLAMA_RING_LOG_LEVEL', segs: ['logging', 'level'], parse: (v) => v.trim().toLowerCase() },
+  { name: 'OLLAMA_RING_ADMIN_TOKEN', segs: ['auth', 'adminToken'] },
+];
+
+/** One value to write into the alias-mapped input. */
+export interface EnvOverride {
+  segs: Segment[];
+  value: unknown;
+  /** The variable it came from. */
+  from: string;
+}
+
+/** What the environment asks for; `issues` are variables that could not be read. */
+export interface EnvOverrides {
+  overrides: EnvOverride[];
+  issues: ConfigIssue[];
+}
+
+/**
+ * Reads the overrides, in the order they must be applied (generic ones sorted by name, then the
+ * named ones, then the node list).
+ *
+ * @example readEnvOverrides({ OLLAMA_RING_PORT: '9000' }).overrides; // [{ segs: ['server','port'], value: 9000, from: 'OLLAMA_RING_PORT' }]
+ */
+export function readEnvOverrides(env: Readonly<Record<string, string | undefined>>): EnvOverrides {
+  const overrides: EnvOverride[] = [];
+  const issues: ConfigIssue[] = [];
+  const set = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v;
+  };
+
+  const generic = Object.keys(env)
+    .filter((k) => k.startsWith(GENERIC_PREFIX) && set(k) !== undefined)
+    .sort();
+  for (const name of generic) {
+    const r = genericOverride(name, set(name) as string);
+    if ('issue' in r) issues.push(r.issue);
+    else overrides.push(r);
+  }
+
+  for (const n of NAMED) {
+    const v = set(n.name);
+    if (v !== undefined) overrides.push({ segs: n.segs, value: n.parse ? n.parse(v) : v, from: n.name });
+  }
+
+  const nodes = set(NODES_ENV);
+  if (nodes !== undefined) {
+    try {
+      overrides.push({ segs: ['nodes'], value: parseNodesEnv(nodes, NODES_ENV), from: NODES_ENV });
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues);
+      else throw err;
+    }
+  }
+  return { overrides, issues };
+}
+
+function genericOverride(name: string, raw: string): EnvOverride | { issue: ConfigIssue } {
+  const parts = name.slice(GENERIC_PREFIX.length).split('__');
+  const fail = (message: string): { issue: ConfigIssue } => ({ issue: { path: parts.join('.'), message, file: `env:${name}` } });
+  const canon = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
+  const segs: Segment[] = [];
+  let shape: unknown = defaultConfig();
+  for (const part of parts) {
+    if (!isPlainObject(shape)) {
+      return fail(`\`${formatPath(segs)}\` has no sub-keys${segs[0] === 'nodes' ? ` (set the node list with ${NODES_ENV})` : ''}`);
+    }
+    const key = Object.keys(shape).find((k) => canon(k) === canon(part));
+    if (key === undefined) return fail(`no such config key "${part}"${segs.length ? ` under ${formatPath(segs)}` : ''}`);
+    segs.push(key);
+    shape = shape[key];
+  }
+  if (typeof shape === 'string') return { segs, value: raw, from: name };
+  try {
+    return { segs, value: yaml.load(raw, { schema: yaml.CORE_SCHEMA }), from: name };
+  } catch (err) {
+    return fail(`cannot read the value as YAML: ${err instanceof yaml.YAMLException ? err.reason : String(err)}`);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The JSON schema of the config *input* (after aliases are mapped, before defaults): every key
+ * optional, types and ranges checked. Unknown keys are reported separately so the loader can turn
+ * them into warnings: seed files with extra sections must still load.
+ */
+import Ajv, { type ErrorObject, type SchemaObject } from 'ajv';
+import { WAIT_STRATEGY_KINDS } from '@ollama-ring/disruptor';
+import type { NodeSpec } from '../nodes/node';
+import { fromPointer, type Segment } from './paths';
+import type { ApiKeyConfig, BalancerConfig } from './types';
+
+/** A node as written in a config: only `url` is required. */
+export interface NodeInput extends Partial<Omit<NodeSpec, 'url'>> {
+  url: string;
+}
+
+type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
+};
+
+/**
+ * The object form of a config (as for `PipelineFactory.create({...})`): any subset of the effective
+ * config. Nodes may also be `id=url*slots` strings, and `strategy` a bare name.
+ */
+export type ConfigInput = DeepPartial<Omit<BalancerConfig, 'nodes' | 'strategy' | 'auth'>> & {
+  nodes?: (NodeInput | string)[];
+  strategy?: { type?: string } | string;
+  auth?: { apiKeys?: (ApiKeyConfig | string)[]; adminToken?: string };
+};
+
+/** One schema finding, at a path of the (alias-mapped) input. */
+export interface SchemaProblem {
+  segs: Segment[];
+  message: string;
+  /** True for a key the schema does not know: a warning, not an error. */
+  unknownKey: boolean;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (minimum: number, maximum?: number): SchemaObject =>
+  maximum === undefined ? { type: 'integer', minimum } : { type: 'integer', minimum, maximum };
+const num = (minimum: number): SchemaObject => ({ type: 'number', minimum });
+const positive: SchemaObject = { type: 'number', exclusiveMinimum: 0 };
+const str: SchemaObject = { type: 'string' };
+const nonEmpty: SchemaObject = { type: 'string', minLength: 1 };
+const bool: SchemaObject = { type: 'boolean' };
+const strings: SchemaObject = { type: 'array', items: str };
+const obj = (properties: Record<string, SchemaObject>, required: string[] = []): SchemaObject => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: false,
+});
+
+const bucket = obj({ rps: num(0), burst: int(0) });
+
+/** The node schema, also used alone for node-list files. */
+export const NODE_SCHEMA: SchemaObject = obj(
+  {
+    // No whitespace or '/': ids appear in admin URLs (`/admin/nodes/:id`) and metric labels.
+    id: { type: 'string', minLength: 1, pattern: '^[^\\s/]+$' },
+    url: { type: 'string', httpUrl: true },
+    models: strings,
+    maxConcurrentRequests: int(1, 100000),
+    maxConcurrentPerModel: { type: 'object', additionalProperties: int(1, 100000) },
+    weight: positive,
+    enabled: bool,
+    tags: strings,
+    priority: { type: 'number' },
+  },
+  ['url'],
+);
+
+/** The input schema: every section and key of `BalancerConfig`, all optional. */
+export const CONFIG_SCHEMA: SchemaObject = obj({
+  server: obj({ host: nonEmpty, port: int(0, 65535) }),
+  nodes: { type: 'array', items: NODE_SCHEMA },
+  strategy: obj({ type: nonEmpty }),
+  disruptor: obj({
+    // Capped at 2^24 slots: beyond that the SAB alone runs to gigabytes.
+    ringBufferSize: { type: 'integer', minimum: 2, maximum: 2 ** 24, powerOfTwo: true },
+    waitStrategy: { enum: [...WAIT_STRATEGY_KINDS] },
+    maxGlobalInFlight: int(1),
+    dispatchPlacement: { enum: ['inline', 'workers'] },
+    validationThreads: int(0, 256),
+  }),
+  queue: obj({ maxDepth: int(0), maxWaitMs: int(0) }),
+  timeouts: obj({
+    requestTimeoutMs: int(1),
+    connectTimeoutMs: int(1),
+    healthCheckTimeoutMs: int(1),
+    firstByteTimeoutMs: int(1),
+    idleTimeoutMs: int(1),
+  }),
+  retry: obj({ maxRetries: int(0, 100), initialBackoffMs: num(0), maxBackoffMs: num(0), backoffMultiplier: num(1) }),
+  healthCheck: obj({
+    intervalMs: int(1),
+    degradedThreshold: int(1),
+    downThreshold: int(1),
+    circuitBreakerFailureThreshold: int(1),
+    circuitBreakerRecoveryMs: int(0),
+    halfOpenRequests: int(1),
+    discoveryIntervalMs: int(1),
+  }),
+  rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
+  validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
+  // Prometheus metric-name rules; the exporter appends `_` and the metric name.
+  metrics: obj({ enabled: bool, prefix: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$' } }),
+  auth: obj({
+    apiKeys: {
+      type: 'array',
+      items: obj({ key: nonEmpty, name: str, rateLimit: bucket, maxPriority: { type: 'number' } }, ['key']),
+    },
+    adminToken: str,
+  }),
+  logging: obj({ level: { enum: [...LOG_LEVELS] }, verbose: bool }),
+  estimates: obj({ loadMs: num(0), prefillTokensPerSec: positive, generateTokensPerSec: positive, serviceMs: num(0) }),
+});
+
+/** True for an absolute http(s) URL with a host. */
+export function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+let ajv: Ajv | undefined;
+const compiled = new Map<SchemaObject, ReturnType<Ajv['compile']>>();
+
+function validatorFor(schema: SchemaObject): ReturnType<Ajv['compile']> {
+  if (!ajv) {
+    // verbose: errors carry the offending value, so messages can say what was found.
+    ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
+    ajv.addKeyword({
+      keyword: 'powerOfTwo',
+      type: 'number',
+      schemaType: 'boolean',
+      validate: (_on: boolean, data: number) => data > 0 && Number.isInteger(Math.log2(data)),
+    });
+    ajv.addKeyword({
+      keyword: 'httpUrl',
+      type: 'string',
+      schemaType: 'boolean',
+      validate: (_on: boolean, data: string) => isHttpUrl(data),
+    });
+  }
+  let v = compiled.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    compiled.set(schema, v);
+  }
+  return v;
+}
+
+/**
+ * Checks an alias-mapped input against a schema (the whole config by default). Errors and
+ * unknown keys come back together; `unknownKey` tells them apart.
+ *
+ * @example checkSchema({ server: { port: 70000 } }); // [{ segs: ['server','port'], message: 'must be <= 65535 (got 70000)', … }]
+ */
+export function checkSchema(input: unknown, schema: SchemaObject = CONFIG_SCHEMA): SchemaProblem[] {
+  const validate = validatorFor(schema);
+  if (validate(input)) return [];
+  return (validate.errors ?? []).map(toProblem);
+}
+
+function shown(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function toProblem(e: ErrorObject): SchemaProblem {
+  const segs = fromPointer(e.instancePath);
+  const got = ` (got ${shown(e.data)})`;
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { segs: [...segs, String(p.additionalProperty)], message: 'unknown key (ignored)', unknownKey: true };
+    case 'required':
+      return { segs: [...segs, String(p.missingProperty)], message: 'is required', unknownKey: false };
+    case 'type':
+      return { segs, message: `must be ${String(p.type)}${got}`, unknownKey: false };
+    case 'enum':
+      return { segs, message: `must be one of: ${(p.allowedValues as unknown[]).join(', ')}${got}`, unknownKey: false };
+    case 'powerOfTwo':
+      return { segs, message: `must be a power of two${got}`, unknownKey: false };
+    case 'httpUrl':
+      return { segs, message: `must be an http:// or https:// URL with a host${got}`, unknownKey: false };
+    case 'minLength':
+      return { segs, message: 'must not be empty', unknownKey: false };
+    default:
+      return { segs, message: `${e.message ?? 'is invalid'}${got}`, unknownKey: false };
+  }
+}

@@ -1,0 +1,158 @@
+import { ConfigError } from '../../src/errors';
+import { parseConfig, resolveConfig } from '../../src/config';
+import { issuesOf } from './helpers';
+
+/** Each bad config, and the one issue it must produce: key as written, message, line. */
+const BAD: Array<[name: string, text: string, issue: { path: string; message: string | RegExp; line: number }]> = [
+  ['wrong type', 'server:\n  host: 0.0.0.0\n  port: "eighty"\n', { path: 'server.port', message: 'must be integer (got "eighty")', line: 3 }],
+  ['port out of range', 'server: { port: 70000 }\n', { path: 'server.port', message: 'must be <= 65535 (got 70000)', line: 1 }],
+  [
+    'bad URL scheme, flow-style node',
+    'nodes:\n  - { id: a, url: http://a:11434 }\n  - { id: b, url: ftp://b:11434 }\n',
+    { path: 'nodes[1].url', message: /must be an http:\/\/ or https:\/\/ URL.*ftp:\/\/b:11434/, line: 3 },
+  ],
+  [
+    'not a URL at all, block-style node',
+    'nodes:\n  - id: a\n    url: http://a:11434\n  - id: b\n    url: just-a-word\n',
+    { path: 'nodes[1].url', message: /must be an http/, line: 5 },
+  ],
+  ['node without url', 'nodes:\n  - id: a\n    weight: 2\n', { path: 'nodes[0].url', message: 'is required', line: 2 }],
+  [
+    'ring size not a power of two',
+    'disruptor:\n  ringBufferSize: 1000\n',
+    { path: 'disruptor.ringBufferSize', message: 'must be a power of two (got 1000)', line: 2 },
+  ],
+  [
+    'duplicate node ids',
+    'nodes:\n  - { id: gpu, url: http://a:11434 }\n  - { id: cpu, url: http://b:11434 }\n  - { id: gpu, url: http://c:11434 }\n',
+    { path: 'nodes[2].id', message: 'duplicate node id "gpu" (first at nodes[0])', line: 4 },
+  ],
+  ['negative slots', 'nodes:\n  - url: http://a:11434\n    maxConcurrentRequests: -2\n', { path: 'nodes[0].maxConcurrentRequests', message: 'must be >= 1 (got -2)', line: 3 }],
+  ['negative timeout', 'timeouts:\n  connectTimeoutMs: -5\n', { path: 'timeouts.connectTimeoutMs', message: 'must be >= 1 (got -5)', line: 2 }],
+  ['negative rate', 'rateLimit:\n  global: { rps: -1 }\n', { path: 'rateLimit.global.rps', message: 'must be >= 0 (got -1)', line: 2 }],
+  ['zero weight', 'nodes: [{ url: "http://a:1", weight: 0 }]\n', { path: 'nodes[0].weight', message: 'must be > 0 (got 0)', line: 1 }],
+  [
+    'unknown wait strategy',
+    'disruptor: { waitStrategy: spinning }\n',
+    { path: 'disruptor.waitStrategy', message: /must be one of: blocking, lite-blocking, sleeping, yielding, busy-spin, timeout/, line: 1 },
+  ],
+  ['section of the wrong type', 'queue: 5\n', { path: 'queue', message: 'must be object (got 5)', line: 1 }],
+  ['node id with a slash', 'nodes: [{ id: "a/b", url: "http://a:1" }]\n', { path: 'nodes[0].id', message: /must match pattern/, line: 1 }],
+  [
+    'cross-field: degradedThreshold above downThreshold',
+    'healthCheck:\n  degradedThreshold: 9\n  downThreshold: 6\n',
+    { path: 'healthCheck.degradedThreshold', message: 'must be <= healthCheck.downThreshold (6)', line: 2 },
+  ],
+  ['bad string node entry', 'nodes:\n  - a:1\n  - "gpu=b:2*many"\n', { path: 'nodes[1]', message: /bad slot count/, line: 3 }],
+  ['multi-line value: the key line is reported', 'nodes:\n  - id: a\n    url:\n      ftp://x\n', { path: 'nodes[0].url', message: /must be an http/, line: 3 }],
+];
+
+describe('validation errors name the key and the line', () => {
+  test.each(BAD)('%s', (_name, text, want) => {
+    const issues = issuesOf(() => parseConfig(text, 'bad.yaml'));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ path: want.path, line: want.line, file: 'bad.yaml' });
+    if (typeof want.message === 'string') expect(issues[0].message).toBe(want.message);
+    else expect(issues[0].message).toMatch(want.message);
+  });
+
+  test('all problems are reported at once, in file order, and the message lists them with file:line', () => {
+    const text = ['server:', '  port: -1', 'nodes:', '  - { id: a, url: "http://a:1" }', '  - { id: a, url: "nope" }', 'disruptor:', '  ringBufferSize: 3'].join('\n');
+    let err: unknown;
+    try {
+      parseConfig(text, 'many.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const ce = err as ConfigError;
+    expect(ce.code).toBe('ERR_CONFIG');
+    expect(ce.issues.map((i) => [i.line, i.path])).toEqual([
+      [2, 'server.port'],
+      [5, 'nodes[1].id'],
+      [5, 'nodes[1].url'],
+      [7, 'disruptor.ringBufferSize'],
+    ]);
+    expect(ce.message).toContain('many.yaml:7: disruptor.ringBufferSize: must be a power of two (got 3)');
+  });
+
+  test('object configs get the same checks, without lines', () => {
+    const issues = issuesOf(() => resolveConfig({ server: { port: 1e6 } }));
+    expect(issues).toEqual([{ path: 'server.port', message: 'must be <= 65535 (got 1000000)' }]);
+  });
+
+  test('merge keys: the core schema has none, so `<<` is an error at its line, not silently dropped', () => {
+    const text = ['base: &b', '  maxConcurrentRequests: 2', 'nodes:', '  - <<: *b', '    url: http://a:1'].join('\n');
+    const issues = issuesOf(() => parseConfig(text, 'm.yaml'));
+    expect(issues).toEqual([{ path: 'nodes[0]["<<"]', message: expect.stringMatching(/merge keys .* not supported/), file: 'm.yaml', line: 4 }]);
+  });
+
+  test('anchors and aliases work; errors inside an aliased value point at the alias', () => {
+    const text = ['tagsets:', '  gpu: &gpu [gpu, fast]', 'nodes:', '  - { url: "http://a:1", tags: *gpu }', '  - url: http://b:1', '    tags: *gpu', '    weight: &w -1'].join('\n');
+    const issues = issuesOf(() => parseConfig(text, 'a.yaml'));
+    expect(issues).toEqual([{ path: 'nodes[1].weight', message: 'must be > 0 (got -1)', file: 'a.yaml', line: 7 }]);
+    const ok = parseConfig(text.replace('-1', '2'), 'a.yaml');
+    expect(ok.config.nodes.map((n) => n.tags)).toEqual([['gpu', 'fast'], ['gpu', 'fast']]);
+  });
+});
+
+describe('YAML syntax errors carry the line', () => {
+  const SYNTAX: Array<[string, string, number]> = [
+    ['bad indentation', 'server:\n  host: a\n port: 1\n', 3],
+    ['unclosed flow mapping', 'server: { host: a\nnodes: []\n', 2],
+    ['duplicate key', 'server: {}\nqueue: {}\nserver: {}\n', 3],
+    ['tab indentation', 'server:\n\thost: a\n', 2],
+  ];
+  test.each(SYNTAX)('%s', (_n, text, line) => {
+    const issues = issuesOf(() => parseConfig(text, 's.yaml'));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ file: 's.yaml', line });
+  });
+
+  test('the safe core schema: JS-specific tags are refused', () => {
+    const issues = issuesOf(() => parseConfig('server: !!js/function "function(){}"\n', 't.yaml'));
+    expect(issues[0]).toMatchObject({ line: 1, message: expect.stringMatching(/unknown tag/) });
+  });
+});
+
+describe('prototype pollution', () => {
+  afterEach(() => {
+    // If a case did pollute, clean up so the other tests stay meaningful.
+    for (const k of ['polluted', 'port', 'admin']) delete (Object.prototype as Record<string, unknown>)[k];
+  });
+
+  const CASES: Array<[string, string]> = [
+    ['__proto__ at the top', '__proto__: { polluted: yes }\n'],
+    ['__proto__ in a section', 'server:\n  __proto__: { polluted: yes }\n'],
+    ['__proto__ in a node', 'nodes:\n  - url: http://a:1\n    __proto__: { polluted: yes }\n'],
+    ['<< merge of a __proto__ mapping', 'evil: &e { __proto__: { polluted: yes } }\nserver:\n  <<: *e\n  port: 1\n'],
+    ['<< merge at the top', 'x: &x\n  __proto__: { polluted: yes, port: 1 }\n<<: *x\n'],
+    ['constructor.prototype', 'constructor: { prototype: { polluted: yes } }\n'],
+  ];
+  test.each(CASES)('%s does not reach Object.prototype', (_n, text) => {
+    // A merge is refused (ConfigError); everything else loads with the key dropped. Either way
+    // nothing may leak into Object.prototype or the result.
+    let server: Record<string, unknown> | undefined;
+    try {
+      server = parseConfig(text, 'p.yaml').config.server as unknown as Record<string, unknown>;
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    if (server) {
+      expect(Object.getPrototypeOf(server)).toBe(Object.prototype);
+      expect(server.polluted).toBeUndefined();
+    }
+  });
+
+  test('an unsafe key is reported as a warning with its line', () => {
+    const r = parseConfig('server:\n  __proto__: { polluted: yes }\n', 'p.yaml');
+    expect(r.warnings).toContain('p.yaml:2: server.__proto__: unsafe key ignored');
+  });
+
+  test('an env value cannot pollute either', () => {
+    parseConfig('{}', 'p.yaml', { env: { OLLAMA_RING__SERVER: '{__proto__: {polluted: yes}}' } });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
