@@ -15,6 +15,8 @@ import {
 } from './spsc-byte-layout';
 import { waitAsyncKeepingAlive } from './wait-async';
 
+const DONE: Promise<void> = Promise.resolve();
+
 /** Counters kept by the writer itself (not shared), for metrics and tests. */
 export interface SpscByteWriterStats {
   messages: number;
@@ -165,8 +167,14 @@ export class SpscByteWriter {
    * @example
    * await writer.write(encoder.encode(line));
    */
-  async write(message: Uint8Array): Promise<void> {
-    while (!this.tryWrite(message)) await this.awaitSpace();
+  write(message: Uint8Array): Promise<void> {
+    // The common case (room available) costs no promise of its own.
+    return this.tryWrite(message) ? DONE : this.writeWhenRoom(message);
+  }
+
+  private async writeWhenRoom(message: Uint8Array): Promise<void> {
+    do await this.awaitSpace();
+    while (!this.tryWrite(message));
   }
 
   /**
@@ -268,7 +276,9 @@ export class SpscByteWriter {
   }
 
   private stall(need: number): number {
-    this.need = need;
+    // Waking for every few freed bytes would bounce the writer in and out of sleep once per reader
+    // batch; waiting for a quarter of the ring batches the returned credit instead.
+    this.need = Math.max(need, this.capacity >>> 2);
     this.stalls++;
     return -1;
   }

@@ -3,7 +3,7 @@ import { ARENA_FULL, ArenaRef, ByteArena, NO_PAYLOAD } from '../../src/bytes';
 import { RecordLayout } from '../../src/record-layout';
 import { RingBuffer } from '../../src/ring-buffer';
 import { checkAllocation, stampAllocation } from './fixtures/arena-pattern';
-import { lastMessage, startWorker, stopAllWorkers } from './run-worker';
+import { startWorker, stopAllWorkers } from './run-worker';
 
 afterEach(stopAllWorkers);
 
@@ -216,7 +216,8 @@ describe('ByteArena: across threads', () => {
     const request = encoder.encode('hello from main');
     const offset = arena.tryAllocCopy(request);
     const worker = startWorker('arena-peer.js', { arena: arena.sab, offset, length: request.length });
-    const reply = await lastMessage<{ text: string; replyOffset: number; replyLength: number; viewIsShared: boolean }>(worker);
+    type Reply = { text: string; replyOffset: number; replyLength: number; viewIsShared: boolean };
+    const reply = (await worker.lastMessage) as Reply;
     expect(reply.text).toBe('hello from main');
     expect(reply.viewIsShared).toBe(true);
     expect(decoder.decode(arena.view(offset))).toBe('HELLO FROM MAIN'); // the worker's writes, seen here
@@ -251,7 +252,7 @@ describe('ByteArena: across threads', () => {
       }),
     );
     type Result = { allocations: number; frees: number; full: number; overlaps: number; corrupt: number; lengthMismatch: number };
-    const results = await Promise.all(workers.map((w) => lastMessage<Result>(w)));
+    const results = await Promise.all(workers.map((w) => w.lastMessage as Promise<Result>));
     for (const r of results) {
       expect(r).toMatchObject({ overlaps: 0, corrupt: 0, lengthMismatch: 0 });
       expect(r.allocations).toBeGreaterThan(0);

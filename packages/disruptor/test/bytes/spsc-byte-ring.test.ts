@@ -9,7 +9,7 @@ import {
   createSpscByteRing,
 } from '../../src/bytes';
 import { fillMessage, frameBytes, isMessage, messageLength } from './fixtures/message-pattern';
-import { exited, fixture, lastMessage, startWorker, stopAllWorkers } from './run-worker';
+import { fixture, startWorker, stopAllWorkers } from './run-worker';
 
 afterEach(stopAllWorkers);
 
@@ -255,7 +255,7 @@ describe('SpscByteRing: a worker writer and a main-thread reader', () => {
     const ring = createSpscByteRing(capacity, { initialPosition: 2 ** 31 - 4096 });
     const reader = SpscByteReader.attach(ring);
     const worker = startWorker('ring-writer.js', { ring, count, maxLength, mode, closeStatus: 0 });
-    const result = lastMessage<WriterResult>(worker);
+    const result = worker.lastMessage as Promise<WriterResult>;
     const started = performance.now();
     const { count: received, bad } = await readAll(reader, maxLength);
     const seconds = (performance.now() - started) / 1000;
@@ -282,7 +282,7 @@ describe('SpscByteRing: a worker writer and a main-thread reader', () => {
     const shared = new Int32Array(progress);
     const reader = SpscByteReader.attach(ring);
     const worker = startWorker('ring-writer.js', { ring, count, maxLength, mode: 'reserve', progress });
-    const result = lastMessage<WriterResult>(worker);
+    const result = worker.lastMessage as Promise<WriterResult>;
 
     // Read nothing until the writer has hit the wall at least once.
     while (Atomics.load(shared, STALLS) === 0) await sleep(1);
@@ -327,7 +327,7 @@ describe('SpscByteRing: a worker writer and a main-thread reader', () => {
     }
     expect(i).toBe(50);
     expect(reader.closeStatus).toBe(42);
-    await exited(worker);
+    await worker.exited;
   });
 
   test('a reader already waiting wakes when the writer closes without writing', async () => {
@@ -340,7 +340,7 @@ describe('SpscByteRing: a worker writer and a main-thread reader', () => {
     Atomics.notify(new Int32Array(handshake), 0);
     await expect(state).resolves.toBe('end');
     expect(reader.closeStatus).toBe(9);
-    await exited(worker);
+    await worker.exited;
   });
 
   test('cancel from the main thread stops a worker blocked on a full ring', async () => {
@@ -348,7 +348,7 @@ describe('SpscByteRing: a worker writer and a main-thread reader', () => {
     const progress = new SharedArrayBuffer(64 * 4);
     const reader = SpscByteReader.attach(ring);
     const worker = startWorker('ring-writer.js', { ring, count: 10_000, maxLength: 50, mode: 'reserve', progress });
-    const result = lastMessage<WriterResult>(worker);
+    const result = worker.lastMessage as Promise<WriterResult>;
     while (Atomics.load(new Int32Array(progress), 16) === 0) await sleep(1);
     reader.cancel();
     await expect(result).resolves.toEqual({ error: 'ERR_STREAM_CLOSED' });
