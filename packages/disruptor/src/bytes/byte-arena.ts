@@ -108,7 +108,11 @@ export class ByteArena {
     }
     const blockCount = Math.ceil(options.capacity / blockSize);
     const layout = layoutFor(blockCount);
-    this.sab = sab ?? new SharedArrayBuffer(layout.totalBytes + blockCount * blockSize);
+    const bytesNeeded = layout.totalBytes + blockCount * blockSize;
+    if (sab && sab.byteLength < bytesNeeded) {
+      throw new InvalidArgumentError(`a SharedArrayBuffer of ${sab.byteLength} bytes cannot hold this arena (${bytesNeeded} needed)`);
+    }
+    this.sab = sab ?? new SharedArrayBuffer(bytesNeeded);
     this.blockSize = blockSize;
     this.blockCount = blockCount;
     this.capacity = blockCount * blockSize;

@@ -38,17 +38,19 @@ export type ByteMessageHandler = (data: Uint8Array, offset: number, length: numb
  * - `drain(handler)`: every available message, returning credit once per batch;
  * - `for await (const chunk of reader)`: a view per message, valid until the next iteration.
  *
+ * A view's bytes belong to the writer again once released, so a sink that keeps the chunk after
+ * it returns (a socket write queued behind a slow client keeps a reference) must get a copy.
+ *
  * @example
  * const reader = SpscByteReader.attach(sab);
- * for await (const chunk of reader) res.write(chunk); // views; copied by the socket write
+ * for await (const chunk of reader) res.write(Buffer.from(chunk)); // the socket may queue it: copy
  * if (reader.closeStatus !== 0) log('writer failed', reader.closeStatus);
  */
 export class SpscByteReader {
   readonly capacity: number;
   /** The data region; `offset` points into it after a successful `peek()`. */
   readonly data: Uint8Array;
-  /** Offset in `data` of the message returned by the last `peek()`. */
-  offset = 0;
+  private messageOffset = 0;
 
   private readonly control: Int32Array;
   private readonly headers: Int32Array;
@@ -85,6 +87,11 @@ export class SpscByteReader {
    */
   static attach(sab: SharedArrayBuffer): SpscByteReader {
     return new SpscByteReader(sab);
+  }
+
+  /** Offset in `data` of the message returned by the last `peek()`. */
+  get offset(): number {
+    return this.messageOffset;
   }
 
   /** The writer's close code (meaningful once the stream has ended; 0 by convention is success). */
@@ -124,7 +131,7 @@ export class SpscByteReader {
         this.publishTail();
         continue;
       }
-      this.offset = position + FRAME_HEADER;
+      this.messageOffset = position + FRAME_HEADER;
       this.current = frameSize(length);
       this.currentLength = length;
       return length;
@@ -137,7 +144,7 @@ export class SpscByteReader {
    */
   view(): Uint8Array {
     if (this.current === 0) throw new IllegalStateError('view() without a peeked message');
-    return this.data.subarray(this.offset, this.offset + this.currentLength);
+    return this.data.subarray(this.messageOffset, this.messageOffset + this.currentLength);
   }
 
   /** Consumes the peeked message and returns its space to the writer. Its bytes are now the writer's. */
@@ -154,7 +161,7 @@ export class SpscByteReader {
    * as consumed, the space is returned, and the error propagates.
    *
    * @example
-   * reader.drain((data, off, len) => socket.write(data.subarray(off, off + len)));
+   * reader.drain((data, off, len) => parser.push(data, off, len)); // parsed in place, nothing kept
    */
   drain(handler: ByteMessageHandler, max = Infinity): number {
     let handled = 0;
@@ -164,7 +171,7 @@ export class SpscByteReader {
         if (length < 0) break;
         handled++;
         this.consume();
-        handler(this.data, this.offset, length);
+        handler(this.data, this.messageOffset, length);
       }
     } finally {
       if (handled > 0) this.publishTail();
@@ -216,7 +223,7 @@ export class SpscByteReader {
    * is released when the next is requested, or when the loop exits). Ends when the writer closes.
    *
    * @example
-   * for await (const chunk of reader) await send(chunk);
+   * for await (const chunk of reader) hash.update(chunk); // done with the bytes before the next one
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
     try {
@@ -227,7 +234,7 @@ export class SpscByteReader {
           await this.readable();
           continue;
         }
-        yield this.data.subarray(this.offset, this.offset + length);
+        yield this.data.subarray(this.messageOffset, this.messageOffset + length);
         this.release();
       }
     } finally {

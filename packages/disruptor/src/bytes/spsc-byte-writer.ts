@@ -121,8 +121,8 @@ export class SpscByteWriter {
    * visible to the reader before the commit.
    *
    * @example
-   * const at = writer.tryReserve(8 + chunk.length);
-   * if (at >= 0) { new DataView(writer.data.buffer).setInt32(writer.data.byteOffset + at, id); writer.data.set(chunk, at + 8); writer.commit(); }
+   * const at = writer.tryReserve(1 + chunk.length); // a kind byte, then the chunk, with no staging copy
+   * if (at >= 0) { writer.data[at] = KIND_CHUNK; writer.data.set(chunk, at + 1); writer.commit(); }
    */
   tryReserve(length: number): number {
     this.checkWritable(length);
@@ -169,7 +169,11 @@ export class SpscByteWriter {
    */
   write(message: Uint8Array): Promise<void> {
     // The common case (room available) costs no promise of its own.
-    return this.tryWrite(message) ? DONE : this.writeWhenRoom(message);
+    try {
+      return this.tryWrite(message) ? DONE : this.writeWhenRoom(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private async writeWhenRoom(message: Uint8Array): Promise<void> {

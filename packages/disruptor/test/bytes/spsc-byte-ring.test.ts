@@ -224,6 +224,7 @@ describe('SpscByteRing: end of stream and waiting (one thread)', () => {
     const blocked = writer.write(message(2, 28)); // full: waits for space
     reader.cancel();
     await expect(blocked).rejects.toBeInstanceOf(StreamClosedError);
+    await expect(writer.write(message(3, 0))).rejects.toMatchObject({ code: 'ERR_STREAM_CLOSED' }); // rejects, never throws
     expect(writer.cancelled).toBe(true);
     expect(reader.peek()).toBe(END_OF_STREAM);
     await expect(reader.readable()).resolves.toBe('end');
