@@ -13,6 +13,8 @@ import { Estimates } from './scheduler/estimates';
 import type { SchedulerObserver } from './scheduler/observer';
 import { type AdmissionLimiter, Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
+import type { DispatchPort } from './stages/dispatch-port';
+import { WorkerDispatcher } from './stages/worker-dispatcher';
 import { StrategyFactory } from './strategies/strategy-factory';
 
 /** Options of the factory beyond the config. */
@@ -61,7 +63,10 @@ export class PipelineFactory {
     const cfg = this.config;
     const arena = new ByteArena({ capacity: arenaCapacity(cfg), blockSize: 1024 });
     const table = new RequestTable();
-    const dispatcher = new Dispatcher({ connectTimeoutMs: cfg.timeouts.connectTimeoutMs });
+    const dispatcher: DispatchPort =
+      cfg.disruptor.dispatchPlacement === 'workers'
+        ? new WorkerDispatcher(arena, { threads: cfg.disruptor.dispatchThreads ?? 2, connectTimeoutMs: cfg.timeouts.connectTimeoutMs })
+        : new Dispatcher({ connectTimeoutMs: cfg.timeouts.connectTimeoutMs });
     const estimates = new Estimates(cfg.estimates);
     const metrics = new BalancerMetrics({ prefix: cfg.metrics.prefix });
     const limiter = new RateLimiter(rateLimitSettings(cfg), Date.now());
@@ -204,7 +209,7 @@ export class PipelineFactory {
 interface Parts {
   arena: ByteArena;
   table: RequestTable;
-  dispatcher: Dispatcher;
+  dispatcher: DispatchPort;
   estimates: Estimates;
   metrics: BalancerMetrics;
   limiter: RateLimiter;

@@ -1,5 +1,4 @@
 import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
-import { join } from 'node:path';
 import type { BalancerConfig } from './config/types';
 import { type IngressSchema, Route, ingressLayout } from './events';
 import { BackpressureError, RequestAbortedError, ValidationError } from './errors';
@@ -12,6 +11,7 @@ import type { Scheduler } from './scheduler/scheduler';
 import { SchedulingHandler } from './stages/scheduling';
 import { ValidationHandler } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
+import { workerEntry } from './worker-entry';
 
 /** Per-call options of `submit`, `stream` and `execute`. */
 export interface CallOptions {
@@ -51,7 +51,7 @@ export class PipelineEngine {
     const validators =
       threads > 0
         ? Array.from({ length: threads }, (_, i) => ({
-            module: join(__dirname, 'stages', 'validation-worker.js'),
+            module: workerEntry('stages/validation-worker.js'),
             options: { arena: arena.sab, limits },
             name: `validation-${i + 1}`,
           }))

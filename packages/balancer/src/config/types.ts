@@ -31,6 +31,8 @@ export interface BalancerConfig {
     maxGlobalInFlight: number;
     /** Where dispatch handlers run: `inline` on the main thread, or on worker threads. */
     dispatchPlacement: 'inline' | 'workers';
+    /** Threads for `dispatchPlacement: workers` (default 2). */
+    dispatchThreads?: number;
     /** Threads for the validation work pool (0 = inline). */
     validationThreads: number;
   };

@@ -18,7 +18,8 @@ import { normalizeModel } from '../model-names';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext, RequestTable } from '../request-context';
 import { judge } from '../stages/completion';
-import type { DispatchOutcome, Dispatcher } from '../stages/dispatch';
+import type { DispatchOutcome } from '../stages/dispatch';
+import type { DispatchPort } from '../stages/dispatch-port';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
 import type { Estimates } from './estimates';
@@ -39,7 +40,7 @@ export interface SchedulerDeps {
   config: BalancerConfig;
   table: RequestTable;
   arena: ByteArena;
-  dispatcher: Dispatcher;
+  dispatcher: DispatchPort;
   estimates: Estimates;
   createStrategy: (name: string) => Strategy;
   limiter?: AdmissionLimiter;

@@ -12,12 +12,17 @@ import { eventually, inFlight, startHarness, type Harness } from './harness';
 
 const prompt = (n = 30, model = 'llama3.2') => InferenceRequest.ofPrompt(model, 'x', { options: { num_predict: n } });
 
+const placement = (process.env.OLLAMA_RING_TEST_PLACEMENT as 'inline' | 'workers' | undefined) ?? 'inline';
+
 async function withHarness(
   nodes: Parameters<typeof startHarness>[0],
   tweak: (c: BalancerConfig) => void,
   body: (h: Harness) => Promise<void>,
 ): Promise<void> {
-  const h = await startHarness(nodes, tweak);
+  const h = await startHarness(nodes, (c) => {
+    c.disruptor.dispatchPlacement = placement;
+    tweak(c);
+  });
   try {
     await body(h);
     await eventually(() => Object.values(inFlight(h)).every((n) => n === 0), 5_000, 'in-flight back to 0');
@@ -26,7 +31,7 @@ async function withHarness(
   }
 }
 
-describe('failover, bounds and failure modes', () => {
+describe(`failover, bounds and failure modes (dispatch ${placement})`, () => {
   test('a 503 before the first byte is retried on another node; the client never sees it', async () => {
     await withHarness(
       [

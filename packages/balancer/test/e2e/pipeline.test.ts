@@ -6,13 +6,20 @@ import {
 } from '../../src';
 import { eventually, inFlight, startHarness, type Harness } from './harness';
 
-describe('pipeline against a simulated pool', () => {
+describe.each([['inline'], ['workers']] as const)('pipeline against a simulated pool, dispatch %s', (placement) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness([
-      { id: 'a', models: ['llama3.2', 'nomic-embed-text'], numParallel: 2 },
-      { id: 'b', models: ['llama3.2', 'qwen3'], numParallel: 2 },
-    ]);
+    h = await startHarness(
+      [
+        { id: 'a', models: ['llama3.2', 'nomic-embed-text'], numParallel: 2 },
+        { id: 'b', models: ['llama3.2', 'qwen3'], numParallel: 2 },
+      ],
+      (c) => {
+        c.disruptor.dispatchPlacement = placement;
+        // With dispatch on threads, validation goes to threads too: both thread paths are exercised.
+        if (placement === 'workers') c.disruptor.validationThreads = 2;
+      },
+    );
   });
   afterAll(() => h.close());
   afterEach(async () => {
