@@ -10,7 +10,7 @@ import { ConfigError } from '../errors';
 import { normalizeInput } from './aliases';
 import { LOCAL_NODE_URL } from './defaults';
 import { CONFIG_PATH_ENV, readEnvOverrides } from './env';
-import { formatIssue, Locator } from './locate';
+import { byLine, formatIssue, Locator } from './locate';
 import { parseHostsFile, stripAssignment } from './node-list-formats';
 import { isPlainObject, isUnder, isUnsafeKey, type Segment } from './paths';
 import { findDuplicateIds, mergeEffective, type StrategyCheck } from './resolve';
@@ -175,18 +175,3 @@ function writeAt(input: Record<string, unknown>, segs: Segment[], value: unknown
   cur[leaf] = value;
   mark(segs);
 }
-
-/** Issues in file order, then by path (those without a line go last, in the order found). */
-function byLine(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues
-    .map((i, n) => ({ i, n }))
-    .sort((a, b) => {
-      const la = a.i.line ?? Infinity;
-      const lb = b.i.line ?? Infinity;
-      if (la !== lb) return la - lb;
-      if (la === Infinity) return a.n - b.n;
-      return a.i.path < b.i.path ? -1 : a.i.path > b.i.path ? 1 : a.n - b.n;
-    })
-    .map((x) => x.i);
-}
-

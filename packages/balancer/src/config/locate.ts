@@ -57,3 +57,17 @@ export function formatIssue(i: ConfigIssue): string {
   const where = i.file ? `${i.file}${i.line ? `:${i.line}` : ''}: ` : i.line ? `line ${i.line}: ` : '';
   return `${where}${i.path || '(root)'}: ${i.message}`;
 }
+
+/** Issues in file order, then by path (those without a line go last, in the order found). */
+export function byLine(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => {
+      const la = a.i.line ?? Infinity;
+      const lb = b.i.line ?? Infinity;
+      if (la !== lb) return la - lb;
+      if (la === Infinity) return a.n - b.n;
+      return a.i.path < b.i.path ? -1 : a.i.path > b.i.path ? 1 : a.n - b.n;
+    })
+    .map((x) => x.i);
+}

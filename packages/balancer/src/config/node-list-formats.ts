@@ -10,7 +10,7 @@ import type { ConfigIssue } from '../errors';
 import { ConfigError } from '../errors';
 import type { NodeSpec } from '../nodes/node';
 import { normalizeInput } from './aliases';
-import { Locator } from './locate';
+import { byLine, Locator } from './locate';
 import { parseNodeEntry, type NodeEntry } from './node-entry';
 import { isUnder } from './paths';
 import { completeNodes, findDuplicateIds } from './resolve';
@@ -86,7 +86,7 @@ export function parseNodeList(input: string | readonly unknown[], file?: string)
   const issues: ConfigIssue[] = norm.problems.filter((p) => !p.warning).map((p) => at.rawIssue(p.segs, p.message));
   for (const p of checkSchema(norm.input)) if (!p.unknownKey && !isUnder(p.segs, norm.broken)) issues.push(at.issue(p.segs, p.message));
   for (const p of findDuplicateIds(norm.input.nodes)) issues.push(at.issue(p.segs, p.message));
-  if (issues.length) throw new ConfigError(`invalid node list${file ? ` ${file}` : ''}`, issues);
+  if (issues.length) throw new ConfigError(`invalid node list${file ? ` ${file}` : ''}`, byLine(issues));
   // completeNodes only warns (a URL listed twice); this form returns nodes, not warnings.
   return completeNodes(norm.input.nodes as Record<string, unknown>[]).nodes;
 }

@@ -128,6 +128,9 @@ export function watchConfig(
       if (timer) clearTimeout(timer);
       timer = undefined;
       await watcher.close();
+      // fs.watch handles finish closing in libuv's close phase, after chokidar's promise settles;
+      // one timer turn later they are gone, so "closed" really means no handle is left open.
+      await new Promise((r) => setTimeout(r, 0));
     },
   };
 }
