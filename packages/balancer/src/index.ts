@@ -20,3 +20,4 @@ export * from './strategies';
 export * from './metrics';
 export * from './limits';
 export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
+export { defaultConfig } from './config/defaults';

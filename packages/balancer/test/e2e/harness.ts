@@ -1,6 +1,5 @@
 import { startSimPool, type SimPool, type SimNodeConfig } from '@ollama-ring/ollama-sim';
-import { PipelineFactory, type BalancerConfig, type FactoryOptions } from '../../src';
-import { defaultConfig } from '../../src/config/defaults';
+import { PipelineFactory, defaultConfig, type BalancerConfig, type FactoryOptions } from '@ollama-ring/balancer';
 
 export interface Harness {
   sim: SimPool;
