@@ -5,14 +5,31 @@
 import type { NodeSpec } from '../nodes/node';
 import type { BalancerConfig } from './types';
 
-/** The Ollama port, assumed for a bare `host` in node lists. */
+/**
+ * The Ollama port, assumed for a bare `host` in node lists.
+ *
+ * @example parseNodeEntry('gpu1').url; // 'http://gpu1:11434'
+ */
 export const OLLAMA_DEFAULT_PORT = 11434;
 
-/** The zero-config pool: one local Ollama. */
+/**
+ * The URL of the zero-config pool's one node: the local Ollama.
+ *
+ * @example loadConfig(undefined, { env: {} }).config.nodes[0].url === LOCAL_NODE_URL; // true
+ */
 export const LOCAL_NODE_URL = 'http://127.0.0.1:11434';
+/**
+ * The id of the zero-config node.
+ *
+ * @example loadConfig(undefined, { env: {} }).config.nodes[0].id === LOCAL_NODE_ID; // true
+ */
 export const LOCAL_NODE_ID = 'local';
 
-/** Per-node defaults; `id` and `url` have none (the id is derived from the URL). */
+/**
+ * Per-node defaults; `id` and `url` have none (the id is derived from the URL).
+ *
+ * @example NODE_DEFAULTS.maxConcurrentRequests; // 4
+ */
 export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurrentPerModel'>> = Object.freeze({
   models: [],
   maxConcurrentRequests: 4,

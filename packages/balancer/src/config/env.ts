@@ -21,9 +21,17 @@ import { defaultConfig } from './defaults';
 import { parseNodesEnv } from './node-list-formats';
 import { formatPath, isPlainObject, type Segment } from './paths';
 
-/** The variable naming the config file. */
+/**
+ * The variable naming the config file `loadConfig()` reads when given no path.
+ *
+ * @example loadConfig(undefined, { env: { [CONFIG_PATH_ENV]: '/etc/ollama-ring/config.yaml' } });
+ */
 export const CONFIG_PATH_ENV = 'OLLAMA_RING_CONFIG';
-/** The variable holding the node list. */
+/**
+ * The variable holding the node list, which replaces any other.
+ *
+ * @example loadConfig(undefined, { env: { [NODES_ENV]: 'gpu=10.0.0.5:11434*4,10.0.0.6' } });
+ */
 export const NODES_ENV = 'OLLAMA_RING_NODES';
 const GENERIC_PREFIX = 'OLLAMA_RING__';
 
@@ -36,7 +44,11 @@ const NAMED: ReadonlyArray<{ name: string; segs: Segment[]; parse?: (v: string) 
   { name: 'OLLAMA_RING_ADMIN_TOKEN', segs: ['auth', 'adminToken'] },
 ];
 
-/** One value to write into the alias-mapped input. */
+/**
+ * One value to write into the alias-mapped input.
+ *
+ * @example const o: EnvOverride = { segs: ['server', 'port'], value: 9000, from: 'OLLAMA_RING_PORT' };
+ */
 export interface EnvOverride {
   segs: Segment[];
   value: unknown;
@@ -44,7 +56,11 @@ export interface EnvOverride {
   from: string;
 }
 
-/** What the environment asks for; `issues` are variables that could not be read. */
+/**
+ * What the environment asks for; `issues` are variables that could not be read.
+ *
+ * @example const { overrides, issues } = readEnvOverrides(process.env);
+ */
 export interface EnvOverrides {
   overrides: EnvOverride[];
   issues: ConfigIssue[];

@@ -10,6 +10,6 @@ export { parseHostsFile, parseNodeList, parseNodesEnv } from './node-list-format
 export { parseNodeEntry, type NodeEntry } from './node-entry';
 export { defaultConfig, localNode, NODE_DEFAULTS, LOCAL_NODE_URL, LOCAL_NODE_ID, OLLAMA_DEFAULT_PORT } from './defaults';
 export { readEnvOverrides, CONFIG_PATH_ENV, NODES_ENV, type EnvOverride, type EnvOverrides } from './env';
-export { CONFIG_SCHEMA, NODE_SCHEMA, type ConfigInput, type NodeInput } from './schema';
+export { checkSchema, CONFIG_SCHEMA, NODE_SCHEMA, type ConfigInput, type NodeInput, type SchemaProblem } from './schema';
 export { formatIssue } from './locate';
 export type { StrategyCheck } from './resolve';

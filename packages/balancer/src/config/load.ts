@@ -18,7 +18,11 @@ import { checkSchema, type ConfigInput } from './schema';
 import type { BalancerConfig } from './types';
 import { parseYamlSource, type YamlSource } from './yaml-source';
 
-/** Where a loaded config came from. */
+/**
+ * Where a loaded config came from.
+ *
+ * @example loadConfig('hosts.txt').source; // { kind: 'file', file: '/abs/hosts.txt', format: 'hosts', env: [] }
+ */
 export interface ConfigSource {
   /** `none`: no file and no object, defaults (and env) only. */
   kind: 'file' | 'text' | 'object' | 'none';
@@ -30,7 +34,11 @@ export interface ConfigSource {
   env: string[];
 }
 
-/** A loaded config, with what was ignored or doubtful along the way. */
+/**
+ * A loaded config, with what was ignored or doubtful along the way.
+ *
+ * @example const { config, warnings } = loadConfig('config.yaml'); warnings.forEach((w) => log.warn(w));
+ */
 export interface LoadedConfig {
   config: BalancerConfig;
   /** One line each, e.g. `config.yaml:12: server.foo: unknown key (ignored)`. */
@@ -38,6 +46,11 @@ export interface LoadedConfig {
   source: ConfigSource;
 }
 
+/**
+ * Options of `loadConfig`, `parseConfig` and `resolveConfig`.
+ *
+ * @example loadConfig('config.yaml', { env: {}, strategies: (n) => StrategyFactory.resolve(n) !== undefined });
+ */
 export interface LoadOptions {
   /** Environment for overrides; `loadConfig` defaults to `process.env`, the others to none. */
   env?: Readonly<Record<string, string | undefined>>;
@@ -55,7 +68,10 @@ export interface LoadOptions {
  *
  * @example const { config, warnings } = loadConfig('config.yaml');
  */
-export function loadConfig(pathOrObject?: string | ConfigInput | null, options: LoadOptions = {}): LoadedConfig {
+export function loadConfig(
+  pathOrObject?: string | ConfigInput | Readonly<Record<string, unknown>> | null,
+  options: LoadOptions = {},
+): LoadedConfig {
   const env = options.env ?? process.env;
   const envPath = env[CONFIG_PATH_ENV]?.trim();
   const target = pathOrObject ?? (envPath ? envPath : undefined);
@@ -71,7 +87,7 @@ export function loadConfig(pathOrObject?: string | ConfigInput | null, options: 
  * @example parseConfig('server: { port: 9000 }\n', 'inline.yaml').config.server.port; // 9000
  */
 export function parseConfig(text: string, file?: string, options: LoadOptions = {}): LoadedConfig {
-  const src = parseYamlSource(stripAssignment(text), file);
+  const src = parseYamlSource(stripAssignment(text.replace(/^\uFEFF/, '')), file);
   const format = Array.isArray(src.value) ? 'node-list' : 'config';
   return build(src.value, { kind: 'text', file, format, env: [] }, options.env ?? {}, options.strategies, src);
 }

@@ -6,7 +6,11 @@
 import { OLLAMA_DEFAULT_PORT } from './defaults';
 import { isHttpUrl } from './schema';
 
-/** A parsed entry: only what the line says; defaults are applied later. */
+/**
+ * A parsed entry: only what the line says; defaults are applied later.
+ *
+ * @example const e: NodeEntry = { id: 'gpu', url: 'http://10.0.0.5:11434', maxConcurrentRequests: 4 };
+ */
 export interface NodeEntry {
   id?: string;
   url: string;

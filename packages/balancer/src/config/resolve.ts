@@ -9,7 +9,11 @@ import { defaultConfig, localNode, NODE_DEFAULTS } from './defaults';
 import { isPlainObject, type Segment } from './paths';
 import type { BalancerConfig, BucketConfig } from './types';
 
-/** Which strategy names a config may use: a list, or a predicate. */
+/**
+ * Which strategy names a config may use: a list, or a predicate.
+ *
+ * @example const check: StrategyCheck = (n) => StrategyFactory.resolve(n) !== undefined;
+ */
 export type StrategyCheck = readonly string[] | ((name: string) => boolean);
 
 /** A node input of any provenance; the schema has already checked the types. */

@@ -9,7 +9,11 @@ import type { NodeSpec } from '../nodes/node';
 import { fromPointer, type Segment } from './paths';
 import type { ApiKeyConfig, BalancerConfig } from './types';
 
-/** A node as written in a config: only `url` is required. */
+/**
+ * A node as written in a config: only `url` is required.
+ *
+ * @example const n: NodeInput = { url: 'http://10.0.0.5:11434', maxConcurrentRequests: 2 };
+ */
 export interface NodeInput extends Partial<Omit<NodeSpec, 'url'>> {
   url: string;
 }
@@ -21,6 +25,8 @@ type DeepPartial<T> = {
 /**
  * The object form of a config (as for `PipelineFactory.create({...})`): any subset of the effective
  * config. Nodes may also be `id=url*slots` strings, and `strategy` a bare name.
+ *
+ * @example const c: ConfigInput = { nodes: ['gpu=10.0.0.5:11434*4'], strategy: 'least-in-flight' };
  */
 export type ConfigInput = DeepPartial<Omit<BalancerConfig, 'nodes' | 'strategy' | 'auth'>> & {
   nodes?: (NodeInput | string)[];
@@ -28,7 +34,11 @@ export type ConfigInput = DeepPartial<Omit<BalancerConfig, 'nodes' | 'strategy' 
   auth?: { apiKeys?: (ApiKeyConfig | string)[]; adminToken?: string };
 };
 
-/** One schema finding, at a path of the (alias-mapped) input. */
+/**
+ * One schema finding, at a path of the (alias-mapped) input.
+ *
+ * @example checkSchema({ queue: { maxDepth: -1 } })[0]; // { segs: ['queue','maxDepth'], message: 'must be >= 0 (got -1)', unknownKey: false }
+ */
 export interface SchemaProblem {
   segs: Segment[];
   message: string;
@@ -55,7 +65,11 @@ const obj = (properties: Record<string, SchemaObject>, required: string[] = []):
 
 const bucket = obj({ rps: num(0), burst: int(0) });
 
-/** The node schema, also used alone for node-list files. */
+/**
+ * The JSON schema of one node input, also used alone for node-list files.
+ *
+ * @example checkSchema({ url: 'ftp://x' }, NODE_SCHEMA); // [{ segs: ['url'], message: 'must be an http:// or https:// URL with a host (got "ftp://x")', … }]
+ */
 export const NODE_SCHEMA: SchemaObject = obj(
   {
     // No whitespace or '/': ids appear in admin URLs (`/admin/nodes/:id`) and metric labels.
@@ -72,7 +86,11 @@ export const NODE_SCHEMA: SchemaObject = obj(
   ['url'],
 );
 
-/** The input schema: every section and key of `BalancerConfig`, all optional. */
+/**
+ * The input schema: every section and key of `BalancerConfig`, all optional, unknown keys flagged.
+ *
+ * @example checkSchema({ server: { port: 70000 } }, CONFIG_SCHEMA);
+ */
 export const CONFIG_SCHEMA: SchemaObject = obj({
   server: obj({ host: nonEmpty, port: int(0, 65535) }),
   nodes: { type: 'array', items: NODE_SCHEMA },

@@ -11,6 +11,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { loadFileText, readConfigFile, type LoadedConfig, type LoadOptions } from './load';
 import type { BalancerConfig } from './types';
 
+/**
+ * Options of `watchConfig`: the load options plus timing.
+ *
+ * @example watchConfig('config.yaml', apply, report, { debounceMs: 250, usePolling: true });
+ */
 export interface WatchOptions extends LoadOptions {
   /** Quiet time after the last event before reloading (ms, default 100). */
   debounceMs?: number;
@@ -20,6 +25,11 @@ export interface WatchOptions extends LoadOptions {
   usePolling?: boolean;
 }
 
+/**
+ * A running watch.
+ *
+ * @example const w = watchConfig('config.yaml', apply, report); await w.ready; w.current()?.config; await w.close();
+ */
 export interface ConfigWatcher {
   /** Resolves once the watch is in place; edits before it may be missed. */
   readonly ready: Promise<void>;
