@@ -1,4 +1,5 @@
 import { ByteArena } from '@ollama-ring/disruptor';
+import { type ConfigWatcher, loadConfig, watchConfig } from './config';
 import type { BalancerConfig } from './config/types';
 import { BackpressureError, RequestAbortedError } from './errors';
 import { RateLimiter, rateLimitSettings } from './limits';
@@ -23,6 +24,12 @@ export interface FactoryOptions {
   observer?: SchedulerObserver;
   /** Clock for the scheduler (tests). */
   now?: () => number;
+  /** With a config file: watch it and apply every good edit; a bad edit keeps the last good config. */
+  watch?: boolean;
+  /** Reports a config edit that failed to load (default: a process warning). */
+  onConfigError?: (err: Error) => void;
+  /** Environment for config overrides (default `process.env`). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What `getMetricsRegistry()` gives: Prometheus text on demand. */
@@ -56,6 +63,30 @@ export class PipelineFactory {
   static fromConfig(config: BalancerConfig, opts?: FactoryOptions): PipelineFactory {
     return new PipelineFactory(config, opts);
   }
+
+  /**
+   * A factory from a config file (YAML or JSON config, a node list, or a hosts.txt), a config object
+   * in the same format, or nothing (zero config: one node at http://127.0.0.1:11434). Env overrides
+   * apply. Throws `ConfigError` naming each bad key and its line.
+   *
+   * @example
+   * const factory = await PipelineFactory.create('config.yaml', { watch: true }).start();
+   * const other = await PipelineFactory.create({ nodes: [{ url: 'http://10.0.0.5:11434' }] }).start();
+   */
+  static create(source?: string | Readonly<Record<string, unknown>>, opts: FactoryOptions = {}): PipelineFactory {
+    const strategies = (n: string) => StrategyFactory.resolve(n) !== undefined;
+    const loaded = loadConfig(source, { env: opts.env, strategies });
+    const f = new PipelineFactory(loaded.config, opts);
+    f.warnings = loaded.warnings;
+    f.file = loaded.source.kind === 'file' ? loaded.source.file : undefined;
+    return f;
+  }
+
+  /** What loading the config warned about (unknown keys and the like). */
+  warnings: string[] = [];
+  /** The config file, when the config came from one. */
+  file: string | undefined;
+  private watcher: ConfigWatcher | undefined;
 
   /** Starts everything; resolves once requests can be submitted. */
   async start(): Promise<this> {
@@ -108,6 +139,16 @@ export class PipelineFactory {
     await engine.start();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler);
     this.parts = { arena, table, dispatcher, estimates, metrics, limiter, scheduler, engine, pipeline, monitor, registry: new NodeRegistry(scheduler) };
+    if (this.opts.watch && this.file) {
+      const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
+      this.watcher = watchConfig(
+        this.file,
+        (next) => void this.reload(next).catch(report),
+        report,
+        { env: this.opts.env, strategies: (n) => StrategyFactory.resolve(n) !== undefined },
+      );
+      await this.watcher.ready;
+    }
     return this;
   }
 
@@ -187,6 +228,7 @@ export class PipelineFactory {
   }
 
   private async doStop(p: Parts, graceMs: number): Promise<void> {
+    await this.watcher?.close();
     p.scheduler.stop(new BackpressureError('the balancer is shutting down'));
     const deadline = Date.now() + graceMs;
     while (p.table.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
