@@ -1,6 +1,6 @@
 import { AlertError, IllegalStateError, WaitTimeoutError } from './errors';
 import type { EventHandler, ExceptionHandler } from './event-handler';
-import { ReportAndContinueExceptionHandler } from './event-handler';
+import { ReportAndContinueExceptionHandler, runLifecycleHook } from './event-handler';
 import type { EventProcessor } from './event-processor';
 import type { EventView } from './event-view';
 import type { RecordSchema } from './record-layout';
@@ -163,24 +163,12 @@ export class BatchEventProcessor<S extends RecordSchema = RecordSchema> implemen
     if (this.state === RUNNING) throw new IllegalStateError('processor is already running');
     if (this.state === HALTED) return false;
     this.state = RUNNING;
-    if (this.handler.onStart) {
-      try {
-        this.handler.onStart();
-      } catch (err) {
-        this.exceptionHandler.handleOnStartException(err);
-      }
-    }
+    runLifecycleHook(this.handler, 'onStart', this.exceptionHandler);
     return true;
   }
 
   private end(): void {
-    if (this.handler.onShutdown) {
-      try {
-        this.handler.onShutdown();
-      } catch (err) {
-        this.exceptionHandler.handleOnShutdownException(err);
-      }
-    }
+    runLifecycleHook(this.handler, 'onShutdown', this.exceptionHandler);
     this.state = HALTED;
   }
 

@@ -77,3 +77,23 @@ function describeEvent(event: unknown): string {
     return '';
   }
 }
+
+/**
+ * Calls a handler's `onStart` or `onShutdown`, if it has one, sending what it throws to the
+ * exception handler: a failing hook is reported and never stops the processor's loop from running
+ * or ending.
+ */
+export function runLifecycleHook(
+  handler: { onStart?(): void; onShutdown?(): void },
+  hook: 'onStart' | 'onShutdown',
+  exceptionHandler: ExceptionHandler,
+): void {
+  const fn = handler[hook];
+  if (!fn) return;
+  try {
+    fn.call(handler);
+  } catch (err) {
+    if (hook === 'onStart') exceptionHandler.handleOnStartException(err);
+    else exceptionHandler.handleOnShutdownException(err);
+  }
+}

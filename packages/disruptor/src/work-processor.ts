@@ -1,6 +1,6 @@
 import { AlertError, IllegalStateError } from './errors';
 import type { ExceptionHandler, WorkHandler } from './event-handler';
-import { ReportAndContinueExceptionHandler } from './event-handler';
+import { ReportAndContinueExceptionHandler, runLifecycleHook } from './event-handler';
 import type { EventProcessor } from './event-processor';
 import type { EventView } from './event-view';
 import type { RecordSchema } from './record-layout';
@@ -141,26 +141,14 @@ export class WorkProcessor<S extends RecordSchema = RecordSchema> implements Eve
     if (this.running) throw new IllegalStateError('work processor is already running');
     if (this.halted) return false;
     this.running = true;
-    if (this.handler.onStart) {
-      try {
-        this.handler.onStart();
-      } catch (err) {
-        this.exceptionHandler.handleOnStartException(err);
-      }
-    }
+    runLifecycleHook(this.handler, 'onStart', this.exceptionHandler);
     return true;
   }
 
   private end(): void {
     this.running = false;
     this.halted = true;
-    if (this.handler.onShutdown) {
-      try {
-        this.handler.onShutdown();
-      } catch (err) {
-        this.exceptionHandler.handleOnShutdownException(err);
-      }
-    }
+    runLifecycleHook(this.handler, 'onShutdown', this.exceptionHandler);
   }
 }
 
