@@ -3,7 +3,7 @@ import type { ResolvedNode } from './config';
 import type { FaultState } from './faults';
 import type { ModelTable } from './models';
 import type { NodeScheduler } from './scheduler';
-import type { Ticker } from './ticker';
+import type { TickScheduler } from './ticker';
 
 /** Request counters of one node (see `/_sim/state`). */
 export interface NodeStats {
@@ -31,7 +31,7 @@ export interface NodeContext {
   readonly config: ResolvedNode;
   readonly scheduler: NodeScheduler;
   readonly faults: FaultState;
-  readonly ticker: Ticker;
+  readonly ticker: TickScheduler;
   readonly models: ModelTable;
   readonly stats: NodeStats;
 }

@@ -36,7 +36,7 @@ export {
   SimClosedError,
 } from './errors';
 export { Ticker, sharedTicker } from './ticker';
-export type { TickTask } from './ticker';
+export type { TickTask, TickScheduler } from './ticker';
 export { parseKeepAlive, parseGoDuration, FOREVER_MS } from './durations';
 export { parseModelName, displayName, fullName, nameKey } from './model-names';
 export { embedding, countTokens } from './text';

@@ -18,11 +18,11 @@ import { sendOpenAIError } from './routes/openai-sinks';
 import { errorStyleOf, matchRoute } from './routes/table';
 import type { RouteRequest } from './routes/types';
 import { NodeScheduler } from './scheduler';
-import { sharedTicker, type Ticker } from './ticker';
+import { sharedTicker, type TickScheduler } from './ticker';
 
 /** Options a pool passes to its nodes. */
 export interface SimNodeOptions {
-  ticker?: Ticker;
+  ticker?: TickScheduler;
   /** Receives one line per request when the config says `verbose`. Default: console.log. */
   log?: (line: string) => void;
   /** The other nodes of the pool, for `/_sim/nodes/{id}`. */

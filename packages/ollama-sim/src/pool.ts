@@ -3,7 +3,7 @@ import { resolveNode, validateSimConfig } from './config';
 import type { SimPoolConfig } from './config-types';
 import { SimNode } from './node';
 import type { SimNodeState } from './routes/control';
-import { sharedTicker } from './ticker';
+import { sharedTicker, type TickScheduler } from './ticker';
 
 /** A running pool. */
 export interface SimPool {
@@ -20,6 +20,8 @@ export interface SimPool {
 export interface StartSimPoolOptions {
   /** Receives the verbose request log (default console.log). */
   log?: (line: string) => void;
+  /** The clock that paces tokens; default the process-wide shared ticker. */
+  ticker?: TickScheduler;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function startSimPool(config: SimPoolConfig, options: StartSimPoolO
   const nodes: SimNode[] = [];
   const peers = (): readonly SimNode[] => nodes;
   for (const n of valid.nodes) {
-    nodes.push(new SimNode(resolveNode(valid, n, startMs), { ticker: sharedTicker, log: options.log, peers }));
+    nodes.push(new SimNode(resolveNode(valid, n, startMs), { ticker: options.ticker ?? sharedTicker, log: options.log, peers }));
   }
   try {
     for (const node of nodes) await node.start();

@@ -13,7 +13,7 @@ import { FOREVER_MS } from './durations';
 import { SimBusyError, SimCancelledError, SimClosedError, SimLoadError } from './errors';
 import type { FaultState } from './faults';
 import { Runner, runnerOptions, sameOptions, type RunnerOptions } from './runner';
-import type { Ticker } from './ticker';
+import type { TickScheduler } from './ticker';
 
 /** Timers longer than this overflow setTimeout; such expiries are effectively "never" for a test run. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -51,7 +51,7 @@ export class NodeScheduler {
   constructor(
     private readonly node: ResolvedNode,
     private readonly faults: FaultState,
-    private readonly ticker: Ticker,
+    private readonly ticker: TickScheduler,
   ) {}
 
   /** Simulated ms → wall-clock ms for compute work (scaled, and slowed by the `slowdown` fault). */

@@ -78,8 +78,12 @@ abstract class OpenAISink implements GenerationSink {
   }
 
   destroy(): void {
-    this.res.socket?.destroy();
-    this.res.destroy();
+    // Writes are corked until the next tick; let the last tokens reach the wire, then cut.
+    const socket = this.res.socket;
+    setImmediate(() => {
+      socket?.destroy();
+      this.res.destroy();
+    });
   }
 }
 

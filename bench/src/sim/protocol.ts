@@ -1,0 +1,26 @@
+/** Messages between the benchmark driver and the process that hosts the simulated pool. */
+
+export interface SimChildOptions {
+  nodes: number;
+  streamsPerNode: number;
+  tokensPerSec: number;
+  tokens: number;
+  /** 'shared' (the sim's ticker) or 'per-task' (one setTimeout per token, for comparison). */
+  timer: 'shared' | 'per-task';
+}
+
+export type ChildMessage =
+  | { type: 'ready'; urls: string[] }
+  | {
+      type: 'stats';
+      /** CPU seconds (user + system) the sim process used while streams ran. */
+      cpuSeconds: number;
+      wallSeconds: number;
+      /** Event-loop delay of the sim process, in ms. */
+      loopDelayP50Ms: number;
+      loopDelayP99Ms: number;
+      loopDelayMaxMs: number;
+      tokensServed: number;
+    };
+
+export type ParentMessage = { type: 'measure-start' } | { type: 'stop' };
