@@ -79,7 +79,8 @@ export class Scheduler {
   readonly estimates: Estimates;
   private readonly deps: SchedulerDeps;
   private readonly now: () => number;
-  private readonly overrides = new Map<string, Strategy>();
+  /** Per-request strategies by name; null for a name that is not a strategy (the pool's is used). */
+  private readonly overrides = new Map<string, Strategy | null>();
   private readonly control: ControlEvent[] = [];
   private drainScheduled = false;
   private draining = false;
@@ -376,9 +377,13 @@ export class Scheduler {
           node.health = 'UNHEALTHY';
           node.loaded.clear();
         } else node.breaker.onFailure(now);
-      } else if (outcome.kind !== 'http-error') node.breaker.onSuccess();
+      } else if (outcome.kind === 'http-error') {
+        // A client error (4xx) says nothing either way; a half-open trial must still give its place back.
+        node.breaker.onTrialAbandoned();
+      } else node.breaker.onSuccess();
       if (v.error instanceof UpstreamTimeoutError) this.deps.observer?.timeout?.(v.error.phase);
-      if (outcome.kind === 'ok') {
+      if (outcome.kind === 'ok' && !v.nodeFailure) {
+        // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.
         this.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs });
       }
       if (node.draining && node.inFlight === 0 && this.isRemoved(node)) this.dropNode(node);
@@ -536,15 +541,16 @@ export class Scheduler {
     const name = ctx.hints.strategy ?? ctx.facts?.strategy;
     if (!name) return this.strategy;
     let s = this.overrides.get(name);
-    if (!s) {
+    if (s === undefined) {
       try {
         s = this.deps.createStrategy(name);
       } catch {
-        s = this.strategy; // an unknown per-request strategy falls back to the pool's
+        s = null;
       }
       this.overrides.set(name, s);
     }
-    return s;
+    // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
+    return s ?? this.strategy;
   }
 
   private routingContext(now: number): RoutingContext {
@@ -613,9 +619,12 @@ export class Scheduler {
   }
 }
 
-/** Ollama's not-found text differs by route (ollama-api.md §4). */
+/**
+ * Ollama's not-found text differs by route (ollama-api.md §4). The OpenAI routes are served by the
+ * native handlers (§7): chat and completions by /api/chat and /api/generate, embeddings by /api/embed.
+ */
 export function modelNotFound(route: Route, model: string): ModelNotFoundError {
-  const byName = route === Route.Generate || route === Route.Chat;
+  const byName = route === Route.Generate || route === Route.Chat || route === Route.OpenAIChat || route === Route.OpenAICompletions;
   return new ModelNotFoundError(model, byName ? undefined : `model "${model}" not found, try pulling it first`);
 }
 

@@ -80,8 +80,12 @@ export function expectedSlotWaitMs(
   now: number,
 ): number {
   if (node.freeSlots(model) > 0) return 0;
-  const capped = node.spec.maxConcurrentPerModel?.[normalizeModel(model)] !== undefined;
-  const starts = table.startTimes(node.id, capped ? model : undefined);
+  const key = normalizeModel(model);
+  const cap = node.spec.maxConcurrentPerModel?.[key];
+  // Only a model held back by its own cap waits for its own requests; on a node that is simply
+  // full, whichever request ends first frees the slot.
+  const capped = cap !== undefined && (node.inFlightByModel.get(key) ?? 0) >= cap;
+  const starts = table.startTimes(node.id, capped ? key : undefined);
   if (starts.length === 0) return serviceMs;
   let soonest = Infinity;
   for (const s of starts) soonest = Math.min(soonest, Math.max(0, s + serviceMs - now));

@@ -19,10 +19,18 @@ export class FinalChunkTracker {
       this.pending = append(this.pending, chunk);
       return;
     }
-    const prev = end === 0 ? -1 : chunk.lastIndexOf(NL, end - 1);
-    const line = prev === -1 ? append(this.pending, chunk.subarray(0, end)) : chunk.subarray(prev + 1, end);
-    if (nonBlank(line)) this.last = line.slice();
-    this.pending = chunk.subarray(end + 1).slice();
+    const rest = chunk.subarray(end + 1).slice();
+    // The newest non-blank complete line: walk back over blank ones (SSE ends each event with one).
+    for (let e = end; e !== -1; ) {
+      const prev = e === 0 ? -1 : chunk.lastIndexOf(NL, e - 1);
+      const line = prev === -1 ? append(this.pending, chunk.subarray(0, e)) : chunk.subarray(prev + 1, e);
+      if (nonBlank(line)) {
+        this.last = line.slice();
+        break;
+      }
+      e = prev;
+    }
+    this.pending = rest;
   }
 
   /** The last JSON object of the stream (an SSE `data:` payload included), or undefined. */

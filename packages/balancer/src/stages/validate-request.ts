@@ -53,7 +53,8 @@ function validateNative(route: Route, b: Body, limits: ValidationLimits): Reques
     if (route === Route.Chat || route === Route.Embeddings) return reject(400, 'model is required');
     return reject(404, "model '' not found");
   }
-  if (b.raw === true && (b.template !== undefined || b.system !== undefined || b.context !== undefined)) {
+  // Ollama tests for non-empty values (`req.Template != "" || req.System != "" || len(req.Context) > 0`).
+  if (b.raw === true && (nonEmptyString(b.template) || nonEmptyString(b.system) || (Array.isArray(b.context) && b.context.length > 0))) {
     return reject(400, 'raw mode does not support template, system, or context');
   }
   if (route === Route.Embed && b.input !== undefined && !isStringOrStrings(b.input)) {
@@ -130,7 +131,8 @@ export function priorityOf(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
   if (typeof v === 'string') {
     const named: Record<string, number> = { high: 10, normal: 0, low: -10 };
-    if (v.toLowerCase() in named) return named[v.toLowerCase()];
+    // Own keys only: `in` would also find `constructor` and `__proto__` on the prototype.
+    if (Object.prototype.hasOwnProperty.call(named, v.toLowerCase())) return named[v.toLowerCase()];
     const n = Number(v);
     if (v.trim() !== '' && Number.isFinite(n)) return Math.trunc(n);
   }
@@ -177,6 +179,10 @@ function checkTypes(b: Body, types: Record<string, string>): RequestRejection | 
 
 function goType(t: string): string {
   return ({ string: 'string', boolean: 'bool', number: 'number', object: 'object', array: 'array' } as Record<string, string>)[t] ?? t;
+}
+
+function nonEmptyString(v: unknown): boolean {
+  return typeof v === 'string' && v !== '';
 }
 
 function isStringOrStrings(v: unknown): boolean {
