@@ -78,6 +78,14 @@ export class CircuitBreaker {
     this.open(now);
   }
 
+  /** The node answers health checks again: open → half-open now, without waiting out `recoveryMs`. */
+  allowTrials(): void {
+    if (this._state === 'open') {
+      this._state = 'half-open';
+      this.trials = 0;
+    }
+  }
+
   /** A finished trial that was neither success nor failure (aborted by the client) frees its place. */
   onTrialAbandoned(): void {
     if (this._state === 'half-open') this.trials = Math.max(0, this.trials - 1);

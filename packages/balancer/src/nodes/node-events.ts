@@ -44,7 +44,7 @@ export function applyHealth(s: Scheduler, r: HealthResultLike, nextHealth: NextH
   node.lastHealthCheck = now;
   if (!r.ok && r.error) node.lastError = r.error;
   // A node that answers again gets its trial requests now rather than after the full recovery time.
-  if (r.ok && node.breaker.state === 'open') node.breaker.canAttempt(now);
+  if (r.ok && node.breaker.state === 'open') node.breaker.allowTrials();
 }
 
 export function applyDiscovery(s: Scheduler, r: DiscoveryResultLike, now: number): void {
@@ -95,6 +95,17 @@ export function applyNodeCommand(s: Scheduler, nodeId: string, cmd: NodeCommand)
 export function addNode(s: Scheduler, spec: NodeSpec): PoolNode {
   const existing = s.nodes.get(spec.id);
   if (existing && !existing.removed) throw new InvalidNodeError(`node '${spec.id}' already exists`, 409);
+  if (existing) {
+    // Removed but still finishing requests: bring back the same node, so that their completions
+    // free the slots it counts (a new PoolNode would start at 0 and be sent more than its slots).
+    existing.spec = spec;
+    existing.removed = false;
+    existing.draining = false;
+    existing.adminDisabled = false;
+    existing.breaker.reconfigure(breakerOptions(s.config));
+    s.syncDispatcher();
+    return existing;
+  }
   const node = new PoolNode(spec, breakerOptions(s.config));
   s.nodes.set(spec.id, node);
   s.syncDispatcher();
@@ -122,8 +133,11 @@ export function applyConfig(s: Scheduler, cfg: BalancerConfig, createStrategy: (
     const node = s.nodes.get(spec.id);
     if (node) {
       node.spec = spec;
-      node.removed = false;
-      node.draining = false;
+      if (node.removed) {
+        // Back after a removal it was still draining from. An admin drain, by contrast, survives reloads.
+        node.removed = false;
+        node.draining = false;
+      }
       node.breaker.reconfigure(breakerOptions(cfg));
     } else s.nodes.set(spec.id, new PoolNode(spec, breakerOptions(cfg)));
   }

@@ -9,6 +9,7 @@ type Step =
   | ['attempt', number]
   | ['trip', number]
   | ['abandon']
+  | ['allow']
   | ['can', number, boolean]
   | ['state', BreakerState];
 
@@ -31,6 +32,9 @@ function run(steps: Step[], opts: CircuitBreakerOptions = OPTS): CircuitBreaker 
         break;
       case 'abandon':
         b.onTrialAbandoned();
+        break;
+      case 'allow':
+        b.allowTrials();
         break;
       case 'can':
         expect([where, b.canAttempt(s[1])]).toEqual([where, s[2]]);
@@ -81,6 +85,10 @@ describe('CircuitBreaker', () => {
       [['trip', 0], ['fail', 500], ['fail', 900], ['can', 1_000, true]],
     ],
     ['a success while open does not close it', [['trip', 0], ['ok'], ['state', 'open'], ['can', 10, false]]],
+    ['allowTrials: open → half-open at once (the node answers health checks again)', [['trip', 0], ['allow'], ['state', 'half-open'], ['can', 1, true]]],
+    ['allowTrials admits trials one at a time', [['trip', 0], ['allow'], ['attempt', 1], ['can', 1, false], ['ok'], ['state', 'closed']]],
+    ['allowTrials does not reset the trials of a half-open breaker', [['trip', 0], ['can', 1_000, true], ['attempt', 1_000], ['allow'], ['can', 1_000, false]]],
+    ['allowTrials leaves a closed breaker closed', [['fail', 0], ['allow'], ['state', 'closed'], ['fail', 0], ['fail', 0], ['state', 'open']]],
   ])('%s', (_name, steps) => {
     run(steps);
   });
