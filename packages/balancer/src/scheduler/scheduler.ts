@@ -342,7 +342,8 @@ export class Scheduler {
             sink.onStart({ nodeId: node.id, status, headers, queueMs: ctx.queueMs, retries: ctx.retries });
           },
           onChunk: (chunk) => sink.onChunk(chunk),
-          drained: sink.drained ? () => sink.drained!() : undefined,
+          // A reader that has gone (a stream left early) never drains: the abort must still free dispatch.
+          drained: sink.drained ? () => untilAborted(sink.drained!(), ac.signal) : undefined,
         },
       })
       .then(
@@ -626,6 +627,19 @@ export class Scheduler {
 export function modelNotFound(route: Route, model: string): ModelNotFoundError {
   const byName = route === Route.Generate || route === Route.Chat || route === Route.OpenAIChat || route === Route.OpenAICompletions;
   return new ModelNotFoundError(model, byName ? undefined : `model "${model}" not found, try pulling it first`);
+}
+
+/** Resolves when `p` settles or `signal` aborts, whichever comes first. */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    p.then(done, done);
+  });
 }
 
 function asUpstream(nodeId: string, err: unknown): UpstreamError {

@@ -156,6 +156,8 @@ export class RecordingSink implements ResponseSink {
   readonly ends: EndInfo[] = [];
   readonly errors: { error: BalancerError; started: boolean }[] = [];
   throwOnEnd = false;
+  /** Set by a test to give the sink backpressure. */
+  drained?: () => Promise<void>;
 
   onStart(info: StartInfo): void {
     this.starts.push(info);

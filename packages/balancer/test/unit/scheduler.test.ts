@@ -18,7 +18,7 @@ import { addNode, applyHealth } from '../../src/nodes/node-events';
 import { nextHealth } from '../../src/nodes/health-monitor';
 import type { SchedulerObserver } from '../../src/scheduler/observer';
 import { modelNotFound } from '../../src/scheduler/scheduler';
-import { Harness, PickStrategy, nodeSpec, settle, useFakeClock } from './helpers';
+import { Harness, PickStrategy, RecordingSink, nodeSpec, settle, useFakeClock } from './helpers';
 
 beforeEach(() => useFakeClock());
 afterEach(() => {
@@ -699,6 +699,55 @@ describe('aborts', () => {
     expect(r.sink.ends).toHaveLength(0);
     expect(r.sink.error).toBeInstanceOf(RequestAbortedError);
     expect(h.ended[0].outcome).toBe('aborted');
+    h.expectIdle();
+  });
+
+  test('while dispatch waits for a reader that has gone (sink never drains), the abort releases it', async () => {
+    const h = new Harness();
+    const sink = new RecordingSink();
+    sink.onChunk = (chunk) => (sink.chunks.push(Buffer.from(chunk).toString('utf8')), false); // always over high water
+    sink.drained = () => new Promise<void>(() => undefined); // the reader left: never drains
+    const r = h.submit({}, { sink });
+    const call = h.dispatcher.one();
+    call.stream('{"a":1}\n');
+    let released = false;
+    void call.job.sink.drained!().then(() => (released = true));
+    await settle();
+    expect(released).toBe(false); // backpressure holds while the request lives
+    h.abort(r);
+    await settle();
+    expect(released).toBe(true);
+    call.aborted();
+    await settle();
+    expect(r.sink.error).toBeInstanceOf(RequestAbortedError);
+    h.expectIdle();
+  });
+
+  test('drained() passes through when the sink drains normally', async () => {
+    const h = new Harness();
+    const sink = new RecordingSink();
+    let drain!: () => void;
+    sink.drained = () => new Promise<void>((res) => (drain = res));
+    h.submit({}, { sink });
+    const call = h.dispatcher.one();
+    let released = false;
+    void call.job.sink.drained!().then(() => (released = true));
+    await settle();
+    expect(released).toBe(false);
+    drain();
+    await settle();
+    expect(released).toBe(true);
+    call.ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('a sink without drained() gives dispatch none', async () => {
+    const h = new Harness();
+    h.submit();
+    expect(h.dispatcher.one().job.sink.drained).toBeUndefined();
+    h.dispatcher.one().ok();
+    await settle();
     h.expectIdle();
   });
 

@@ -1,0 +1,59 @@
+// The one test here that runs the whole library path (PipelineFactory → scheduler → undici dispatch,
+// inline and on worker threads) against a local fake node: a caller that leaves pipeline.stream()
+// early, while more than the sink's high-water mark of chunks sits unread, must still free the slot.
+// Before the fix, dispatch waited for ever in sink.drained(): the reader had gone, so the sink never
+// drained, the abort could not reach the body loop, and the node's slot leaked.
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InferenceRequest, PipelineFactory } from '../../src';
+
+function fakeNode(): Promise<{ server: Server; url: string; closed: Promise<void> }> {
+  let closedResolve!: () => void;
+  const closed = new Promise<void>((r) => (closedResolve = r));
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/api/tags') return res.end(JSON.stringify({ models: [{ name: 'm:latest' }] }));
+      if (req.url === '/api/ps') return res.end(JSON.stringify({ models: [] }));
+      if (req.url === '/api/version') return res.end('{"version":"0.9.0"}');
+      return res.end('Ollama is running');
+    }
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    // A burst far above the library sink's high-water mark (64 objects), then a slow trickle.
+    res.write(Array.from({ length: 300 }, (_, i) => `{"response":"t${i}","done":false}\n`).join(''));
+    const t = setInterval(() => res.write('{"response":"x","done":false}\n'), 50);
+    res.on('close', () => {
+      clearInterval(t);
+      closedResolve();
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed })),
+  );
+}
+
+test.each(['inline', 'workers'] as const)(
+  'dispatch %s: leaving a stream early with many unread chunks aborts upstream and frees the slot',
+  async (placement) => {
+    const node = await fakeNode();
+    const f = await PipelineFactory.create({ nodes: [{ id: 'n', url: node.url }], disruptor: { dispatchPlacement: placement } }, { env: {} }).start();
+    try {
+      for await (const chunk of f.getPipeline().stream(InferenceRequest.ofPrompt('m', 'hi'))) {
+        expect(chunk.response).toBe('t0');
+        await new Promise((r) => setTimeout(r, 200)); // a slow reader: the burst piles up unread
+        break;
+      }
+      await node.closed; // the upstream request was aborted
+      const deadline = Date.now() + 3_000;
+      while (Date.now() < deadline && f.getNodeRegistry().getNode('n')!.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+      expect(f.getNodeRegistry().getNode('n')!.inFlight).toBe(0);
+      expect(f.getScheduler().liveCount()).toBe(0);
+    } finally {
+      await f.stop(1_000);
+      node.server.closeAllConnections();
+      await new Promise((r) => node.server.close(r));
+    }
+  },
+  15_000,
+);
