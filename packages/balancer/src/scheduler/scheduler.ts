@@ -89,6 +89,7 @@ export class Scheduler {
   private repumpTimer: NodeJS.Timeout | undefined;
   private seq = 0;
   private stopped = false;
+  private stopError: BalancerError | undefined;
   /** Requests admitted and not yet ended (queued, in backoff, or in flight). */
   private live = 0;
 
@@ -158,6 +159,11 @@ export class Scheduler {
   /** A request has passed validation (or failed it); called by the scheduler stage for each event. */
   onValidated(ctx: RequestContext, verdict: RequestFacts | RequestRejection): void {
     if (ctx.state === 'done') return;
+    if (this.stopped) {
+      // Still in the ring when stop() ran: end it now, as stop() ended the waiters.
+      this.finish(ctx, 'rejected', this.stopError ?? new BackpressureError('the pipeline is shutting down'));
+      return;
+    }
     if ('status' in verdict) {
       this.deps.observer?.rejected?.('validation', verdict.message);
       this.finish(ctx, 'rejected', new ValidationError(verdict.message, verdict.status));
@@ -208,11 +214,6 @@ export class Scheduler {
   }
 
   private enqueue(ctx: RequestContext, now: number): void {
-    if (this.queue.size >= this.config.queue.maxDepth) {
-      this.deps.observer?.rejected?.('queue_full');
-      this.finish(ctx, 'rejected', new QueueFullError());
-      return;
-    }
     if (ctx.queuedAt === 0) ctx.queuedAt = now;
     ctx.state = 'queued';
     this.queue.push({
@@ -224,6 +225,15 @@ export class Scheduler {
       model: ctx.model,
       ctx,
     });
+    if (this.queue.size > this.config.queue.maxDepth) {
+      // maxDepth bounds the requests that wait: one that a free slot takes now is never refused.
+      this.pump();
+      if (ctx.state === 'queued' && this.queue.size > this.config.queue.maxDepth) {
+        this.queue.remove(ctx.id);
+        this.deps.observer?.rejected?.('queue_full');
+        this.finish(ctx, 'rejected', new QueueFullError());
+      }
+    }
     this.deps.observer?.queueChanged?.(this.queue.depthByModel());
     this.armQueueTimer();
   }
@@ -234,7 +244,6 @@ export class Scheduler {
   pump(): void {
     if (this.stopped) return;
     const now = this.now();
-    this.expireWaiters(now);
     let bound = false;
     // One routing context per pass: the predictive strategy counts the requests it has told to wait
     // for a node within a pass, so that a queue does not pile onto one busy node.
@@ -248,6 +257,9 @@ export class Scheduler {
       }
     }
     if (bound) this.deps.observer?.queueChanged?.(this.queue.depthByModel());
+    // Expire after binding: a waiter that a slot can take now is served, not timed out (so with
+    // queue.maxWaitMs 0 a request with a free slot still runs, and one without fails at once).
+    this.expireWaiters(now);
     this.armQueueTimer();
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
@@ -602,6 +614,7 @@ export class Scheduler {
   /** Stops binding and timers; fails everything still waiting with `error`. In-flight requests are left to finish. */
   stop(error: BalancerError): void {
     this.stopped = true;
+    this.stopError = error;
     clearTimeout(this.queueTimer);
     clearTimeout(this.repumpTimer);
     this.queueTimer = this.repumpTimer = undefined;

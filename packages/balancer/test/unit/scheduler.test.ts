@@ -210,6 +210,45 @@ describe('admission', () => {
     h.expectIdle();
   });
 
+  test('queue.maxDepth bounds the waiters only: a request a free slot takes at once is never refused', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 4, perModel: { 'm:latest': 1 } })], config: (c) => (c.queue.maxDepth = 1) });
+    h.submit({ model: 'm' });
+    const waiting = h.submit({ model: 'm' }); // the queue is now full
+    const other = h.submit({ model: 'x' }); // a slot is free for x
+    expect(waiting.ctx.state).toBe('queued');
+    expect(other.sink.errors).toEqual([]);
+    expect(other.ctx.state).toBe('dispatching');
+    expect(h.submit({ model: 'm' }).sink.error).toBeInstanceOf(QueueFullError);
+    for (let i = 0; i < 2; i++) {
+      for (const c of h.dispatcher.open()) c.ok();
+      await settle();
+    }
+    h.expectIdle();
+  });
+
+  test('queue.maxDepth 0: no waiting at all, but requests with a free slot still run', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => (c.queue.maxDepth = 0) });
+    const r1 = h.submit();
+    const r2 = h.submit();
+    expect(r1.ctx.state).toBe('dispatching');
+    expect(r2.sink.error).toBeInstanceOf(QueueFullError);
+    h.dispatcher.one().ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('queue.maxWaitMs 0: no waiting at all, but requests with a free slot still run', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => (c.queue.maxWaitMs = 0) });
+    const r1 = h.submit();
+    const r2 = h.submit();
+    expect(r1.ctx.state).toBe('dispatching');
+    await settle(1);
+    expect(r2.sink.error).toBeInstanceOf(QueueTimeoutError);
+    h.dispatcher.one().ok();
+    await settle();
+    h.expectIdle();
+  });
+
   test('required tags no node carries: NoAvailableNodeError at once', () => {
     const h = new Harness({ nodes: [nodeSpec('a'), nodeSpec('b', { tags: ['cpu'] })] });
     const r = h.submit({ require_gpu: true });
@@ -905,6 +944,18 @@ describe('exactly once, and slots always released', () => {
     await settle(1_000);
     expect(inflight1.sink.ends.length + inflight2.sink.ends.length).toBe(1);
     expect(h.dispatcher.calls).toHaveLength(3);
+    h.expectIdle();
+  });
+
+  test('a request still in the ring when stop() is called ends at once with the stop error (not after the grace period)', async () => {
+    const h = new Harness();
+    const r = h.submit({}, { hold: true });
+    const err = new BackpressureError('the balancer is shutting down');
+    h.scheduler.stop(err);
+    h.validate(r);
+    await settle();
+    expect(r.sink.error).toBe(err);
+    expect(h.dispatcher.calls).toHaveLength(0);
     h.expectIdle();
   });
 
