@@ -1,0 +1,93 @@
+/**
+ * The four ways to reach the sim node: directly, through ollama-ring with dispatch inline or on
+ * worker threads, and through nginx. A target that cannot run here is skipped with the reason.
+ */
+import { request } from 'undici';
+import { startChild, type Child } from './child';
+import { NGINX_INSTALL_HINT, findNginx, startNginx } from './nginx';
+import type { GatewayChildOptions, Placement } from './protocol';
+import { REQUEST_PATH, requestBody, streamBody } from './settings';
+
+export const TARGET_NAMES = ['direct', 'ollama-ring-inline', 'ollama-ring-workers', 'nginx'] as const;
+/** Measured and shown, but outside the `targets` of the JSON: see passthrough-child.ts. */
+export const REFERENCE_NAMES = ['node-passthrough'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number] | (typeof REFERENCE_NAMES)[number];
+
+export const WORKERS_UNAVAILABLE = "dispatchPlacement 'workers' not available";
+
+export interface Target {
+  name: TargetName;
+  url: string;
+  /** The proxy's processes (none for direct), for CPU accounting. */
+  pids(): number[];
+  /** ollama-ring's process, which reports its event-loop delay. */
+  child?: Child;
+  stop(): Promise<void>;
+}
+
+export type Started = { ok: true; target: Target } | { ok: false; name: TargetName; skipped: string; reason: string };
+
+export interface TargetOptions {
+  sim: Child;
+  /** Node slots, global in-flight cap, nginx keepalive: at least the bench's concurrency. */
+  maxInFlight: number;
+  /** --nginx: a binary to use instead of searching PATH. */
+  nginxBin?: string;
+  nginxWorkers: string;
+}
+
+/** One request and one stream must come back whole before a target is measured. */
+async function probe(url: string): Promise<void> {
+  for (const body of [requestBody, streamBody]) {
+    const res = await request(`${url}${REQUEST_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 || !text.includes('"done":true')) throw new Error(`probe got ${res.statusCode}: ${text.slice(0, 300)}`);
+  }
+}
+
+async function startGateway(name: TargetName, placement: Placement, o: TargetOptions, script = 'gateway-child'): Promise<Target> {
+  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight };
+  const child = await startChild(script, opts);
+  try {
+    await probe(child.url);
+  } catch (e) {
+    await child.stop();
+    throw e;
+  }
+  return { name, url: child.url, pids: () => [child.pid], child, stop: () => child.stop() };
+}
+
+export async function startTarget(name: TargetName, o: TargetOptions): Promise<Started> {
+  switch (name) {
+    case 'direct':
+      return { ok: true, target: { name, url: o.sim.url, pids: () => [], stop: async () => undefined } };
+    case 'ollama-ring-inline':
+      // The default placement must work: a failure here is a real failure of the bench.
+      return { ok: true, target: await startGateway(name, 'inline', o) };
+    case 'ollama-ring-workers':
+      // Built by another change; until the balancer supports it, the bench reports it skipped.
+      try {
+        return { ok: true, target: await startGateway(name, 'workers', o) };
+      } catch (e) {
+        return { ok: false, name, skipped: WORKERS_UNAVAILABLE, reason: (e as Error).message };
+      }
+    case 'node-passthrough':
+      return { ok: true, target: await startGateway(name, 'inline', o, 'passthrough-child') };
+    case 'nginx': {
+      const bin = findNginx(o.nginxBin);
+      if (!bin) return { ok: false, name, skipped: NGINX_INSTALL_HINT, reason: `looked for ${o.nginxBin ?? 'nginx on PATH and in the sbin dirs'}` };
+      try {
+        const n = await startNginx(bin, o.sim.url, { workers: o.nginxWorkers, keepalive: o.maxInFlight });
+        try {
+          await probe(n.url);
+        } catch (e) {
+          await n.stop();
+          throw e;
+        }
+        return { ok: true, target: { name, url: n.url, pids: n.pids, stop: n.stop } };
+      } catch (e) {
+        return { ok: false, name, skipped: `nginx at ${bin} did not start`, reason: (e as Error).message };
+      }
+    }
+  }
+}
