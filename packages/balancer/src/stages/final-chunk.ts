@@ -33,18 +33,22 @@ export class FinalChunkTracker {
     this.pending = rest;
   }
 
-  /** The last JSON object of the stream (an SSE `data:` payload included), or undefined. */
+  /**
+   * The last JSON object of the stream (an SSE `data:` payload included), or undefined. A line
+   * longer than the 64 KiB kept (a long `context`, a batch of embeddings) has lost its head; its
+   * durations and counts, which Ollama writes last, are read from the tail.
+   */
   lastObject(): Record<string, unknown> | undefined {
     const tail = nonBlank(this.pending) ? this.pending : this.last;
     let text = this.decoder.decode(tail).trim();
     if (text.startsWith('data:')) text = text.slice(5).trim();
-    if (!text.startsWith('{')) return undefined;
     try {
       const v = JSON.parse(text) as unknown;
-      return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
     } catch {
-      return undefined;
+      // not whole: fall through
     }
+    return tail.length >= MAX_LINE ? metricsOf(text) : undefined;
   }
 }
 
@@ -63,12 +67,23 @@ export function statsOf(obj: Record<string, unknown> | undefined): FinalChunkSta
   };
 }
 
+/** `a` then `b`, keeping only the last MAX_LINE bytes. */
 function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length + b.length > MAX_LINE) return b.slice(Math.max(0, b.length - MAX_LINE));
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+  if (b.length >= MAX_LINE) return b.slice(b.length - MAX_LINE);
+  const keepA = Math.min(a.length, MAX_LINE - b.length);
+  const out = new Uint8Array(keepA + b.length);
+  out.set(a.subarray(a.length - keepA), 0);
+  out.set(b, keepA);
   return out;
+}
+
+const METRIC = /"(total_duration|load_duration|prompt_eval_count|prompt_eval_duration|eval_count|eval_duration)":(\d+)/g;
+
+/** The numeric metrics in the tail of a truncated final line, or undefined without `total_duration`. */
+function metricsOf(text: string): Record<string, unknown> | undefined {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(METRIC)) out[m[1]] = Number(m[2]);
+  return out.total_duration === undefined ? undefined : out;
 }
 
 function nonBlank(b: Uint8Array): boolean {

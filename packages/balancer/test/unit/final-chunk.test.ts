@@ -122,6 +122,44 @@ describe('FinalChunkTracker', () => {
     expect(t.lastObject()).toEqual(t.lastObject());
   });
 
+  test('a final chunk longer than 64 KiB (a long `context`) still yields its durations', () => {
+    const big = { ...FINAL, context: Array.from({ length: 20_000 }, (_, i) => 100_000 + i) };
+    const text = `{"response":"a","done":false}\n${JSON.stringify(big)}\n`;
+    expect(text.length).toBeGreaterThan(1 << 17);
+    const bytes = enc(text);
+    for (const size of [1_000, 16_384, 65_536, bytes.length]) {
+      const t = new FinalChunkTracker();
+      for (let i = 0; i < bytes.length; i += size) t.push(bytes.subarray(i, i + size));
+      expect([size, statsOf(t.lastObject())]).toEqual([size, statsOf(FINAL)]);
+    }
+  });
+
+  test('a large non-streamed /api/embed body (no newline) still yields its durations', () => {
+    const body = {
+      model: 'nomic-embed-text',
+      embeddings: Array.from({ length: 20 }, () => Array.from({ length: 768 }, (_, i) => 0.012345678 * i)),
+      total_duration: 14_143_917,
+      load_duration: 1_019_500,
+      prompt_eval_count: 8,
+    };
+    const bytes = enc(JSON.stringify(body));
+    expect(bytes.length).toBeGreaterThan(1 << 17);
+    const t = new FinalChunkTracker();
+    for (let i = 0; i < bytes.length; i += 16_384) t.push(bytes.subarray(i, i + 16_384));
+    expect(statsOf(t.lastObject())).toEqual({ loadMs: 1.0195, promptTokens: 8, promptEvalMs: 0, evalTokens: 0, evalMs: 0, totalMs: 14.143917 });
+  });
+
+  test('a truncated long line without durations gives nothing (no guessing from a torn line)', () => {
+    expect(track('x'.repeat(200_000)).lastObject()).toBeUndefined();
+    expect(track(`{"response":"${'是'.repeat(40_000)}","eval_count":5}`).lastObject()).toBeUndefined();
+    expect(track('{"total_duration":5,"response":"cut').lastObject()).toBeUndefined(); // short and torn
+  });
+
+  test('a truncated line of multi-byte text still yields its durations', () => {
+    const line = JSON.stringify({ model: 'm', response: '是'.repeat(40_000), done: true, total_duration: 2_000_000, eval_count: 7 });
+    expect(statsOf(track(line).lastObject())).toMatchObject({ totalMs: 2, evalTokens: 7 });
+  });
+
   test('a very long line does not grow memory without bound and does not crash', () => {
     const t = new FinalChunkTracker();
     const big = enc('x'.repeat(40_000));
