@@ -32,6 +32,8 @@ export class RequestContext {
   firstByteAt = 0;
   /** The target was cold when bound (for the adaptive first-byte timeout and cold-load metrics). */
   cold = false;
+  /** Bound as one of its node's half-open trial requests: only then does it hold a trial place. */
+  trial = false;
   lastError?: BalancerError;
   /** Set while the scheduler has a pending abort for it. */
   abortReason?: BalancerError;

@@ -304,6 +304,7 @@ export class Scheduler {
     this.deps.observer?.queueWait?.(waited);
     this.slots.acquire(node, ctx.id, facts.model, now);
     node.breaker.onAttempt(now);
+    ctx.trial = node.breaker.state === 'half-open';
     node.totalRequests++;
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
     if (ctx.cold) this.deps.observer?.coldLoad?.(node.id, facts.model);
@@ -379,8 +380,11 @@ export class Scheduler {
     ctx.upstreamAbort = undefined;
     const v = judge(nodeId, outcome);
     if (node) {
-      if (outcome.kind === 'aborted') node.breaker.onTrialAbandoned();
-      else if (v.nodeFailure) {
+      // Neither success nor failure (an abort, a 4xx) gives back a trial place, if it held one.
+      const neutral = outcome.kind === 'aborted' || (outcome.kind === 'http-error' && !v.nodeFailure);
+      if (neutral) {
+        if (ctx.trial) node.breaker.onTrialAbandoned();
+      } else if (v.nodeFailure) {
         node.failedRequests++;
         node.lastError = v.error?.message ?? '';
         this.estimates.recordFailure(nodeId);
@@ -390,10 +394,8 @@ export class Scheduler {
           node.health = 'UNHEALTHY';
           node.loaded.clear();
         } else node.breaker.onFailure(now);
-      } else if (outcome.kind === 'http-error') {
-        // A client error (4xx) says nothing either way; a half-open trial must still give its place back.
-        node.breaker.onTrialAbandoned();
       } else node.breaker.onSuccess();
+      ctx.trial = false;
       if (v.error instanceof UpstreamTimeoutError) this.deps.observer?.timeout?.(v.error.phase);
       if (outcome.kind === 'ok' && !v.nodeFailure) {
         // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.

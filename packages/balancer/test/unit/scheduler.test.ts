@@ -1041,6 +1041,30 @@ describe('exactly once, and slots always released', () => {
 });
 
 describe('breaker trials and client errors', () => {
+  test.each<[string, (c: import('./helpers').Call) => void]>([
+    ['aborted', (c) => c.aborted()],
+    ['answered with a 400', (c) => c.httpError(400)],
+  ])('a request sent before the breaker opened and %s in half-open does not let a second trial in', async (how, end) => {
+    const h = new Harness({ nodes: [nodeSpec('a')] });
+    const old = h.submit(); // in flight while the breaker is still closed
+    h.node('a').breaker.trip(Date.now());
+    await settle(1_000);
+    const trial = h.submit();
+    const third = h.submit();
+    expect(h.dispatcher.open().map((c) => c.job.requestId)).toEqual([old.ctx.id, trial.ctx.id]);
+    if (how === 'aborted') h.abort(old);
+    await settle();
+    end(h.dispatcher.calls[0]);
+    await settle(200);
+    expect(third.ctx.state).toBe('queued'); // still one trial at a time (halfOpenRequests 1)
+    h.dispatcher.calls[1].ok(); // the trial succeeds: closed
+    await settle();
+    expect(h.node('a').breaker.state).toBe('closed');
+    h.dispatcher.one().ok();
+    await settle();
+    h.expectIdle();
+  });
+
   test.each<[string, number, string]>([
     ['400', 400, '{"error":"bad request"}'],
     ['404 model not found', 404, '{"error":"model \'m\' not found"}'],
