@@ -57,7 +57,8 @@ function validateNative(route: Route, b: Body, limits: ValidationLimits): Reques
   if (b.raw === true && (nonEmptyString(b.template) || nonEmptyString(b.system) || (Array.isArray(b.context) && b.context.length > 0))) {
     return reject(400, 'raw mode does not support template, system, or context');
   }
-  if (route === Route.Embed && b.input !== undefined && !isStringOrStrings(b.input)) {
+  // null is no input (a load), as in Ollama's EmbedHandler and the sim.
+  if (route === Route.Embed && b.input !== undefined && b.input !== null && !isStringOrStrings(b.input)) {
     return reject(400, 'invalid input type');
   }
   const options = (b.options as Body | undefined) ?? {};

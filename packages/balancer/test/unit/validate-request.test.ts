@@ -152,6 +152,7 @@ describe('validateRequest: native checks', () => {
     ['text', true],
     [['a', 'b'], true],
     [[], true],
+    [null, true], // no input: a load, as Ollama treats it
     [42, false],
     [['a', 1], false],
     [{ text: 'a' }, false],
