@@ -1,0 +1,155 @@
+/**
+ * pnpm bench:scheduling [--quick] [--json FILE] [--md FILE] [--strategies a,b] [--scale F] [--time-scale X]
+ *                       [--seed N] [--discovery-ms MS] [--steady-load F] [--burst-load F]
+ *
+ * Replays one seeded trace (Zipf model popularity, Poisson arrivals at 80% of the pool's capacity,
+ * then a burst at 150%, half of it streamed) against a heterogeneous simulated pool, once per
+ * strategy, each on a fresh pool and a fresh balancer. Reports throughput (overall and in the
+ * burst), TTFT, latency, cold loads and per-node utilization, all in unscaled time.
+ *
+ * `--scale` multiplies the trace's length (the test runs a tiny one); `--time-scale` is the sim's
+ * (default 0.02: one simulated second takes 20 ms); `--discovery-ms` is the balancer's
+ * /api/ps polling interval in unscaled ms (default: its default, 30 s); `--steady-load` and
+ * `--burst-load` change the arrival rates (fractions of capacity, default 0.8 and 1.5) for diagnosis.
+ */
+import { StrategyFactory } from '@ollama-ring/balancer';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from '../common/args';
+import { writeJson } from '../common/json-out';
+import { machineInfo } from '../common/machine';
+import { NODES, simPoolConfig } from './pool';
+import { checkTargets, diagnosticsTable, markdownReport, resultsTable, targetsTable } from './report';
+import { runStrategy } from './run';
+import { summarise, type StrategyResult } from './summary';
+import { WORKLOAD, buildTrace, meanOutputTokens, meanPromptTokens, modelPopularity } from './trace';
+
+/**
+ * Why 0.02: the balancer only learns a load time from a final chunk whose load_duration is at
+ * least 50 ms of wall time (estimates.ts ignores the few ms a hot request reports), and the
+ * shortest load here is 3 s unscaled: 3 s × 0.02 = 60 ms. Any smaller and predictive would never
+ * learn load times at all. It also keeps all eight strategies under a minute.
+ */
+const DEFAULT_TIME_SCALE = 0.02;
+const FULL = { steadyMs: 120_000, burstMs: 40_000 };
+const QUICK = { steadyMs: 45_000, burstMs: 15_000 };
+
+/** The commit measured, and whether the balancer's sources differed from it (best effort). */
+function revision(): string {
+  try {
+    const git = (...a: string[]): string => execFileSync('git', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = git('status', '--porcelain', '--', 'packages/balancer/src', 'packages/ollama-sim/src') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (balancer/sim sources modified)' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function num(v: string | true | undefined, d: number): number {
+  if (typeof v !== 'string') return d;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const timeScale = num(args.flags.get('time-scale'), DEFAULT_TIME_SCALE);
+  const scale = num(args.flags.get('scale'), 1);
+  const seed = num(args.flags.get('seed'), 20261122);
+  const discovery = args.flags.get('discovery-ms');
+  const discoveryMs = discovery === undefined ? undefined : num(discovery, 30_000);
+  const only = args.flags.get('strategies');
+  const strategies = typeof only === 'string' ? only.split(',').map((s) => s.trim()).filter(Boolean) : StrategyFactory.names();
+  for (const s of strategies) if (StrategyFactory.resolve(s) === undefined) throw new Error(`unknown strategy '${s}'`);
+  const phases = args.quick ? QUICK : FULL;
+  const loads = { steady: num(args.flags.get('steady-load'), WORKLOAD.steadyLoad), burst: num(args.flags.get('burst-load'), WORKLOAD.burstLoad) };
+  const trace = buildTrace(seed, Math.round(phases.steadyMs * scale), Math.round(phases.burstMs * scale), loads);
+  const machine = machineInfo();
+  const streamed = trace.requests.filter((r) => r.stream).length;
+
+  console.log(`bench:scheduling ${args.quick ? '(quick) ' : ''}seed=${seed} timeScale=${timeScale} strategies=${strategies.join(',')}`);
+  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
+  console.log(
+    `trace: ${trace.requests.length} requests (${streamed} streamed), capacity ≈ ${trace.capacity.rps.toFixed(2)} req/s; ` +
+      `${(trace.steadyMs / 1000).toFixed(0)} s at ${trace.steadyRps.toFixed(2)} req/s, then ${(trace.burstMs / 1000).toFixed(0)} s at ${trace.burstRps.toFixed(2)} req/s (unscaled)\n`,
+  );
+
+  const results: StrategyResult[] = [];
+  for (const name of strategies) {
+    const t0 = Date.now();
+    const run = await runStrategy(name, trace, { timeScale, discoveryMs });
+    const r = summarise(run, trace);
+    results.push(r);
+    console.log(
+      `${name.padEnd(21)} ${((Date.now() - t0) / 1000).toFixed(1)} s wall: ${r.completed} ok, ${r.failed} failed, ` +
+        `burst ${r.burstThroughputRps.toFixed(2)} req/s, TTFT p99 ${r.ttftP99Ms.toFixed(0)} ms, ${r.coldLoads} cold loads`,
+    );
+  }
+
+  const nodeIds = NODES.map((n) => n.id);
+  console.log(`\n${resultsTable(results, nodeIds)}\n`);
+  console.log(`${diagnosticsTable(results)}\n`);
+  const checks = checkTargets(results);
+  if (checks) console.log(`${targetsTable(checks)}\n`);
+  const ratios = results.map((r) => `${r.name} ${r.learnedLoadRatio}`).join(', ');
+  console.log(`units check, learned load ÷ timeScale ÷ configured load (median): ${ratios}`);
+
+  const rev = revision();
+  const command = `pnpm bench:scheduling ${process.argv.slice(2).join(' ')}`.trim();
+  const md = args.flags.get('md');
+  if (typeof md === 'string') {
+    const scenario =
+      `seed ${seed}, timeScale ${timeScale}, ${trace.requests.length} requests (${streamed} streamed); capacity estimate ` +
+      `${trace.capacity.rps.toFixed(2)} req/s; ${(trace.steadyMs / 1000).toFixed(0)} s at ${trace.steadyRps.toFixed(2)} req/s (${loads.steady * 100}%), ` +
+      `then ${(trace.burstMs / 1000).toFixed(0)} s at ${trace.burstRps.toFixed(2)} req/s (${loads.burst * 100}%); discovery every ${((discoveryMs ?? 30_000) / 1000).toFixed(0)} s`;
+    const text = markdownReport(
+      { date: machine.date.slice(0, 10), revision: rev, machine: `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}`, command, scenario },
+      results,
+      nodeIds,
+      checks,
+    );
+    const path = resolve(process.env.INIT_CWD ?? process.cwd(), md);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    console.log(`wrote ${path}`);
+  }
+
+  if (args.json) {
+    const path = writeJson(args.json, {
+      scenario: {
+        name: 'zipf-poisson-burst',
+        seed,
+        timeScale,
+        requests: trace.requests.length,
+        streamed,
+        steadyMs: trace.steadyMs,
+        burstMs: trace.burstMs,
+        capacityRps: trace.capacity.rps,
+        capacityByNode: trace.capacity.byNode,
+        steadyLoad: loads.steady,
+        burstLoad: loads.burst,
+        steadyRps: trace.steadyRps,
+        burstRps: trace.burstRps,
+        modelPopularity: modelPopularity(),
+        meanPromptTokens: meanPromptTokens(),
+        meanOutputTokens: meanOutputTokens(),
+        workload: WORKLOAD,
+        discoveryMs: discoveryMs ?? 30_000,
+        pool: simPoolConfig(1),
+      },
+      machine,
+      revision: rev,
+      command,
+      strategies: results,
+      targets: checks ?? null,
+    });
+    console.log(`\nwrote ${path}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

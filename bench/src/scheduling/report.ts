@@ -1,0 +1,100 @@
+/** The Markdown tables and the predictive-vs-least-in-flight target check. */
+import { markdownTable } from '../common/table';
+import type { StrategyResult } from './summary';
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : String(x));
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+
+export function resultsTable(results: readonly StrategyResult[], nodeIds: readonly string[]): string {
+  return markdownTable(
+    ['strategy', 'completed', 'failed', 'req/s', 'burst req/s', 'TTFT p50 ms', 'TTFT p99 ms', 'latency p99 ms', 'cold loads', `utilization (${nodeIds.join(' / ')})`],
+    results.map((r) => [
+      r.name,
+      r.completed,
+      r.failed,
+      f2(r.throughputRps),
+      f2(r.burstThroughputRps),
+      f0(r.ttftP50Ms),
+      f0(r.ttftP99Ms),
+      f0(r.latencyP99Ms),
+      r.coldLoads,
+      nodeIds.map((id) => f2(r.utilization[id] ?? 0)).join(' / '),
+    ]),
+  );
+}
+
+export function diagnosticsTable(results: readonly StrategyResult[]): string {
+  return markdownTable(
+    ['strategy', 'cold loads (sim / balancer saw)', 'balancer-seen cold by phase (0-30 s / steady / burst / after)', 'evictions', 'slot s held cold / hot', 'routed per node', 'queue p50 / p99 ms', 'TTFT p99 burst ms', 'TTFT p99 streamed ms', 'failures', 'send lag p99 ms'],
+    results.map((r) => [
+      r.name,
+      `${r.coldLoads} / ${r.coldLoadsBalancer}`,
+      Object.values(r.coldBoundByPhase).join(' / '),
+      r.evictions,
+      `${(r.coldHeldMeanMs / 1000).toFixed(1)} / ${(r.hotHeldMeanMs / 1000).toFixed(1)}`,
+      Object.values(r.routedByNode).join(' / '),
+      `${f0(r.queueP50Ms)} / ${f0(r.queueP99Ms)}`,
+      f0(r.ttftP99BurstMs),
+      f0(r.ttftP99StreamMs),
+      Object.entries(r.failures).map(([k, v]) => `${k}×${v}`).join(', ') || '-',
+      f0(r.sendLagP99Ms),
+    ]),
+  );
+}
+
+/** The issue's targets: predictive against least-in-flight on the same trace. */
+export function checkTargets(results: readonly StrategyResult[]): TargetCheck[] | undefined {
+  const p = results.find((r) => r.name === 'predictive');
+  const l = results.find((r) => r.name === 'least-in-flight');
+  if (!p || !l) return undefined;
+  const burst = p.burstThroughputRps / l.burstThroughputRps;
+  const ttft = p.ttftP99Ms / l.ttftP99Ms;
+  const cold = l.coldLoads === 0 ? (p.coldLoads === 0 ? 0 : Infinity) : p.coldLoads / l.coldLoads;
+  return [
+    { name: 'burst-phase throughput', target: '≥ 1.5×', measured: `${f2(burst)}× (${f2(p.burstThroughputRps)} vs ${f2(l.burstThroughputRps)} req/s)`, met: burst >= 1.5 },
+    { name: 'p99 TTFT', target: '≤ 1/3 (0.33×)', measured: `${f2(ttft)}× (${f0(p.ttftP99Ms)} vs ${f0(l.ttftP99Ms)} ms)`, met: ttft <= 1 / 3 },
+    { name: 'cold loads', target: '≤ 1/4 (0.25×)', measured: `${f2(cold)}× (${p.coldLoads} vs ${l.coldLoads})`, met: cold <= 0.25 },
+    { name: 'failed requests (predictive)', target: '0', measured: String(p.failed), met: p.failed === 0 },
+  ];
+}
+
+export function targetsTable(checks: readonly TargetCheck[]): string {
+  return markdownTable(
+    ['predictive vs least-in-flight', 'target', 'measured', ''],
+    checks.map((c) => [c.name, c.target, c.measured, c.met ? 'met' : 'missed']),
+  );
+}
+
+export interface ReportHeader {
+  date: string;
+  revision: string;
+  machine: string;
+  command: string;
+  scenario: string;
+}
+
+/** The whole result as Markdown, for bench/results/*.md and the README. */
+export function markdownReport(h: ReportHeader, results: readonly StrategyResult[], nodeIds: readonly string[], checks: readonly TargetCheck[] | undefined): string {
+  return [
+    `# bench:scheduling, ${h.date}`,
+    '',
+    `- Command: \`${h.command}\` at commit ${h.revision}`,
+    `- Machine: ${h.machine}`,
+    `- Scenario: ${h.scenario}`,
+    '',
+    'All times are unscaled (simulated) ms; req/s are per unscaled second.',
+    '',
+    resultsTable(results, nodeIds),
+    '',
+    diagnosticsTable(results),
+    '',
+    ...(checks ? [targetsTable(checks), ''] : []),
+  ].join('\n');
+}

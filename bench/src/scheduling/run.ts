@@ -1,0 +1,197 @@
+/**
+ * One strategy, one replay: a fresh simulated pool (own process) and a fresh balancer, so that every
+ * strategy starts with the same loaded models and nothing learned. The trace is replayed in wall
+ * time (`atMs × timeScale`); every figure is kept in wall ms here and unscaled in summary.ts.
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { InferenceRequest, PipelineFactory, type SchedulerObserver } from '@ollama-ring/balancer';
+import type { SimNodeState } from '@ollama-ring/ollama-sim';
+import { balancerConfig } from './balancer-config';
+import { simPoolConfig } from './pool';
+import { startSimProcess } from './sim-process';
+import type { Trace, TraceRequest } from './trace';
+
+/** One request as the client saw it; times are wall ms since the replay started. */
+export interface RequestRecord {
+  id: number;
+  phase: TraceRequest['phase'];
+  stream: boolean;
+  /** When the trace wanted it sent, and when it was. */
+  dueMs: number;
+  startMs: number;
+  /** First token: the first streamed chunk, or for `stream: false` the end minus `eval_duration`. */
+  firstTokenMs?: number;
+  endMs?: number;
+  ok: boolean;
+  error?: string;
+  nodeId?: string;
+}
+
+export interface RunResult {
+  strategy: string;
+  timeScale: number;
+  records: RequestRecord[];
+  /** Slot-ms held per node (in-flight count integrated over time), wall. */
+  busyMs: Record<string, number>;
+  slots: Record<string, number>;
+  /** Cold loads the balancer knew it caused (`coldLoad` observer events), per node. */
+  balancerColdLoads: Record<string, number>;
+  /** Balancer queue waits of finished requests, wall ms. */
+  queueMs: number[];
+  /** Every binding the balancer made (retries included), in order, for diagnosis. */
+  routes: { requestId: number; nodeId: string; model: string; cold: boolean; queueMs: number; atMs: number; heldMs?: number }[];
+  /** The sim's own counters at the end: loads actually started, evictions. */
+  sim: SimNodeState[];
+  /** What the balancer learned: per node and model, load ms (wall), NaN if never seen. */
+  learnedLoadMs: Record<string, Record<string, number>>;
+  /** Event-loop delay of the driver + balancer process during the replay, wall ms. */
+  loopDelayP99Ms: number;
+}
+
+export interface RunOptions {
+  timeScale: number;
+  discoveryMs?: number;
+}
+
+export async function runStrategy(strategy: string, trace: Trace, opts: RunOptions): Promise<RunResult> {
+  const ts = opts.timeScale;
+  const sim = await startSimProcess(simPoolConfig(ts));
+  const slots = Object.fromEntries(sim.nodes.map((n) => [n.id, 0]));
+  const busyMs: Record<string, number> = Object.fromEntries(sim.nodes.map((n) => [n.id, 0]));
+  const balancerColdLoads: Record<string, number> = Object.fromEntries(sim.nodes.map((n) => [n.id, 0]));
+  const queueMs: number[] = [];
+  const routes: RunResult['routes'] = [];
+  // Reset when the replay starts, so route times share the records' clock.
+  let born = performance.now();
+  // Utilization integrates each node's in-flight count over time: the scheduler reports the node
+  // (nodeChanged) right after every slot it takes at binding and every slot it frees on completion.
+  const level = new Map<string, { inFlight: number; since: number }>();
+  const nodeChanged = (id: string, inFlight: number): void => {
+    const now = performance.now();
+    const l = level.get(id);
+    if (l) busyMs[id] = (busyMs[id] ?? 0) + l.inFlight * (now - l.since);
+    level.set(id, { inFlight, since: now });
+  };
+  // Per binding, how long the request held its slot (until it ended or was re-routed), for diagnosis.
+  const open = new Map<number, { since: number; route: RunResult['routes'][number] }>();
+  const close = (requestId: number): void => {
+    const o = open.get(requestId);
+    if (!o) return;
+    o.route.heldMs = performance.now() - o.since;
+    open.delete(requestId);
+  };
+  const observer: SchedulerObserver = {
+    routed: (e) => {
+      close(e.requestId);
+      const route = { requestId: e.requestId, nodeId: e.nodeId, model: e.model, cold: e.cold, queueMs: e.queueMs, atMs: performance.now() - born };
+      routes.push(route);
+      open.set(e.requestId, { since: performance.now(), route });
+    },
+    nodeChanged: (node) => nodeChanged(node.id, node.inFlight),
+    coldLoad: (nodeId) => void (balancerColdLoads[nodeId] = (balancerColdLoads[nodeId] ?? 0) + 1),
+    requestEnded: (e) => {
+      close(e.requestId);
+      queueMs.push(e.queueMs);
+    },
+  };
+  const config = balancerConfig(strategy, sim.nodes, ts, { discoveryMs: opts.discoveryMs });
+  for (const n of config.nodes) slots[n.id] = n.maxConcurrentRequests;
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  let factory: PipelineFactory | undefined;
+  try {
+    factory = await PipelineFactory.fromConfig(config, { observer }).start();
+    const pipeline = factory.getPipeline();
+    loop.enable();
+    born = performance.now();
+    const records = await replay(trace, ts, (r, rec, clock) => send(pipeline, r, rec, clock));
+    loop.disable();
+    const learnedLoadMs: RunResult['learnedLoadMs'] = {};
+    for (const [node, models] of Object.entries(factory.getEstimates().snapshot())) {
+      learnedLoadMs[node] = Object.fromEntries(Object.entries(models).map(([m, v]) => [m, v.loadMs]));
+    }
+    await factory.stop(1_000);
+    factory = undefined;
+    return {
+      strategy,
+      timeScale: ts,
+      records,
+      busyMs,
+      slots,
+      balancerColdLoads,
+      queueMs,
+      routes,
+      sim: await sim.state(),
+      learnedLoadMs,
+      loopDelayP99Ms: loop.percentile(99) / 1e6,
+    };
+  } finally {
+    loop.disable();
+    await factory?.stop(1_000);
+    await sim.close();
+  }
+}
+
+type Pipeline = ReturnType<PipelineFactory['getPipeline']>;
+
+type Clock = () => number;
+
+/** Sends every request at its time, and resolves when all have ended. */
+async function replay(trace: Trace, ts: number, fire: (r: TraceRequest, rec: RequestRecord, clock: Clock) => Promise<void>): Promise<RequestRecord[]> {
+  const reqs = trace.requests;
+  const records: RequestRecord[] = [];
+  const inFlight: Promise<void>[] = [];
+  const t0 = performance.now();
+  const clock: Clock = () => performance.now() - t0;
+  let i = 0;
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      // A late timer sends everything already due at once, so lateness never accumulates.
+      while (i < reqs.length && reqs[i].atMs * ts <= clock()) {
+        const r = reqs[i++];
+        const rec: RequestRecord = { id: r.id, phase: r.phase, stream: r.stream, dueMs: r.atMs * ts, startMs: clock(), ok: false };
+        records.push(rec);
+        inFlight.push(fire(r, rec, clock));
+      }
+      if (i >= reqs.length) {
+        resolve();
+        return;
+      }
+      setTimeout(tick, Math.max(0, reqs[i].atMs * ts - clock()));
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  return records;
+}
+
+/** Sends one request and fills in its record. Never rejects. */
+async function send(pipeline: Pipeline, r: TraceRequest, rec: RequestRecord, clock: Clock): Promise<void> {
+  const options: Record<string, unknown> = { num_predict: r.numPredict };
+  if (r.numCtx !== undefined) options.num_ctx = r.numCtx;
+  const req = r.chat
+    ? InferenceRequest.ofChat(r.model, [{ role: 'user', content: r.prompt }], { options })
+    : InferenceRequest.ofPrompt(r.model, r.prompt, { options });
+  try {
+    if (r.stream) {
+      let last: Record<string, unknown> | undefined;
+      for await (const chunk of pipeline.stream(req)) {
+        rec.firstTokenMs ??= clock();
+        last = chunk;
+      }
+      rec.endMs = clock();
+      if (last?.done !== true) throw new Error('stream ended without a final chunk');
+    } else {
+      const res = await pipeline.submit(req);
+      rec.endMs = clock();
+      rec.nodeId = res.nodeId;
+      // The client sees nothing before the end; the first token was made eval_duration before it.
+      const evalMs = typeof res.body.eval_duration === 'number' ? res.body.eval_duration / 1e6 : 0;
+      rec.firstTokenMs = rec.endMs - evalMs;
+    }
+    rec.ok = true;
+  } catch (e) {
+    rec.ok = false;
+    rec.endMs ??= clock();
+    rec.error = (e as { code?: string }).code ?? (e as Error).message ?? String(e);
+  }
+}
