@@ -10,3 +10,15 @@ export { HttpSink, NODE_HEADER, QUEUE_HEADER, RETRIES_HEADER } from './http/http
 export { clientIdentity, isAdmin, presentedKey, isLoopback } from './http/auth';
 export { readBody, BodyError } from './http/body';
 export { hintsFromHeaders } from './http/hints';
+export { allRoutes } from './http/routes';
+export { addHealthRoutes, healthOf, type HealthBody, type NodeHealth } from './http/health-routes';
+export { addStatsRoutes, statsOf, type StatsBody, type InstanceStats } from './http/stats-routes';
+export { addAdminRoutes, nodeSpecOf } from './http/admin-routes';
+export { addModelRoutes, GATEWAY_VERSION } from './http/model-routes';
+export { addModelAdminRoutes } from './http/model-admin-routes';
+export { addOpenAIModelRoutes, type OpenAIModel } from './http/openai-model-routes';
+export { NODES_HEADER, targetNodes, fanOutCall, fanOutProgress, type NodeResult } from './http/fan-out';
+export { listModels, compareVersions, type Listing, type ModelEntry, type MergedEntry } from './http/model-listing';
+export { refreshModels, schedulerBarrier } from './http/model-sync';
+export { Upstream, upstreamFor, closeUpstream, stripHopByHop, forwardable, errorText, NodeCallError, type CallKind, type UpstreamCall, type NodeAddress } from './http/upstream';
+export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, displayModel, modelOf, type JsonObject } from './http/route-util';

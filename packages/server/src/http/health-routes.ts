@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+import type { Server } from 'node:http';
+import type { NodeSnapshot } from '@ollama-ring/balancer';
+import type { GatewayContext } from '../gateway-context';
+import { sendError } from './errors';
+import { canServe, sendJson } from './route-util';
+import type { Router } from './router';
+
+/** One node in `/health`. */
+export interface NodeHealth {
+  id: string;
+  url: string;
+  health: NodeSnapshot['health'];
+  can_serve: boolean;
+  enabled: boolean;
+  admin_disabled: boolean;
+  draining: boolean;
+  circuit_breaker: NodeSnapshot['breakerState'];
+  in_flight: number;
+  max_concurrent: number;
+  last_error?: string;
+}
+
+/** `/health`'s body. */
+export interface HealthBody {
+  status: 'ok' | 'unavailable';
+  /** Present when no node can serve, so the body is also Ollama's error shape. */
+  error?: string;
+  serving: number;
+  total: number;
+  nodes: NodeHealth[];
+}
+
+/**
+ * `/health` (200 while at least one node can serve, 503 otherwise, with per-node detail),
+ * `/ready` (200 while the gateway takes requests, 503 once it is shutting down) and `/metrics`
+ * (Prometheus text). None needs credentials: probes and scrapers call them.
+ *
+ * @example new Gateway({ factory, routes: [addHealthRoutes] });
+ */
+export function addHealthRoutes(router: Router, gw: GatewayContext): void {
+  router.add(['GET', 'HEAD'], '/health', ({ res }) => {
+    const body = healthOf(gw.factory.getNodeRegistry().getAllNodes());
+    sendJson(res, body.status === 'ok' ? 200 : 503, body);
+  });
+
+  router.add(['GET', 'HEAD'], '/ready', ({ req, res }) => {
+    if (shuttingDown(req)) {
+      sendJson(res, 503, { status: 'shutting_down', error: 'the gateway is shutting down' });
+      return;
+    }
+    sendJson(res, 200, { status: 'ready' });
+  });
+
+  router.add('GET', '/metrics', async ({ res }) => {
+    if (!gw.config().metrics.enabled) {
+      sendError(res, 404, 'metrics are disabled (metrics.enabled: false)', 'ollama');
+      return;
+    }
+    const m = gw.factory.getMetricsRegistry();
+    const text = await m.scrape();
+    res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+}
+
+/**
+ * The pool's health as `/health` reports it.
+ *
+ * @example healthOf(registry.getAllNodes()).status; // 'ok'
+ */
+export function healthOf(nodes: readonly NodeSnapshot[]): HealthBody {
+  const detail = nodes.map(
+    (n): NodeHealth => ({
+      id: n.id,
+      url: n.url,
+      health: n.health,
+      can_serve: canServe(n),
+      enabled: n.enabled,
+      admin_disabled: n.adminDisabled,
+      draining: n.draining,
+      circuit_breaker: n.breakerState,
+      in_flight: n.inFlight,
+      max_concurrent: n.maxConcurrent,
+      ...(n.lastError ? { last_error: n.lastError } : {}),
+    }),
+  );
+  const serving = detail.filter((n) => n.can_serve).length;
+  return {
+    status: serving > 0 ? 'ok' : 'unavailable',
+    ...(serving > 0 ? {} : { error: 'no node can serve requests' }),
+    serving,
+    total: detail.length,
+    nodes: detail,
+  };
+}
+
+/**
+ * Whether the server that accepted this request has stopped listening: `Gateway.close()` closes
+ * the listener first, then drains, and requests still arriving on open connections meanwhile are
+ * told the gateway is not ready. (The gateway context has no closing flag of its own.)
+ */
+function shuttingDown(req: IncomingMessage): boolean {
+  // Node sets `socket.server` on every server-side socket; @types/node does not declare it.
+  const server = (req.socket as { server?: Server }).server;
+  return server !== undefined && !server.listening;
+}

@@ -1,0 +1,72 @@
+import { normalizeModel } from '@ollama-ring/balancer';
+import type { GatewayContext } from '../gateway-context';
+import { sendError } from './errors';
+import { fanOutCall, fanOutProgress, targetNodes } from './fan-out';
+import { refreshModels } from './model-sync';
+import { modelOf, readJsonObject, requireAdmin, requireClient } from './route-util';
+import type { Router } from './router';
+
+/**
+ * The Ollama model-management routes, fanned out to nodes directly (see `fan-out.ts` for how the
+ * answers are merged). Targets: the nodes named by `X-Ollama-Ring-Nodes: a,b`, else every node not
+ * known to be down (for `/api/create` with `from`, the nodes that list `from`, when some do).
+ * - `POST /api/pull`: client API key as for inference; NDJSON progress merged over the nodes;
+ * - `DELETE /api/delete`, `POST /api/copy`, `POST /api/create`: admin only (401/403), since they
+ *   change what every node holds.
+ * After a success the nodes' model lists are re-read, so routing knows at once.
+ *
+ * @example new Gateway({ factory, routes: [addModelAdminRoutes] });
+ */
+export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
+  const sync = (ok: string[]) => refreshModels(gw, ok);
+
+  router.add('POST', '/api/pull', async ({ req, res }) => {
+    if (!requireClient(gw, req, res, 'ollama')) return;
+    const body = await readJsonObject(gw, req, res, 'ollama');
+    if (!body) return;
+    const m = modelOf(body);
+    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
+    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    const t = targetNodes(gw, req);
+    if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
+    await fanOutProgress(gw, req, res, { path: '/api/pull', body, nodes: t.nodes, verb: 'pull', after: sync });
+  });
+
+  router.add('POST', '/api/create', async ({ req, res }) => {
+    if (!requireAdmin(gw, req, res)) return;
+    const body = await readJsonObject(gw, req, res, 'ollama');
+    if (!body) return;
+    const m = modelOf(body);
+    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
+    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    if (body.from !== undefined && typeof body.from !== 'string') return sendError(res, 400, "field 'from' must be a string", 'ollama');
+    const from = typeof body.from === 'string' && body.from ? normalizeModel(body.from) : undefined;
+    const t = targetNodes(gw, req, from ? (n) => n.models.includes(from) : undefined);
+    if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
+    await fanOutProgress(gw, req, res, { path: '/api/create', body, nodes: t.nodes, verb: 'create', after: sync });
+  });
+
+  router.add('DELETE', '/api/delete', async ({ req, res }) => {
+    if (!requireAdmin(gw, req, res)) return;
+    const body = await readJsonObject(gw, req, res, 'ollama');
+    if (!body) return;
+    const m = modelOf(body);
+    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
+    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    const t = targetNodes(gw, req);
+    if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
+    await fanOutCall(gw, req, res, { method: 'DELETE', path: '/api/delete', body, nodes: t.nodes, verb: 'delete', after: sync });
+  });
+
+  router.add('POST', '/api/copy', async ({ req, res }) => {
+    if (!requireAdmin(gw, req, res)) return;
+    const body = await readJsonObject(gw, req, res, 'ollama');
+    if (!body) return;
+    for (const field of ['source', 'destination'] as const) {
+      if (typeof body[field] !== 'string' || body[field] === '') return sendError(res, 400, `${field} "${String(body[field] ?? '')}" is invalid`, 'ollama');
+    }
+    const t = targetNodes(gw, req);
+    if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
+    await fanOutCall(gw, req, res, { method: 'POST', path: '/api/copy', body, nodes: t.nodes, verb: 'copy', after: sync });
+  });
+}

@@ -1,0 +1,131 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NodeSnapshot } from '@ollama-ring/balancer';
+import type { GatewayContext } from '../gateway-context';
+import { clientIdentity, isAdmin, presentedKey } from './auth';
+import { BodyError, readBody } from './body';
+import { type Flavor, sendError } from './errors';
+
+/**
+ * Sends `body` as JSON. Ollama's own JSON answers carry no trailing newline (gin's `c.JSON`), so
+ * neither do these.
+ *
+ * @example sendJson(res, 200, { models: [] });
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** A parsed JSON object body. */
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * Reads a JSON object body under `validation.maxBodyBytes`. On bad input it answers (400 empty or
+ * malformed or not an object, 413 oversized) in the caller's error shape and returns undefined.
+ *
+ * @example const body = await readJsonObject(gw, req, res, 'ollama'); if (!body) return;
+ */
+export async function readJsonObject(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: Flavor): Promise<JsonObject | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readBody(req, gw.config().validation.maxBodyBytes);
+  } catch (e) {
+    if (!(e instanceof BodyError)) throw e;
+    sendError(res, e.status, e.message, flavor);
+    // The rest of an oversized body is not worth reading; close instead of draining it.
+    res.once('finish', () => req.destroy());
+    return undefined;
+  }
+  if (raw.length === 0) {
+    sendError(res, 400, 'missing request body', flavor);
+    return undefined;
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    sendError(res, 400, `invalid JSON: ${(e as Error).message}`, flavor);
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    sendError(res, 400, 'request body must be a JSON object', flavor);
+    return undefined;
+  }
+  return v as JsonObject;
+}
+
+/**
+ * The model a native management body names (`model`, or the older `name` the `ollama` client still
+ * sends), or an error message for a wrong type.
+ *
+ * @example modelOf({ name: 'llama3.2' }); // { model: 'llama3.2' }
+ */
+export function modelOf(body: JsonObject): { model: string } | { error: string } {
+  const v = body.model ?? body.name;
+  if (v === undefined) return { model: '' };
+  if (typeof v !== 'string') return { error: `field 'model' must be a string (got ${typeof v})` };
+  return { model: v.trim() };
+}
+
+/**
+ * Client API keys, as for inference: with `auth.apiKeys` configured, a request without a valid
+ * key gets 401 in the caller's shape and false is returned.
+ *
+ * @example if (!requireClient(gw, req, res, 'openai')) return;
+ */
+export function requireClient(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: Flavor): boolean {
+  if (clientIdentity(req, gw.config()) !== null) return true;
+  sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', flavor);
+  return false;
+}
+
+/**
+ * The admin check, with the reason: with `auth.adminToken` set, no token is 401 and a wrong one
+ * 403; with none set, only loopback clients are admitted (403 otherwise). Errors are in Ollama's
+ * shape, since the admin API is ours and follows the native one.
+ *
+ * @example if (!requireAdmin(gw, req, res)) return;
+ */
+export function requireAdmin(gw: GatewayContext, req: IncomingMessage, res: ServerResponse): boolean {
+  const cfg = gw.config();
+  if (isAdmin(req, cfg)) return true;
+  let status: 401 | 403 = 403;
+  let message = 'forbidden: wrong admin token';
+  if (!cfg.auth.adminToken) {
+    message = 'forbidden: with no auth.adminToken configured, the admin API answers loopback clients only';
+  } else if (presentedKey(req) === undefined) {
+    status = 401;
+    message = 'unauthorized: the admin API requires Authorization: Bearer <auth.adminToken>';
+  }
+  sendError(res, status, message, 'ollama');
+  return false;
+}
+
+/**
+ * Whether a node can take requests now: enabled, not disabled by an admin, not draining, not
+ * UNHEALTHY, and its breaker not open. `/health` counts these; model listings ask only these.
+ *
+ * @example registry.getAllNodes().filter(canServe);
+ */
+export function canServe(n: NodeSnapshot): boolean {
+  return n.enabled && !n.adminDisabled && !n.draining && n.health !== 'UNHEALTHY' && n.breakerState !== 'open';
+}
+
+/**
+ * A model name as Ollama shows it in errors (`DisplayShortest`): the tag made explicit, the default
+ * registry and namespace dropped, the case kept.
+ *
+ * @example displayModel('llama3.2'); // 'llama3.2:latest'
+ */
+export function displayModel(name: string): string {
+  let n = name.trim();
+  const lastSlash = n.lastIndexOf('/');
+  if (n.indexOf(':', lastSlash + 1) === -1) n = `${n}:latest`;
+  const prefix = 'registry.ollama.ai/library/';
+  return n.toLowerCase().startsWith(prefix) ? n.slice(prefix.length) : n;
+}

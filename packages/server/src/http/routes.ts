@@ -1,0 +1,71 @@
+import type { GatewayContext } from '../gateway-context';
+import { addAdminRoutes } from './admin-routes';
+import { addHealthRoutes } from './health-routes';
+import { NODE_HEADER } from './http-sink';
+import { addModelAdminRoutes } from './model-admin-routes';
+import { addModelRoutes } from './model-routes';
+import { addOpenAIModelRoutes } from './openai-model-routes';
+import type { Handler, Router } from './router';
+import { addStatsRoutes } from './stats-routes';
+
+type AddRoutes = (router: Router, gw: GatewayContext) => void;
+
+/** Paths that probes and scrapers call every few seconds: not worth a log line each. */
+const QUIET = new Set(['/', '/health', '/ready', '/metrics']);
+
+/** The outcome word of the request log for a status. */
+function outcomeOf(status: number): string {
+  if (status < 400) return 'ok';
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status < 500) return 'rejected';
+  return 'error';
+}
+
+/**
+ * Adds `add`'s routes with one request-log line each (as inference requests get from their sink),
+ * naming the route by its pattern and the node that answered, when one did. The router is wrapped
+ * rather than changed: only `add` is replaced, on an object whose prototype is the router.
+ */
+function logged(add: AddRoutes): AddRoutes {
+  return (router, gw) => {
+    const wrapper = Object.create(router) as Router;
+    wrapper.add = (methods: string | string[], pattern: string, handler: Handler) => {
+      if (QUIET.has(pattern)) return router.add(methods, pattern, handler);
+      return router.add(methods, pattern, async (ctx) => {
+        const started = performance.now();
+        ctx.res.once('close', () => {
+          const node = ctx.res.getHeader(NODE_HEADER);
+          gw.logRequest({
+            req: ctx.req,
+            status: ctx.res.statusCode,
+            route: pattern,
+            nodeId: typeof node === 'string' ? node : undefined,
+            latencyMs: performance.now() - started,
+            outcome: ctx.res.writableFinished ? outcomeOf(ctx.res.statusCode) : 'aborted',
+          });
+        });
+        await handler(ctx);
+      });
+    };
+    add(wrapper, gw);
+  };
+}
+
+/**
+ * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
+ * and metrics, `/api/stats`, the Ollama model routes (listings, show, version, pull, and the
+ * admin-only delete, copy and create), OpenAI's `/v1/models`, and the admin API. Each request but
+ * the probes' gets a line in the request log.
+ *
+ * @example const gw = new Gateway({ factory, routes: allRoutes, loadConfig: () => loadConfig(file).config });
+ */
+export const allRoutes: AddRoutes[] = [
+  addHealthRoutes,
+  addStatsRoutes,
+  addModelRoutes,
+  addModelAdminRoutes,
+  addOpenAIModelRoutes,
+  addAdminRoutes,
+].map(logged);

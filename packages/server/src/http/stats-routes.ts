@@ -1,0 +1,123 @@
+import type { NodeSnapshot } from '@ollama-ring/balancer';
+import type { GatewayContext } from '../gateway-context';
+import { requireClient, sendJson } from './route-util';
+import type { Router } from './router';
+
+/** One node in `/api/stats` (the Python pool seed's field names, so its dashboards keep working). */
+export interface InstanceStats {
+  url: string;
+  /** `healthy`, `degraded`, `unhealthy` or `unknown` (not checked yet). */
+  state: string;
+  enabled: boolean;
+  admin_disabled: boolean;
+  draining: boolean;
+  active_requests: number;
+  max_concurrent: number;
+  total_requests: number;
+  failed_requests: number;
+  /** Mean response time in ms (the learned EWMA of arrival to last byte); 0 before any request. */
+  avg_response_time: number;
+  /** Failed requests as a percentage of requests sent to the node. */
+  error_rate: number;
+  /** Successful health checks as a percentage of all health checks; null before the first one. */
+  availability: number | null;
+  /** Models resident on the node now (from `/api/ps` and our own dispatches). */
+  models_loaded: string[];
+  circuit_breaker_open: boolean;
+  circuit_breaker_state: NodeSnapshot['breakerState'];
+}
+
+/** `/api/stats`' body. */
+export interface StatsBody {
+  total_instances: number;
+  healthy_instances: number;
+  degraded_instances: number;
+  unhealthy_instances: number;
+  unknown_instances: number;
+  strategy: string;
+  /** Requests admitted and not finished: queued, backing off, or in flight. */
+  requests_in_progress: number;
+  queue: { depth: number; by_model: Record<string, number> };
+  instances: Record<string, InstanceStats>;
+}
+
+/**
+ * `GET /api/stats`: node counts by health, per-node activity, error rate, availability and resident
+ * models, and the wait queue's depth per model. Client API keys apply, as for the rest of `/api`.
+ *
+ * @example new Gateway({ factory, routes: [addStatsRoutes] });
+ */
+export function addStatsRoutes(router: Router, gw: GatewayContext): void {
+  router.add('GET', '/api/stats', async ({ req, res }) => {
+    if (!requireClient(gw, req, res, 'ollama')) return;
+    sendJson(res, 200, await statsOf(gw));
+  });
+}
+
+/**
+ * The pool's statistics, read from snapshots, the learned estimates and the health-check counter.
+ *
+ * @example (await statsOf(gw)).instances['gpu-1'].active_requests;
+ */
+export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
+  const nodes = gw.factory.getNodeRegistry().getAllNodes();
+  const est = gw.factory.getEstimates();
+  const sched = gw.factory.getScheduler();
+  const checks = await healthCheckCounts(gw);
+  const now = Date.now();
+  const count = (h: NodeSnapshot['health']) => nodes.filter((n) => n.health === h).length;
+  const instances: Record<string, InstanceStats> = {};
+  for (const n of nodes) {
+    const c = checks.get(n.id);
+    const total = c ? c.ok + c.failed : 0;
+    instances[n.id] = {
+      url: n.url,
+      state: n.health.toLowerCase(),
+      enabled: n.enabled,
+      admin_disabled: n.adminDisabled,
+      draining: n.draining,
+      active_requests: n.inFlight,
+      max_concurrent: n.maxConcurrent,
+      total_requests: n.totalRequests,
+      failed_requests: n.failedRequests,
+      avg_response_time: est.samples(n.id) > 0 ? round(est.latencyMs(n.id)) : 0,
+      error_rate: n.totalRequests > 0 ? round((100 * n.failedRequests) / n.totalRequests) : 0,
+      availability: total > 0 ? round((100 * (c?.ok ?? 0)) / total) : null,
+      models_loaded: n.loadedModels.filter((l) => l.expiresAt > now).map((l) => l.model).sort(),
+      circuit_breaker_open: n.breakerState === 'open',
+      circuit_breaker_state: n.breakerState,
+    };
+  }
+  const byModel = Object.fromEntries(sched.queue.depthByModel());
+  return {
+    total_instances: nodes.length,
+    healthy_instances: count('HEALTHY'),
+    degraded_instances: count('DEGRADED'),
+    unhealthy_instances: count('UNHEALTHY'),
+    unknown_instances: count('UNKNOWN'),
+    strategy: gw.pipeline().getStrategy().name,
+    requests_in_progress: sched.liveCount(),
+    queue: { depth: sched.queue.size, by_model: byModel },
+    instances,
+  };
+}
+
+/** Health checks per node, ok and failed, from the metrics' `health_checks_total` counter. */
+async function healthCheckCounts(gw: GatewayContext): Promise<Map<string, { ok: number; failed: number }>> {
+  const out = new Map<string, { ok: number; failed: number }>();
+  const m = gw.factory.getMetricsRegistry().metrics;
+  const counter = m.registry.getSingleMetric(`${m.prefix}health_checks_total`);
+  if (!counter) return out;
+  for (const v of (await counter.get()).values) {
+    const node = String(v.labels.node ?? '');
+    const row = out.get(node) ?? { ok: 0, failed: 0 };
+    if (v.labels.outcome === 'ok') row.ok += v.value;
+    else row.failed += v.value;
+    out.set(node, row);
+  }
+  return out;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,253 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher, request } from 'undici';
+import type { GatewayContext } from '../gateway-context';
+
+/** Headers that belong to one connection and are never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Client headers that must not reach a node: `host` (undici sets the node's own, which Ollama's
+ * host check accepts), the length (bodies are re-framed), the gateway's credentials, our own
+ * `x-ollama-ring-*` controls, and `accept-encoding` (the gateway parses what nodes send).
+ */
+const NOT_FORWARDED = new Set(['host', 'content-length', 'authorization', 'x-api-key', 'accept-encoding', 'expect']);
+
+/**
+ * Copies headers without the hop-by-hop ones, nor any a `Connection` header names, nor those in
+ * `drop` (lower case). Multi-valued headers are joined with `, `.
+ *
+ * @example stripHopByHop(req.headers, ['host']);
+ */
+export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, drop: ReadonlySet<string> = new Set()): Record<string, string> {
+  const named = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const key = k.toLowerCase();
+    if (v === undefined || HOP_BY_HOP.has(key) || named.has(key) || drop.has(key)) continue;
+    out[key] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+/**
+ * The headers of a client request that may go on to a node (see `NOT_FORWARDED`).
+ *
+ * @example upstream.text(node, { method: 'POST', path: '/api/show', body, headers: forwardable(req.headers), kind: 'op' });
+ */
+export function forwardable(headers: IncomingHttpHeaders): Record<string, string> {
+  const out = stripHopByHop(headers, NOT_FORWARDED);
+  for (const k of Object.keys(out)) if (k.startsWith('x-ollama-ring-')) delete out[k];
+  return out;
+}
+
+/**
+ * Which timeouts a call gets, from `timeouts.*` in the config:
+ * - `meta` (`/api/tags`, `/api/ps`, `/api/version`): the whole exchange within `healthCheckTimeoutMs`, as the health monitor's own probes;
+ * - `op` (`/api/show`, `/api/delete`, `/api/copy`): the whole exchange within `requestTimeoutMs`;
+ * - `stream` (`/api/pull`, `/api/create` progress): headers within `firstByteTimeoutMs`, then at most `idleTimeoutMs` between chunks, and no total (a pull of a large model takes as long as it takes).
+ */
+export type CallKind = 'meta' | 'op' | 'stream';
+
+/** One request to one node. */
+export interface UpstreamCall {
+  method: 'GET' | 'HEAD' | 'POST' | 'DELETE';
+  path: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  kind: CallKind;
+}
+
+/** A node to call: its id (for messages) and base URL. */
+export interface NodeAddress {
+  id: string;
+  url: string;
+}
+
+/**
+ * A call to a node that failed without an HTTP answer: refused, reset, or timed out. `status` is
+ * what the gateway answers with: 504 for a timeout, 502 otherwise.
+ */
+export class NodeCallError extends Error {
+  override name = 'NodeCallError';
+  constructor(
+    readonly nodeId: string,
+    readonly status: 502 | 504,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A node's answer, read whole. */
+export interface TextResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/** A node's answer whose body is still streaming. */
+export interface StreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * Direct calls from the gateway to nodes, for everything that does not go through the pipeline
+ * (model listings and management). One undici agent per gateway, with the config's connect timeout;
+ * per-call timeouts by {@link CallKind}; hop-by-hop headers stripped both ways. These calls are
+ * metadata and management: they never load a model.
+ *
+ * @example
+ * const up = upstreamFor(gw);
+ * const tags = await up.json<{ models: unknown[] }>(node, '/api/tags');
+ */
+export class Upstream {
+  private agent: Agent | undefined;
+  private agentConnectMs = 0;
+
+  constructor(private readonly gw: GatewayContext) {}
+
+  /** The whole answer of a `meta` or `op` call, under that kind's total deadline. */
+  async text(node: NodeAddress, call: UpstreamCall): Promise<TextResponse> {
+    const t = this.gw.config().timeouts;
+    const totalMs = call.kind === 'meta' ? t.healthCheckTimeoutMs : t.requestTimeoutMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), totalMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
+    try {
+      const res = await this.send(node, { ...call, signal }, totalMs, totalMs);
+      const text = await res.body.text();
+      return { status: res.status, headers: res.headers, text };
+    } catch (e) {
+      if (deadline.signal.aborted && !call.signal?.aborted) {
+        throw new NodeCallError(node.id, 504, `node ${node.id}: no answer to ${call.path} within ${totalMs} ms`, { cause: e });
+      }
+      throw e instanceof NodeCallError ? e : classify(node.id, call.path, e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A GET whose answer must be 2xx JSON (`meta`): the parsed body, or a {@link NodeCallError} (an
+   * HTTP error counts as 502 here: the listing simply has nothing from that node).
+   */
+  async json<T>(node: NodeAddress, path: string, signal?: AbortSignal): Promise<T> {
+    const res = await this.text(node, { method: 'GET', path, signal, kind: 'meta' });
+    if (res.status < 200 || res.status >= 300) {
+      throw new NodeCallError(node.id, 502, `node ${node.id}: ${path} answered ${res.status}: ${errorText(res.text)}`);
+    }
+    try {
+      return JSON.parse(res.text) as T;
+    } catch {
+      throw new NodeCallError(node.id, 502, `node ${node.id}: ${path} answered with malformed JSON`);
+    }
+  }
+
+  /** A `stream` call: resolves once the node's headers are in; the body streams on. */
+  async stream(node: NodeAddress, call: UpstreamCall): Promise<StreamResponse> {
+    const t = this.gw.config().timeouts;
+    try {
+      return await this.send(node, call, t.firstByteTimeoutMs, t.idleTimeoutMs);
+    } catch (e) {
+      throw classify(node.id, call.path, e);
+    }
+  }
+
+  /** Closes the agent's connections (the next call opens new ones). */
+  async close(): Promise<void> {
+    const a = this.agent;
+    this.agent = undefined;
+    await a?.close().catch(() => undefined);
+  }
+
+  private async send(node: NodeAddress, call: UpstreamCall, headersTimeout: number, bodyTimeout: number): Promise<StreamResponse> {
+    const headers: Record<string, string> = { ...(call.headers ?? {}) };
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await request(`${node.url.replace(/\/+$/, '')}${call.path}`, {
+      method: call.method,
+      headers,
+      body: call.body,
+      signal: call.signal,
+      headersTimeout,
+      bodyTimeout,
+      dispatcher: this.dispatcher(),
+    });
+    return { status: res.statusCode, headers: stripHopByHop(res.headers, new Set(['content-length'])), body: res.body };
+  }
+
+  private dispatcher(): Agent {
+    const connectMs = this.gw.config().timeouts.connectTimeoutMs;
+    if (!this.agent || this.agentConnectMs !== connectMs) {
+      // A reload changed the connect timeout: calls in progress finish on the old agent.
+      void this.agent?.close().catch(() => undefined);
+      this.agent = new Agent({ connect: { timeout: connectMs }, keepAliveTimeout: 4_000, connections: 16 });
+      this.agentConnectMs = connectMs;
+    }
+    return this.agent;
+  }
+}
+
+function classify(nodeId: string, path: string, e: unknown): NodeCallError {
+  if (e instanceof NodeCallError) return e;
+  const err = e as { code?: string; message?: string; cause?: { code?: string } };
+  const code = err.code ?? err.cause?.code ?? '';
+  if (TIMEOUT_CODES.has(code)) return new NodeCallError(nodeId, 504, `node ${nodeId}: ${path} timed out (${code})`, { cause: e });
+  const what = code === 'ECONNREFUSED' ? 'connection refused' : (err.message ?? String(e));
+  return new NodeCallError(nodeId, 502, `node ${nodeId}: ${path} failed: ${what}`, { cause: e });
+}
+
+/** The message of an Ollama error body (`{"error": …}`), else the text itself, shortened. */
+export function errorText(text: string): string {
+  try {
+    const v = JSON.parse(text) as { error?: unknown };
+    if (typeof v.error === 'string') return v.error;
+  } catch {
+    // not JSON: the text is the message
+  }
+  const t = text.trim();
+  return t.length > 300 ? `${t.slice(0, 297)}...` : t || '(empty body)';
+}
+
+const upstreams = new WeakMap<GatewayContext, Upstream>();
+
+/**
+ * The gateway's {@link Upstream}, created on first use.
+ *
+ * @example const tags = await upstreamFor(gw).json(node, '/api/tags');
+ */
+export function upstreamFor(gw: GatewayContext): Upstream {
+  let u = upstreams.get(gw);
+  if (!u) upstreams.set(gw, (u = new Upstream(gw)));
+  return u;
+}
+
+/**
+ * Closes the gateway's node connections for management calls. Idle sockets are unref'd by undici
+ * and do not hold the process open; call this after `Gateway.close()` for a clean exit anyway.
+ *
+ * @example await gateway.close(); await closeUpstream(gateway);
+ */
+export async function closeUpstream(gw: GatewayContext): Promise<void> {
+  await upstreams.get(gw)?.close();
+}
