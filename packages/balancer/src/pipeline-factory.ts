@@ -104,6 +104,7 @@ export class PipelineFactory {
     const admission: AdmissionLimiter = {
       check: (key, now) => limiter.check(key, now),
       allowNode: (id, now) => limiter.checkNode(id, now) === null,
+      nodeAvailable: (id, now) => limiter.nodeAvailable(id, now),
     };
     const scheduler = new Scheduler({
       config: cfg,

@@ -34,6 +34,8 @@ export interface AdmissionLimiter {
   check(clientKey: string | undefined, now: number): RateLimitedError | null;
   /** Takes a token from a node's bucket; false when the node is over its rate now. */
   allowNode(nodeId: string, now: number): boolean;
+  /** Whether a node has a token now, without taking it (filters candidates before the strategy picks). */
+  nodeAvailable?(nodeId: string, now: number): boolean;
 }
 
 export interface SchedulerDeps {
@@ -285,6 +287,17 @@ export class Scheduler {
     // Avoid the nodes that already failed this request, unless nothing else is left.
     const fresh = routable.filter((n) => !ctx.excluded.has(n.id));
     if (fresh.length > 0) routable = fresh;
+    // Nodes over their own rate take no request now; offer the strategy only the others, so a
+    // request never waits for a rate-limited node while another is free.
+    const limiter = this.deps.limiter;
+    if (limiter?.nodeAvailable) {
+      const open = routable.filter((n) => limiter.nodeAvailable!(n.id, now));
+      if (open.length === 0) {
+        this.armRepump(50);
+        return 'wait';
+      }
+      routable = open;
+    }
     const strategy = this.strategyFor(ctx);
     const node = strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) return 'wait';

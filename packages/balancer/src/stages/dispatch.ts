@@ -143,7 +143,12 @@ export class Dispatcher {
       started = true;
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         tracker.push(chunk);
-        if (job.sink.onChunk(chunk) === false && job.sink.drained) await job.sink.drained();
+        if (job.sink.onChunk(chunk) === false && job.sink.drained) {
+          // A client that stops reading but keeps its socket open must not hold the slot past the
+          // total timeout (or an abort): the wait for it to drain ends with either.
+          await untilSignal(job.sink.drained(), total.signal);
+          if (total.signal.aborted) throw total.signal.reason;
+        }
       }
       const last = tracker.lastObject();
       const inBandError = typeof last?.error === 'string' ? last.error : undefined;
@@ -166,6 +171,18 @@ export class Dispatcher {
     this.pools.clear();
     await Promise.all(pools.map((p) => p.pool.close().catch(() => undefined)));
   }
+}
+
+function untilSignal(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    p.then(done, done);
+  });
 }
 
 async function readCapped(body: AsyncIterable<Buffer> & { dump?: () => Promise<void> }): Promise<string> {

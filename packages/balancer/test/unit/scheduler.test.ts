@@ -127,12 +127,10 @@ describe('admission', () => {
     h.expectIdle();
   });
 
-  // Known bug, not fixed here (the AdmissionLimiter interface is wired in pipeline-factory.ts): the
-  // per-node limit is consulted only after the strategy has picked a node, so a request waits for a
-  // rate-limited node while another capable node is idle. RateLimiter.nodeAvailable() exists for
-  // filtering candidates but the scheduler never uses it.
-  test.failing('a node over its rate does not hold a request back when another node is free', async () => {
-    const h = new Harness({ limiter: { check: () => null, allowNode: (id) => id !== 'a' } });
+  test('a node over its rate does not hold a request back when another node is free', async () => {
+    const h = new Harness({
+      limiter: { check: () => null, allowNode: (id) => id !== 'a', nodeAvailable: (id) => id !== 'a' },
+    });
     h.submit();
     await settle();
     expect(h.dispatcher.calls.map((c) => c.job.nodeId)).toEqual(['b']);
