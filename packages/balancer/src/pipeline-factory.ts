@@ -139,7 +139,7 @@ export class PipelineFactory {
     const engine = new PipelineEngine(cfg, arena, table, scheduler);
     await engine.start();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler);
-    this.parts = { arena, table, dispatcher, estimates, metrics, limiter, scheduler, engine, pipeline, monitor, registry: new NodeRegistry(scheduler) };
+    this.parts = { arena, table, dispatcher, estimates, metrics, limiter, scheduler, engine, pipeline, monitor, registry: new NodeRegistry(scheduler, (specs) => monitor.updateNodes(specs)) };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(

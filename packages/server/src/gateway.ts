@@ -44,12 +44,19 @@ export class Gateway implements GatewayContext {
     addInferenceRoutes(this.router, this);
     for (const add of opts.routes ?? []) add(this.router, this);
     this.server = createServer(
-      {
-        // Slowloris: headers must arrive within this, and a whole request body within requestTimeout.
-        headersTimeout: opts.headersTimeoutMs ?? 10_000,
-        requestTimeout: opts.requestTimeoutMs ?? 120_000,
-        keepAliveTimeout: 5_000,
-      },
+      (() => {
+        // Slowloris: headers must arrive within headersTimeout, and a whole request within
+        // requestTimeout. Node refuses headersTimeout > requestTimeout, and only checks both every
+        // connectionsCheckingInterval (30 s by default): check often enough that the limits hold.
+        const requestTimeout = opts.requestTimeoutMs ?? 120_000;
+        const headersTimeout = Math.min(opts.headersTimeoutMs ?? 10_000, requestTimeout);
+        return {
+          headersTimeout,
+          requestTimeout,
+          connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+          keepAliveTimeout: 5_000,
+        };
+      })(),
       (req, res) => void this.handle(req, res),
     );
   }

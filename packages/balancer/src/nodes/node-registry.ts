@@ -57,7 +57,14 @@ export function snapshotNode(n: PoolNode): NodeSnapshot {
  * await factory.getNodeRegistry().disable('gpu-2');
  */
 export class NodeRegistry {
-  constructor(private readonly scheduler: Scheduler) {}
+  /**
+   * `onMembershipChange` hears of every node added or removed here, with the resulting node list,
+   * so supervision (health checks, discovery) follows the admin API.
+   */
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly onMembershipChange?: (specs: NodeSpec[]) => void,
+  ) {}
 
   getAllNodes(): NodeSnapshot[] {
     return [...this.scheduler.nodes.values()].filter((n) => !n.removed).map(snapshotNode);
@@ -83,12 +90,19 @@ export class NodeRegistry {
   }
 
   add(spec: NodeSpec): Promise<NodeSnapshot> {
-    return this.apply('add-node', (s) => snapshotNode(addNode(s, spec)));
+    return this.apply('add-node', (s) => snapshotNode(addNode(s, spec))).then((snap) => {
+      this.membershipChanged();
+      return snap;
+    });
   }
 
   /** Removes the node once its in-flight requests have finished. */
   remove(id: string): Promise<void> {
-    return this.apply('remove-node', (s) => removeNode(s, id));
+    return this.apply('remove-node', (s) => removeNode(s, id)).then(() => this.membershipChanged());
+  }
+
+  private membershipChanged(): void {
+    this.onMembershipChange?.([...this.scheduler.nodes.values()].filter((n) => !n.removed).map((n) => n.spec));
   }
 
   private command(id: string, cmd: NodeCommand): Promise<NodeSnapshot> {
