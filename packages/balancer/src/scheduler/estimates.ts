@@ -71,7 +71,9 @@ export class Estimates {
     n.latency.update(observed.latencyMs);
     n.ttft.update(observed.ttftMs);
     n.success.update(1);
-    nm.service.update(observed.latencyMs);
+    // Service time is how long a hot request holds a slot: a cold request's load is learned apart
+    // (as load time), or every later wait estimate would carry the cost of one load.
+    nm.service.update(Math.max(0, observed.latencyMs - (stats && stats.loadMs >= 50 ? stats.loadMs : 0)));
     if (!stats) return;
     // Ollama reports a few ms of load_duration even when the model is hot; only a real load teaches
     // us the load time.

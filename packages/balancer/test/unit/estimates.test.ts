@@ -89,12 +89,16 @@ describe('Estimates', () => {
 
   test('learns load, prefill and generation speed from a final chunk, per node and model', () => {
     const e = new Estimates();
-    e.recordCompletion('a', M, stats({ loadMs: 3_000, promptTokens: 200, promptEvalMs: 100, evalTokens: 50, evalMs: 1_000 }), T);
+    // A cold request: 3 s of load, then 1 s of work. The load is learned apart from service time.
+    e.recordCompletion('a', M, stats({ loadMs: 3_000, promptTokens: 200, promptEvalMs: 100, evalTokens: 50, evalMs: 1_000 }), {
+      ...T,
+      latencyMs: 4_000,
+    });
     expect(e.loadMs('a', M)).toBe(3_000);
     expect(e.prefillMs('a', M, 2_000)).toBeCloseTo(1_000); // 2000 tokens at 2000 tok/s
     expect(e.generateTokensPerSec('a', M)).toBe(50);
     expect(e.serviceMs('a', M)).toBe(1_000);
-    expect(e.latencyMs('a')).toBe(1_000);
+    expect(e.latencyMs('a')).toBe(4_000);
     expect(e.ttftMs('a')).toBe(100);
     expect(e.samples('a')).toBe(1);
     expect(e.snapshot()).toEqual({ a: { [M]: { loadMs: 3_000, prefillTps: 2_000, generateTps: 50, serviceMs: 1_000 } } });
@@ -111,7 +115,8 @@ describe('Estimates', () => {
     e.recordCompletion('a', M, stats(s), T);
     const snap = e.snapshot().a[M];
     expect({ load: snap.loadMs, prefillTps: snap.prefillTps, genTps: snap.generateTps }).toEqual(expected);
-    expect(snap.serviceMs).toBe(1_000); // the balancer's own timing is always learned
+    // The balancer's own timing is always learned, less a real load (50 ms or more).
+    expect(snap.serviceMs).toBe(1_000 - ((s.loadMs ?? 0) >= 50 ? (s.loadMs ?? 0) : 0));
   });
 
   test('a completion without a final chunk still teaches latency, ttft, service and success', () => {
