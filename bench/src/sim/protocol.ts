@@ -21,6 +21,9 @@ export type ChildMessage =
       loopDelayP99Ms: number;
       loopDelayMaxMs: number;
       tokensServed: number;
+      /** Token emission gap error measured inside the sim, over the steady window. */
+      emission: { gaps: number; p50: number; p99: number; p999: number };
     };
 
-export type ParentMessage = { type: 'measure-start' } | { type: 'stop' };
+/** `stop` carries the steady window in epoch ms, so the sim can summarise the same interval. */
+export type ParentMessage = { type: 'measure-start' } | { type: 'stop'; windowFromEpochMs: number; windowToEpochMs: number };

@@ -3,7 +3,8 @@
  * not count against it. Started by main.ts with fork(); talks over the IPC channel.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { startSimPool, type SimPoolConfig } from '@ollama-ring/ollama-sim';
+import { sharedTicker, startSimPool, type SimPoolConfig } from '@ollama-ring/ollama-sim';
+import { EmissionProbe } from './emission-probe';
 import { PerTaskTimers } from './per-task-timers';
 import type { ChildMessage, ParentMessage, SimChildOptions } from './protocol';
 
@@ -25,7 +26,8 @@ async function run(opts: SimChildOptions): Promise<void> {
       preload: ['bench-model:1b'],
     })),
   };
-  const pool = await startSimPool(config, opts.timer === 'per-task' ? { ticker: new PerTaskTimers() } : {});
+  const probe = new EmissionProbe(opts.timer === 'per-task' ? new PerTaskTimers() : sharedTicker, 1000 / opts.tokensPerSec);
+  const pool = await startSimPool(config, { ticker: probe });
   const loop = monitorEventLoopDelay({ resolution: 1 });
   let cpu0 = process.cpuUsage();
   let t0 = performance.now();
@@ -46,6 +48,7 @@ async function run(opts: SimChildOptions): Promise<void> {
       loopDelayP99Ms: loop.percentile(99) / 1e6,
       loopDelayMaxMs: loop.max / 1e6,
       tokensServed: pool.state().reduce((a, s) => a + s.tokens, 0),
+      emission: m.type === 'stop' ? probe.summary(m.windowFromEpochMs, m.windowToEpochMs) : probe.summary(0, Infinity),
     });
     void pool.close().then(() => process.exit(0));
   });
