@@ -22,3 +22,6 @@ export { listModels, compareVersions, type Listing, type ModelEntry, type Merged
 export { refreshModels, schedulerBarrier } from './http/model-sync';
 export { Upstream, upstreamFor, closeUpstream, stripHopByHop, forwardable, errorText, NodeCallError, type CallKind, type UpstreamCall, type NodeAddress } from './http/upstream';
 export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, displayModel, modelOf, type JsonObject } from './http/route-util';
+export { runCli, COMMANDS } from './cli';
+export type { CliIo, Command } from './commands/types';
+export { createLogger, componentLogger, silentLogger, isLogLevel, LOG_LEVELS, type LogLevel, type LoggerOptions } from './logging';
