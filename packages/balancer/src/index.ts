@@ -20,3 +20,4 @@ export * from './metrics';
 export * from './limits';
 export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export * from './config';
+export { stripHopByHop } from './stages/hop-by-hop';

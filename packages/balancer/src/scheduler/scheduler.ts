@@ -24,6 +24,7 @@ import type { RequestFacts, RequestRejection } from '../stages/request-facts';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
 import type { Estimates } from './estimates';
 import type { Outcome, SchedulerObserver } from './observer';
+import { untilSignal } from '../until-signal';
 import { backoffMs } from './retry-policy';
 import { SlotTable, expectedSlotWaitMs } from './slot-table';
 import { WaitQueue, type Waiting } from './wait-queue';
@@ -369,7 +370,7 @@ export class Scheduler {
           },
           onChunk: (chunk) => sink.onChunk(chunk),
           // A reader that has gone (a stream left early) never drains: the abort must still free dispatch.
-          drained: sink.drained ? () => untilAborted(sink.drained!(), ac.signal) : undefined,
+          drained: sink.drained ? () => untilSignal(sink.drained!(), ac.signal) : undefined,
         },
       })
       .then(
@@ -657,18 +658,6 @@ export function modelNotFound(route: Route, model: string): ModelNotFoundError {
   return new ModelNotFoundError(model, byName ? undefined : `model "${model}" not found, try pulling it first`);
 }
 
-/** Resolves when `p` settles or `signal` aborts, whichever comes first. */
-function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    p.then(done, done);
-  });
-}
 
 function asUpstream(nodeId: string, err: unknown): UpstreamError {
   return new UpstreamError(nodeId, 0, `dispatch failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

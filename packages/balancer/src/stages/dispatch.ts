@@ -3,6 +3,7 @@ import { ROUTE_PATHS, type Route } from '../events';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { FinalChunkStats } from '../scheduler/estimates';
 import { FinalChunkTracker, statsOf } from './final-chunk';
+import { untilSignal } from '../until-signal';
 import { stripHopByHop } from './hop-by-hop';
 
 /** The per-request timeouts dispatch enforces, in ms. */
@@ -173,17 +174,6 @@ export class Dispatcher {
   }
 }
 
-function untilSignal(p: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    p.then(done, done);
-  });
-}
 
 async function readCapped(body: AsyncIterable<Buffer> & { dump?: () => Promise<void> }): Promise<string> {
   const parts: Buffer[] = [];

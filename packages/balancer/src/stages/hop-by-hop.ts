@@ -1,3 +1,5 @@
+const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length']);
+
 /** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -12,10 +14,16 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Copies headers without the hop-by-hop ones, nor any named in their `Connection` header, nor
- * `content-length` (the response is re-framed).
+ * Copies headers without the hop-by-hop ones, nor any named in their `Connection` header, nor those
+ * in `drop` (lower case; by default `content-length`, since the body is re-framed). Multi-valued
+ * headers are joined with `, `.
+ *
+ * @example stripHopByHop(upstream.headers); stripHopByHop(req.headers, new Set(['host', 'content-length']));
  */
-export function stripHopByHop(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+export function stripHopByHop(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  drop: ReadonlySet<string> = CONTENT_LENGTH,
+): Record<string, string> {
   const named = new Set(
     String(headers.connection ?? '')
       .split(',')
@@ -25,7 +33,7 @@ export function stripHopByHop(headers: Record<string, string | string[] | undefi
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
     const key = k.toLowerCase();
-    if (v === undefined || HOP_BY_HOP.has(key) || named.has(key) || key === 'content-length') continue;
+    if (v === undefined || HOP_BY_HOP.has(key) || named.has(key) || drop.has(key)) continue;
     out[key] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;

@@ -1,19 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher, request } from 'undici';
+import { stripHopByHop } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
-
-/** Headers that belong to one connection and are never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /**
  * Client headers that must not reach a node: `host` (undici sets the node's own, which Ollama's
@@ -22,27 +10,7 @@ const HOP_BY_HOP = new Set([
  */
 const NOT_FORWARDED = new Set(['host', 'content-length', 'authorization', 'x-api-key', 'accept-encoding', 'expect']);
 
-/**
- * Copies headers without the hop-by-hop ones, nor any a `Connection` header names, nor those in
- * `drop` (lower case). Multi-valued headers are joined with `, `.
- *
- * @example stripHopByHop(req.headers, ['host']);
- */
-export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, drop: ReadonlySet<string> = new Set()): Record<string, string> {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    const key = k.toLowerCase();
-    if (v === undefined || HOP_BY_HOP.has(key) || named.has(key) || drop.has(key)) continue;
-    out[key] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
+export { stripHopByHop };
 
 /**
  * The headers of a client request that may go on to a node (see `NOT_FORWARDED`).
