@@ -11,7 +11,10 @@ export function parseArgs(argv: readonly string[] = process.argv.slice(2)): Benc
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`);
-    const [key, inline] = a.slice(2).split('=', 2);
+    // Split at the first '=' only: a value may itself contain '=' (`--header=a=b`).
+    const eq = a.indexOf('=');
+    const key = eq === -1 ? a.slice(2) : a.slice(2, eq);
+    const inline = eq === -1 ? undefined : a.slice(eq + 1);
     if (inline !== undefined) flags.set(key, inline);
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags.set(key, argv[++i]);
     else flags.set(key, true);
