@@ -1,33 +1,23 @@
 import type { ByteArena } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from '../config/types';
-import { Route } from '../events';
-import {
-  BackpressureError,
-  type BalancerError,
-  ModelNotFoundError,
-  NoAvailableNodeError,
-  QueueFullError,
-  QueueTimeoutError,
-  RateLimitedError,
-  RequestAbortedError,
-  UpstreamError,
-  UpstreamTimeoutError,
-  ValidationError,
-} from '../errors';
-import { normalizeModel } from '../model-names';
+import { BackpressureError, type BalancerError, type RateLimitedError, ValidationError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext, RequestTable } from '../request-context';
-import { judge } from '../stages/completion';
 import type { DispatchOutcome } from '../stages/dispatch';
 import type { DispatchPort } from '../stages/dispatch-port';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
-import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
+import type { Strategy } from '../strategies/strategy';
+import { AdmissionControl } from './admission-control';
+import { CompletionHandler } from './completion-handler';
+import { DispatchStarter } from './dispatch-starter';
 import type { Estimates } from './estimates';
 import type { Outcome, SchedulerObserver } from './observer';
-import { untilSignal } from '../until-signal';
-import { backoffMs } from './retry-policy';
-import { SlotTable, expectedSlotWaitMs } from './slot-table';
+import { SlotBinder } from './slot-binder';
+import { SlotTable } from './slot-table';
 import { WaitQueue, type Waiting } from './wait-queue';
+import { WaitTimers } from './wait-timers';
+
+export { modelNotFound } from './admission-control';
 
 /** Admission and per-node rate limits, as the scheduler consults them. */
 export interface AdmissionLimiter {
@@ -51,7 +41,8 @@ export interface SchedulerDeps {
   now?: () => number;
 }
 
-interface Queued extends Waiting {
+/** A waiting request as the wait queue holds it. */
+export interface Queued extends Waiting {
   ctx: RequestContext;
 }
 
@@ -64,14 +55,16 @@ export type ControlEvent =
 /** How often waiting requests are re-offered to the strategy when no slot has freed. */
 const REOFFER_MS = 100;
 
-/** How long Ollama keeps a model loaded when the request does not say (its default). */
-const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
-
 /**
  * The single writer of pool state: nodes, slots, the wait queue, breakers, estimates and limits.
  * It admits validated requests, binds them late (when a slot frees, not when they arrive) to the
  * node the strategy picks, starts their dispatch, and applies every completion, abort, health
  * result, discovery result, reload and admin command, in order, as an event.
+ *
+ * This class holds the state and the event loop; each step of a request's life is its own part:
+ * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding),
+ * {@link DispatchStarter} (upstream dispatch and its timeouts), {@link CompletionHandler}
+ * (completions, retries, aborts) and {@link WaitTimers} (queue deadlines and re-offers).
  */
 export class Scheduler {
   readonly nodes = new Map<string, PoolNode>();
@@ -80,16 +73,23 @@ export class Scheduler {
   config: BalancerConfig;
   strategy: Strategy;
   readonly estimates: Estimates;
-  private readonly deps: SchedulerDeps;
-  private readonly now: () => number;
-  /** Per-request strategies by name; null for a name that is not a strategy (the pool's is used). */
-  private readonly overrides = new Map<string, Strategy | null>();
+  /** @internal The collaborators the scheduler was built with (its parts use them). */
+  readonly deps: SchedulerDeps;
+  /** @internal The scheduler's clock (epoch ms). */
+  readonly now: () => number;
+  /** @internal */
+  readonly admission = new AdmissionControl(this);
+  /** @internal */
+  readonly binder = new SlotBinder(this);
+  /** @internal */
+  readonly dispatcher = new DispatchStarter(this);
+  /** @internal */
+  readonly completions = new CompletionHandler(this);
+  /** @internal */
+  readonly timers = new WaitTimers(this);
   private readonly control: ControlEvent[] = [];
   private drainScheduled = false;
   private draining = false;
-  private queueTimer: NodeJS.Timeout | undefined;
-  private queueTimerAt = Infinity;
-  private repumpTimer: NodeJS.Timeout | undefined;
   private seq = 0;
   private stopped = false;
   private stopError: BalancerError | undefined;
@@ -125,10 +125,10 @@ export class Scheduler {
         const evt = this.control.shift()!;
         switch (evt.type) {
           case 'completion':
-            this.onCompletion(evt.ctx, evt.nodeId, evt.outcome);
+            this.completions.onCompletion(evt.ctx, evt.nodeId, evt.outcome);
             break;
           case 'abort':
-            this.onAbort(evt.requestId, evt.error);
+            this.completions.onAbort(evt.requestId, evt.error);
             break;
           case 'apply':
             evt.fn(this);
@@ -180,65 +180,9 @@ export class Scheduler {
       this.finish(ctx, 'rejected', limited);
       return;
     }
-    if (!this.resolveModel(ctx)) return;
-    this.enqueue(ctx, now);
+    if (!this.admission.resolveModel(ctx)) return;
+    this.admission.enqueue(ctx, now);
     this.pump();
-  }
-
-  // ---------------------------------------------------------------- admission
-
-  /** Checks some node has the model, switching to the fallback model if one is given. */
-  private resolveModel(ctx: RequestContext): boolean {
-    const facts = ctx.facts!;
-    const known = (m: string) => [...this.nodes.values()].some((n) => n.hasModel(m) && !this.isRemoved(n));
-    if (known(facts.model)) return true;
-    const fallback = ctx.hints.fallbackModel ?? facts.fallbackModel;
-    if (fallback && known(fallback)) {
-      this.rewriteModel(ctx, fallback);
-      return true;
-    }
-    this.deps.observer?.rejected?.('model_not_found', facts.rawModel);
-    this.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
-    return false;
-  }
-
-  /** Re-encodes the body with another model name (a fallback), in a fresh arena allocation. */
-  private rewriteModel(ctx: RequestContext, model: string): void {
-    const arena = this.deps.arena;
-    const body = JSON.parse(Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength)).toString('utf8')) as Record<string, unknown>;
-    body.model = model;
-    const bytes = Buffer.from(JSON.stringify(body));
-    const off = arena.tryAllocCopy(bytes);
-    if (off < 0) return; // arena full: keep the original body; the node will answer 404 itself
-    arena.free(ctx.bodyOffset);
-    ctx.bodyOffset = off;
-    ctx.bodyLength = bytes.length;
-    ctx.facts = { ...ctx.facts!, rawModel: model, model: normalizeModel(model) };
-  }
-
-  private enqueue(ctx: RequestContext, now: number): void {
-    if (ctx.queuedAt === 0) ctx.queuedAt = now;
-    ctx.state = 'queued';
-    this.queue.push({
-      requestId: ctx.id,
-      priority: ctx.priority,
-      deadline: ctx.queuedAt + this.config.queue.maxWaitMs,
-      arrivedAt: ctx.arrivedAt,
-      seq: ++this.seq,
-      model: ctx.model,
-      ctx,
-    });
-    if (this.queue.size > this.config.queue.maxDepth) {
-      // maxDepth bounds the requests that wait: one that a free slot takes now is never refused.
-      this.pump();
-      if (ctx.state === 'queued' && this.queue.size > this.config.queue.maxDepth) {
-        this.queue.remove(ctx.id);
-        this.deps.observer?.rejected?.('queue_full');
-        this.finish(ctx, 'rejected', new QueueFullError());
-      }
-    }
-    this.deps.observer?.queueChanged?.(this.queue.depthByModel());
-    this.armQueueTimer();
   }
 
   // ---------------------------------------------------------------- binding
@@ -250,10 +194,10 @@ export class Scheduler {
     let bound = false;
     // One routing context per pass: the predictive strategy counts the requests it has told to wait
     // for a node within a pass, so that a queue does not pile onto one busy node.
-    const routing = this.routingContext(now);
+    const routing = this.binder.routingContext(now);
     for (const item of this.queue.inOrder()) {
       if (this.freeSlotsAnywhere() === 0) break;
-      const r = this.tryBind(item.ctx, now, routing);
+      const r = this.binder.tryBind(item.ctx, now, routing);
       if (r === 'bound' || r === 'failed') {
         this.queue.remove(item.requestId);
         bound = true;
@@ -262,219 +206,14 @@ export class Scheduler {
     if (bound) this.deps.observer?.queueChanged?.(this.queue.depthByModel());
     // Expire after binding: a waiter that a slot can take now is served, not timed out (so with
     // queue.maxWaitMs 0 a request with a free slot still runs, and one without fails at once).
-    this.expireWaiters(now);
-    this.armQueueTimer();
+    this.timers.expireWaiters(now);
+    this.timers.armQueueTimer();
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
-    if (this.queue.size > 0) this.armRepump(REOFFER_MS);
+    if (this.queue.size > 0) this.timers.armRepump(REOFFER_MS);
   }
 
-  private tryBind(ctx: RequestContext, now: number, routing: RoutingContext): 'bound' | 'wait' | 'failed' {
-    const facts = ctx.facts!;
-    const req = this.routingRequest(ctx);
-    const tags = req.requiredTags;
-    const capable = [...this.nodes.values()].filter((n) => !this.isRemoved(n) && n.hasModel(facts.model) && n.hasTags(tags));
-    if (capable.length === 0) {
-      this.finish(ctx, 'rejected', new NoAvailableNodeError(`no node has model '${facts.rawModel}' with tags [${tags.join(', ')}]`));
-      return 'failed';
-    }
-    let routable = capable.filter((n) => n.isRoutable(now));
-    if (routable.length === 0) {
-      if (capable.some((n) => this.mayRecover(n))) return 'wait';
-      this.deps.observer?.rejected?.('no_node', facts.model);
-      this.finish(ctx, 'rejected', new NoAvailableNodeError());
-      return 'failed';
-    }
-    // Avoid the nodes that already failed this request, unless nothing else is left.
-    const fresh = routable.filter((n) => !ctx.excluded.has(n.id));
-    if (fresh.length > 0) routable = fresh;
-    // Nodes over their own rate take no request now; offer the strategy only the others, so a
-    // request never waits for a rate-limited node while another is free.
-    const limiter = this.deps.limiter;
-    if (limiter?.nodeAvailable) {
-      const open = routable.filter((n) => limiter.nodeAvailable!(n.id, now));
-      if (open.length === 0) {
-        this.armRepump(50);
-        return 'wait';
-      }
-      routable = open;
-    }
-    const strategy = this.strategyFor(ctx);
-    const node = strategy.select(routable, req, routing);
-    if (!node || node.freeSlots(facts.model) <= 0) return 'wait';
-    if (this.deps.limiter && !this.deps.limiter.allowNode(node.id, now)) {
-      this.armRepump(50);
-      return 'wait';
-    }
-    this.bind(ctx, node, now, strategy.name, routable.length);
-    return 'bound';
-  }
-
-  private bind(ctx: RequestContext, node: PoolNode, now: number, strategyName: string, candidates: number): void {
-    const facts = ctx.facts!;
-    const waited = now - (ctx.queuedAt || now);
-    ctx.queueMs += waited;
-    ctx.queuedAt = 0;
-    this.deps.observer?.queueWait?.(waited);
-    this.slots.acquire(node, ctx.id, facts.model, now);
-    node.breaker.onAttempt(now);
-    ctx.trial = node.breaker.state === 'half-open';
-    node.totalRequests++;
-    ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
-    if (ctx.cold) this.deps.observer?.coldLoad?.(node.id, facts.model);
-    // Ollama loads the model for this request; treat it as hot there from now on.
-    node.loaded.set(facts.model, {
-      model: facts.model,
-      optionsSignature: facts.optionsSignature,
-      expiresAt: now + DEFAULT_KEEP_ALIVE_MS,
-    });
-    ctx.state = 'dispatching';
-    ctx.nodeId = node.id;
-    this.deps.observer?.routed?.({
-      requestId: ctx.id,
-      model: facts.model,
-      nodeId: node.id,
-      strategy: strategyName,
-      cold: ctx.cold,
-      queueMs: ctx.queueMs,
-      candidates,
-    });
-    this.deps.observer?.nodeChanged?.(node);
-    this.startDispatch(ctx, node, now);
-  }
-
-  private startDispatch(ctx: RequestContext, node: PoolNode, now: number): void {
-    const t = this.config.timeouts;
-    const facts = ctx.facts!;
-    const ac = new AbortController();
-    ctx.upstreamAbort = ac;
-    const totalMs = Math.max(1_000, t.requestTimeoutMs - (now - ctx.arrivedAt));
-    // A cold target sends nothing until the model has loaded: allow for the load we expect there.
-    const coldAllowance = ctx.cold ? 2 * this.estimates.loadMs(node.id, facts.model) : 0;
-    // Without streaming, Ollama sends its headers only with the whole answer.
-    const firstByteMs = facts.stream ? Math.min(totalMs, t.firstByteTimeoutMs + coldAllowance) : totalMs;
-    const sink = ctx.sink;
-    void this.deps.dispatcher
-      .dispatch({
-        requestId: ctx.id,
-        nodeId: node.id,
-        route: ctx.route,
-        body: this.deps.arena.view(ctx.bodyOffset, ctx.bodyLength),
-        timeouts: { firstByteMs, idleMs: t.idleTimeoutMs, totalMs },
-        signal: ac.signal,
-        sink: {
-          onStart: (status, headers) => {
-            ctx.started = true;
-            ctx.firstByteAt = this.now();
-            sink.onStart({ nodeId: node.id, status, headers, queueMs: ctx.queueMs, retries: ctx.retries });
-          },
-          onChunk: (chunk) => sink.onChunk(chunk),
-          // A reader that has gone (a stream left early) never drains: the abort must still free dispatch.
-          drained: sink.drained ? () => untilSignal(sink.drained!(), ac.signal) : undefined,
-        },
-      })
-      .then(
-        (outcome) => this.post({ type: 'completion', ctx, nodeId: node.id, outcome }),
-        (err: unknown) =>
-          this.post({
-            type: 'completion',
-            ctx,
-            nodeId: node.id,
-            outcome: { kind: 'failed', error: asUpstream(node.id, err), started: ctx.started, refused: false, latencyMs: 0, ttftMs: 0 },
-          }),
-      );
-  }
-
-  // ---------------------------------------------------------------- completion
-
-  private onCompletion(ctx: RequestContext, nodeId: string, outcome: DispatchOutcome): void {
-    const now = this.now();
-    const node = this.nodes.get(nodeId);
-    if (node) this.slots.release(node, ctx.id);
-    ctx.upstreamAbort = undefined;
-    const v = judge(nodeId, outcome);
-    if (node) {
-      // Neither success nor failure (an abort, a 4xx) gives back a trial place, if it held one.
-      const neutral = outcome.kind === 'aborted' || (outcome.kind === 'http-error' && !v.nodeFailure);
-      if (neutral) {
-        if (ctx.trial) node.breaker.onTrialAbandoned();
-      } else if (v.nodeFailure) {
-        node.failedRequests++;
-        node.lastError = v.error?.message ?? '';
-        this.estimates.recordFailure(nodeId);
-        if (v.nodeDown) {
-          // A refused connection is proof enough: no need to wait for the next health check.
-          node.breaker.trip(now);
-          node.health = 'UNHEALTHY';
-          node.loaded.clear();
-        } else node.breaker.onFailure(now);
-      } else node.breaker.onSuccess();
-      ctx.trial = false;
-      if (v.error instanceof UpstreamTimeoutError) this.deps.observer?.timeout?.(v.error.phase);
-      if (outcome.kind === 'ok' && !v.nodeFailure) {
-        // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.
-        this.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs });
-      }
-      if (node.draining && node.inFlight === 0 && this.isRemoved(node)) this.dropNode(node);
-      else this.deps.observer?.nodeChanged?.(node);
-    }
-    if (ctx.state === 'done') return;
-    if (ctx.abortReason) {
-      this.finish(ctx, 'aborted', ctx.abortReason, outcome);
-      return;
-    }
-    if (v.modelMissing) {
-      node?.missingModels.add(ctx.model);
-      // Only worth another try if some other node still claims the model.
-      const elsewhere = [...this.nodes.values()].some((n) => n.id !== nodeId && !n.removed && n.hasModel(ctx.model));
-      if (!elsewhere) {
-        this.finish(ctx, v.outcome, v.error, outcome);
-        return;
-      }
-    }
-    if (v.retryable && !ctx.started && ctx.retries < this.config.retry.maxRetries && !this.stopped) {
-      ctx.retries++;
-      ctx.excluded.add(nodeId);
-      ctx.lastError = v.error;
-      this.deps.observer?.retry?.(nodeId, ctx.id, v.error?.message ?? 'retry');
-      ctx.state = 'backoff';
-      ctx.nodeId = undefined;
-      ctx.backoffTimer = setTimeout(() => {
-        ctx.backoffTimer = undefined;
-        this.post({
-          type: 'apply',
-          label: 'retry',
-          fn: (s) => {
-            if (ctx.state === 'backoff') s.enqueue(ctx, s.now());
-          },
-        });
-      }, backoffMs(this.config.retry, ctx.retries));
-      return;
-    }
-    this.finish(ctx, v.outcome, v.error, outcome);
-  }
-
-  private onAbort(requestId: number, error: BalancerError): void {
-    const ctx = this.deps.table.get(requestId);
-    if (!ctx || ctx.state === 'done') return;
-    switch (ctx.state) {
-      case 'dispatching':
-        // The completion event that follows frees the slot; the request ends there.
-        ctx.abortReason = error;
-        ctx.upstreamAbort?.abort(error);
-        return;
-      case 'queued':
-        this.queue.remove(requestId);
-        this.deps.observer?.queueChanged?.(this.queue.depthByModel());
-        break;
-      case 'backoff':
-        clearTimeout(ctx.backoffTimer);
-        break;
-      default:
-        break;
-    }
-    this.finish(ctx, error instanceof RequestAbortedError ? 'aborted' : 'timeout', error);
-  }
+  // ---------------------------------------------------------------- the end of a request
 
   /** Ends a request exactly once: tells the sink, frees its body, forgets it. */
   finish(ctx: RequestContext, outcome: Outcome, error?: BalancerError, dispatch?: DispatchOutcome): void {
@@ -507,100 +246,7 @@ export class Scheduler {
     });
   }
 
-  // ---------------------------------------------------------------- timers
-
-  private expireWaiters(now: number): void {
-    let expired = false;
-    for (const item of this.queue.inOrder()) {
-      if (item.deadline > now) continue;
-      this.queue.remove(item.requestId);
-      expired = true;
-      this.deps.observer?.timeout?.('queue');
-      this.deps.observer?.rejected?.('queue_timeout');
-      const waited = now - item.ctx.queuedAt;
-      item.ctx.queueMs += waited;
-      this.finish(item.ctx, 'timeout', item.ctx.lastError ?? new QueueTimeoutError(waited));
-    }
-    if (expired) this.deps.observer?.queueChanged?.(this.queue.depthByModel());
-  }
-
-  private armQueueTimer(): void {
-    const at = this.queue.earliestDeadline();
-    if (at === this.queueTimerAt) return;
-    clearTimeout(this.queueTimer);
-    this.queueTimerAt = at;
-    this.queueTimer = undefined;
-    if (at === Infinity || this.stopped) return;
-    this.queueTimer = setTimeout(() => {
-      this.queueTimerAt = Infinity;
-      this.post({ type: 'apply', label: 'queue-timer', fn: () => undefined });
-    }, Math.max(0, at - this.now()) + 1);
-  }
-
-  private armRepump(ms: number): void {
-    if (this.repumpTimer) return;
-    this.repumpTimer = setTimeout(() => {
-      this.repumpTimer = undefined;
-      this.post({ type: 'apply', label: 'repump', fn: () => undefined });
-    }, ms);
-  }
-
-  // ---------------------------------------------------------------- helpers
-
-  /**
-   * The request's routing facts, built once and reused on every re-offer: strategies recognise a
-   * request they told to wait by this object (to give up waiting, or to charge its wait to a budget).
-   */
-  private routingRequest(ctx: RequestContext): RoutingRequest {
-    if (ctx.routing && ctx.routing.model === ctx.facts!.model) return ctx.routing;
-    const facts = ctx.facts!;
-    ctx.routing = {
-      model: facts.model,
-      optionsSignature: facts.optionsSignature,
-      promptTokens: facts.promptTokens,
-      requiredTags: [...new Set([...(ctx.hints.tags ?? []), ...facts.tags])],
-      priority: ctx.priority,
-      latencyBudgetMs: ctx.hints.latencyBudgetMs ?? facts.latencyBudgetMs,
-      clientKey: ctx.clientKey,
-    };
-    return ctx.routing;
-  }
-
-  private strategyFor(ctx: RequestContext): Strategy {
-    const name = ctx.hints.strategy ?? ctx.facts?.strategy;
-    if (!name) return this.strategy;
-    let s = this.overrides.get(name);
-    if (s === undefined) {
-      try {
-        s = this.deps.createStrategy(name);
-      } catch {
-        s = null;
-      }
-      this.overrides.set(name, s);
-    }
-    // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
-    return s ?? this.strategy;
-  }
-
-  private routingContext(now: number): RoutingContext {
-    const est = this.estimates;
-    return {
-      now,
-      estimates: est,
-      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, this.slots, est.serviceMs(node.id, model), now),
-    };
-  }
-
-  private freeSlotsAnywhere(): number {
-    let n = 0;
-    for (const node of this.nodes.values()) n += Math.max(0, node.maxConcurrent - node.inFlight);
-    return n;
-  }
-
-  /** A node that is down for now but may come back within a request's wait. */
-  private mayRecover(n: PoolNode): boolean {
-    return n.spec.enabled && !n.adminDisabled && !n.draining;
-  }
+  // ---------------------------------------------------------------- pool membership and lifecycle
 
   /** Marked for removal by a reload or the admin API; kept only until its requests finish. */
   isRemoved(n: PoolNode): boolean {
@@ -627,13 +273,21 @@ export class Scheduler {
     return this.live;
   }
 
+  /** @internal A stable tie-breaker for the wait queue's order. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** Whether stop() has run: nothing binds, retries or arms timers any more. */
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
   /** Stops binding and timers; fails everything still waiting with `error`. In-flight requests are left to finish. */
   stop(error: BalancerError): void {
     this.stopped = true;
     this.stopError = error;
-    clearTimeout(this.queueTimer);
-    clearTimeout(this.repumpTimer);
-    this.queueTimer = this.repumpTimer = undefined;
+    this.timers.clear();
     for (const item of this.queue.inOrder()) {
       this.queue.remove(item.requestId);
       this.finish(item.ctx, 'rejected', error);
@@ -647,18 +301,10 @@ export class Scheduler {
   abortAll(error: BalancerError): void {
     for (const ctx of [...this.deps.table.values()]) this.post({ type: 'abort', requestId: ctx.id, error });
   }
-}
 
-/**
- * Ollama's not-found text differs by route (ollama-api.md §4). The OpenAI routes are served by the
- * native handlers (§7): chat and completions by /api/chat and /api/generate, embeddings by /api/embed.
- */
-export function modelNotFound(route: Route, model: string): ModelNotFoundError {
-  const byName = route === Route.Generate || route === Route.Chat || route === Route.OpenAIChat || route === Route.OpenAICompletions;
-  return new ModelNotFoundError(model, byName ? undefined : `model "${model}" not found, try pulling it first`);
-}
-
-
-function asUpstream(nodeId: string, err: unknown): UpstreamError {
-  return new UpstreamError(nodeId, 0, `dispatch failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  private freeSlotsAnywhere(): number {
+    let n = 0;
+    for (const node of this.nodes.values()) n += Math.max(0, node.maxConcurrent - node.inFlight);
+    return n;
+  }
 }

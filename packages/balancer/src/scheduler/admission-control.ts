@@ -1,0 +1,82 @@
+import { QueueFullError, ModelNotFoundError } from '../errors';
+import { Route } from '../events';
+import { normalizeModel } from '../model-names';
+import type { RequestContext } from '../request-context';
+import type { Scheduler } from './scheduler';
+
+/**
+ * Admission of a validated request into the wait queue: checks some node has its model (switching
+ * to the request's `fallback_model` when none has the one asked for), and enforces `queue.maxDepth`.
+ * Part of the scheduler (single writer); it only runs inside the scheduler's event handling.
+ */
+export class AdmissionControl {
+  constructor(private readonly s: Scheduler) {}
+
+  /**
+   * Checks some node has the model, switching to the fallback model if one is given. Ends the
+   * request (and returns false) when neither the model nor its fallback is anywhere.
+   */
+  resolveModel(ctx: RequestContext): boolean {
+    const facts = ctx.facts!;
+    const known = (m: string) => [...this.s.nodes.values()].some((n) => n.hasModel(m) && !n.removed);
+    if (known(facts.model)) return true;
+    const fallback = ctx.hints.fallbackModel ?? facts.fallbackModel;
+    if (fallback && known(fallback)) {
+      this.rewriteModel(ctx, fallback);
+      return true;
+    }
+    this.s.deps.observer?.rejected?.('model_not_found', facts.rawModel);
+    this.s.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
+    return false;
+  }
+
+  /** Re-encodes the body with another model name (a fallback), in a fresh arena allocation. */
+  private rewriteModel(ctx: RequestContext, model: string): void {
+    const arena = this.s.deps.arena;
+    const body = JSON.parse(Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength)).toString('utf8')) as Record<string, unknown>;
+    body.model = model;
+    const bytes = Buffer.from(JSON.stringify(body));
+    const off = arena.tryAllocCopy(bytes);
+    if (off < 0) return; // arena full: keep the original body; the node will answer 404 itself
+    arena.free(ctx.bodyOffset);
+    ctx.bodyOffset = off;
+    ctx.bodyLength = bytes.length;
+    ctx.facts = { ...ctx.facts!, rawModel: model, model: normalizeModel(model) };
+  }
+
+  /** Puts a request (new, or back from a retry backoff) in the wait queue, within `queue.maxDepth`. */
+  enqueue(ctx: RequestContext, now: number): void {
+    const s = this.s;
+    if (ctx.queuedAt === 0) ctx.queuedAt = now;
+    ctx.state = 'queued';
+    s.queue.push({
+      requestId: ctx.id,
+      priority: ctx.priority,
+      deadline: ctx.queuedAt + s.config.queue.maxWaitMs,
+      arrivedAt: ctx.arrivedAt,
+      seq: s.nextSeq(),
+      model: ctx.model,
+      ctx,
+    });
+    if (s.queue.size > s.config.queue.maxDepth) {
+      // maxDepth bounds the requests that wait: one that a free slot takes now is never refused.
+      s.pump();
+      if (ctx.state === 'queued' && s.queue.size > s.config.queue.maxDepth) {
+        s.queue.remove(ctx.id);
+        s.deps.observer?.rejected?.('queue_full');
+        s.finish(ctx, 'rejected', new QueueFullError());
+      }
+    }
+    s.deps.observer?.queueChanged?.(s.queue.depthByModel());
+    s.timers.armQueueTimer();
+  }
+}
+
+/**
+ * Ollama's not-found text differs by route (ollama-api.md §4). The OpenAI routes are served by the
+ * native handlers (§7): chat and completions by /api/chat and /api/generate, embeddings by /api/embed.
+ */
+export function modelNotFound(route: Route, model: string): ModelNotFoundError {
+  const byName = route === Route.Generate || route === Route.Chat || route === Route.OpenAIChat || route === Route.OpenAICompletions;
+  return new ModelNotFoundError(model, byName ? undefined : `model "${model}" not found, try pulling it first`);
+}

@@ -1,0 +1,153 @@
+import { NoAvailableNodeError } from '../errors';
+import type { PoolNode } from '../nodes/node';
+import type { RequestContext } from '../request-context';
+import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
+import type { Scheduler } from './scheduler';
+import { expectedSlotWaitMs } from './slot-table';
+
+/** How long Ollama keeps a model loaded when the request does not say (its default). */
+const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
+
+/** What one offer of a waiting request to the strategy came to. */
+export type BindResult = 'bound' | 'wait' | 'failed';
+
+/**
+ * Late binding: offers a waiting request to its strategy with the nodes that could serve it now,
+ * and binds it to the node chosen — takes the slot, counts the breaker attempt, records whether the
+ * target is cold and what that load does to the node's resident models, and starts the dispatch.
+ */
+export class SlotBinder {
+  /** Per-request strategies by name; null for a name that is not a strategy (the pool's is used). */
+  private readonly overrides = new Map<string, Strategy | null>();
+
+  constructor(private readonly s: Scheduler) {}
+
+  /** Offers `ctx` to its strategy once; binds it when the strategy picks a node with a free slot. */
+  tryBind(ctx: RequestContext, now: number, routing: RoutingContext): BindResult {
+    const s = this.s;
+    const facts = ctx.facts!;
+    const req = this.routingRequest(ctx);
+    const tags = req.requiredTags;
+    const capable = [...s.nodes.values()].filter((n) => !n.removed && n.hasModel(facts.model) && n.hasTags(tags));
+    if (capable.length === 0) {
+      s.finish(ctx, 'rejected', new NoAvailableNodeError(`no node has model '${facts.rawModel}' with tags [${tags.join(', ')}]`));
+      return 'failed';
+    }
+    let routable = capable.filter((n) => n.isRoutable(now));
+    if (routable.length === 0) {
+      if (capable.some(mayRecover)) return 'wait';
+      s.deps.observer?.rejected?.('no_node', facts.model);
+      s.finish(ctx, 'rejected', new NoAvailableNodeError());
+      return 'failed';
+    }
+    // Avoid the nodes that already failed this request, unless nothing else is left.
+    const fresh = routable.filter((n) => !ctx.excluded.has(n.id));
+    if (fresh.length > 0) routable = fresh;
+    // Nodes over their own rate take no request now; offer the strategy only the others, so a
+    // request never waits for a rate-limited node while another is free.
+    const limiter = s.deps.limiter;
+    if (limiter?.nodeAvailable) {
+      const open = routable.filter((n) => limiter.nodeAvailable!(n.id, now));
+      if (open.length === 0) {
+        s.timers.armRepump(50);
+        return 'wait';
+      }
+      routable = open;
+    }
+    const strategy = this.strategyFor(ctx);
+    const node = strategy.select(routable, req, routing);
+    if (!node || node.freeSlots(facts.model) <= 0) return 'wait';
+    if (limiter && !limiter.allowNode(node.id, now)) {
+      s.timers.armRepump(50);
+      return 'wait';
+    }
+    this.bind(ctx, node, now, strategy.name, routable.length);
+    return 'bound';
+  }
+
+  private bind(ctx: RequestContext, node: PoolNode, now: number, strategyName: string, candidates: number): void {
+    const s = this.s;
+    const facts = ctx.facts!;
+    const waited = now - (ctx.queuedAt || now);
+    ctx.queueMs += waited;
+    ctx.queuedAt = 0;
+    s.deps.observer?.queueWait?.(waited);
+    s.slots.acquire(node, ctx.id, facts.model, now);
+    node.breaker.onAttempt(now);
+    ctx.trial = node.breaker.state === 'half-open';
+    node.totalRequests++;
+    ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
+    if (ctx.cold) s.deps.observer?.coldLoad?.(node.id, facts.model);
+    // Ollama loads the model for this request; treat it as hot there from now on.
+    node.loaded.set(facts.model, {
+      model: facts.model,
+      optionsSignature: facts.optionsSignature,
+      expiresAt: now + DEFAULT_KEEP_ALIVE_MS,
+    });
+    ctx.state = 'dispatching';
+    ctx.nodeId = node.id;
+    s.deps.observer?.routed?.({
+      requestId: ctx.id,
+      model: facts.model,
+      nodeId: node.id,
+      strategy: strategyName,
+      cold: ctx.cold,
+      queueMs: ctx.queueMs,
+      candidates,
+    });
+    s.deps.observer?.nodeChanged?.(node);
+    s.dispatcher.start(ctx, node, now);
+  }
+
+  /**
+   * The request's routing facts, built once and reused on every re-offer: strategies recognise a
+   * request they told to wait by this object (to give up waiting, or to charge its wait to a budget).
+   */
+  private routingRequest(ctx: RequestContext): RoutingRequest {
+    if (ctx.routing && ctx.routing.model === ctx.facts!.model) return ctx.routing;
+    const facts = ctx.facts!;
+    ctx.routing = {
+      model: facts.model,
+      optionsSignature: facts.optionsSignature,
+      promptTokens: facts.promptTokens,
+      requiredTags: [...new Set([...(ctx.hints.tags ?? []), ...facts.tags])],
+      priority: ctx.priority,
+      latencyBudgetMs: ctx.hints.latencyBudgetMs ?? facts.latencyBudgetMs,
+      clientKey: ctx.clientKey,
+    };
+    return ctx.routing;
+  }
+
+  private strategyFor(ctx: RequestContext): Strategy {
+    const s = this.s;
+    const name = ctx.hints.strategy ?? ctx.facts?.strategy;
+    if (!name) return s.strategy;
+    let strategy = this.overrides.get(name);
+    if (strategy === undefined) {
+      try {
+        strategy = s.deps.createStrategy(name);
+      } catch {
+        strategy = null;
+      }
+      this.overrides.set(name, strategy);
+    }
+    // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
+    return strategy ?? s.strategy;
+  }
+
+  /** One routing context per scheduling pass (strategies count their own deferrals within a pass). */
+  routingContext(now: number): RoutingContext {
+    const s = this.s;
+    const est = s.estimates;
+    return {
+      now,
+      estimates: est,
+      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, s.slots, est.serviceMs(node.id, model), now),
+    };
+  }
+}
+
+/** A node that is down for now but may come back within a request's wait. */
+function mayRecover(n: PoolNode): boolean {
+  return n.spec.enabled && !n.adminDisabled && !n.draining;
+}
