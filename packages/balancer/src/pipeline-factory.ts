@@ -192,6 +192,14 @@ export class PipelineFactory {
   /**
    * Applies a new config as a scheduler event. In-flight counts, the waiting queue and learned
    * estimates of surviving nodes are kept. Resolves once applied.
+   *
+   * Nodes added at run time (`NodeRegistry.add`, the admin API) are not in any file, so a reload
+   * keeps them: the effective node list is the new config's nodes, then every run-time node whose
+   * id the new config does not define. When it does define that id, the config wins (its spec
+   * replaces the run-time one, and from then on the node belongs to the config: a later reload
+   * without it removes it). Nodes of the previous config that the new one drops drain and go, and
+   * a config node removed at run time comes back when a reload still lists it.
+   * `getConfig().nodes` is the effective list; `getConfiguredNodeIds()` tells the two kinds apart.
    */
   reload(config: BalancerConfig): Promise<void> {
     const p = this.started();
@@ -201,10 +209,15 @@ export class PipelineFactory {
         label: 'reload',
         fn: (s) => {
           try {
-            applyConfig(s, config, (name) => StrategyFactory.create(name));
-            p.limiter.reconfigure(rateLimitSettings(config), Date.now());
-            p.monitor.updateNodes(config.nodes);
-            this.config = config;
+            const fileIds = new Set(config.nodes.map((n) => n.id));
+            // Read inside the event: the scheduler is the only writer of its node table.
+            const runtime = [...s.nodes.values()].filter((n) => !n.removed && !this.configuredIds().has(n.id) && !fileIds.has(n.id));
+            const effective: BalancerConfig = runtime.length > 0 ? { ...config, nodes: [...config.nodes, ...runtime.map((n) => n.spec)] } : config;
+            applyConfig(s, effective, (name) => StrategyFactory.create(name));
+            p.limiter.reconfigure(rateLimitSettings(effective), Date.now());
+            p.monitor.updateNodes(effective.nodes);
+            this.config = effective;
+            this.configuredNodeIds = fileIds;
             resolve();
           } catch (e) {
             reject(e);
@@ -212,6 +225,18 @@ export class PipelineFactory {
         },
       });
     });
+  }
+
+  /** Ids of the nodes the last config (at start or reload) defined; every other node was added at run time. */
+  getConfiguredNodeIds(): ReadonlySet<string> {
+    return new Set(this.configuredIds());
+  }
+
+  private configuredNodeIds: Set<string> | undefined;
+
+  private configuredIds(): Set<string> {
+    this.configuredNodeIds ??= new Set(this.config.nodes.map((n) => n.id));
+    return this.configuredNodeIds;
   }
 
   /**

@@ -234,7 +234,10 @@ describe('admin API (no token: loopback clients)', () => {
         '',
       ].join('\n');
     writeFileSync(file, yaml('least-in-flight', 3));
-    expect(await call(g.url, 'POST', '/admin/reload')).toEqual({ status: 200, body: { status: 'reloaded', nodes: 2, strategy: 'least-in-flight' } });
+    expect(await call(g.url, 'POST', '/admin/reload')).toEqual({
+      status: 200,
+      body: { status: 'reloaded', nodes: 2, strategy: 'least-in-flight', configured_nodes: ['a', 'b'], runtime_nodes: [] },
+    });
     expect((await call(g.url, 'GET', '/admin/strategy')).body).toMatchObject({ strategy: 'least-in-flight', configured: 'least-in-flight' });
 
     for (const [bad, reason] of [
@@ -251,6 +254,36 @@ describe('admin API (no token: loopback clients)', () => {
       expect(g.factory.getNodeRegistry().getAllNodes().map((n) => n.maxConcurrent)).toEqual([3, 3]);
     }
     expect((await servedBy(g.url, 1)).length).toBe(1);
+  });
+
+  test('reload keeps a node added through the admin API, unless the file now defines its id (the file wins)', async () => {
+    const yaml = (nodes: [string, string, number][]) =>
+      ['strategy:', '  type: round-robin', 'nodes:', ...nodes.flatMap(([id, url, slots]) => [`  - id: ${id}`, `    url: ${url}`, `    maxConcurrentRequests: ${slots}`]), ''].join('\n');
+    const fileNodes: [string, string, number][] = [
+      ['a', g.sim.node('a').url, 1],
+      ['b', g.sim.node('b').url, 1],
+    ];
+    writeFileSync(file, yaml(fileNodes));
+    expect((await call(g.url, 'POST', '/admin/nodes', { id: 'extra', url: g.sim.node('b').url, maxConcurrentRequests: 2, tags: ['added'] })).status).toBe(201);
+    try {
+      const r = await call(g.url, 'POST', '/admin/reload');
+      expect(r).toEqual({ status: 200, body: { status: 'reloaded', nodes: 3, strategy: 'round-robin', configured_nodes: ['a', 'b'], runtime_nodes: ['extra'] } });
+      const listed = (await call(g.url, 'GET', '/admin/nodes')).body.nodes as Json[];
+      expect(listed.find((n) => n.id === 'extra')).toMatchObject({ maxConcurrent: 2, tags: ['added'], canServe: true });
+      // Still routed to after the reload.
+      expect(new Set(await servedBy(g.url, 3))).toEqual(new Set(['a', 'b', 'extra']));
+
+      // The file now defines 'extra': its spec wins, and the node is the file's from now on.
+      writeFileSync(file, yaml([...fileNodes, ['extra', g.sim.node('a').url, 1]]));
+      expect((await call(g.url, 'POST', '/admin/reload')).body).toMatchObject({ nodes: 3, configured_nodes: ['a', 'b', 'extra'], runtime_nodes: [] });
+      expect(g.factory.getNodeRegistry().getNode('extra')).toMatchObject({ url: g.sim.node('a').url, maxConcurrent: 1, tags: [] });
+      // So a file without it removes it.
+      writeFileSync(file, yaml(fileNodes));
+      expect((await call(g.url, 'POST', '/admin/reload')).body).toMatchObject({ nodes: 2, runtime_nodes: [] });
+      expect(g.factory.getNodeRegistry().getNode('extra')).toBeUndefined();
+    } finally {
+      if (g.factory.getNodeRegistry().getNode('extra')) await g.factory.getNodeRegistry().remove('extra');
+    }
   });
 });
 

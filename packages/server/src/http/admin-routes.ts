@@ -24,7 +24,9 @@ import type { HttpContext, Router } from './router';
  * - `GET /admin/nodes`; `POST /admin/nodes` (a node spec; 201, 400, 409); `DELETE /admin/nodes/:id` (drains, then removes: 202 while draining, 200 when gone)
  * - `POST /admin/nodes/:id/enable|disable|drain` (a disabled node stays out across health checks)
  * - `GET /admin/strategy`; `POST /admin/strategy` `{"strategy": name-or-alias}`
- * - `POST /admin/reload` (re-reads the config file; 500 with the reason if it is bad, and the old config stays)
+ * - `POST /admin/reload` (re-reads the config file; 500 with the reason if it is bad, and the old config stays).
+ *   Nodes added with `POST /admin/nodes` survive it, unless the file now defines the same id: then
+ *   the file's spec wins and the node belongs to the file from then on
  * - `GET /admin/queue` (the waiting requests, in service order)
  *
  * @example new Gateway({ factory, routes: [addAdminRoutes] });
@@ -115,7 +117,17 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
     admin(async ({ res }) => {
       try {
         const r = await gw.reload();
-        sendJson(res, 200, { status: 'reloaded', nodes: r.nodes, strategy: r.strategy });
+        // Nodes added here at run time survive a reload unless the file now defines their id
+        // (then the file's spec wins): `nodes` counts the pool as it now is.
+        const configured = gw.factory.getConfiguredNodeIds();
+        const ids = registry().getAllNodes().map((n) => n.id);
+        sendJson(res, 200, {
+          status: 'reloaded',
+          nodes: ids.length,
+          strategy: r.strategy,
+          configured_nodes: ids.filter((id) => configured.has(id)),
+          runtime_nodes: ids.filter((id) => !configured.has(id)),
+        });
       } catch (e) {
         gw.logger.warn({ err: e }, 'admin: reload failed; the running config stays');
         const why = e instanceof Error ? e.message : String(e);
