@@ -1,0 +1,150 @@
+// The scheduler's late binding: queue order, per-model caps, hotness, per-request strategies.
+import { addNode } from '../../src/nodes/node-events';
+import { Harness, PickStrategy, nodeSpec, settle, useFakeClock } from './helpers';
+
+beforeEach(() => useFakeClock());
+afterEach(() => {
+  jest.clearAllTimers();
+  jest.useRealTimers();
+});
+
+describe('late binding and order', () => {
+  test('a waiting request is bound when a slot frees, to that node, with its queue time', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    h.submit();
+    const second = h.submit();
+    expect(second.ctx.state).toBe('queued');
+    expect(h.dispatcher.calls).toHaveLength(1);
+    await settle(500);
+    expect(h.dispatcher.calls).toHaveLength(1); // never more than the node's slots
+    h.dispatcher.one().ok();
+    await settle();
+    const call = h.dispatcher.one();
+    expect(call.job.requestId).toBe(second.ctx.id);
+    call.ok();
+    await settle();
+    expect(second.sink.starts[0].queueMs).toBe(500);
+    h.expectIdle();
+  });
+
+  test('waiters are served by priority (hint, body number, body name), then arrival', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    h.submit();
+    const plain1 = h.submit();
+    const high = h.submit({ priority: 'high' });
+    const hinted = h.submit({}, { hints: { priority: 5 } });
+    const plain2 = h.submit();
+    const low = h.submit({ priority: 'low' });
+    const order: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const call = h.dispatcher.one();
+      order.push(call.job.requestId);
+      call.ok();
+      await settle();
+    }
+    expect(order.slice(1)).toEqual([high, hinted, plain1, plain2, low].map((s) => s.ctx.id));
+    h.expectIdle();
+  });
+
+  test('a waiting request binds to a node added after it arrived', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    h.submit();
+    const waiting = h.submit();
+    h.scheduler.post({ type: 'apply', label: 'add', fn: (s) => void addNode(s, nodeSpec('b')) });
+    await settle();
+    const onB = h.dispatcher.open().find((c) => c.job.nodeId === 'b');
+    expect(onB?.job.requestId).toBe(waiting.ctx.id);
+    for (const c of h.dispatcher.open()) c.ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('a model held back by its per-model cap does not block another model behind it', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 4, perModel: { 'm:latest': 1 } })] });
+    h.submit({ model: 'm' });
+    const m2 = h.submit({ model: 'm' });
+    const x = h.submit({ model: 'x' });
+    expect(m2.ctx.state).toBe('queued');
+    expect(h.dispatcher.calls.map((c) => c.job.requestId)).toContain(x.ctx.id);
+    expect(h.node('a').inFlightByModel.get('m:latest')).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      for (const c of h.dispatcher.open()) c.ok();
+      await settle();
+    }
+    h.expectIdle();
+  });
+
+  test('the first dispatch to a node is cold, the next with the same options hot, other options cold again', async () => {
+    const cold: string[] = [];
+    const h = new Harness({ nodes: [nodeSpec('a')], observer: { coldLoad: (n, m) => cold.push(`${n}/${m}`) } });
+    const t = h.config.timeouts;
+    const r1 = h.submit({ model: 'm' });
+    const r2 = h.submit({ model: 'm' });
+    const r3 = h.submit({ model: 'm', options: { num_ctx: 8192 } });
+    const r4 = h.submit({ model: 'm', stream: false });
+    expect([r1.ctx.cold, r2.ctx.cold, r3.ctx.cold, r4.ctx.cold]).toEqual([true, false, true, true]);
+    expect(cold).toEqual(['a/m:latest', 'a/m:latest', 'a/m:latest']);
+    const [c1, c2] = h.dispatcher.calls;
+    // A cold streaming request gets twice the expected load time (prior 5 s) on top of the first-byte timeout.
+    expect(c1.job.timeouts).toEqual({ firstByteMs: t.firstByteTimeoutMs + 10_000, idleMs: t.idleTimeoutMs, totalMs: t.requestTimeoutMs });
+    expect(c2.job.timeouts.firstByteMs).toBe(t.firstByteTimeoutMs);
+    // A non-streaming request sends its headers only with the whole answer: first byte = total.
+    expect(h.dispatcher.calls[3].job.timeouts.firstByteMs).toBe(t.requestTimeoutMs);
+    for (const c of h.dispatcher.open()) c.ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('the total timeout shrinks by the time already spent waiting', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    h.submit();
+    h.submit({ stream: false });
+    await settle(5_000);
+    h.dispatcher.one().ok();
+    await settle();
+    expect(h.dispatcher.one().job.timeouts.totalMs).toBe(h.config.timeouts.requestTimeoutMs - 5_000);
+    h.dispatcher.one().ok();
+    await settle();
+    h.expectIdle();
+  });
+});
+
+describe('per-request strategy override', () => {
+  test.each<[string, Record<string, unknown>, { strategy?: string }, string]>([
+    ['no override: the pool strategy', {}, {}, 'a'],
+    ['a strategy hint', {}, { strategy: 'last' }, 'b'],
+    ['load_balancing_strategy in the body', { load_balancing_strategy: 'last' }, {}, 'b'],
+    ['the hint wins over the body', { load_balancing_strategy: 'last' }, { strategy: 'first' }, 'a'],
+    ['an unknown name falls back to the pool strategy', { load_balancing_strategy: 'fastest' }, {}, 'a'],
+    ['a real strategy name', { load_balancing_strategy: 'round_robin' }, {}, 'a'],
+  ])('%s', async (_n, body, hints, node) => {
+    const h = new Harness();
+    h.submit(body, { hints });
+    expect(h.dispatcher.one().job.nodeId).toBe(node);
+    h.dispatcher.one().ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('an unknown per-request name follows the pool strategy after the pool strategy changes', async () => {
+    const h = new Harness();
+    h.submit({ load_balancing_strategy: 'fastest' });
+    expect(h.dispatcher.calls[0].job.nodeId).toBe('a');
+    h.scheduler.post({ type: 'apply', label: 'set-strategy', fn: (s) => void (s.strategy = new PickStrategy('last')) });
+    await settle();
+    h.submit({ load_balancing_strategy: 'fastest' });
+    expect(h.dispatcher.calls[1].job.nodeId).toBe('b');
+    for (const c of h.dispatcher.open()) c.ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('override instances keep their own state across requests (round-robin rotates)', async () => {
+    const h = new Harness();
+    for (let i = 0; i < 3; i++) h.submit({ load_balancing_strategy: 'round-robin' });
+    expect(h.dispatcher.nodeIds()).toEqual(['a', 'b', 'a']);
+    for (const c of h.dispatcher.open()) c.ok();
+    await settle();
+    h.expectIdle();
+  });
+});
