@@ -5,7 +5,9 @@ import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
 import { addInferenceRoutes } from './http/inference-routes';
 import { sendError } from './http/errors';
+import { operationsFor } from './http/operations';
 import { Router } from './http/router';
+import { closeUpstream } from './http/upstream';
 
 export interface GatewayOptions {
   /** A started factory; the gateway stops it on `close()`. */
@@ -113,14 +115,18 @@ export class Gateway implements GatewayContext {
 
   /**
    * Stops accepting connections, lets in-flight requests finish for up to `graceMs` (streams
-   * included), then aborts what is left, stops the pipeline and closes every socket.
+   * included: inference through the pipeline, and model-management progress streams such as a
+   * pull, push or create), then aborts what is left (a management stream ends with an in-band
+   * `{"error":…}` line), stops the pipeline and closes every socket.
    */
   close(graceMs = 30_000): Promise<void> {
     this.closing ??= (async () => {
       const closed = new Promise<void>((r) => this.server.close(() => r()));
       this.server.closeIdleConnections();
-      await this.factory.stop(graceMs);
+      const [, cut] = await Promise.all([this.factory.stop(graceMs), operationsFor(this).drain(graceMs)]);
+      if (cut > 0) this.logger.warn({ cut, graceMs }, 'management requests still running at the end of the grace period were aborted');
       this.server.closeAllConnections();
+      await closeUpstream(this);
       await closed;
     })();
     return this.closing;

@@ -4,6 +4,7 @@ import type { NodeSnapshot } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { type JsonObject, sendJson } from './route-util';
+import { callSignal, ShutdownAbort } from './operations';
 import { errorText, forwardable, NodeCallError, upstreamFor } from './upstream';
 
 /** Header naming the nodes a management call goes to: `X-Ollama-Ring-Nodes: gpu-1,gpu-2`. */
@@ -134,16 +135,13 @@ export async function fanOutProgress(
   call: { path: '/api/pull' | '/api/create'; body: JsonObject; nodes: NodeSnapshot[]; verb: string; after?: (ok: string[]) => Promise<void> },
 ): Promise<string[]> {
   const stream = call.body.stream !== false;
-  const ac = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
+  const signal = callSignal(gw, res);
   const up = upstreamFor(gw);
   // Streamed from every node whatever the client asked: the merge needs the progress to judge the end.
   const payload = JSON.stringify({ ...call.body, stream: true });
   const heads = await Promise.allSettled(
     call.nodes.map((n) =>
-      up.stream(n, { method: 'POST', path: call.path, body: payload, headers: forwardable(req.headers), signal: ac.signal, kind: 'stream' }),
+      up.stream(n, { method: 'POST', path: call.path, body: payload, headers: forwardable(req.headers), signal, kind: 'stream' }),
     ),
   );
   const results = new Map<string, NodeResult>();
@@ -218,7 +216,7 @@ export async function fanOutProgress(
         if (buf.trim()) await onLine(buf.trim());
       } catch (e) {
         if (!outcome) {
-          const message = ac.signal.aborted ? 'aborted: the client went away' : `node ${id}: the stream broke: ${(e as Error).message}`;
+          const message = signal.aborted ? abortMessage(signal) : `node ${id}: the stream broke: ${(e as Error).message}`;
           outcome = { ok: false, status: 502, message };
           await write(nodeError(id, message));
         }
@@ -252,4 +250,9 @@ export async function fanOutProgress(
 
 function nodeError(id: string, message: string): JsonObject {
   return { status: `${id}: error: ${message}`, ollama_ring: { node: id, error: message } };
+}
+
+/** Why a call's signal fired, as a progress message. */
+export function abortMessage(signal: AbortSignal): string {
+  return signal.reason instanceof ShutdownAbort ? `aborted: ${signal.reason.message}` : 'aborted: the client went away';
 }

@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import type { Server } from 'node:http';
 import type { NodeSnapshot } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
+import { shuttingDown } from './operations';
 import { canServe, sendJson } from './route-util';
 import type { Router } from './router';
 
@@ -93,15 +92,4 @@ export function healthOf(nodes: readonly NodeSnapshot[]): HealthBody {
     total: detail.length,
     nodes: detail,
   };
-}
-
-/**
- * Whether the server that accepted this request has stopped listening: `Gateway.close()` closes
- * the listener first, then drains, and requests still arriving on open connections meanwhile are
- * told the gateway is not ready. (The gateway context has no closing flag of its own.)
- */
-function shuttingDown(req: IncomingMessage): boolean {
-  // Node sets `socket.server` on every server-side socket; @types/node does not declare it.
-  const server = (req.socket as { server?: Server }).server;
-  return server !== undefined && !server.listening;
 }

@@ -4,6 +4,8 @@ import { addHealthRoutes } from './health-routes';
 import { NODE_HEADER } from './http-sink';
 import { addModelAdminRoutes } from './model-admin-routes';
 import { addModelRoutes } from './model-routes';
+import { operationsFor, shuttingDown } from './operations';
+import { sendError } from './errors';
 import { addOpenAIModelRoutes } from './openai-model-routes';
 import type { Handler, Router } from './router';
 import { addStatsRoutes } from './stats-routes';
@@ -35,6 +37,8 @@ function logged(add: AddRoutes): AddRoutes {
       if (QUIET.has(pattern)) return router.add(methods, pattern, handler);
       return router.add(methods, pattern, async (ctx) => {
         const started = performance.now();
+        // Tracked until it ends, so that Gateway.close() lets it finish within the grace period.
+        operationsFor(gw).track(ctx.res);
         ctx.res.once('close', () => {
           const node = ctx.res.getHeader(NODE_HEADER);
           gw.logRequest({
@@ -46,6 +50,11 @@ function logged(add: AddRoutes): AddRoutes {
             outcome: ctx.res.writableFinished ? outcomeOf(ctx.res.statusCode) : 'aborted',
           });
         });
+        // Once the gateway is closing, reads still answer but no new change or transfer starts.
+        if (shuttingDown(ctx.req) && ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') {
+          sendError(ctx.res, 503, 'the gateway is shutting down', ctx.url.pathname.startsWith('/v1/') ? 'openai' : 'ollama', 5);
+          return;
+        }
         await handler(ctx);
       });
     };
@@ -57,7 +66,8 @@ function logged(add: AddRoutes): AddRoutes {
  * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
  * and metrics, `/api/stats`, the Ollama model routes (listings, show, version, pull, and the
  * admin-only delete, copy and create), OpenAI's `/v1/models`, and the admin API. Each request but
- * the probes' gets a line in the request log.
+ * the probes' gets a line in the request log, and is tracked so that `Gateway.close()` lets it
+ * finish within the grace period (a pull's progress stream, say) before cutting it.
  *
  * @example const gw = new Gateway({ factory, routes: allRoutes, loadConfig: () => loadConfig(file).config });
  */

@@ -211,10 +211,10 @@ export function upstreamFor(gw: GatewayContext): Upstream {
 }
 
 /**
- * Closes the gateway's node connections for management calls. Idle sockets are unref'd by undici
- * and do not hold the process open; call this after `Gateway.close()` for a clean exit anyway.
+ * Closes the gateway's node connections for management calls. `Gateway.close()` calls it once its
+ * requests are drained; the next call opens new connections.
  *
- * @example await gateway.close(); await closeUpstream(gateway);
+ * @example await closeUpstream(gateway);
  */
 export async function closeUpstream(gw: GatewayContext): Promise<void> {
   await upstreams.get(gw)?.close();
