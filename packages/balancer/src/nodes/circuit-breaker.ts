@@ -15,9 +15,15 @@ export interface CircuitBreakerOptions {
  * half-open admits at most `halfOpenRequests` trials at a time: a success closes it, a failure
  * re-opens it. Only the scheduler (single writer) calls it; time is passed in, so tests control it.
  *
+ * A trial counts until its own end is reported (`onSuccess(true)`, `onFailure(now, true)` or
+ * `onTrialAbandoned()`), whatever the breaker did meanwhile: a trial still running when the breaker
+ * re-opens (another request failed) and goes half-open again keeps its place, so a new episode never
+ * has more than `halfOpenRequests` trials in flight, and a stale trial's end never frees a place it
+ * did not take in this episode.
+ *
  * @example
  * const b = new CircuitBreaker({ failureThreshold: 5, recoveryMs: 30_000, halfOpenRequests: 1 });
- * if (b.canAttempt(now)) { b.onAttempt(now); … b.onSuccess(); }
+ * if (b.canAttempt(now)) { const trial = b.onAttempt(now); … b.onSuccess(trial); }
  */
 export class CircuitBreaker {
   private opts: CircuitBreakerOptions;
@@ -43,30 +49,29 @@ export class CircuitBreaker {
 
   /** Whether a request may be sent now. Moves open → half-open once the recovery time has passed. */
   canAttempt(now: number): boolean {
-    if (this._state === 'open' && now - this.openedAt >= this.opts.recoveryMs) {
-      this._state = 'half-open';
-      this.trials = 0;
-    }
+    if (this._state === 'open' && now - this.openedAt >= this.opts.recoveryMs) this._state = 'half-open';
     if (this._state === 'closed') return true;
     if (this._state === 'half-open') return this.trials < this.opts.halfOpenRequests;
     return false;
   }
 
-  /** A request is being sent (counts half-open trials). */
-  onAttempt(now: number): void {
-    if (this.canAttempt(now) && this._state === 'half-open') this.trials++;
+  /** A request is being sent; true when it is a half-open trial (counted until its end is reported). */
+  onAttempt(now: number): boolean {
+    if (!this.canAttempt(now) || this._state !== 'half-open') return false;
+    this.trials++;
+    return true;
   }
 
-  onSuccess(): void {
+  /** A success; `trial` when it was a trial (`onAttempt` returned true), which frees its place. */
+  onSuccess(trial = false): void {
+    if (trial) this.endTrial();
     this.failures = 0;
-    if (this._state === 'half-open') {
-      this.trials = Math.max(0, this.trials - 1);
-      this._state = 'closed';
-    }
+    if (this._state === 'half-open') this._state = 'closed';
   }
 
   /** A failure that counts against the node (not a client error such as an unknown model). */
-  onFailure(now: number): void {
+  onFailure(now: number, trial = false): void {
+    if (trial) this.endTrial();
     this.failures++;
     if (this._state === 'half-open' || (this._state === 'closed' && this.failures >= this.opts.failureThreshold)) {
       this.open(now);
@@ -80,21 +85,26 @@ export class CircuitBreaker {
 
   /** The node answers health checks again: open → half-open now, without waiting out `recoveryMs`. */
   allowTrials(): void {
-    if (this._state === 'open') {
-      this._state = 'half-open';
-      this.trials = 0;
-    }
+    if (this._state === 'open') this._state = 'half-open';
   }
 
-  /** A finished trial that was neither success nor failure (aborted by the client) frees its place. */
+  /** A finished trial that was neither success nor failure (aborted by the client, a 4xx) frees its place. */
   onTrialAbandoned(): void {
-    if (this._state === 'half-open') this.trials = Math.max(0, this.trials - 1);
+    this.endTrial();
+  }
+
+  /** Trials admitted and not yet ended. */
+  get trialsInFlight(): number {
+    return this.trials;
+  }
+
+  private endTrial(): void {
+    this.trials = Math.max(0, this.trials - 1);
   }
 
   private open(now: number): void {
     if (this._state !== 'open') this.opens++;
     this._state = 'open';
     this.openedAt = now;
-    this.trials = 0;
   }
 }

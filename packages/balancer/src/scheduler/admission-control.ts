@@ -1,4 +1,4 @@
-import { QueueFullError, ModelNotFoundError } from '../errors';
+import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
 import { Route } from '../events';
 import { normalizeModel } from '../model-names';
 import type { RequestContext } from '../request-context';
@@ -14,7 +14,8 @@ export class AdmissionControl {
 
   /**
    * Checks some node has the model, switching to the fallback model if one is given. Ends the
-   * request (and returns false) when neither the model nor its fallback is anywhere.
+   * request (and returns false) when neither the model nor its fallback is anywhere, or when the
+   * body cannot be rewritten for the fallback (the arena is full: BackpressureError, 503).
    */
   resolveModel(ctx: RequestContext): boolean {
     const facts = ctx.facts!;
@@ -22,29 +23,47 @@ export class AdmissionControl {
     if (known(facts.model)) return true;
     const fallback = ctx.hints.fallbackModel ?? facts.fallbackModel;
     if (fallback && known(fallback)) {
-      this.rewriteModel(ctx, fallback);
-      return true;
+      if (this.rewriteModel(ctx, fallback)) return true;
+      this.s.deps.observer?.rejected?.('backpressure', 'arena');
+      this.s.finish(ctx, 'rejected', new BackpressureError('server busy: no room in the body arena to rewrite the request for its fallback model'));
+      return false;
     }
     this.s.deps.observer?.rejected?.('model_not_found', facts.rawModel);
     this.s.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
     return false;
   }
 
-  /** Re-encodes the body with another model name (a fallback), in a fresh arena allocation. */
-  private rewriteModel(ctx: RequestContext, model: string): void {
+  /**
+   * Re-encodes the body with another model name (a fallback). The old body is freed first, so its
+   * blocks can take the new one: a full arena still fits a body that grew by less than a block.
+   * When even that fails the original body is put back (its run was just freed, and only this
+   * thread allocates) and the result is false.
+   */
+  private rewriteModel(ctx: RequestContext, model: string): boolean {
     const arena = this.s.deps.arena;
-    const body = JSON.parse(Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength)).toString('utf8')) as Record<string, unknown>;
+    const original = Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength));
+    const body = JSON.parse(original.toString('utf8')) as Record<string, unknown>;
     body.model = model;
     const bytes = Buffer.from(JSON.stringify(body));
-    const off = arena.tryAllocCopy(bytes);
-    if (off < 0) return; // arena full: keep the original body; the node will answer 404 itself
     arena.free(ctx.bodyOffset);
+    let off = arena.tryAllocCopy(bytes);
+    if (off < 0) {
+      off = arena.tryAllocCopy(original);
+      if (off < 0) throw new Error('byte arena: the run of a body just freed could not be taken back');
+      ctx.bodyOffset = off;
+      return false;
+    }
     ctx.bodyOffset = off;
     ctx.bodyLength = bytes.length;
     ctx.facts = { ...ctx.facts!, rawModel: model, model: normalizeModel(model) };
+    return true;
   }
 
-  /** Puts a request (new, or back from a retry backoff) in the wait queue, within `queue.maxDepth`. */
+  /**
+   * Puts a request (new, or back from a retry backoff) in the wait queue, within `queue.maxDepth`.
+   * Its deadline is `queue.maxWaitMs` after it first entered the queue: retries do not restart it,
+   * so the bound holds over the request's whole life.
+   */
   enqueue(ctx: RequestContext, now: number): void {
     const s = this.s;
     if (ctx.queuedAt === 0) ctx.queuedAt = now;
@@ -56,6 +75,7 @@ export class AdmissionControl {
       arrivedAt: ctx.arrivedAt,
       seq: s.nextSeq(),
       model: ctx.model,
+      waitingSince: now,
       ctx,
     });
     if (s.queue.size > s.config.queue.maxDepth) {

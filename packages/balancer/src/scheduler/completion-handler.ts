@@ -31,11 +31,12 @@ export class CompletionHandler {
         s.estimates.recordFailure(nodeId);
         if (v.nodeDown) {
           // A refused connection is proof enough: no need to wait for the next health check.
+          if (ctx.trial) node.breaker.onTrialAbandoned();
           node.breaker.trip(now);
           node.health = 'UNHEALTHY';
           node.loaded.clear();
-        } else node.breaker.onFailure(now);
-      } else node.breaker.onSuccess();
+        } else node.breaker.onFailure(now, ctx.trial);
+      } else node.breaker.onSuccess(ctx.trial);
       ctx.trial = false;
       if (v.error instanceof UpstreamTimeoutError) s.deps.observer?.timeout?.(v.error.phase);
       if (outcome.kind === 'ok' && !v.nodeFailure) {

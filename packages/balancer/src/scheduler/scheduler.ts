@@ -44,6 +44,8 @@ export interface SchedulerDeps {
 /** A waiting request as the wait queue holds it. */
 export interface Queued extends Waiting {
   ctx: RequestContext;
+  /** Epoch ms when this stay in the queue began (a retry starts a new stay; `ctx.queuedAt` is the first). */
+  waitingSince: number;
 }
 
 /** Events the scheduler applies in order; everything that changes pool state arrives as one. */
@@ -197,7 +199,7 @@ export class Scheduler {
     const routing = this.binder.routingContext(now);
     for (const item of this.queue.inOrder()) {
       if (this.freeSlotsAnywhere() === 0) break;
-      const r = this.binder.tryBind(item.ctx, now, routing);
+      const r = this.binder.tryBind(item, now, routing);
       if (r === 'bound' || r === 'failed') {
         this.queue.remove(item.requestId);
         bound = true;

@@ -2,7 +2,7 @@ import { NoAvailableNodeError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
-import type { Scheduler } from './scheduler';
+import type { Queued, Scheduler } from './scheduler';
 import { expectedSlotWaitMs } from './slot-table';
 
 /** How long Ollama keeps a model loaded when the request does not say (its default). */
@@ -23,8 +23,9 @@ export class SlotBinder {
   constructor(private readonly s: Scheduler) {}
 
   /** Offers `ctx` to its strategy once; binds it when the strategy picks a node with a free slot. */
-  tryBind(ctx: RequestContext, now: number, routing: RoutingContext): BindResult {
+  tryBind(item: Queued, now: number, routing: RoutingContext): BindResult {
     const s = this.s;
+    const ctx = item.ctx;
     const facts = ctx.facts!;
     const req = this.routingRequest(ctx);
     const tags = req.requiredTags;
@@ -61,20 +62,19 @@ export class SlotBinder {
       s.timers.armRepump(50);
       return 'wait';
     }
-    this.bind(ctx, node, now, strategy.name, routable.length);
+    this.bind(item, node, now, strategy.name, routable.length);
     return 'bound';
   }
 
-  private bind(ctx: RequestContext, node: PoolNode, now: number, strategyName: string, candidates: number): void {
+  private bind(item: Queued, node: PoolNode, now: number, strategyName: string, candidates: number): void {
     const s = this.s;
+    const ctx = item.ctx;
     const facts = ctx.facts!;
-    const waited = now - (ctx.queuedAt || now);
+    const waited = now - item.waitingSince;
     ctx.queueMs += waited;
-    ctx.queuedAt = 0;
     s.deps.observer?.queueWait?.(waited);
     s.slots.acquire(node, ctx.id, facts.model, now);
-    node.breaker.onAttempt(now);
-    ctx.trial = node.breaker.state === 'half-open';
+    ctx.trial = node.breaker.onAttempt(now);
     node.totalRequests++;
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
     if (ctx.cold) s.deps.observer?.coldLoad?.(node.id, facts.model);

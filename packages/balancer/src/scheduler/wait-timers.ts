@@ -23,9 +23,9 @@ export class WaitTimers {
       expired = true;
       s.deps.observer?.timeout?.('queue');
       s.deps.observer?.rejected?.('queue_timeout');
-      const waited = now - item.ctx.queuedAt;
-      item.ctx.queueMs += waited;
-      s.finish(item.ctx, 'timeout', item.ctx.lastError ?? new QueueTimeoutError(waited));
+      // queueMs sums every stay in the queue (retries included): the bound is over the whole life.
+      item.ctx.queueMs += now - item.waitingSince;
+      s.finish(item.ctx, 'timeout', item.ctx.lastError ?? new QueueTimeoutError(item.ctx.queueMs));
     }
     if (expired) s.deps.observer?.queueChanged?.(s.queue.depthByModel());
   }

@@ -5,7 +5,9 @@ const OPTS: CircuitBreakerOptions = { failureThreshold: 3, recoveryMs: 1_000, ha
 
 type Step =
   | ['fail', number]
+  | ['fail', number, 'trial']
   | ['ok']
+  | ['ok', 'trial']
   | ['attempt', number]
   | ['trip', number]
   | ['abandon']
@@ -19,10 +21,10 @@ function run(steps: Step[], opts: CircuitBreakerOptions = OPTS): CircuitBreaker 
     const where = `step ${i}: ${JSON.stringify(s)}`;
     switch (s[0]) {
       case 'fail':
-        b.onFailure(s[1]);
+        b.onFailure(s[1], s[2] === 'trial');
         break;
       case 'ok':
-        b.onSuccess();
+        b.onSuccess(s[1] === 'trial');
         break;
       case 'attempt':
         b.onAttempt(s[1]);
@@ -62,10 +64,18 @@ describe('CircuitBreaker', () => {
       'half-open admits one trial at a time (halfOpenRequests 1)',
       [['trip', 0], ['attempt', 1_000], ['state', 'half-open'], ['can', 1_001, false], ['can', 50_000, false]],
     ],
-    ['a trial success closes it', [['trip', 0], ['attempt', 1_000], ['ok'], ['state', 'closed'], ['can', 1_001, true]]],
+    ['a trial success closes it', [['trip', 0], ['attempt', 1_000], ['ok', 'trial'], ['state', 'closed'], ['can', 1_001, true]]],
+    [
+      'a trial still running when the breaker re-opens keeps its place in the next half-open episode',
+      [['trip', 0], ['attempt', 1_000], ['fail', 1_100], ['state', 'open'], ['can', 2_100, false], ['state', 'half-open'], ['abandon'], ['can', 2_100, true]],
+    ],
+    [
+      'a stale trial ending in a later episode frees only its own place (never more trials than halfOpenRequests)',
+      [['trip', 0], ['attempt', 1_000], ['trip', 1_100], ['allow'], ['can', 1_100, false], ['ok', 'trial'], ['state', 'closed'], ['trip', 1_200], ['allow'], ['attempt', 1_200], ['can', 1_200, false]],
+    ],
     [
       'a trial failure re-opens it, with a fresh recovery period',
-      [['trip', 0], ['attempt', 1_000], ['fail', 1_500], ['state', 'open'], ['can', 2_499, false], ['can', 2_500, true]],
+      [['trip', 0], ['attempt', 1_000], ['fail', 1_500, 'trial'], ['state', 'open'], ['can', 2_499, false], ['can', 2_500, true]],
     ],
     [
       'a single failure in half-open re-opens (no threshold there)',

@@ -177,6 +177,34 @@ describe('admission', () => {
     h.expectIdle(); // the original body and the rewritten one are both freed
   });
 
+  // The fallback body is re-encoded in the arena; with the arena full, the old body's blocks take it
+  // when it still fits them, and otherwise the request is refused as the arena-full bound says.
+  test.each<[string, number, 'served' | 'refused']>([
+    ['the rewritten body fits the freed blocks', 60, 'served'],
+    ['the rewritten body needs one block more', 64, 'refused'],
+  ])('fallback_model with the arena full: %s → %s', async (_n, bodyBytes, expected) => {
+    const h = new Harness({ nodes: [nodeSpec('a', { models: ['small'] })] });
+    const bare = JSON.stringify({ model: 'big', prompt: '', fallback_model: 'small' }).length;
+    const r = h.submit({ model: 'big', prompt: 'p'.repeat(bodyBytes - bare), fallback_model: 'small' }, { hold: true });
+    expect(r.ctx.bodyLength).toBe(bodyBytes); // one 64-byte block; 'small' is 2 bytes longer than 'big'
+    const filler: number[] = [];
+    for (let off = h.arena.tryAlloc(64); off >= 0; off = h.arena.tryAlloc(64)) filler.push(off);
+    h.validate(r);
+    if (expected === 'served') {
+      const call = h.dispatcher.one();
+      expect(Harness.bodyOf(call)).toMatchObject({ model: 'small' });
+      call.ok();
+      await settle();
+      expect(r.sink.ends).toHaveLength(1);
+    } else {
+      expect(h.dispatcher.calls).toHaveLength(0);
+      expect(r.sink.error).toBeInstanceOf(BackpressureError);
+      expect(r.sink.error?.status).toBe(503);
+    }
+    for (const off of filler) h.arena.free(off);
+    h.expectIdle(); // the original body is freed either way
+  });
+
   test('a fallback no node has either: not found, naming the requested model', () => {
     const h = new Harness({ nodes: [nodeSpec('a', { models: ['m'] })] });
     const r = h.submit({ model: 'big', fallback_model: 'other' });

@@ -208,6 +208,40 @@ describe('breaker trials and client errors', () => {
     h.expectIdle();
   });
 
+  // The race: trial A is in flight when an older request fails, re-opening the breaker; after the
+  // next recovery the node went half-open with its trial count reset, so a second trial went out
+  // beside A, and A's later abort freed a place it no longer held: a third. At most one at a time.
+  test.each<[string, (c: import('./helpers').Call) => void]>([
+    ['aborted', (c) => c.aborted()],
+    ['answered with a 400', (c) => c.httpError(400)],
+    ['succeeds', (c) => c.ok()],
+  ])('a trial still in flight across a re-open keeps the next half-open episode to one trial; it then %s', async (_how, endA) => {
+    const h = new Harness({ nodes: [nodeSpec('a')] });
+    const trialsInFlight = () => h.dispatcher.open().filter((c) => h.table.get(c.job.requestId)?.trial).length;
+    const old = h.submit(); // bound while closed: not a trial
+    h.node('a').breaker.trip(Date.now());
+    await settle(1_000);
+    const a = h.submit(); // the first episode's trial
+    expect(a.ctx.trial).toBe(true);
+    h.dispatcher.calls[0].httpError(503); // the old request fails: half-open → open
+    await settle();
+    expect(h.node('a').breaker.state).toBe('open');
+    const others = [h.submit(), h.submit(), h.submit()];
+    await settle(1_500); // recovery has passed: half-open again
+    expect(trialsInFlight()).toBe(1); // A alone, not A and a new one
+    endA(h.dispatcher.open().find((c) => c.job.requestId === a.ctx.id)!);
+    await settle(200);
+    expect(trialsInFlight()).toBeLessThanOrEqual(1);
+    for (let i = 0; i < 10 && h.dispatcher.open().length > 0; i++) {
+      expect(trialsInFlight()).toBeLessThanOrEqual(1);
+      h.dispatcher.open()[0].ok();
+      await settle(200);
+    }
+    expect(others.map((o) => o.sink.endings)).toEqual([1, 1, 1]);
+    expect(h.node('a').breaker.state).toBe('closed');
+    h.expectIdle();
+  });
+
   test.each<[string, number, string]>([
     ['400', 400, '{"error":"bad request"}'],
     ['404 model not found', 404, '{"error":"model \'m\' not found"}'],

@@ -200,6 +200,34 @@ describe('retries', () => {
     h.expectIdle();
   });
 
+  // queue.maxWaitMs bounds the request's whole life in the queue: a retry does not restart it.
+  test.each<[string, number, number]>([
+    ['waited 600 ms before its failed attempt: 400 ms left after it', 600, 400],
+    ['waited 0 ms before: the whole 1 000 ms after', 0, 1_000],
+  ])('queue deadline across a retry: %s', async (_n, firstWait, left) => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => (c.queue.maxWaitMs = 1_000) });
+    const blocker = firstWait > 0 ? h.submit() : undefined;
+    const r = h.submit();
+    await settle(firstWait);
+    if (blocker) {
+      h.dispatcher.one().ok();
+      await settle();
+    }
+    h.dispatcher.one().httpError(503, '{"error":"busy"}'); // r's attempt fails; backoff 100 ms
+    await settle();
+    const hog = h.submit(); // takes the only slot during r's backoff
+    await settle(100);
+    expect(r.ctx.state).toBe('queued');
+    await settle(left - 100 - 1);
+    expect(r.ctx.state).toBe('queued');
+    await settle(2);
+    expect(r.sink.error).toMatchObject({ status: 503, message: 'busy' }); // its last upstream error
+    h.dispatcher.one().ok();
+    await settle();
+    expect(hog.sink.ends).toHaveLength(1);
+    h.expectIdle();
+  });
+
   test('a request that waits in the queue past its deadline after a retry ends with the upstream error', async () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => (c.queue.maxWaitMs = 1_000) });
     const r1 = h.submit();
