@@ -239,22 +239,34 @@ export async function handleCopy(ctx: NodeContext, r: RouteRequest): Promise<voi
 /** Known blobs per node (a set of `sha256:…` digests). */
 const blobs = new WeakMap<NodeContext, Set<string>>();
 
+/** Ollama's `GetBlobsPath` check: `sha256:` or `sha256-`, then 64 hex digits. */
+const DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
+
+/**
+ * `HEAD`/`POST /api/blobs/:digest`, as `HeadBlobHandler`/`CreateBlobHandler`: a bad digest is 400
+ * `invalid digest format`; HEAD is 200 or 404; POST answers 200 at once (body unread) when the blob
+ * exists, else hashes the body as it streams in (no size cap, nothing held) and answers 201, or 400
+ * `digest mismatch, …`.
+ */
 export async function handleBlob(ctx: NodeContext, r: RouteRequest): Promise<void> {
   let set = blobs.get(ctx);
   if (!set) blobs.set(ctx, (set = new Set()));
   const digest = r.params.digest ?? '';
+  if (!DIGEST.test(digest)) throw new SimHttpError(400, 'invalid digest format');
+  const key = `sha256:${digest.slice(7).toLowerCase()}`;
   if (r.method === 'HEAD') {
-    r.res.writeHead(set.has(digest) ? 200 : 404, { 'Content-Length': 0 });
-    r.res.end();
+    if (set.has(key)) sendEmpty(r.res, 200);
+    else sendNativeError(r.res, 404, `blob "${digest}" not found`);
     return;
   }
-  const data = await readBody(r.req);
-  if (set.has(digest)) {
+  if (set.has(key)) {
     sendEmpty(r.res, 200);
     return;
   }
-  const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const hash = createHash('sha256');
+  for await (const chunk of r.req as AsyncIterable<Buffer>) hash.update(chunk);
+  const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== digest) throw new SimHttpError(400, `digest mismatch, expected "${digest}", got "${actual}"`);
-  set.add(digest);
+  set.add(key);
   sendEmpty(r.res, 201);
 }
