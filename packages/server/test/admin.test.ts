@@ -309,6 +309,8 @@ describe('admin API with a token', () => {
     ['DELETE', '/api/delete', { model: 'llama3.2' }],
     ['POST', '/api/copy', { source: 'llama3.2', destination: 'x' }],
     ['POST', '/api/create', { model: 'x', from: 'llama3.2' }],
+    ['POST', '/api/push', { model: 'llama3.2' }],
+    ['POST', `/api/blobs/sha256:${'0'.repeat(64)}`, 'some blob bytes'],
   ];
 
   test.each(routes)('%s %s: 401 without the token, 403 with a wrong one, in Ollama\'s shape', async (method, path, body) => {

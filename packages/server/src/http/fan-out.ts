@@ -5,7 +5,7 @@ import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { type JsonObject, sendJson } from './route-util';
 import { callSignal, ShutdownAbort } from './operations';
-import { errorText, forwardable, NodeCallError, upstreamFor } from './upstream';
+import { errorText, forwardable, NodeCallError, type TextResponse, upstreamFor } from './upstream';
 
 /** Header naming the nodes a management call goes to: `X-Ollama-Ring-Nodes: gpu-1,gpu-2`. */
 export const NODES_HEADER = 'x-ollama-ring-nodes';
@@ -47,12 +47,49 @@ export function targetNodes(
  * The status and message when no node succeeded: the nodes' common status and message when they
  * agree (a bad model name is a 400 from every node), else 502 with each node's reason.
  */
-function combinedFailure(failed: [string, { status: number; message: string }][]): { status: number; message: string } {
+export function combinedFailure(failed: [string, { status: number; message: string }][]): { status: number; message: string } {
   const statuses = new Set(failed.map(([, r]) => r.status));
   const messages = new Set(failed.map(([, r]) => r.message));
   const status = statuses.size === 1 ? [...statuses][0] : 502;
   const message = messages.size === 1 && failed.length > 0 ? [...messages][0] : failed.map(([id, r]) => `${id}: ${r.message}`).join('; ');
   return { status: status >= 400 ? status : 502, message };
+}
+
+/** The answers of a call sent to several nodes, sorted: 2xx, 404 (with its body), and failures. */
+export interface Tally {
+  ok: string[];
+  notFound: [string, string][];
+  failed: [string, { status: number; message: string }][];
+  /** Each node's result in a word or two (`success`, `not found`, `error: …`), for `ollama_ring.nodes`. */
+  summary: Record<string, string>;
+}
+
+/**
+ * Sorts the settled answers of `nodes` (in the same order) into a {@link Tally}.
+ *
+ * @example const t = tally(nodes, await Promise.allSettled(nodes.map((n) => up.text(n, call))));
+ */
+export function tally(nodes: readonly { id: string }[], answers: PromiseSettledResult<TextResponse>[], words: { ok?: (status: number) => string } = {}): Tally {
+  const t: Tally = { ok: [], notFound: [], failed: [], summary: {} };
+  answers.forEach((a, i) => {
+    const id = nodes[i].id;
+    if (a.status === 'rejected') {
+      const e = a.reason instanceof NodeCallError ? a.reason : new NodeCallError(id, 502, String(a.reason));
+      t.failed.push([id, { status: e.status, message: e.message }]);
+      t.summary[id] = `error: ${e.message}`;
+    } else if (a.value.status >= 200 && a.value.status < 300) {
+      t.ok.push(id);
+      t.summary[id] = words.ok?.(a.value.status) ?? 'success';
+    } else if (a.value.status === 404) {
+      t.notFound.push([id, a.value.text]);
+      t.summary[id] = 'not found';
+    } else {
+      const message = errorText(a.value.text);
+      t.failed.push([id, { status: a.value.status, message }]);
+      t.summary[id] = `error: ${message}`;
+    }
+  });
+  return t;
 }
 
 /**
@@ -75,28 +112,7 @@ export async function fanOutCall(
   const answers = await Promise.allSettled(
     call.nodes.map((n) => up.text(n, { method: call.method, path: call.path, body: payload, headers: forwardable(req.headers), kind: 'op' })),
   );
-  const ok: string[] = [];
-  const notFound: [string, string][] = [];
-  const failed: [string, { status: number; message: string }][] = [];
-  const summary: Record<string, string> = {};
-  answers.forEach((a, i) => {
-    const id = call.nodes[i].id;
-    if (a.status === 'rejected') {
-      const e = a.reason instanceof NodeCallError ? a.reason : new NodeCallError(id, 502, String(a.reason));
-      failed.push([id, { status: e.status, message: e.message }]);
-      summary[id] = `error: ${e.message}`;
-    } else if (a.value.status >= 200 && a.value.status < 300) {
-      ok.push(id);
-      summary[id] = 'success';
-    } else if (a.value.status === 404) {
-      notFound.push([id, a.value.text]);
-      summary[id] = 'not found';
-    } else {
-      const message = errorText(a.value.text);
-      failed.push([id, { status: a.value.status, message }]);
-      summary[id] = `error: ${message}`;
-    }
-  });
+  const { ok, notFound, failed, summary } = tally(call.nodes, answers);
   const ollama_ring = { nodes: summary };
   // Before answering, so that a client's next request already sees the change.
   if (ok.length > 0 && call.after) await call.after(ok);
@@ -115,7 +131,7 @@ export async function fanOutCall(
 }
 
 /**
- * Sends a progress-stream call (`/api/pull`, `/api/create`) to every target node at once and
+ * Sends a progress-stream call (`/api/pull`, `/api/push`, `/api/create`) to every target node at once and
  * merges their NDJSON progress into one stream for the client:
  * - each node's line is passed on with its `status` prefixed by the node (`gpu-1: pulling manifest`)
  *   and `ollama_ring.node` added; every other field (`digest`, `total`, `completed`) is unchanged;
@@ -132,7 +148,7 @@ export async function fanOutProgress(
   gw: GatewayContext,
   req: IncomingMessage,
   res: ServerResponse,
-  call: { path: '/api/pull' | '/api/create'; body: JsonObject; nodes: NodeSnapshot[]; verb: string; after?: (ok: string[]) => Promise<void> },
+  call: { path: '/api/pull' | '/api/push' | '/api/create'; body: JsonObject; nodes: NodeSnapshot[]; verb: string; after?: (ok: string[]) => Promise<void> },
 ): Promise<string[]> {
   const stream = call.body.stream !== false;
   const signal = callSignal(gw, res);
@@ -164,17 +180,7 @@ export async function fanOutProgress(
 
   const write = async (obj: JsonObject): Promise<void> => {
     if (!stream || res.destroyed) return;
-    if (!res.write(`${JSON.stringify(obj)}\n`)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
-    }
+    if (!res.write(`${JSON.stringify(obj)}\n`)) await drained(res);
   };
   if (stream) {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -255,4 +261,22 @@ function nodeError(id: string, message: string): JsonObject {
 /** Why a call's signal fired, as a progress message. */
 export function abortMessage(signal: AbortSignal): string {
   return signal.reason instanceof ShutdownAbort ? `aborted: ${signal.reason.message}` : 'aborted: the client went away';
+}
+
+/**
+ * Resolves once `res` can take more (after a `write` returned false), or has closed: a slow client
+ * slows the node's stream down instead of growing the gateway's buffers.
+ *
+ * @example if (!res.write(chunk)) await drained(res);
+ */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -1,9 +1,10 @@
-import { normalizeModel } from '@ollama-ring/balancer';
+import { type NodeSnapshot, normalizeModel } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
-import { fanOutCall, fanOutProgress, targetNodes } from './fan-out';
+import { fanOutCall, fanOutProgress, NODES_HEADER, targetNodes } from './fan-out';
 import { refreshModels } from './model-sync';
-import { modelOf, readJsonObject, requireAdmin, requireClient } from './route-util';
+import { relayProgress } from './progress-relay';
+import { canServe, modelOf, readJsonObject, requireAdmin, requireClient } from './route-util';
 import type { Router } from './router';
 
 /**
@@ -13,6 +14,11 @@ import type { Router } from './router';
  * - `POST /api/pull`: client API key as for inference; NDJSON progress merged over the nodes;
  * - `DELETE /api/delete`, `POST /api/copy`, `POST /api/create`: admin only (401/403), since they
  *   change what every node holds.
+ * - `POST /api/push`: admin only. Every node that holds a model would upload the same thing to the
+ *   same name, so it goes to one node that holds it and that node's progress stream is relayed
+ *   unchanged (`X-Ollama-Ring-Node` names it); `X-Ollama-Ring-Nodes` picks the node, and naming
+ *   several pushes from each, merged as for pull.
+ * - `HEAD`/`POST /api/blobs/:digest`: see `blob-routes.ts`.
  * After a success the nodes' model lists are re-read, so routing knows at once.
  *
  * @example new Gateway({ factory, routes: [addModelAdminRoutes] });
@@ -44,6 +50,28 @@ export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
     const t = targetNodes(gw, req, from ? (n) => n.models.includes(from) : undefined);
     if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
     await fanOutProgress(gw, req, res, { path: '/api/create', body, nodes: t.nodes, verb: 'create', after: sync });
+  });
+
+  router.add('POST', '/api/push', async ({ req, res }) => {
+    if (!requireAdmin(gw, req, res)) return;
+    const body = await readJsonObject(gw, req, res, 'ollama');
+    if (!body) return;
+    const m = modelOf(body);
+    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
+    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    const key = normalizeModel(m.model);
+    const holds = (n: NodeSnapshot) => n.models.includes(key);
+    const t = targetNodes(gw, req, holds);
+    if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
+    if (t.nodes.length > 1 && req.headers[NODES_HEADER] !== undefined) {
+      // Named explicitly: every one of them pushes, with the progress merged as for pull.
+      await fanOutProgress(gw, req, res, { path: '/api/push', body, nodes: t.nodes, verb: 'push' });
+      return;
+    }
+    // Every holder would upload the same model to the same name: one is enough. A serving holder
+    // first; with no holder known, some node, whose own answer (Ollama's error) then passes through.
+    const node = t.nodes.find((n) => holds(n) && canServe(n)) ?? t.nodes.find(holds) ?? t.nodes.find(canServe) ?? t.nodes[0];
+    await relayProgress(gw, req, res, node, { path: '/api/push', body });
   });
 
   router.add('DELETE', '/api/delete', async ({ req, res }) => {

@@ -1,5 +1,6 @@
 import type { GatewayContext } from '../gateway-context';
 import { addAdminRoutes } from './admin-routes';
+import { addBlobRoutes } from './blob-routes';
 import { addHealthRoutes } from './health-routes';
 import { NODE_HEADER } from './http-sink';
 import { addModelAdminRoutes } from './model-admin-routes';
@@ -65,7 +66,7 @@ function logged(add: AddRoutes): AddRoutes {
 /**
  * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
  * and metrics, `/api/stats`, the Ollama model routes (listings, show, version, pull, and the
- * admin-only delete, copy and create), OpenAI's `/v1/models`, and the admin API. Each request but
+ * admin-only delete, copy, create, push and blobs), OpenAI's `/v1/models`, and the admin API. Each request but
  * the probes' gets a line in the request log, and is tracked so that `Gateway.close()` lets it
  * finish within the grace period (a pull's progress stream, say) before cutting it.
  *
@@ -76,6 +77,7 @@ export const allRoutes: AddRoutes[] = [
   addStatsRoutes,
   addModelRoutes,
   addModelAdminRoutes,
+  addBlobRoutes,
   addOpenAIModelRoutes,
   addAdminRoutes,
 ].map(logged);

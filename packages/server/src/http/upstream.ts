@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { stripHopByHop } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
@@ -26,8 +27,8 @@ export function forwardable(headers: IncomingHttpHeaders): Record<string, string
 /**
  * Which timeouts a call gets, from `timeouts.*` in the config:
  * - `meta` (`/api/tags`, `/api/ps`, `/api/version`): the whole exchange within `healthCheckTimeoutMs`, as the health monitor's own probes;
- * - `op` (`/api/show`, `/api/delete`, `/api/copy`): the whole exchange within `requestTimeoutMs`;
- * - `stream` (`/api/pull`, `/api/create` progress): headers within `firstByteTimeoutMs`, then at most `idleTimeoutMs` between chunks, and no total (a pull of a large model takes as long as it takes).
+ * - `op` (`/api/show`, `/api/delete`, `/api/copy`, `/api/blobs` uploads): the whole exchange within `requestTimeoutMs`;
+ * - `stream` (`/api/pull`, `/api/push`, `/api/create` progress): headers within `firstByteTimeoutMs`, then at most `idleTimeoutMs` between chunks, and no total (a pull of a large model takes as long as it takes).
  */
 export type CallKind = 'meta' | 'op' | 'stream';
 
@@ -35,7 +36,10 @@ export type CallKind = 'meta' | 'op' | 'stream';
 export interface UpstreamCall {
   method: 'GET' | 'HEAD' | 'POST' | 'DELETE';
   path: string;
-  body?: string | Buffer;
+  /** A string or Buffer, or a stream for a body too large to hold (a blob upload). */
+  body?: string | Buffer | Readable;
+  /** The body's content type (default `application/json`). */
+  contentType?: string;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   kind: CallKind;
@@ -151,7 +155,7 @@ export class Upstream {
 
   private async send(node: NodeAddress, call: UpstreamCall, headersTimeout: number, bodyTimeout: number): Promise<StreamResponse> {
     const headers: Record<string, string> = { ...(call.headers ?? {}) };
-    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    if (call.body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
     const res = await request(`${node.url.replace(/\/+$/, '')}${call.path}`, {
       method: call.method,
       headers,
