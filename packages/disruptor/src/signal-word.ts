@@ -48,10 +48,16 @@ export class SignalWord {
     return Atomics.load(this.words, this.waiters) !== 0 && Atomics.exchange(this.words, this.waiters, 0) !== 0;
   }
 
-  /** Bumps the generation and wakes all sleepers. */
+  /** Bumps the generation and wakes all sleepers: other threads' by futex, this thread's at once. */
   wake(): void {
     Atomics.add(this.words, this.gen, 1);
     Atomics.notify(this.words, this.gen);
+    const local = localSleepers(this.words, this.gen, false);
+    if (local !== undefined && local.size > 0) {
+      const woken = [...local];
+      local.clear();
+      for (const resolve of woken) resolve();
+    }
   }
 
   /** Blocks this thread until the generation moves from `gen` or `maxMs` passes. Worker threads only. */
@@ -59,11 +65,45 @@ export class SignalWord {
     Atomics.wait(this.words, this.gen, gen, maxMs > 0 ? maxMs : Infinity);
   }
 
-  /** Resolves when the generation moves from `gen` or `maxMs` passes; never blocks. */
+  /**
+   * Resolves when the generation moves from `gen` or `maxMs` passes; never blocks.
+   *
+   * A `waitAsync` settles through a task that V8 posts to the event loop, so its sleeper resumes
+   * only on a later turn of the loop: on a loop busy with sockets, that is milliseconds per hop
+   * (measured: 10 ms at p50 behind 50 callbacks of 0.2 ms). A wake from this same thread — an
+   * inline stage publishing to the next inline stage — therefore also resolves the sleeper
+   * directly, as a microtask; the futex wait stays for wakes from other threads.
+   */
   sleepAsync(gen: number, maxMs: number): Promise<void> {
     const r = Atomics.waitAsync(this.words, this.gen, gen, maxMs > 0 ? maxMs : Infinity);
-    return r.async ? r.value.then(noop) : Promise.resolve();
+    if (!r.async) return Promise.resolve();
+    const local = localSleepers(this.words, this.gen, true)!;
+    return new Promise<void>((resolve) => {
+      local.add(resolve);
+      void r.value.then(() => {
+        local.delete(resolve);
+        resolve();
+      });
+    });
   }
 }
 
-function noop(): void {}
+/**
+ * This thread's async sleepers per futex word. Keyed by the word's shared memory, not by the
+ * `SignalWord` object, because the owner of a sequence and a barrier waiting on it may each hold
+ * their own view of the same word.
+ */
+const sleepersByBuffer = new WeakMap<ArrayBufferLike, Map<number, Set<() => void>>>();
+
+function localSleepers(words: Int32Array, index: number, create: boolean): Set<() => void> | undefined {
+  let byIndex = sleepersByBuffer.get(words.buffer);
+  if (byIndex === undefined) {
+    if (!create) return undefined;
+    byIndex = new Map();
+    sleepersByBuffer.set(words.buffer, byIndex);
+  }
+  const at = words.byteOffset / 4 + index;
+  let set = byIndex.get(at);
+  if (set === undefined && create) byIndex.set(at, (set = new Set()));
+  return set;
+}
