@@ -30,7 +30,7 @@ export const LOCAL_NODE_ID = 'local';
  *
  * @example NODE_DEFAULTS.maxConcurrentRequests; // 4
  */
-export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurrentPerModel'>> = Object.freeze({
+export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurrentPerModel' | 'maxLoadedModels'>> = Object.freeze({
   models: [],
   maxConcurrentRequests: 4,
   weight: 1,

@@ -144,6 +144,7 @@ export function completeNodes(list: readonly NodeLike[]): { nodes: NodeSpec[]; p
       }
       spec.maxConcurrentPerModel = perModel;
     }
+    if (typeof n.maxLoadedModels === 'number') spec.maxLoadedModels = n.maxLoadedModels;
     return spec;
   });
   return { nodes, problems };

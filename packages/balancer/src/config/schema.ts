@@ -78,6 +78,7 @@ export const NODE_SCHEMA: SchemaObject = obj(
     models: strings,
     maxConcurrentRequests: int(1, 100000),
     maxConcurrentPerModel: { type: 'object', additionalProperties: int(1, 100000) },
+    maxLoadedModels: int(1, 1000),
     weight: positive,
     enabled: bool,
     tags: strings,

@@ -51,6 +51,8 @@ export interface DiscoveryResult {
   latencyMs: number;
   /** Epoch ms when discovery finished. */
   checkedAt: number;
+  /** Epoch ms when the requests went out: `/api/ps` shows the node as of then, or later. */
+  probedAt?: number;
   models?: DiscoveredModel[];
   /** Resident models; `expiresAt` is Infinity for "kept forever" (structured clone keeps it, JSON does not). */
   loaded?: LoadedModel[];
@@ -131,11 +133,12 @@ export function parsePs(body: unknown, now: number): LoadedModel[] {
  */
 export async function discoverNode(probe: OllamaProbe, target: ProbeTarget, signal?: AbortSignal): Promise<DiscoveryResult> {
   const t0 = performance.now();
+  const probedAt = Date.now();
   const [tags, ps] = await Promise.allSettled([
     probe.getJson(target, '/api/tags', signal).then(parseTags),
     probe.getJson(target, '/api/ps', signal).then((b) => parsePs(b, Date.now())),
   ]);
-  const result: DiscoveryResult = { nodeId: target.id, ok: true, latencyMs: performance.now() - t0, checkedAt: Date.now() };
+  const result: DiscoveryResult = { nodeId: target.id, ok: true, latencyMs: performance.now() - t0, checkedAt: Date.now(), probedAt };
   if (tags.status === 'fulfilled') result.models = tags.value;
   if (ps.status === 'fulfilled') result.loaded = ps.value;
   const failed = [tags, ps].find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -23,6 +23,8 @@ export interface DiscoveryResultLike {
   ok: boolean;
   models?: readonly (string | { name: string })[];
   loaded?: readonly LoadedModel[];
+  /** Epoch ms when `/api/ps` was read (a discovery's `checkedAt − latencyMs`); default: when applied. */
+  probedAt?: number;
 }
 
 /** Health thresholds from `healthCheck`. */
@@ -55,26 +57,39 @@ export function applyDiscovery(s: Scheduler, r: DiscoveryResultLike, now: number
     // Fresh knowledge replaces what failed requests taught us (a model may have been pulled since).
     node.missingModels.clear();
   }
-  if (r.loaded) {
-    const seen = new Set<string>();
-    for (const l of r.loaded) {
-      const key = normalizeModel(l.model);
-      seen.add(key);
-      const ours = node.loaded.get(key);
-      // /api/ps does not say which options a runner was loaded with; keep what our own dispatch knew.
-      node.loaded.set(key, {
-        model: key,
-        optionsSignature: ours?.optionsSignature ?? l.optionsSignature ?? null,
-        expiresAt: l.expiresAt,
-        sizeVram: l.sizeVram,
-      });
-    }
-    // Gone from /api/ps means unloaded — unless we sent it a request since (then it is loading).
-    for (const [key] of node.loaded) {
-      if (!seen.has(key) && (node.inFlightByModel.get(key) ?? 0) === 0) node.loaded.delete(key);
-    }
+  if (r.loaded) applyPs(node, r.loaded, r.probedAt ?? now, now);
+}
+
+/**
+ * Brings a node's resident models in line with `/api/ps` (read at `probedAt`), and learns its
+ * model limit from it (see ResidentModels): the count shown is a lower bound, and a model gone
+ * before its expiry with nothing in flight was evicted, so the node was full.
+ */
+function applyPs(node: PoolNode, loaded: readonly LoadedModel[], probedAt: number, now: number): void {
+  const seen = new Set<string>();
+  for (const l of loaded) {
+    const key = normalizeModel(l.model);
+    seen.add(key);
+    const ours = node.loaded.get(key);
+    // /api/ps does not say which options a runner was loaded with; keep what our own dispatch knew.
+    node.loaded.set(key, {
+      model: key,
+      optionsSignature: ours?.optionsSignature ?? l.optionsSignature ?? null,
+      expiresAt: l.expiresAt,
+      sizeVram: l.sizeVram,
+      lastUsed: ours?.lastUsed ?? 0,
+    });
   }
-  void now;
+  let evicted = false;
+  for (const [key, l] of node.loaded) {
+    if (seen.has(key)) continue;
+    // Gone from /api/ps means unloaded — unless we sent it a request since (then it is loading), or
+    // used it after the probe read the list.
+    if ((node.inFlightByModel.get(key) ?? 0) > 0 || (l.lastUsed ?? 0) >= probedAt) continue;
+    if (l.expiresAt > now) evicted = true;
+    node.loaded.delete(key);
+  }
+  node.residency.noteObserved(seen.size, evicted, node.spec.maxLoadedModels);
 }
 
 /** An admin command on one node. */

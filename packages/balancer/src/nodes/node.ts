@@ -1,5 +1,6 @@
 import { normalizeModel } from '../model-names';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 
@@ -13,6 +14,13 @@ export interface NodeSpec {
   maxConcurrentRequests: number;
   /** Optional per-model slot caps within `maxConcurrentRequests` (normalised model names). */
   maxConcurrentPerModel?: Record<string, number>;
+  /**
+   * Optional: how many models the node keeps loaded at once (its `OLLAMA_MAX_LOADED_MODELS`). At
+   * that many, a load makes Ollama evict the least recently used idle model. When absent it is
+   * learned: from `/api/ps` (the most models seen loaded at once, and models gone before their
+   * expiry) and from loads the balancer did not expect; until then Ollama's default of 3 is assumed.
+   */
+  maxLoadedModels?: number;
   weight: number;
   enabled: boolean;
   tags: string[];
@@ -20,15 +28,7 @@ export interface NodeSpec {
   priority: number;
 }
 
-/** A model resident on a node, from `/api/ps` or inferred from our own dispatches. */
-export interface LoadedModel {
-  model: string;
-  /** The options signature it was loaded with; null when only `/api/ps` told us (signature unknown). */
-  optionsSignature: string | null;
-  /** Epoch ms at which Ollama will unload it; Infinity for never. */
-  expiresAt: number;
-  sizeVram?: number;
-}
+export type { LoadedModel } from './resident-models';
 
 /**
  * One Ollama node and everything the scheduler knows about it. Only the scheduler mutates it
@@ -50,6 +50,8 @@ export class PoolNode {
   /** Models the node answered "not found" for since the last discovery (normalised). */
   readonly missingModels = new Set<string>();
   readonly loaded = new Map<string, LoadedModel>();
+  /** What is known of the node's model residency: its learned limit, recent use per model, loads under way. */
+  readonly residency = new ResidentModels();
   readonly breaker: CircuitBreaker;
   totalRequests = 0;
   failedRequests = 0;
@@ -114,6 +116,46 @@ export class PoolNode {
     const l = this.loaded.get(normalizeModel(model));
     if (!l || l.expiresAt <= now) return false;
     return l.optionsSignature === optionsSignature || (l.optionsSignature === null && optionsSignature === '');
+  }
+
+  /** How many models the node holds at once: configured `maxLoadedModels`, else learned, else Ollama's 3. */
+  maxLoadedModels(): number {
+    return this.residency.limit(this.spec.maxLoadedModels);
+  }
+
+  /** Models resident now (not expired). */
+  residentModels(now: number): LoadedModel[] {
+    return residentAt(this, now);
+  }
+
+  /**
+   * The resident models that loading (`model`, `optionsSignature`) here now would evict, as Ollama
+   * picks them (see {@link ResidentModels}); empty when it is hot or the node has room.
+   */
+  evictionsFor(model: string, optionsSignature: string, now: number): LoadedModel[] {
+    return evictionVictims(this, model, optionsSignature, this.maxLoadedModels(), now);
+  }
+
+  /**
+   * Mirrors a load the balancer is sending: evicts what Ollama will evict, records the model as
+   * resident (used now, until `expiresAt`), and books `loadMs` on the node's one-at-a-time loader.
+   * Returns the evicted models.
+   */
+  recordLoad(model: string, optionsSignature: string, now: number, expiresAt: number, loadMs: number): LoadedModel[] {
+    const key = normalizeModel(model);
+    const victims = this.evictionsFor(key, optionsSignature, now);
+    for (const v of victims) this.loaded.delete(v.model);
+    this.residency.loadingUntil = Math.max(this.residency.loadingUntil, now) + Math.max(0, loadMs);
+    this.loaded.set(key, { model: key, optionsSignature, expiresAt, lastUsed: now, readyAt: this.residency.loadingUntil });
+    return victims;
+  }
+
+  /** A resident model was used now (bound, or finished a request): Ollama's LRU order and expiry. */
+  touchModel(model: string, now: number, expiresAt?: number): void {
+    const l = this.loaded.get(normalizeModel(model));
+    if (!l) return;
+    l.lastUsed = now;
+    if (expiresAt !== undefined) l.expiresAt = Math.max(l.expiresAt, expiresAt);
   }
 
   /** Takes part in routing at all: enabled, not draining, not down, breaker willing. */

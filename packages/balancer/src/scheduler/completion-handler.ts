@@ -2,6 +2,8 @@ import { type BalancerError, RequestAbortedError, UpstreamTimeoutError } from '.
 import type { RequestContext } from '../request-context';
 import { judge } from '../stages/completion';
 import type { DispatchOutcome } from '../stages/dispatch';
+import type { PoolNode } from '../nodes/node';
+import { REAL_LOAD_MS } from './estimates';
 import { backoffMs } from './retry-policy';
 import type { Scheduler } from './scheduler';
 
@@ -43,6 +45,7 @@ export class CompletionHandler {
         // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.
         s.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs });
       }
+      this.learnResidency(node, ctx, outcome, now);
       if (node.draining && node.inFlight === 0 && node.removed) s.dropNode(node);
       else s.deps.observer?.nodeChanged?.(node);
     }
@@ -65,6 +68,20 @@ export class CompletionHandler {
       return;
     }
     s.finish(ctx, v.outcome, v.error, outcome);
+  }
+
+  /**
+   * A finished request used its model now (Ollama's LRU order). One bound as hot that still reports
+   * a real load (as the estimates count one) found its model evicted: the node holds fewer models
+   * than we assumed, and the model was not resident after all until this load.
+   */
+  private learnResidency(node: PoolNode, ctx: RequestContext, outcome: DispatchOutcome, now: number): void {
+    const believed = node.residency.hotBound.get(ctx.id);
+    node.residency.hotBound.delete(ctx.id);
+    if (outcome.kind !== 'ok') return;
+    node.touchModel(ctx.model, now);
+    const loadMs = outcome.final?.loadMs ?? 0;
+    if (believed !== undefined && loadMs >= REAL_LOAD_MS) node.residency.noteUnexpectedLoad(believed, node.spec.maxLoadedModels);
   }
 
   /** Backs off, then queues the request again, avoiding `nodeId`. */

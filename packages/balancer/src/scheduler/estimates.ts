@@ -38,6 +38,12 @@ interface NodeStats {
   success: Ewma; // 1 for success, 0 for failure
 }
 
+/**
+ * Ollama reports a few ms of load_duration even when the model is hot; from this many ms on, the
+ * request really loaded its model.
+ */
+export const REAL_LOAD_MS = 50;
+
 const key = (node: string, model: string) => `${node}\u0000${model}`;
 
 /**
@@ -73,11 +79,11 @@ export class Estimates {
     n.success.update(1);
     // Service time is how long a hot request holds a slot: a cold request's load is learned apart
     // (as load time), or every later wait estimate would carry the cost of one load.
-    nm.service.update(Math.max(0, observed.latencyMs - (stats && stats.loadMs >= 50 ? stats.loadMs : 0)));
+    nm.service.update(Math.max(0, observed.latencyMs - (stats && stats.loadMs >= REAL_LOAD_MS ? stats.loadMs : 0)));
     if (!stats) return;
     // Ollama reports a few ms of load_duration even when the model is hot; only a real load teaches
     // us the load time.
-    if (stats.loadMs >= 50) nm.load.update(stats.loadMs);
+    if (stats.loadMs >= REAL_LOAD_MS) nm.load.update(stats.loadMs);
     if (stats.promptTokens > 0 && stats.promptEvalMs > 0) nm.prefill.update((stats.promptTokens / stats.promptEvalMs) * 1000);
     if (stats.evalTokens > 0 && stats.evalMs > 0) nm.generate.update((stats.evalTokens / stats.evalMs) * 1000);
   }

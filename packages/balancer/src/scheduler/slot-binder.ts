@@ -77,13 +77,7 @@ export class SlotBinder {
     ctx.trial = node.breaker.onAttempt(now);
     node.totalRequests++;
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
-    if (ctx.cold) s.deps.observer?.coldLoad?.(node.id, facts.model);
-    // Ollama loads the model for this request; treat it as hot there from now on.
-    node.loaded.set(facts.model, {
-      model: facts.model,
-      optionsSignature: facts.optionsSignature,
-      expiresAt: now + DEFAULT_KEEP_ALIVE_MS,
-    });
+    this.noteResidency(ctx, node, now);
     ctx.state = 'dispatching';
     ctx.nodeId = node.id;
     s.deps.observer?.routed?.({
@@ -97,6 +91,26 @@ export class SlotBinder {
     });
     s.deps.observer?.nodeChanged?.(node);
     s.dispatcher.start(ctx, node, now);
+  }
+
+  /**
+   * Mirrors what the binding does to the node's resident models. Cold: Ollama evicts what it must
+   * (LRU idle first) and loads the model, which is hot there from now on. Hot: the model is used
+   * now; if no load of ours is under way there, a real load reported for it later means it had been
+   * evicted behind our back (the completion checks).
+   */
+  private noteResidency(ctx: RequestContext, node: PoolNode, now: number): void {
+    const s = this.s;
+    const facts = ctx.facts!;
+    const expiresAt = now + DEFAULT_KEEP_ALIVE_MS;
+    if (ctx.cold) {
+      s.deps.observer?.coldLoad?.(node.id, facts.model);
+      node.recordLoad(facts.model, facts.optionsSignature, now, expiresAt, s.estimates.loadMs(node.id, facts.model));
+    } else {
+      if (now >= (node.loaded.get(facts.model)?.readyAt ?? 0)) node.residency.hotBound.set(ctx.id, node.residentModels(now).length);
+      node.touchModel(facts.model, now, expiresAt);
+    }
+    node.residency.noteBinding(facts.model);
   }
 
   /**

@@ -38,12 +38,25 @@ export interface TtftEstimate {
   readonly slotWaitMs: number;
   /** Extra wait for requests this strategy already told to wait for this node in the same pass. */
   readonly queuedAheadMs: number;
+  /**
+   * Until the loads we already sent this node are done: cold, all of them (Ollama loads one at a
+   * time); hot, the one of this model if it is still loading.
+   */
+  readonly loadQueueMs: number;
+  /** Cold only: until a busy model the load must evict has drained (`serviceMs` of that model). */
+  readonly drainMs: number;
   /** 0 when hot, else `estimates.loadMs`. */
   readonly loadMs: number;
   /** `estimates.prefillMs` for this prompt. */
   readonly prefillMs: number;
-  /** slotWaitMs + queuedAheadMs + loadMs + prefillMs. */
+  /** slotWaitMs + queuedAheadMs + loadQueueMs + drainMs + loadMs + prefillMs. */
   readonly ttftMs: number;
+  /** The resident models a cold load here evicts (names), as Ollama would pick them. */
+  readonly evicts: readonly string[];
+  /** What those evictions cost later: Σ reload time × the model's share of the node's recent use. */
+  readonly evictionMs: number;
+  /** What the strategy ranks by: ttftMs + evictionMs. */
+  readonly costMs: number;
 }
 
 interface Deferral {
@@ -113,6 +126,7 @@ export class PredictiveStrategy implements Strategy {
       if (best === null || compareEstimates(e, best) < 0) best = e;
       if (e.free && (bestFree === null || compareEstimates(e, bestFree) < 0)) bestFree = e;
     }
+
     if (best === null) return null;
     if (best.free) return this.bind(req, best.node);
     if (bestFree !== null && !this.worthWaiting(best, bestFree, req, ctx.now)) return this.bind(req, bestFree.node);
@@ -132,7 +146,21 @@ export class PredictiveStrategy implements Strategy {
     const queuedAheadMs = ahead > 0 ? (ahead * nonNegative(est.serviceMs(node.id, req.model))) / node.slotsFor(req.model) : 0;
     const loadMs = hot ? 0 : nonNegative(est.loadMs(node.id, req.model));
     const prefillMs = nonNegative(est.prefillMs(node.id, req.model, Math.max(0, req.promptTokens)));
-    return { node, free, hot, slotWaitMs, queuedAheadMs, loadMs, prefillMs, ttftMs: slotWaitMs + queuedAheadMs + loadMs + prefillMs };
+    let drainMs = 0;
+    let evictionMs = 0;
+    let evicts: string[] = [];
+    // Hot but still loading (a load we sent): wait for it. Cold: wait for every load we sent.
+    let loadQueueMs = Math.max(0, (hot ? (node.loaded.get(req.model)?.readyAt ?? 0) : node.residency.loadingUntil) - ctx.now);
+    if (!hot) {
+      const victims = node.evictionsFor(req.model, req.optionsSignature, ctx.now);
+      evicts = victims.map((v) => v.model);
+      for (const v of victims) {
+        if ((node.inFlightByModel.get(v.model) ?? 0) > 0) drainMs = Math.max(drainMs, nonNegative(est.serviceMs(node.id, v.model)));
+        evictionMs += nonNegative(est.loadMs(node.id, v.model)) * node.residency.recentShare(v.model);
+      }
+    }
+    const ttftMs = slotWaitMs + queuedAheadMs + loadQueueMs + drainMs + loadMs + prefillMs;
+    return { node, free, hot, slotWaitMs, queuedAheadMs, loadQueueMs, drainMs, loadMs, prefillMs, ttftMs, evicts, evictionMs, costMs: ttftMs + evictionMs };
   }
 
   /** Every candidate's prediction, best first (the order `select` ranks them in). */
@@ -143,8 +171,8 @@ export class PredictiveStrategy implements Strategy {
 
   private worthWaiting(busy: TtftEstimate, free: TtftEstimate, req: RoutingRequest, now: number): boolean {
     const o = this.options;
-    const margin = Math.max(o.waitMarginMs, o.waitMarginRatio * free.ttftMs);
-    if (busy.ttftMs + margin >= free.ttftMs) return false;
+    const margin = Math.max(o.waitMarginMs, o.waitMarginRatio * free.costMs);
+    if (busy.costMs + margin >= free.costMs) return false;
     const d = this.deferred.get(req);
     if (d && now >= d.giveUpAt) return false;
     const budget = req.latencyBudgetMs;
@@ -181,9 +209,9 @@ export class PredictiveStrategy implements Strategy {
   }
 }
 
-/** Lower TTFT first; on ties a free node, then lower load, priority value, id. */
+/** Lower cost (TTFT + eviction cost) first; on ties a free node, then lower load, priority value, id. */
 function compareEstimates(a: TtftEstimate, b: TtftEstimate): number {
-  if (a.ttftMs !== b.ttftMs) return a.ttftMs < b.ttftMs ? -1 : 1;
+  if (a.costMs !== b.costMs) return a.costMs < b.costMs ? -1 : 1;
   if (a.free !== b.free) return a.free ? -1 : 1;
   return byLoadThenPriority(a.node, b.node);
 }
