@@ -70,7 +70,8 @@ export class ResidentModels {
     const keep = 1 - 1 / RECENT_USE_WINDOW;
     for (const [m, v] of this.recent) this.recent.set(m, v * keep);
     this.recentTotal = this.recentTotal * keep + 1;
-    this.recent.set(model, (this.recent.get(model) ?? 0) + 1);
+    const key = normalizeModel(model);
+    this.recent.set(key, (this.recent.get(key) ?? 0) + 1);
   }
 
   /** The share of the node's recent bindings that were for `model`, in [0, 1]. */

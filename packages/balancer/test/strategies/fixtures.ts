@@ -16,6 +16,16 @@ export interface NodeSetup {
   hot?: Record<string, string | null>;
   /** Loaded but already expired at NOW. */
   expired?: string[];
+  /** The node's maxLoadedModels (configured). */
+  maxLoaded?: number;
+  /** Recent bindings per model (the recent-use shares eviction is priced by). */
+  uses?: Record<string, number>;
+  /** In-flight requests per model, on top of `inFlight` (which counts MODEL). */
+  busyModels?: Record<string, number>;
+  /** Loads we sent are done at this epoch ms. */
+  loadingUntil?: number;
+  /** A hot model still loading until this epoch ms. */
+  readyAt?: Record<string, number>;
 }
 
 export function node(id: string, s: NodeSetup = {}): PoolNode {
@@ -29,6 +39,7 @@ export function node(id: string, s: NodeSetup = {}): PoolNode {
     enabled: true,
     tags: [],
     priority: s.priority ?? 0,
+    ...(s.maxLoaded !== undefined && { maxLoadedModels: s.maxLoaded }),
   };
   const n = new PoolNode(spec, { failureThreshold: 5, recoveryMs: 1000, halfOpenRequests: 1 });
   n.health = 'HEALTHY';
@@ -38,6 +49,13 @@ export function node(id: string, s: NodeSetup = {}): PoolNode {
     n.loaded.set(model, { model, optionsSignature: sig, expiresAt: NOW + 3_600_000 });
   }
   for (const model of s.expired ?? []) n.loaded.set(model, { model, optionsSignature: '', expiresAt: NOW - 1 });
+  for (const [model, busy] of Object.entries(s.busyModels ?? {})) {
+    n.inFlight += busy;
+    n.inFlightByModel.set(model, busy);
+  }
+  for (const [model, times] of Object.entries(s.uses ?? {})) for (let i = 0; i < times; i++) n.residency.noteBinding(model);
+  for (const [model, at] of Object.entries(s.readyAt ?? {})) n.loaded.get(model)!.readyAt = at;
+  n.residency.loadingUntil = s.loadingUntil ?? 0;
   return n;
 }
 

@@ -10,6 +10,10 @@ const HOT = { [MODEL]: '' };
 const coldFree = (id = 'cold') => node(id);
 const hotFree = (id = 'hot', inFlight = 0) => node(id, { hot: HOT, inFlight });
 const hotFull = (id = 'busy', sig = '') => node(id, { slots: 2, inFlight: 2, hot: { [MODEL]: sig } });
+const OTHER = 'mistral:latest';
+/** A free node holding only OTHER, at its limit of one model, with `uses` recent bindings per model. */
+const fullOf = (id: string, uses: Record<string, number>, busyModels: Record<string, number> = {}) =>
+  node(id, { maxLoaded: 1, hot: { [OTHER]: '' }, uses, busyModels });
 
 interface Row {
   name: string;
@@ -98,6 +102,33 @@ const table: Row[] = [
   { name: 'budget roomy enough to wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, req: { latencyBudgetMs: 7_000 }, expected: null },
   { name: 'budget the free node misses too: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, req: { latencyBudgetMs: 4_000 }, expected: null },
   { name: 'no budget: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, expected: null },
+  // Eviction (ollama-api.md §8): a full node evicts to load. Its cost is the victim's reload time
+  // (prior 5 000) × the victim's share of the node's recent bindings.
+  { name: 'cold everywhere: the node with room beats a full one whose victim is in use', nodes: () => [fullOf('a-full', { [OTHER]: 4 }), coldFree('b-room')], expected: 'b-room' },
+  { name: 'cold everywhere: a victim nobody used lately costs nothing (ties by id)', nodes: () => [fullOf('a-full', {}), coldFree('b-room')], expected: 'a-full' },
+  {
+    name: 'a busy victim drains before the load: the node with room',
+    nodes: () => [fullOf('a-full', {}, { [OTHER]: 1 }), coldFree('b-room')],
+    expected: 'b-room',
+  },
+  {
+    name: 'wait for a hot node rather than evict a model in use (cold 5 200 + 5 000 > wait 6 200)',
+    nodes: () => [fullOf('cold', { [OTHER]: 4 }), hotFull()],
+    waits: { busy: 6_000 },
+    expected: null,
+  },
+  { name: '... but not once the wait outgrows the eviction too', nodes: () => [fullOf('cold', { [OTHER]: 4 }), hotFull()], waits: { busy: 11_000 }, expected: 'cold' },
+  { name: 'a node still busy with our loads loads after them', nodes: () => [node('a', { loadingUntil: NOW + 3_000 }), coldFree('b')], expected: 'b' },
+  {
+    name: 'hot but still loading: its remaining load, not a new one elsewhere',
+    nodes: () => [node('a', { hot: HOT, readyAt: { [MODEL]: NOW + 4_000 } }), coldFree('b')],
+    expected: 'a',
+  },
+  {
+    name: 'hot but still loading vs hot and ready: the ready one',
+    nodes: () => [node('a', { hot: HOT, readyAt: { [MODEL]: NOW + 4_000 } }), hotFree('b', 3)],
+    expected: 'b',
+  },
 ];
 
 describe('predictive', () => {
@@ -114,6 +145,13 @@ describe('predictive', () => {
     expect(first).toMatchObject({ free: false, hot: true, slotWaitMs: 500, queuedAheadMs: 0, loadMs: 0, prefillMs: 200, ttftMs: 700 });
     expect(first.node.id).toBe('busy');
     expect(second).toMatchObject({ free: true, hot: false, slotWaitMs: 0, loadMs: 5_000, prefillMs: 200, ttftMs: 5_200 });
+  });
+
+  it('names the models a cold load evicts, and what that costs, term by term', () => {
+    const [only] = new PredictiveStrategy().estimateAll([fullOf('a', { [OTHER]: 1, [MODEL]: 1 }, { [OTHER]: 1 })], request(), context());
+    expect(only).toMatchObject({ hot: false, evicts: [OTHER], drainMs: 5_000, loadMs: 5_000, ttftMs: 10_200 });
+    expect(only.evictionMs).toBeCloseTo(5_000 * only.node.residency.recentShare(OTHER));
+    expect(only.costMs).toBeCloseTo(only.ttftMs + only.evictionMs);
   });
 
   it('does not pile a whole queue onto one hot node in a pass', () => {

@@ -124,6 +124,22 @@ describe('applyDiscovery', () => {
     expect(a.isHot('new', 'num_ctx=8192', NOW)).toBe(false);
   });
 
+  test.each<[string, number | undefined, { before: string[]; ps: string[]; usedAfterProbe?: string }, number]>([
+    ['two models at once, no eviction seen: the default 3 stands (2 is only a lower bound)', undefined, { before: [], ps: ['p', 'q'] }, 3],
+    ['a model gone before its expiry: evicted, so the node holds what it showed at most', undefined, { before: ['p', 'q'], ps: ['r'] }, 2],
+    ['gone but used after the probe read the list: not evidence, and kept', undefined, { before: ['p'], ps: ['r'], usedAfterProbe: 'p' }, 3],
+    ['configured: kept whatever /api/ps shows', 5, { before: ['p', 'q'], ps: ['r'] }, 5],
+  ])('/api/ps teaches the model limit: %s', (_n, configured, { before, ps, usedAfterProbe }, limit) => {
+    const h = new Harness({ nodes: [{ ...nodeSpec('a'), ...(configured !== undefined && { maxLoadedModels: configured }) }] });
+    const a = h.node('a');
+    const entry = (m: string) => ({ model: m, optionsSignature: null, expiresAt: NOW + 60_000 });
+    if (before.length > 0) applyDiscovery(h.scheduler, { nodeId: 'a', ok: true, loaded: before.map(entry), probedAt: NOW - 10 }, NOW - 10);
+    if (usedAfterProbe) a.touchModel(usedAfterProbe, NOW + 1);
+    applyDiscovery(h.scheduler, { nodeId: 'a', ok: true, loaded: ps.map(entry), probedAt: NOW }, NOW + 5);
+    expect(a.maxLoadedModels()).toBe(limit);
+    if (usedAfterProbe) expect(a.isHot(usedAfterProbe, '', NOW + 5)).toBe(true);
+  });
+
   test('a discovery without /api/ps leaves the loaded models alone', () => {
     const h = new Harness();
     const a = h.node('a');

@@ -95,6 +95,25 @@ describe('late binding and order', () => {
     h.expectIdle();
   });
 
+  // Ollama's eviction, mirrored (maxLoadedModels 2): loading a third model evicts the least recently
+  // used idle one, so the next request for it is a cold load again, not a "hot" one that loads anyway.
+  test.each<[string, string[], string, string[]]>([
+    ['the LRU idle model goes', ['x', 'y', 'z'], 'x', ['x', 'y', 'z', 'x']],
+    ['a model used since stays', ['x', 'y', 'x', 'z'], 'y', ['x', 'y', 'z', 'y']],
+  ])('maxLoadedModels 2: %s', async (_n, models, again, coldOnes) => {
+    const cold: string[] = [];
+    const h = new Harness({ nodes: [{ ...nodeSpec('a', { slots: 1 }), maxLoadedModels: 2 }], observer: { coldLoad: (_node, m) => cold.push(m.split(':')[0]) } });
+    for (const m of [...models, again]) {
+      h.submit({ model: m });
+      await settle(10);
+      h.dispatcher.one().ok();
+      await settle(10);
+    }
+    expect(cold).toEqual(coldOnes);
+    expect(h.node('a').residentModels(Date.now())).toHaveLength(2);
+    h.expectIdle();
+  });
+
   test('the total timeout shrinks by the time already spent waiting', async () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
     h.submit();
