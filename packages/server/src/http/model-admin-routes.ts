@@ -4,7 +4,7 @@ import { sendError } from './errors';
 import { fanOutCall, fanOutProgress, NODES_HEADER, targetNodes } from './fan-out';
 import { refreshModels } from './model-sync';
 import { relayProgress } from './progress-relay';
-import { canServe, modelOf, readJsonObject, requireAdmin, requireClient } from './route-util';
+import { canServe, readJsonObject, readModelBody, requireAdmin, requireClient } from './route-util';
 import type { Router } from './router';
 
 /**
@@ -28,11 +28,9 @@ export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
 
   router.add('POST', '/api/pull', async ({ req, res }) => {
     if (!requireClient(gw, req, res, 'ollama')) return;
-    const body = await readJsonObject(gw, req, res, 'ollama');
-    if (!body) return;
-    const m = modelOf(body);
-    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
-    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    const r = await readModelBody(gw, req, res);
+    if (!r) return;
+    const { body } = r;
     const t = targetNodes(gw, req);
     if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
     await fanOutProgress(gw, req, res, { path: '/api/pull', body, nodes: t.nodes, verb: 'pull', after: sync });
@@ -40,11 +38,9 @@ export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
 
   router.add('POST', '/api/create', async ({ req, res }) => {
     if (!requireAdmin(gw, req, res)) return;
-    const body = await readJsonObject(gw, req, res, 'ollama');
-    if (!body) return;
-    const m = modelOf(body);
-    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
-    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    const r = await readModelBody(gw, req, res);
+    if (!r) return;
+    const { body } = r;
     if (body.from !== undefined && typeof body.from !== 'string') return sendError(res, 400, "field 'from' must be a string", 'ollama');
     const from = typeof body.from === 'string' && body.from ? normalizeModel(body.from) : undefined;
     const t = targetNodes(gw, req, from ? (n) => n.models.includes(from) : undefined);
@@ -54,12 +50,10 @@ export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
 
   router.add('POST', '/api/push', async ({ req, res }) => {
     if (!requireAdmin(gw, req, res)) return;
-    const body = await readJsonObject(gw, req, res, 'ollama');
-    if (!body) return;
-    const m = modelOf(body);
-    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
-    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
-    const key = normalizeModel(m.model);
+    const r = await readModelBody(gw, req, res);
+    if (!r) return;
+    const { body, model } = r;
+    const key = normalizeModel(model);
     const holds = (n: NodeSnapshot) => n.models.includes(key);
     const t = targetNodes(gw, req, holds);
     if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
@@ -76,11 +70,9 @@ export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
 
   router.add('DELETE', '/api/delete', async ({ req, res }) => {
     if (!requireAdmin(gw, req, res)) return;
-    const body = await readJsonObject(gw, req, res, 'ollama');
-    if (!body) return;
-    const m = modelOf(body);
-    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
-    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
+    const r = await readModelBody(gw, req, res);
+    if (!r) return;
+    const { body } = r;
     const t = targetNodes(gw, req);
     if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
     await fanOutCall(gw, req, res, { method: 'DELETE', path: '/api/delete', body, nodes: t.nodes, verb: 'delete', after: sync });

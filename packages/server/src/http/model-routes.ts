@@ -6,7 +6,7 @@ import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { NODE_HEADER } from './http-sink';
 import { compareVersions, listModels } from './model-listing';
-import { canServe, modelOf, readJsonObject, requireClient, sendJson } from './route-util';
+import { canServe, readModelBody, requireClient, sendJson } from './route-util';
 import type { HttpContext, Router } from './router';
 import { forwardable, NodeCallError, upstreamFor } from './upstream';
 
@@ -75,12 +75,10 @@ export function addModelRoutes(router: Router, gw: GatewayContext): void {
 
   router.add('POST', '/api/show', async ({ req, res }) => {
     if (!requireClient(gw, req, res, 'ollama')) return;
-    const body = await readJsonObject(gw, req, res, 'ollama');
-    if (!body) return;
-    const m = modelOf(body);
-    if ('error' in m) return sendError(res, 400, m.error, 'ollama');
-    if (m.model === '') return sendError(res, 400, 'model is required', 'ollama');
-    const key = normalizeModel(m.model);
+    const r = await readModelBody(gw, req, res);
+    if (!r) return;
+    const { body, model } = r;
+    const key = normalizeModel(model);
     const serving = gw.factory.getNodeRegistry().getAllNodes().filter(canServe);
     if (serving.length === 0) return sendError(res, 503, 'no node can serve requests', 'ollama', 5);
     // Nodes that list the model first; the rest after, in case they have pulled it since discovery.

@@ -73,6 +73,25 @@ export function modelOf(body: JsonObject): { model: string } | { error: string }
 }
 
 /**
+ * Reads a native management body that must name a model (`model`, or the `name` the `ollama` client
+ * sends): on bad input it answers in Ollama's shape (400 for a wrong type or no model, and what
+ * {@link readJsonObject} answers) and returns undefined.
+ *
+ * @example const r = await readModelBody(gw, req, res); if (!r) return;
+ */
+export async function readModelBody(gw: GatewayContext, req: IncomingMessage, res: ServerResponse): Promise<{ body: JsonObject; model: string } | undefined> {
+  const body = await readJsonObject(gw, req, res, 'ollama');
+  if (!body) return undefined;
+  const m = modelOf(body);
+  const error = 'error' in m ? m.error : m.model === '' ? 'model is required' : undefined;
+  if (error !== undefined) {
+    sendError(res, 400, error, 'ollama');
+    return undefined;
+  }
+  return { body, model: (m as { model: string }).model };
+}
+
+/**
  * Client API keys, as for inference: with `auth.apiKeys` configured, a request without a valid
  * key gets 401 in the caller's shape and false is returned.
  *
