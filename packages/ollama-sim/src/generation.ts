@@ -1,8 +1,9 @@
 /**
  * One generation, from scheduling to the done chunk. After the runner and a slot are held, the
  * prompt is "evaluated" (a prefill delay), then one token is produced every 1/tokensPerSec seconds on
- * the shared ticker. Token k is due at prefillEnd + k × gap, computed from the start rather than the
- * previous token, so a late wake-up never accumulates into drift. The sink turns events into bytes
+ * the shared ticker. Token k is due at prefillEnd + k × gap, where prefillEnd is when prefill was due
+ * to end, computed from the start rather than the previous token, so a late wake-up never
+ * accumulates into drift. The sink turns events into bytes
  * (native NDJSON, OpenAI SSE, or one JSON object).
  */
 import type { ResolvedModel } from './config';
@@ -89,7 +90,11 @@ class TokenStepper implements TickTask {
   onTick(now: number): void {
     if (!this.prefilled) {
       this.prefilled = true;
-      this.prefillEnd = now;
+      // The schedule runs from when prefill was due to end, not from when this wake-up ran: a timer
+      // fires up to a millisecond or more late, and at small time scales (a token every 0.5 ms at
+      // 0.02) that lateness, carried into every token, was several per cent of a request. Tokens
+      // already due are then emitted in this flush, as a real runner that was never late would have.
+      this.prefillEnd = Math.min(now, this.tickDue);
     } else {
       this.step++;
       this.ctx.stats.tokens++;

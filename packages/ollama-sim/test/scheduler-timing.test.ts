@@ -2,7 +2,7 @@
  * Section 8 behaviour measured from the outside, with tolerances wide enough for a busy two-core
  * machine: lower bounds are what the simulation guarantees, upper bounds leave hundreds of ms.
  */
-import type { SimModelConfig } from '@ollama-ring/ollama-sim';
+import { Ticker, startSimPool, type SimModelConfig, type TickScheduler, type TickTask } from '@ollama-ring/ollama-sim';
 import { eventually, node, postJson, sleep, withPool } from './helpers';
 
 interface Final {
@@ -72,6 +72,43 @@ describe('slots', () => {
       expect(ms(r.prompt_eval_duration)).toBeLessThan(400);
       expect(ms(r.total_duration)).toBeGreaterThanOrEqual(ms(r.eval_duration) + ms(r.prompt_eval_duration));
     }));
+});
+
+describe('token pacing', () => {
+  /** A clock whose first wake-up of every task runs `lateMs` late, as a busy event loop's would. */
+  function lateFirstWake(lateMs: number): TickScheduler {
+    const inner = new Ticker();
+    const seen = new WeakSet<TickTask>();
+    return {
+      now: () => inner.now(),
+      sleep: (ms, signal) => inner.sleep(ms, signal),
+      cancel: (task) => inner.cancel(task),
+      schedule(task, due) {
+        if (seen.has(task)) {
+          inner.schedule(task, due);
+          return;
+        }
+        seen.add(task);
+        // The task keeps its own due time; only the wake-up comes late.
+        task.tickDue = due;
+        inner.schedule({ tickDue: 0, tickIndex: -1, onTick: (now) => task.onTick(now) }, due + lateMs);
+      },
+    };
+  }
+
+  it('paces tokens from when prefill was due to end, so a late wake-up is not carried into every token', async () => {
+    // 20 tokens at 100 tok/s: 200 ms of generation. The wake-up that ends prefill runs 100 ms late;
+    // paced from that wake-up the answer would take 300 ms, paced from the schedule it takes 200.
+    const pool = await startSimPool({ nodes: [node({ tokensPerSec: 100, models: [model('m')] })] }, { ticker: lateFirstWake(100) });
+    try {
+      const r = await generate(pool.nodes[0].url, { model: 'm' });
+      expect(r.eval_count).toBe(20);
+      expect(ms(r.total_duration)).toBeGreaterThanOrEqual(195);
+      expect(ms(r.total_duration)).toBeLessThan(270);
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe('loads', () => {
