@@ -68,7 +68,11 @@ describe('official clients through the gateway', () => {
     expect(['a', 'b']).toContain(res.headers.get('x-ollama-ring-node'));
     expect(Number(res.headers.get('x-ollama-ring-queue-ms'))).toBeGreaterThanOrEqual(0);
     expect(res.headers.get('x-ollama-ring-retries')).toBe('0');
-    await res.json();
+    // The body is relayed byte for byte, so the node's Content-Length holds and no chunking is added.
+    const body = await res.text();
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
+    expect(res.headers.get('transfer-encoding')).toBeNull();
+    expect(JSON.parse(body)).toMatchObject({ done: true });
   });
 
   test.each([

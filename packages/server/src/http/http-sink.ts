@@ -33,14 +33,25 @@ export class HttpSink implements ResponseSink {
     headers[QUEUE_HEADER] = String(Math.round(info.queueMs));
     headers[RETRIES_HEADER] = String(info.retries);
     const type = headers['content-type'] ?? '';
-    this.streaming = type.includes('ndjson') || type.includes('event-stream');
+    // A stream of known length cannot take an in-band error line at its end (see onError).
+    this.streaming = (type.includes('ndjson') || type.includes('event-stream')) && headers['content-length'] === undefined;
     this.res.writeHead(info.status, headers);
-    // Send the headers now: a streaming client should see the response start with the first token.
-    this.res.flushHeaders();
+    // The headers leave with the first chunk, in one write. Upstream usually sends both together;
+    // when it does not (a stream waiting on a model load), they go on their own a moment later, so
+    // that a streaming client still sees the response begin.
+    if (this.streaming) setImmediate(this.flushIfIdle);
   }
+
+  // (`headersSent` cannot tell: it turns true at writeHead, before anything is on the wire.)
+  private wroteChunk = false;
+
+  private readonly flushIfIdle = (): void => {
+    if (!this.wroteChunk && !this.res.destroyed && !this.ended) this.res.flushHeaders();
+  };
 
   onChunk(chunk: Uint8Array): boolean {
     if (this.res.destroyed) return true;
+    this.wroteChunk = true;
     return this.res.write(chunk);
   }
 
