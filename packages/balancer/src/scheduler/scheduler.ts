@@ -108,14 +108,24 @@ export class Scheduler {
 
   // ---------------------------------------------------------------- events in
 
-  /** Queues a control event; they are applied in order on the next turn of the event loop. */
+  /**
+   * Queues a control event; they are applied in order once the current task's synchronous work is
+   * done (a microtask), so that events posted together are applied together. Not a loop turn
+   * later: a completion frees its slot, and ends the client's response, before any other socket is
+   * read — on a busy loop a turn is milliseconds, and a client's next request would find its own
+   * last one still counted.
+   */
   post(evt: ControlEvent): void {
     this.control.push(evt);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
-      setImmediate(() => this.drain());
+      // A promise job rather than queueMicrotask: the same microtask, but one that fake timers
+      // (jest's included) leave real, so tests still see events applied when the code would.
+      void Promise.resolve().then(this.drainNow);
     }
   }
+
+  private readonly drainNow = (): void => this.drain();
 
   /** Applies every queued control event now (the scheduler stage also calls this per batch). */
   drain(): void {
