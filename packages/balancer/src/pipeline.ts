@@ -1,7 +1,7 @@
 import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from './config/types';
 import { type IngressSchema, Route, ingressLayout } from './events';
-import { BackpressureError, RequestAbortedError, ValidationError } from './errors';
+import { BackpressureError, type BalancerError, RequestAbortedError, ValidationError } from './errors';
 import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 import { collectingSink, streamingSink } from './library-sinks';
 import { normalizeModel } from './model-names';
@@ -190,6 +190,16 @@ export class Pipeline {
     e.factsLength = 0;
     ring.publish(seq);
     return id;
+  }
+
+  /**
+   * Cancels a request by the id `execute` returned, wherever it is (queued, or in flight upstream,
+   * which is aborted and its slot freed); its sink gets `reason`, unless it has already ended, in
+   * which case this does nothing. The cheap form of `signal` for callers that hold many requests
+   * (the gateway: one per client connection).
+   */
+  cancel(requestId: number, reason: BalancerError = new RequestAbortedError()): void {
+    this.scheduler.post({ type: 'abort', requestId, error: reason });
   }
 
   /** Replaces the pool's strategy (also `StrategyFactory.create(name)`); queued requests use it from now on. */

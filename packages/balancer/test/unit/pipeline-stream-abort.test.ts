@@ -57,3 +57,43 @@ test.each(['inline', 'workers'] as const)(
   },
   15_000,
 );
+
+test.each(['inline', 'workers'] as const)(
+  'dispatch %s: pipeline.cancel(id) mid-stream aborts upstream, ends the sink once with the reason, and frees the slot',
+  async (placement) => {
+    const node = await fakeNode();
+    const f = await PipelineFactory.create({ nodes: [{ id: 'n', url: node.url }], disruptor: { dispatchPlacement: placement } }, { env: {} }).start();
+    try {
+      const errors: { code: string; started: boolean }[] = [];
+      let chunks = 0;
+      let firstChunk!: () => void;
+      const streaming = new Promise<void>((r) => (firstChunk = r));
+      const pipeline = f.getPipeline();
+      const id = pipeline.execute(InferenceRequest.ofPrompt('m', 'hi'), {
+        onStart: () => undefined,
+        onChunk: () => {
+          if (chunks++ === 0) firstChunk();
+          return true;
+        },
+        onEnd: () => errors.push({ code: 'ended', started: true }),
+        onError: (e, started) => errors.push({ code: e.code, started }),
+      });
+      await streaming;
+      pipeline.cancel(id);
+      await node.closed; // the upstream request was aborted
+      const deadline = Date.now() + 3_000;
+      while (Date.now() < deadline && (errors.length === 0 || f.getNodeRegistry().getNode('n')!.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));
+      expect(errors).toEqual([{ code: 'ERR_ABORTED', started: true }]);
+      expect(f.getNodeRegistry().getNode('n')!.inFlight).toBe(0);
+      expect(f.getScheduler().liveCount()).toBe(0);
+      pipeline.cancel(id); // after the end: nothing happens
+      await new Promise((r) => setTimeout(r, 20));
+      expect(errors).toHaveLength(1);
+    } finally {
+      await f.stop(1_000);
+      node.server.closeAllConnections();
+      await new Promise((r) => node.server.close(r));
+    }
+  },
+  15_000,
+);

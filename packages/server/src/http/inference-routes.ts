@@ -50,10 +50,13 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
     }
     throw e;
   }
-  const ac = new AbortController();
+  // A client that leaves cancels its request (upstream too). By id, not by AbortSignal: one
+  // listener on the response, and no AbortController or EventTarget per request.
+  let id = 0;
   res.once('close', () => {
-    if (!res.writableFinished) ac.abort();
+    if (id !== 0 && !res.writableFinished) gw.pipeline().cancel(id);
   });
+  if (res.destroyed) return; // gone while its body was read: nothing to send, nobody to answer
   const started = performance.now();
   const sink = new HttpSink(res, flavor, (info) =>
     gw.logRequest({
@@ -70,7 +73,7 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
     }),
   );
   try {
-    gw.pipeline().execute({ route, body, hints: hintsFromHeaders(req) }, sink, { signal: ac.signal, clientKey: client });
+    id = gw.pipeline().execute({ route, body, hints: hintsFromHeaders(req) }, sink, { clientKey: client });
   } catch (e) {
     sendThrown(res, e, flavor);
     gw.logRequest({ req, route, status: res.statusCode, outcome: (e as { code?: string }).code ?? 'error' });
