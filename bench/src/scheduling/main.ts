@@ -20,7 +20,7 @@ import { parseArgs } from '../common/args';
 import { writeJson } from '../common/json-out';
 import { machineInfo } from '../common/machine';
 import { NODES, simPoolConfig } from './pool';
-import { checkTargets, diagnosticsTable, markdownReport, resultsTable, targetsTable } from './report';
+import { checkTargets, diagnosticsTable, markdownReport, resultsTable, selfCheckTable, targetsTable } from './report';
 import { runStrategy } from './run';
 import { summarise, type StrategyResult } from './summary';
 import { WORKLOAD, buildTrace, meanOutputTokens, meanPromptTokens, modelPopularity } from './trace';
@@ -91,10 +91,10 @@ async function main(): Promise<void> {
   const nodeIds = NODES.map((n) => n.id);
   console.log(`\n${resultsTable(results, nodeIds)}\n`);
   console.log(`${diagnosticsTable(results)}\n`);
+  const selfCheck = selfCheckTable(results, nodeIds, { estimateRps: trace.capacity.rps, steadyRps: trace.steadyRps, burstRps: trace.burstRps });
+  console.log(`${selfCheck}\n`);
   const checks = checkTargets(results);
   if (checks) console.log(`${targetsTable(checks)}\n`);
-  const ratios = results.map((r) => `${r.name} ${r.learnedLoadRatio}`).join(', ');
-  console.log(`units check, learned load ÷ timeScale ÷ configured load (median): ${ratios}`);
 
   const rev = revision();
   const command = `pnpm bench:scheduling ${process.argv.slice(2).join(' ')}`.trim();
@@ -109,6 +109,7 @@ async function main(): Promise<void> {
       results,
       nodeIds,
       checks,
+      selfCheck,
     );
     const path = resolve(process.env.INIT_CWD ?? process.cwd(), md);
     mkdirSync(dirname(path), { recursive: true });

@@ -49,6 +49,31 @@ export function diagnosticsTable(results: readonly StrategyResult[]): string {
   );
 }
 
+/**
+ * The self-checks: is the pool as fast as the capacity estimate assumes (hot slot time ÷ nominal,
+ * and the capacity that implies), so are the phases really at their intended load; and are the
+ * balancer's learned load times in the sim's units (learned ÷ timeScale ÷ configured, near 1).
+ */
+export function selfCheckTable(results: readonly StrategyResult[], nodeIds: readonly string[], rates: { estimateRps: number; steadyRps: number; burstRps: number }): string {
+  const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(0)} %` : String(x));
+  return markdownTable(
+    [
+      'strategy',
+      `hot slot time ÷ nominal (pool; ${nodeIds.join(' / ')})`,
+      `hot capacity req/s (measured vs estimate ${f2(rates.estimateRps)})`,
+      'steady / burst load of measured capacity',
+      'learned load ÷ timeScale ÷ configured (median)',
+    ],
+    results.map((r) => [
+      r.name,
+      `${f2(r.hotSlotRatio)}; ${nodeIds.map((id) => f2(r.hotSlotRatioByNode[id] ?? NaN)).join(' / ')}`,
+      f2(r.measuredHotCapacityRps),
+      `${pct(rates.steadyRps / r.measuredHotCapacityRps)} / ${pct(rates.burstRps / r.measuredHotCapacityRps)}`,
+      f2(r.learnedLoadRatio),
+    ]),
+  );
+}
+
 /** The issue's targets: predictive against least-in-flight on the same trace. */
 export function checkTargets(results: readonly StrategyResult[]): TargetCheck[] | undefined {
   const p = results.find((r) => r.name === 'predictive');
@@ -81,7 +106,13 @@ export interface ReportHeader {
 }
 
 /** The whole result as Markdown, for bench/results/*.md and the README. */
-export function markdownReport(h: ReportHeader, results: readonly StrategyResult[], nodeIds: readonly string[], checks: readonly TargetCheck[] | undefined): string {
+export function markdownReport(
+  h: ReportHeader,
+  results: readonly StrategyResult[],
+  nodeIds: readonly string[],
+  checks: readonly TargetCheck[] | undefined,
+  selfCheck: string,
+): string {
   return [
     `# bench:scheduling, ${h.date}`,
     '',
@@ -94,6 +125,8 @@ export function markdownReport(h: ReportHeader, results: readonly StrategyResult
     resultsTable(results, nodeIds),
     '',
     diagnosticsTable(results),
+    '',
+    selfCheck,
     '',
     ...(checks ? [targetsTable(checks), ''] : []),
   ].join('\n');

@@ -25,6 +25,8 @@ export interface RequestRecord {
   ok: boolean;
   error?: string;
   nodeId?: string;
+  /** The final chunk's `load_duration` (wall ms): near 0 when the model was hot. */
+  loadMs?: number;
 }
 
 export interface RunResult {
@@ -38,7 +40,10 @@ export interface RunResult {
   balancerColdLoads: Record<string, number>;
   /** Balancer queue waits of finished requests, wall ms. */
   queueMs: number[];
-  /** Every binding the balancer made (retries included), in order, for diagnosis. */
+  /**
+   * Every binding the balancer made (retries included), in order, for diagnosis. `requestId` is the
+   * balancer's: it numbers requests as they are admitted, which replay() does in trace order.
+   */
   routes: { requestId: number; nodeId: string; model: string; cold: boolean; queueMs: number; atMs: number; heldMs?: number }[];
   /** The sim's own counters at the end: loads actually started, evictions. */
   sim: SimNodeState[];
@@ -180,6 +185,7 @@ async function send(pipeline: Pipeline, r: TraceRequest, rec: RequestRecord, clo
       }
       rec.endMs = clock();
       if (last?.done !== true) throw new Error('stream ended without a final chunk');
+      if (typeof last.load_duration === 'number') rec.loadMs = last.load_duration / 1e6;
     } else {
       const res = await pipeline.submit(req);
       rec.endMs = clock();
@@ -187,6 +193,7 @@ async function send(pipeline: Pipeline, r: TraceRequest, rec: RequestRecord, clo
       // The client sees nothing before the end; the first token was made eval_duration before it.
       const evalMs = typeof res.body.eval_duration === 'number' ? res.body.eval_duration / 1e6 : 0;
       rec.firstTokenMs = rec.endMs - evalMs;
+      if (typeof res.body.load_duration === 'number') rec.loadMs = res.body.load_duration / 1e6;
     }
     rec.ok = true;
   } catch (e) {

@@ -1,8 +1,8 @@
 /** Turns one run's raw wall-clock records into the reported figures, in UNSCALED ms and req/s. */
 import { median, percentile } from '../common/stats';
-import { MODELS, NODES } from './pool';
+import { MODELS, NODES, TEMPLATE_TOKENS, estimateCapacity, meanTemplateTokens, nominalServiceMs } from './pool';
 import type { RunResult } from './run';
-import type { Trace } from './trace';
+import { WORKLOAD, meanOutputTokens, meanPromptTokens, modelPopularity, type Trace } from './trace';
 
 export interface StrategyResult {
   name: string;
@@ -43,6 +43,15 @@ export interface StrategyResult {
   hotHeldMeanMs: number;
   /** Median of learned load time ÷ configured load time over (node, model) pairs seen loading. */
   learnedLoadRatio: number;
+  /**
+   * The capacity self-check. Over requests that ran hot (bound hot, final chunk's load under 50 ms
+   * wall), Σ slot time held ÷ Σ nominal service time (what pool.ts's capacity estimate assumes),
+   * pooled and per node; and the capacity estimate recomputed with each node's measured ratio: the
+   * hot-service capacity the pool really delivered in this run. NaN when nothing ran hot.
+   */
+  hotSlotRatio: number;
+  hotSlotRatioByNode: Record<string, number>;
+  measuredHotCapacityRps: number;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
@@ -94,6 +103,46 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
     coldHeldMeanMs: round(u(mean(run.routes.filter((r) => r.cold).map((r) => r.heldMs ?? 0)))),
     hotHeldMeanMs: round(u(mean(run.routes.filter((r) => !r.cold).map((r) => r.heldMs ?? 0)))),
     learnedLoadRatio: round(learnedLoadRatio(run), 2),
+    ...hotService(run, trace),
+  };
+}
+
+/** A final chunk's load_duration from this many wall ms on means a real load (the balancer's REAL_LOAD_MS). */
+const HOT_LOAD_MS = 50;
+
+/** See StrategyResult.hotSlotRatio. */
+function hotService(run: RunResult, trace: Trace): Pick<StrategyResult, 'hotSlotRatio' | 'hotSlotRatioByNode' | 'measuredHotCapacityRps'> {
+  const none = { hotSlotRatio: NaN, hotSlotRatioByNode: {}, measuredHotCapacityRps: NaN };
+  if (run.routes.length === 0) return none;
+  // The balancer numbers requests as it admits them, and replay() admits them in trace order, one
+  // record each: balancer id (first + k) is records[k]. Checked against every binding's model.
+  const first = Math.min(...run.routes.map((r) => r.requestId));
+  const last = new Map<number, RunResult['routes'][number]>();
+  for (const r of run.routes) last.set(r.requestId, r);
+  const held: Record<string, number> = {};
+  const nominal: Record<string, number> = {};
+  for (const r of last.values()) {
+    const rec = run.records[r.requestId - first];
+    const req = rec && trace.requests[rec.id];
+    if (!req || req.model !== r.model) {
+      console.warn(`capacity self-check skipped: balancer request ${r.requestId} (${r.model}) does not line up with the trace`);
+      return none;
+    }
+    if (!rec.ok || r.cold || r.heldMs === undefined || rec.loadMs === undefined || rec.loadMs >= HOT_LOAD_MS) continue;
+    const prompt = req.promptTokens + (req.chat ? TEMPLATE_TOKENS.chat : TEMPLATE_TOKENS.generate);
+    held[r.nodeId] = (held[r.nodeId] ?? 0) + r.heldMs / run.timeScale;
+    nominal[r.nodeId] = (nominal[r.nodeId] ?? 0) + nominalServiceMs(r.nodeId, req.model, prompt, req.numPredict);
+  }
+  const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
+  const pooled = sum(held) / sum(nominal);
+  if (!Number.isFinite(pooled)) return none;
+  // A node with no hot request is taken to be as slow as the pool.
+  const byNode = Object.fromEntries(NODES.map((n) => [n.id, nominal[n.id] ? held[n.id] / nominal[n.id] : pooled]));
+  const measured = estimateCapacity(modelPopularity(), meanPromptTokens() + meanTemplateTokens(WORKLOAD.chatShare), meanOutputTokens(), byNode);
+  return {
+    hotSlotRatio: round(pooled, 3),
+    hotSlotRatioByNode: Object.fromEntries(Object.entries(byNode).map(([k, v]) => [k, round(v, 3)])),
+    measuredHotCapacityRps: round(measured.rps, 3),
   };
 }
 

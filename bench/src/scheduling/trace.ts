@@ -2,7 +2,7 @@
  * The seeded workload: one list of requests with arrival times, replayed unchanged against every
  * strategy. Times are unscaled ms from the start of the trace.
  */
-import { MODELS, estimateCapacity, type CapacityEstimate } from './pool';
+import { MODELS, estimateCapacity, meanTemplateTokens, type CapacityEstimate } from './pool';
 import { exponential, logUniformInt, mulberry32, pick, zipfWeights } from './rng';
 
 /** The distributions a trace is drawn from; their means feed the capacity estimate. */
@@ -89,7 +89,7 @@ export function buildTrace(
   loads: { steady: number; burst: number } = { steady: WORKLOAD.steadyLoad, burst: WORKLOAD.burstLoad },
 ): Trace {
   const popularity = modelPopularity();
-  const capacity = estimateCapacity(popularity, meanPromptTokens(), meanOutputTokens());
+  const capacity = estimateCapacity(popularity, meanPromptTokens() + meanTemplateTokens(WORKLOAD.chatShare), meanOutputTokens());
   const steadyRps = loads.steady * capacity.rps;
   const burstRps = loads.burst * capacity.rps;
   const rnd = mulberry32(seed);
