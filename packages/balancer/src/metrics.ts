@@ -157,6 +157,8 @@ export class BalancerMetrics {
   private readonly distinctModels = new Set<string>();
   /** Every label set that names a node, so {@link removeNode} can drop exactly those. */
   private readonly nodeSeries = new Map<string, Map<Removable, Map<string, Labels>>>();
+  /** What `setNodeGauges` last wrote per node (NaN: never), so that it writes only changes. */
+  private readonly lastNodeGauges = new Map<string, { labels: { node: string }; values: number[] }>();
 
   constructor(opts: MetricsOptions = {}) {
     this.prefix = normalizePrefix(opts.prefix ?? 'ollama_lb_');
@@ -269,17 +271,36 @@ export class BalancerMetrics {
     this.ringRemaining.set(n);
   }
 
-  /** Refreshes every per-node gauge from the scheduler's view of the node. */
+  /**
+   * Refreshes every per-node gauge from the scheduler's view of the node. Called on every bind and
+   * every completion, so only the values that changed are written: per request that is the
+   * in-flight gauge alone, not five labelled writes.
+   */
   setNodeGauges(node: PoolNode, now = Date.now()): void {
-    const labels = { node: node.id };
-    this.inflight.set(this.track(this.inflight, labels), node.inFlight);
-    this.maxConcurrent.set(this.track(this.maxConcurrent, labels), node.maxConcurrent);
-    this.health.set(this.track(this.health, labels), HEALTH_GAUGE_VALUE[node.health]);
-    this.breaker.set(this.track(this.breaker, labels), BREAKER_GAUGE_VALUE[node.breaker.state]);
+    let last = this.lastNodeGauges.get(node.id);
+    if (last === undefined) {
+      const labels = { node: node.id };
+      for (const g of this.nodeGauges()) this.track(g, labels);
+      last = { labels, values: [NaN, NaN, NaN, NaN, NaN] };
+      this.lastNodeGauges.set(node.id, last);
+    }
     let loaded = 0;
     for (const m of node.loaded.values()) if (m.expiresAt > now) loaded++;
-    this.loadedModels.set(this.track(this.loadedModels, labels), loaded);
+    const gauges = this.nodeGauges();
+    const values = [node.inFlight, node.maxConcurrent, HEALTH_GAUGE_VALUE[node.health], BREAKER_GAUGE_VALUE[node.breaker.state], loaded];
+    for (let i = 0; i < gauges.length; i++) {
+      if (last.values[i] === values[i]) continue;
+      gauges[i].set(last.labels, values[i]);
+      last.values[i] = values[i];
+    }
   }
+
+  /** The per-node gauges, in the order of the values `setNodeGauges` keeps. */
+  private nodeGauges(): readonly Gauge<'node'>[] {
+    return (this.nodeGaugeList ??= [this.inflight, this.maxConcurrent, this.health, this.breaker, this.loadedModels]);
+  }
+
+  private nodeGaugeList?: readonly Gauge<'node'>[];
 
   /** Drops every series of a node that left the pool, so it stops being reported. */
   removeNode(id: string): void {
@@ -287,12 +308,14 @@ export class BalancerMetrics {
     if (!series) return;
     for (const [metric, labelSets] of series) for (const labels of labelSets.values()) metric.remove(labels);
     this.nodeSeries.delete(id);
+    this.lastNodeGauges.delete(id);
   }
 
   /** Zeroes every metric and forgets every labelled series (tests, or an admin reset). */
   reset(): void {
     this.registry.resetMetrics();
     this.nodeSeries.clear();
+    this.lastNodeGauges.clear();
     this.seedZeros();
   }
 

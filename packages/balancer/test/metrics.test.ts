@@ -187,6 +187,29 @@ describe('BalancerMetrics', () => {
     expect(t).toContain('ollama_lb_nodejs_eventloop_lag_seconds');
   });
 
+  it.each([
+    ['after removeNode', (m: BalancerMetrics) => m.removeNode('n')],
+    ['after reset', (m: BalancerMetrics) => m.reset()],
+  ])('node gauges follow every change, and come back whole %s', async (_label, forget) => {
+    const m = new BalancerMetrics();
+    const n = node('n', { inFlight: 1 });
+    m.setNodeGauges(n);
+    n.inFlight = 3;
+    m.setNodeGauges(n);
+    n.inFlight = 0;
+    n.health = 'UNHEALTHY';
+    m.setNodeGauges(n);
+    let t = await m.scrape();
+    expect(samples(t, 'ollama_lb_node_inflight')).toEqual(['ollama_lb_node_inflight{node="n"} 0']);
+    expect(samples(t, 'ollama_lb_node_health')).toEqual(['ollama_lb_node_health{node="n"} 0']);
+    forget(m);
+    expect(samples(await m.scrape(), 'ollama_lb_node_max_concurrent')).toEqual([]);
+    m.setNodeGauges(n); // nothing changed on the node, yet every gauge is reported again
+    t = await m.scrape();
+    expect(samples(t, 'ollama_lb_node_max_concurrent')).toEqual(['ollama_lb_node_max_concurrent{node="n"} 4']);
+    expect(samples(t, 'ollama_lb_node_health')).toEqual(['ollama_lb_node_health{node="n"} 0']);
+  });
+
   it('reset zeroes counters', async () => {
     const m = new BalancerMetrics();
     m.recordBackpressure();
