@@ -3,6 +3,47 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { MODELS, NODES, estimateCapacity, nominalServiceMs } from '../src/scheduling/pool';
+import { buildTrace, meanOutputTokens, modelPopularity } from '../src/scheduling/trace';
+
+describe('bench:scheduling capacity estimate', () => {
+  const pop = modelPopularity();
+  // Mean unit-speed service per node (prompt 250 + output 100 tokens) and the mix's work per request.
+  const unitSec = (id: string): number => nominalServiceMs(id, 'llama3.2:3b', 250, 100) / 1000;
+  const work = pop.reduce((a, p, i) => a + p / MODELS[i].relativeSpeed, 0);
+
+  test('is the slots ÷ service bound of the whole mix when no subset of models is the bottleneck', () => {
+    const c = estimateCapacity(pop, 250, 100);
+    const bound = NODES.reduce((a, n) => a + n.numParallel / unitSec(n.id), 0) / work;
+    expect(c.bottleneck).toBeUndefined();
+    expect(c.rps).toBeCloseTo(bound, 9);
+    expect(Object.values(c.byNode).reduce((a, n) => a + n.rps, 0)).toBeCloseTo(c.rps, 9);
+  });
+
+  test('scales with measured slowdown, and a slow node cuts only its own share', () => {
+    const c = estimateCapacity(pop, 250, 100);
+    const all = Object.fromEntries(NODES.map((n) => [n.id, 2]));
+    expect(estimateCapacity(pop, 250, 100, all).rps).toBeCloseTo(c.rps / 2, 9);
+    const slowLarge = estimateCapacity(pop, 250, 100, { 'gpu-large': 2 });
+    expect(slowLarge.rps).toBeCloseTo(c.rps - c.byNode['gpu-large'].rps / 2, 9);
+  });
+
+  test('finds the bottleneck when only some nodes have the model asked for', () => {
+    // The CPU box holds only llama3.2 and phi3, so with every request for gemma3 only gpu-large and gpu-mid count.
+    const gemma = MODELS.map((m) => (m.name === 'gemma3:12b' ? 1 : 0));
+    const g = estimateCapacity(gemma, 250, 100);
+    const r = MODELS.find((m) => m.name === 'gemma3:12b')?.relativeSpeed ?? 1;
+    expect(g.rps).toBeCloseTo((4 / unitSec('gpu-large') + 2 / unitSec('gpu-mid')) * r, 9);
+    expect(g.bottleneck).toEqual(['gemma3:12b']);
+  });
+
+  test('the trace arrives at 80 % then 150 % of it', () => {
+    const t = buildTrace(1, 60_000, 20_000);
+    expect(t.steadyRps / t.capacity.rps).toBeCloseTo(0.8, 9);
+    expect(t.burstRps / t.capacity.rps).toBeCloseTo(1.5, 9);
+    expect(meanOutputTokens()).toBeGreaterThan(0);
+  });
+});
 
 // Runs the real benchmark (compiled: it forks its sim child from dist/) on a trace a tenth as long,
 // with two strategies: the point is the shape of its output, not the figures.
@@ -44,6 +85,13 @@ describe('bench:scheduling', () => {
         expect(u).toBeLessThanOrEqual(1.01);
       }
     }
+    for (const s of r.strategies) {
+      // The capacity self-check: hot requests ran, at about their nominal speed (loose: a busy CI box).
+      expect(s.hotSlotRatio).toBeGreaterThan(0.9);
+      expect(s.measuredHotCapacityRps).toBeGreaterThan(0);
+      expect(Object.keys(s.hotSlotRatioByNode).sort()).toEqual(['cpu-box', 'gpu-large', 'gpu-mid', 'gpu-small']);
+    }
+    expect(stdout).toMatch(/hot slot time ÷ nominal/);
     expect(r.targets.map((t: { name: string }) => t.name)).toHaveLength(4);
     expect(readFileSync(md, 'utf8')).toMatch(/\| least-in-flight/);
   }, 90_000);
