@@ -2,6 +2,8 @@ import type { FinalChunkStats } from '../scheduler/estimates';
 
 const NL = 10;
 const MAX_LINE = 1 << 16;
+// One for all trackers: a TextDecoder is costly to make, and a tracker is made per request.
+const decoder = new TextDecoder();
 
 /**
  * Keeps the last complete line of a streamed response (NDJSON or SSE) without buffering the
@@ -11,7 +13,6 @@ const MAX_LINE = 1 << 16;
 export class FinalChunkTracker {
   private last: Uint8Array = new Uint8Array(0);
   private pending: Uint8Array = new Uint8Array(0);
-  private readonly decoder = new TextDecoder();
 
   push(chunk: Uint8Array): void {
     const end = chunk.lastIndexOf(NL);
@@ -40,7 +41,7 @@ export class FinalChunkTracker {
    */
   lastObject(): Record<string, unknown> | undefined {
     const tail = nonBlank(this.pending) ? this.pending : this.last;
-    let text = this.decoder.decode(tail).trim();
+    let text = decoder.decode(tail).trim();
     if (text.startsWith('data:')) text = text.slice(5).trim();
     try {
       const v = JSON.parse(text) as unknown;

@@ -15,17 +15,49 @@ export class BodyError extends Error {
  * (from Content-Length, or while it streams in), with 413, and the rest is not read. A body that
  * trickles in too slowly is cut off by the server's `requestTimeout`.
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new BodyError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes}`);
+    return Promise.reject(new BodyError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes}`));
   }
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    n += chunk.length;
-    if (n > maxBytes) throw new BodyError(413, `request body exceeds the limit of ${maxBytes} bytes`);
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts, n);
+  // Events rather than an async iterator: a request body is usually one chunk, and the iterator's
+  // promises and wrapper objects cost more than reading it.
+  return new Promise<Buffer>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    const onData = (chunk: Buffer): void => {
+      n += chunk.length;
+      if (n > maxBytes) {
+        cleanup();
+        // Stop reading; the caller answers 413 and closes the connection.
+        req.pause();
+        reject(new BodyError(413, `request body exceeds the limit of ${maxBytes} bytes`));
+        return;
+      }
+      parts.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts, n));
+    };
+    const onError = (e: Error): void => {
+      cleanup();
+      reject(e);
+    };
+    // The client went away before the body was whole ('close' without 'end').
+    const onClose = (): void => {
+      cleanup();
+      reject(new BodyError(400, 'the client closed the connection before the request body was complete'));
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
