@@ -9,7 +9,7 @@ import { RequestContext, type RequestTable } from './request-context';
 import type { ResponseSink } from './response-sink';
 import type { Scheduler } from './scheduler/scheduler';
 import { SchedulingHandler } from './stages/scheduling';
-import { ValidationHandler } from './stages/validation';
+import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
 import { workerEntry } from './worker-entry';
 
@@ -48,6 +48,7 @@ export class PipelineEngine {
     });
     const limits = { maxPromptLength: cfg.validation.maxPromptLength, allowedModels: cfg.validation.allowedModels.map(normalizeModel) };
     const threads = cfg.disruptor.validationThreads;
+    const handover: VerdictHandover = new Map();
     const validators =
       threads > 0
         ? Array.from({ length: threads }, (_, i) => ({
@@ -55,8 +56,8 @@ export class PipelineEngine {
             options: { arena: arena.sab, limits },
             name: `validation-${i + 1}`,
           }))
-        : [new ValidationHandler(arena, limits)];
-    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler));
+        : [new ValidationHandler(arena, limits, handover)];
+    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler, handover));
     this.ring = this.disruptor.ringBuffer;
   }
 

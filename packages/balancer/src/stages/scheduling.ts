@@ -3,6 +3,7 @@ import type { IngressSchema } from '../events';
 import type { RequestTable } from '../request-context';
 import type { Scheduler } from '../scheduler/scheduler';
 import type { RequestFacts, RequestRejection } from './request-facts';
+import { FACTS_IN_MEMORY, type VerdictHandover } from './validation';
 
 /**
  * The scheduler's stage on the ring: for each validated event it copies what it needs out of the
@@ -14,12 +15,17 @@ export class SchedulingHandler implements EventHandler<IngressSchema> {
     private readonly arena: ByteArena,
     private readonly table: RequestTable,
     private readonly scheduler: Scheduler,
+    private readonly handover?: VerdictHandover,
   ) {}
 
   onEvent(e: EventView<IngressSchema>, _seq: number, endOfBatch: boolean): void {
     const ctx = this.table.get(e.requestId);
     let verdict: RequestFacts | RequestRejection;
-    if (e.factsOffset < 0) verdict = { status: e.status || 503, message: 'server busy: no room to validate the request' };
+    const handed = e.factsOffset === FACTS_IN_MEMORY ? this.handover?.get(e.requestId) : undefined;
+    if (handed !== undefined) {
+      this.handover!.delete(e.requestId);
+      verdict = handed;
+    } else if (e.factsOffset < 0) verdict = { status: e.status || 503, message: 'server busy: no room to validate the request' };
     else {
       verdict = JSON.parse(Buffer.from(this.arena.view(e.factsOffset, e.factsLength)).toString('utf8')) as
         | RequestFacts
