@@ -40,6 +40,12 @@ export interface WireError {
   message: string;
 }
 
+/**
+ * What actually crosses the port: the messages of one main-thread task, in order, as one batch
+ * (a message costs a structured clone and a wake-up of the worker, whatever its size).
+ */
+export type ToDispatchWorkerBatch = ToDispatchWorker[];
+
 /** workerData of a dispatch worker. */
 export interface DispatchWorkerData {
   arena: SharedArrayBuffer;

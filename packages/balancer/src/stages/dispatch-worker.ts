@@ -16,6 +16,7 @@ import {
   FRAME_START,
   type DispatchWorkerData,
   type ToDispatchWorker,
+  type ToDispatchWorkerBatch,
   type WireOutcome,
 } from './dispatch-protocol';
 
@@ -109,7 +110,11 @@ async function run(msg: Extract<ToDispatchWorker, { type: 'dispatch' }>): Promis
   }
 }
 
-parentPort!.on('message', (msg: ToDispatchWorker) => {
+parentPort!.on('message', (batch: ToDispatchWorkerBatch) => {
+  for (const msg of batch) onMessage(msg);
+});
+
+function onMessage(msg: ToDispatchWorker): void {
   switch (msg.type) {
     case 'dispatch':
       void run(msg);
@@ -144,4 +149,4 @@ parentPort!.on('message', (msg: ToDispatchWorker) => {
         });
       break;
   }
-});
+}

@@ -12,6 +12,7 @@ import {
   FRAME_START,
   type DispatchWorkerData,
   type ToDispatchWorker,
+  type ToDispatchWorkerBatch,
   type WireOutcome,
 } from './dispatch-protocol';
 
@@ -26,6 +27,8 @@ interface Pending {
 
 interface Thread {
   worker: Worker;
+  /** Messages of the current task, sent together when it ends. */
+  outbox: ToDispatchWorker[];
   reader: SpscByteReader;
   inFlight: number;
   alive: boolean;
@@ -116,7 +119,7 @@ export class WorkerDispatcher implements DispatchPort {
     const ring = createSpscByteRing(RING_BYTES);
     const data: DispatchWorkerData = { arena: this.arena.sab, ring, connectTimeoutMs, nodes: this.nodes };
     const worker = new Worker(workerEntry('stages/dispatch-worker.js'), { workerData: data, name: `dispatch-${index + 1}` });
-    const thread: Thread = { worker, reader: SpscByteReader.attach(ring), inFlight: 0, alive: true, pump: Promise.resolve() };
+    const thread: Thread = { worker, outbox: [], reader: SpscByteReader.attach(ring), inFlight: 0, alive: true, pump: Promise.resolve() };
     thread.pump = this.pumpFrames(thread);
     worker.on('error', (e) => this.threadDied(thread, e.message));
     worker.on('exit', (code) => this.threadDied(thread, `exited with code ${code}`));
@@ -194,8 +197,17 @@ export class WorkerDispatcher implements DispatchPort {
     return best;
   }
 
+  /** Queues a message for the thread; the task's messages leave together, in order, at its end. */
   private post(t: Thread, msg: ToDispatchWorker): void {
-    if (t.alive) t.worker.postMessage(msg);
+    if (!t.alive) return;
+    t.outbox.push(msg);
+    if (t.outbox.length === 1) void Promise.resolve().then(() => this.flush(t));
+  }
+
+  private flush(t: Thread): void {
+    const batch: ToDispatchWorkerBatch = t.outbox;
+    t.outbox = [];
+    if (t.alive && batch.length > 0) t.worker.postMessage(batch);
   }
 
   private broadcast(msg: ToDispatchWorker): void {
