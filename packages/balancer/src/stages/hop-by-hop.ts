@@ -24,16 +24,23 @@ export function stripHopByHop(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   drop: ReadonlySet<string> = CONTENT_LENGTH,
 ): Record<string, string> {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  // Headers named in `Connection` are hop-by-hop too; most responses name none (keep-alive at most).
+  const connection = headers.connection;
+  const named =
+    connection === undefined
+      ? undefined
+      : new Set(
+          String(connection)
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean),
+        );
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined) continue;
     const key = k.toLowerCase();
-    if (v === undefined || HOP_BY_HOP.has(key) || named.has(key) || drop.has(key)) continue;
+    if (HOP_BY_HOP.has(key) || drop.has(key) || named?.has(key)) continue;
     out[key] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
