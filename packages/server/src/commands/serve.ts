@@ -146,7 +146,13 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
       }
       factory
         .reload(next.config)
-        .then(() => log.info({ file, nodes: next.config.nodes.map((n) => n.id), strategy: next.config.strategy.type }, 'config reloaded'))
+        .then(() => {
+          // The pool as it now is: the file's nodes, then those added through the admin API, which a reload keeps.
+          const configured = factory.getConfiguredNodeIds();
+          const nodes = factory.getConfig().nodes.map((n) => n.id);
+          const runtime = nodes.filter((id) => !configured.has(id));
+          log.info({ file, nodes, runtimeNodes: runtime.length ? runtime : undefined, strategy: next.config.strategy.type }, 'config reloaded');
+        })
         .catch((err: unknown) => log.error({ err, file }, 'config not applied; the last good config stays'));
     },
     (err, file) => {
