@@ -33,37 +33,48 @@ function fakeNode(): Promise<{ server: Server; url: string; closed: Promise<void
   );
 }
 
+type Pool = Awaited<ReturnType<ReturnType<typeof PipelineFactory.create>['start']>>;
+
+/** A started pipeline over one fake node, with dispatch placed as asked; torn down whatever happens. */
+async function withPool(placement: 'inline' | 'workers', body: (f: Pool, node: Awaited<ReturnType<typeof fakeNode>>) => Promise<void>): Promise<void> {
+  const node = await fakeNode();
+  const f = await PipelineFactory.create({ nodes: [{ id: 'n', url: node.url }], disruptor: { dispatchPlacement: placement } }, { env: {} }).start();
+  try {
+    await body(f, node);
+  } finally {
+    await f.stop(1_000);
+    node.server.closeAllConnections();
+    await new Promise((r) => node.server.close(r));
+  }
+}
+
+/** Until the node's slot is free again (or 3 s). */
+async function slotFreed(f: Pool, also: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  while (Date.now() < deadline && (!also() || f.getNodeRegistry().getNode('n')!.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));
+}
+
 test.each(['inline', 'workers'] as const)(
   'dispatch %s: leaving a stream early with many unread chunks aborts upstream and frees the slot',
-  async (placement) => {
-    const node = await fakeNode();
-    const f = await PipelineFactory.create({ nodes: [{ id: 'n', url: node.url }], disruptor: { dispatchPlacement: placement } }, { env: {} }).start();
-    try {
+  (placement) =>
+    withPool(placement, async (f, node) => {
       for await (const chunk of f.getPipeline().stream(InferenceRequest.ofPrompt('m', 'hi'))) {
         expect(chunk.response).toBe('t0');
         await new Promise((r) => setTimeout(r, 200)); // a slow reader: the burst piles up unread
         break;
       }
       await node.closed; // the upstream request was aborted
-      const deadline = Date.now() + 3_000;
-      while (Date.now() < deadline && f.getNodeRegistry().getNode('n')!.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+      await slotFreed(f);
       expect(f.getNodeRegistry().getNode('n')!.inFlight).toBe(0);
       expect(f.getScheduler().liveCount()).toBe(0);
-    } finally {
-      await f.stop(1_000);
-      node.server.closeAllConnections();
-      await new Promise((r) => node.server.close(r));
-    }
-  },
+    }),
   15_000,
 );
 
 test.each(['inline', 'workers'] as const)(
   'dispatch %s: pipeline.cancel(id) mid-stream aborts upstream, ends the sink once with the reason, and frees the slot',
-  async (placement) => {
-    const node = await fakeNode();
-    const f = await PipelineFactory.create({ nodes: [{ id: 'n', url: node.url }], disruptor: { dispatchPlacement: placement } }, { env: {} }).start();
-    try {
+  (placement) =>
+    withPool(placement, async (f, node) => {
       const errors: { code: string; started: boolean }[] = [];
       let chunks = 0;
       let firstChunk!: () => void;
@@ -81,19 +92,13 @@ test.each(['inline', 'workers'] as const)(
       await streaming;
       pipeline.cancel(id);
       await node.closed; // the upstream request was aborted
-      const deadline = Date.now() + 3_000;
-      while (Date.now() < deadline && (errors.length === 0 || f.getNodeRegistry().getNode('n')!.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));
+      await slotFreed(f, () => errors.length > 0);
       expect(errors).toEqual([{ code: 'ERR_ABORTED', started: true }]);
       expect(f.getNodeRegistry().getNode('n')!.inFlight).toBe(0);
       expect(f.getScheduler().liveCount()).toBe(0);
       pipeline.cancel(id); // after the end: nothing happens
       await new Promise((r) => setTimeout(r, 20));
       expect(errors).toHaveLength(1);
-    } finally {
-      await f.stop(1_000);
-      node.server.closeAllConnections();
-      await new Promise((r) => node.server.close(r));
-    }
-  },
+    }),
   15_000,
 );
