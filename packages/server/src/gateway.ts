@@ -75,8 +75,10 @@ export class Gateway implements GatewayContext {
     if (!this.opts.loadConfig) throw new Error('no config file to reload from');
     const next = this.opts.loadConfig();
     await this.factory.reload(next);
-    this.logger.info({ nodes: next.nodes.length, strategy: next.strategy.type }, 'config reloaded');
-    return { nodes: next.nodes.length, strategy: next.strategy.type };
+    // The pool after the reload: the file's nodes plus those added at run time that it does not define.
+    const nodes = this.factory.getConfig().nodes.length;
+    this.logger.info({ nodes, configured: next.nodes.length, strategy: next.strategy.type }, 'config reloaded');
+    return { nodes, strategy: next.strategy.type };
   }
 
   logRequest(e: RequestLogEntry): void {
