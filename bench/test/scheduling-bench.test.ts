@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MODELS, NODES, estimateCapacity, nominalServiceMs } from '../src/scheduling/pool';
+import { hotReference } from '../src/scheduling/reference';
 import { buildTrace, meanOutputTokens, modelPopularity } from '../src/scheduling/trace';
 
 describe('bench:scheduling capacity estimate', () => {
@@ -49,6 +50,19 @@ describe('bench:scheduling capacity estimate', () => {
 // with two strategies: the point is the shape of its output, not the figures.
 const main = join(__dirname, '..', 'dist', 'scheduling', 'main.js');
 
+describe('bench:scheduling hot reference', () => {
+  test('at light load a request waits for nothing but its prefill; over capacity the backlog shows', () => {
+    const light = hotReference(buildTrace(3, 60_000, 10_000, { steady: 0.1, burst: 0.1 }));
+    // The longest prefill: 1030 prompt tokens on the CPU box at 100 tokens/s × 0.9 (phi3) is 11.4 s;
+    // at 10 % load nothing queues, so no TTFT is longer than that.
+    expect(light.ttftP99Ms).toBeLessThan(11_500);
+    const heavy = hotReference(buildTrace(3, 60_000, 40_000, { steady: 0.8, burst: 1.5 }));
+    expect(heavy.ttftP99Ms).toBeGreaterThan(light.ttftP99Ms);
+    // A slower pool serves fewer requests in the burst window.
+    expect(hotReference(buildTrace(3, 60_000, 40_000), 1.5).burstThroughputRps).toBeLessThan(heavy.burstThroughputRps);
+  });
+});
+
 describe('bench:scheduling', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-scheduling-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,6 +106,7 @@ describe('bench:scheduling', () => {
       expect(Object.keys(s.hotSlotRatioByNode).sort()).toEqual(['cpu-box', 'gpu-large', 'gpu-mid', 'gpu-small']);
     }
     expect(stdout).toMatch(/hot slot time ÷ nominal/);
+    expect(r.reference).toMatchObject({ slowdown: expect.any(Number), ttftP99Ms: expect.any(Number), burstThroughputRps: expect.any(Number) });
     expect(r.targets.map((t: { name: string }) => t.name)).toHaveLength(4);
     expect(readFileSync(md, 'utf8')).toMatch(/\| least-in-flight/);
   }, 90_000);

@@ -19,8 +19,10 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from '../common/args';
 import { writeJson } from '../common/json-out';
 import { machineInfo } from '../common/machine';
+import { median } from '../common/stats';
 import { NODES, simPoolConfig } from './pool';
 import { checkTargets, diagnosticsTable, markdownReport, resultsTable, selfCheckTable, targetsTable } from './report';
+import { hotReference } from './reference';
 import { runStrategy } from './run';
 import { summarise, type StrategyResult } from './summary';
 import { WORKLOAD, buildTrace, meanOutputTokens, meanPromptTokens, modelPopularity } from './trace';
@@ -98,6 +100,14 @@ async function main(): Promise<void> {
   console.log(`${diagnosticsTable(results)}\n`);
   const selfCheck = selfCheckTable(results, nodeIds, { estimateRps: trace.capacity.rps, steadyRps: trace.steadyRps, burstRps: trace.burstRps });
   console.log(`${selfCheck}\n`);
+  // The optimistic reference (reference.ts), at the speed the pool really had in these runs.
+  const slowdown = median(results.map((r) => r.hotSlotRatio).filter(Number.isFinite));
+  const reference = { slowdown: Number.isFinite(slowdown) ? slowdown : 1, ...hotReference(trace, Number.isFinite(slowdown) ? slowdown : 1) };
+  const referenceLine =
+    `Reference, no strategy can reach it (every model hot on every node that has it, no loads, exact service times, each request on the slot where it finishes first; ` +
+    `service at ${reference.slowdown.toFixed(2)}× nominal, the median hot slot time ÷ nominal above): ` +
+    `TTFT p50 ${reference.ttftP50Ms} ms, p99 ${reference.ttftP99Ms} ms, burst ${reference.burstThroughputRps.toFixed(2)} req/s.`;
+  console.log(`${referenceLine}\n`);
   const checks = checkTargets(results);
   if (checks) console.log(`${targetsTable(checks)}\n`);
 
@@ -114,7 +124,7 @@ async function main(): Promise<void> {
       results,
       nodeIds,
       checks,
-      selfCheck,
+      `${selfCheck}\n\n${referenceLine}`,
     );
     const path = resolve(process.env.INIT_CWD ?? process.cwd(), md);
     mkdirSync(dirname(path), { recursive: true });
@@ -149,6 +159,7 @@ async function main(): Promise<void> {
       revision: rev,
       command,
       strategies: results,
+      reference,
       targets: checks ?? null,
     });
     console.log(`\nwrote ${path}`);
