@@ -104,6 +104,9 @@ describe('bench:scheduling', () => {
       expect(s.hotSlotRatio).toBeGreaterThan(0.9);
       expect(s.measuredHotCapacityRps).toBeGreaterThan(0);
       expect(Object.keys(s.hotSlotRatioByNode).sort()).toEqual(['cpu-box', 'gpu-large', 'gpu-mid', 'gpu-small']);
+      // Every cold binding has one cause, and the causes line up with the trace (no NaN).
+      const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
+      expect(sum(s.coldBoundByCause)).toBe(sum(s.coldBoundByPhase));
     }
     expect(stdout).toMatch(/hot slot time ÷ nominal/);
     expect(r.reference).toMatchObject({ slowdown: expect.any(Number), ttftP99Ms: expect.any(Number), burstThroughputRps: expect.any(Number) });

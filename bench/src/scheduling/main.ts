@@ -28,15 +28,17 @@ import { summarise, type StrategyResult } from './summary';
 import { WORKLOAD, buildTrace, meanOutputTokens, meanPromptTokens, modelPopularity } from './trace';
 
 /**
- * Why 0.1: the smallest scale at which the pool is as fast as the trace's capacity estimate assumes.
- * Every request pays a few ms of wall time that does not shrink with the scale (HTTP to the sim, the
- * balancer's ring hand-offs, dispatch and completion, timer granularity); at 0.02 a 5 ms overhead is
- * 250 unscaled ms per request. Measured on this 2-core machine under other jobs (the self-check
- * table, hot slot time ÷ nominal): 1.25–1.48 at 0.02, 1.06–1.07 at 0.05, 1.03 at 0.1, so only at 0.1
- * are the phases really at ~80 % and ~150 % of capacity (and not 94–124 % and 177–232 %). The sim
- * alone is within 1–5 % even at 0.02 (`node bench/dist/scheduling/fidelity.js`). One strategy's
- * replay takes about 20–25 s of wall time. Loads are learned too: the shortest (3 s) is 300 ms of
- * wall time, far above the balancer's 50 ms "real load" threshold.
+ * Why 0.1: the smallest scale at which the pool is as fast as the trace's capacity estimate assumes,
+ * also when other jobs share the machine. Every request pays a few ms of wall time that does not
+ * shrink with the scale (HTTP to the sim, the balancer's ring hand-offs, dispatch and completion,
+ * timer granularity); at 0.02 a 5 ms overhead is 250 unscaled ms per request. Measured on this
+ * 2-core machine (the self-check table, hot slot time ÷ nominal; least-in-flight and predictive):
+ * quiet, 1.09–1.11 at 0.02, 1.02–1.03 at 0.05, 1.01 at 0.1; under other jobs (load average 4–5),
+ * 1.25–1.48 at 0.02, 1.06–1.07 at 0.05, 1.01–1.04 at 0.1. At 0.02 the "80 %" phase was really
+ * 88–124 % of what the pool delivered. The sim alone is within 1–3 % even at 0.02
+ * (`node bench/dist/scheduling/fidelity.js`). One strategy's replay takes 22–26 s of wall time.
+ * Loads are learned too: the shortest (3 s) is 300 ms of wall time, far above the balancer's 50 ms
+ * "real load" threshold.
  */
 const DEFAULT_TIME_SCALE = 0.1;
 const FULL = { steadyMs: 120_000, burstMs: 40_000 };

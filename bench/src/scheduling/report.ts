@@ -32,11 +32,12 @@ export function resultsTable(results: readonly StrategyResult[], nodeIds: readon
 
 export function diagnosticsTable(results: readonly StrategyResult[]): string {
   return markdownTable(
-    ['strategy', 'cold loads (sim / balancer saw)', 'balancer-seen cold by phase (0-30 s / steady / burst / after)', 'evictions', 'slot s held cold / hot', 'routed per node', 'queue p50 / p99 ms', 'TTFT p99 burst ms', 'TTFT p99 streamed ms', 'failures', 'send lag p99 ms'],
+    ['strategy', 'cold loads (sim / balancer saw)', 'balancer-seen cold by phase (0-30 s / steady / burst / after)', 'by cause (num_ctx / first copy / extra copy)', 'evictions', 'slot s held cold / hot', 'routed per node', 'queue p50 / p99 ms', 'TTFT p99 burst ms', 'TTFT p99 streamed ms', 'failures', 'send lag p99 ms'],
     results.map((r) => [
       r.name,
       `${r.coldLoads} / ${r.coldLoadsBalancer}`,
       Object.values(r.coldBoundByPhase).join(' / '),
+      Object.values(r.coldBoundByCause).join(' / '),
       r.evictions,
       `${(r.coldHeldMeanMs / 1000).toFixed(1)} / ${(r.hotHeldMeanMs / 1000).toFixed(1)}`,
       Object.values(r.routedByNode).join(' / '),

@@ -44,7 +44,17 @@ export interface RunResult {
    * Every binding the balancer made (retries included), in order, for diagnosis. `requestId` is the
    * balancer's: it numbers requests as they are admitted, which replay() does in trace order.
    */
-  routes: { requestId: number; nodeId: string; model: string; cold: boolean; queueMs: number; atMs: number; heldMs?: number }[];
+  routes: {
+    requestId: number;
+    nodeId: string;
+    model: string;
+    cold: boolean;
+    queueMs: number;
+    atMs: number;
+    heldMs?: number;
+    /** Cold bindings: whether the balancer held the model resident on another node at the time. */
+    residentElsewhere?: boolean;
+  }[];
   /** The sim's own counters at the end: loads actually started, evictions. */
   sim: SimNodeState[];
   /** What the balancer learned: per node and model, load ms (wall), NaN if never seen. */
@@ -85,10 +95,15 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
     o.route.heldMs = performance.now() - o.since;
     open.delete(requestId);
   };
+  let factory: PipelineFactory | undefined;
+  // Read-only, from inside the scheduler's own callback: which other nodes hold the model.
+  const residentElsewhere = (model: string, nodeId: string): boolean | undefined =>
+    factory?.getNodeRegistry().getAllNodes().some((n) => n.id !== nodeId && n.loadedModels.some((l) => l.model === model));
   const observer: SchedulerObserver = {
     routed: (e) => {
       close(e.requestId);
-      const route = { requestId: e.requestId, nodeId: e.nodeId, model: e.model, cold: e.cold, queueMs: e.queueMs, atMs: performance.now() - born };
+      const route: RunResult['routes'][number] = { requestId: e.requestId, nodeId: e.nodeId, model: e.model, cold: e.cold, queueMs: e.queueMs, atMs: performance.now() - born };
+      if (e.cold) route.residentElsewhere = residentElsewhere(e.model, e.nodeId);
       routes.push(route);
       open.set(e.requestId, { since: performance.now(), route });
     },
@@ -102,7 +117,6 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
   const config = balancerConfig(strategy, sim.nodes, ts, { discoveryMs: opts.discoveryMs });
   for (const n of config.nodes) slots[n.id] = n.maxConcurrentRequests;
   const loop = monitorEventLoopDelay({ resolution: 5 });
-  let factory: PipelineFactory | undefined;
   try {
     factory = await PipelineFactory.fromConfig(config, { observer }).start();
     const pipeline = factory.getPipeline();

@@ -38,6 +38,12 @@ export interface StrategyResult {
   routedByNode: Record<string, number>;
   /** Bindings the balancer knew were cold, by when they happened: first 30 s, rest of steady, burst, after. */
   coldBoundByPhase: { first30s: number; steady: number; burst: number; after: number };
+  /**
+   * The same bindings by cause: the request asked for another `num_ctx` (a reload wherever it
+   * goes); the model was resident on no other node (a first copy, or one back after an eviction);
+   * or it was resident elsewhere and this added another copy (a choice: that copy was busy).
+   */
+  coldBoundByCause: { numCtx: number; firstCopy: number; extraCopy: number };
   /** Mean slot time held by a request the balancer bound cold, and hot (unscaled ms). */
   coldHeldMeanMs: number;
   hotHeldMeanMs: number;
@@ -100,6 +106,7 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
     loopDelayP99WallMs: round(run.loopDelayP99Ms, 2),
     routedByNode,
     coldBoundByPhase: coldByPhase(run, trace),
+    coldBoundByCause: coldByCause(run, trace),
     coldHeldMeanMs: round(u(mean(run.routes.filter((r) => r.cold).map((r) => r.heldMs ?? 0)))),
     hotHeldMeanMs: round(u(mean(run.routes.filter((r) => !r.cold).map((r) => r.heldMs ?? 0)))),
     learnedLoadRatio: round(learnedLoadRatio(run), 2),
@@ -110,24 +117,52 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
 /** A final chunk's load_duration from this many wall ms on means a real load (the balancer's REAL_LOAD_MS). */
 const HOT_LOAD_MS = 50;
 
+/**
+ * The trace request and client record behind each balancer request id. The balancer numbers
+ * requests as it admits them, and replay() admits them in trace order, one record each: balancer id
+ * (first + k) is records[k]. Checked against every binding's model; undefined if they disagree.
+ */
+function lineUp(run: RunResult, trace: Trace): Map<number, { rec: RunResult['records'][number]; req: Trace['requests'][number] }> | undefined {
+  const out = new Map<number, { rec: RunResult['records'][number]; req: Trace['requests'][number] }>();
+  if (run.routes.length === 0) return out;
+  const first = Math.min(...run.routes.map((r) => r.requestId));
+  for (const r of run.routes) {
+    const rec = run.records[r.requestId - first];
+    const req = rec && trace.requests[rec.id];
+    if (!req || req.model !== r.model) {
+      console.warn(`diagnostics skipped: balancer request ${r.requestId} (${r.model}) does not line up with the trace`);
+      return undefined;
+    }
+    out.set(r.requestId, { rec, req });
+  }
+  return out;
+}
+
+/** See StrategyResult.coldBoundByCause. */
+function coldByCause(run: RunResult, trace: Trace): StrategyResult['coldBoundByCause'] {
+  const out = { numCtx: 0, firstCopy: 0, extraCopy: 0 };
+  const byId = lineUp(run, trace);
+  if (!byId) return { numCtx: NaN, firstCopy: NaN, extraCopy: NaN };
+  for (const r of run.routes) {
+    if (!r.cold) continue;
+    if (byId.get(r.requestId)?.req.numCtx !== undefined) out.numCtx++;
+    else if (r.residentElsewhere) out.extraCopy++;
+    else out.firstCopy++;
+  }
+  return out;
+}
+
 /** See StrategyResult.hotSlotRatio. */
 function hotService(run: RunResult, trace: Trace): Pick<StrategyResult, 'hotSlotRatio' | 'hotSlotRatioByNode' | 'measuredHotCapacityRps'> {
   const none = { hotSlotRatio: NaN, hotSlotRatioByNode: {}, measuredHotCapacityRps: NaN };
-  if (run.routes.length === 0) return none;
-  // The balancer numbers requests as it admits them, and replay() admits them in trace order, one
-  // record each: balancer id (first + k) is records[k]. Checked against every binding's model.
-  const first = Math.min(...run.routes.map((r) => r.requestId));
+  const byId = lineUp(run, trace);
+  if (!byId) return none;
   const last = new Map<number, RunResult['routes'][number]>();
   for (const r of run.routes) last.set(r.requestId, r);
   const held: Record<string, number> = {};
   const nominal: Record<string, number> = {};
   for (const r of last.values()) {
-    const rec = run.records[r.requestId - first];
-    const req = rec && trace.requests[rec.id];
-    if (!req || req.model !== r.model) {
-      console.warn(`capacity self-check skipped: balancer request ${r.requestId} (${r.model}) does not line up with the trace`);
-      return none;
-    }
+    const { rec, req } = byId.get(r.requestId) as { rec: RunResult['records'][number]; req: Trace['requests'][number] };
     if (!rec.ok || r.cold || r.heldMs === undefined || rec.loadMs === undefined || rec.loadMs >= HOT_LOAD_MS) continue;
     const prompt = req.promptTokens + (req.chat ? TEMPLATE_TOKENS.chat : TEMPLATE_TOKENS.generate);
     held[r.nodeId] = (held[r.nodeId] ?? 0) + r.heldMs / run.timeScale;
