@@ -30,7 +30,19 @@ interface NodeModel {
   prefill: Ewma; // tokens per second
   generate: Ewma; // tokens per second
   service: Ewma; // ms per request, first byte to last
+  output: Ewma; // tokens generated per request (eval_count)
 }
+
+/** What one in-flight request asks of its slot, as far as the balancer knows it. */
+export interface SlotWork {
+  /** Prompt size estimate in tokens. */
+  promptTokens: number;
+  /** The request's own output cap (`num_predict`, `max_tokens`), when it gave a positive one. */
+  outputTokens?: number;
+}
+
+/** How many recent output lengths per model are kept for {@link Estimates.remainingMs}. */
+export const OUTPUT_SAMPLES = 32;
 
 interface NodeStats {
   latency: Ewma;
@@ -59,6 +71,8 @@ const key = (node: string, model: string) => `${node}\u0000${model}`;
 export class Estimates {
   private readonly byNodeModel = new Map<string, NodeModel>();
   private readonly byNode = new Map<string, NodeStats>();
+  /** Recent output lengths (eval_count) per model, a ring of {@link OUTPUT_SAMPLES}. */
+  private readonly outputs = new Map<string, { samples: number[]; next: number }>();
 
   constructor(
     readonly defaults: EstimateDefaults = DEFAULT_ESTIMATES,
@@ -86,6 +100,10 @@ export class Estimates {
     if (stats.loadMs >= REAL_LOAD_MS) nm.load.update(stats.loadMs);
     if (stats.promptTokens > 0 && stats.promptEvalMs > 0) nm.prefill.update((stats.promptTokens / stats.promptEvalMs) * 1000);
     if (stats.evalTokens > 0 && stats.evalMs > 0) nm.generate.update((stats.evalTokens / stats.evalMs) * 1000);
+    if (stats.evalTokens > 0) {
+      nm.output.update(stats.evalTokens);
+      this.noteOutput(model, stats.evalTokens);
+    }
   }
 
   recordFailure(nodeId: string): void {
@@ -110,6 +128,56 @@ export class Estimates {
   /** Expected time one request of `model` occupies a slot on `nodeId`. */
   serviceMs(nodeId: string, model: string): number {
     return this.learned(nodeId, model, (nm) => nm.service, this.defaults.serviceMs);
+  }
+
+  /**
+   * The typical output of `model` in tokens: learned on `nodeId`, else the model's mean elsewhere,
+   * else what the priors imply (`serviceMs` at `generateTokensPerSec`).
+   */
+  outputTokens(nodeId: string, model: string): number {
+    return this.learned(nodeId, model, (nm) => nm.output, (this.defaults.serviceMs * this.defaults.generateTokensPerSec) / 1000);
+  }
+
+  /**
+   * Expected ms until an in-flight request of `model` on `nodeId` frees its slot, `elapsedMs` after
+   * it began generating (after its load, if it had one). Its length is its own when known: prefill
+   * of its prompt plus `outputTokens` at the learned token rate. When its output cap is unknown, the
+   * length comes from the model's recent output lengths, conditioned on what it has already
+   * produced: the mean of (x − done) over the recent outputs x longer than the `done` tokens it has
+   * generated so far. Output lengths have a long tail, so a request that has run past the mean is
+   * not about to end: among requests that got this far, the typical one still has a good part of a
+   * long answer to go. Without any observed outputs it falls back to the mean service time.
+   *
+   * A request that has run past even its own known length (a slower node than learned) is taken to
+   * end within 5 % of that length: it is still running, so not 0, but it cannot have far to go.
+   */
+  remainingMs(nodeId: string, model: string, work: SlotWork, elapsedMs: number): number {
+    const elapsed = Math.max(0, elapsedMs);
+    const prefill = this.prefillMs(nodeId, model, Math.max(0, work.promptTokens));
+    const rate = this.generateTokensPerSec(nodeId, model);
+    if (work.outputTokens !== undefined && work.outputTokens > 0 && rate > 0) {
+      const total = prefill + (work.outputTokens / rate) * 1000;
+      return Math.max(total - elapsed, 0.05 * total);
+    }
+    const samples = this.outputs.get(model)?.samples;
+    if (!samples || samples.length === 0 || rate <= 0) {
+      const service = this.serviceMs(nodeId, model);
+      return Math.max(service - elapsed, 0.05 * service);
+    }
+    const done = (Math.max(0, elapsed - prefill) * rate) / 1000;
+    let sum = 0;
+    let n = 0;
+    let longest = 0;
+    for (const x of samples) {
+      longest = Math.max(longest, x);
+      if (x > done) {
+        sum += x - done;
+        n++;
+      }
+    }
+    // Longer than anything seen lately: it ends soon, as with a known length.
+    const tokensLeft = n > 0 ? sum / n : 0.05 * longest;
+    return Math.max(0, prefill - elapsed) + (tokensLeft / rate) * 1000;
   }
 
   latencyMs(nodeId: string): number {
@@ -168,10 +236,27 @@ export class Estimates {
   private nodeModel(nodeId: string, model: string): NodeModel {
     let nm = this.byNodeModel.get(key(nodeId, model));
     if (!nm) {
-      nm = { load: new Ewma(this.alpha), prefill: new Ewma(this.alpha), generate: new Ewma(this.alpha), service: new Ewma(this.alpha) };
+      nm = {
+        load: new Ewma(this.alpha),
+        prefill: new Ewma(this.alpha),
+        generate: new Ewma(this.alpha),
+        service: new Ewma(this.alpha),
+        output: new Ewma(this.alpha),
+      };
       this.byNodeModel.set(key(nodeId, model), nm);
     }
     return nm;
+  }
+
+  private noteOutput(model: string, tokens: number): void {
+    let o = this.outputs.get(model);
+    if (!o) {
+      o = { samples: [], next: 0 };
+      this.outputs.set(model, o);
+    }
+    if (o.samples.length < OUTPUT_SAMPLES) o.samples.push(tokens);
+    else o.samples[o.next] = tokens;
+    o.next = (o.next + 1) % OUTPUT_SAMPLES;
   }
 
   private node(nodeId: string): NodeStats {

@@ -3,6 +3,7 @@ import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
 import type { Queued, Scheduler } from './scheduler';
+import { outputCapFromBody } from './output-cap';
 import { expectedSlotWaitMs } from './slot-table';
 
 /** How long Ollama keeps a model loaded when the request does not say (its default). */
@@ -73,7 +74,8 @@ export class SlotBinder {
     const waited = now - item.waitingSince;
     ctx.queueMs += waited;
     s.deps.observer?.queueWait?.(waited);
-    s.slots.acquire(node, ctx.id, facts.model, now);
+    const req = ctx.routing;
+    s.slots.acquire(node, ctx.id, facts.model, now, { promptTokens: facts.promptTokens, outputTokens: req?.outputTokens });
     ctx.trial = node.breaker.onAttempt(now);
     node.totalRequests++;
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
@@ -124,6 +126,7 @@ export class SlotBinder {
       model: facts.model,
       optionsSignature: facts.optionsSignature,
       promptTokens: facts.promptTokens,
+      outputTokens: outputCapFromBody(this.s.deps.arena.view(ctx.bodyOffset, ctx.bodyLength)),
       requiredTags: [...new Set([...(ctx.hints.tags ?? []), ...facts.tags])],
       priority: ctx.priority,
       latencyBudgetMs: ctx.hints.latencyBudgetMs ?? facts.latencyBudgetMs,
@@ -156,7 +159,13 @@ export class SlotBinder {
     return {
       now,
       estimates: est,
-      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, s.slots, est.serviceMs(node.id, model), now),
+      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, s.slots, est, now),
+      waitingFor: (node, model) => {
+        let n = 0;
+        for (const l of node.residentModels(now)) n += s.queue.depthFor(l.model);
+        // The request being routed is in the queue too; it is not waiting on itself.
+        return node.residentModels(now).some((l) => l.model === model) ? Math.max(0, n - 1) : n;
+      },
     };
   }
 }

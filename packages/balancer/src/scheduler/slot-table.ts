@@ -1,11 +1,16 @@
 import { normalizeModel } from '../model-names';
 import type { PoolNode } from '../nodes/node';
+import type { Estimates, SlotWork } from './estimates';
 
-interface Holder {
-  requestId: number;
-  model: string;
-  startedAt: number;
+/** One slot's holder: which request, of which model, since when, and what it asked for. */
+export interface SlotHolder {
+  readonly requestId: number;
+  readonly model: string;
+  readonly startedAt: number;
+  readonly work: SlotWork;
 }
+
+const NO_WORK: SlotWork = Object.freeze({ promptTokens: 0 });
 
 /**
  * Which request holds which slot on which node, and since when. The scheduler is its only writer:
@@ -14,24 +19,25 @@ interface Holder {
  * next have a free slot.
  */
 export class SlotTable {
-  private readonly holders = new Map<string, Map<number, Holder>>();
+  private readonly byNode = new Map<string, Map<number, SlotHolder>>();
 
-  acquire(node: PoolNode, requestId: number, model: string, now: number): void {
-    let m = this.holders.get(node.id);
+  /** Takes a slot on `node` for `requestId`; `work` (prompt size, output cap) feeds the wait estimates. */
+  acquire(node: PoolNode, requestId: number, model: string, now: number, work: SlotWork = NO_WORK): void {
+    let m = this.byNode.get(node.id);
     if (!m) {
       m = new Map();
-      this.holders.set(node.id, m);
+      this.byNode.set(node.id, m);
     }
     if (m.has(requestId)) return;
     const key = normalizeModel(model);
-    m.set(requestId, { requestId, model: key, startedAt: now });
+    m.set(requestId, { requestId, model: key, startedAt: now, work });
     node.inFlight++;
     node.inFlightByModel.set(key, (node.inFlightByModel.get(key) ?? 0) + 1);
   }
 
   /** Frees the slot `requestId` holds on `node`; false when it held none (already released). */
   release(node: PoolNode, requestId: number): boolean {
-    const m = this.holders.get(node.id);
+    const m = this.byNode.get(node.id);
     const h = m?.get(requestId);
     if (!m || !h) return false;
     m.delete(requestId);
@@ -44,7 +50,7 @@ export class SlotTable {
 
   /** Start times of the requests in flight on a node (optionally for one model). */
   startTimes(nodeId: string, model?: string): number[] {
-    const m = this.holders.get(nodeId);
+    const m = this.byNode.get(nodeId);
     if (!m) return [];
     const key = model === undefined ? undefined : normalizeModel(model);
     const out: number[] = [];
@@ -52,43 +58,57 @@ export class SlotTable {
     return out;
   }
 
+  /** The holders of a node's slots (optionally for one model). */
+  holders(nodeId: string, model?: string): SlotHolder[] {
+    const m = this.byNode.get(nodeId);
+    if (!m) return [];
+    const key = model === undefined ? undefined : normalizeModel(model);
+    return [...m.values()].filter((h) => key === undefined || h.model === key);
+  }
+
   inFlightOn(nodeId: string): number {
-    return this.holders.get(nodeId)?.size ?? 0;
+    return this.byNode.get(nodeId)?.size ?? 0;
   }
 
   /** Forgets a removed node's table (its requests have all been released). */
   dropNode(nodeId: string): void {
-    if ((this.holders.get(nodeId)?.size ?? 0) === 0) this.holders.delete(nodeId);
+    if ((this.byNode.get(nodeId)?.size ?? 0) === 0) this.byNode.delete(nodeId);
   }
 
   total(): number {
     let n = 0;
-    for (const m of this.holders.values()) n += m.size;
+    for (const m of this.byNode.values()) n += m.size;
     return n;
   }
 }
 
 /**
  * Expected ms until `node` has a free slot for `model`: 0 when one is free now; otherwise the
- * soonest expected finish among its in-flight requests, each expected to take `serviceMs`.
+ * soonest expected finish among its in-flight requests. Each holder's remaining time is its own
+ * (`Estimates.remainingMs`): from its prompt and output cap when the request gave one, else from
+ * the model's recent output lengths given how long it has run, at the learned prefill and token
+ * rates of that node and model. Its clock starts when its model is ready: a request bound cold holds
+ * its slot through the load first (the node's `readyAt` for the model).
+ *
+ * Why not one mean service time for all: outputs span an order of magnitude (16–320 tokens in the
+ * scheduling bench), so with a mean a slot held by a long answer looks almost free for most of
+ * its life, and requests keep waiting for it.
  */
-export function expectedSlotWaitMs(
-  node: PoolNode,
-  model: string,
-  table: SlotTable,
-  serviceMs: number,
-  now: number,
-): number {
+export function expectedSlotWaitMs(node: PoolNode, model: string, table: SlotTable, est: Estimates, now: number): number {
   if (node.freeSlots(model) > 0) return 0;
   const key = normalizeModel(model);
   const cap = node.spec.maxConcurrentPerModel?.[key];
   // Only a model held back by its own cap waits for its own requests; on a node that is simply
   // full, whichever request ends first frees the slot.
   const capped = cap !== undefined && (node.inFlightByModel.get(key) ?? 0) >= cap;
-  const starts = table.startTimes(node.id, capped ? key : undefined);
-  if (starts.length === 0) return serviceMs;
+  const holders = table.holders(node.id, capped ? key : undefined);
+  if (holders.length === 0) return est.serviceMs(node.id, key);
   let soonest = Infinity;
-  for (const s of starts) soonest = Math.min(soonest, Math.max(0, s + serviceMs - now));
-  // A request past its expected end is still running; assume it ends soon, not that it has ended.
-  return Math.max(soonest, serviceMs * 0.05);
+  for (const h of holders) {
+    const begin = Math.max(h.startedAt, node.loaded.get(h.model)?.readyAt ?? 0);
+    // Still loading: the load's remainder, then all of its work.
+    const loading = Math.max(0, begin - now);
+    soonest = Math.min(soonest, loading + est.remainingMs(node.id, h.model, h.work, now - begin));
+  }
+  return soonest;
 }

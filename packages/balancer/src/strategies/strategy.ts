@@ -9,6 +9,8 @@ export interface RoutingRequest {
   readonly optionsSignature: string;
   /** Estimated prompt size in tokens. */
   readonly promptTokens: number;
+  /** The request's output cap in tokens (`num_predict`, `max_tokens`), when it gave a positive one. */
+  readonly outputTokens?: number;
   readonly requiredTags: readonly string[];
   /** Higher is served first. */
   readonly priority: number;
@@ -27,6 +29,11 @@ export interface RoutingContext {
    * from the start times of its in-flight requests and the learned service time.
    */
   expectedSlotWaitMs(node: PoolNode, model: string): number;
+  /**
+   * How many requests are waiting in the balancer's queue, besides the one being routed, for
+   * models that are resident on `node` (they would take its slots without a load). Absent: unknown.
+   */
+  waitingFor?(node: PoolNode, model: string): number;
 }
 
 /**

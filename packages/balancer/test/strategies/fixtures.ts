@@ -67,6 +67,8 @@ export interface CtxSetup {
   estimates?: Estimates;
   /** Expected slot wait per busy node id; a full node not listed waits 1 000 ms. */
   waits?: Record<string, number>;
+  /** Requests queued for each node's resident models (`waitingFor`); absent = the context has none. */
+  waiting?: Record<string, number>;
   now?: number;
 }
 
@@ -76,6 +78,7 @@ export function context(c: CtxSetup = {}): RoutingContext {
     now: c.now ?? NOW,
     estimates: c.estimates ?? new Estimates(),
     expectedSlotWaitMs: (n, model) => (n.freeSlots(model) > 0 ? 0 : (waits[n.id] ?? 1_000)),
+    ...(c.waiting && { waitingFor: (n: PoolNode) => c.waiting![n.id] ?? 0 }),
   };
 }
 

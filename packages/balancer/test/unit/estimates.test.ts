@@ -180,3 +180,24 @@ describe('Estimates', () => {
     expect(e.loadMs('a', M)).toBe(2_000);
   });
 });
+
+describe('Estimates: output lengths', () => {
+  const stats = (evalTokens: number): FinalChunkStats => ({ loadMs: 0, promptTokens: 100, promptEvalMs: 100, evalTokens, evalMs: evalTokens * 10, totalMs: 0 });
+
+  test('the typical output is learned per node and model, else the mean elsewhere, else what the priors imply', () => {
+    const est = new Estimates();
+    expect(est.outputTokens('a', 'm')).toBe((DEFAULT_ESTIMATES.serviceMs * DEFAULT_ESTIMATES.generateTokensPerSec) / 1000);
+    est.recordCompletion('a', 'm', stats(40), { ttftMs: 10, latencyMs: 500 });
+    est.recordCompletion('b', 'm', stats(200), { ttftMs: 10, latencyMs: 2_100 });
+    expect(est.outputTokens('a', 'm')).toBe(40);
+    expect(est.outputTokens('c', 'm')).toBe(120);
+  });
+
+  test('remainingMs keeps only the recent outputs (a ring), conditioned on what the request has produced', () => {
+    const est = new Estimates();
+    for (let i = 0; i < 40; i++) est.recordCompletion('a', 'm', stats(i < 8 ? 1_000 : 50), { ttftMs: 10, latencyMs: 100 });
+    // The eight 1 000-token outputs were the oldest and have left the ring: after 100 ms of prefill
+    // and 10 ms a token, a request that has produced 20 tokens has 30 to go.
+    expect(est.remainingMs('a', 'm', { promptTokens: 100 }, 300)).toBeCloseTo(300);
+  });
+});

@@ -1,4 +1,5 @@
 import { PoolNode } from '../../src/nodes/node';
+import { DEFAULT_ESTIMATES, Estimates, type FinalChunkStats } from '../../src/scheduler/estimates';
 import { SlotTable, expectedSlotWaitMs } from '../../src/scheduler/slot-table';
 import { makeNode } from './helpers';
 
@@ -88,30 +89,73 @@ describe('SlotTable', () => {
 });
 
 describe('expectedSlotWaitMs', () => {
-  const SERVICE = 1_000;
+  // Priors: service 5 000 ms, prefill 500 tok/s, 30 tok/s. Tests that need other numbers teach them.
+  const SERVICE = DEFAULT_ESTIMATES.serviceMs;
+  const est = () => new Estimates();
+  /** Estimates that have seen prefill 1 000 tok/s and 100 tok/s on node a (100 tokens → 100 ms + 1 ms a token). */
+  const taught = (outputs: number[] = []) => {
+    const e = new Estimates();
+    const stats = (evalTokens: number): FinalChunkStats => ({ loadMs: 0, promptTokens: 100, promptEvalMs: 100, evalTokens, evalMs: evalTokens * 10, totalMs: 0 });
+    for (const o of outputs.length > 0 ? outputs : [100]) e.recordCompletion('a', 'm:latest', stats(o), { ttftMs: 100, latencyMs: 100 + o * 10 });
+    return e;
+  };
 
   test('0 when a slot is free', () => {
     const a = makeNode('a', { slots: 2 });
     const t = new SlotTable();
     t.acquire(a, 1, 'm', 0);
-    expect(expectedSlotWaitMs(a, 'm', t, SERVICE, 500)).toBe(0);
+    expect(expectedSlotWaitMs(a, 'm', t, est(), 500)).toBe(0);
   });
 
   test.each<[string, number[], number, number]>([
-    ['soonest expected finish among in-flight', [0, 400], 500, 500],
-    ['a request just started waits the full service time', [1_000], 1_000, 1_000],
-    ['overdue requests are assumed to end soon (5% floor), not to have ended', [0], 5_000, 50],
-  ])('full node: %s', (_name, starts, now, expected) => {
+    ['soonest expected finish among in-flight', [0, 400], 500, 4_500],
+    ['a request just started waits the full service time', [1_000], 1_000, SERVICE],
+    ['no output cap, no outputs seen: an overdue request ends within 5% of the service time', [0], 10_000, 0.05 * SERVICE],
+  ])('full node, priors only: %s', (_name, starts, now, expected) => {
     const a = makeNode('a', { slots: starts.length });
     const t = new SlotTable();
     starts.forEach((s, i) => t.acquire(a, i + 1, 'm', s));
-    expect(expectedSlotWaitMs(a, 'm', t, SERVICE, now)).toBe(expected);
+    expect(expectedSlotWaitMs(a, 'm', t, est(), now)).toBe(expected);
+  });
+
+  // Node a with prefill 1 000 tok/s and 10 ms a token: 100 prompt tokens are 100 ms.
+  test.each<[string, { promptTokens: number; outputTokens?: number }[], number, number]>([
+    ['its own output cap: prefill + cap × token time − elapsed', [{ promptTokens: 100, outputTokens: 300 }], 1_000, 100 + 3_000 - 1_000],
+    ['a long answer is not nearly done at the mean', [{ promptTokens: 100, outputTokens: 320 }], 2_000, 1_300],
+    ['the short one of two frees the slot', [{ promptTokens: 100, outputTokens: 320 }, { promptTokens: 100, outputTokens: 16 }], 0, 260],
+    ['past its own length (slow node): within 5% of it', [{ promptTokens: 100, outputTokens: 100 }], 5_000, 0.05 * 1_100],
+  ])('full node, learned rates: %s', (_name, work, now, expected) => {
+    const a = makeNode('a', { slots: work.length });
+    const t = new SlotTable();
+    work.forEach((w, i) => t.acquire(a, i + 1, 'm', 0, w));
+    expect(expectedSlotWaitMs(a, 'm', t, taught(), now)).toBeCloseTo(expected, 6);
+  });
+
+  test.each<[string, number, number]>([
+    // Recent outputs 20, 40, 300 tokens; rates as above. Done tokens = (elapsed − 100 ms prefill) / 10 ms.
+    ['just started: the mean output of the recent ones', 0, 100 + ((20 + 40 + 300) / 3) * 10],
+    ['past the short ones: only the long ones it can still be', 600, ((300 - 50) / 1) * 10],
+    ['longer than all seen: ends within 5% of the longest', 4_000, 0.05 * 300 * 10],
+  ])('no output cap, outputs seen: %s', (_name, now, expected) => {
+    const a = makeNode('a', { slots: 1 });
+    const t = new SlotTable();
+    t.acquire(a, 1, 'm', 0, { promptTokens: 100 });
+    expect(expectedSlotWaitMs(a, 'm', t, taught([20, 40, 300]), now)).toBeCloseTo(expected, 6);
+  });
+
+  test('a request bound cold holds its slot through the load: its clock starts when the model is ready', () => {
+    const a = makeNode('a', { slots: 1 });
+    const t = new SlotTable();
+    t.acquire(a, 1, 'm', 0, { promptTokens: 100, outputTokens: 100 });
+    a.loaded.set('m:latest', { model: 'm:latest', optionsSignature: '', expiresAt: 1e9, readyAt: 2_000 });
+    expect(expectedSlotWaitMs(a, 'm', t, taught(), 500)).toBeCloseTo(1_500 + 1_100, 6);
+    expect(expectedSlotWaitMs(a, 'm', t, taught(), 2_500)).toBeCloseTo(600, 6);
   });
 
   test('a full node with nothing in our table (counted elsewhere) waits one service time', () => {
     const a = makeNode('a', { slots: 1 });
     a.inFlight = 1;
-    expect(expectedSlotWaitMs(a, 'm', new SlotTable(), SERVICE, 0)).toBe(SERVICE);
+    expect(expectedSlotWaitMs(a, 'm', new SlotTable(), est(), 0)).toBe(SERVICE);
   });
 
   test('a model at its own per-model cap waits for its own requests, not the others', () => {
@@ -120,7 +164,7 @@ describe('expectedSlotWaitMs', () => {
     t.acquire(a, 1, 'other', 0); // would finish first
     t.acquire(a, 2, 'm', 800);
     expect(a.freeSlots('m')).toBe(0);
-    expect(expectedSlotWaitMs(a, 'm', t, SERVICE, 1_000)).toBe(800);
+    expect(expectedSlotWaitMs(a, 'm', t, est(), 1_000)).toBe(SERVICE - 200);
   });
 
   test('a capped model with room on its cap, on a node full of other models, waits for the soonest of those', () => {
@@ -131,6 +175,6 @@ describe('expectedSlotWaitMs', () => {
     t.acquire(a, 1, 'other', 100);
     t.acquire(a, 2, 'other', 900);
     expect(a.freeSlots('m')).toBe(0);
-    expect(expectedSlotWaitMs(a, 'm', t, SERVICE, 950)).toBe(150);
+    expect(expectedSlotWaitMs(a, 'm', t, est(), 950)).toBe(SERVICE - 850);
   });
 });
