@@ -18,6 +18,11 @@ export interface PredictiveOptions {
    * does not gamble a budget it could meet on a wait estimate that only fits if it is exact.
    */
   budgetWaitSafety: number;
+  /**
+   * Weight of a cold candidate's cost to the queue (default 1): the slot time its load takes from
+   * the requests waiting for that node's resident models (see `TtftEstimate.externalityMs`).
+   */
+  externalityWeight: number;
 }
 
 /** Defaults of {@link PredictiveOptions}. */
@@ -25,6 +30,7 @@ export const DEFAULT_PREDICTIVE_OPTIONS: Readonly<PredictiveOptions> = Object.fr
   waitMarginRatio: 0.1,
   waitMarginMs: 25,
   budgetWaitSafety: 2,
+  externalityWeight: 1,
 });
 
 /** One candidate's predicted time to first token and its parts, all in ms. */
@@ -55,7 +61,14 @@ export interface TtftEstimate {
   readonly evicts: readonly string[];
   /** What those evictions cost later: Σ reload time × the model's share of the node's recent use. */
   readonly evictionMs: number;
-  /** What the strategy ranks by: ttftMs + evictionMs. */
+  /**
+   * Cold only: what the load costs the queue. A load holds its slot for `loadQueueMs + drainMs +
+   * loadMs` longer than a hot request would; the node then serves its resident models with one slot
+   * fewer for that long, so each of the `waiting` requests queued for those models is pushed back by
+   * that time ÷ the node's slots. Their sum, × `externalityWeight`. 0 when nobody waits for the node.
+   */
+  readonly externalityMs: number;
+  /** What the strategy ranks by: ttftMs + evictionMs + externalityMs. */
   readonly costMs: number;
 }
 
@@ -64,6 +77,8 @@ interface Deferral {
   since: number;
   /** When waiting stops being worth it: `since` + the best free node's TTFT at the time. */
   giveUpAt: number;
+  /** When the busy node's slot was expected then: `since` + its slot wait and the queue ahead. */
+  expectedAt: number;
 }
 
 /**
@@ -76,6 +91,12 @@ interface Deferral {
  *         + (isHot(n, r.model, r.optionsSignature) ? 0 : loadMs(n, r.model))
  *         + prefillMs(n, r.model, r.promptTokens)
  * ```
+ *
+ * A cold candidate's rank also carries two costs to others (not in its TTFT): `evictionMs`, the
+ * reloads its evictions cause later, and `externalityMs`, the slot time the load takes from the
+ * requests queued for the node's resident models (waiting × load slot time ÷ slots). A load that
+ * is right for one request (a long queue for the hot copy) but holds a slot the queue behind needs
+ * for the load's seconds happens only when it pays for the whole queue.
  *
  * All terms are ms on the scheduler's clock; `loadMs`, `prefillMs` and `serviceMs` are the learned
  * EWMAs of `ctx.estimates` (their priors until observed). Hot means the (model, options signature)
@@ -91,8 +112,12 @@ interface Deferral {
  * 1. margin: `ttft(B) + max(waitMarginMs, waitMarginRatio · ttft(F)) ≥ ttft(F)`; noise in the
  *    estimates must not make requests wait for nothing;
  * 2. give-up: the request has already waited as long as F's TTFT was when it was first told to
- *    wait; had it taken F then, it would have its first token by now, so the wait estimate was
- *    wrong (long generations) and waiting longer only compounds it. This bounds starvation;
+ *    wait (had it taken F then, it would have its first token by now), and on the current
+ *    estimates B no longer wins once B is charged how late its slot already is (now − when it was
+ *    expected at the first deferral): the wait estimate was wrong once, so it is trusted only if it
+ *    wins even if it is wrong by as much again. A slot that really is about to free (per-request
+ *    remaining times, see `expectedSlotWaitMs`) is still waited for; one whose estimate keeps
+ *    slipping is not, and as the slip grows with time this still bounds starvation;
  * 3. budget: with `latencyBudgetMs`, if F meets the budget still remaining but B only does when its
  *    slot wait is counted once rather than `budgetWaitSafety` times, take F.
  * With no free node at all, it returns null. Guards 2 and 3 recognise a request by the identity of
@@ -148,6 +173,7 @@ export class PredictiveStrategy implements Strategy {
     const prefillMs = nonNegative(est.prefillMs(node.id, req.model, Math.max(0, req.promptTokens)));
     let drainMs = 0;
     let evictionMs = 0;
+    let externalityMs = 0;
     let evicts: string[] = [];
     // Hot but still loading (a load we sent): wait for it. Cold: wait for every load we sent.
     let loadQueueMs = Math.max(0, (hot ? (node.loaded.get(req.model)?.readyAt ?? 0) : node.residency.loadingUntil) - ctx.now);
@@ -158,9 +184,15 @@ export class PredictiveStrategy implements Strategy {
         if ((node.inFlightByModel.get(v.model) ?? 0) > 0) drainMs = Math.max(drainMs, nonNegative(est.serviceMs(node.id, v.model)));
         evictionMs += nonNegative(est.loadMs(node.id, v.model)) * node.residency.recentShare(v.model);
       }
+      const waiting = ctx.waitingFor?.(node, req.model) ?? 0;
+      if (waiting > 0) {
+        const slotLostMs = loadQueueMs + drainMs + loadMs;
+        externalityMs = (this.options.externalityWeight * waiting * slotLostMs) / Math.max(1, node.spec.maxConcurrentRequests);
+      }
     }
     const ttftMs = slotWaitMs + queuedAheadMs + loadQueueMs + drainMs + loadMs + prefillMs;
-    return { node, free, hot, slotWaitMs, queuedAheadMs, loadQueueMs, drainMs, loadMs, prefillMs, ttftMs, evicts, evictionMs, costMs: ttftMs + evictionMs };
+    const costMs = ttftMs + evictionMs + externalityMs;
+    return { node, free, hot, slotWaitMs, queuedAheadMs, loadQueueMs, drainMs, loadMs, prefillMs, ttftMs, evicts, evictionMs, externalityMs, costMs };
   }
 
   /** Every candidate's prediction, best first (the order `select` ranks them in). */
@@ -174,7 +206,9 @@ export class PredictiveStrategy implements Strategy {
     const margin = Math.max(o.waitMarginMs, o.waitMarginRatio * free.costMs);
     if (busy.costMs + margin >= free.costMs) return false;
     const d = this.deferred.get(req);
-    if (d && now >= d.giveUpAt) return false;
+    // Give-up, on current estimates: past the promise, the busy estimate has already been wrong by
+    // (now − expectedAt); charge it that much again, and wait on only if it still wins.
+    if (d && now >= d.giveUpAt && busy.costMs + Math.max(0, now - d.expectedAt) + margin >= free.costMs) return false;
     const budget = req.latencyBudgetMs;
     if (budget !== undefined && budget >= 0) {
       const remaining = budget - (d ? now - d.since : 0);
@@ -187,7 +221,7 @@ export class PredictiveStrategy implements Strategy {
   private defer(req: RoutingRequest, best: TtftEstimate, bestFree: TtftEstimate | null, now: number): void {
     let d = this.deferred.get(req);
     if (!d) {
-      d = { since: now, giveUpAt: Infinity };
+      d = { since: now, giveUpAt: Infinity, expectedAt: now + best.slotWaitMs + best.queuedAheadMs + best.loadQueueMs };
       this.deferred.set(req, d);
     }
     // The promise is fixed the first time a free alternative was turned down.

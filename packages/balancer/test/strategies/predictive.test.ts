@@ -19,6 +19,7 @@ interface Row {
   name: string;
   nodes: () => PoolNode[];
   waits?: Record<string, number>;
+  waiting?: Record<string, number>;
   teach?: (est: Estimates) => void;
   req?: Partial<RoutingRequest>;
   expected: string | null;
@@ -129,13 +130,26 @@ const table: Row[] = [
     nodes: () => [node('a', { hot: HOT, readyAt: { [MODEL]: NOW + 4_000 } }), hotFree('b', 3)],
     expected: 'b',
   },
+  // The load's cost to the queue: waiting × (load queue + drain + load) ÷ the node's slots (4 here).
+  // A free node holding OTHER, with 4 requests queued for OTHER: its load costs them 4 × 5 000 / 4.
+  {
+    name: 'a load the queue behind pays for: wait for the hot node (cold 5 200 + 5 000 > wait 6 200)',
+    nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()],
+    waits: { busy: 6_000 },
+    waiting: { cold: 4 },
+    expected: null,
+  },
+  { name: '... the same load with nobody queued for that node: load', nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()], waits: { busy: 6_000 }, waiting: {}, expected: 'cold' },
+  { name: '... and once the wait outgrows the load and its cost to the queue: load', nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()], waits: { busy: 12_000 }, waiting: { cold: 4 }, expected: 'cold' },
+  { name: 'cold everywhere: the node nobody is queued for', nodes: () => [coldFree('a'), coldFree('b')], waiting: { a: 2 }, expected: 'b' },
+  { name: 'hot: nobody else pays, whoever waits', nodes: () => [coldFree('a'), hotFree('b')], waiting: { b: 10 }, expected: 'b' },
 ];
 
 describe('predictive', () => {
-  it.each(table)('$name', ({ nodes, waits, teach, req, expected }) => {
+  it.each(table)('$name', ({ nodes, waits, waiting, teach, req, expected }) => {
     const est = new Estimates();
     teach?.(est);
-    const pick = new PredictiveStrategy().select(nodes(), request(req), context({ estimates: est, waits }));
+    const pick = new PredictiveStrategy().select(nodes(), request(req), context({ estimates: est, waits, waiting }));
     expect(pick?.id ?? null).toBe(expected);
   });
 
@@ -186,6 +200,27 @@ describe('predictive', () => {
     expect(s.select(nodes(), patient, context({ now: NOW + 5_300, waits: { busy: 250 } }))?.id).toBe('cold');
     // A request that has not waited still waits.
     expect(s.select(nodes(), request(), context({ now: NOW + 5_300, waits: { busy: 250 } }))).toBeNull();
+  });
+
+  it('on current estimates, waits on past the promise for a slot that is really about to free', () => {
+    const s = new PredictiveStrategy();
+    const nodes = () => [coldFree(), hotFull()];
+    const r = request();
+    // Busy 4 000 → 4 200 + 520 margin < 5 200: wait; the slot is expected at NOW + 4 000.
+    expect(s.select(nodes(), r, context({ waits: { busy: 4_000 } }))).toBeNull();
+    // Past the 5 200 ms promise, the slot is 100 ms away and 1 300 ms late: 300 + 1 300 + 520 < 5 200.
+    expect(s.select(nodes(), r, context({ now: NOW + 5_300, waits: { busy: 100 } }))).toBeNull();
+    // The estimate keeps slipping: 5 000 ms late, 300 + 5 000 + 520 ≥ 5 200: give up.
+    expect(s.select(nodes(), r, context({ now: NOW + 9_000, waits: { busy: 100 } }))?.id).toBe('cold');
+  });
+
+  it('counts a cold load’s cost to the queue term by term', () => {
+    const [only] = new PredictiveStrategy().estimateAll([node('a', { hot: { [OTHER]: '' }, loadingUntil: NOW + 1_000 })], request(), context({ waiting: { a: 3 } }));
+    expect(only).toMatchObject({ hot: false, loadQueueMs: 1_000, loadMs: 5_000, drainMs: 0 });
+    expect(only.externalityMs).toBeCloseTo((3 * 6_000) / 4);
+    expect(only.costMs).toBeCloseTo(only.ttftMs + only.evictionMs + only.externalityMs);
+    const weighted = new PredictiveStrategy({ externalityWeight: 0.5 }).estimateAll([node('a', { hot: { [OTHER]: '' }, loadingUntil: NOW + 1_000 })], request(), context({ waiting: { a: 3 } }));
+    expect(weighted[0].externalityMs).toBeCloseTo((0.5 * 3 * 6_000) / 4);
   });
 
   it('counts the time already waited against the budget', () => {
