@@ -6,10 +6,8 @@ import type { RoutingContext, RoutingRequest, Strategy } from './strategy';
 export interface PredictiveOptions {
   /**
    * Wait for a busy node only when its TTFT beats the best free node's by at least this fraction of
-   * the free node's TTFT (default 0.1), when the free node is hot. The estimates are EWMAs; a hair's
-   * advantage is noise, and binding now is the safer side. When the free node is cold and the busy
-   * one hot, the load is taken only when it beats the wait by this margin: a load is the side that
-   * cannot be undone.
+   * the free node's TTFT (default 0.1). The estimates are EWMAs; a hair's advantage is noise, and
+   * binding now is the safer side.
    */
   waitMarginRatio: number;
   /** ... and by at least this many ms (default 25). */
@@ -107,13 +105,12 @@ interface Deferral {
  * `ctx.now`): each will take one of `n`'s next slots, so the k-th waiter expects k more slot turns.
  * This stops a whole queue piling onto one hot node while a free node idles.
  *
- * Ties go to a free node, then lower `load()`, then lower priority value, then id. The best free
- * node F is compared with the best busy node B: the request waits for B (`null`, it is offered
- * again when a slot frees) when B predicts the lower cost, unless a guard says to take F:
+ * Ties go to a free node, then lower `load()`, then lower priority value, then id. When the minimum
+ * is a free node it is returned. When it is a busy node, the request waits (`null`, it is offered
+ * again when a slot frees) unless a guard says to take the best free node F instead of waiting for
+ * the best busy node B:
  * 1. margin: `ttft(B) + max(waitMarginMs, waitMarginRatio · ttft(F)) ≥ ttft(F)`; noise in the
- *    estimates must not make requests wait for nothing. When F is cold and B hot the margin
- *    counts the other way (`ttft(B) − margin ≥ ttft(F)`): the load must win by the margin, since
- *    a wrong wait is corrected at the next offer and a wrong load is not;
+ *    estimates must not make requests wait for nothing;
  * 2. give-up: the request has already waited as long as F's TTFT was when it was first told to
  *    wait (had it taken F then, it would have its first token by now), and on the current
  *    estimates B no longer wins once B is charged how late its slot already is (now − when it was
@@ -147,17 +144,18 @@ export class PredictiveStrategy implements Strategy {
 
   select(candidates: readonly PoolNode[], req: RoutingRequest, ctx: RoutingContext): PoolNode | null {
     this.beginPass(ctx);
-    let bestBusy: TtftEstimate | null = null;
+    let best: TtftEstimate | null = null;
     let bestFree: TtftEstimate | null = null;
     for (const n of candidates) {
       const e = this.estimate(n, req, ctx);
+      if (best === null || compareEstimates(e, best) < 0) best = e;
       if (e.free && (bestFree === null || compareEstimates(e, bestFree) < 0)) bestFree = e;
-      if (!e.free && (bestBusy === null || compareEstimates(e, bestBusy) < 0)) bestBusy = e;
     }
 
-    if (bestBusy === null) return bestFree === null ? null : this.bind(req, bestFree.node);
-    if (bestFree !== null && !this.worthWaiting(bestBusy, bestFree, req, ctx.now)) return this.bind(req, bestFree.node);
-    this.defer(req, bestBusy, bestFree, ctx.now);
+    if (best === null) return null;
+    if (best.free) return this.bind(req, best.node);
+    if (bestFree !== null && !this.worthWaiting(best, bestFree, req, ctx.now)) return this.bind(req, bestFree.node);
+    this.defer(req, best, bestFree, ctx.now);
     return null;
   }
 
@@ -205,12 +203,7 @@ export class PredictiveStrategy implements Strategy {
 
   private worthWaiting(busy: TtftEstimate, free: TtftEstimate, req: RoutingRequest, now: number): boolean {
     const o = this.options;
-    // The margin favours the reversible choice. Against a hot free node, binding now: waiting on a
-    // hair's advantage is waiting for noise. A cold free node against a hot busy one, waiting: a
-    // wrong wait is corrected
-    // at the next offer (every slot release, at least every re-offer interval) with a fresher
-    // estimate, while a wrong load cannot be undone and holds a slot for its seconds.
-    const margin = (!free.hot && busy.hot ? -1 : 1) * Math.max(o.waitMarginMs, o.waitMarginRatio * free.costMs);
+    const margin = Math.max(o.waitMarginMs, o.waitMarginRatio * free.costMs);
     if (busy.costMs + margin >= free.costMs) return false;
     const d = this.deferred.get(req);
     // Give-up, on current estimates: past the promise, the busy estimate has already been wrong by

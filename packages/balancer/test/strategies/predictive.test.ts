@@ -29,13 +29,9 @@ const table: Row[] = [
   { name: 'free hot beats free cold', nodes: () => [coldFree(), hotFree()], expected: 'hot' },
   { name: 'hot busy briefly beats free cold: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 500 }, expected: null },
   { name: 'free cold beats hot busy for long', nodes: () => [coldFree(), hotFull()], waits: { busy: 20_000 }, expected: 'cold' },
-  // Margin 520 (10 % of the free node's 5 200). Against a cold free node it counts for waiting:
-  // the load must beat the wait (TTFT busy + 200) by it.
-  { name: 'a load within the margin of the wait: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 5_400 }, expected: null },
-  { name: 'a load that beats the wait by the margin: load', nodes: () => [coldFree(), hotFull()], waits: { busy: 5_600 }, expected: 'cold' },
-  { name: 'a wait shorter than the load: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 4_600 }, expected: null },
-  // Against a hot free node it counts for binding now: the wait must beat it by the margin.
-  { name: 'hot free vs hot busy, within the margin: bind now', nodes: () => [hotFree('free', 0), hotFull()], waits: { busy: 0 }, expected: 'free' },
+  { name: 'wait ≥ the cold TTFT: take the free node', nodes: () => [coldFree(), hotFull()], waits: { busy: 5_000 }, expected: 'cold' },
+  { name: 'within the margin: take the free node', nodes: () => [coldFree(), hotFull()], waits: { busy: 4_600 }, expected: 'cold' },
+  { name: 'just outside the margin: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 4_400 }, expected: null },
   {
     name: 'hot for another num_ctx is cold',
     nodes: () => [coldFree(), hotFull('busy', 'num_ctx=8192')],
@@ -122,7 +118,7 @@ const table: Row[] = [
     waits: { busy: 6_000 },
     expected: null,
   },
-  { name: '... but not once the wait outgrows the eviction too (by the margin)', nodes: () => [fullOf('cold', { [OTHER]: 4 }), hotFull()], waits: { busy: 12_000 }, expected: 'cold' },
+  { name: '... but not once the wait outgrows the eviction too', nodes: () => [fullOf('cold', { [OTHER]: 4 }), hotFull()], waits: { busy: 11_000 }, expected: 'cold' },
   { name: 'a node still busy with our loads loads after them', nodes: () => [node('a', { loadingUntil: NOW + 3_000 }), coldFree('b')], expected: 'b' },
   {
     name: 'hot but still loading: its remaining load, not a new one elsewhere',
@@ -178,9 +174,7 @@ describe('predictive', () => {
     const nodes = [coldFree(), node('busy', { slots: 1, inFlight: 1, hot: HOT })];
     const ctx = context({ waits: { busy: 500 } });
     const picks = [request(), request(), request()].map((r) => s.select(nodes, r, ctx)?.id ?? null);
-    // Waiter k predicts 700 + 5 000·k against the load's 5 200; the load must win by the 520 margin:
-    // k = 1 (5 700) waits, k = 2 (10 700) loads.
-    expect(picks).toEqual([null, null, 'cold']);
+    expect(picks).toEqual([null, 'cold', 'cold']);
     // A new pass (new ctx) starts counting afresh.
     expect(s.select(nodes, request(), context({ waits: { busy: 500 } }))).toBeNull();
   });
@@ -190,10 +184,9 @@ describe('predictive', () => {
     // Four slots: each waiter ahead adds 5 000 / 4 = 1 250 ms.
     const nodes = [coldFree(), node('busy', { slots: 4, inFlight: 4, hot: HOT })];
     const ctx = context({ waits: { busy: 500 } });
-    const picks = Array.from({ length: 6 }, () => s.select(nodes, request(), ctx)?.id ?? null);
-    // Waiter k predicts 700 + 1 250·k against the load's 5 200, which must win by the 520 margin:
-    // k ≤ 4 (5 700) wait, k = 5 (6 950) loads.
-    expect(picks).toEqual([null, null, null, null, null, 'cold']);
+    const picks = Array.from({ length: 5 }, () => s.select(nodes, request(), ctx)?.id ?? null);
+    // Waiter k predicts 700 + 1 250·k against 5 200 less the 520 margin: k ≤ 3 wait, k = 4 (5 700) binds.
+    expect(picks).toEqual([null, null, null, null, 'cold']);
   });
 
   it('gives up waiting once the wait has cost what the free node would have', () => {
@@ -203,11 +196,10 @@ describe('predictive', () => {
     expect(s.select(nodes(), patient, context({ waits: { busy: 500 } }))).toBeNull();
     // 4 s later the busy node's requests are overdue; its estimate still says "soon".
     expect(s.select(nodes(), patient, context({ now: NOW + 4_000, waits: { busy: 250 } }))).toBeNull();
-    // Past the 5 200 ms it turned down, the slot is 5 500 ms late: 450 + 5 500 beats the load by
-    // the 520 margin no longer. Take the free node.
-    expect(s.select(nodes(), patient, context({ now: NOW + 6_000, waits: { busy: 250 } }))?.id).toBe('cold');
+    // Past the 5 200 ms it turned down: take the free node.
+    expect(s.select(nodes(), patient, context({ now: NOW + 5_300, waits: { busy: 250 } }))?.id).toBe('cold');
     // A request that has not waited still waits.
-    expect(s.select(nodes(), request(), context({ now: NOW + 6_000, waits: { busy: 250 } }))).toBeNull();
+    expect(s.select(nodes(), request(), context({ now: NOW + 5_300, waits: { busy: 250 } }))).toBeNull();
   });
 
   it('on current estimates, waits on past the promise for a slot that is really about to free', () => {
@@ -216,10 +208,10 @@ describe('predictive', () => {
     const r = request();
     // Busy 4 000 → 4 200 + 520 margin < 5 200: wait; the slot is expected at NOW + 4 000.
     expect(s.select(nodes(), r, context({ waits: { busy: 4_000 } }))).toBeNull();
-    // Past the 5 200 ms promise, the slot is 100 ms away and 1 300 ms late: 300 + 1 300 < 5 200.
+    // Past the 5 200 ms promise, the slot is 100 ms away and 1 300 ms late: 300 + 1 300 + 520 < 5 200.
     expect(s.select(nodes(), r, context({ now: NOW + 5_300, waits: { busy: 100 } }))).toBeNull();
-    // The estimate keeps slipping: 6 000 ms late, 300 + 6 000 − 520 ≥ 5 200: give up.
-    expect(s.select(nodes(), r, context({ now: NOW + 10_000, waits: { busy: 100 } }))?.id).toBe('cold');
+    // The estimate keeps slipping: 5 000 ms late, 300 + 5 000 + 520 ≥ 5 200: give up.
+    expect(s.select(nodes(), r, context({ now: NOW + 9_000, waits: { busy: 100 } }))?.id).toBe('cold');
   });
 
   it('counts a cold load’s cost to the queue term by term', () => {
