@@ -162,9 +162,14 @@ export class SlotBinder {
       expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, s.slots, est, now),
       waitingFor: (node, model) => {
         let n = 0;
-        for (const l of node.residentModels(now)) n += s.queue.depthFor(l.model);
-        // The request being routed is in the queue too; it is not waiting on itself.
-        return node.residentModels(now).some((l) => l.model === model) ? Math.max(0, n - 1) : n;
+        let own = false;
+        for (const l of node.residentModels(now)) {
+          n += s.queue.depthFor(l.model);
+          own ||= l.model === model;
+        }
+        // The request being routed (`model` normalised, as in RoutingRequest) is in the queue too; it
+        // is not waiting on itself.
+        return own ? Math.max(0, n - 1) : n;
       },
     };
   }

@@ -167,3 +167,39 @@ describe('per-request strategy override', () => {
     h.expectIdle();
   });
 });
+
+describe('what binding tells the wait estimates', () => {
+  test.each<[string, Record<string, unknown>, number | undefined]>([
+    ['Ollama options.num_predict', { options: { num_predict: 120 } }, 120],
+    ['no cap', {}, undefined],
+  ])('the slot records the prompt size and the output cap (%s)', async (_name, body, cap) => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    const s = h.submit({ prompt: 'x'.repeat(400), ...body });
+    const [holder] = h.scheduler.slots.holders('a');
+    expect(holder.requestId).toBe(s.ctx.id);
+    expect(holder.work).toEqual({ promptTokens: s.ctx.facts!.promptTokens, outputTokens: cap });
+    expect(s.ctx.facts!.promptTokens).toBeGreaterThan(0);
+    h.dispatcher.one().ok();
+    await settle();
+    h.expectIdle();
+  });
+
+  test('waitingFor counts the queue for a node’s resident models, not the request being routed', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    const a = h.node('a');
+    a.loaded.set('m:latest', { model: 'm:latest', optionsSignature: '', expiresAt: Date.now() + 60_000 });
+    h.submit();
+    h.submit();
+    h.submit();
+    h.submit({ model: 'other' });
+    expect(h.scheduler.queue.size).toBe(3);
+    const ctx = h.scheduler.binder.routingContext(Date.now());
+    expect(ctx.waitingFor!(a, 'other:latest')).toBe(2); // two m requests queued; 'other' is not resident
+    expect(ctx.waitingFor!(a, 'm:latest')).toBe(1); // the m request being routed is one of the two
+    for (let i = 0; i < 4; i++) {
+      h.dispatcher.one().ok();
+      await settle();
+    }
+    h.expectIdle();
+  });
+});
