@@ -54,4 +54,49 @@ describe('HttpSink', () => {
     expect(await ended).toBe('aborted after {"response":"a"}\n');
     server.close();
   });
+
+  // Completion frees the slot before it ends the response (onEnd). When the length is known, the
+  // last byte is itself the end for the client, so it must not go out before onEnd either.
+  test.each<[string, Record<string, string>, string[]]>([
+    ['one chunk holding a whole known-length body', { 'content-type': 'application/json', 'content-length': '5' }, ['hello']],
+    ['a known-length body over two chunks', { 'content-type': 'application/json', 'content-length': '10' }, ['hello', 'world']],
+    ['an unknown-length (chunked) stream', { 'content-type': 'application/x-ndjson' }, ['hello\n']],
+  ])('%s: the client sees the end only at onEnd', async (_label, headers, chunks) => {
+    let sink!: HttpSink;
+    let handled!: () => void;
+    const written = new Promise<void>((r) => (handled = r));
+    const server = createServer((_req, res) => {
+      sink = new HttpSink(res, 'ollama');
+      sink.onStart(started(headers));
+      for (const c of chunks) sink.onChunk(Buffer.from(c));
+      handled();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      let ended = false;
+      const response = new Promise<{ text: string; res: IncomingMessage }>((resolve, reject) => {
+        request({ port, host: '127.0.0.1', path: '/', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => {
+            ended = true;
+            resolve({ text, res });
+          });
+        })
+          .on('error', reject)
+          .end();
+      });
+      await written;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ended).toBe(false);
+      sink.onEnd({ ttftMs: 1 } as never);
+      const { text, res } = await response;
+      expect(text).toBe(chunks.join(''));
+      if (headers['content-length']) expect(res.headers['content-length']).toBe(headers['content-length']);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

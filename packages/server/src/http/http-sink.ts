@@ -35,6 +35,8 @@ export class HttpSink implements ResponseSink {
     const type = headers['content-type'] ?? '';
     // A stream of known length cannot take an in-band error line at its end (see onError).
     this.streaming = (type.includes('ndjson') || type.includes('event-stream')) && headers['content-length'] === undefined;
+    const length = headers['content-length'];
+    this.remaining = length !== undefined && /^\d+$/.test(length) ? Number(length) : -1;
     this.res.writeHead(info.status, headers);
     // The headers leave with the first chunk, in one write. Upstream usually sends both together;
     // when it does not (a stream waiting on a model load), they go on their own a moment later, so
@@ -44,6 +46,13 @@ export class HttpSink implements ResponseSink {
 
   // (`headersSent` cannot tell: it turns true at writeHead, before anything is on the wire.)
   private wroteChunk = false;
+  /** Bytes of a known-length body still to come (-1: length unknown). */
+  private remaining = -1;
+  /**
+   * The last bytes of a known-length body. They complete the response for the client, so they
+   * leave only with `onEnd`, which comes after the scheduler has freed the slot.
+   */
+  private last?: Uint8Array;
 
   private readonly flushIfIdle = (): void => {
     if (!this.wroteChunk && !this.res.destroyed && !this.ended) this.res.flushHeaders();
@@ -52,6 +61,10 @@ export class HttpSink implements ResponseSink {
   onChunk(chunk: Uint8Array): boolean {
     if (this.res.destroyed) return true;
     this.wroteChunk = true;
+    if (this.remaining >= 0 && (this.remaining -= chunk.length) <= 0) {
+      this.last = chunk;
+      return true;
+    }
     return this.res.write(chunk);
   }
 
@@ -71,7 +84,7 @@ export class HttpSink implements ResponseSink {
   onEnd(info: EndInfo): void {
     if (this.ended) return;
     this.ended = true;
-    this.res.end();
+    this.res.end(this.last);
     this.onFinish?.({ status: this.start?.status ?? 200, nodeId: this.start?.nodeId ?? '', queueMs: this.start?.queueMs ?? 0, retries: this.start?.retries ?? 0, end: info });
   }
 
