@@ -20,6 +20,9 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
   if (Number.isFinite(declared) && declared > maxBytes) {
     return Promise.reject(new BodyError(413, `request body of ${declared} bytes exceeds the limit of ${maxBytes}`));
   }
+  // Already read to its end, or already gone: no event is coming to settle the promise below.
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  if (req.destroyed) return Promise.reject(clientLeft());
   // Events rather than an async iterator: a request body is usually one chunk, and the iterator's
   // promises and wrapper objects cost more than reading it.
   return new Promise<Buffer>((resolve, reject) => {
@@ -40,24 +43,25 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       cleanup();
       resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts, n));
     };
-    const onError = (e: Error): void => {
+    // The client went away before the body was whole: an 'aborted' error (ECONNRESET), or 'close'
+    // without 'end'. Either way the body cannot be had; it is the client's doing, not a failure here.
+    const onGone = (): void => {
       cleanup();
-      reject(e);
-    };
-    // The client went away before the body was whole ('close' without 'end').
-    const onClose = (): void => {
-      cleanup();
-      reject(new BodyError(400, 'the client closed the connection before the request body was complete'));
+      reject(clientLeft());
     };
     const cleanup = (): void => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
+      req.off('error', onGone);
+      req.off('close', onGone);
     };
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+    req.on('error', onGone);
+    req.on('close', onGone);
   });
+}
+
+function clientLeft(): BodyError {
+  return new BodyError(400, 'the client closed the connection before the request body was complete');
 }
