@@ -99,4 +99,38 @@ describe('HttpSink', () => {
       server.close();
     }
   });
+
+  // An answer that came whole but is judged a failure (an {"error": …} body on a 200) still reaches
+  // the client as the node sent it: its bytes are all there, only the last ones were held back.
+  test('a whole known-length body that ends in onError is still delivered whole', async () => {
+    const body = '{"error":"runner failed"}';
+    let sink!: HttpSink;
+    const server = createServer((_req, res) => {
+      sink = new HttpSink(res, 'ollama');
+      sink.onStart(started({ 'content-type': 'application/json', 'content-length': String(body.length) }));
+      sink.onChunk(Buffer.from(body));
+      setTimeout(async () => {
+        const { UpstreamError } = await import('@ollama-ring/balancer');
+        sink.onError(new UpstreamError('n1', 500, 'runner failed'), true);
+      }, 20);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const got = await new Promise<string>((resolve) => {
+        request({ port, host: '127.0.0.1', path: '/', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(`ended after ${text}`));
+          res.on('error', () => resolve(`aborted after ${text}`));
+        })
+          .on('error', () => resolve('no response'))
+          .end();
+      });
+      expect(got).toBe(`ended after ${body}`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

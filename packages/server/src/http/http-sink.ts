@@ -95,6 +95,9 @@ export class HttpSink implements ResponseSink {
       sendThrown(this.res, error, this.flavor);
     } else if (this.res.destroyed) {
       // The client is gone; there is nobody to tell.
+    } else if (this.last !== undefined) {
+      // The whole known-length body came (an error judged from its content): it goes out as it is.
+      this.res.end(this.last);
     } else if (this.streaming) {
       const line =
         this.flavor === 'openai'
