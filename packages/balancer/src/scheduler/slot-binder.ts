@@ -3,7 +3,6 @@ import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
 import type { Queued, Scheduler } from './scheduler';
-import { outputCapFromBody } from './output-cap';
 import { expectedSlotWaitMs } from './slot-table';
 
 /** How long Ollama keeps a model loaded when the request does not say (its default). */
@@ -126,7 +125,7 @@ export class SlotBinder {
       model: facts.model,
       optionsSignature: facts.optionsSignature,
       promptTokens: facts.promptTokens,
-      outputTokens: outputCapFromBody(this.s.deps.arena.view(ctx.bodyOffset, ctx.bodyLength)),
+      outputTokens: facts.outputTokens,
       requiredTags: [...new Set([...(ctx.hints.tags ?? []), ...facts.tags])],
       priority: ctx.priority,
       latencyBudgetMs: ctx.hints.latencyBudgetMs ?? facts.latencyBudgetMs,

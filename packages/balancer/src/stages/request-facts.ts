@@ -9,6 +9,12 @@ export interface RequestFacts {
   stream: boolean;
   /** Prompt size estimate in tokens (about four characters a token). */
   promptTokens: number;
+  /**
+   * The output cap in tokens, when the body sets a positive one: `options.num_predict` (Ollama),
+   * `max_tokens` or `max_completion_tokens` (OpenAI). Absent for no cap (-1, -2: "until the context
+   * is full"). It feeds the estimate of when a busy slot frees.
+   */
+  outputTokens?: number;
   /** Tags from the body (`instance_tags`, `require_gpu`). */
   tags: string[];
   /** Hints from the body; explicit hints (headers, library) take precedence. */

@@ -119,12 +119,23 @@ function facts(
     promptTokens: Math.ceil(text.length / 4),
     tags,
   };
+  const cap = outputCapOf(b);
+  if (cap !== undefined) out.outputTokens = cap;
   const priority = priorityOf(b.priority);
   if (priority !== undefined) out.priority = priority;
   if (typeof b.load_balancing_strategy === 'string') out.strategy = b.load_balancing_strategy;
   if (typeof b.fallback_model === 'string' && b.fallback_model) out.fallbackModel = b.fallback_model;
   if (typeof b.max_latency === 'number' && b.max_latency > 0) out.latencyBudgetMs = b.max_latency;
   return out;
+}
+
+/** The first positive integer cap among Ollama's and OpenAI's output-length fields. */
+function outputCapOf(b: Body): number | undefined {
+  const options = b.options as Body | undefined;
+  for (const v of [options?.num_predict, b.max_tokens, b.max_completion_tokens]) {
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 1) return Math.floor(v);
+  }
+  return undefined;
 }
 
 /** `high`/`normal`/`low` or a number; higher is served first. */

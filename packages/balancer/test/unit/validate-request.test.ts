@@ -270,6 +270,23 @@ describe('validateRequest: facts', () => {
     expect(ok(Route.Chat, { model: 'm', options: reversed }).optionsSignature).toBe(sig);
   });
 
+  test.each<[string, Route, Record<string, unknown>, number | undefined]>([
+    ['Ollama options.num_predict', Route.Generate, { options: { num_predict: 128 } }, 128],
+    ['Ollama chat too', Route.Chat, { options: { num_predict: 16 } }, 16],
+    ['OpenAI max_tokens', Route.OpenAIChat, { max_tokens: 64 }, 64],
+    ['OpenAI max_completion_tokens', Route.OpenAIChat, { max_completion_tokens: 32 }, 32],
+    ['OpenAI completions', Route.OpenAICompletions, { max_tokens: 8 }, 8],
+    ['no cap', Route.Generate, {}, undefined],
+    ['-1 (until the context is full) is no cap', Route.Generate, { options: { num_predict: -1 } }, undefined],
+    ['-2 is no cap', Route.Generate, { options: { num_predict: -2 } }, undefined],
+    ['0 is no cap', Route.Generate, { options: { num_predict: 0 } }, undefined],
+    ['a fraction is floored', Route.Generate, { options: { num_predict: 20.7 } }, 20],
+    ['a string is not a cap', Route.Generate, { options: { num_predict: '99' } }, undefined],
+    ['the words in a prompt are not a cap', Route.Generate, { prompt: 'set "num_predict": 999 please' }, undefined],
+  ])('output cap: %s', (_name, route, extra, cap) => {
+    expect(ok(route, { ...base(route), ...extra }).outputTokens).toBe(cap);
+  });
+
   test('OpenAI requests have the default signature', () => {
     expect(ok(Route.OpenAIChat, { ...base(Route.OpenAIChat), options: { num_ctx: 8192 } }).optionsSignature).toBe('');
   });
