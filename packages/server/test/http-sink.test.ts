@@ -1,5 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { HttpSink } from '../src/http/http-sink';
 
 /** One server whose handler gives each response to `handle`, and one GET to it. */
@@ -130,6 +130,42 @@ describe('HttpSink', () => {
       expect(got).toBe(`ended after ${body}`);
     } finally {
       server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('a stream whose client stopped reading is closed when it fails, not held for its error line', async () => {
+    let sink: HttpSink | undefined;
+    let closed!: () => void;
+    const serverSideClosed = new Promise<void>((r) => (closed = r));
+    const server = createServer((_req, res) => {
+      res.on('close', () => closed());
+      sink = new HttpSink(res, 'ollama');
+      sink.onStart(started({ 'content-type': 'application/x-ndjson' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    // A raw client that sends its request and then never reads a byte, but keeps its socket open.
+    const client = connect(port, '127.0.0.1', () => client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    client.pause();
+    try {
+      while (sink === undefined) await new Promise((r) => setTimeout(r, 5));
+      const line = Buffer.from(`${JSON.stringify({ response: 'x'.repeat(64 * 1024), done: false })}\n`);
+      // Write until nothing more leaves: the client's window and both kernel buffers are full, and
+      // a megabyte waits in the response itself.
+      const res = (sink as unknown as { res: { writableLength: number } }).res;
+      for (let i = 0; i < 500 && res.writableLength < 1 << 20; i++) {
+        sink.onChunk(line);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(res.writableLength).toBeGreaterThanOrEqual(1 << 20);
+      const { UpstreamTimeoutError } = await import('@ollama-ring/balancer');
+      sink.onError(new UpstreamTimeoutError('n1', 'total', 1000), true);
+      // Without the close, the response (and its socket) would stay until the client went away.
+      const timer = new Promise<string>((r) => setTimeout(() => r('still open after 3 s'), 3_000).unref());
+      expect(await Promise.race([serverSideClosed.then(() => 'closed'), timer])).toBe('closed');
+    } finally {
+      client.destroy();
       server.close();
     }
   });

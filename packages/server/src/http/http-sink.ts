@@ -95,6 +95,10 @@ export class HttpSink implements ResponseSink {
       sendThrown(this.res, error, this.flavor);
     } else if (this.res.destroyed) {
       // The client is gone; there is nobody to tell.
+    } else if (this.res.writableNeedDrain) {
+      // A client that stopped reading (often the very reason for the timeout) would never get an
+      // error line, and the response and its socket would be held until it went away: close it.
+      this.res.destroy();
     } else if (this.last !== undefined) {
       // The whole known-length body came (an error judged from its content): it goes out as it is.
       this.res.end(this.last);
