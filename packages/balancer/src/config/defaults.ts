@@ -56,7 +56,7 @@ export function defaultConfig(): BalancerConfig {
       // other core, and lite-blocking is the engine's measured default.
       waitStrategy: 'lite-blocking',
       maxGlobalInFlight: 1000,
-      dispatchPlacement: 'workers',
+      dispatchPlacement: 'inline',
       validationThreads: 0,
     },
     queue: { maxDepth: 1000, maxWaitMs: 60000 },

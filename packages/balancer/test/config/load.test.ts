@@ -30,7 +30,7 @@ const SEED_EXPECTED: BalancerConfig = {
     ringBufferSize: 1024,
     waitStrategy: 'blocking',
     maxGlobalInFlight: 1000,
-    dispatchPlacement: 'workers',
+    dispatchPlacement: 'inline',
     validationThreads: 0,
   },
   queue: { maxDepth: 1000, maxWaitMs: 60000 },
