@@ -336,6 +336,15 @@ export function useFakeClock(now = 1_000_000): void {
   jest.useFakeTimers({ now, doNotFake: ['setImmediate', 'clearImmediate'] });
 }
 
+/** Every test of the calling file on a fresh fake clock, with its timers cleared after. */
+export function fakeClockForEachTest(): void {
+  beforeEach(() => useFakeClock());
+  afterEach(() => {
+    jest.clearAllTimers();
+    jest.useRealTimers();
+  });
+}
+
 const immediate = () => new Promise<void>((r) => setImmediate(r));
 
 /**

@@ -1,13 +1,9 @@
 // Health and discovery results, applied to a real Scheduler (fake dispatch).
 import { nextHealth } from '../../src/nodes/health-monitor';
 import { applyDiscovery, applyHealth, applyNodeCommand } from '../../src/nodes/node-events';
-import { Harness, nodeSpec, settle, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 describe('applyHealth', () => {
   const check = (h: Harness, ok: boolean, error?: string) => applyHealth(h.scheduler, { nodeId: 'a', ok, error }, nextHealth, Date.now());

@@ -5,13 +5,9 @@ import type { NodeSpec } from '../../src/nodes/node';
 import { addNode, applyConfig, applyNodeCommand, removeNode } from '../../src/nodes/node-events';
 import { NodeRegistry } from '../../src/nodes/node-registry';
 import type { Scheduler } from '../../src/scheduler/scheduler';
-import { Harness, nodeSpec, settle, testStrategies, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle, testStrategies } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 /** Applies `fn` as the scheduler does: as a control event, followed by a pump. */
 async function apply(h: Harness, fn: (s: Scheduler) => void): Promise<void> {

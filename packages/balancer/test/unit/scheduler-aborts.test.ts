@@ -1,12 +1,8 @@
 // The scheduler and client aborts, in every state a request can be in.
 import { RequestAbortedError, UpstreamTimeoutError } from '../../src/errors';
-import { Harness, RecordingSink, nodeSpec, settle, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, RecordingSink, settle } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 describe('aborts', () => {
   test('while admitted (still in the ring): ends at once; the later scheduling pass ignores it', async () => {

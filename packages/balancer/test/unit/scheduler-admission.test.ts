@@ -10,13 +10,9 @@ import {
 } from '../../src/errors';
 import { Route } from '../../src/events';
 import { modelNotFound } from '../../src/scheduler/scheduler';
-import { Harness, nodeSpec, settle, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 describe('admission', () => {
   test('a request binds at once to a free node, streams, and ends once', async () => {

@@ -1,12 +1,8 @@
 // The scheduler's late binding: queue order, per-model caps, hotness, per-request strategies.
 import { addNode } from '../../src/nodes/node-events';
-import { Harness, PickStrategy, nodeSpec, settle, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 describe('late binding and order', () => {
   test('a waiting request is bound when a slot frees, to that node, with its queue time', async () => {

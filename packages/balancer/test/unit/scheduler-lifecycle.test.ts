@@ -3,13 +3,9 @@ import { BackpressureError, QueueTimeoutError, RequestAbortedError } from '../..
 import { applyHealth } from '../../src/nodes/node-events';
 import { nextHealth } from '../../src/nodes/health-monitor';
 import type { SchedulerObserver } from '../../src/scheduler/observer';
-import { Harness, nodeSpec, settle, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 describe('queue timeout', () => {
   test('a request waiting longer than queue.maxWaitMs ends with QueueTimeoutError (504), on time, with no other event', async () => {

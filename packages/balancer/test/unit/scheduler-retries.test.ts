@@ -1,12 +1,8 @@
 // The scheduler's retries and failover before the first byte, and what counts against a node.
 import { UpstreamError, UpstreamTimeoutError } from '../../src/errors';
-import { Harness, nodeSpec, settle, useFakeClock } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 
-beforeEach(() => useFakeClock());
-afterEach(() => {
-  jest.clearAllTimers();
-  jest.useRealTimers();
-});
+fakeClockForEachTest();
 
 describe('retries', () => {
   test('a 503 before the first byte is retried on another node after a backoff; the client sees one success', async () => {
