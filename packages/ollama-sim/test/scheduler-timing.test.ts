@@ -129,8 +129,11 @@ describe('loads', () => {
       const url = pool.nodes[0].url;
       const [a1, a2, b] = await Promise.all([generate(url, { model: 'a' }), generate(url, { model: 'a' }), generate(url, { model: 'b' })]);
       expect(pool.node('n1').state().loadsStarted).toBe(2);
-      expect(ms(a1.load_duration)).toBeGreaterThanOrEqual(195);
-      expect(ms(a2.load_duration)).toBeGreaterThanOrEqual(195);
+      // The first a to arrive pays the whole load; the other waits on the same copy, less however much
+      // later it arrived (a few ms, more on a loaded machine).
+      const aLoads = [ms(a1.load_duration), ms(a2.load_duration)];
+      expect(Math.max(...aLoads)).toBeGreaterThanOrEqual(195);
+      expect(Math.min(...aLoads)).toBeGreaterThanOrEqual(100);
       // b waits for a's load to finish before its own starts.
       expect(ms(b.load_duration)).toBeGreaterThanOrEqual(390);
       expect(ms(b.load_duration)).toBeLessThan(1200);
