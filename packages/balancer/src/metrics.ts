@@ -2,7 +2,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponential
 import { ConfigError } from './errors';
 import { normalizeModel } from './model-names';
 import type { BreakerState } from './nodes/circuit-breaker';
-import type { HealthState, PoolNode } from './nodes/node';
+import type { HealthState } from './nodes/node';
+
+/** What the per-node gauges show: a live node (`PoolNode`) or a snapshot of one (`NodeSnapshot`) both fit. */
+export interface NodeGaugeInput {
+  readonly id: string;
+  readonly inFlight: number;
+  readonly maxConcurrent: number;
+  readonly health: HealthState;
+  readonly breakerState: BreakerState;
+  readonly loadedModels: Iterable<{ readonly expiresAt: number }>;
+}
 
 /**
  * Histogram buckets for LLM timings, in seconds: 50 ms doubling up to about 7 minutes (14 buckets).
@@ -276,7 +286,7 @@ export class BalancerMetrics {
    * every completion, so only the values that changed are written: per request that is the
    * in-flight gauge alone, not five labelled writes.
    */
-  setNodeGauges(node: PoolNode, now = Date.now()): void {
+  setNodeGauges(node: NodeGaugeInput, now = Date.now()): void {
     let last = this.lastNodeGauges.get(node.id);
     if (last === undefined) {
       const labels = { node: node.id };
@@ -285,9 +295,9 @@ export class BalancerMetrics {
       this.lastNodeGauges.set(node.id, last);
     }
     let loaded = 0;
-    for (const m of node.loaded.values()) if (m.expiresAt > now) loaded++;
+    for (const m of node.loadedModels) if (m.expiresAt > now) loaded++;
     const gauges = this.nodeGauges();
-    const values = [node.inFlight, node.maxConcurrent, HEALTH_GAUGE_VALUE[node.health], BREAKER_GAUGE_VALUE[node.breaker.state], loaded];
+    const values = [node.inFlight, node.maxConcurrent, HEALTH_GAUGE_VALUE[node.health], BREAKER_GAUGE_VALUE[node.breakerState], loaded];
     for (let i = 0; i < gauges.length; i++) {
       if (last.values[i] === values[i]) continue;
       gauges[i].set(last.labels, values[i]);

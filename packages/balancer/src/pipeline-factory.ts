@@ -5,14 +5,16 @@ import { BackpressureError, RequestAbortedError } from './errors';
 import { RateLimiter, rateLimitSettings } from './limits';
 import { BalancerMetrics } from './metrics';
 import { combineObservers, metricsObserver } from './metrics-observer';
-import { HealthMonitor, nextHealth } from './nodes/health-monitor';
-import { applyConfig, applyDiscovery, applyHealth } from './nodes/node-events';
+import { HealthMonitor } from './nodes/health-monitor';
 import { NodeRegistry } from './nodes/node-registry';
 import { Pipeline, PipelineEngine } from './pipeline';
 import { RequestTable } from './request-context';
 import { Estimates } from './scheduler/estimates';
+import { ControlPlane } from './scheduler/control-plane';
 import type { SchedulerObserver } from './scheduler/observer';
-import { type AdmissionLimiter, Scheduler } from './scheduler/scheduler';
+import type { AdmissionLimiter } from './scheduler/pool-state';
+import { type PoolView, viewPool } from './scheduler/pool-view';
+import { Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-port';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
@@ -105,20 +107,24 @@ export class PipelineFactory {
       check: (key, now) => limiter.check(key, now),
       allowNode: (id, now) => limiter.checkNode(id, now) === null,
       nodeAvailable: (id, now) => limiter.nodeAvailable(id, now),
+      reconfigure: (next, now) => limiter.reconfigure(rateLimitSettings(next), now),
     };
+    // Built before the scheduler it posts to: the scheduler answers its commands.
+    const control = new ControlPlane((evt) => scheduler.post(evt));
     const scheduler = new Scheduler({
       config: cfg,
       table,
       arena,
       dispatcher,
       estimates,
-      createStrategy: (name) => StrategyFactory.create(name),
+      createStrategy: (name) => control.customStrategy(name) ?? StrategyFactory.create(name),
       limiter: admission,
       observer: combineObservers(cfg.metrics.enabled ? metricsObserver(metrics) : undefined, this.opts.observer),
+      replies: control,
       now: this.opts.now,
     });
-    applyConfig(scheduler, cfg, (name) => StrategyFactory.create(name));
-    for (const n of scheduler.nodes.values()) metrics.setNodeGauges(n);
+    const view = () => viewPool(scheduler);
+    for (const n of view().nodes) metrics.setNodeGauges(n);
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
       discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
@@ -126,9 +132,13 @@ export class PipelineFactory {
       connectTimeoutMs: cfg.timeouts.connectTimeoutMs,
       onHealth: (r) => {
         if (cfg.metrics.enabled) metrics.recordHealthCheck(r.nodeId, r.ok);
-        scheduler.post({ type: 'apply', label: 'health', fn: (s) => applyHealth(s, r, nextHealth, Date.now()) });
+        control.healthChecked({ nodeId: r.nodeId, ok: r.ok, error: r.error, at: r.checkedAt });
       },
-      onDiscovery: (r) => scheduler.post({ type: 'apply', label: 'discovery', fn: (s) => applyDiscovery(s, r, Date.now()) }),
+      onDiscovery: (r) => {
+        if (!r.ok) return;
+        const models = r.models?.map((m) => (typeof m === 'string' ? m : m.name));
+        control.modelsDiscovered({ nodeId: r.nodeId, models, loaded: r.loaded, probedAt: r.probedAt, at: r.checkedAt });
+      },
     });
     monitor.updateNodes(cfg.nodes);
     // One round of checks before taking requests, so the first ones already know which node has
@@ -138,8 +148,9 @@ export class PipelineFactory {
     scheduler.drain();
     const engine = new PipelineEngine(cfg, arena, table, scheduler);
     await engine.start();
-    const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler);
-    this.parts = { arena, table, dispatcher, estimates, metrics, limiter, scheduler, engine, pipeline, monitor, registry: new NodeRegistry(scheduler, (specs) => monitor.updateNodes(specs)) };
+    const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
+    const registry = new NodeRegistry(control, view, (nodes) => monitor.updateNodes(nodes));
+    this.parts = { arena, table, dispatcher, estimates, metrics, scheduler, control, view, engine, pipeline, monitor, registry };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(
@@ -169,7 +180,7 @@ export class PipelineFactory {
       scrape: async () => {
         // Gauges that are cheap to read are refreshed at scrape time rather than on every event.
         p.metrics.setRingBufferRemaining(p.engine.remaining());
-        for (const n of p.scheduler.nodes.values()) if (!n.removed) p.metrics.setNodeGauges(n);
+        for (const n of p.view().nodes) if (!n.removed) p.metrics.setNodeGauges(n);
         return p.metrics.scrape();
       },
     };
@@ -184,9 +195,14 @@ export class PipelineFactory {
     return this.started().estimates;
   }
 
-  /** The scheduler itself, for the gateway's status endpoints. Mutate it only through events. */
-  getScheduler(): Scheduler {
-    return this.started().scheduler;
+  /** Commands to the scheduler (node membership, strategy, reload, barrier); each resolves once applied. */
+  getControlPlane(): ControlPlane {
+    return this.started().control;
+  }
+
+  /** A snapshot of the pool as the scheduler holds it now: nodes, slots, queue, estimates, live requests. */
+  getPoolView(): PoolView {
+    return this.started().view();
   }
 
   /**
@@ -201,42 +217,16 @@ export class PipelineFactory {
    * a config node removed at run time comes back when a reload still lists it.
    * `getConfig().nodes` is the effective list; `getConfiguredNodeIds()` tells the two kinds apart.
    */
-  reload(config: BalancerConfig): Promise<void> {
+  async reload(config: BalancerConfig): Promise<void> {
     const p = this.started();
-    return new Promise((resolve, reject) => {
-      p.scheduler.post({
-        type: 'apply',
-        label: 'reload',
-        fn: (s) => {
-          try {
-            const fileIds = new Set(config.nodes.map((n) => n.id));
-            // Read inside the event: the scheduler is the only writer of its node table.
-            const runtime = [...s.nodes.values()].filter((n) => !n.removed && !this.configuredIds().has(n.id) && !fileIds.has(n.id));
-            const effective: BalancerConfig = runtime.length > 0 ? { ...config, nodes: [...config.nodes, ...runtime.map((n) => n.spec)] } : config;
-            applyConfig(s, effective, (name) => StrategyFactory.create(name));
-            p.limiter.reconfigure(rateLimitSettings(effective), Date.now());
-            p.monitor.updateNodes(effective.nodes);
-            this.config = effective;
-            this.configuredNodeIds = fileIds;
-            resolve();
-          } catch (e) {
-            reject(e);
-          }
-        },
-      });
-    });
+    const effective = await p.control.reload(config);
+    p.monitor.updateNodes(effective.nodes);
+    this.config = effective;
   }
 
   /** Ids of the nodes the last config (at start or reload) defined; every other node was added at run time. */
   getConfiguredNodeIds(): ReadonlySet<string> {
-    return new Set(this.configuredIds());
-  }
-
-  private configuredNodeIds: Set<string> | undefined;
-
-  private configuredIds(): Set<string> {
-    this.configuredNodeIds ??= new Set(this.config.nodes.map((n) => n.id));
-    return this.configuredNodeIds;
+    return new Set(this.started().view().configuredNodeIds);
   }
 
   /**
@@ -255,11 +245,12 @@ export class PipelineFactory {
 
   private async doStop(p: Parts, graceMs: number): Promise<void> {
     await this.watcher?.close();
-    p.scheduler.stop(new BackpressureError('the balancer is shutting down'));
+    await p.control.shutdown(new BackpressureError('the balancer is shutting down'));
     const deadline = Date.now() + graceMs;
     while (p.table.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     if (p.table.size > 0) {
-      p.scheduler.abortAll(new RequestAbortedError('the balancer shut down before the request finished'));
+      const error = new RequestAbortedError('the balancer shut down before the request finished');
+      for (const ctx of [...p.table.values()]) p.pipeline.cancel(ctx.id, error);
       const hard = Date.now() + 5_000;
       while (p.table.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 10));
     }
@@ -280,8 +271,9 @@ interface Parts {
   dispatcher: DispatchPort;
   estimates: Estimates;
   metrics: BalancerMetrics;
-  limiter: RateLimiter;
   scheduler: Scheduler;
+  control: ControlPlane;
+  view: () => PoolView;
   engine: PipelineEngine;
   pipeline: Pipeline;
   monitor: HealthMonitor;

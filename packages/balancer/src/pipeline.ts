@@ -7,7 +7,9 @@ import { collectingSink, streamingSink } from './library-sinks';
 import { normalizeModel } from './model-names';
 import { RequestContext, type RequestTable } from './request-context';
 import type { ResponseSink } from './response-sink';
-import type { Scheduler } from './scheduler/scheduler';
+import type { ControlPlane } from './scheduler/control-plane';
+import type { SchedulerPort } from './scheduler/pool-state';
+import type { PoolView } from './scheduler/pool-view';
 import { SchedulingHandler } from './stages/scheduling';
 import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
@@ -39,7 +41,7 @@ export class PipelineEngine {
   readonly disruptor: Disruptor<IngressSchema>;
   readonly ring: RingBuffer<IngressSchema>;
 
-  constructor(cfg: BalancerConfig, arena: ByteArena, table: RequestTable, scheduler: Scheduler) {
+  constructor(cfg: BalancerConfig, arena: ByteArena, table: RequestTable, scheduler: SchedulerPort) {
     this.disruptor = new Disruptor<IngressSchema>({
       layout: ingressLayout,
       size: cfg.disruptor.ringBufferSize,
@@ -86,7 +88,9 @@ export class Pipeline {
     private readonly engine: PipelineEngine,
     private readonly arena: ByteArena,
     private readonly table: RequestTable,
-    private readonly scheduler: Scheduler,
+    private readonly scheduler: SchedulerPort,
+    private readonly control: ControlPlane,
+    private readonly view: () => PoolView,
   ) {}
 
   /** Sends a request and resolves with the whole response (Ollama's `stream: false`). */
@@ -174,7 +178,7 @@ export class Pipeline {
     if (opts.signal) {
       const signal = opts.signal;
       const onAbort = () =>
-        this.scheduler.post({ type: 'abort', requestId: id, error: new RequestAbortedError() });
+        this.scheduler.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
       signal.addEventListener('abort', onAbort, { once: true });
       ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
     }
@@ -200,16 +204,21 @@ export class Pipeline {
    * (the gateway: one per client connection).
    */
   cancel(requestId: number, reason: BalancerError = new RequestAbortedError()): void {
-    this.scheduler.post({ type: 'abort', requestId, error: reason });
+    this.scheduler.post({ type: 'request-aborted', requestId, error: reason });
   }
 
-  /** Replaces the pool's strategy (also `StrategyFactory.create(name)`); queued requests use it from now on. */
-  setStrategy(strategy: Strategy): void {
-    this.scheduler.post({ type: 'apply', label: 'set-strategy', fn: (s) => void (s.strategy = strategy) });
+  /**
+   * Replaces the pool's strategy, by name or with a strategy object (`StrategyFactory.create(name)`,
+   * or one of your own); queued requests use it from the next scheduling pass. Resolves with its
+   * name once applied.
+   */
+  setStrategy(strategy: Strategy | string): Promise<string> {
+    return this.control.setStrategy(strategy);
   }
 
-  getStrategy(): Strategy {
-    return this.scheduler.strategy;
+  /** The name of the pool's strategy now. */
+  getStrategy(): string {
+    return this.view().strategy;
   }
 
   private withStream(req: InferenceRequest, stream: boolean): InferenceRequest {

@@ -19,7 +19,7 @@ export { addModelAdminRoutes } from './http/model-admin-routes';
 export { addOpenAIModelRoutes, type OpenAIModel } from './http/openai-model-routes';
 export { NODES_HEADER, targetNodes, fanOutCall, fanOutProgress, type NodeResult } from './http/fan-out';
 export { listModels, compareVersions, type Listing, type ModelEntry, type MergedEntry } from './http/model-listing';
-export { refreshModels, schedulerBarrier } from './http/model-sync';
+export { refreshModels } from './http/model-sync';
 export { Upstream, upstreamFor, closeUpstream, stripHopByHop, forwardable, errorText, NodeCallError, type CallKind, type UpstreamCall, type NodeAddress } from './http/upstream';
 export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, displayModel, modelOf, type JsonObject } from './http/route-util';
 export { runCli, COMMANDS } from './cli';

@@ -137,7 +137,7 @@ describe('admin API (no token: loopback clients)', () => {
       expect(del).toEqual({ status: 202, body: { id: 'c', status: 'draining', in_flight: 1 } });
       const lines = (await res.text()).trim().split('\n');
       expect(JSON.parse(lines.at(-1)!)).toMatchObject({ done: true });
-      await until(() => !g.factory.getScheduler().nodes.has('c'), 2_000, 'c dropped');
+      await until(() => !g.factory.getPoolView().nodes.some((n) => n.id === 'c'), 2_000, 'c dropped');
     } finally {
       g.sim.node('b').clearFaults();
       await call(g.url, 'POST', '/admin/nodes/a/enable');
@@ -203,7 +203,7 @@ describe('admin API (no token: loopback clients)', () => {
     const pending = [send(), send()];
     await until(() => g.factory.getNodeRegistry().getAllNodes().every((n) => n.inFlight === 1), 2_000, 'both slots busy');
     pending.push(send(), send('high'));
-    await until(() => g.factory.getScheduler().queue.size === 2, 2_000, 'two waiting');
+    await until(() => g.factory.getPoolView().queue.depth === 2, 2_000, 'two waiting');
     await new Promise((r) => setTimeout(r, 30));
     const q = await call(g.url, 'GET', '/admin/queue');
     expect(q.status).toBe(200);
@@ -219,7 +219,7 @@ describe('admin API (no token: loopback clients)', () => {
     expect(stats.body.queue).toEqual({ depth: 2, by_model: { 'llama3.2:latest': 2 } });
     ac.abort();
     await Promise.all(pending);
-    await until(() => g.factory.getScheduler().liveCount() === 0, 2_000, 'nothing live');
+    await until(() => g.factory.getPoolView().live === 0, 2_000, 'nothing live');
     for (const id of ['a', 'b']) g.sim.node(id).clearFaults();
     expect((await call(g.url, 'GET', '/admin/queue')).body).toEqual({ depth: 0, waiting: [] });
   });

@@ -57,7 +57,7 @@ async function expectUndisturbed(g: GatewayHarness, headers: Record<string, stri
   expect(oa.status).toBe(200);
   await oa.json();
   await until(
-    () => g.factory.getScheduler().liveCount() === 0 && g.factory.getNodeRegistry().getAllNodes().every((n) => n.inFlight === 0),
+    () => g.factory.getPoolView().live === 0 && g.factory.getNodeRegistry().getAllNodes().every((n) => n.inFlight === 0),
     2_000,
     'in-flight back to 0',
   );
@@ -177,12 +177,12 @@ describe('bounds and auth: 401, 429, 503, 504, each with its own gateway', () =>
     try {
       g.sim.node('a').setFaults({ hang });
       const held = Array.from({ length: c.holders }, () => send(g.url, { path: '/api/generate', body: gen() }, ac.signal).catch(() => undefined));
-      await until(() => g.factory.getScheduler().liveCount() === c.holders, 2_000, 'holders admitted');
+      await until(() => g.factory.getPoolView().live === c.holders, 2_000, 'holders admitted');
       await expectCase(g.url, c.probe);
       ac.abort();
       await Promise.all(held);
       // The gateway hears of the disconnects a moment after the clients gave up.
-      await until(() => g.factory.getScheduler().liveCount() === 0, 2_000, 'aborted holders released');
+      await until(() => g.factory.getPoolView().live === 0, 2_000, 'aborted holders released');
       g.sim.node('a').clearFaults();
       await expectUndisturbed(g);
     } finally {
@@ -221,7 +221,7 @@ describe('bounds and auth: 401, 429, 503, 504, each with its own gateway', () =>
       const ok = await send(g.url, { path: '/api/generate', body: gen(), headers: k2 });
       expect(ok.status).toBe(200);
       await ok.json();
-      await until(() => g.factory.getScheduler().liveCount() === 0, 2_000, 'in-flight back to 0');
+      await until(() => g.factory.getPoolView().live === 0, 2_000, 'in-flight back to 0');
     } finally {
       await g.close();
     }

@@ -82,7 +82,7 @@ describe('graceful close', () => {
       await closing;
       expect(closed).toBe(true);
       expect(g.gateway.address()).toBeNull();
-      expect(g.factory.getScheduler().liveCount()).toBe(0);
+      expect(g.factory.getPoolView().live).toBe(0);
     } finally {
       await Promise.all(clients.map((c) => c.destroy().catch(() => undefined)));
     }
@@ -149,7 +149,7 @@ describe('slow clients are cut off', () => {
     const r = await trickle(port, head, 'x', 3_000);
     expect(r.closed).toBe(true);
     expect(r.ms).toBeLessThan(1_500);
-    expect(g!.factory.getScheduler().liveCount()).toBe(0);
+    expect(g!.factory.getPoolView().live).toBe(0);
     const ok = await fetch(`http://127.0.0.1:${port}/api/generate`, {
       method: 'POST',
       body: JSON.stringify({ model: 'llama3.2', prompt: 'x', stream: false, options: { num_predict: 4 } }),

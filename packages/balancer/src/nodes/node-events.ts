@@ -1,59 +1,48 @@
 import type { BalancerConfig } from '../config/types';
 import { InvalidNodeError } from '../errors';
 import { normalizeModel } from '../model-names';
-import type { Scheduler } from '../scheduler/scheduler';
+import type { HealthChecked, ModelsDiscovered, NodeAction } from '../scheduler/scheduler-events';
+import type { Estimates } from '../scheduler/estimates';
+import type { Strategy } from '../strategies/strategy';
+import { nextHealth } from './health-monitor';
 import { type LoadedModel, type NodeSpec, PoolNode } from './node';
 
 /**
- * The changes to pool state that do not come from requests: health and discovery results, admin
- * commands and config reloads. Each is a function the scheduler applies as an event, so the
- * scheduler stays the single writer of pool state.
+ * The scheduler's handlers of the events that do not come from requests: health and discovery
+ * results, admin commands and config reloads. The scheduler calls them as it applies each event,
+ * so it stays the single writer of pool state; they see only the membership slice of that state.
  */
 
-/** A health check's result, as the health monitor reports it. */
-export interface HealthResultLike {
-  nodeId: string;
-  ok: boolean;
-  error?: string;
+/** The part of the scheduler's state that membership events read and write. */
+export interface PoolMembership {
+  readonly nodes: Map<string, PoolNode>;
+  readonly estimates: Estimates;
+  config: BalancerConfig;
+  strategy: Strategy;
+  /** Keeps the dispatcher's connection pools in step with the node list. */
+  syncDispatcher(): void;
+  /** Forgets a removed node once it has nothing in flight. */
+  dropNode(node: PoolNode): void;
 }
 
-/** A discovery result: the node's models (`/api/tags`) and what it has loaded (`/api/ps`). */
-export interface DiscoveryResultLike {
-  nodeId: string;
-  ok: boolean;
-  models?: readonly (string | { name: string })[];
-  loaded?: readonly LoadedModel[];
-  /** Epoch ms when `/api/ps` was read (a discovery's `checkedAt − latencyMs`); default: when applied. */
-  probedAt?: number;
-}
-
-/** Health thresholds from `healthCheck`. */
-export type HealthThresholds = { degradedThreshold: number; downThreshold: number };
-
-/** The next health state after a check: one success restores HEALTHY; failures degrade, then take down. */
-export type NextHealth = (
-  node: Pick<PoolNode, 'health' | 'consecutiveHealthFailures'>,
-  ok: boolean,
-  t: HealthThresholds,
-) => Pick<PoolNode, 'health' | 'consecutiveHealthFailures'>;
-
-export function applyHealth(s: Scheduler, r: HealthResultLike, nextHealth: NextHealth, now: number): void {
+export function applyHealth(s: PoolMembership, r: Omit<HealthChecked, 'type'>): void {
   const node = s.nodes.get(r.nodeId);
   if (!node) return;
   const next = nextHealth(node, r.ok, s.config.healthCheck);
   node.health = next.health;
   node.consecutiveHealthFailures = next.consecutiveHealthFailures;
-  node.lastHealthCheck = now;
+  node.lastHealthCheck = r.at;
   if (!r.ok && r.error) node.lastError = r.error;
   // A node that answers again gets its trial requests now rather than after the full recovery time.
   if (r.ok && node.breaker.state === 'open') node.breaker.allowTrials();
 }
 
-export function applyDiscovery(s: Scheduler, r: DiscoveryResultLike, now: number): void {
+export function applyDiscovery(s: PoolMembership, r: Omit<ModelsDiscovered, 'type'>): void {
   const node = s.nodes.get(r.nodeId);
-  if (!node || !r.ok) return;
+  if (!node) return;
+  const now = r.at;
   if (r.models) {
-    node.discoveredModels = new Set(r.models.map((m) => normalizeModel(typeof m === 'string' ? m : m.name)));
+    node.discoveredModels = new Set(r.models.map(normalizeModel));
     // Fresh knowledge replaces what failed requests taught us (a model may have been pulled since).
     node.missingModels.clear();
   }
@@ -92,10 +81,7 @@ function applyPs(node: PoolNode, loaded: readonly LoadedModel[], probedAt: numbe
   node.residency.noteObserved(seen.size, evicted, node.spec.maxLoadedModels);
 }
 
-/** An admin command on one node. */
-export type NodeCommand = 'enable' | 'disable' | 'drain';
-
-export function applyNodeCommand(s: Scheduler, nodeId: string, cmd: NodeCommand): PoolNode {
+export function applyNodeCommand(s: PoolMembership, nodeId: string, cmd: NodeAction): PoolNode {
   const node = s.nodes.get(nodeId);
   if (!node || node.removed) throw new InvalidNodeError(`no node '${nodeId}'`, 404);
   if (cmd === 'enable') {
@@ -107,7 +93,7 @@ export function applyNodeCommand(s: Scheduler, nodeId: string, cmd: NodeCommand)
 }
 
 /** Adds a node (admin API). */
-export function addNode(s: Scheduler, spec: NodeSpec): PoolNode {
+export function addNode(s: PoolMembership, spec: NodeSpec): PoolNode {
   const existing = s.nodes.get(spec.id);
   if (existing && !existing.removed) throw new InvalidNodeError(`node '${spec.id}' already exists`, 409);
   if (existing) {
@@ -128,7 +114,7 @@ export function addNode(s: Scheduler, spec: NodeSpec): PoolNode {
 }
 
 /** Removes a node after its in-flight requests finish (admin API, or a reload that dropped it). */
-export function removeNode(s: Scheduler, nodeId: string): void {
+export function removeNode(s: PoolMembership, nodeId: string): void {
   const node = s.nodes.get(nodeId);
   if (!node) throw new InvalidNodeError(`no node '${nodeId}'`, 404);
   node.removed = true;
@@ -140,7 +126,7 @@ export function removeNode(s: Scheduler, nodeId: string): void {
  * Applies a reloaded config. Kept: in-flight counts, the waiting queue, breaker states and
  * everything learned about nodes that still exist. Nodes that disappeared drain and go.
  */
-export function applyConfig(s: Scheduler, cfg: BalancerConfig, createStrategy: (name: string) => import('../strategies/strategy').Strategy): void {
+export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrategy: (name: string) => Strategy): void {
   const strategyChanged = cfg.strategy.type !== s.config.strategy.type;
   s.config = cfg;
   const keep = new Set(cfg.nodes.map((n) => n.id));

@@ -1,52 +1,11 @@
-import type { BreakerState } from './circuit-breaker';
-import type { Scheduler } from '../scheduler/scheduler';
-import { type NodeCommand, addNode, applyNodeCommand, removeNode } from './node-events';
-import type { HealthState, NodeSpec, PoolNode } from './node';
+import type { ControlPlane } from '../scheduler/control-plane';
+import type { PoolView } from '../scheduler/pool-view';
+import type { NodeAction } from '../scheduler/scheduler-events';
+import type { NodeSpec } from './node';
+import type { NodeSnapshot } from './node-snapshot';
+import type { ProbeTarget } from './ollama-probe';
 
-/** A read-only copy of one node's state. */
-export interface NodeSnapshot {
-  id: string;
-  url: string;
-  health: HealthState;
-  enabled: boolean;
-  adminDisabled: boolean;
-  draining: boolean;
-  inFlight: number;
-  maxConcurrent: number;
-  weight: number;
-  priority: number;
-  tags: string[];
-  /** Models configured or discovered there (normalised). */
-  models: string[];
-  /** Models resident there, with the options signature when known and the expiry (epoch ms). */
-  loadedModels: { model: string; optionsSignature: string | null; expiresAt: number }[];
-  breakerState: BreakerState;
-  totalRequests: number;
-  failedRequests: number;
-  lastError: string;
-}
-
-export function snapshotNode(n: PoolNode): NodeSnapshot {
-  return {
-    id: n.id,
-    url: n.url,
-    health: n.health,
-    enabled: n.spec.enabled,
-    adminDisabled: n.adminDisabled,
-    draining: n.draining,
-    inFlight: n.inFlight,
-    maxConcurrent: n.maxConcurrent,
-    weight: n.spec.weight,
-    priority: n.spec.priority,
-    tags: [...n.spec.tags],
-    models: [...new Set([...n.spec.models, ...(n.discoveredModels ?? [])])].sort(),
-    loadedModels: [...n.loaded.values()].map((l) => ({ model: l.model, optionsSignature: l.optionsSignature, expiresAt: l.expiresAt })),
-    breakerState: n.breaker.state,
-    totalRequests: n.totalRequests,
-    failedRequests: n.failedRequests,
-    lastError: n.lastError,
-  };
-}
+export { type NodeSnapshot, snapshotNode } from './node-snapshot';
 
 /**
  * The pool's nodes as callers see them: snapshots to read, and commands that go to the scheduler
@@ -62,17 +21,17 @@ export class NodeRegistry {
    * so supervision (health checks, discovery) follows the admin API.
    */
   constructor(
-    private readonly scheduler: Scheduler,
-    private readonly onMembershipChange?: (specs: NodeSpec[]) => void,
+    private readonly control: ControlPlane,
+    private readonly view: () => PoolView,
+    private readonly onMembershipChange?: (nodes: ProbeTarget[]) => void,
   ) {}
 
   getAllNodes(): NodeSnapshot[] {
-    return [...this.scheduler.nodes.values()].filter((n) => !n.removed).map(snapshotNode);
+    return this.view().nodes.filter((n) => !n.removed);
   }
 
   getNode(id: string): NodeSnapshot | undefined {
-    const n = this.scheduler.nodes.get(id);
-    return n && !n.removed ? snapshotNode(n) : undefined;
+    return this.getAllNodes().find((n) => n.id === id);
   }
 
   enable(id: string): Promise<NodeSnapshot> {
@@ -90,7 +49,7 @@ export class NodeRegistry {
   }
 
   add(spec: NodeSpec): Promise<NodeSnapshot> {
-    return this.apply('add-node', (s) => snapshotNode(addNode(s, spec))).then((snap) => {
+    return this.control.addNode(spec).then((snap) => {
       this.membershipChanged();
       return snap;
     });
@@ -98,30 +57,14 @@ export class NodeRegistry {
 
   /** Removes the node once its in-flight requests have finished. */
   remove(id: string): Promise<void> {
-    return this.apply('remove-node', (s) => removeNode(s, id)).then(() => this.membershipChanged());
+    return this.control.removeNode(id).then(() => this.membershipChanged());
   }
 
   private membershipChanged(): void {
-    this.onMembershipChange?.([...this.scheduler.nodes.values()].filter((n) => !n.removed).map((n) => n.spec));
+    this.onMembershipChange?.(this.getAllNodes().map((n) => ({ id: n.id, url: n.url })));
   }
 
-  private command(id: string, cmd: NodeCommand): Promise<NodeSnapshot> {
-    return this.apply(`node-${cmd}`, (s) => snapshotNode(applyNodeCommand(s, id, cmd)));
-  }
-
-  private apply<T>(label: string, fn: (s: Scheduler) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.scheduler.post({
-        type: 'apply',
-        label,
-        fn: (s) => {
-          try {
-            resolve(fn(s));
-          } catch (e) {
-            reject(e);
-          }
-        },
-      });
-    });
+  private command(id: string, action: NodeAction): Promise<NodeSnapshot> {
+    return this.control.nodeAction(id, action);
   }
 }

@@ -1,5 +1,5 @@
 import { normalizeModel } from '../model-names';
-import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
@@ -70,6 +70,15 @@ export class PoolNode {
 
   get url(): string {
     return this.spec.url;
+  }
+
+  get breakerState(): BreakerState {
+    return this.breaker.state;
+  }
+
+  /** The models resident here (as far as the scheduler knows), with their expiry. */
+  get loadedModels(): Iterable<LoadedModel> {
+    return this.loaded.values();
   }
 
   get maxConcurrent(): number {

@@ -1,8 +1,23 @@
 import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
 import { Route } from '../events';
 import { normalizeModel } from '../model-names';
+import type { ByteArena } from '@ollama-ring/disruptor';
 import type { RequestContext } from '../request-context';
-import type { Scheduler } from './scheduler';
+import type { SchedulerObserver } from './observer';
+import type { FinishRequest, PoolState } from './pool-state';
+
+/** What admission needs: the nodes and the queue, and the scheduler's steps it calls. */
+export interface AdmissionDeps {
+  readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'config'>;
+  readonly arena: ByteArena;
+  readonly observer?: SchedulerObserver;
+  readonly finish: FinishRequest;
+  /** Binds what the free slots allow (a request that a free slot takes now is never refused). */
+  readonly pump: () => void;
+  readonly armQueueTimer: () => void;
+  /** A stable tie-breaker for the queue's order. */
+  readonly nextSeq: () => number;
+}
 
 /**
  * Admission of a validated request into the wait queue: checks some node has its model (switching
@@ -10,7 +25,7 @@ import type { Scheduler } from './scheduler';
  * Part of the scheduler (single writer); it only runs inside the scheduler's event handling.
  */
 export class AdmissionControl {
-  constructor(private readonly s: Scheduler) {}
+  constructor(private readonly d: AdmissionDeps) {}
 
   /**
    * Checks some node has the model, switching to the fallback model if one is given. Ends the
@@ -19,17 +34,17 @@ export class AdmissionControl {
    */
   resolveModel(ctx: RequestContext): boolean {
     const facts = ctx.facts!;
-    const known = (m: string) => [...this.s.nodes.values()].some((n) => n.hasModel(m) && !n.removed);
+    const known = (m: string) => [...this.d.pool.nodes.values()].some((n) => n.hasModel(m) && !n.removed);
     if (known(facts.model)) return true;
     const fallback = ctx.hints.fallbackModel ?? facts.fallbackModel;
     if (fallback && known(fallback)) {
       if (this.rewriteModel(ctx, fallback)) return true;
-      this.s.deps.observer?.rejected?.('backpressure', 'arena');
-      this.s.finish(ctx, 'rejected', new BackpressureError('server busy: no room in the body arena to rewrite the request for its fallback model'));
+      this.d.observer?.rejected?.('backpressure', 'arena');
+      this.d.finish(ctx, 'rejected', new BackpressureError('server busy: no room in the body arena to rewrite the request for its fallback model'));
       return false;
     }
-    this.s.deps.observer?.rejected?.('model_not_found', facts.rawModel);
-    this.s.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
+    this.d.observer?.rejected?.('model_not_found', facts.rawModel);
+    this.d.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
     return false;
   }
 
@@ -40,7 +55,7 @@ export class AdmissionControl {
    * thread allocates) and the result is false.
    */
   private rewriteModel(ctx: RequestContext, model: string): boolean {
-    const arena = this.s.deps.arena;
+    const arena = this.d.arena;
     const original = Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength));
     const body = JSON.parse(original.toString('utf8')) as Record<string, unknown>;
     body.model = model;
@@ -65,30 +80,30 @@ export class AdmissionControl {
    * so the bound holds over the request's whole life.
    */
   enqueue(ctx: RequestContext, now: number): void {
-    const s = this.s;
+    const { pool, observer } = this.d;
     if (ctx.queuedAt === 0) ctx.queuedAt = now;
     ctx.state = 'queued';
-    s.queue.push({
+    pool.queue.push({
       requestId: ctx.id,
       priority: ctx.priority,
-      deadline: ctx.queuedAt + s.config.queue.maxWaitMs,
+      deadline: ctx.queuedAt + pool.config.queue.maxWaitMs,
       arrivedAt: ctx.arrivedAt,
-      seq: s.nextSeq(),
+      seq: this.d.nextSeq(),
       model: ctx.model,
       waitingSince: now,
       ctx,
     });
-    if (s.queue.size > s.config.queue.maxDepth) {
+    if (pool.queue.size > pool.config.queue.maxDepth) {
       // maxDepth bounds the requests that wait: one that a free slot takes now is never refused.
-      s.pump();
-      if (ctx.state === 'queued' && s.queue.size > s.config.queue.maxDepth) {
-        s.queue.remove(ctx.id);
-        s.deps.observer?.rejected?.('queue_full');
-        s.finish(ctx, 'rejected', new QueueFullError());
+      this.d.pump();
+      if (ctx.state === 'queued' && pool.queue.size > pool.config.queue.maxDepth) {
+        pool.queue.remove(ctx.id);
+        observer?.rejected?.('queue_full');
+        this.d.finish(ctx, 'rejected', new QueueFullError());
       }
     }
-    s.deps.observer?.queueChanged?.(s.queue.depthByModel());
-    s.timers.armQueueTimer();
+    observer?.queueChanged?.(pool.queue.depthByModel());
+    this.d.armQueueTimer();
   }
 }
 

@@ -1,11 +1,27 @@
 import { type BalancerError, RequestAbortedError, UpstreamTimeoutError } from '../errors';
-import type { RequestContext } from '../request-context';
+import type { RequestContext, RequestTable } from '../request-context';
 import { judge } from '../stages/completion';
 import type { DispatchOutcome } from '../stages/dispatch';
 import type { PoolNode } from '../nodes/node';
 import { REAL_LOAD_MS } from './estimates';
+import type { SchedulerObserver } from './observer';
+import type { FinishRequest, PoolState, PostEvent } from './pool-state';
 import { backoffMs } from './retry-policy';
-import type { Scheduler } from './scheduler';
+import type { RequestAborted, RequestCompleted, RetryDue } from './scheduler-events';
+
+/** What completions need: the pool's state and the requests, and the scheduler's steps they call. */
+export interface CompletionDeps {
+  readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'config' | 'now'>;
+  readonly table: RequestTable;
+  readonly observer?: SchedulerObserver;
+  readonly finish: FinishRequest;
+  /** Puts a request back in the wait queue (after its retry backoff). */
+  readonly enqueue: (ctx: RequestContext, now: number) => void;
+  /** Forgets a removed node once it has nothing in flight. */
+  readonly dropNode: (node: PoolNode) => void;
+  readonly post: PostEvent;
+  readonly isStopped: () => boolean;
+}
 
 /**
  * Applies the end of a dispatch and client aborts: frees the slot, updates the node's breaker,
@@ -13,13 +29,20 @@ import type { Scheduler } from './scheduler';
  * for a retry elsewhere (only before its first byte, with backoff, up to `retry.maxRetries`).
  */
 export class CompletionHandler {
-  constructor(private readonly s: Scheduler) {}
+  constructor(private readonly d: CompletionDeps) {}
 
-  onCompletion(ctx: RequestContext, nodeId: string, outcome: DispatchOutcome): void {
-    const s = this.s;
-    const now = s.now();
-    const node = s.nodes.get(nodeId);
-    if (node) s.slots.release(node, ctx.id);
+  onCompletion({ requestId, nodeId, outcome }: RequestCompleted): void {
+    const { pool, observer } = this.d;
+    const now = pool.now();
+    const node = pool.nodes.get(nodeId);
+    if (node) pool.slots.release(node, requestId);
+    // A dispatching request stays in the table until this event, so this is only a safeguard: the
+    // slot is freed above whatever happens next.
+    const ctx = this.d.table.get(requestId);
+    if (!ctx) {
+      process.emitWarning(`completion of request ${requestId}, which had already ended`);
+      return;
+    }
     ctx.upstreamAbort = undefined;
     const v = judge(nodeId, outcome);
     if (node) {
@@ -30,7 +53,7 @@ export class CompletionHandler {
       } else if (v.nodeFailure) {
         node.failedRequests++;
         node.lastError = v.error?.message ?? '';
-        s.estimates.recordFailure(nodeId);
+        pool.estimates.recordFailure(nodeId);
         if (v.nodeDown) {
           // A refused connection is proof enough: no need to wait for the next health check.
           if (ctx.trial) node.breaker.onTrialAbandoned();
@@ -40,34 +63,34 @@ export class CompletionHandler {
         } else node.breaker.onFailure(now, ctx.trial);
       } else node.breaker.onSuccess(ctx.trial);
       ctx.trial = false;
-      if (v.error instanceof UpstreamTimeoutError) s.deps.observer?.timeout?.(v.error.phase);
+      if (v.error instanceof UpstreamTimeoutError) observer?.timeout?.(v.error.phase);
       if (outcome.kind === 'ok' && !v.nodeFailure) {
         // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.
-        s.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs });
+        pool.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs });
       }
       this.learnResidency(node, ctx, outcome, now);
-      if (node.draining && node.inFlight === 0 && node.removed) s.dropNode(node);
-      else s.deps.observer?.nodeChanged?.(node);
+      if (node.draining && node.inFlight === 0 && node.removed) this.d.dropNode(node);
+      else observer?.nodeChanged?.(node);
     }
     if (ctx.state === 'done') return;
     if (ctx.abortReason) {
-      s.finish(ctx, 'aborted', ctx.abortReason, outcome);
+      this.d.finish(ctx, 'aborted', ctx.abortReason, outcome);
       return;
     }
     if (v.modelMissing) {
       node?.missingModels.add(ctx.model);
       // Only worth another try if some other node still claims the model.
-      const elsewhere = [...s.nodes.values()].some((n) => n.id !== nodeId && !n.removed && n.hasModel(ctx.model));
+      const elsewhere = [...pool.nodes.values()].some((n) => n.id !== nodeId && !n.removed && n.hasModel(ctx.model));
       if (!elsewhere) {
-        s.finish(ctx, v.outcome, v.error, outcome);
+        this.d.finish(ctx, v.outcome, v.error, outcome);
         return;
       }
     }
-    if (v.retryable && !ctx.started && ctx.retries < s.config.retry.maxRetries && !s.isStopped()) {
+    if (v.retryable && !ctx.started && ctx.retries < pool.config.retry.maxRetries && !this.d.isStopped()) {
       this.retryLater(ctx, nodeId, v.error);
       return;
     }
-    s.finish(ctx, v.outcome, v.error, outcome);
+    this.d.finish(ctx, v.outcome, v.error, outcome);
   }
 
   /**
@@ -86,28 +109,28 @@ export class CompletionHandler {
 
   /** Backs off, then queues the request again, avoiding `nodeId`. */
   private retryLater(ctx: RequestContext, nodeId: string, error: BalancerError | undefined): void {
-    const s = this.s;
     ctx.retries++;
     ctx.excluded.add(nodeId);
     ctx.lastError = error;
-    s.deps.observer?.retry?.(nodeId, ctx.id, error?.message ?? 'retry');
+    this.d.observer?.retry?.(nodeId, ctx.id, error?.message ?? 'retry');
     ctx.state = 'backoff';
     ctx.nodeId = undefined;
+    const requestId = ctx.id;
     ctx.backoffTimer = setTimeout(() => {
       ctx.backoffTimer = undefined;
-      s.post({
-        type: 'apply',
-        label: 'retry',
-        fn: (sch) => {
-          if (ctx.state === 'backoff') sch.admission.enqueue(ctx, sch.now());
-        },
-      });
-    }, backoffMs(s.config.retry, ctx.retries));
+      this.d.post({ type: 'retry-due', requestId });
+    }, backoffMs(this.d.pool.config.retry, ctx.retries));
   }
 
-  onAbort(requestId: number, error: BalancerError): void {
-    const s = this.s;
-    const ctx = s.deps.table.get(requestId);
+  /** The backoff is over: back to the queue, unless it ended meanwhile (an abort, a shutdown). */
+  onRetryDue({ requestId }: RetryDue): void {
+    const ctx = this.d.table.get(requestId);
+    if (ctx?.state === 'backoff') this.d.enqueue(ctx, this.d.pool.now());
+  }
+
+  onAbort({ requestId, error }: RequestAborted): void {
+    const { pool, observer } = this.d;
+    const ctx = this.d.table.get(requestId);
     if (!ctx || ctx.state === 'done') return;
     switch (ctx.state) {
       case 'dispatching':
@@ -116,8 +139,8 @@ export class CompletionHandler {
         ctx.upstreamAbort?.abort(error);
         return;
       case 'queued':
-        s.queue.remove(requestId);
-        s.deps.observer?.queueChanged?.(s.queue.depthByModel());
+        pool.queue.remove(requestId);
+        observer?.queueChanged?.(pool.queue.depthByModel());
         break;
       case 'backoff':
         clearTimeout(ctx.backoffTimer);
@@ -125,6 +148,6 @@ export class CompletionHandler {
       default:
         break;
     }
-    s.finish(ctx, error instanceof RequestAbortedError ? 'aborted' : 'timeout', error);
+    this.d.finish(ctx, error instanceof RequestAbortedError ? 'aborted' : 'timeout', error);
   }
 }

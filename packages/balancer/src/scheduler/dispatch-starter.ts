@@ -1,8 +1,18 @@
 import { UpstreamError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
+import type { ByteArena } from '@ollama-ring/disruptor';
+import type { DispatchPort } from '../stages/dispatch-port';
 import { untilSignal } from '../until-signal';
-import type { Scheduler } from './scheduler';
+import type { PoolState, PostEvent } from './pool-state';
+
+/** What starting a dispatch needs: the timeouts and estimates, the body, and where to post its end. */
+export interface DispatchStarterDeps {
+  readonly pool: Pick<PoolState, 'config' | 'estimates' | 'now'>;
+  readonly arena: ByteArena;
+  readonly dispatcher: DispatchPort;
+  readonly post: PostEvent;
+}
 
 /**
  * Starts the upstream dispatch of a bound request, with its timeouts (the first-byte one raised by
@@ -10,32 +20,32 @@ import type { Scheduler } from './scheduler';
  * completion event for the scheduler.
  */
 export class DispatchStarter {
-  constructor(private readonly s: Scheduler) {}
+  constructor(private readonly d: DispatchStarterDeps) {}
 
   start(ctx: RequestContext, node: PoolNode, now: number): void {
-    const s = this.s;
-    const t = s.config.timeouts;
+    const { pool, post } = this.d;
+    const t = pool.config.timeouts;
     const facts = ctx.facts!;
     const ac = new AbortController();
     ctx.upstreamAbort = ac;
     const totalMs = Math.max(1_000, t.requestTimeoutMs - (now - ctx.arrivedAt));
     // A cold target sends nothing until the model has loaded: allow for the load we expect there.
-    const coldAllowance = ctx.cold ? 2 * s.estimates.loadMs(node.id, facts.model) : 0;
+    const coldAllowance = ctx.cold ? 2 * pool.estimates.loadMs(node.id, facts.model) : 0;
     // Without streaming, Ollama sends its headers only with the whole answer.
     const firstByteMs = facts.stream ? Math.min(totalMs, t.firstByteTimeoutMs + coldAllowance) : totalMs;
     const sink = ctx.sink;
-    void s.deps.dispatcher
+    void this.d.dispatcher
       .dispatch({
         requestId: ctx.id,
         nodeId: node.id,
         route: ctx.route,
-        body: s.deps.arena.view(ctx.bodyOffset, ctx.bodyLength),
+        body: this.d.arena.view(ctx.bodyOffset, ctx.bodyLength),
         timeouts: { firstByteMs, idleMs: t.idleTimeoutMs, totalMs },
         signal: ac.signal,
         sink: {
           onStart: (status, headers) => {
             ctx.started = true;
-            ctx.firstByteAt = s.now();
+            ctx.firstByteAt = pool.now();
             sink.onStart({ nodeId: node.id, status, headers, queueMs: ctx.queueMs, retries: ctx.retries });
           },
           onChunk: (chunk) => sink.onChunk(chunk),
@@ -44,11 +54,11 @@ export class DispatchStarter {
         },
       })
       .then(
-        (outcome) => s.post({ type: 'completion', ctx, nodeId: node.id, outcome }),
+        (outcome) => post({ type: 'request-completed', requestId: ctx.id, nodeId: node.id, outcome }),
         (err: unknown) =>
-          s.post({
-            type: 'completion',
-            ctx,
+          post({
+            type: 'request-completed',
+            requestId: ctx.id,
             nodeId: node.id,
             outcome: { kind: 'failed', error: asUpstream(node.id, err), started: ctx.started, refused: false, latencyMs: 0, ttftMs: 0 },
           }),

@@ -1,33 +1,24 @@
 import type { ByteArena } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from '../config/types';
-import { BackpressureError, type BalancerError, type RateLimitedError, ValidationError } from '../errors';
+import { BackpressureError, type BalancerError, ValidationError } from '../errors';
+import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, removeNode } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
+import { snapshotNode } from '../nodes/node-snapshot';
 import type { RequestContext, RequestTable } from '../request-context';
 import type { DispatchOutcome } from '../stages/dispatch';
 import type { DispatchPort } from '../stages/dispatch-port';
-import type { RequestFacts, RequestRejection } from '../stages/request-facts';
 import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
 import type { Estimates } from './estimates';
 import type { Outcome, SchedulerObserver } from './observer';
+import type { AdmissionLimiter, PoolState, Queued } from './pool-state';
+import type { CommandReplies, ConfigReloaded, RequestValidated, SchedulerEvent } from './scheduler-events';
 import { SlotBinder } from './slot-binder';
 import { SlotTable } from './slot-table';
-import { WaitQueue, type Waiting } from './wait-queue';
+import { WaitQueue } from './wait-queue';
 import { WaitTimers } from './wait-timers';
-
-export { modelNotFound } from './admission-control';
-
-/** Admission and per-node rate limits, as the scheduler consults them. */
-export interface AdmissionLimiter {
-  /** Global and per-client limits at admission; the error to reject with, or null. */
-  check(clientKey: string | undefined, now: number): RateLimitedError | null;
-  /** Takes a token from a node's bucket; false when the node is over its rate now. */
-  allowNode(nodeId: string, now: number): boolean;
-  /** Whether a node has a token now, without taking it (filters candidates before the strategy picks). */
-  nodeAvailable?(nodeId: string, now: number): boolean;
-}
 
 export interface SchedulerDeps {
   config: BalancerConfig;
@@ -38,58 +29,54 @@ export interface SchedulerDeps {
   createStrategy: (name: string) => Strategy;
   limiter?: AdmissionLimiter;
   observer?: SchedulerObserver;
+  /** Where commands are answered (the control plane); without it, command events are applied unanswered. */
+  replies?: CommandReplies;
+  /** Hears every event as it is applied, and every scheduling pass (an event log, for replay). */
+  journal?: SchedulerJournal;
   now?: () => number;
 }
 
-/** A waiting request as the wait queue holds it. */
-export interface Queued extends Waiting {
-  ctx: RequestContext;
-  /** Epoch ms when this stay in the queue began (a retry starts a new stay; `ctx.queuedAt` is the first). */
-  waitingSince: number;
+/** What a recorder of the scheduler's inputs hears: enough to replay a run into a fresh scheduler. */
+export interface SchedulerJournal {
+  /** An event, about to be applied at `at` (the scheduler's clock). */
+  event(evt: SchedulerEvent, at: number): void;
+  /** A scheduling pass (binding what the free slots allow) at `at`, after a batch of events. */
+  pass(at: number): void;
 }
-
-/** Events the scheduler applies in order; everything that changes pool state arrives as one. */
-export type ControlEvent =
-  | { type: 'completion'; ctx: RequestContext; nodeId: string; outcome: DispatchOutcome }
-  | { type: 'abort'; requestId: number; error: BalancerError }
-  | { type: 'apply'; label: string; fn: (s: Scheduler) => void };
 
 /** How often waiting requests are re-offered to the strategy when no slot has freed. */
 const REOFFER_MS = 100;
 
 /**
  * The single writer of pool state: nodes, slots, the wait queue, breakers, estimates and limits.
- * It admits validated requests, binds them late (when a slot frees, not when they arrive) to the
- * node the strategy picks, starts their dispatch, and applies every completion, abort, health
- * result, discovery result, reload and admin command, in order, as an event.
+ * Its inputs are the events of {@link SchedulerEvent}, data applied in order, each by one named
+ * handler ({@link Scheduler.apply} lists them); after each batch a scheduling pass binds waiting
+ * requests, late (when a slot frees, not when they arrive), to the node the strategy picks.
  *
- * This class holds the state and the event loop; each step of a request's life is its own part:
+ * Each step of a request's life is its own part, handed only the state and steps it needs:
  * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding),
  * {@link DispatchStarter} (upstream dispatch and its timeouts), {@link CompletionHandler}
- * (completions, retries, aborts) and {@link WaitTimers} (queue deadlines and re-offers).
+ * (completions, retries, aborts) and {@link WaitTimers} (queue deadlines and re-offers). The pool's
+ * membership events are handled in `nodes/node-events.ts`.
+ *
+ * Nothing outside this folder holds a Scheduler: callers post events through the control plane
+ * and read the pool through `PoolView` snapshots.
  */
-export class Scheduler {
+export class Scheduler implements PoolState {
   readonly nodes = new Map<string, PoolNode>();
   readonly queue = new WaitQueue<Queued>();
   readonly slots = new SlotTable();
   config: BalancerConfig;
   strategy: Strategy;
   readonly estimates: Estimates;
-  /** @internal The collaborators the scheduler was built with (its parts use them). */
-  readonly deps: SchedulerDeps;
-  /** @internal The scheduler's clock (epoch ms). */
   readonly now: () => number;
-  /** @internal */
-  readonly admission = new AdmissionControl(this);
-  /** @internal */
-  readonly binder = new SlotBinder(this);
-  /** @internal */
-  readonly dispatcher = new DispatchStarter(this);
-  /** @internal */
-  readonly completions = new CompletionHandler(this);
-  /** @internal */
-  readonly timers = new WaitTimers(this);
-  private readonly control: ControlEvent[] = [];
+  private readonly deps: SchedulerDeps;
+  private readonly admission: AdmissionControl;
+  /** @internal Exposed for tests of the routing context. */
+  readonly binder: SlotBinder;
+  private readonly completions: CompletionHandler;
+  private readonly timers: WaitTimers;
+  private readonly inbox: SchedulerEvent[] = [];
   private drainScheduled = false;
   private draining = false;
   private seq = 0;
@@ -97,6 +84,8 @@ export class Scheduler {
   private stopError: BalancerError | undefined;
   /** Requests admitted and not yet ended (queued, in backoff, or in flight). */
   private live = 0;
+  /** Ids of the nodes the config (at start or the last reload) defines; the others were added at run time. */
+  private configuredIds: ReadonlySet<string>;
 
   constructor(deps: SchedulerDeps) {
     this.deps = deps;
@@ -104,19 +93,55 @@ export class Scheduler {
     this.estimates = deps.estimates;
     this.now = deps.now ?? Date.now;
     this.strategy = deps.createStrategy(deps.config.strategy.type);
+    this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
+    applyConfig(this, deps.config, deps.createStrategy);
+    const finish = this.finish.bind(this);
+    const post = this.post.bind(this);
+    const isStopped = () => this.stopped;
+    const { observer, arena, table } = deps;
+    this.timers = new WaitTimers({ pool: this, observer, finish, post, isStopped });
+    this.admission = new AdmissionControl({
+      pool: this,
+      arena,
+      observer,
+      finish,
+      pump: () => this.pump(),
+      armQueueTimer: () => this.timers.armQueueTimer(),
+      nextSeq: () => ++this.seq,
+    });
+    const starter = new DispatchStarter({ pool: this, arena, dispatcher: deps.dispatcher, post });
+    this.binder = new SlotBinder({
+      pool: this,
+      createStrategy: deps.createStrategy,
+      limiter: deps.limiter,
+      observer,
+      finish,
+      armReoffer: (ms) => this.timers.armReoffer(ms),
+      startDispatch: (ctx, node, now) => starter.start(ctx, node, now),
+    });
+    this.completions = new CompletionHandler({
+      pool: this,
+      table,
+      observer,
+      finish,
+      enqueue: (ctx, now) => this.admission.enqueue(ctx, now),
+      dropNode: (n) => this.dropNode(n),
+      post,
+      isStopped,
+    });
   }
 
   // ---------------------------------------------------------------- events in
 
   /**
-   * Queues a control event; they are applied in order once the current task's synchronous work is
-   * done (a microtask), so that events posted together are applied together. Not a loop turn
-   * later: a completion frees its slot, and ends the client's response, before any other socket is
-   * read — on a busy loop a turn is milliseconds, and a client's next request would find its own
-   * last one still counted.
+   * Queues an event; events are applied in order once the current task's synchronous work is done
+   * (a microtask), so that events posted together are applied together, as one batch. Not a loop
+   * turn later: a completion frees its slot, and ends the client's response, before any other
+   * socket is read — on a busy loop a turn is milliseconds, and a client's next request would find
+   * its own last one still counted.
    */
-  post(evt: ControlEvent): void {
-    this.control.push(evt);
+  post(evt: SchedulerEvent): void {
+    this.inbox.push(evt);
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       // A promise job rather than queueMicrotask: the same microtask, but one that fake timers
@@ -127,30 +152,77 @@ export class Scheduler {
 
   private readonly drainNow = (): void => this.drain();
 
-  /** Applies every queued control event now (the scheduler stage also calls this per batch). */
+  /** Applies every queued event now, then runs one scheduling pass (the ring's scheduling stage calls this per batch). */
   drain(): void {
     this.drainScheduled = false;
     if (this.draining) return;
     this.draining = true;
+    // An index walk, not shift(): a batch of thousands stays linear. Events posted while applying
+    // (a handler's own) land at the end and are applied in this same batch.
+    let i = 0;
     try {
-      while (this.control.length > 0) {
-        const evt = this.control.shift()!;
-        switch (evt.type) {
-          case 'completion':
-            this.completions.onCompletion(evt.ctx, evt.nodeId, evt.outcome);
-            break;
-          case 'abort':
-            this.completions.onAbort(evt.requestId, evt.error);
-            break;
-          case 'apply':
-            evt.fn(this);
-            break;
-        }
-      }
+      for (; i < this.inbox.length; i++) this.apply(this.inbox[i]);
     } finally {
+      // Applied events go, and so does one that threw (it must not be applied twice).
+      this.inbox.splice(0, i + 1);
       this.draining = false;
     }
+    this.deps.journal?.pass(this.now());
     this.pump();
+  }
+
+  /**
+   * Applies one event: the list of every input the scheduler has and its handler. Public for
+   * replay (a test feeds a journal's events to a fresh scheduler); everything else posts.
+   */
+  apply(evt: SchedulerEvent): void {
+    this.deps.journal?.event(evt, this.now());
+    switch (evt.type) {
+      case 'request-validated':
+        return this.onValidated(evt);
+      case 'request-completed':
+        return this.completions.onCompletion(evt);
+      case 'request-aborted':
+        return this.completions.onAbort(evt);
+      case 'retry-due':
+        return this.completions.onRetryDue(evt);
+      case 'health-checked':
+        return applyHealth(this, evt);
+      case 'models-discovered':
+        return applyDiscovery(this, evt);
+      case 'node-added':
+        return this.answer(evt.command, () => snapshotNode(addNode(this, evt.spec)));
+      case 'node-removed':
+        return this.answer(evt.command, () => removeNode(this, evt.nodeId));
+      case 'node-commanded':
+        return this.answer(evt.command, () => snapshotNode(applyNodeCommand(this, evt.nodeId, evt.action)));
+      case 'strategy-set':
+        return this.answer(evt.command, () => {
+          this.strategy = this.deps.createStrategy(evt.name);
+          return this.strategy.name;
+        });
+      case 'config-reloaded':
+        return this.answer(evt.command, () => this.onReload(evt));
+      case 'timer-fired':
+        // Nothing to change: the pass after this batch expires deadlines and re-offers waiters.
+        return;
+      case 'barrier':
+        return this.answer(evt.command, () => undefined);
+      case 'shutdown-began':
+        return this.answer(evt.command, () => this.stop(evt.error));
+    }
+  }
+
+  /** Runs a command's handler and sends its result, or the error it threw, to the control plane. */
+  private answer(command: number, fn: () => unknown): void {
+    let value: unknown;
+    try {
+      value = fn();
+    } catch (e) {
+      this.deps.replies?.reject(command, e);
+      return;
+    }
+    this.deps.replies?.resolve(command, value);
   }
 
   /**
@@ -171,9 +243,11 @@ export class Scheduler {
     this.live = Math.max(0, this.live - 1);
   }
 
-  /** A request has passed validation (or failed it); called by the scheduler stage for each event. */
-  onValidated(ctx: RequestContext, verdict: RequestFacts | RequestRejection): void {
-    if (ctx.state === 'done') return;
+  /** Validation's verdict: reject the request, or admit it to the wait queue. */
+  private onValidated({ requestId, verdict }: RequestValidated): void {
+    // A request aborted while in the ring has already ended and left the table.
+    const ctx = this.deps.table.get(requestId);
+    if (!ctx || ctx.state === 'done') return;
     if (this.stopped) {
       // Still in the ring when stop() ran: end it now, as stop() ended the waiters.
       this.finish(ctx, 'rejected', this.stopError ?? new BackpressureError('the pipeline is shutting down'));
@@ -194,7 +268,27 @@ export class Scheduler {
     }
     if (!this.admission.resolveModel(ctx)) return;
     this.admission.enqueue(ctx, now);
-    this.pump();
+  }
+
+  /**
+   * A new config. Kept: in-flight counts, the waiting queue, breaker states, what was learned about
+   * nodes that still exist, and nodes added at run time, which are in no file: the effective node
+   * list is the new config's, then every run-time node whose id it does not define (when it does,
+   * the config wins, and the node belongs to the config from then on). Returns the effective config.
+   */
+  private onReload({ config }: ConfigReloaded): BalancerConfig {
+    const fileIds = new Set(config.nodes.map((n) => n.id));
+    const runtime = [...this.nodes.values()].filter((n) => !n.removed && !this.configuredIds.has(n.id) && !fileIds.has(n.id));
+    const effective: BalancerConfig = runtime.length > 0 ? { ...config, nodes: [...config.nodes, ...runtime.map((n) => n.spec)] } : config;
+    applyConfig(this, effective, this.deps.createStrategy);
+    this.deps.limiter?.reconfigure?.(effective, this.now());
+    this.configuredIds = fileIds;
+    return effective;
+  }
+
+  /** Ids of the nodes the config (at start or the last reload) defines; every other node was added at run time. */
+  configuredNodeIds(): ReadonlySet<string> {
+    return this.configuredIds;
   }
 
   // ---------------------------------------------------------------- binding
@@ -222,7 +316,7 @@ export class Scheduler {
     this.timers.armQueueTimer();
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
-    if (this.queue.size > 0) this.timers.armRepump(REOFFER_MS);
+    if (this.queue.size > 0) this.timers.armReoffer(REOFFER_MS);
   }
 
   // ---------------------------------------------------------------- the end of a request
@@ -260,11 +354,6 @@ export class Scheduler {
 
   // ---------------------------------------------------------------- pool membership and lifecycle
 
-  /** Marked for removal by a reload or the admin API; kept only until its requests finish. */
-  isRemoved(n: PoolNode): boolean {
-    return n.removed;
-  }
-
   /** Forgets a removed node once it has nothing in flight. */
   dropNode(n: PoolNode): void {
     this.nodes.delete(n.id);
@@ -285,18 +374,13 @@ export class Scheduler {
     return this.live;
   }
 
-  /** @internal A stable tie-breaker for the wait queue's order. */
-  nextSeq(): number {
-    return ++this.seq;
-  }
-
   /** Whether stop() has run: nothing binds, retries or arms timers any more. */
   isStopped(): boolean {
     return this.stopped;
   }
 
   /** Stops binding and timers; fails everything still waiting with `error`. In-flight requests are left to finish. */
-  stop(error: BalancerError): void {
+  private stop(error: BalancerError): void {
     this.stopped = true;
     this.stopError = error;
     this.timers.clear();
@@ -307,11 +391,6 @@ export class Scheduler {
     for (const ctx of [...this.deps.table.values()]) {
       if (ctx.state === 'backoff') this.finish(ctx, 'rejected', error);
     }
-  }
-
-  /** Aborts every request still in flight (end of a shutdown grace period). */
-  abortAll(error: BalancerError): void {
-    for (const ctx of [...this.deps.table.values()]) this.post({ type: 'abort', requestId: ctx.id, error });
   }
 
   private freeSlotsAnywhere(): number {

@@ -2,8 +2,22 @@ import { NoAvailableNodeError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
-import type { Queued, Scheduler } from './scheduler';
+import type { SchedulerObserver } from './observer';
+import type { AdmissionLimiter, FinishRequest, PoolState, Queued } from './pool-state';
 import { expectedSlotWaitMs } from './slot-table';
+
+/** What binding needs: the pool's state, the strategies, and the scheduler's steps it calls. */
+export interface BinderDeps {
+  readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'strategy'>;
+  readonly createStrategy: (name: string) => Strategy;
+  readonly limiter?: AdmissionLimiter;
+  readonly observer?: SchedulerObserver;
+  readonly finish: FinishRequest;
+  /** Offers the waiters again in `ms` (a rate-limited node may have a token by then). */
+  readonly armReoffer: (ms: number) => void;
+  /** Starts the upstream dispatch of a request just bound to `node`. */
+  readonly startDispatch: (ctx: RequestContext, node: PoolNode, now: number) => void;
+}
 
 /** How long Ollama keeps a model loaded when the request does not say (its default). */
 const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
@@ -20,25 +34,25 @@ export class SlotBinder {
   /** Per-request strategies by name; null for a name that is not a strategy (the pool's is used). */
   private readonly overrides = new Map<string, Strategy | null>();
 
-  constructor(private readonly s: Scheduler) {}
+  constructor(private readonly d: BinderDeps) {}
 
   /** Offers `ctx` to its strategy once; binds it when the strategy picks a node with a free slot. */
   tryBind(item: Queued, now: number, routing: RoutingContext): BindResult {
-    const s = this.s;
+    const d = this.d;
     const ctx = item.ctx;
     const facts = ctx.facts!;
     const req = this.routingRequest(ctx);
     const tags = req.requiredTags;
-    const capable = [...s.nodes.values()].filter((n) => !n.removed && n.hasModel(facts.model) && n.hasTags(tags));
+    const capable = [...d.pool.nodes.values()].filter((n) => !n.removed && n.hasModel(facts.model) && n.hasTags(tags));
     if (capable.length === 0) {
-      s.finish(ctx, 'rejected', new NoAvailableNodeError(`no node has model '${facts.rawModel}' with tags [${tags.join(', ')}]`));
+      d.finish(ctx, 'rejected', new NoAvailableNodeError(`no node has model '${facts.rawModel}' with tags [${tags.join(', ')}]`));
       return 'failed';
     }
     let routable = capable.filter((n) => n.isRoutable(now));
     if (routable.length === 0) {
       if (capable.some(mayRecover)) return 'wait';
-      s.deps.observer?.rejected?.('no_node', facts.model);
-      s.finish(ctx, 'rejected', new NoAvailableNodeError());
+      d.observer?.rejected?.('no_node', facts.model);
+      d.finish(ctx, 'rejected', new NoAvailableNodeError());
       return 'failed';
     }
     // Avoid the nodes that already failed this request, unless nothing else is left.
@@ -46,11 +60,11 @@ export class SlotBinder {
     if (fresh.length > 0) routable = fresh;
     // Nodes over their own rate take no request now; offer the strategy only the others, so a
     // request never waits for a rate-limited node while another is free.
-    const limiter = s.deps.limiter;
+    const limiter = d.limiter;
     if (limiter?.nodeAvailable) {
       const open = routable.filter((n) => limiter.nodeAvailable!(n.id, now));
       if (open.length === 0) {
-        s.timers.armRepump(50);
+        d.armReoffer(50);
         return 'wait';
       }
       routable = open;
@@ -59,7 +73,7 @@ export class SlotBinder {
     const node = strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) return 'wait';
     if (limiter && !limiter.allowNode(node.id, now)) {
-      s.timers.armRepump(50);
+      d.armReoffer(50);
       return 'wait';
     }
     this.bind(item, node, now, strategy.name, routable.length);
@@ -67,21 +81,21 @@ export class SlotBinder {
   }
 
   private bind(item: Queued, node: PoolNode, now: number, strategyName: string, candidates: number): void {
-    const s = this.s;
+    const d = this.d;
     const ctx = item.ctx;
     const facts = ctx.facts!;
     const waited = now - item.waitingSince;
     ctx.queueMs += waited;
-    s.deps.observer?.queueWait?.(waited);
+    d.observer?.queueWait?.(waited);
     const req = ctx.routing;
-    s.slots.acquire(node, ctx.id, facts.model, now, { promptTokens: facts.promptTokens, outputTokens: req?.outputTokens });
+    d.pool.slots.acquire(node, ctx.id, facts.model, now, { promptTokens: facts.promptTokens, outputTokens: req?.outputTokens });
     ctx.trial = node.breaker.onAttempt(now);
     node.totalRequests++;
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
     this.noteResidency(ctx, node, now);
     ctx.state = 'dispatching';
     ctx.nodeId = node.id;
-    s.deps.observer?.routed?.({
+    d.observer?.routed?.({
       requestId: ctx.id,
       model: facts.model,
       nodeId: node.id,
@@ -90,8 +104,8 @@ export class SlotBinder {
       queueMs: ctx.queueMs,
       candidates,
     });
-    s.deps.observer?.nodeChanged?.(node);
-    s.dispatcher.start(ctx, node, now);
+    d.observer?.nodeChanged?.(node);
+    d.startDispatch(ctx, node, now);
   }
 
   /**
@@ -101,12 +115,11 @@ export class SlotBinder {
    * evicted behind our back (the completion checks).
    */
   private noteResidency(ctx: RequestContext, node: PoolNode, now: number): void {
-    const s = this.s;
     const facts = ctx.facts!;
     const expiresAt = now + DEFAULT_KEEP_ALIVE_MS;
     if (ctx.cold) {
-      s.deps.observer?.coldLoad?.(node.id, facts.model);
-      node.recordLoad(facts.model, facts.optionsSignature, now, expiresAt, s.estimates.loadMs(node.id, facts.model));
+      this.d.observer?.coldLoad?.(node.id, facts.model);
+      node.recordLoad(facts.model, facts.optionsSignature, now, expiresAt, this.d.pool.estimates.loadMs(node.id, facts.model));
     } else {
       if (now >= (node.loaded.get(facts.model)?.readyAt ?? 0)) node.residency.hotBound.set(ctx.id, node.residentModels(now).length);
       node.touchModel(facts.model, now, expiresAt);
@@ -135,35 +148,34 @@ export class SlotBinder {
   }
 
   private strategyFor(ctx: RequestContext): Strategy {
-    const s = this.s;
+    const pool = this.d.pool;
     const name = ctx.hints.strategy ?? ctx.facts?.strategy;
-    if (!name) return s.strategy;
+    if (!name) return pool.strategy;
     let strategy = this.overrides.get(name);
     if (strategy === undefined) {
       try {
-        strategy = s.deps.createStrategy(name);
+        strategy = this.d.createStrategy(name);
       } catch {
         strategy = null;
       }
       this.overrides.set(name, strategy);
     }
     // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
-    return strategy ?? s.strategy;
+    return strategy ?? pool.strategy;
   }
 
   /** One routing context per scheduling pass (strategies count their own deferrals within a pass). */
   routingContext(now: number): RoutingContext {
-    const s = this.s;
-    const est = s.estimates;
+    const { slots, queue, estimates: est } = this.d.pool;
     return {
       now,
       estimates: est,
-      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, s.slots, est, now),
+      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, slots, est, now),
       waitingFor: (node, model) => {
         let n = 0;
         let own = false;
         for (const l of node.residentModels(now)) {
-          n += s.queue.depthFor(l.model);
+          n += queue.depthFor(l.model);
           own ||= l.model === model;
         }
         // The request being routed (`model` normalised, as in RoutingRequest) is in the queue too; it

@@ -1,5 +1,15 @@
 import { QueueTimeoutError } from '../errors';
-import type { Scheduler } from './scheduler';
+import type { SchedulerObserver } from './observer';
+import type { FinishRequest, PoolState, PostEvent } from './pool-state';
+
+/** What the timers need: the queue, the clock, and how to end a request or post a tick. */
+export interface WaitTimersDeps {
+  readonly pool: Pick<PoolState, 'queue' | 'now'>;
+  readonly observer?: SchedulerObserver;
+  readonly finish: FinishRequest;
+  readonly post: PostEvent;
+  readonly isStopped: () => boolean;
+}
 
 /**
  * The scheduler's timers: the queue-deadline timer (the earliest waiter's `queue.maxWaitMs`) and
@@ -11,46 +21,46 @@ export class WaitTimers {
   private queueTimerAt = Infinity;
   private repumpTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly s: Scheduler) {}
+  constructor(private readonly d: WaitTimersDeps) {}
 
   /** Ends every waiter whose deadline has passed with QueueTimeoutError (or its last upstream error). */
   expireWaiters(now: number): void {
-    const s = this.s;
+    const { pool, observer } = this.d;
     let expired = false;
-    for (const item of s.queue.inOrder()) {
+    for (const item of pool.queue.inOrder()) {
       if (item.deadline > now) continue;
-      s.queue.remove(item.requestId);
+      pool.queue.remove(item.requestId);
       expired = true;
-      s.deps.observer?.timeout?.('queue');
-      s.deps.observer?.rejected?.('queue_timeout');
+      observer?.timeout?.('queue');
+      observer?.rejected?.('queue_timeout');
       // queueMs sums every stay in the queue (retries included): the bound is over the whole life.
       item.ctx.queueMs += now - item.waitingSince;
-      s.finish(item.ctx, 'timeout', item.ctx.lastError ?? new QueueTimeoutError(item.ctx.queueMs));
+      this.d.finish(item.ctx, 'timeout', item.ctx.lastError ?? new QueueTimeoutError(item.ctx.queueMs));
     }
-    if (expired) s.deps.observer?.queueChanged?.(s.queue.depthByModel());
+    if (expired) observer?.queueChanged?.(pool.queue.depthByModel());
   }
 
   /** Keeps one timer armed for the earliest waiter's deadline. */
   armQueueTimer(): void {
-    const s = this.s;
-    const at = s.queue.earliestDeadline();
+    const { pool, post } = this.d;
+    const at = pool.queue.earliestDeadline();
     if (at === this.queueTimerAt) return;
     clearTimeout(this.queueTimer);
     this.queueTimerAt = at;
     this.queueTimer = undefined;
-    if (at === Infinity || s.isStopped()) return;
+    if (at === Infinity || this.d.isStopped()) return;
     this.queueTimer = setTimeout(() => {
       this.queueTimerAt = Infinity;
-      s.post({ type: 'apply', label: 'queue-timer', fn: () => undefined });
-    }, Math.max(0, at - s.now()) + 1);
+      post({ type: 'timer-fired', timer: 'queue-deadline' });
+    }, Math.max(0, at - pool.now()) + 1);
   }
 
   /** Offers the waiters again in `ms` (once, however often it is asked before then). */
-  armRepump(ms: number): void {
+  armReoffer(ms: number): void {
     if (this.repumpTimer) return;
     this.repumpTimer = setTimeout(() => {
       this.repumpTimer = undefined;
-      this.s.post({ type: 'apply', label: 'repump', fn: () => undefined });
+      this.d.post({ type: 'timer-fired', timer: 'reoffer' });
     }, ms);
   }
 

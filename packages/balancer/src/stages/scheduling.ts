@@ -1,7 +1,7 @@
 import type { ByteArena, EventHandler, EventView } from '@ollama-ring/disruptor';
 import type { IngressSchema } from '../events';
 import type { RequestTable } from '../request-context';
-import type { Scheduler } from '../scheduler/scheduler';
+import type { SchedulerPort } from '../scheduler/pool-state';
 import type { RequestFacts, RequestRejection } from './request-facts';
 import { FACTS_IN_MEMORY, type VerdictHandover } from './validation';
 
@@ -14,7 +14,7 @@ export class SchedulingHandler implements EventHandler<IngressSchema> {
   constructor(
     private readonly arena: ByteArena,
     private readonly table: RequestTable,
-    private readonly scheduler: Scheduler,
+    private readonly scheduler: SchedulerPort,
     private readonly handover?: VerdictHandover,
   ) {}
 
@@ -33,7 +33,7 @@ export class SchedulingHandler implements EventHandler<IngressSchema> {
       this.arena.free(e.factsOffset);
     }
     // A request aborted while in the ring is already gone from the table; its facts are freed above.
-    if (ctx) this.scheduler.onValidated(ctx, verdict);
+    if (ctx) this.scheduler.post({ type: 'request-validated', requestId: e.requestId, verdict });
     if (endOfBatch) this.scheduler.drain();
   }
 }

@@ -32,12 +32,12 @@ describe('PipelineFactory.create from a config file', () => {
     const errors: Error[] = [];
     const factory = await PipelineFactory.create(file, { watch: true, onConfigError: (e) => errors.push(e), env: {} }).start();
     try {
-      expect(factory.getPipeline().getStrategy().name).toBe('round-robin');
+      expect(factory.getPipeline().getStrategy()).toBe('round-robin');
       const res = await factory.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'hi'));
       expect(res.nodeId).toBe('a');
 
       writeFileSync(file, yaml('least_loaded'));
-      await eventually(() => factory.getPipeline().getStrategy().name === 'least-in-flight', 10_000, 'reload applied');
+      await eventually(() => factory.getPipeline().getStrategy() === 'least-in-flight', 10_000, 'reload applied');
 
       writeFileSync(file, 'nodes:\n  - { id: a, url: not-a-url }\n');
       await eventually(() => errors.length > 0, 10_000, 'bad edit reported');

@@ -168,7 +168,7 @@ describe(`failover, bounds and failure modes (dispatch ${placement})`, () => {
         const results = await Promise.allSettled(runs);
         expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
         expect(h.factory.getNodeRegistry().getAllNodes().map((n) => n.id)).toEqual(['a']);
-        expect(h.factory.getPipeline().getStrategy().name).toBe('least-in-flight');
+        expect(h.factory.getPipeline().getStrategy()).toBe('least-in-flight');
       },
     );
   });

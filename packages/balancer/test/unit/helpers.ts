@@ -9,12 +9,14 @@ import { Route } from '../../src/events';
 import type { RequestHints } from '../../src/inference-request';
 import { normalizeModel } from '../../src/model-names';
 import { type NodeSpec, PoolNode } from '../../src/nodes/node';
-import { applyConfig } from '../../src/nodes/node-events';
 import { RequestContext, RequestTable } from '../../src/request-context';
 import type { EndInfo, ResponseSink, StartInfo } from '../../src/response-sink';
 import { Estimates } from '../../src/scheduler/estimates';
 import type { RequestEnd, SchedulerObserver } from '../../src/scheduler/observer';
-import { type AdmissionLimiter, Scheduler } from '../../src/scheduler/scheduler';
+import { ControlPlane } from '../../src/scheduler/control-plane';
+import type { AdmissionLimiter } from '../../src/scheduler/pool-state';
+import { type PoolView, viewPool } from '../../src/scheduler/pool-view';
+import { Scheduler, type SchedulerJournal } from '../../src/scheduler/scheduler';
 import type { DispatchJob, DispatchOutcome, NodeEndpoint } from '../../src/stages/dispatch';
 import type { DispatchPort } from '../../src/stages/dispatch-port';
 import type { FinalChunkStats } from '../../src/scheduler/estimates';
@@ -209,6 +211,9 @@ export interface HarnessOpts {
   config?: (c: BalancerConfig) => void;
   limiter?: AdmissionLimiter;
   observer?: SchedulerObserver;
+  journal?: SchedulerJournal;
+  /** The scheduler's clock (default Date.now, which the fake timers drive). */
+  now?: () => number;
 }
 
 export interface Submitted {
@@ -232,6 +237,7 @@ export class Harness {
   readonly dispatcher = new FakeDispatcher();
   readonly estimates = new Estimates();
   readonly scheduler: Scheduler;
+  readonly control: ControlPlane;
   readonly ended: RequestEnd[] = [];
   readonly submitted: Submitted[] = [];
 
@@ -254,17 +260,36 @@ export class Harness {
         user?.requestEnded?.(e);
       },
     };
+    const control = new ControlPlane((e) => this.scheduler.post(e));
+    this.control = control;
     this.scheduler = new Scheduler({
       config: cfg,
       table: this.table,
       arena: this.arena,
       dispatcher: this.dispatcher,
       estimates: this.estimates,
-      createStrategy: testStrategies,
+      createStrategy: (name) => control.customStrategy(name) ?? testStrategies(name),
       limiter: o.limiter,
       observer,
+      replies: control,
+      journal: o.journal,
+      now: o.now,
     });
-    applyConfig(this.scheduler, cfg, testStrategies);
+  }
+
+  /** The pool as status routes see it. */
+  view(): PoolView {
+    return viewPool(this.scheduler);
+  }
+
+  /** The shutdown event, applied now (as `PipelineFactory.stop` has the scheduler apply it). */
+  shutdown(error: BalancerError): void {
+    this.scheduler.apply({ type: 'shutdown-began', command: 0, error });
+  }
+
+  /** Posts an abort for every live request (the end of a shutdown grace period). */
+  abortAll(error: BalancerError): void {
+    for (const ctx of [...this.table.values()]) this.scheduler.post({ type: 'request-aborted', requestId: ctx.id, error });
   }
 
   node(id: string): PoolNode {
@@ -294,11 +319,13 @@ export class Harness {
   validate(s: Submitted): void {
     const bytes = this.arena.view(s.ctx.bodyOffset, s.ctx.bodyLength);
     const limits = { maxPromptLength: this.config.validation.maxPromptLength, allowedModels: this.config.validation.allowedModels.map(normalizeModel) };
-    this.scheduler.onValidated(s.ctx, validateRequest(s.ctx.route, bytes, limits));
+    // As the ring's scheduling stage does: the verdict as an event, then a scheduling pass.
+    this.scheduler.apply({ type: 'request-validated', requestId: s.ctx.id, verdict: validateRequest(s.ctx.route, bytes, limits) });
+    this.scheduler.pump();
   }
 
   abort(s: Submitted, error: BalancerError = new RequestAbortedError()): void {
-    this.scheduler.post({ type: 'abort', requestId: s.ctx.id, error });
+    this.scheduler.post({ type: 'request-aborted', requestId: s.ctx.id, error });
   }
 
   /** The body the dispatcher was given, parsed. */

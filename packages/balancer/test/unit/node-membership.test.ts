@@ -9,9 +9,10 @@ import { fakeClockForEachTest, Harness, nodeSpec, settle, testStrategies } from 
 
 fakeClockForEachTest();
 
-/** Applies `fn` as the scheduler does: as a control event, followed by a pump. */
+/** Applies `fn` to the scheduler's state as its event handlers do, followed by a scheduling pass. */
 async function apply(h: Harness, fn: (s: Scheduler) => void): Promise<void> {
-  h.scheduler.post({ type: 'apply', label: 'test', fn });
+  fn(h.scheduler);
+  h.scheduler.drain();
   await settle();
 }
 
@@ -102,7 +103,7 @@ describe('admin commands', () => {
     const r = h.submit();
     await apply(h, (s) => removeNode(s, 'a'));
     expect(h.scheduler.nodes.has('a')).toBe(true);
-    expect(new NodeRegistry(h.scheduler).getNode('a')).toBeUndefined();
+    expect(new NodeRegistry(h.control, () => h.view()).getNode('a')).toBeUndefined();
     h.submit();
     expect(h.dispatcher.nodeIds()).toEqual(['a', 'b']);
     h.dispatcher.calls[0].ok();
@@ -253,7 +254,7 @@ describe('applyConfig (reload)', () => {
 describe('NodeRegistry', () => {
   test('snapshots are copies; commands resolve once applied, and reject with the error', async () => {
     const h = new Harness();
-    const reg = new NodeRegistry(h.scheduler);
+    const reg = new NodeRegistry(h.control, () => h.view());
     const snap = reg.getNode('a')!;
     snap.tags.push('mutated');
     expect(h.node('a').spec.tags).toEqual([]);

@@ -66,7 +66,7 @@ test.each(['inline', 'workers'] as const)(
       await node.closed; // the upstream request was aborted
       await slotFreed(f);
       expect(f.getNodeRegistry().getNode('n')!.inFlight).toBe(0);
-      expect(f.getScheduler().liveCount()).toBe(0);
+      expect(f.getPoolView().live).toBe(0);
     }),
   15_000,
 );
@@ -95,7 +95,7 @@ test.each(['inline', 'workers'] as const)(
       await slotFreed(f, () => errors.length > 0);
       expect(errors).toEqual([{ code: 'ERR_ABORTED', started: true }]);
       expect(f.getNodeRegistry().getNode('n')!.inFlight).toBe(0);
-      expect(f.getScheduler().liveCount()).toBe(0);
+      expect(f.getPoolView().live).toBe(0);
       pipeline.cancel(id); // after the end: nothing happens
       await new Promise((r) => setTimeout(r, 20));
       expect(errors).toHaveLength(1);

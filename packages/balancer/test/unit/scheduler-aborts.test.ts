@@ -215,7 +215,7 @@ describe('aborts', () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
     const inflight = h.submit();
     const queued = h.submit();
-    h.scheduler.abortAll(new RequestAbortedError('shutdown'));
+    h.abortAll(new RequestAbortedError('shutdown'));
     await settle();
     expect(queued.sink.error?.message).toBe('shutdown');
     h.dispatcher.one().aborted();

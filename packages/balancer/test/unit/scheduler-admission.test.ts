@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '../../src/errors';
 import { Route } from '../../src/events';
-import { modelNotFound } from '../../src/scheduler/scheduler';
+import { modelNotFound } from '../../src/scheduler/admission-control';
 import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 
 fakeClockForEachTest();
@@ -151,7 +151,7 @@ describe('admission', () => {
   test('a model only a removed node has is not found', () => {
     const h = new Harness({ nodes: [nodeSpec('a', { models: ['m'] }), nodeSpec('b', { models: ['x'] })] });
     const busy = h.submit({ model: 'm' });
-    h.scheduler.post({ type: 'apply', label: 'rm', fn: (s) => ((s.nodes.get('a')!.removed = true), undefined) });
+    void h.control.removeNode('a');
     h.scheduler.drain();
     const r = h.submit({ model: 'm' });
     expect(r.sink.error).toBeInstanceOf(ModelNotFoundError);

@@ -1,5 +1,4 @@
 // The scheduler's late binding: queue order, per-model caps, hotness, per-request strategies.
-import { addNode } from '../../src/nodes/node-events';
 import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from './helpers';
 
 fakeClockForEachTest();
@@ -46,7 +45,7 @@ describe('late binding and order', () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
     h.submit();
     const waiting = h.submit();
-    h.scheduler.post({ type: 'apply', label: 'add', fn: (s) => void addNode(s, nodeSpec('b')) });
+    void h.control.addNode(nodeSpec('b'));
     await settle();
     const onB = h.dispatcher.open().find((c) => c.job.nodeId === 'b');
     expect(onB?.job.requestId).toBe(waiting.ctx.id);
@@ -145,7 +144,7 @@ describe('per-request strategy override', () => {
     const h = new Harness();
     h.submit({ load_balancing_strategy: 'fastest' });
     expect(h.dispatcher.calls[0].job.nodeId).toBe('a');
-    h.scheduler.post({ type: 'apply', label: 'set-strategy', fn: (s) => void (s.strategy = new PickStrategy('last')) });
+    void h.control.setStrategy(new PickStrategy('last'));
     await settle();
     h.submit({ load_balancing_strategy: 'fastest' });
     expect(h.dispatcher.calls[1].job.nodeId).toBe('b');

@@ -1,7 +1,5 @@
 // The scheduler's queue timeouts, stop(), exactly-once endings, and breaker trials.
 import { BackpressureError, QueueTimeoutError, RequestAbortedError } from '../../src/errors';
-import { applyHealth } from '../../src/nodes/node-events';
-import { nextHealth } from '../../src/nodes/health-monitor';
 import type { SchedulerObserver } from '../../src/scheduler/observer';
 import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 
@@ -73,7 +71,7 @@ describe('exactly once, and slots always released', () => {
     const queued = h.submit();
     expect([backoff.ctx.state, queued.ctx.state]).toEqual(['backoff', 'queued']);
     const err = new BackpressureError('the balancer is shutting down');
-    h.scheduler.stop(err);
+    h.shutdown(err);
     expect(backoff.sink.error).toBe(err);
     expect(queued.sink.error).toBe(err);
     expect(() => h.scheduler.admitOrThrow()).toThrow(BackpressureError);
@@ -90,7 +88,7 @@ describe('exactly once, and slots always released', () => {
     const h = new Harness();
     const r = h.submit({}, { hold: true });
     const err = new BackpressureError('the balancer is shutting down');
-    h.scheduler.stop(err);
+    h.shutdown(err);
     h.validate(r);
     await settle();
     expect(r.sink.error).toBe(err);
@@ -157,10 +155,10 @@ describe('exactly once, and slots always released', () => {
         }
       } else if (action === 7) {
         const live = [...h.table.values()];
-        if (live.length > 0) h.scheduler.post({ type: 'abort', requestId: live[rnd(live.length)].id, error: new RequestAbortedError() });
+        if (live.length > 0) h.scheduler.post({ type: 'request-aborted', requestId: live[rnd(live.length)].id, error: new RequestAbortedError() });
       } else if (action === 8) {
         const id = ['a', 'b', 'c'][rnd(3)];
-        h.scheduler.post({ type: 'apply', label: 'health', fn: (s) => applyHealth(s, { nodeId: id, ok: true }, nextHealth, Date.now()) });
+        h.scheduler.post({ type: 'health-checked', nodeId: id, ok: true, at: Date.now() });
       }
       await settle(rnd(4) === 0 ? rnd(400) : 0);
       checkBounds();
@@ -169,7 +167,7 @@ describe('exactly once, and slots always released', () => {
     for (let i = 0; i < 200 && (h.table.size > 0 || h.dispatcher.open().length > 0); i++) {
       for (const c of h.dispatcher.open()) c.ok();
       for (const id of ['a', 'b', 'c']) {
-        h.scheduler.post({ type: 'apply', label: 'health', fn: (s) => applyHealth(s, { nodeId: id, ok: true }, nextHealth, Date.now()) });
+        h.scheduler.post({ type: 'health-checked', nodeId: id, ok: true, at: Date.now() });
       }
       await settle(500);
     }

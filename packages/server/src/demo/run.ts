@@ -67,7 +67,7 @@ export async function startDemo(opts: DemoOptions, io: CliIo): Promise<number> {
       renderSummary({
         results: workload.results,
         elapsedMs,
-        strategy: stack.factory.getPipeline().getStrategy().name,
+        strategy: stack.factory.getPipeline().getStrategy(),
         nodes: stack.sim.nodes.map((n) => n.id),
         loads,
         color: opts.color,

@@ -89,14 +89,14 @@ export class Sampler {
           served: this.served.get(n.id) ?? 0,
         };
       });
-    const q = this.factory.getScheduler().queue;
+    const view = this.factory.getPoolView();
     return {
       elapsedMs: now - this.started,
       durationMs: this.meta.durationMs,
       url: this.meta.url,
-      strategy: this.factory.getPipeline().getStrategy().name,
+      strategy: view.strategy,
       nodes,
-      queue: { depth: q.size, byModel: [...q.depthByModel()].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]) },
+      queue: { depth: view.queue.depth, byModel: Object.entries(view.queue.byModel).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]) },
       sent: this.workload.sent,
       ok: this.ok,
       failed: this.failed,

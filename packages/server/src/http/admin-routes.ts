@@ -11,7 +11,7 @@ import {
 } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { sendError, sendThrown } from './errors';
-import { refreshModels, schedulerBarrier } from './model-sync';
+import { refreshModels } from './model-sync';
 import { canServe, type JsonObject, readJsonObject, requireAdmin, sendJson } from './route-util';
 import type { HttpContext, Router } from './router';
 
@@ -68,7 +68,8 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
     '/admin/nodes/:id',
     admin(async ({ res, params }) => {
       await registry().remove(params.id);
-      const left = gw.factory.getScheduler().nodes.get(params.id);
+      // Still in the view, marked removed, while it finishes its in-flight requests.
+      const left = gw.factory.getPoolView().nodes.find((n) => n.id === params.id);
       gw.logger.info({ node: params.id, inFlight: left?.inFlight ?? 0 }, 'admin: node removed');
       if (left) sendJson(res, 202, { id: params.id, status: 'draining', in_flight: left.inFlight });
       else sendJson(res, 200, { id: params.id, status: 'removed' });
@@ -103,9 +104,8 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
         sendError(res, 400, `${got}; valid strategies: ${StrategyFactory.names().join(', ')} (aliases: ${aliases})`, 'ollama');
         return;
       }
-      const previous = gw.pipeline().getStrategy().name;
-      gw.pipeline().setStrategy(StrategyFactory.create(canonical));
-      await schedulerBarrier(gw);
+      const previous = gw.pipeline().getStrategy();
+      await gw.pipeline().setStrategy(canonical);
       gw.logger.info({ from: previous, to: canonical }, 'admin: strategy changed');
       sendJson(res, 200, { ...strategyView(gw), previous });
     }),
@@ -141,17 +141,14 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
     '/admin/queue',
     admin(({ res }) => {
       const now = Date.now();
-      const waiting = gw.factory
-        .getScheduler()
-        .queue.inOrder()
-        .map((w) => ({
-          id: w.requestId,
-          model: w.model,
-          route: Route[w.ctx.route],
-          priority: w.priority,
-          waited_ms: Math.max(0, now - (w.ctx.queuedAt || w.arrivedAt)),
-          deadline_in_ms: Number.isFinite(w.deadline) ? w.deadline - now : null,
-        }));
+      const waiting = gw.factory.getPoolView().queue.waiting.map((w) => ({
+        id: w.id,
+        model: w.model,
+        route: Route[w.route],
+        priority: w.priority,
+        waited_ms: Math.max(0, now - w.queuedAt),
+        deadline_in_ms: Number.isFinite(w.deadline) ? w.deadline - now : null,
+      }));
       sendJson(res, 200, { depth: waiting.length, waiting });
     }),
   );
@@ -164,7 +161,7 @@ function adminView(n: NodeSnapshot): NodeSnapshot & { canServe: boolean } {
 
 function strategyView(gw: GatewayContext): { strategy: string; configured: string; available: string[]; aliases: Record<string, string> } {
   return {
-    strategy: gw.pipeline().getStrategy().name,
+    strategy: gw.pipeline().getStrategy(),
     configured: gw.config().strategy.type,
     available: StrategyFactory.names(),
     aliases: StrategyFactory.aliases(),

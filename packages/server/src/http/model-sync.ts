@@ -1,4 +1,3 @@
-import { normalizeModel } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { upstreamFor } from './upstream';
 
@@ -20,39 +19,19 @@ export async function refreshModels(gw: GatewayContext, nodeIds: readonly string
       try {
         const tags = await up.json<{ models?: { name?: unknown; model?: unknown }[] }>(node, '/api/tags');
         const names = (tags.models ?? []).map((m) => m.name ?? m.model).filter((n): n is string => typeof n === 'string');
-        return { id, models: new Set(names.map(normalizeModel)) };
+        return { id, models: names };
       } catch (e) {
         gw.logger.debug({ err: e, node: id }, 'model refresh failed');
         return undefined;
       }
     }),
   );
-  const updates = found.filter((u): u is { id: string; models: Set<string> } => u !== undefined);
+  const updates = found.filter((u): u is { id: string; models: string[] } => u !== undefined);
   if (updates.length === 0) return;
-  await new Promise<void>((resolve) =>
-    gw.factory.getScheduler().post({
-      type: 'apply',
-      label: 'gateway-model-refresh',
-      fn: (s) => {
-        for (const u of updates) {
-          const n = s.nodes.get(u.id);
-          if (!n) continue;
-          n.discoveredModels = u.models;
-          // Fresh knowledge replaces what failed requests taught (as discovery does).
-          n.missingModels.clear();
-        }
-        resolve();
-      },
-    }),
-  );
-}
-
-/**
- * Resolves once every scheduler event posted before it has been applied (a no-op event that
- * queues behind them), e.g. to read a strategy set through `Pipeline.setStrategy`.
- *
- * @example pipeline.setStrategy(s); await schedulerBarrier(gw);
- */
-export function schedulerBarrier(gw: GatewayContext): Promise<void> {
-  return new Promise((resolve) => gw.factory.getScheduler().post({ type: 'apply', label: 'gateway-barrier', fn: () => resolve() }));
+  // Discovery results like the monitor's (fresh knowledge replaces what failed requests taught),
+  // then a barrier: routing knows them once this resolves.
+  const control = gw.factory.getControlPlane();
+  const at = Date.now();
+  for (const u of updates) control.modelsDiscovered({ nodeId: u.id, models: u.models, at });
+  await control.barrier();
 }

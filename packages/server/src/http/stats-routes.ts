@@ -60,9 +60,8 @@ export function addStatsRoutes(router: Router, gw: GatewayContext): void {
  * @example (await statsOf(gw)).instances['gpu-1'].active_requests;
  */
 export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
-  const nodes = gw.factory.getNodeRegistry().getAllNodes();
-  const est = gw.factory.getEstimates();
-  const sched = gw.factory.getScheduler();
+  const view = gw.factory.getPoolView();
+  const nodes = view.nodes.filter((n) => !n.removed);
   const checks = await healthCheckCounts(gw);
   const now = Date.now();
   const count = (h: NodeSnapshot['health']) => nodes.filter((n) => n.health === h).length;
@@ -80,7 +79,7 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
       max_concurrent: n.maxConcurrent,
       total_requests: n.totalRequests,
       failed_requests: n.failedRequests,
-      avg_response_time: est.samples(n.id) > 0 ? round(est.latencyMs(n.id)) : 0,
+      avg_response_time: round(view.estimates[n.id]?.latencyMs ?? 0),
       error_rate: n.totalRequests > 0 ? round((100 * n.failedRequests) / n.totalRequests) : 0,
       availability: total > 0 ? round((100 * (c?.ok ?? 0)) / total) : null,
       models_loaded: n.loadedModels.filter((l) => l.expiresAt > now).map((l) => l.model).sort(),
@@ -88,16 +87,16 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
       circuit_breaker_state: n.breakerState,
     };
   }
-  const byModel = Object.fromEntries(sched.queue.depthByModel());
+
   return {
     total_instances: nodes.length,
     healthy_instances: count('HEALTHY'),
     degraded_instances: count('DEGRADED'),
     unhealthy_instances: count('UNHEALTHY'),
     unknown_instances: count('UNKNOWN'),
-    strategy: gw.pipeline().getStrategy().name,
-    requests_in_progress: sched.liveCount(),
-    queue: { depth: sched.queue.size, by_model: byModel },
+    strategy: view.strategy,
+    requests_in_progress: view.live,
+    queue: { depth: view.queue.depth, by_model: { ...view.queue.byModel } },
     instances,
   };
 }

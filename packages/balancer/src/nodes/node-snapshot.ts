@@ -1,0 +1,50 @@
+import type { BreakerState } from './circuit-breaker';
+import type { HealthState, PoolNode } from './node';
+
+/** A read-only copy of one node's state. */
+export interface NodeSnapshot {
+  id: string;
+  url: string;
+  health: HealthState;
+  enabled: boolean;
+  adminDisabled: boolean;
+  draining: boolean;
+  inFlight: number;
+  maxConcurrent: number;
+  weight: number;
+  priority: number;
+  tags: string[];
+  /** Models configured or discovered there (normalised). */
+  models: string[];
+  /** Models resident there, with the options signature when known and the expiry (epoch ms). */
+  loadedModels: { model: string; optionsSignature: string | null; expiresAt: number }[];
+  breakerState: BreakerState;
+  totalRequests: number;
+  failedRequests: number;
+  lastError: string;
+  /** Removed (admin API or reload) and kept only until its in-flight requests finish. */
+  removed: boolean;
+}
+
+export function snapshotNode(n: PoolNode): NodeSnapshot {
+  return {
+    id: n.id,
+    url: n.url,
+    health: n.health,
+    enabled: n.spec.enabled,
+    adminDisabled: n.adminDisabled,
+    draining: n.draining,
+    inFlight: n.inFlight,
+    maxConcurrent: n.maxConcurrent,
+    weight: n.spec.weight,
+    priority: n.spec.priority,
+    tags: [...n.spec.tags],
+    models: [...new Set([...n.spec.models, ...(n.discoveredModels ?? [])])].sort(),
+    loadedModels: [...n.loaded.values()].map((l) => ({ model: l.model, optionsSignature: l.optionsSignature, expiresAt: l.expiresAt })),
+    breakerState: n.breaker.state,
+    totalRequests: n.totalRequests,
+    failedRequests: n.failedRequests,
+    lastError: n.lastError,
+    removed: n.removed,
+  };
+}

@@ -1,0 +1,104 @@
+import type { BalancerConfig } from '../config/types';
+import type { BalancerError } from '../errors';
+import type { NodeSpec } from '../nodes/node';
+import type { NodeSnapshot } from '../nodes/node-snapshot';
+import type { Strategy } from '../strategies/strategy';
+import type { PostEvent } from './pool-state';
+import type { CommandReplies, HealthChecked, ModelsDiscovered, NodeAction, SchedulerEvent } from './scheduler-events';
+
+type Pending = { resolve(value: unknown): void; reject(error: unknown): void };
+
+/** Distributes `Omit` over a union, so each member keeps its own fields. */
+type WithoutCommand<E> = E extends { command: number } ? Omit<E, 'command'> : never;
+
+/**
+ * How everything outside the scheduler changes the pool: each method posts one event (data) to the
+ * scheduler, which applies it in order with every other, and the returned promise settles with
+ * the scheduler's answer once it has been applied. Results of probes (health, discovery) are
+ * posted here too, without an answer.
+ *
+ * @example
+ * await control.disableNode('gpu-2');
+ * await control.setStrategy('least-in-flight');
+ */
+export class ControlPlane implements CommandReplies {
+  private readonly pending = new Map<number, Pending>();
+  private next = 1;
+  /** Strategy objects handed in by callers, by name (the scheduler's events carry names only). */
+  private readonly custom = new Map<string, Strategy>();
+
+  constructor(private readonly post: PostEvent) {}
+
+  addNode(spec: NodeSpec): Promise<NodeSnapshot> {
+    return this.command({ type: 'node-added', spec });
+  }
+
+  /** Resolves once the node is marked removed; it goes when its in-flight requests finish. */
+  removeNode(nodeId: string): Promise<void> {
+    return this.command({ type: 'node-removed', nodeId });
+  }
+
+  nodeAction(nodeId: string, action: NodeAction): Promise<NodeSnapshot> {
+    return this.command({ type: 'node-commanded', nodeId, action });
+  }
+
+  /**
+   * Sets the pool's strategy by name, or to a strategy object of the caller's (registered under its
+   * `name`, which per-request hints can then name too). Resolves with the strategy's name.
+   */
+  setStrategy(strategy: string | Strategy): Promise<string> {
+    const name = typeof strategy === 'string' ? strategy : strategy.name;
+    if (typeof strategy !== 'string') this.custom.set(name, strategy);
+    return this.command({ type: 'strategy-set', name });
+  }
+
+  /** Applies a config (its `nodes` are the file's); resolves with the effective config, run-time nodes included. */
+  reload(config: BalancerConfig): Promise<BalancerConfig> {
+    return this.command({ type: 'config-reloaded', config });
+  }
+
+  /** Resolves once every event posted before it has been applied. */
+  barrier(): Promise<void> {
+    return this.command({ type: 'barrier' });
+  }
+
+  /** Stops binding and retries and ends every waiting request with `error`; resolves once applied. */
+  shutdown(error: BalancerError): Promise<void> {
+    return this.command({ type: 'shutdown-began', error });
+  }
+
+  healthChecked(r: Omit<HealthChecked, 'type'>): void {
+    this.post({ type: 'health-checked', ...r });
+  }
+
+  modelsDiscovered(r: Omit<ModelsDiscovered, 'type'>): void {
+    this.post({ type: 'models-discovered', ...r });
+  }
+
+  /** A strategy object set through {@link setStrategy}, by name. */
+  customStrategy(name: string): Strategy | undefined {
+    return this.custom.get(name);
+  }
+
+  resolve(command: number, value: unknown): void {
+    this.take(command)?.resolve(value);
+  }
+
+  reject(command: number, error: unknown): void {
+    this.take(command)?.reject(error);
+  }
+
+  private take(command: number): Pending | undefined {
+    const p = this.pending.get(command);
+    this.pending.delete(command);
+    return p;
+  }
+
+  private command<T>(evt: WithoutCommand<SchedulerEvent>): Promise<T> {
+    const command = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(command, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ ...evt, command } as SchedulerEvent);
+    });
+  }
+}

@@ -1,0 +1,84 @@
+import type { Route } from '../events';
+import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
+import type { PoolState } from './pool-state';
+
+/** A request in the wait queue, as a snapshot shows it. */
+export interface WaitingRequest {
+  readonly id: number;
+  readonly model: string;
+  readonly route: Route;
+  readonly priority: number;
+  /** Epoch ms when it first entered the queue. */
+  readonly queuedAt: number;
+  /** Epoch ms by which it must have a slot (`queue.maxWaitMs` after it first queued); Infinity for none. */
+  readonly deadline: number;
+}
+
+/** One held slot. */
+export interface HeldSlot {
+  readonly nodeId: string;
+  readonly requestId: number;
+  readonly model: string;
+  /** Epoch ms when it was bound. */
+  readonly since: number;
+}
+
+/** What the scheduler has learned of one node's speed. */
+export interface NodeEstimate {
+  /** Completed requests it has learned from. */
+  readonly samples: number;
+  /** Mean whole-request latency (ms), 0 before any sample. */
+  readonly latencyMs: number;
+  readonly successRate: number;
+}
+
+/**
+ * A read-only copy of the pool as the scheduler holds it, taken at `at`: nodes (with their breakers
+ * and resident models), held slots, the wait queue, learned estimates and the live request count.
+ * The one way to read scheduler state from outside the scheduler (status routes, admin, the CLI,
+ * the demo); it is a copy, so holding it never sees, or blocks, later changes.
+ */
+export interface PoolView {
+  readonly at: number;
+  /** The pool's strategy. */
+  readonly strategy: string;
+  /** Requests admitted and not yet ended (queued, in backoff, or in flight). */
+  readonly live: number;
+  /** Every node, including removed ones still finishing their requests (`removed: true`). */
+  readonly nodes: readonly NodeSnapshot[];
+  readonly slots: readonly HeldSlot[];
+  readonly queue: { readonly depth: number; readonly byModel: Readonly<Record<string, number>>; readonly waiting: readonly WaitingRequest[] };
+  readonly estimates: Readonly<Record<string, NodeEstimate>>;
+  /** Ids of the nodes the config (at start or the last reload) defines; every other node was added at run time. */
+  readonly configuredNodeIds: readonly string[];
+}
+
+/** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
+export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string> }): PoolView {
+  const nodes = [...s.nodes.values()];
+  const estimates: Record<string, NodeEstimate> = {};
+  const slots: HeldSlot[] = [];
+  for (const n of nodes) {
+    const samples = s.estimates.samples(n.id);
+    estimates[n.id] = { samples, latencyMs: samples > 0 ? s.estimates.latencyMs(n.id) : 0, successRate: s.estimates.successRate(n.id) };
+    for (const h of s.slots.holders(n.id)) slots.push({ nodeId: n.id, requestId: h.requestId, model: h.model, since: h.startedAt });
+  }
+  const waiting = s.queue.inOrder().map((w) => ({
+    id: w.requestId,
+    model: w.model,
+    route: w.ctx.route,
+    priority: w.priority,
+    queuedAt: w.ctx.queuedAt || w.arrivedAt,
+    deadline: w.deadline,
+  }));
+  return {
+    at: s.now(),
+    strategy: s.strategy.name,
+    live: s.liveCount(),
+    nodes: nodes.map(snapshotNode),
+    slots,
+    queue: { depth: s.queue.size, byModel: Object.fromEntries(s.queue.depthByModel()), waiting },
+    estimates,
+    configuredNodeIds: [...s.configuredNodeIds()],
+  };
+}

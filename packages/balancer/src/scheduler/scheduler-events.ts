@@ -1,0 +1,148 @@
+import type { BalancerConfig } from '../config/types';
+import type { BalancerError } from '../errors';
+import type { LoadedModel, NodeSpec } from '../nodes/node';
+import type { DispatchOutcome } from '../stages/dispatch';
+import type { RequestFacts, RequestRejection } from '../stages/request-facts';
+
+/**
+ * Every input of the scheduler, as data: one closed union, each member handled by one named
+ * function (`scheduler/handlers.ts`). Nothing else changes pool state, so a sequence of these,
+ * with the time each was applied, is the whole story of a run: it can be logged, asserted on and
+ * replayed into a fresh scheduler for the same decisions.
+ *
+ * Events are small. What is large or lives long travels beside them, keyed by id, as it did
+ * before: a request's body in the byte arena and its context (sink, hints) in the request table;
+ * a command's promise in the control plane's reply table, under `command`.
+ */
+export type SchedulerEvent =
+  | RequestValidated
+  | RequestCompleted
+  | RequestAborted
+  | RetryDue
+  | HealthChecked
+  | ModelsDiscovered
+  | NodeAdded
+  | NodeRemoved
+  | NodeCommanded
+  | StrategySet
+  | ConfigReloaded
+  | TimerFired
+  | Barrier
+  | ShutdownBegan;
+
+export type SchedulerEventType = SchedulerEvent['type'];
+
+/** Validation's verdict on a request now in the request table: admit it, or reject it. */
+export interface RequestValidated {
+  readonly type: 'request-validated';
+  readonly requestId: number;
+  readonly verdict: RequestFacts | RequestRejection;
+}
+
+/** An upstream exchange ended, however it ended; frees its slot. Exactly one per dispatch. */
+export interface RequestCompleted {
+  readonly type: 'request-completed';
+  readonly requestId: number;
+  readonly nodeId: string;
+  readonly outcome: DispatchOutcome;
+}
+
+/** The client left, a caller cancelled, or a shutdown grace period ended. */
+export interface RequestAborted {
+  readonly type: 'request-aborted';
+  readonly requestId: number;
+  readonly error: BalancerError;
+}
+
+/** A request's retry backoff is over: it goes back to the queue. */
+export interface RetryDue {
+  readonly type: 'retry-due';
+  readonly requestId: number;
+}
+
+/** One health check's result. `at` is when it was taken (epoch ms). */
+export interface HealthChecked {
+  readonly type: 'health-checked';
+  readonly nodeId: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly at: number;
+}
+
+/**
+ * What a node has: its models (`/api/tags`) and, when read, what it has loaded (`/api/ps`, read at
+ * `probedAt`). From the discovery rounds, and from the gateway after it pulled or created models.
+ */
+export interface ModelsDiscovered {
+  readonly type: 'models-discovered';
+  readonly nodeId: string;
+  readonly models?: readonly string[];
+  readonly loaded?: readonly LoadedModel[];
+  readonly probedAt?: number;
+  readonly at: number;
+}
+
+/** Commands carry the id under which the control plane waits for their reply. */
+interface Command {
+  readonly command: number;
+}
+
+export interface NodeAdded extends Command {
+  readonly type: 'node-added';
+  readonly spec: NodeSpec;
+}
+
+/** The node goes once its in-flight requests finish. */
+export interface NodeRemoved extends Command {
+  readonly type: 'node-removed';
+  readonly nodeId: string;
+}
+
+export type NodeAction = 'enable' | 'disable' | 'drain';
+
+export interface NodeCommanded extends Command {
+  readonly type: 'node-commanded';
+  readonly nodeId: string;
+  readonly action: NodeAction;
+}
+
+/** The pool's strategy, by name (built-in, or registered with the control plane). */
+export interface StrategySet extends Command {
+  readonly type: 'strategy-set';
+  readonly name: string;
+}
+
+/**
+ * A new config (file edit, admin reload). `config.nodes` is the file's list: nodes added at run
+ * time that the file does not define are kept (the reply is the effective config).
+ */
+export interface ConfigReloaded extends Command {
+  readonly type: 'config-reloaded';
+  readonly config: BalancerConfig;
+}
+
+/** One of the scheduler's own timers: the earliest queue deadline, or the periodic re-offer. */
+export interface TimerFired {
+  readonly type: 'timer-fired';
+  readonly timer: 'queue-deadline' | 'reoffer';
+}
+
+/** Changes nothing; its reply says that every event posted before it has been applied. */
+export interface Barrier extends Command {
+  readonly type: 'barrier';
+}
+
+/**
+ * The balancer is stopping: nothing binds or retries any more, and every waiting request ends with
+ * `error`. Requests in flight are left to finish (the factory aborts them after its grace period).
+ */
+export interface ShutdownBegan extends Command {
+  readonly type: 'shutdown-began';
+  readonly error: BalancerError;
+}
+
+/** Where the scheduler answers commands (the control plane). */
+export interface CommandReplies {
+  resolve(command: number, value: unknown): void;
+  reject(command: number, error: unknown): void;
+}
