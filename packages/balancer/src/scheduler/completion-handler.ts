@@ -44,6 +44,9 @@ export class CompletionHandler {
       return;
     }
     ctx.upstreamAbort = undefined;
+    // The outcome says whether bytes reached the client (the sink's onStart set this already): the
+    // event alone decides, so a replay without a live dispatch makes the same retry decisions.
+    if (outcome.started) ctx.started = true;
     const v = judge(nodeId, outcome);
     if (node) {
       // Neither success nor failure (an abort, a 4xx) gives back a trial place, if it held one.

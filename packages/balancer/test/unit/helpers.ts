@@ -219,6 +219,8 @@ export interface HarnessOpts {
 export interface Submitted {
   ctx: RequestContext;
   sink: RecordingSink;
+  /** The body as sent (the arena's copy is freed when the request ends). */
+  body: Record<string, unknown>;
 }
 
 export interface SubmitOpts {
@@ -309,7 +311,7 @@ export class Harness {
     const sink = o.sink ?? new RecordingSink();
     const ctx = new RequestContext(this.table.allocateId(), route, off, bytes.length, o.hints ?? {}, o.clientKey, sink, Date.now());
     this.table.add(ctx);
-    const s = { ctx, sink };
+    const s = { ctx, sink, body: full };
     this.submitted.push(s);
     if (!o.hold) this.validate(s);
     return s;
@@ -320,8 +322,8 @@ export class Harness {
     const bytes = this.arena.view(s.ctx.bodyOffset, s.ctx.bodyLength);
     const limits = { maxPromptLength: this.config.validation.maxPromptLength, allowedModels: this.config.validation.allowedModels.map(normalizeModel) };
     // As the ring's scheduling stage does: the verdict as an event, then a scheduling pass.
-    this.scheduler.apply({ type: 'request-validated', requestId: s.ctx.id, verdict: validateRequest(s.ctx.route, bytes, limits) });
-    this.scheduler.pump();
+    this.scheduler.post({ type: 'request-validated', requestId: s.ctx.id, verdict: validateRequest(s.ctx.route, bytes, limits) });
+    this.scheduler.drain();
   }
 
   abort(s: Submitted, error: BalancerError = new RequestAbortedError()): void {
