@@ -151,6 +151,7 @@ export class BalancerMetrics {
   private readonly breaker: Gauge<'node'>;
   private readonly loadedModels: Gauge<'node'>;
   private readonly ringRemaining: Gauge;
+  private readonly eventOverflowPeak: Gauge;
   private readonly queueDepth: Gauge<'model'>;
   private readonly queueWait: Histogram;
   private readonly coldLoads: Counter<'node' | 'model'>;
@@ -187,6 +188,7 @@ export class BalancerMetrics {
     this.breaker = new Gauge({ name: `${p}breaker_state`, help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.', labelNames: ['node'], registers: reg });
     this.loadedModels = new Gauge({ name: `${p}node_loaded_models`, help: 'Models resident on the node (unexpired).', labelNames: ['node'], registers: reg });
     this.ringRemaining = new Gauge({ name: `${p}ringbuffer_remaining`, help: 'Free slots in the request ring.', registers: reg });
+    this.eventOverflowPeak = new Gauge({ name: `${p}scheduler_event_overflow_peak`, help: 'Most scheduler events that found the ring full and waited beside it at once (none is dropped).', registers: reg });
     this.queueDepth = new Gauge({ name: `${p}queue_depth`, help: 'Requests waiting for a slot, by model.', labelNames: ['model'], registers: reg });
     this.queueWait = new Histogram({ name: `${p}queue_wait_seconds`, help: 'Time requests waited for a slot.', buckets, registers: reg });
     this.coldLoads = new Counter({ name: `${p}cold_loads_total`, help: 'Requests that made the node load the model.', labelNames: ['node', 'model'], registers: reg });
@@ -276,6 +278,11 @@ export class BalancerMetrics {
     this.queueDepth.set({ model: this.modelLabel(model) }, depth);
   }
 
+  /** The most scheduler events that have waited beside a full ring at once (see EventInlet). */
+  setEventOverflowPeak(n: number): void {
+    this.eventOverflowPeak.set(n);
+  }
+
   /** Free slots left in the request ring. */
   setRingBufferRemaining(n: number): void {
     this.ringRemaining.set(n);
@@ -334,6 +341,7 @@ export class BalancerMetrics {
   private seedZeros(): void {
     this.backpressure.inc(0);
     this.ringRemaining.set(0);
+    this.eventOverflowPeak.set(0);
     for (const limit of ['global', 'client', 'node']) this.rateLimited.inc({ limit }, 0);
     for (const reason of ['full', 'timeout']) this.queueRejected.inc({ reason }, 0);
     for (const phase of ['connect', 'first-byte', 'idle', 'total']) this.timeouts.inc({ phase }, 0);

@@ -11,6 +11,7 @@ import { Pipeline, PipelineEngine } from './pipeline';
 import { RequestTable } from './request-context';
 import { Estimates } from './scheduler/estimates';
 import { ControlPlane } from './scheduler/control-plane';
+import type { SchedulerEvent } from './scheduler/scheduler-events';
 import type { SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
 import { type PoolView, viewPool } from './scheduler/pool-view';
@@ -109,8 +110,10 @@ export class PipelineFactory {
       nodeAvailable: (id, now) => limiter.nodeAvailable(id, now),
       reconfigure: (next, now) => limiter.reconfigure(rateLimitSettings(next), now),
     };
-    // Built before the scheduler it posts to: the scheduler answers its commands.
-    const control = new ControlPlane((evt) => scheduler.post(evt));
+    // Every scheduler event goes through the ring's event inlet: the engine is built right after the
+    // scheduler (its scheduling stage is the scheduler's), so posts reach it through `engine`.
+    const post = (evt: SchedulerEvent) => engine.inlet.post(evt);
+    const control = new ControlPlane(post);
     const scheduler = new Scheduler({
       config: cfg,
       table,
@@ -121,8 +124,10 @@ export class PipelineFactory {
       limiter: admission,
       observer: combineObservers(cfg.metrics.enabled ? metricsObserver(metrics) : undefined, this.opts.observer),
       replies: control,
+      post,
       now: this.opts.now,
     });
+    const engine = new PipelineEngine(cfg, arena, table, scheduler);
     const view = () => viewPool(scheduler);
     for (const n of view().nodes) metrics.setNodeGauges(n);
     const monitor = new HealthMonitor({
@@ -145,9 +150,8 @@ export class PipelineFactory {
     // which model and which is down. A node that does not answer in time is simply not known yet.
     await monitor.checkNow();
     await new Promise<void>((r) => setImmediate(r));
-    scheduler.drain();
-    const engine = new PipelineEngine(cfg, arena, table, scheduler);
     await engine.start();
+    await control.barrier();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
     const registry = new NodeRegistry(control, view, (nodes) => monitor.updateNodes(nodes));
     this.parts = { arena, table, dispatcher, estimates, metrics, scheduler, control, view, engine, pipeline, monitor, registry };
@@ -180,6 +184,7 @@ export class PipelineFactory {
       scrape: async () => {
         // Gauges that are cheap to read are refreshed at scrape time rather than on every event.
         p.metrics.setRingBufferRemaining(p.engine.remaining());
+        p.metrics.setEventOverflowPeak(p.engine.inlet.overflowPeak);
         for (const n of p.view().nodes) if (!n.removed) p.metrics.setNodeGauges(n);
         return p.metrics.scrape();
       },
@@ -256,6 +261,7 @@ export class PipelineFactory {
     }
     await p.monitor.stop();
     await p.engine.disruptor.shutdown(5_000).catch(() => p.engine.disruptor.halt());
+    p.control.close(new BackpressureError('the balancer has shut down'));
     await p.dispatcher.close();
   }
 

@@ -1,6 +1,6 @@
 import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from './config/types';
-import { type IngressSchema, Route, ingressLayout } from './events';
+import { type IngressSchema, IngressKind, Route, ingressLayout } from './events';
 import { BackpressureError, type BalancerError, RequestAbortedError, ValidationError } from './errors';
 import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 import { collectingSink, streamingSink } from './library-sinks';
@@ -10,6 +10,7 @@ import type { ResponseSink } from './response-sink';
 import type { ControlPlane } from './scheduler/control-plane';
 import type { SchedulerPort } from './scheduler/pool-state';
 import type { PoolView } from './scheduler/pool-view';
+import { EventInlet } from './stages/event-inlet';
 import { SchedulingHandler } from './stages/scheduling';
 import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
@@ -33,21 +34,25 @@ export interface RawRequest {
 }
 
 /**
- * Wires the engine for the balancer: INGRESS events flow validation → scheduling on one ring.
+ * Wires the engine for the balancer: INGRESS records flow validation → scheduling on one ring.
  * Validation is a work pool (inline, or `validationThreads` worker threads); scheduling is a single
- * inline stage, because the scheduler is the single writer of pool state.
+ * inline stage, because the scheduler is the single writer of pool state. Requests and scheduler
+ * events (through {@link EventInlet}) share the ring, so the scheduler sees one order of both.
  */
 export class PipelineEngine {
   readonly disruptor: Disruptor<IngressSchema>;
   readonly ring: RingBuffer<IngressSchema>;
+  /** Where every scheduler event enters the ring. */
+  readonly inlet: EventInlet;
 
   constructor(cfg: BalancerConfig, arena: ByteArena, table: RequestTable, scheduler: SchedulerPort) {
     this.disruptor = new Disruptor<IngressSchema>({
       layout: ingressLayout,
       size: cfg.disruptor.ringBufferSize,
-      producerType: 'single', // only the main thread's front publishes
+      producerType: 'single', // only the main thread publishes: the front, and the event inlet
       waitStrategy: cfg.disruptor.waitStrategy,
     });
+    this.inlet = new EventInlet(this.disruptor.ringBuffer);
     const limits = { maxPromptLength: cfg.validation.maxPromptLength, allowedModels: cfg.validation.allowedModels.map(normalizeModel) };
     const threads = cfg.disruptor.validationThreads;
     const handover: VerdictHandover = new Map();
@@ -59,7 +64,7 @@ export class PipelineEngine {
             name: `validation-${i + 1}`,
           }))
         : [new ValidationHandler(arena, limits, handover)];
-    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler, handover));
+    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler, this.inlet, handover));
     this.ring = this.disruptor.ringBuffer;
   }
 
@@ -178,18 +183,16 @@ export class Pipeline {
     if (opts.signal) {
       const signal = opts.signal;
       const onAbort = () =>
-        this.scheduler.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
+        this.engine.inlet.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
       signal.addEventListener('abort', onAbort, { once: true });
       ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
     }
     const e = ring.get(seq);
+    e.kind = IngressKind.Request;
     e.requestId = id;
     e.route = req.route;
     e.bodyOffset = off;
     e.bodyLength = bytes.length;
-    e.arrivedAt = now;
-    e.deadline = now + cfg.queue.maxWaitMs;
-    e.priority = hints.priority ?? 0;
     e.status = 0;
     e.factsOffset = -1;
     e.factsLength = 0;
@@ -204,7 +207,7 @@ export class Pipeline {
    * (the gateway: one per client connection).
    */
   cancel(requestId: number, reason: BalancerError = new RequestAbortedError()): void {
-    this.scheduler.post({ type: 'request-aborted', requestId, error: reason });
+    this.engine.inlet.post({ type: 'request-aborted', requestId, error: reason });
   }
 
   /**

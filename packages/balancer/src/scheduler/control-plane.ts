@@ -24,6 +24,7 @@ type WithoutCommand<E> = E extends { command: number } ? Omit<E, 'command'> : ne
 export class ControlPlane implements CommandReplies {
   private readonly pending = new Map<number, Pending>();
   private next = 1;
+  private closed: Error | undefined;
   /** Strategy objects handed in by callers, by name (the scheduler's events carry names only). */
   private readonly custom = new Map<string, Strategy>();
 
@@ -68,11 +69,21 @@ export class ControlPlane implements CommandReplies {
   }
 
   healthChecked(r: Omit<HealthChecked, 'type'>): void {
-    this.post({ type: 'health-checked', ...r });
+    if (!this.closed) this.post({ type: 'health-checked', ...r });
   }
 
   modelsDiscovered(r: Omit<ModelsDiscovered, 'type'>): void {
-    this.post({ type: 'models-discovered', ...r });
+    if (!this.closed) this.post({ type: 'models-discovered', ...r });
+  }
+
+  /**
+   * The scheduler has stopped for good (the engine is shut down): commands awaiting an answer, and
+   * every later one, reject with `error`; probe results are dropped.
+   */
+  close(error: Error): void {
+    this.closed = error;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
   }
 
   /** A strategy object set through {@link setStrategy}, by name. */
@@ -95,6 +106,7 @@ export class ControlPlane implements CommandReplies {
   }
 
   private command<T>(evt: WithoutCommand<SchedulerEvent>): Promise<T> {
+    if (this.closed) return Promise.reject(this.closed);
     const command = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(command, { resolve: resolve as (v: unknown) => void, reject });

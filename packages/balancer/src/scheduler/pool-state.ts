@@ -61,6 +61,8 @@ export interface SchedulerPort {
   /** Gives back the count of a request that could not enter the ring after all. */
   unadmit(): void;
   post(evt: SchedulerEvent): void;
+  /** Queues an event for the next {@link drain} (the ring stage, which drains at the end of each batch). */
+  accept(evt: SchedulerEvent): void;
   /** Applies what has been posted, then runs a scheduling pass (the ring stage, at the end of a batch). */
   drain(): void;
 }

@@ -13,7 +13,7 @@ import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
 import type { Estimates } from './estimates';
 import type { Outcome, SchedulerObserver } from './observer';
-import type { AdmissionLimiter, PoolState, Queued } from './pool-state';
+import type { AdmissionLimiter, PoolState, PostEvent, Queued, SchedulerPort } from './pool-state';
 import type { CommandReplies, ConfigReloaded, RequestValidated, SchedulerEvent } from './scheduler-events';
 import { SlotBinder } from './slot-binder';
 import { SlotTable } from './slot-table';
@@ -31,6 +31,12 @@ export interface SchedulerDeps {
   observer?: SchedulerObserver;
   /** Where commands are answered (the control plane); without it, command events are applied unanswered. */
   replies?: CommandReplies;
+  /**
+   * Where the scheduler's own parts send the events they make (a dispatch's completion, a timer's
+   * tick, a retry's end of backoff): the INGRESS ring's event inlet in the pipeline, so that they
+   * come back in ring order with everything else. Default: straight to {@link Scheduler.post}.
+   */
+  post?: PostEvent;
   /** Hears every event as it is applied, and every scheduling pass (an event log, for replay). */
   journal?: SchedulerJournal;
   now?: () => number;
@@ -62,7 +68,7 @@ const REOFFER_MS = 100;
  * Nothing outside this folder holds a Scheduler: callers post events through the control plane
  * and read the pool through `PoolView` snapshots.
  */
-export class Scheduler implements PoolState {
+export class Scheduler implements PoolState, SchedulerPort {
   readonly nodes = new Map<string, PoolNode>();
   readonly queue = new WaitQueue<Queued>();
   readonly slots = new SlotTable();
@@ -96,7 +102,7 @@ export class Scheduler implements PoolState {
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
     applyConfig(this, deps.config, deps.createStrategy);
     const finish = this.finish.bind(this);
-    const post = this.post.bind(this);
+    const post = deps.post ?? this.post.bind(this);
     const isStopped = () => this.stopped;
     const { observer, arena, table } = deps;
     this.timers = new WaitTimers({ pool: this, observer, finish, post, isStopped });
@@ -151,6 +157,11 @@ export class Scheduler implements PoolState {
   }
 
   private readonly drainNow = (): void => this.drain();
+
+  /** Queues an event without scheduling a drain: the ring's scheduling stage drains at the end of its batch. */
+  accept(evt: SchedulerEvent): void {
+    this.inbox.push(evt);
+  }
 
   /** Applies every queued event now, then runs one scheduling pass (the ring's scheduling stage calls this per batch). */
   drain(): void {

@@ -1,6 +1,6 @@
 import type { ByteArena, EventView, WorkHandler } from '@ollama-ring/disruptor';
 import { ARENA_FULL } from '@ollama-ring/disruptor';
-import type { IngressSchema, Route } from '../events';
+import { type IngressSchema, IngressKind, type Route } from '../events';
 import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
 import { isRejection, validateRequest } from './validate-request';
 
@@ -30,6 +30,7 @@ export class ValidationHandler implements WorkHandler<IngressSchema> {
   ) {}
 
   onEvent(e: EventView<IngressSchema>): void {
+    if (e.kind !== IngressKind.Request) return; // a scheduler event: nothing to validate
     const body = this.arena.view(e.bodyOffset, e.bodyLength);
     const verdict = validateRequest(e.route as Route, body, this.limits);
     if (this.handover) {

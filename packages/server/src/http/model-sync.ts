@@ -33,5 +33,6 @@ export async function refreshModels(gw: GatewayContext, nodeIds: readonly string
   const control = gw.factory.getControlPlane();
   const at = Date.now();
   for (const u of updates) control.modelsDiscovered({ nodeId: u.id, models: u.models, at });
-  await control.barrier();
+  // A balancer that has shut down meanwhile (a stream finishing in the grace period) has nothing to learn.
+  await control.barrier().catch(() => undefined);
 }
