@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from '../src/common/args';
-import { DEFAULT_BASELINE_REF, READY_FILE, baselineRef, prepareBaseline, pruneCache, type Step } from '../src/proxy/baseline';
+import { DEFAULT_BASELINE_REF, READY_FILE, autoBaseline, baselineRef, prepareBaseline, pruneCache, type Step } from '../src/proxy/baseline';
 
 // The previous build's worktree machinery, on a throwaway repository with stand-in build steps:
 // no install, no tsc, just what the bench does with git and its cache.
@@ -18,7 +18,8 @@ const worktrees = (repo: string): string => git(repo, 'worktree', 'list', '--por
 
 describe('--baseline', () => {
   test.each([
-    [[], DEFAULT_BASELINE_REF],
+    [[], 'auto'],
+    [['--baseline', 'auto'], 'auto'],
     [['--baseline', 'main'], 'main'],
     [['--baseline=abc1234'], 'abc1234'],
     [['--baseline', 'none'], undefined],
@@ -27,6 +28,8 @@ describe('--baseline', () => {
   ] as const)('%j → %s', (argv, ref) => {
     expect(baselineRef(parseArgs(argv).flags)).toBe(ref);
   });
+
+  test('defaults to auto', () => expect(DEFAULT_BASELINE_REF).toBe('auto'));
 
   test('without a ref it is an error', () => {
     expect(() => baselineRef(parseArgs(['--baseline']).flags)).toThrow(/needs a git ref/);
@@ -45,9 +48,11 @@ describe('previous build worktree', () => {
 
   beforeAll(() => {
     git(root, 'init', '-q', repo);
-    for (const [i, name] of ['one', 'two', 'three'].entries()) {
-      writeFileSync(join(repo, 'file.txt'), `${name}\n`);
-      git(repo, 'add', 'file.txt');
+    mkdirSync(join(repo, 'packages'));
+    // Two changes to the code, then one to the docs only.
+    for (const [i, [file, text]] of [['packages/file.txt', 'one'], ['packages/file.txt', 'two'], ['README.md', 'docs']].entries()) {
+      writeFileSync(join(repo, file), `${text}\n`);
+      git(repo, 'add', file);
       git(repo, 'commit', '-q', '-m', `commit ${i + 1}`);
     }
     third = git(repo, 'rev-parse', 'HEAD');
@@ -64,7 +69,7 @@ describe('previous build worktree', () => {
   test('checks the commit out detached, runs the steps in it, and reuses the build next time', async () => {
     const b = await prepareBaseline('HEAD~1', { repo, cacheDir, steps: () => build, log });
     expect(b).toMatchObject({ ref: 'HEAD~1', sha: second, subject: 'commit 2', dir: join(cacheDir, second), cached: false });
-    expect(readFileSync(join(b.dir, 'file.txt'), 'utf8')).toBe('two\n');
+    expect(readFileSync(join(b.dir, 'packages/file.txt'), 'utf8')).toBe('two\n');
     expect(existsSync(join(b.dir, 'packages/server/dist/index.js'))).toBe(true);
     expect(JSON.parse(readFileSync(join(b.dir, READY_FILE), 'utf8'))).toMatchObject({ sha: second });
     expect(worktrees(repo)).toContain(b.dir);
@@ -86,6 +91,19 @@ describe('previous build worktree', () => {
     rmSync(join(b.dir, READY_FILE));
     const again = await prepareBaseline(third, { repo, cacheDir, steps: () => build, log });
     expect(again.cached).toBe(false);
+  });
+
+  test('auto: the parent of the last commit that changed packages/, or HEAD when packages/ has uncommitted changes', () => {
+    // HEAD changed only the docs: HEAD~1 has the same code; the code before its last change is commit 1.
+    const auto = autoBaseline(repo);
+    expect(git(repo, 'rev-parse', auto.ref)).toBe(first);
+    expect(auto.why).toMatch(/the parent of [0-9a-f]+ "commit 2", the last commit that changed packages/);
+    writeFileSync(join(repo, 'packages/file.txt'), 'uncommitted\n');
+    try {
+      expect(autoBaseline(repo)).toMatchObject({ ref: 'HEAD', why: expect.stringMatching(/not committed/) });
+    } finally {
+      git(repo, 'checkout', '--', 'packages/file.txt');
+    }
   });
 
   test('a ref that does not exist is an error naming it', async () => {

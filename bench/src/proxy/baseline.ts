@@ -1,5 +1,6 @@
 /**
- * The previous build as a target: a git worktree of another commit (by default HEAD~1), installed
+ * The previous build as a target: a git worktree of another commit (by default the code before
+ * the last change to it, see autoBaseline), installed
  * and built on its own, whose balancer and gateway gateway-child.ts then loads instead of this
  * tree's. Both builds are measured in the same run, under the same load, on the same machine.
  *
@@ -14,8 +15,10 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { onCleanup } from './cleanup';
 
-/** What `--baseline` defaults to: the commit before the one checked out. */
-export const DEFAULT_BASELINE_REF = 'HEAD~1';
+/** What `--baseline` defaults to: the code before the last change to it (see autoBaseline). */
+export const DEFAULT_BASELINE_REF = 'auto';
+/** What the gateway is built from: a change elsewhere (docs, bench) does not make a new build. */
+export const CODE_PATHS = ['packages', 'pnpm-lock.yaml'];
 /** `--baseline none` (or `off`, `false`) runs without the previous build. */
 const OFF = new Set(['none', 'off', 'false', 'no']);
 /** Built worktrees kept in the cache; older ones are removed when a new one is built. */
@@ -32,7 +35,7 @@ export function baselineRef(flags: Map<string, string | true>): string | undefin
   if (flags.has('no-baseline')) return undefined;
   const v = flags.get('baseline');
   if (v === undefined) return DEFAULT_BASELINE_REF;
-  if (v === true) throw new Error(`--baseline needs a git ref (a commit, branch or tag; default ${DEFAULT_BASELINE_REF}), or 'none'`);
+  if (v === true) throw new Error(`--baseline needs a git ref (a commit, branch or tag), 'auto' (the default) or 'none'`);
   return OFF.has(v.toLowerCase()) ? undefined : v;
 }
 
@@ -84,6 +87,22 @@ function git(repo: string, args: string[]): string {
   const r = spawnSync('git', ['-C', repo, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${(r.stderr || r.stdout || `exit ${r.status}`).trim()}`);
   return r.stdout.trim();
+}
+
+/**
+ * `--baseline auto`: the gateway as it was before the change being measured.
+ * - packages/ or the lockfile differ from HEAD (uncommitted work, which this tree's build is made
+ *   from): HEAD;
+ * - otherwise the parent of the last commit that changed them. Not simply HEAD~1: after a commit
+ *   to the docs or the bench, HEAD~1 holds the same gateway, and the comparison would say nothing.
+ */
+export function autoBaseline(repo: string): { ref: string; why: string } {
+  const dirty = spawnSync('git', ['-C', repo, 'diff', '--quiet', 'HEAD', '--', ...CODE_PATHS]);
+  if (dirty.status === 1) return { ref: 'HEAD', why: `${CODE_PATHS.join(' or ')} changed since HEAD, not committed` };
+  const last = git(repo, ['log', '-1', '--format=%h %s', 'HEAD', '--', ...CODE_PATHS]);
+  if (!last) throw new Error(`no commit changes ${CODE_PATHS.join(' or ')}`);
+  const [sha, ...subject] = last.split(' ');
+  return { ref: `${sha}~1`, why: `the parent of ${sha} "${subject.join(' ')}", the last commit that changed ${CODE_PATHS.join(' or ')}` };
 }
 
 /** The full sha of `ref` (any commit-ish), or an error naming the ref. */

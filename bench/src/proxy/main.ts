@@ -22,7 +22,7 @@
 import { parseArgs } from '../common/args';
 import { writeJson } from '../common/json-out';
 import { machineInfo } from '../common/machine';
-import { DEFAULT_BASELINE_REF, baselineRef, prepareBaseline, resolveCommit, REPO_ROOT, type BaselineInfo } from './baseline';
+import { autoBaseline, baselineRef, prepareBaseline, resolveCommit, REPO_ROOT, type BaselineInfo } from './baseline';
 import { startChild, type Child } from './child';
 import { onCleanup, runCleanups } from './cleanup';
 import { machineLoad } from './cpu';
@@ -49,19 +49,25 @@ async function measure(t: Target, load: Child, sim: Child, s: BenchSettings): Pr
 
 /**
  * The previous build, ready to run, or why it is skipped. A ref given by hand that does not resolve
- * is an error; the default one may not exist (a shallow clone, the first commit) and is skipped.
+ * is an error; the automatic one may not exist (a shallow clone, the first commit) and is skipped.
  */
 async function previousBuild(flags: Map<string, string | true>): Promise<{ option: TargetOptions['baseline']; info: BaselineInfo }> {
-  const ref = baselineRef(flags);
+  let ref = baselineRef(flags);
   if (ref === undefined) {
     const skipped = 'no previous build (--baseline none)';
     return { option: undefined, info: { ref: null, skipped, reason: 'run without --baseline none to measure it' } };
   }
+  const auto = ref === 'auto';
   try {
+    if (auto) {
+      const chosen = autoBaseline(REPO_ROOT);
+      console.log(`previous build: --baseline auto chose ${chosen.ref}: ${chosen.why}`);
+      ref = chosen.ref;
+    }
     resolveCommit(REPO_ROOT, ref);
   } catch (e) {
-    if (flags.has('baseline')) throw e;
-    const skipped = `${DEFAULT_BASELINE_REF} not found`;
+    if (!auto) throw e;
+    const skipped = 'no previous build found (--baseline auto)';
     return { option: { ok: false, skipped, reason: (e as Error).message }, info: { ref, skipped, reason: (e as Error).message } };
   }
   const dir = flags.get('baseline-dir');
