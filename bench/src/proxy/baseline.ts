@@ -168,7 +168,12 @@ async function lock(file: string, log: (l: string) => void): Promise<() => void>
   for (;;) {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => rmSync(file, { force: true });
+      const release = (): void => rmSync(file, { force: true });
+      const off = onCleanup(async () => release());
+      return () => {
+        off();
+        release();
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
