@@ -1,6 +1,6 @@
 /**
  * pnpm bench:proxy [--quick] [--json FILE] [--md FILE] [--nginx PATH] [--nginx-workers N|auto]
- *                  [--baseline GIT-REF|none] [--baseline-dir DIR]
+ *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR]
  *                  [--connections N] [--streams N] [--tokens-per-sec N] [--tokens N]
  *                  [--warmup-ms N] [--measure-ms N] [--rounds N] [--retries N] [--max-other-pct N]
  *
@@ -12,9 +12,10 @@
  *
  * A minimal Node proxy (node-passthrough) is measured too, as a reference: what any Node proxy
  * costs here, against which ollama-ring's own additions show. So is the previous build
- * (ollama-ring-previous): the gateway as another commit had it (--baseline, default HEAD~1),
- * checked out in a git worktree, installed and built there (see baseline.ts), so that a change is
- * judged against the code before it in the same run, not against figures of another day.
+ * (ollama-ring-previous): the gateway as another commit had it (--baseline; the default, auto, is
+ * the code before its last change), checked out in a git worktree, installed and built there (see
+ * baseline.ts), so that a change is judged against the code before it in the same run, not against
+ * figures of another day.
  *
  * Sim, proxy and load generator each run in their own process; on a small machine they still
  * share the cores, so the ratios within one run are what count, not the absolute figures.
