@@ -12,12 +12,12 @@ describe('bench:proxy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-proxy-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('--json writes every target; nginx, when not found, is skipped with how to install it', async () => {
+  test('--json writes every target; nginx, when not found, and the previous build, with --baseline none, are skipped', async () => {
     const out = join(dir, 'out.json');
     const tiny = ['--warmup-ms', '200', '--measure-ms', '500', '--connections', '4', '--streams', '8', '--tokens', '4', '--tokens-per-sec', '200'];
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [main, '--quick', '--rounds', '1', '--retries', '0', ...tiny, '--nginx', join(dir, 'no-such-nginx'), '--json', out],
+      [main, '--quick', '--rounds', '1', '--retries', '0', ...tiny, '--nginx', join(dir, 'no-such-nginx'), '--baseline', 'none', '--json', out],
       { timeout: 60_000 },
     );
     expect(stdout).toMatch(/nginx: skipped .*apt-get install -y nginx-light/);
@@ -31,6 +31,8 @@ describe('bench:proxy', () => {
       expect(t.p99Ms).toBeGreaterThanOrEqual(t.p50Ms);
       expect(typeof t.ttftAddedP99Ms).toBe('number');
       expect(t.errors).toBe(0);
+      expect(typeof t.proxyCpuUsPerRequest).toBe('number');
+      expect(typeof t.proxyCpuUsPerLine).toBe('number');
     }
     expect(direct.ttftAddedP99Ms).toBe(0);
     // Measured once the balancer has it; until then skipped with this exact reason.
@@ -39,7 +41,15 @@ describe('bench:proxy', () => {
     expect(nginx).toMatchObject({ rps: null, p50Ms: null, p99Ms: null, ttftAddedP99Ms: null });
     expect(nginx.skipped).toMatch(/apt-get install -y nginx-light/);
     expect(r.nginx).toEqual({ skipped: true });
-    expect(r.references.map((t: { name: string }) => t.name)).toEqual(['node-passthrough']);
+    expect(r.references.map((t: { name: string }) => t.name)).toEqual(['node-passthrough', 'ollama-ring-previous']);
+    const [passthrough, previous] = r.references;
+    expect(passthrough.rps).toBeGreaterThan(0);
+    expect(previous).toMatchObject({ rps: null, proxyCpuUsPerLine: null, skipped: 'no previous build (--baseline none)' });
+    expect(r.baseline).toMatchObject({ ref: null, skipped: 'no previous build (--baseline none)' });
+    // Ratios against the passthrough are there; against the skipped previous build, null.
+    expect(inline.ratios.vsPassthrough.rps).toBeGreaterThan(0);
+    expect(inline.ratios.vsPrevious).toBeNull();
+    expect(stdout).toContain('Summary: proxy CPU per non-streaming request and per streamed line');
     // With nginx skipped, the req/s goal cannot be judged; the TTFT goal still is.
     const rpsGoal = r.goals.find((g: { what: string }) => g.what === 'ollama-ring-inline req/s vs nginx');
     expect(rpsGoal).toMatchObject({ met: null, measured: 'nginx skipped' });

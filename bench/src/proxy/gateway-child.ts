@@ -2,15 +2,28 @@
  * ollama-ring under test, alone in its own process: the real Gateway over a PipelineFactory,
  * configured so that nothing but the proxy path is measured (one node with slots for every
  * request, no health checks during the run, request logging off as nginx's access_log is).
+ *
+ * With `root` set it runs another build (the previous build, see baseline.ts): the same harness,
+ * that build's balancer and gateway, resolved from its own checkout with its own dependencies.
  */
-import { PipelineFactory, defaultConfig } from '@ollama-ring/balancer';
-import { Gateway } from '@ollama-ring/server';
+import { join } from 'node:path';
 import { exitWithParent, failStartup, serveLoopDelay } from './child';
 import type { GatewayChildOptions, ToChild } from './protocol';
+
+type Balancer = typeof import('@ollama-ring/balancer');
+type Server = typeof import('@ollama-ring/server');
+
+/** Loaded at run time, so that only the build asked for is ever loaded into this process. */
+function load(root: string | undefined): { PipelineFactory: Balancer['PipelineFactory']; defaultConfig: Balancer['defaultConfig']; Gateway: Server['Gateway'] } {
+  const balancer = (root ? require(join(root, 'packages', 'balancer')) : require('@ollama-ring/balancer')) as Balancer;
+  const server = (root ? require(join(root, 'packages', 'server')) : require('@ollama-ring/server')) as Server;
+  return { PipelineFactory: balancer.PipelineFactory, defaultConfig: balancer.defaultConfig, Gateway: server.Gateway };
+}
 
 async function run(opts: GatewayChildOptions): Promise<void> {
   exitWithParent();
   serveLoopDelay();
+  const { PipelineFactory, defaultConfig, Gateway } = load(opts.root);
   const config = defaultConfig();
   config.nodes = [
     { id: 'sim', url: opts.simUrl, models: [], maxConcurrentRequests: opts.maxInFlight, weight: 1, enabled: true, tags: [], priority: 0 },

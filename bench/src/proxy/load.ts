@@ -90,6 +90,7 @@ export async function runStreams(job: LoadJob, onPhase: (p: 'measure' | 'end') =
   const gap = histogram();
   let streams = 0;
   let lines = 0;
+  let windowLines = 0;
   let errors = 0;
   let firstError: string | undefined;
   const w = window(job, onPhase);
@@ -114,6 +115,7 @@ export async function runStreams(job: LoadJob, onPhase: (p: 'measure' | 'end') =
         }
         if (line.includes('"error"')) throw new Error(`in-band error: ${line.slice(0, 200)}`);
         tokens++;
+        if (now >= w.warmEnd && now <= w.end) windowLines++;
         if (measured) {
           if (last < 0) ttft.recordValue(us(now - start));
           else gap.recordValue(us(now - last));
@@ -141,5 +143,5 @@ export async function runStreams(job: LoadJob, onPhase: (p: 'measure' | 'end') =
   };
   await Promise.all([w.done, ...Array.from({ length: job.concurrency }, (_, i) => loop(i))]);
   await pool.close();
-  return { kind: 'streams', streams, lines, ttft: percentiles(ttft), gap: percentiles(gap), errors, firstError };
+  return { kind: 'streams', streams, lines, windowLines, ttft: percentiles(ttft), gap: percentiles(gap), errors, firstError };
 }

@@ -1,7 +1,8 @@
 /**
  * pnpm bench:proxy [--quick] [--json FILE] [--md FILE] [--nginx PATH] [--nginx-workers N|auto]
+ *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR]
  *                  [--connections N] [--streams N] [--tokens-per-sec N] [--tokens N]
- *                  [--warmup-ms N] [--measure-ms N]
+ *                  [--warmup-ms N] [--measure-ms N] [--rounds N] [--retries N] [--max-other-pct N]
  *
  * What ollama-ring adds on the way to one simulated Ollama node, against a direct connection to
  * that node and against nginx (when installed), all in the same run:
@@ -10,7 +11,11 @@
  *   proxy adds to them over direct.
  *
  * A minimal Node proxy (node-passthrough) is measured too, as a reference: what any Node proxy
- * costs here, against which ollama-ring's own additions show.
+ * costs here, against which ollama-ring's own additions show. So is the previous build
+ * (ollama-ring-previous): the gateway as another commit had it (--baseline; the default, auto, is
+ * the code before its last change), checked out in a git worktree, installed and built there (see
+ * baseline.ts), so that a change is judged against the code before it in the same run, not against
+ * figures of another day.
  *
  * Sim, proxy and load generator each run in their own process; on a small machine they still
  * share the cores, so the ratios within one run are what count, not the absolute figures.
@@ -18,16 +23,18 @@
 import { parseArgs } from '../common/args';
 import { writeJson } from '../common/json-out';
 import { machineInfo } from '../common/machine';
+import { autoBaseline, baselineRef, prepareBaseline, resolveCommit, REPO_ROOT, type BaselineInfo } from './baseline';
 import { startChild, type Child } from './child';
+import { onCleanup, runCleanups } from './cleanup';
 import { machineLoad } from './cpu';
 import { markdownReport, writeText } from './markdown';
 import { measureQuietly } from './measure';
 import { findNginx, nginxVersion, type NginxInfo } from './nginx';
 import type { RequestsResult, SimChildOptions, StreamsResult } from './protocol';
-import { combineRounds, goals, measuredRow, skippedRow, type Measurement, type TargetRow } from './report';
+import { combineRounds, compareRows, goals, measuredRow, skippedRow, type Measurement, type TargetRow } from './report';
 import { REQUEST_PATH, requestBody, settingsFor, streamBody, type BenchSettings } from './settings';
-import { goalsTable, requestsTable, streamsTable } from './tables';
-import { REFERENCE_NAMES, TARGET_NAMES, startTarget, type Target, type TargetName } from './targets';
+import { goalsTable, ratiosTable, requestsTable, streamsTable, summaryTable, type Labels } from './tables';
+import { REFERENCE_NAMES, TARGET_NAMES, startTarget, type Target, type TargetName, type TargetOptions } from './targets';
 
 async function measure(t: Target, load: Child, sim: Child, s: BenchSettings): Promise<Measurement> {
   const procs = { proxy: t.pids, proxyChild: t.child, sim };
@@ -39,6 +46,42 @@ async function measure(t: Target, load: Child, sim: Child, s: BenchSettings): Pr
   const stream = { ...base, kind: 'streams' as const, body: streamBody, concurrency: s.streams, staggerMs };
   const streams = await measureQuietly<StreamsResult>(load, stream, procs, q, t.name);
   return { name: t.name, requests, streams };
+}
+
+/**
+ * The previous build, ready to run, or why it is skipped. A ref given by hand that does not resolve
+ * is an error; the automatic one may not exist (a shallow clone, the first commit) and is skipped.
+ */
+async function previousBuild(flags: Map<string, string | true>): Promise<{ option: TargetOptions['baseline']; info: BaselineInfo }> {
+  let ref = baselineRef(flags);
+  if (ref === undefined) {
+    const skipped = 'no previous build (--baseline none)';
+    return { option: undefined, info: { ref: null, skipped, reason: 'run without --baseline none to measure it' } };
+  }
+  const auto = ref === 'auto';
+  try {
+    if (auto) {
+      const chosen = autoBaseline(REPO_ROOT);
+      console.log(`previous build: --baseline auto chose ${chosen.ref}: ${chosen.why}`);
+      ref = chosen.ref;
+    }
+    resolveCommit(REPO_ROOT, ref);
+  } catch (e) {
+    if (!auto) throw e;
+    const skipped = 'no previous build found (--baseline auto)';
+    return { option: { ok: false, skipped, reason: (e as Error).message }, info: { ref, skipped, reason: (e as Error).message } };
+  }
+  const dir = flags.get('baseline-dir');
+  try {
+    const b = await prepareBaseline(ref, { cacheDir: typeof dir === 'string' ? dir : undefined });
+    if (b.cached) console.log(`previous build: ${ref} = ${b.sha.slice(0, 12)} "${b.subject}", built by an earlier run (${b.dir})`);
+    return { option: { ok: true, build: b }, info: { ...b } };
+  } catch (e) {
+    const reason = (e as Error).message;
+    const skipped = `previous build (${ref}) did not build`;
+    console.log(`previous build: ${skipped}\n${reason}\n`);
+    return { option: { ok: false, skipped, reason }, info: { ref, skipped, reason } };
+  }
 }
 
 async function main(): Promise<void> {
@@ -55,34 +98,42 @@ async function main(): Promise<void> {
   console.log(`bench:proxy ${args.quick ? '(quick) ' : ''}${JSON.stringify(s)}`);
   console.log(`${machine.cpu}, ${machine.cores} cores shared by load generator, proxy and sim; Node ${machine.node}\n`);
 
+  // Built before anything is measured: an install and a tsc run would take the cores from it.
+  const previous = await previousBuild(args.flags);
+  const labels: Labels = 'sha' in previous.info ? { 'ollama-ring-previous': `${previous.info.ref} = ${previous.info.sha.slice(0, 7)}` } : {};
+  const targetOpts = { maxInFlight, nginxBin, nginxWorkers, baseline: previous.option };
+
   // Other engineers' jobs may share these cores: say how busy the machine was before starting.
   const loadBefore = await machineLoad(args.quick ? 1_000 : 2_000);
   console.log(`machine load before the run: ${loadBefore === undefined ? 'unknown' : `${loadBefore.toFixed(0)}% of a core`}\n`);
 
   const simOpts: SimChildOptions = { streamTokensPerSec: s.streamTokensPerSec, tokens: s.tokens, numParallel: maxInFlight };
   const sim = await startChild('sim-child', simOpts);
+  const offSim = onCleanup(() => sim.stop());
   const load = await startChild('load-child', {});
+  const offLoad = onCleanup(() => load.stop());
   const ALL: TargetName[] = [...TARGET_NAMES, ...REFERENCE_NAMES];
   const byTarget = new Map<TargetName, TargetRow[]>(ALL.map((n) => [n, []]));
   try {
     // A first direct pass, thrown away: the sim and the load generator reach their JIT-compiled
     // steady state before anything is compared (else the first target measured pays for it).
-    const warm = await startTarget('direct', { sim, maxInFlight, nginxBin, nginxWorkers });
+    const warm = await startTarget('direct', { sim, ...targetOpts });
     if (warm.ok) await measure(warm.target, load, sim, s);
     for (let round = 1; round <= s.rounds; round++) {
       // Each round measures direct first: "added" compares with the direct figures of its own round.
       let direct: Measurement | undefined;
       for (const name of ALL) {
-        const started = await startTarget(name, { sim, maxInFlight, nginxBin, nginxWorkers });
+        const started = await startTarget(name, { sim, ...targetOpts });
         if (!started.ok) {
           if (round === 1) console.log(`${name}: skipped — ${started.skipped}\n  (${started.reason.split('\n')[0]})`);
           byTarget.get(name)?.push(skippedRow(name, started.skipped, started.reason));
           continue;
         }
+        const offTarget = onCleanup(() => started.target.stop());
         try {
           const m = await measure(started.target, load, sim, s);
           direct ??= m;
-          const row = measuredRow(m, direct);
+          const row = measuredRow(m, direct, s.measureMs);
           byTarget.get(name)?.push(row);
           console.log(
             `round ${round}, ${name}: ${row.rps} req/s, p99 ${row.p99Ms} ms; TTFT p99 ${row.ttftP99Ms} ms (added ${row.ttftAddedP99Ms} ms);` +
@@ -90,19 +141,28 @@ async function main(): Promise<void> {
               (row.errors ? `; ${row.errors} errors, first: ${row.firstError}` : ''),
           );
         } finally {
+          offTarget();
           await started.target.stop();
         }
       }
     }
   } finally {
+    offLoad();
+    offSim();
     await load.stop();
     await sim.stop();
   }
-  const rows = ALL.map((n) => combineRounds(byTarget.get(n) ?? []));
+  const rows = compareRows(ALL.map((n) => combineRounds(byTarget.get(n) ?? [])));
   const isTarget = (r: TargetRow): boolean => (TARGET_NAMES as readonly string[]).includes(r.name);
 
   const verdict = goals(rows, s.streams);
-  const tables = [requestsTable(rows, s.connections), streamsTable(rows, s.streams, s.streamTokensPerSec), goalsTable(verdict)].join('\n\n');
+  const tables = [
+    summaryTable(rows, s.connections, s.streams, labels),
+    ratiosTable(rows, labels),
+    requestsTable(rows, s.connections, labels),
+    streamsTable(rows, s.streams, s.streamTokensPerSec, labels),
+    goalsTable(verdict),
+  ].join('\n\n');
   console.log(`\n${tables}\n`);
 
   const bin = findNginx(nginxBin);
@@ -115,6 +175,7 @@ async function main(): Promise<void> {
       settings: s,
       machineLoadBeforePct: loadBefore === undefined ? null : Number(loadBefore.toFixed(1)),
       nginx,
+      baseline: previous.info,
       targets: rows.filter(isTarget),
       references: rows.filter((r) => !isTarget(r)),
       goals: verdict,
@@ -123,12 +184,13 @@ async function main(): Promise<void> {
   }
   const md = args.flags.get('md');
   if (typeof md === 'string') {
-    const text = markdownReport({ machine, command, settings: s, loadBeforePct: loadBefore, nginx, maxInFlight, tables });
+    const text = markdownReport({ machine, command, settings: s, loadBeforePct: loadBefore, nginx, baseline: previous.info, maxInFlight, tables });
     console.log(`wrote ${writeText(md, text)}`);
   }
 }
 
-main().catch((e: unknown) => {
+main().catch(async (e: unknown) => {
   console.error(e);
+  await runCleanups();
   process.exit(1);
 });

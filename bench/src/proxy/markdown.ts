@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { MachineInfo } from '../common/machine';
+import type { BaselineInfo } from './baseline';
 import type { NginxInfo } from './nginx';
 import type { BenchSettings } from './settings';
 
@@ -11,6 +12,7 @@ export interface MarkdownInput {
   settings: BenchSettings;
   loadBeforePct: number | undefined;
   nginx: NginxInfo;
+  baseline: BaselineInfo;
   maxInFlight: number;
   tables: string;
 }
@@ -23,6 +25,13 @@ export function markdownReport(m: MarkdownInput): string {
       ? 'nginx: not installed, skipped.'
       : `nginx: ${m.nginx.version} (${m.nginx.binary}), \`worker_processes ${m.nginx.workerProcesses}\`, ` +
         `\`upstream { least_conn; keepalive ${m.nginx.keepalive}; }\`, HTTP/1.1 upstream, \`proxy_buffering off\`, access_log off.`;
+  const b = m.baseline;
+  const previous =
+    'sha' in b
+      ? `ollama-ring-previous (reference): the previous build, \`${b.ref}\` = ${b.sha.slice(0, 12)} "${b.subject}", checked out in a git ` +
+        `worktree, installed with its own lockfile and built with its own \`tsc -b\`; the same harness as ollama-ring-inline ` +
+        `(dispatch inline), its balancer and gateway.`
+      : `ollama-ring-previous: skipped, ${b.skipped}.`;
   return `# bench:proxy
 
 - Date: ${m.machine.date}
@@ -47,6 +56,9 @@ How it is measured:
   \`maxGlobalInFlight\` ${m.maxInFlight}, health checks hourly, request log off.
 - ${nginx}
 - node-passthrough (reference): node:http → undici Pool with no parsing or scheduling: what any Node proxy pays here.
+- ${previous}
+- CPU/req is the proxy's CPU time in the non-streaming window ÷ requests completed in it; CPU/line the proxy's CPU
+  time in the streaming window ÷ NDJSON token lines received in it.
 
 ${m.tables}
 `;

@@ -54,6 +54,11 @@ export interface GatewayChildOptions {
   placement: Placement;
   /** Node slots and global in-flight cap: at least the bench's concurrency, so nothing queues. */
   maxInFlight: number;
+  /**
+   * Another build's checkout (the previous build, see baseline.ts): its packages/balancer and
+   * packages/server are loaded instead of this tree's. Absent: this tree's own build.
+   */
+  root?: string;
 }
 
 /** One closed-loop load run against one target. */
@@ -100,6 +105,11 @@ export interface StreamsResult {
   streams: number;
   /** Token lines received by those streams. */
   lines: number;
+  /**
+   * Token lines received inside the measured window, by any stream: the lines the proxy moved
+   * while its CPU was sampled, for the CPU per streamed line.
+   */
+  windowLines: number;
   /** Request sent → first token line received. */
   ttft: Percentiles;
   /** Between consecutive token lines of one stream (the final `done` line is not a token). */

@@ -24,6 +24,10 @@ export interface TargetRow {
   firstError?: string;
   /** CPU time of the proxy's own processes per non-streaming request (µs). */
   proxyCpuUsPerRequest: number | null;
+  /** CPU time of the proxy's own processes per NDJSON token line streamed (µs), at `streams` streams. */
+  proxyCpuUsPerLine: number | null;
+  /** This row's figures ÷ the same figures of the references, same run (see compareRows). */
+  ratios?: { vsPassthrough: Ratios | null; vsPrevious: Ratios | null };
   /** p99 event-loop delay during the streaming window: ollama-ring's process, and the sim's. */
   proxyLoopDelayP99Ms: number | null;
   simLoopDelayP99Ms: number | null;
@@ -64,6 +68,7 @@ export function skippedRow(name: TargetName, skipped: string, reason: string): T
     streams: null,
     errors: null,
     proxyCpuUsPerRequest: null,
+    proxyCpuUsPerLine: null,
     proxyLoopDelayP99Ms: null,
     simLoopDelayP99Ms: null,
     skipped,
@@ -71,13 +76,18 @@ export function skippedRow(name: TargetName, skipped: string, reason: string): T
   };
 }
 
-/** A measured row; `direct` is the same run's direct measurement that "added" is relative to. */
-export function measuredRow(m: Measurement, direct: Measurement): TargetRow {
+/**
+ * A measured row; `direct` is the same run's direct measurement that "added" is relative to, and
+ * `measureMs` the length of the measured window the CPU was sampled over.
+ */
+export function measuredRow(m: Measurement, direct: Measurement, measureMs: number): TargetRow {
   const r = m.requests.result;
   const s = m.streams.result;
   const d = direct.streams.result;
   const errors = r.errors + s.errors;
   const proxyPct = m.requests.cpu.proxyPct;
+  const streamPct = m.streams.cpu.proxyPct;
+  const windowLines = s.windowLines ?? 0;
   return {
     name: m.name,
     rps: round(r.rps, 1),
@@ -96,6 +106,8 @@ export function measuredRow(m: Measurement, direct: Measurement): TargetRow {
     firstError: r.firstError ?? s.firstError,
     // CPU% of one core × window ÷ requests in the window = CPU time per request.
     proxyCpuUsPerRequest: proxyPct === undefined || r.completed === 0 ? null : round((proxyPct / 100 / r.rps) * 1e6, 1),
+    // The same over the streaming window: CPU time in it ÷ token lines received in it.
+    proxyCpuUsPerLine: streamPct === undefined || windowLines === 0 ? null : round(((streamPct / 100) * measureMs * 1000) / windowLines, 2),
     proxyLoopDelayP99Ms: m.streams.proxyLoop ? round(m.streams.proxyLoop.p99Ms) : null,
     simLoopDelayP99Ms: m.streams.simLoop ? round(m.streams.simLoop.p99Ms) : null,
     cpu: { requests: roundShare(m.requests.cpu), streams: roundShare(m.streams.cpu) },
@@ -117,6 +129,7 @@ const MEDIAN_KEYS = [
   'gapAddedP50Ms',
   'gapAddedP99Ms',
   'proxyCpuUsPerRequest',
+  'proxyCpuUsPerLine',
   'proxyLoopDelayP99Ms',
   'simLoopDelayP99Ms',
 ] as const;
@@ -161,6 +174,46 @@ function roundShare(c: CpuShare): CpuShare {
   return { proxyPct: f(c.proxyPct), simPct: f(c.simPct), loadPct: f(c.loadPct), otherPct: f(c.otherPct), irqPct: f(c.irqPct) };
 }
 
+/** The figures every target is compared on, each as this target's ÷ the reference's. */
+export interface Ratios {
+  cpuPerRequest: number | null;
+  cpuPerLine: number | null;
+  rps: number | null;
+  ttftAddedP50: number | null;
+  ttftAddedP99: number | null;
+}
+
+/** `v ÷ of`, or null when either is missing, `of` is not positive or `v` is negative (no ratio to zero or of a gain). */
+export function ratio(v: number | null | undefined, of: number | null | undefined): number | null {
+  if (v === null || v === undefined || of === null || of === undefined || !(of > 0) || !(v >= 0)) return null;
+  return round(v / of);
+}
+
+export function ratios(r: TargetRow, ref: TargetRow | undefined): Ratios | null {
+  if (!ref || ref.skipped || r.skipped) return null;
+  return {
+    cpuPerRequest: ratio(r.proxyCpuUsPerRequest, ref.proxyCpuUsPerRequest),
+    cpuPerLine: ratio(r.proxyCpuUsPerLine, ref.proxyCpuUsPerLine),
+    rps: ratio(r.rps, ref.rps),
+    ttftAddedP50: ratio(r.ttftAddedP50Ms, ref.ttftAddedP50Ms),
+    ttftAddedP99: ratio(r.ttftAddedP99Ms, ref.ttftAddedP99Ms),
+  };
+}
+
+/**
+ * Every row with its ratios against the Node passthrough and against the previous build, same
+ * run (null where that reference was skipped). Below 1 is cheaper / faster for CPU and added TTFT,
+ * above 1 is more req/s.
+ */
+export function compareRows(rows: readonly TargetRow[]): TargetRow[] {
+  const passthrough = rows.find((r) => r.name === 'node-passthrough');
+  const previous = rows.find((r) => r.name === 'ollama-ring-previous');
+  return rows.map((r) => ({ ...r, ratios: { vsPassthrough: ratios(r, passthrough), vsPrevious: ratios(r, previous) } }));
+}
+
+/** The targets the goals are set for; the references (passthrough, previous build) have none. */
+export const GOAL_TARGETS: readonly TargetName[] = ['ollama-ring-inline', 'ollama-ring-workers'];
+
 export interface Goal {
   what: string;
   target: string;
@@ -175,7 +228,7 @@ export const TTFT_ADDED_GOAL_MS = 2;
 export function goals(rows: readonly TargetRow[], streams: number): Goal[] {
   const nginx = rows.find((r) => r.name === 'nginx');
   const out: Goal[] = [];
-  for (const r of rows.filter((x) => x.name.startsWith('ollama-ring'))) {
+  for (const r of rows.filter((x) => GOAL_TARGETS.includes(x.name))) {
     if (r.rps === null) {
       out.push({ what: `${r.name} req/s vs nginx`, target: `≥ ${RPS_RATIO_GOAL}×`, measured: 'skipped', met: null });
       out.push({ what: `${r.name} added TTFT p99 at ${streams} streams`, target: `≤ ${TTFT_ADDED_GOAL_MS} ms`, measured: 'skipped', met: null });

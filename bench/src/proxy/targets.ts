@@ -1,16 +1,22 @@
 /**
  * The four ways to reach the sim node: directly, through ollama-ring with dispatch inline or on
- * worker threads, and through nginx. A target that cannot run here is skipped with the reason.
+ * worker threads, and through nginx; and two references: a bare Node proxy, and ollama-ring as
+ * the previous build (another commit, see baseline.ts) had it. A target that cannot run here is
+ * skipped with the reason.
  */
 import { request } from 'undici';
+import type { BaselineBuild } from './baseline';
 import { startChild, type Child } from './child';
 import { NGINX_INSTALL_HINT, findNginx, startNginx } from './nginx';
 import type { GatewayChildOptions, Placement } from './protocol';
 import { REQUEST_PATH, requestBody, streamBody } from './settings';
 
 export const TARGET_NAMES = ['direct', 'ollama-ring-inline', 'ollama-ring-workers', 'nginx'] as const;
-/** Measured and shown, but outside the `targets` of the JSON: see passthrough-child.ts. */
-export const REFERENCE_NAMES = ['node-passthrough'] as const;
+/**
+ * Measured and shown, but outside the `targets` of the JSON and the goals: what any Node proxy
+ * costs (passthrough-child.ts), and the previous build's gateway, dispatch inline (baseline.ts).
+ */
+export const REFERENCE_NAMES = ['node-passthrough', 'ollama-ring-previous'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number] | (typeof REFERENCE_NAMES)[number];
 
 export const WORKERS_UNAVAILABLE = "dispatchPlacement 'workers' not available";
@@ -34,6 +40,8 @@ export interface TargetOptions {
   /** --nginx: a binary to use instead of searching PATH. */
   nginxBin?: string;
   nginxWorkers: string;
+  /** The previous build, built (or why not); absent: this target is skipped. */
+  baseline?: { ok: true; build: BaselineBuild } | { ok: false; skipped: string; reason: string };
 }
 
 /** One request and one stream must come back whole before a target is measured. */
@@ -45,8 +53,8 @@ async function probe(url: string): Promise<void> {
   }
 }
 
-async function startGateway(name: TargetName, placement: Placement, o: TargetOptions, script = 'gateway-child'): Promise<Target> {
-  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight };
+async function startGateway(name: TargetName, placement: Placement, o: TargetOptions, script = 'gateway-child', root?: string): Promise<Target> {
+  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight, root };
   const child = await startChild(script, opts);
   try {
     await probe(child.url);
@@ -73,6 +81,18 @@ export async function startTarget(name: TargetName, o: TargetOptions): Promise<S
       }
     case 'node-passthrough':
       return { ok: true, target: await startGateway(name, 'inline', o, 'passthrough-child') };
+    case 'ollama-ring-previous': {
+      const b = o.baseline;
+      if (!b) return { ok: false, name, skipped: 'no previous build (--baseline none)', reason: 'run without --baseline none to measure it' };
+      if (!b.ok) return { ok: false, name, skipped: b.skipped, reason: b.reason };
+      // Inline, as ollama-ring-inline: the two differ only in the code under test. An older build
+      // whose API this harness no longer fits is reported skipped, with the error.
+      try {
+        return { ok: true, target: await startGateway(name, 'inline', o, 'gateway-child', b.build.dir) };
+      } catch (e) {
+        return { ok: false, name, skipped: `previous build ${b.build.sha.slice(0, 12)} did not start`, reason: (e as Error).message };
+      }
+    }
     case 'nginx': {
       const bin = findNginx(o.nginxBin);
       if (!bin) return { ok: false, name, skipped: NGINX_INSTALL_HINT, reason: `looked for ${o.nginxBin ?? 'nginx on PATH and in the sbin dirs'}` };
