@@ -152,6 +152,10 @@ export class BalancerMetrics {
   private readonly loadedModels: Gauge<'node'>;
   private readonly ringRemaining: Gauge;
   private readonly eventOverflowPeak: Gauge;
+  private readonly outcomesDropped: Counter;
+  private outcomesDroppedSeen = 0;
+  /** Models whose queue depth was last set non-zero (set to 0 when they leave the queue). */
+  private readonly queuedModels = new Set<string>();
   private readonly queueDepth: Gauge<'model'>;
   private readonly queueWait: Histogram;
   private readonly coldLoads: Counter<'node' | 'model'>;
@@ -188,6 +192,7 @@ export class BalancerMetrics {
     this.breaker = new Gauge({ name: `${p}breaker_state`, help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.', labelNames: ['node'], registers: reg });
     this.loadedModels = new Gauge({ name: `${p}node_loaded_models`, help: 'Models resident on the node (unexpired).', labelNames: ['node'], registers: reg });
     this.ringRemaining = new Gauge({ name: `${p}ringbuffer_remaining`, help: 'Free slots in the request ring.', registers: reg });
+    this.outcomesDropped = new Counter({ name: `${p}outcome_records_dropped_total`, help: 'Request outcome records lost to a full outcome ring (their metrics are missing).', registers: reg });
     this.eventOverflowPeak = new Gauge({ name: `${p}scheduler_event_overflow_peak`, help: 'Most scheduler events that found the ring full and waited beside it at once (none is dropped).', registers: reg });
     this.queueDepth = new Gauge({ name: `${p}queue_depth`, help: 'Requests waiting for a slot, by model.', labelNames: ['model'], registers: reg });
     this.queueWait = new Histogram({ name: `${p}queue_wait_seconds`, help: 'Time requests waited for a slot.', buckets, registers: reg });
@@ -283,6 +288,32 @@ export class BalancerMetrics {
     this.eventOverflowPeak.set(n);
   }
 
+  /** The outcome publisher's count of records lost to a full ring (monotonic). */
+  setOutcomesDropped(total: number): void {
+    if (total > this.outcomesDroppedSeen) this.outcomesDropped.inc(total - this.outcomesDroppedSeen);
+    this.outcomesDroppedSeen = total;
+  }
+
+  /** Every node's gauges from a snapshot of the pool; the series of nodes no longer in it go. */
+  syncNodeGauges(nodes: readonly NodeGaugeInput[], now = Date.now()): void {
+    const present = new Set<string>();
+    for (const n of nodes) {
+      present.add(n.id);
+      this.setNodeGauges(n, now);
+    }
+    for (const id of [...this.nodeSeries.keys()]) if (!present.has(id)) this.removeNode(id);
+  }
+
+  /** Queue depth per model from a snapshot of the queue; models that left it read 0. */
+  syncQueueDepths(byModel: Readonly<Record<string, number>>): void {
+    for (const model of this.queuedModels) if (!(model in byModel)) this.setQueueDepth(model, 0);
+    this.queuedModels.clear();
+    for (const [model, depth] of Object.entries(byModel)) {
+      this.queuedModels.add(model);
+      this.setQueueDepth(model, depth);
+    }
+  }
+
   /** Free slots left in the request ring. */
   setRingBufferRemaining(n: number): void {
     this.ringRemaining.set(n);
@@ -342,6 +373,7 @@ export class BalancerMetrics {
     this.backpressure.inc(0);
     this.ringRemaining.set(0);
     this.eventOverflowPeak.set(0);
+    this.outcomesDropped.inc(0);
     for (const limit of ['global', 'client', 'node']) this.rateLimited.inc({ limit }, 0);
     for (const reason of ['full', 'timeout']) this.queueRejected.inc({ reason }, 0);
     for (const phase of ['connect', 'first-byte', 'idle', 'total']) this.timeouts.inc({ phase }, 0);

@@ -4,7 +4,6 @@ import type { BalancerConfig } from './config/types';
 import { BackpressureError, RequestAbortedError } from './errors';
 import { RateLimiter, rateLimitSettings } from './limits';
 import { BalancerMetrics } from './metrics';
-import { combineObservers, metricsObserver } from './metrics-observer';
 import { HealthMonitor } from './nodes/health-monitor';
 import { NodeRegistry } from './nodes/node-registry';
 import { Pipeline, PipelineEngine } from './pipeline';
@@ -12,7 +11,8 @@ import { RequestTable } from './request-context';
 import { Estimates } from './scheduler/estimates';
 import { ControlPlane } from './scheduler/control-plane';
 import type { SchedulerEvent } from './scheduler/scheduler-events';
-import type { SchedulerObserver } from './scheduler/observer';
+import { OutcomePipeline } from './outcomes/outcome-pipeline';
+import { combineObservers, type SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
 import { type PoolView, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
@@ -103,6 +103,9 @@ export class PipelineFactory {
         : new Dispatcher({ connectTimeoutMs: cfg.timeouts.connectTimeoutMs });
     const estimates = new Estimates(cfg.estimates);
     const metrics = new BalancerMetrics({ prefix: cfg.metrics.prefix });
+    // The completion/metrics stage: the scheduler reports request outcomes as records on a ring of
+    // their own, and the stage turns them into metrics after the scheduler's batch.
+    const outcomes = cfg.metrics.enabled ? new OutcomePipeline(metrics, { waitStrategy: cfg.disruptor.waitStrategy }) : undefined;
     const limiter = new RateLimiter(rateLimitSettings(cfg), Date.now());
     const admission: AdmissionLimiter = {
       check: (key, now) => limiter.check(key, now),
@@ -122,14 +125,13 @@ export class PipelineFactory {
       estimates,
       createStrategy: (name) => control.customStrategy(name) ?? StrategyFactory.create(name),
       limiter: admission,
-      observer: combineObservers(cfg.metrics.enabled ? metricsObserver(metrics) : undefined, this.opts.observer),
+      observer: combineObservers(outcomes?.publisher, this.opts.observer),
       replies: control,
       post,
       now: this.opts.now,
     });
     const engine = new PipelineEngine(cfg, arena, table, scheduler);
     const view = () => viewPool(scheduler);
-    for (const n of view().nodes) metrics.setNodeGauges(n);
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
       discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
@@ -150,11 +152,12 @@ export class PipelineFactory {
     // which model and which is down. A node that does not answer in time is simply not known yet.
     await monitor.checkNow();
     await new Promise<void>((r) => setImmediate(r));
+    await outcomes?.start();
     await engine.start();
     await control.barrier();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
     const registry = new NodeRegistry(control, view, (nodes) => monitor.updateNodes(nodes));
-    this.parts = { arena, table, dispatcher, estimates, metrics, scheduler, control, view, engine, pipeline, monitor, registry };
+    this.parts = { arena, table, dispatcher, estimates, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(
@@ -182,10 +185,14 @@ export class PipelineFactory {
       metrics: p.metrics,
       contentType: p.metrics.contentType,
       scrape: async () => {
-        // Gauges that are cheap to read are refreshed at scrape time rather than on every event.
+        // State gauges are read when they are scraped, the only time anyone sees them, rather than
+        // written on every event.
+        const view = p.view();
         p.metrics.setRingBufferRemaining(p.engine.remaining());
         p.metrics.setEventOverflowPeak(p.engine.inlet.overflowPeak);
-        for (const n of p.view().nodes) if (!n.removed) p.metrics.setNodeGauges(n);
+        p.metrics.setOutcomesDropped(p.outcomes?.publisher.dropped ?? 0);
+        p.metrics.syncNodeGauges(view.nodes, view.at);
+        p.metrics.syncQueueDepths(view.queue.byModel);
         return p.metrics.scrape();
       },
     };
@@ -261,6 +268,7 @@ export class PipelineFactory {
     }
     await p.monitor.stop();
     await p.engine.disruptor.shutdown(5_000).catch(() => p.engine.disruptor.halt());
+    await p.outcomes?.shutdown();
     p.control.close(new BackpressureError('the balancer has shut down'));
     await p.dispatcher.close();
   }
@@ -277,6 +285,7 @@ interface Parts {
   dispatcher: DispatchPort;
   estimates: Estimates;
   metrics: BalancerMetrics;
+  outcomes: OutcomePipeline | undefined;
   scheduler: Scheduler;
   control: ControlPlane;
   view: () => PoolView;

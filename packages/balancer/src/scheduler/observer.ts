@@ -32,3 +32,32 @@ export interface SchedulerObserver {
   nodeChanged?(node: PoolNode): void;
   nodeRemoved?(nodeId: string): void;
 }
+
+/** Every method an observer may have (an observer may be a plain object or a class instance). */
+const OBSERVER_METHODS = [
+  'requestEnded',
+  'routed',
+  'coldLoad',
+  'retry',
+  'queueChanged',
+  'queueWait',
+  'rejected',
+  'timeout',
+  'nodeChanged',
+  'nodeRemoved',
+] as const satisfies readonly (keyof SchedulerObserver)[];
+
+/** Calls every observer in turn; only the methods some observer has are present. */
+export function combineObservers(...list: (SchedulerObserver | undefined)[]): SchedulerObserver {
+  const obs = list.filter((o): o is SchedulerObserver => o !== undefined);
+  if (obs.length === 1) return obs[0];
+  const out: SchedulerObserver = {};
+  for (const k of OBSERVER_METHODS) {
+    const has = obs.filter((o) => typeof o[k] === 'function');
+    if (has.length === 0) continue;
+    (out as Record<string, (...a: unknown[]) => void>)[k] = (...args: unknown[]) => {
+      for (const o of has) (o[k] as (...a: unknown[]) => void).apply(o, args);
+    };
+  }
+  return out;
+}
