@@ -105,7 +105,9 @@ export class PipelineFactory {
     const metrics = new BalancerMetrics({ prefix: cfg.metrics.prefix });
     // The completion/metrics stage: the scheduler reports request outcomes as records on a ring of
     // their own, and the stage turns them into metrics after the scheduler's batch.
-    const outcomes = cfg.metrics.enabled ? new OutcomePipeline(metrics, { waitStrategy: cfg.disruptor.waitStrategy }) : undefined;
+    const outcomes = cfg.metrics.enabled
+      ? new OutcomePipeline(metrics, { waitStrategy: cfg.disruptor.waitStrategy, placement: cfg.disruptor.metricsPlacement })
+      : undefined;
     const limiter = new RateLimiter(rateLimitSettings(cfg), Date.now());
     const admission: AdmissionLimiter = {
       check: (key, now) => limiter.check(key, now),
@@ -193,7 +195,7 @@ export class PipelineFactory {
         p.metrics.setOutcomesDropped(p.outcomes?.publisher.dropped ?? 0);
         p.metrics.syncNodeGauges(view.nodes, view.at);
         p.metrics.syncQueueDepths(view.queue.byModel);
-        return p.metrics.scrape();
+        return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();
       },
     };
   }

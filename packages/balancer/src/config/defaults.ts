@@ -58,6 +58,7 @@ export function defaultConfig(): BalancerConfig {
       maxGlobalInFlight: 1000,
       dispatchPlacement: 'inline',
       validationThreads: 0,
+      metricsPlacement: 'inline',
     },
     queue: { maxDepth: 1000, maxWaitMs: 60000 },
     timeouts: {

@@ -103,6 +103,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     maxGlobalInFlight: int(1),
     dispatchPlacement: { enum: ['inline', 'workers'] },
     validationThreads: int(0, 256),
+    metricsPlacement: { enum: ['inline', 'worker'] },
   }),
   queue: obj({ maxDepth: int(0), maxWaitMs: int(0) }),
   timeouts: obj({

@@ -35,6 +35,8 @@ export interface BalancerConfig {
     dispatchThreads?: number;
     /** Threads for the validation work pool (0 = inline). */
     validationThreads: number;
+    /** Where the completion/metrics stage runs: `inline` on the main thread, or on a worker thread of its own. */
+    metricsPlacement: 'inline' | 'worker';
   };
   queue: { maxDepth: number; maxWaitMs: number };
   timeouts: {

@@ -21,6 +21,9 @@ const REQUEST_OUTCOME: Record<OutcomeCode, RequestOutcome> = {
  * they are read from a `PoolView` when metrics are scraped, which is the only time anyone sees them.
  */
 export class MetricsStage implements EventHandler<OutcomeSchema> {
+  /** Called when the stage's processor stops (the worker entry closes its scrape channel here). */
+  onShutdown?: () => void;
+
   constructor(
     private readonly metrics: BalancerMetrics,
     private readonly labels: LabelTable,

@@ -32,6 +32,7 @@ const SEED_EXPECTED: BalancerConfig = {
     maxGlobalInFlight: 1000,
     dispatchPlacement: 'inline',
     validationThreads: 0,
+    metricsPlacement: 'inline',
   },
   queue: { maxDepth: 1000, maxWaitMs: 60000 },
   timeouts: {

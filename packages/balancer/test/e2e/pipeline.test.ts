@@ -16,8 +16,12 @@ describe.each([['inline'], ['workers']] as const)('pipeline against a simulated 
       ],
       (c) => {
         c.disruptor.dispatchPlacement = placement;
-        // With dispatch on threads, validation goes to threads too: both thread paths are exercised.
-        if (placement === 'workers') c.disruptor.validationThreads = 2;
+        // With dispatch on threads, validation and the metrics stage go to threads too: every
+        // thread path is exercised.
+        if (placement === 'workers') {
+          c.disruptor.validationThreads = 2;
+          c.disruptor.metricsPlacement = 'worker';
+        }
       },
     );
   });
@@ -77,8 +81,14 @@ describe.each([['inline'], ['workers']] as const)('pipeline against a simulated 
   });
 
   test('metrics are scraped with the configured prefix', async () => {
+    const res = await h.factory.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'count me'));
     const text = await h.factory.getMetricsRegistry().scrape();
-    expect(text).toMatch(/ollama_lb_requests_total\{/);
+    // Counted by the completion/metrics stage (inline, or on its thread), gauges from the pool view:
+    // one family each, whichever thread counted.
+    const served = new RegExp(`ollama_lb_requests_total\\{[^}]*node="${res.nodeId}"[^}]*outcome="success"[^}]*\\} (\\d+)`);
+    expect(Number(served.exec(text)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    expect(text.match(/# HELP ollama_lb_requests_total /g)).toHaveLength(1);
+    expect(text).toMatch(/ollama_lb_node_max_concurrent\{node="a"\} 2/);
     expect(text).toMatch(/ollama_lb_ringbuffer_remaining \d+/);
   });
 });
