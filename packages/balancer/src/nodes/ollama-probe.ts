@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
+import { OllamaRingError } from '@ollama-ring/protocol';
 
 /**
  * What a probe needs to know about a node.
@@ -28,15 +29,15 @@ export type ProbeErrorKind = 'refused' | 'timeout' | 'http' | 'malformed' | 'net
  * @example
  * try { await probe.getJson(target, '/api/ps'); } catch (e) { if (e instanceof ProbeError) log(e.kind); }
  */
-export class ProbeError extends Error {
-  override name = 'ProbeError';
+export class ProbeError extends OllamaRingError {
+  static override brand = 'ERR_PROBE';
   constructor(
     readonly kind: ProbeErrorKind,
     message: string,
     /** The HTTP status, for `http` failures. */
     readonly status?: number,
   ) {
-    super(message);
+    super(ProbeError.brand, message);
   }
 }
 

@@ -1,7 +1,8 @@
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { DispatchJob, DispatchOutcome } from './dispatch';
-import { FinalChunkTracker, statsOf } from './final-chunk';
+import { FinalChunkTracker } from '@ollama-ring/protocol';
+import { statsOf } from '../upstream/final-stats';
 import { stripHopByHop } from './hop-by-hop';
 
 const MAX_ERROR_BODY = 64 * 1024;

@@ -1,3 +1,4 @@
+import { OllamaRingError } from '@ollama-ring/protocol';
 import { OllamaProbe, ProbeError, toProbeError, type HealthPath } from '../../src/nodes/ollama-probe';
 import { FakeOllama, closedPort, type Fault } from './fake-ollama';
 
@@ -115,5 +116,14 @@ describe('toProbeError', () => {
     [new ProbeError('http', 'kept', 502), 'http'],
   ])('classifies %p as %s', (e, kind) => {
     expect(toProbeError(e).kind).toBe(kind);
+  });
+});
+
+describe('ProbeError', () => {
+  it('has a stable code and is a product error', () => {
+    const e = new ProbeError('timeout', 'GET /: no answer');
+    expect(e.code).toBe('ERR_PROBE');
+    expect(e.name).toBe('ProbeError');
+    expect(e).toBeInstanceOf(OllamaRingError);
   });
 });

@@ -1,4 +1,5 @@
-import { FinalChunkTracker, statsOf } from '../../src/stages/final-chunk';
+import { FinalChunkTracker } from '@ollama-ring/protocol';
+import { statsOf } from '../../src/upstream/final-stats';
 
 const enc = (s: string) => Buffer.from(s, 'utf8');
 

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { stripHopByHop } from '@ollama-ring/balancer';
+import { OllamaRingError } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
 /**
@@ -55,15 +56,15 @@ export interface NodeAddress {
  * A call to a node that failed without an HTTP answer: refused, reset, or timed out. `status` is
  * what the gateway answers with: 504 for a timeout, 502 otherwise.
  */
-export class NodeCallError extends Error {
-  override name = 'NodeCallError';
+export class NodeCallError extends OllamaRingError {
+  static override brand = 'ERR_NODE_CALL';
   constructor(
     readonly nodeId: string,
     readonly status: 502 | 504,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(NodeCallError.brand, message, options);
   }
 }
 
