@@ -1,32 +1,5 @@
 import { RecordLayout } from '@ollama-ring/disruptor';
 
-/** Which API a request came in on; decides the upstream path and the response framing. */
-export enum Route {
-  Generate = 1,
-  Chat = 2,
-  Embed = 3,
-  Embeddings = 4,
-  OpenAIChat = 5,
-  OpenAICompletions = 6,
-  OpenAIEmbeddings = 7,
-}
-
-/** Upstream path of each route. */
-export const ROUTE_PATHS: Readonly<Record<Route, string>> = {
-  [Route.Generate]: '/api/generate',
-  [Route.Chat]: '/api/chat',
-  [Route.Embed]: '/api/embed',
-  [Route.Embeddings]: '/api/embeddings',
-  [Route.OpenAIChat]: '/v1/chat/completions',
-  [Route.OpenAICompletions]: '/v1/completions',
-  [Route.OpenAIEmbeddings]: '/v1/embeddings',
-};
-
-/** True for routes whose errors and streams use OpenAI's shapes (SSE, `{"error":{...}}`). */
-export function isOpenAIRoute(route: Route): boolean {
-  return route >= Route.OpenAIChat;
-}
-
 /**
  * The INGRESS record: small and fixed. The body travels in the byte arena (`body*` is its
  * reference); validation writes the routing facts back into the arena (`facts*`) and its verdict

@@ -8,7 +8,6 @@ export * from './inference-request';
 export * from './response-sink';
 export * from './pipeline';
 export * from './pipeline-factory';
-export * from './model-names';
 export * from './nodes/node';
 export * from './nodes/circuit-breaker';
 export * from './nodes/node-registry';

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BalancerConfig, type Pipeline, PipelineFactory, Route } from '@ollama-ring/balancer';
+import { type BalancerConfig, type Pipeline, PipelineFactory } from '@ollama-ring/balancer';
+import { Route } from '@ollama-ring/protocol';
 import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
 import { addInferenceRoutes } from './http/inference-routes';

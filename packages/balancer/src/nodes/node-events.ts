@@ -1,6 +1,6 @@
 import type { BalancerConfig } from '../config/types';
 import { InvalidNodeError } from '../errors';
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { Scheduler } from '../scheduler/scheduler';
 import { type LoadedModel, type NodeSpec, PoolNode } from './node';
 

@@ -1,6 +1,5 @@
 import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
-import { Route } from '../events';
-import { normalizeModel } from '../model-names';
+import { Route, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestContext } from '../request-context';
 import type { Scheduler } from './scheduler';
 

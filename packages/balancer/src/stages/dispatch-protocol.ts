@@ -1,4 +1,4 @@
-import type { Route } from '../events';
+import type { Route } from '@ollama-ring/protocol';
 import type { DispatchTimeouts, NodeEndpoint } from './dispatch';
 
 /** Frames a dispatch worker writes into its byte ring: [kind u8, 0, 0, 0][requestId i32][payload]. */

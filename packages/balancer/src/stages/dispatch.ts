@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { ROUTE_PATHS, type Route } from '../events';
+import { ROUTE_PATHS, type Route } from '@ollama-ring/protocol';
 import { UpstreamError } from '../errors';
 import type { FinalChunkStats } from '../scheduler/estimates';
 import { UpstreamExchange } from './upstream-exchange';

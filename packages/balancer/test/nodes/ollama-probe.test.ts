@@ -105,6 +105,9 @@ describe('toProbeError', () => {
   const withCode = (code: string) => Object.assign(new Error('x'), { code });
   it.each([
     [withCode('ECONNREFUSED'), 'refused'],
+    // A host that cannot be reached is as down as one that refuses (dispatch has always said so).
+    [withCode('EHOSTUNREACH'), 'refused'],
+    [withCode('ETIMEDOUT'), 'timeout'],
     [new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')]), 'refused'],
     [withCode('UND_ERR_HEADERS_TIMEOUT'), 'timeout'],
     [withCode('UND_ERR_BODY_TIMEOUT'), 'timeout'],

@@ -1,4 +1,4 @@
-import { normalizeModel } from '@ollama-ring/balancer';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { listModels, type MergedEntry } from './model-listing';
