@@ -38,5 +38,4 @@ export {
 export { Ticker, sharedTicker } from './ticker';
 export type { TickTask, TickScheduler } from './ticker';
 export { parseKeepAlive, parseGoDuration, FOREVER_MS } from './durations';
-export { parseModelName, displayName, fullName, nameKey } from './model-names';
 export { embedding, countTokens } from './text';
