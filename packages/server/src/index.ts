@@ -21,7 +21,7 @@ export { NODES_HEADER, targetNodes, fanOutCall, fanOutProgress, type NodeResult 
 export { listModels, compareVersions, type Listing, type ModelEntry, type MergedEntry } from './http/model-listing';
 export { refreshModels, schedulerBarrier } from './http/model-sync';
 export { Upstream, upstreamFor, closeUpstream, stripHopByHop, forwardable, NodeCallError, type CallKind, type UpstreamCall, type NodeAddress } from './http/upstream';
-export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, displayModel, modelOf, type JsonObject } from './http/route-util';
+export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, modelOf, type JsonObject } from './http/route-util';
 export { runCli, COMMANDS } from './cli';
 export type { CliIo, Command } from './commands/types';
 export { createLogger, componentLogger, silentLogger, isLogLevel, LOG_LEVELS, type LogLevel, type LoggerOptions } from './logging';

@@ -135,17 +135,3 @@ export function requireAdmin(gw: GatewayContext, req: IncomingMessage, res: Serv
 export function canServe(n: NodeSnapshot): boolean {
   return n.enabled && !n.adminDisabled && !n.draining && n.health !== 'UNHEALTHY' && n.breakerState !== 'open';
 }
-
-/**
- * A model name as Ollama shows it in errors (`DisplayShortest`): the tag made explicit, the default
- * registry and namespace dropped, the case kept.
- *
- * @example displayModel('llama3.2'); // 'llama3.2:latest'
- */
-export function displayModel(name: string): string {
-  let n = name.trim();
-  const lastSlash = n.lastIndexOf('/');
-  if (n.indexOf(':', lastSlash + 1) === -1) n = `${n}:latest`;
-  const prefix = 'registry.ollama.ai/library/';
-  return n.toLowerCase().startsWith(prefix) ? n.slice(prefix.length) : n;
-}
