@@ -19,4 +19,4 @@ export * from './metrics';
 export * from './limits';
 export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export * from './config';
-export { stripHopByHop } from './stages/hop-by-hop';
+export { stripHopByHop } from './upstream/hop-by-hop';

@@ -14,7 +14,7 @@ import { Estimates } from './scheduler/estimates';
 import type { SchedulerObserver } from './scheduler/observer';
 import { type AdmissionLimiter, Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
-import type { DispatchPort } from './stages/dispatch-port';
+import type { DispatchPort } from './stages/dispatch-types';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
 import { StrategyFactory } from './strategies/strategy-factory';
 

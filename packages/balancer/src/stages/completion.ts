@@ -1,7 +1,7 @@
 import { errorText } from '@ollama-ring/protocol';
 import { BalancerError, RequestAbortedError, UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { Outcome } from '../scheduler/observer';
-import type { DispatchOutcome } from './dispatch';
+import type { DispatchOutcome } from './dispatch-types';
 
 /** What one finished upstream exchange means for the node, the request and the client. */
 export interface CompletionVerdict {

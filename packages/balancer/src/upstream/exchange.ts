@@ -1,8 +1,8 @@
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
-import type { DispatchJob, DispatchOutcome } from './dispatch';
+import type { DispatchJob, DispatchOutcome } from '../stages/dispatch-types';
 import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, inBandErrorOf } from '@ollama-ring/protocol';
-import { statsOf } from '../upstream/final-stats';
+import { statsOf } from './final-stats';
 import { stripHopByHop } from './hop-by-hop';
 
 const MAX_ERROR_BODY = 64 * 1024;
