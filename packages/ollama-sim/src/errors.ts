@@ -66,3 +66,11 @@ export class SimClosedError extends SimError {
     super(SimClosedError.brand, message);
   }
 }
+
+/** `SimPool.node(id)` named a node the pool does not have. */
+export class SimUnknownNodeError extends SimError {
+  static override brand = 'ERR_SIM_UNKNOWN_NODE';
+  constructor(readonly nodeId: string) {
+    super(SimUnknownNodeError.brand, `no node '${nodeId}' in this pool`);
+  }
+}

@@ -34,6 +34,7 @@ export {
   SimCancelledError,
   SimLoadError,
   SimClosedError,
+  SimUnknownNodeError,
 } from './errors';
 export { Ticker, sharedTicker } from './ticker';
 export type { TickTask, TickScheduler } from './ticker';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BalancerConfig, type Pipeline, PipelineFactory } from '@ollama-ring/balancer';
+import { type BalancerConfig, ConfigError, type Pipeline, PipelineFactory } from '@ollama-ring/balancer';
 import { Route, flavorOfPath } from '@ollama-ring/protocol';
 import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
@@ -73,7 +73,7 @@ export class Gateway implements GatewayContext {
   }
 
   async reload(): Promise<{ nodes: number; strategy: string }> {
-    if (!this.opts.loadConfig) throw new Error('no config file to reload from');
+    if (!this.opts.loadConfig) throw new ConfigError('no config file to reload from');
     const next = this.opts.loadConfig();
     await this.factory.reload(next);
     // The pool after the reload: the file's nodes plus those added at run time that it does not define.
