@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { ROUTE_PATHS } from '@ollama-ring/protocol';
+import { NDJSON_CONTENT_TYPE, ROUTE_PATHS, SSE_CONTENT_TYPE } from '@ollama-ring/protocol';
 import { UpstreamError } from '../errors';
 import { UpstreamExchange } from '../upstream/exchange';
 import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch-types';
@@ -7,7 +7,7 @@ import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch-type
 /** The same for every request (undici reads, never changes, them). */
 const REQUEST_HEADERS: Record<string, string> = {
   'content-type': 'application/json',
-  accept: 'application/json, application/x-ndjson, text/event-stream',
+  accept: `application/json, ${NDJSON_CONTENT_TYPE}, ${SSE_CONTENT_TYPE}`,
 };
 
 export class Dispatcher {
