@@ -17,7 +17,7 @@ module.exports = {
     ],
   },
   moduleNameMapper: {
-    '^@ollama-ring/(disruptor|ollama-sim|balancer|server)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@ollama-ring/(disruptor|protocol|ollama-sim|balancer|server)$': '<rootDir>/packages/$1/src/index.ts',
   },
   testTimeout: 60000,
 };

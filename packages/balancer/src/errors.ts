@@ -1,10 +1,9 @@
 /**
  * The balancer's typed errors. Each has a stable `code`, an HTTP status for the gateway, and the
- * `Symbol.for` brand of `OllamaRingError`, so `instanceof` works across copies of the package.
+ * `Symbol.for` brand of the product's base `OllamaRingError`, so `instanceof` works across copies
+ * of the package.
  */
-import { OllamaRingError } from '@ollama-ring/disruptor';
-
-export { OllamaRingError };
+import { OllamaRingError } from '@ollama-ring/protocol';
 
 /** Base of the errors a request can end with; carries the HTTP status the gateway answers with. */
 export class BalancerError extends OllamaRingError {

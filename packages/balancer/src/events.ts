@@ -1,32 +1,5 @@
 import { RecordLayout } from '@ollama-ring/disruptor';
 
-/** Which API a request came in on; decides the upstream path and the response framing. */
-export enum Route {
-  Generate = 1,
-  Chat = 2,
-  Embed = 3,
-  Embeddings = 4,
-  OpenAIChat = 5,
-  OpenAICompletions = 6,
-  OpenAIEmbeddings = 7,
-}
-
-/** Upstream path of each route. */
-export const ROUTE_PATHS: Readonly<Record<Route, string>> = {
-  [Route.Generate]: '/api/generate',
-  [Route.Chat]: '/api/chat',
-  [Route.Embed]: '/api/embed',
-  [Route.Embeddings]: '/api/embeddings',
-  [Route.OpenAIChat]: '/v1/chat/completions',
-  [Route.OpenAICompletions]: '/v1/completions',
-  [Route.OpenAIEmbeddings]: '/v1/embeddings',
-};
-
-/** True for routes whose errors and streams use OpenAI's shapes (SSE, `{"error":{...}}`). */
-export function isOpenAIRoute(route: Route): boolean {
-  return route >= Route.OpenAIChat;
-}
-
 /** What an INGRESS record carries (its `kind`). */
 export enum IngressKind {
   /** A request from the front: validation checks it, the scheduling stage admits it. */

@@ -1,4 +1,4 @@
-import { Route } from './events';
+import { Route } from '@ollama-ring/protocol';
 
 /** A chat message, as Ollama's `/api/chat` takes it. */
 export interface ChatMessage {

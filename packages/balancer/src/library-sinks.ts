@@ -1,3 +1,4 @@
+import { LineSplitter, inBandErrorOf, parseStreamLine } from '@ollama-ring/protocol';
 import type { BalancerError } from './errors';
 import { UpstreamError } from './errors';
 import type { InferenceResponse } from './inference-request';
@@ -41,44 +42,32 @@ const HIGH_WATER = 64;
  */
 export function streamingSink(): { sink: ResponseSink; iterator: AsyncIterableIterator<Record<string, unknown>>; meta: () => StartInfo | undefined } {
   const queue: Record<string, unknown>[] = [];
-  let pending = '';
+  const lines = new LineSplitter();
   let done = false;
   let failure: BalancerError | undefined;
   let wake: (() => void) | undefined;
   let drainWaiter: (() => void) | undefined;
   let start: StartInfo | undefined;
-  const decoder = new TextDecoder();
   const notify = () => {
     const w = wake;
     wake = undefined;
     w?.();
   };
   const take = (line: string) => {
-    let t = line.trim();
-    if (t.startsWith('data:')) t = t.slice(5).trim();
-    if (!t || t === '[DONE]' || !t.startsWith('{')) return;
-    try {
-      queue.push(JSON.parse(t) as Record<string, unknown>);
-    } catch {
-      // A torn or foreign line is not an object the caller asked for; skip it.
-    }
+    // A torn or foreign line (or SSE's `[DONE]`) is not an object the caller asked for; skip it.
+    const obj = parseStreamLine(line);
+    if (obj) queue.push(obj);
   };
   const sink: ResponseSink = {
     onStart: (info) => void (start = info),
     onChunk: (chunk) => {
-      pending += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
-        take(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
+      for (const line of lines.push(chunk)) take(line);
       notify();
       return queue.length < HIGH_WATER;
     },
     drained: () => (queue.length < HIGH_WATER ? Promise.resolve() : new Promise<void>((r) => (drainWaiter = r))),
     onEnd: (_info: EndInfo) => {
-      take(pending);
-      pending = '';
+      take(lines.end());
       done = true;
       notify();
     },
@@ -102,9 +91,8 @@ export function streamingSink(): { sink: ResponseSink; iterator: AsyncIterableIt
             d();
           }
           // An Ollama error line mid-stream ends the stream with that error, as the ollama client does.
-          if (typeof value.error === 'string' && Object.keys(value).length === 1) {
-            throw new UpstreamError(start?.nodeId ?? '', 500, value.error);
-          }
+          const inBand = inBandErrorOf(value);
+          if (inBand !== undefined) throw new UpstreamError(start?.nodeId ?? '', 500, inBand);
           return { value, done: false };
         }
         if (failure) throw failure;

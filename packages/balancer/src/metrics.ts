@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets, validateMetricName } from 'prom-client';
 import { ConfigError } from './errors';
-import { normalizeModel } from './model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { BreakerState } from './nodes/circuit-breaker';
 import type { HealthState } from './nodes/node';
 

@@ -17,7 +17,7 @@ import type { AdmissionLimiter } from './scheduler/pool-state';
 import { type PoolView, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
-import type { DispatchPort } from './stages/dispatch-port';
+import type { DispatchPort } from './stages/dispatch-types';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
 import { StrategyFactory } from './strategies/strategy-factory';
 

@@ -1,10 +1,10 @@
 import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from './config/types';
-import { type IngressSchema, IngressKind, Route, ingressLayout } from './events';
+import { Route, normalizeModel } from '@ollama-ring/protocol';
+import { type IngressSchema, IngressKind, ingressLayout } from './events';
 import { BackpressureError, type BalancerError, RequestAbortedError, ValidationError } from './errors';
 import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 import { collectingSink, streamingSink } from './library-sinks';
-import { normalizeModel } from './model-names';
 import { RequestContext, type RequestTable } from './request-context';
 import type { ResponseSink } from './response-sink';
 import type { ControlPlane } from './scheduler/control-plane';

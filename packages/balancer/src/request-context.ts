@@ -1,4 +1,4 @@
-import type { Route } from './events';
+import type { Route } from '@ollama-ring/protocol';
 import type { BalancerError } from './errors';
 import type { RequestHints } from './inference-request';
 import type { ResponseSink } from './response-sink';

@@ -1,6 +1,6 @@
 import { BatchEventProcessor } from './batch-event-processor';
 import { ConsumerRepository, type ConsumerInfo } from './consumer-repository';
-import { IllegalStateError, InvalidArgumentError, OllamaRingError, ShutdownTimeoutError, WorkerCrashedError } from './errors';
+import { IllegalStateError, InvalidArgumentError, DisruptorError, ShutdownTimeoutError, WorkerCrashedError } from './errors';
 import {
   type EventHandler,
   type ExceptionHandler,
@@ -30,7 +30,7 @@ export interface DisruptorOptions<S extends RecordSchema> extends RingBufferOpti
   /** Where handler errors are reported, from every thread. Default: `process.emitWarning`. */
   onHandlerError?: (message: string, error: unknown) => void;
   /** Called once when a handler thread crashes; the disruptor then halts. */
-  onFatalError?: (error: OllamaRingError) => void;
+  onFatalError?: (error: DisruptorError) => void;
   /** How long `halt()` lets a handler thread finish its current event before terminating it. Default 5000. */
   threadGraceMs?: number;
 }
@@ -59,7 +59,7 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
   private state: 'building' | 'starting' | 'running' | 'halting' | 'halted' = 'building';
   private runs: Promise<void>[] = [];
   private keepAlive: NodeJS.Timeout | undefined;
-  private failure: OllamaRingError | undefined;
+  private failure: DisruptorError | undefined;
   private haltPromise: Promise<void> | undefined;
   private threadCount = 0;
 
@@ -166,7 +166,7 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
   }
 
   /** The crash that halted this disruptor, if any. */
-  getFailure(): OllamaRingError | undefined {
+  getFailure(): DisruptorError | undefined {
     return this.failure;
   }
 
@@ -265,7 +265,7 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
     );
   }
 
-  private fail(error: OllamaRingError): void {
+  private fail(error: DisruptorError): void {
     if (this.failure) return;
     this.failure = error;
     try {
@@ -316,8 +316,8 @@ export class EventHandlerGroup<S extends RecordSchema = RecordSchema> {
   }
 }
 
-function asFatal(e: unknown): OllamaRingError {
-  if (e instanceof OllamaRingError) return e;
+function asFatal(e: unknown): DisruptorError {
+  if (e instanceof DisruptorError) return e;
   return new WorkerCrashedError(`inline handler failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 

@@ -9,12 +9,14 @@ const kCodes = Symbol.for('@ollama-ring/error-codes');
 type Branded = { [kCodes]?: ReadonlySet<string> };
 
 /**
- * Base class of every ollama-ring error. Subclasses pass their own stable `code`.
+ * An Error with a stable, machine-readable `code`, whose `instanceof` tests a brand rather than class
+ * identity. Generic: any package can base its own error family on it (the engine's is
+ * {@link DisruptorError}); each subclass sets `static brand` to its own code.
  *
  * @example
- * try { sequencer.tryNext(); } catch (e) { if (e instanceof InsufficientCapacityError) shed(); }
+ * class MyError extends BrandedError { static override brand = 'ERR_MINE'; constructor() { super(MyError.brand, 'mine'); } }
  */
-export class OllamaRingError extends Error {
+export class BrandedError extends Error {
   /** A stable, machine-readable identifier such as `ERR_INSUFFICIENT_CAPACITY`. */
   readonly code: string;
 
@@ -32,7 +34,7 @@ export class OllamaRingError extends Error {
   }
 
   /** The brand that `instanceof` looks for; subclasses override it with their own code. */
-  static brand = 'ERR_OLLAMA_RING';
+  static brand = 'ERR_BRANDED';
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
@@ -41,8 +43,18 @@ export class OllamaRingError extends Error {
   }
 }
 
+/**
+ * Base class of every engine error. Subclasses pass their own stable `code`.
+ *
+ * @example
+ * try { sequencer.tryNext(); } catch (e) { if (e instanceof InsufficientCapacityError) shed(); }
+ */
+export class DisruptorError extends BrandedError {
+  static override brand = 'ERR_DISRUPTOR';
+}
+
 /** Thrown by `tryNext(n)` when the ring has fewer than `n` free slots. The caller sheds load. */
-export class InsufficientCapacityError extends OllamaRingError {
+export class InsufficientCapacityError extends DisruptorError {
   static override brand = 'ERR_INSUFFICIENT_CAPACITY';
   constructor(message = 'ring buffer has insufficient capacity') {
     super(InsufficientCapacityError.brand, message);
@@ -50,7 +62,7 @@ export class InsufficientCapacityError extends OllamaRingError {
 }
 
 /** Raised inside a sequence barrier's wait when the barrier has been alerted (shutdown). */
-export class AlertError extends OllamaRingError {
+export class AlertError extends DisruptorError {
   static override brand = 'ERR_ALERTED';
   constructor(message = 'sequence barrier alerted') {
     super(AlertError.brand, message);
@@ -58,7 +70,7 @@ export class AlertError extends OllamaRingError {
 }
 
 /** Raised by a timeout wait strategy when nothing arrived within its period. */
-export class WaitTimeoutError extends OllamaRingError {
+export class WaitTimeoutError extends DisruptorError {
   static override brand = 'ERR_WAIT_TIMEOUT';
   constructor(message = 'wait strategy timed out') {
     super(WaitTimeoutError.brand, message);
@@ -66,7 +78,7 @@ export class WaitTimeoutError extends OllamaRingError {
 }
 
 /** A caller broke the engine's contract: bad sizes, a second start, a handler added after start. */
-export class IllegalStateError extends OllamaRingError {
+export class IllegalStateError extends DisruptorError {
   static override brand = 'ERR_ILLEGAL_STATE';
   constructor(message: string) {
     super(IllegalStateError.brand, message);
@@ -74,7 +86,7 @@ export class IllegalStateError extends OllamaRingError {
 }
 
 /** An argument is out of range: a ring size that is not a power of two, a record that is too large. */
-export class InvalidArgumentError extends OllamaRingError {
+export class InvalidArgumentError extends DisruptorError {
   static override brand = 'ERR_INVALID_ARGUMENT';
   constructor(message: string) {
     super(InvalidArgumentError.brand, message);
@@ -82,7 +94,7 @@ export class InvalidArgumentError extends OllamaRingError {
 }
 
 /** A handler thread died or could not start. The pipeline that owns it halts and reports this. */
-export class WorkerCrashedError extends OllamaRingError {
+export class WorkerCrashedError extends DisruptorError {
   static override brand = 'ERR_WORKER_CRASHED';
   constructor(message: string, options?: { cause?: unknown }) {
     super(WorkerCrashedError.brand, message, options);
@@ -90,7 +102,7 @@ export class WorkerCrashedError extends OllamaRingError {
 }
 
 /** `shutdown(timeoutMs)` could not drain in time; the engine halted without draining. */
-export class ShutdownTimeoutError extends OllamaRingError {
+export class ShutdownTimeoutError extends DisruptorError {
   static override brand = 'ERR_SHUTDOWN_TIMEOUT';
   constructor(message: string) {
     super(ShutdownTimeoutError.brand, message);
@@ -104,7 +116,7 @@ export class ShutdownTimeoutError extends OllamaRingError {
  * @example
  * try { arena.alloc(body.length); } catch (e) { if (e instanceof ArenaFullError) reply503(); }
  */
-export class ArenaFullError extends OllamaRingError {
+export class ArenaFullError extends DisruptorError {
   static override brand = 'ERR_ARENA_FULL';
   constructor(message = 'byte arena is full') {
     super(ArenaFullError.brand, message);
@@ -118,7 +130,7 @@ export class ArenaFullError extends OllamaRingError {
  * @example
  * if (e instanceof PayloadTooLargeError) reply413();
  */
-export class PayloadTooLargeError extends OllamaRingError {
+export class PayloadTooLargeError extends DisruptorError {
   static override brand = 'ERR_PAYLOAD_TOO_LARGE';
   constructor(message: string) {
     super(PayloadTooLargeError.brand, message);
@@ -132,7 +144,7 @@ export class PayloadTooLargeError extends OllamaRingError {
  * @example
  * try { await writer.write(chunk); } catch (e) { if (e instanceof StreamClosedError) upstream.abort(); }
  */
-export class StreamClosedError extends OllamaRingError {
+export class StreamClosedError extends DisruptorError {
   static override brand = 'ERR_STREAM_CLOSED';
   constructor(message: string) {
     super(StreamClosedError.brand, message);

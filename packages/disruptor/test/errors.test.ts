@@ -1,7 +1,9 @@
 import {
   AlertError,
   InsufficientCapacityError,
-  OllamaRingError,
+  BrandedError,
+  DisruptorError,
+  IllegalStateError,
 } from '../src/errors';
 
 describe('typed errors', () => {
@@ -11,7 +13,7 @@ describe('typed errors', () => {
   ])('%p has a stable code and brand', (err, code, cls) => {
     expect(err.code).toBe(code);
     expect(err).toBeInstanceOf(cls);
-    expect(err).toBeInstanceOf(OllamaRingError);
+    expect(err).toBeInstanceOf(DisruptorError);
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe(cls.name);
   });
@@ -29,5 +31,23 @@ describe('typed errors', () => {
       expect(new other.InsufficientCapacityError()).toBeInstanceOf(copy.InsufficientCapacityError);
       expect(new copy.AlertError()).not.toBeInstanceOf(other.InsufficientCapacityError);
     });
+  });
+});
+
+describe('error families', () => {
+  test('engine errors are DisruptorErrors and BrandedErrors', () => {
+    const err = new IllegalStateError('x');
+    expect(err).toBeInstanceOf(DisruptorError);
+    expect(err).toBeInstanceOf(BrandedError);
+    expect(err.code).toBe('ERR_ILLEGAL_STATE');
+  });
+
+  test('another family on BrandedError is not a DisruptorError', () => {
+    class OtherError extends BrandedError {
+      static override brand = 'ERR_OTHER';
+    }
+    const err = new OtherError('ERR_OTHER', 'other');
+    expect(err).toBeInstanceOf(BrandedError);
+    expect(err).not.toBeInstanceOf(DisruptorError);
   });
 });

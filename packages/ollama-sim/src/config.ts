@@ -11,13 +11,16 @@ import type { ModelCapability, SimFaults, SimModelConfig, SimNodeConfig, SimPool
 import { faultsSchema, poolSchema } from './config-schema';
 import { SimConfigError } from './errors';
 import { parseKeepAlive } from './durations';
-import { displayName, fullName, nameKey, parseModelName } from './model-names';
+import { displayName, fullName, modelKey, nameKey, parseModelName } from '@ollama-ring/protocol';
 
 export const DEFAULT_VERSION = '0.33.0';
 
 /** A model with every field settled, as one node serves it. */
 export interface ResolvedModel {
+  /** The lookup key of its name (`modelKey`): one for every spelling. */
   key: string;
+  /** What its generated text and embeddings are seeded by: its full name in lower case. */
+  seedName: string;
   name: string;
   fullName: string;
   namespace: string;
@@ -199,7 +202,8 @@ export function resolveModel(
   const rel = entry.relativeSpeed ?? 1;
   const modified = entry.modifiedAt ? Date.parse(entry.modifiedAt) : NaN;
   return {
-    key: fullName(parsed).toLowerCase(),
+    key: modelKey(parsed),
+    seedName: fullName(parsed).toLowerCase(),
     name: displayName(parsed),
     fullName: fullName(parsed),
     namespace: parsed.namespace,

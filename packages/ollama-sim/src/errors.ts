@@ -1,39 +1,13 @@
 /**
- * Typed errors of the emulator. Each class carries a stable `code` and a `Symbol.for` brand, so that
- * `instanceof` keeps working when two copies of this package are loaded (a bench bundle and a test
- * copy, say). The sim depends on nothing of ours, so this mirrors the pattern rather than importing it.
+ * Typed errors of the emulator. Each class carries a stable `code`; all are `SimError`s, and so
+ * `OllamaRingError`s, whose `Symbol.for` brand keeps `instanceof` working when two copies of this
+ * package are loaded (a bench bundle and a test copy, say).
  */
-
-const kCodes = Symbol.for('@ollama-ring/ollama-sim/error-codes');
-
-type Branded = { [kCodes]?: ReadonlySet<string> };
+import { OllamaRingError } from '@ollama-ring/protocol';
 
 /** Base class of every emulator error. */
-export class SimError extends Error {
-  /** A stable, machine-readable identifier such as `ERR_SIM_CONFIG`. */
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-    // Every brand along the prototype chain, so `instanceof SimError` matches subclasses by brand.
-    const codes = new Set<string>();
-    for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c)) {
-      const brand = (c as { brand?: string }).brand;
-      if (brand) codes.add(brand);
-    }
-    Object.defineProperty(this, kCodes, { value: codes, enumerable: false });
-  }
-
-  /** The brand that `instanceof` looks for; subclasses override it with their own code. */
-  static brand = 'ERR_SIM';
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null) return false;
-    const codes = (value as Branded)[kCodes];
-    return codes instanceof Set ? codes.has((this as unknown as { brand: string }).brand) : false;
-  }
+export class SimError extends OllamaRingError {
+  static override brand = 'ERR_SIM';
 }
 
 /** The configuration (YAML or object) is invalid. `problems` lists every issue found, one per entry. */
@@ -90,5 +64,13 @@ export class SimClosedError extends SimError {
   static override brand = 'ERR_SIM_CLOSED';
   constructor(message = 'sim node closed') {
     super(SimClosedError.brand, message);
+  }
+}
+
+/** `SimPool.node(id)` named a node the pool does not have. */
+export class SimUnknownNodeError extends SimError {
+  static override brand = 'ERR_SIM_UNKNOWN_NODE';
+  constructor(readonly nodeId: string) {
+    super(SimUnknownNodeError.brand, `no node '${nodeId}' in this pool`);
   }
 }

@@ -34,9 +34,9 @@ export {
   SimCancelledError,
   SimLoadError,
   SimClosedError,
+  SimUnknownNodeError,
 } from './errors';
 export { Ticker, sharedTicker } from './ticker';
 export type { TickTask, TickScheduler } from './ticker';
 export { parseKeepAlive, parseGoDuration, FOREVER_MS } from './durations';
-export { parseModelName, displayName, fullName, nameKey } from './model-names';
 export { embedding, countTokens } from './text';

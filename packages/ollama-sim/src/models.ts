@@ -1,7 +1,7 @@
 /** The models installed on one node: lookups by any spelling of a name, and pull/copy/delete. */
 import { createHash } from 'node:crypto';
 import type { ResolvedModel } from './config';
-import { displayName, fullName, nameKey, parseModelName } from './model-names';
+import { displayName, fullName, modelKey, nameKey, parseModelName } from '@ollama-ring/protocol';
 
 export class ModelTable {
   private readonly byKey = new Map<string, ResolvedModel>();
@@ -36,7 +36,8 @@ export class ModelTable {
     if (!n) throw new Error(`destination "${destination}" is invalid`);
     const copy: ResolvedModel = {
       ...source,
-      key: fullName(n).toLowerCase(),
+      key: modelKey(n),
+      seedName: fullName(n).toLowerCase(),
       name: displayName(n),
       fullName: fullName(n),
       namespace: n.namespace,

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { flavorOfPath } from '@ollama-ring/protocol';
 import type { ResolvedNode } from './config';
 import type { SimFaults } from './config-types';
 import { emptyStats, type NodeContext, type NodeStats } from './context';
@@ -15,7 +16,7 @@ import { sendNativeError } from './http-util';
 import { ModelTable } from './models';
 import { handleControl, type ControlTarget, type SimNodeState, type SimResetOptions } from './routes/control';
 import { sendOpenAIError } from './routes/openai-sinks';
-import { errorStyleOf, matchRoute } from './routes/table';
+import { matchRoute } from './routes/table';
 import type { RouteRequest } from './routes/types';
 import { NodeScheduler } from './scheduler';
 import { sharedTicker, type TickScheduler } from './ticker';
@@ -231,10 +232,10 @@ export class SimNode implements ControlTarget {
         this.log(`${new Date().toISOString()} [${this.id}] ${method} ${path} ${status} ${ms}ms${notes.length ? ` ${notes.join(' ')}` : ''}`);
       }
     });
-    const style = errorStyleOf(path);
+    const flavor = flavorOfPath(path);
     const fail = (status: number, message: string): void => {
       if (res.headersSent || res.destroyed) return;
-      if (style === 'openai') sendOpenAIError(res, status, message);
+      if (flavor === 'openai') sendOpenAIError(res, status, message);
       else sendNativeError(res, status, message);
     };
 

@@ -2,6 +2,7 @@
 import { resolveNode, validateSimConfig } from './config';
 import type { SimPoolConfig } from './config-types';
 import { SimNode } from './node';
+import { SimUnknownNodeError } from './errors';
 import type { SimNodeState } from './routes/control';
 import { sharedTicker, type TickScheduler } from './ticker';
 
@@ -47,7 +48,7 @@ export async function startSimPool(config: SimPoolConfig, options: StartSimPoolO
     nodes,
     node(id: string): SimNode {
       const n = nodes.find((x) => x.id === id);
-      if (!n) throw new Error(`no node '${id}' in this pool`);
+      if (!n) throw new SimUnknownNodeError(id);
       return n;
     },
     state: () => nodes.map((n) => n.state()),

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { SimConfigError, SimError, loadSimConfig, parseSimConfig, resolveNode, validateSimConfig, type SimPoolConfig } from '@ollama-ring/ollama-sim';
+import { SimConfigError, SimError, SimUnknownNodeError, loadSimConfig, parseSimConfig, resolveNode, validateSimConfig, type SimPoolConfig } from '@ollama-ring/ollama-sim';
 
 const EXAMPLE = join(__dirname, '..', '..', '..', 'config', 'sim-pool.yaml');
 
@@ -60,5 +60,14 @@ describe('sim config', () => {
 
   it('reports an unreadable file', () => {
     expect(() => loadSimConfig('/nonexistent/sim.yaml')).toThrow(/cannot read file/);
+  });
+});
+
+describe('SimUnknownNodeError', () => {
+  test('has a stable code, names the node, and is a SimError', () => {
+    const e = new SimUnknownNodeError('z');
+    expect(e.code).toBe('ERR_SIM_UNKNOWN_NODE');
+    expect(e.message).toBe("no node 'z' in this pool");
+    expect(e).toBeInstanceOf(SimError);
   });
 });

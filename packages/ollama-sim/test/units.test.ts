@@ -1,5 +1,5 @@
 /** The small pure pieces: Go durations and timestamps, model names, text and the ticker. */
-import { FOREVER_MS, Ticker, countTokens, displayName, embedding, nameKey, parseGoDuration, parseKeepAlive, parseModelName, type TickTask } from '@ollama-ring/ollama-sim';
+import { FOREVER_MS, Ticker, countTokens, embedding, parseGoDuration, parseKeepAlive, type TickTask } from '@ollama-ring/ollama-sim';
 import { rfc3339Local, rfc3339Utc } from '../src/durations';
 import { FifoSemaphore } from '../src/semaphore';
 import { planOutput } from '../src/text';
@@ -36,21 +36,6 @@ describe('Go durations', () => {
     expect(rfc3339Utc(Date.UTC(2024, 8, 12, 21, 17, 29, 1) + 0.5)).toBe('2024-09-12T21:17:29.0015Z');
     expect(Date.parse(rfc3339Local(1_700_000_000_123))).toBe(1_700_000_000_123);
   });
-});
-
-describe('model names', () => {
-  it.each([
-    ['llama3.2', 'llama3.2:latest', 'registry.ollama.ai/library/llama3.2:latest'],
-    ['Llama3.2:3B', 'Llama3.2:3B', 'registry.ollama.ai/library/llama3.2:3b'],
-    ['user/model:v1', 'user/model:v1', 'registry.ollama.ai/user/model:v1'],
-    ['host.example:5000/ns/m:t', 'host.example:5000/ns/m:t', 'host.example:5000/ns/m:t'],
-  ])('%s shows as %s and matches as %s', (raw, display, key) => {
-    const n = parseModelName(raw)!;
-    expect(displayName(n)).toBe(display);
-    expect(nameKey(raw)).toBe(key.toLowerCase());
-  });
-
-  it.each(['', 'bad name', 'a/b/c/d', 'x:', ':tag', '-lead'])('rejects %j', (raw) => expect(parseModelName(raw)).toBeUndefined());
 });
 
 describe('generated content', () => {

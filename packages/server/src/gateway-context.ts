@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { BalancerConfig, Pipeline, PipelineFactory, Route } from '@ollama-ring/balancer';
+import type { BalancerConfig, Pipeline, PipelineFactory } from '@ollama-ring/balancer';
+import type { Route } from '@ollama-ring/protocol';
 import type { Logger } from 'pino';
 
 /** One line of the request log. */

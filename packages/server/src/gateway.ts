@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BalancerConfig, type Pipeline, PipelineFactory, Route } from '@ollama-ring/balancer';
+import { type BalancerConfig, ConfigError, type Pipeline, PipelineFactory } from '@ollama-ring/balancer';
+import { Route, flavorOfPath } from '@ollama-ring/protocol';
 import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
 import { addInferenceRoutes } from './http/inference-routes';
@@ -72,7 +73,7 @@ export class Gateway implements GatewayContext {
   }
 
   async reload(): Promise<{ nodes: number; strategy: string }> {
-    if (!this.opts.loadConfig) throw new Error('no config file to reload from');
+    if (!this.opts.loadConfig) throw new ConfigError('no config file to reload from');
     const next = this.opts.loadConfig();
     await this.factory.reload(next);
     // The pool after the reload: the file's nodes plus those added at run time that it does not define.
@@ -156,7 +157,7 @@ export class Gateway implements GatewayContext {
       await m.handler({ req, res, url, params: m.params });
     } catch (e) {
       this.logger.error({ err: e, path: url.pathname }, 'handler failed');
-      sendError(res, 500, e instanceof Error ? e.message : String(e), url.pathname.startsWith('/v1/') ? 'openai' : 'ollama');
+      sendError(res, 500, e instanceof Error ? e.message : String(e), flavorOfPath(url.pathname));
     }
   }
 }

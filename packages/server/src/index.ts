@@ -5,7 +5,7 @@
 export { Gateway, type GatewayOptions } from './gateway';
 export type { GatewayContext, RequestLogEntry } from './gateway-context';
 export { Router, type Handler, type HttpContext, type RouteMatch } from './http/router';
-export { sendError, sendThrown, type Flavor } from './http/errors';
+export { sendError, sendThrown } from './http/errors';
 export { HttpSink, NODE_HEADER, QUEUE_HEADER, RETRIES_HEADER } from './http/http-sink';
 export { clientIdentity, isAdmin, presentedKey, isLoopback } from './http/auth';
 export { readBody, BodyError } from './http/body';
@@ -20,8 +20,8 @@ export { addOpenAIModelRoutes, type OpenAIModel } from './http/openai-model-rout
 export { NODES_HEADER, targetNodes, fanOutCall, fanOutProgress, type NodeResult } from './http/fan-out';
 export { listModels, compareVersions, type Listing, type ModelEntry, type MergedEntry } from './http/model-listing';
 export { refreshModels } from './http/model-sync';
-export { Upstream, upstreamFor, closeUpstream, stripHopByHop, forwardable, errorText, NodeCallError, type CallKind, type UpstreamCall, type NodeAddress } from './http/upstream';
-export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, displayModel, modelOf, type JsonObject } from './http/route-util';
+export { Upstream, upstreamFor, closeUpstream, stripHopByHop, forwardable, NodeCallError, type CallKind, type UpstreamCall, type NodeAddress } from './http/upstream';
+export { sendJson, readJsonObject, requireClient, requireAdmin, canServe, modelOf, type JsonObject } from './http/route-util';
 export { runCli, COMMANDS } from './cli';
 export type { CliIo, Command } from './commands/types';
 export { createLogger, componentLogger, silentLogger, isLogLevel, LOG_LEVELS, type LogLevel, type LoggerOptions } from './logging';

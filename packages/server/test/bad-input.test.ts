@@ -15,6 +15,8 @@ interface Case {
   body_is?: unknown;
   text?: RegExp;
   retryAfter?: boolean;
+  /** The exact Content-Type: gin's for native errors, `application/json` for Ollama's OpenAI layer. */
+  contentType?: string;
 }
 
 const ollamaErr = (error: string) => ({ error });
@@ -38,6 +40,7 @@ async function expectCase(url: string, c: Case): Promise<void> {
   if (c.body_is !== undefined) expect(JSON.parse(text)).toEqual(c.body_is);
   if (c.text) expect(text).toMatch(c.text);
   if (c.retryAfter) expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  if (c.contentType) expect(res.headers.get('content-type')).toBe(c.contentType);
 }
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
@@ -76,7 +79,7 @@ describe('every bad input gets its error in the caller\'s shape, and disturbs no
   const cases: Case[] = [
     // Native inference.
     { name: 'native: malformed JSON', path: '/api/generate', body: '{"model":', status: 400, text: /^\{"error":"invalid JSON: / },
-    { name: 'native: empty body', path: '/api/chat', body: '', status: 400, body_is: ollamaErr('missing request body') },
+    { name: 'native: empty body', path: '/api/chat', body: '', status: 400, body_is: ollamaErr('missing request body'), contentType: 'application/json; charset=utf-8' },
     { name: 'native: a JSON array', path: '/api/chat', body: '[1]', status: 400, text: /cannot unmarshal/ },
     { name: 'native chat: missing model', path: '/api/chat', body: { messages: [] }, status: 400, body_is: ollamaErr('model is required') },
     // Ollama's own answer for generate without a model is a 404 (ollama-api.md §4), and so is ours.
@@ -107,7 +110,7 @@ describe('every bad input gets its error in the caller\'s shape, and disturbs no
       status: 400,
       text: /^\{"error":\{"message":"invalid JSON: .*","type":"invalid_request_error","param":null,"code":null\}\}\n$/,
     },
-    { name: 'openai: missing model', path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'x' }] }, status: 400, body_is: openaiErr('model is required', 'invalid_request_error') },
+    { name: 'openai: missing model', path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'x' }] }, status: 400, body_is: openaiErr('model is required', 'invalid_request_error'), contentType: 'application/json' },
     {
       name: 'openai: wrong field type (messages)',
       path: '/v1/chat/completions',
@@ -117,7 +120,7 @@ describe('every bad input gets its error in the caller\'s shape, and disturbs no
     },
     { name: 'openai: empty messages', path: '/v1/chat/completions', body: chat({ messages: [] }), status: 400, body_is: openaiErr("[] is too short - 'messages'", 'invalid_request_error') },
     { name: 'openai: oversized body', path: '/v1/completions', body: { model: 'llama3.2', prompt: big }, status: 413, text: /^\{"error":\{"message":"request body of \d+ bytes exceeds the limit of 4096","type":"api_error"/ },
-    { name: 'openai: unknown model', path: '/v1/chat/completions', body: chat({ model: 'x' }), status: 404, body_is: openaiErr("model 'x' not found", 'not_found_error') },
+    { name: 'openai: unknown model', path: '/v1/chat/completions', body: chat({ model: 'x' }), status: 404, body_is: openaiErr("model 'x' not found", 'not_found_error'), contentType: 'application/json' },
     { name: 'openai: wrong method', method: 'GET', path: '/v1/chat/completions', status: 405, text: /^405 method not allowed$/ },
     // The non-inference routes.
     { name: 'show: malformed JSON', path: '/api/show', body: '{', status: 400, text: /^\{"error":"invalid JSON: / },

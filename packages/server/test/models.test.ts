@@ -192,5 +192,10 @@ describe('model routes through the gateway (official clients)', () => {
     await expect(client.models.retrieve('nope')).rejects.toMatchObject({ status: 404, message: expect.stringContaining("model 'nope:latest' not found") });
     const raw = await fetch(`${g.url}/v1/models/nope`);
     expect(await raw.json()).toEqual({ error: { message: "model 'nope:latest' not found", type: 'not_found_error', param: null, code: null } });
+    // Named as Ollama's DisplayShortest does: the default namespace dropped, an invalid name as given.
+    const ns = await fetch(`${g.url}/v1/models/${encodeURIComponent('library/Nope')}`);
+    expect(((await ns.json()) as { error: { message: string } }).error.message).toBe("model 'Nope:latest' not found");
+    const bad = await fetch(`${g.url}/v1/models/${encodeURIComponent('bad name')}`);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe("model 'bad name' not found");
   });
 });

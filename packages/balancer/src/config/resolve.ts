@@ -3,7 +3,7 @@
  * derived, URLs tidied), and the checks a JSON schema cannot express (unique ids, cross-field
  * ranges). Findings carry paths of the alias-mapped input; the loader turns them into lines.
  */
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
 import { defaultConfig, localNode, NODE_DEFAULTS } from './defaults';
 import { isPlainObject, type Segment } from './paths';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { LoadedModel } from './node';
 import { OllamaProbe, ProbeError, isRecord, toProbeError, type ProbeErrorKind, type ProbeTarget } from './ollama-probe';
 

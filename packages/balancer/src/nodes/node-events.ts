@@ -1,6 +1,6 @@
 import type { BalancerConfig } from '../config/types';
 import { InvalidNodeError } from '../errors';
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { HealthChecked, ModelsDiscovered, NodeAction } from '../scheduler/scheduler-events';
 import type { Estimates } from '../scheduler/estimates';
 import type { Strategy } from '../strategies/strategy';

@@ -1,4 +1,4 @@
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
+import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 
 /**
  * What a probe needs to know about a node.
@@ -28,15 +29,15 @@ export type ProbeErrorKind = 'refused' | 'timeout' | 'http' | 'malformed' | 'net
  * @example
  * try { await probe.getJson(target, '/api/ps'); } catch (e) { if (e instanceof ProbeError) log(e.kind); }
  */
-export class ProbeError extends Error {
-  override name = 'ProbeError';
+export class ProbeError extends OllamaRingError {
+  static override brand = 'ERR_PROBE';
   constructor(
     readonly kind: ProbeErrorKind,
     message: string,
     /** The HTTP status, for `http` failures. */
     readonly status?: number,
   ) {
-    super(message);
+    super(ProbeError.brand, message);
   }
 }
 
@@ -158,7 +159,7 @@ export class OllamaProbe {
       const res = await request(url, { dispatcher: this.agent, method: 'GET', headers, signal: combined });
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const text = await readCapped(res.body, 4096, path, true);
-        throw new ProbeError('http', `GET ${path}: HTTP ${res.statusCode}${errorText(text)}`, res.statusCode);
+        throw new ProbeError('http', `GET ${path}: HTTP ${res.statusCode}${reasonOf(text)}`, res.statusCode);
       }
       return await readCapped(res.body, this.maxBodyBytes, path, false);
     } catch (e) {
@@ -185,31 +186,9 @@ export class OllamaProbe {
 export function toProbeError(e: unknown, path?: string): ProbeError {
   if (e instanceof ProbeError) return e;
   const where = path ? `GET ${path}: ` : '';
-  const code = errorCode(e);
-  const message = `${where}${e instanceof Error ? e.message || code || e.name : String(e)}`;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return new ProbeError('refused', `${where}connection refused`);
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'ETIMEDOUT':
-      return new ProbeError('timeout', message);
-    case 'UND_ERR_ABORTED':
-    case 'ABORT_ERR':
-      return new ProbeError('aborted', message);
-    default:
-      return new ProbeError('network', message);
-  }
-}
-
-// Node's happy-eyeballs connect (`localhost` → ::1 and 127.0.0.1) fails with an AggregateError
-// whose own code may be missing; the members carry it.
-function errorCode(e: unknown): string | undefined {
-  if (!isRecord(e)) return undefined;
-  if (typeof e.code === 'string') return e.code;
-  if (Array.isArray(e.errors)) for (const inner of e.errors) { const c = errorCode(inner); if (c) return c; }
-  return isRecord(e.cause) ? errorCode(e.cause) : undefined;
+  const c = classifyNetworkError(e);
+  if (c.kind === 'refused') return new ProbeError('refused', `${where}${c.code === 'ECONNREFUSED' ? 'connection refused' : `unreachable (${c.code})`}`);
+  return new ProbeError(c.kind, `${where}${e instanceof Error ? e.message || c.code || e.name : String(e)}`);
 }
 
 function endpoint(base: string, path: string): { url: string; headers: Record<string, string> } {
@@ -244,14 +223,9 @@ async function readCapped(body: AsyncIterable<Buffer>, max: number, path: string
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function errorText(body: string): string {
-  try {
-    const j = JSON.parse(body) as unknown;
-    if (isRecord(j) && typeof j.error === 'string') return `: ${j.error}`;
-  } catch {
-    // Not Ollama's JSON error shape; fall through to the raw text.
-  }
-  const t = body.trim().slice(0, 120);
+/** The reason an error answer gives, as `: reason`, or '' when it gives none. */
+function reasonOf(body: string): string {
+  const t = errorText(body, 120);
   return t ? `: ${t}` : '';
 }
 

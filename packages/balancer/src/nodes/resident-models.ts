@@ -1,4 +1,4 @@
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 
 /** A model resident on a node, from `/api/ps` or inferred from our own dispatches. */
 export interface LoadedModel {

@@ -1,7 +1,6 @@
 import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
-import { Route } from '../events';
-import { normalizeModel } from '../model-names';
 import type { ByteArena } from '@ollama-ring/disruptor';
+import { Route, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestContext } from '../request-context';
 import type { SchedulerObserver } from './observer';
 import type { FinishRequest, PoolState } from './pool-state';

@@ -1,7 +1,7 @@
 import { type BalancerError, RequestAbortedError, UpstreamTimeoutError } from '../errors';
 import type { RequestContext, RequestTable } from '../request-context';
 import { judge } from '../stages/completion';
-import type { DispatchOutcome } from '../stages/dispatch';
+import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { PoolNode } from '../nodes/node';
 import { REAL_LOAD_MS } from './estimates';
 import type { SchedulerObserver } from './observer';

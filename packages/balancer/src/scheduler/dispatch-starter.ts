@@ -2,7 +2,7 @@ import { UpstreamError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
 import type { ByteArena } from '@ollama-ring/disruptor';
-import type { DispatchPort } from '../stages/dispatch-port';
+import type { DispatchPort } from '../stages/dispatch-types';
 import { untilSignal } from '../until-signal';
 import type { PoolState, PostEvent } from './pool-state';
 

@@ -2,7 +2,7 @@ import type { BalancerConfig } from '../config/types';
 import type { BalancerError, RateLimitedError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
-import type { DispatchOutcome } from '../stages/dispatch';
+import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
 import type { Estimates } from './estimates';
 import type { Outcome } from './observer';

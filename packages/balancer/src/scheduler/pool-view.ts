@@ -1,4 +1,4 @@
-import type { Route } from '../events';
+import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
 import type { PoolState } from './pool-state';
 

@@ -1,7 +1,7 @@
 import type { BalancerConfig } from '../config/types';
 import type { BalancerError } from '../errors';
 import type { LoadedModel, NodeSpec } from '../nodes/node';
-import type { DispatchOutcome } from '../stages/dispatch';
+import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
 
 /**

@@ -5,8 +5,7 @@ import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, re
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
 import type { RequestContext, RequestTable } from '../request-context';
-import type { DispatchOutcome } from '../stages/dispatch';
-import type { DispatchPort } from '../stages/dispatch-port';
+import type { DispatchOutcome, DispatchPort } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
 import { CompletionHandler } from './completion-handler';

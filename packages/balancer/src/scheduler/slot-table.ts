@@ -1,4 +1,4 @@
-import { normalizeModel } from '../model-names';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { PoolNode } from '../nodes/node';
 import type { Estimates, SlotWork } from './estimates';
 

@@ -1,6 +1,7 @@
+import { errorText } from '@ollama-ring/protocol';
 import { BalancerError, RequestAbortedError, UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { Outcome } from '../scheduler/observer';
-import type { DispatchOutcome } from './dispatch';
+import type { DispatchOutcome } from './dispatch-types';
 
 /** What one finished upstream exchange means for the node, the request and the client. */
 export interface CompletionVerdict {
@@ -69,15 +70,7 @@ export function judge(nodeId: string, o: DispatchOutcome): CompletionVerdict {
   }
 }
 
-/** The `error` text of an Ollama or OpenAI error body, or the body itself. */
+/** The `error` text of an Ollama or OpenAI error body, or the body itself (shortened), or the status. */
 export function upstreamMessage(body: string, status: number): string {
-  try {
-    const v = JSON.parse(body) as { error?: unknown };
-    if (typeof v.error === 'string') return v.error;
-    const nested = (v.error as { message?: unknown } | undefined)?.message;
-    if (typeof nested === 'string') return nested;
-  } catch {
-    // not JSON: fall through
-  }
-  return body.trim() || `upstream answered ${status}`;
+  return errorText(body) || `upstream answered ${status}`;
 }

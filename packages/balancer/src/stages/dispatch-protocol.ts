@@ -1,5 +1,5 @@
-import type { Route } from '../events';
-import type { DispatchTimeouts, NodeEndpoint } from './dispatch';
+import type { Route } from '@ollama-ring/protocol';
+import type { DispatchTimeouts, NodeEndpoint } from './dispatch-types';
 
 /** Frames a dispatch worker writes into its byte ring: [kind u8, 0, 0, 0][requestId i32][payload]. */
 export const FRAME_START = 1; // payload: JSON { status, headers }

@@ -8,7 +8,8 @@
 import { SpscByteWriter } from '@ollama-ring/disruptor';
 import { parentPort, workerData } from 'node:worker_threads';
 import { UpstreamTimeoutError } from '../errors';
-import { Dispatcher, type DispatchOutcome } from './dispatch';
+import { Dispatcher } from './dispatch';
+import type { DispatchOutcome } from './dispatch-types';
 import {
   FRAME_CHUNK,
   FRAME_HEADER_BYTES,

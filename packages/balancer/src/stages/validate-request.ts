@@ -1,5 +1,4 @@
-import { Route, isOpenAIRoute } from '../events';
-import { normalizeModel } from '../model-names';
+import { Route, isOpenAIRoute, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
 
 /** Options whose change makes Ollama reload the model (ollama-api.md §8). */

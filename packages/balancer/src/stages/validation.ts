@@ -1,6 +1,7 @@
 import type { ByteArena, EventView, WorkHandler } from '@ollama-ring/disruptor';
 import { ARENA_FULL } from '@ollama-ring/disruptor';
-import { type IngressSchema, IngressKind, type Route } from '../events';
+import type { Route } from '@ollama-ring/protocol';
+import { type IngressSchema, IngressKind } from '../events';
 import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
 import { isRejection, validateRequest } from './validate-request';
 

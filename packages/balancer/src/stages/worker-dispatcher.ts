@@ -3,8 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { FinalChunkStats } from '../scheduler/estimates';
 import { workerEntry } from '../worker-entry';
-import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch';
-import type { DispatchPort } from './dispatch-port';
+import type { DispatchJob, DispatchOutcome, DispatchPort, NodeEndpoint } from './dispatch-types';
 import {
   FRAME_CHUNK,
   FRAME_HEADER_BYTES,

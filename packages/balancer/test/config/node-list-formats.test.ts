@@ -29,6 +29,7 @@ describe('node entries: [id=]target[*slots]', () => {
     ['host:port', /expected host:port/],
   ];
   test.each(BAD)('%j is rejected', (text, msg) => expect(() => parseNodeEntry(text)).toThrow(msg));
+  test('a bad entry is a ConfigError', () => expect(() => parseNodeEntry('a b')).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' })));
 });
 
 describe('hosts.txt (seed 004)', () => {

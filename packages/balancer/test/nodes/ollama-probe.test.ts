@@ -1,3 +1,4 @@
+import { OllamaRingError } from '@ollama-ring/protocol';
 import { OllamaProbe, ProbeError, toProbeError, type HealthPath } from '../../src/nodes/ollama-probe';
 import { FakeOllama, closedPort, type Fault } from './fake-ollama';
 
@@ -104,6 +105,9 @@ describe('toProbeError', () => {
   const withCode = (code: string) => Object.assign(new Error('x'), { code });
   it.each([
     [withCode('ECONNREFUSED'), 'refused'],
+    // A host that cannot be reached is as down as one that refuses (dispatch has always said so).
+    [withCode('EHOSTUNREACH'), 'refused'],
+    [withCode('ETIMEDOUT'), 'timeout'],
     [new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')]), 'refused'],
     [withCode('UND_ERR_HEADERS_TIMEOUT'), 'timeout'],
     [withCode('UND_ERR_BODY_TIMEOUT'), 'timeout'],
@@ -115,5 +119,14 @@ describe('toProbeError', () => {
     [new ProbeError('http', 'kept', 502), 'http'],
   ])('classifies %p as %s', (e, kind) => {
     expect(toProbeError(e).kind).toBe(kind);
+  });
+});
+
+describe('ProbeError', () => {
+  it('has a stable code and is a product error', () => {
+    const e = new ProbeError('timeout', 'GET /: no answer');
+    expect(e.code).toBe('ERR_PROBE');
+    expect(e.name).toBe('ProbeError');
+    expect(e).toBeInstanceOf(OllamaRingError);
   });
 });

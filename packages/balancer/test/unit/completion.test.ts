@@ -1,7 +1,7 @@
 import { RequestAbortedError, UpstreamError, UpstreamTimeoutError } from '../../src/errors';
 import type { Outcome } from '../../src/scheduler/observer';
 import { type CompletionVerdict, judge, upstreamMessage } from '../../src/stages/completion';
-import type { DispatchOutcome } from '../../src/stages/dispatch';
+import type { DispatchOutcome } from '../../src/stages/dispatch-types';
 
 const httpError = (status: number, body: string): DispatchOutcome => ({ kind: 'http-error', status, body, started: false, latencyMs: 1 });
 const failed = (error: UpstreamError, o: { started?: boolean; refused?: boolean } = {}): DispatchOutcome => ({

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Route, UpstreamTimeoutError } from '../../src';
+import { Route } from '@ollama-ring/protocol';
+import { UpstreamTimeoutError } from '../../src';
 import { Dispatcher } from '../../src/stages/dispatch';
 
 // A client that stops reading but keeps its connection open: the sink never drains. The total

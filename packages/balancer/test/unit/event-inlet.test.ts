@@ -2,7 +2,8 @@
 // interleaved with requests in ring order, and none is lost when the ring is full.
 import { ByteArena, Disruptor } from '@ollama-ring/disruptor';
 import { RequestAbortedError } from '../../src/errors';
-import { IngressKind, type IngressSchema, ingressLayout, Route } from '../../src/events';
+import { Route } from '@ollama-ring/protocol';
+import { IngressKind, type IngressSchema, ingressLayout } from '../../src/events';
 import { RequestContext, RequestTable } from '../../src/request-context';
 import type { SchedulerPort } from '../../src/scheduler/pool-state';
 import type { SchedulerEvent } from '../../src/scheduler/scheduler-events';

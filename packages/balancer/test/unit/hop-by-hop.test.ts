@@ -1,4 +1,4 @@
-import { stripHopByHop } from '../../src/stages/hop-by-hop';
+import { stripHopByHop } from '../../src/upstream/hop-by-hop';
 
 describe('stripHopByHop', () => {
   test.each<[string, Record<string, string | string[] | undefined>, Record<string, string>]>([

@@ -122,11 +122,19 @@ describe('streamingSink', () => {
     expect(err).toMatchObject({ message: 'an error was encountered while running the model', nodeId: 'gpu-1', status: 500 });
   });
 
-  test('an object that merely has an error field among others is data, not an error', async () => {
+  test('any object whose error is a string is an in-band error, as the ollama client and dispatch read it', async () => {
     const { sink, iterator } = streamingSink();
-    sink.onChunk(enc('{"error":"x","done":false}\n'));
+    sink.onChunk(enc('{"n":1}\n{"error":"x","status":500}\n'));
     sink.onEnd(END);
-    expect(await all(iterator)).toEqual([{ error: 'x', done: false }]);
+    await expect(iterator.next()).resolves.toEqual({ value: { n: 1 }, done: false });
+    await expect(iterator.next()).rejects.toMatchObject({ code: 'ERR_UPSTREAM', message: 'x' });
+  });
+
+  test('an error field that is not a string is data', async () => {
+    const { sink, iterator } = streamingSink();
+    sink.onChunk(enc('{"error":null,"done":true}\n'));
+    sink.onEnd(END);
+    expect(await all(iterator)).toEqual([{ error: null, done: true }]);
   });
 
   test('onError after some objects: the objects first, then the error', async () => {

@@ -1,4 +1,4 @@
-import { Route } from '../../src/events';
+import { Route } from '@ollama-ring/protocol';
 import { RequestContext, RequestTable } from '../../src/request-context';
 import { RecordingSink } from './helpers';
 

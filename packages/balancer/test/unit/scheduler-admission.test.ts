@@ -8,7 +8,7 @@ import {
   RateLimitedError,
   ValidationError,
 } from '../../src/errors';
-import { Route } from '../../src/events';
+import { Route } from '@ollama-ring/protocol';
 import { modelNotFound } from '../../src/scheduler/admission-control';
 import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
 

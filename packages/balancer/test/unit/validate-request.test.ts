@@ -1,4 +1,4 @@
-import { Route } from '../../src/events';
+import { Route } from '@ollama-ring/protocol';
 import type { RequestFacts, RequestRejection, ValidationLimits } from '../../src/stages/request-facts';
 import { isRejection, priorityOf, signatureOf, validateRequest } from '../../src/stages/validate-request';
 

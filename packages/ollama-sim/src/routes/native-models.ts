@@ -8,7 +8,7 @@ import { FOREVER_MS, rfc3339Local } from '../durations';
 import { SimHttpError } from '../errors';
 import { readBody, sendEmpty, sendJson, sendNativeError, sendText } from '../http-util';
 import { layerDigest } from '../models';
-import { nameKey, parseModelName, shortestOrRaw } from '../model-names';
+import { NDJSON_CONTENT_TYPE, nameKey, ndjsonLine, parseModelName, shortestOrRaw, streamErrorLine } from '@ollama-ring/protocol';
 import type { RouteRequest } from './types';
 
 function details(m: ResolvedModel): Record<string, unknown> {
@@ -132,16 +132,16 @@ async function progress(r: RouteRequest, stream: boolean, work: (emit: Emit) => 
     if (!stream || r.res.destroyed) return;
     if (!begun) {
       begun = true;
-      r.res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      r.res.writeHead(200, { 'Content-Type': NDJSON_CONTENT_TYPE });
     }
-    r.res.write(`${JSON.stringify(obj)}\n`);
+    r.res.write(ndjsonLine(obj));
   };
   try {
     await work(emit);
   } catch (e) {
     if (r.signal.aborted) return;
     const msg = (e as Error).message;
-    if (begun) r.res.end(`${JSON.stringify({ error: msg })}\n`);
+    if (begun) r.res.end(streamErrorLine('ollama', msg));
     else sendNativeError(r.res, e instanceof SimHttpError ? e.status : 500, msg);
     return;
   }

@@ -4,6 +4,7 @@
  * chunks per second, a template beats building an object and serialising it.
  */
 import type { ServerResponse } from 'node:http';
+import { NDJSON_CONTENT_TYPE, streamErrorLine } from '@ollama-ring/protocol';
 import { createdAtNow } from '../durations';
 import type { FinalMetrics, GenerationSink } from '../generation';
 import { sendNativeError } from '../http-util';
@@ -21,7 +22,7 @@ export function metricsJson(m: FinalMetrics): string {
   return s;
 }
 
-const NDJSON_HEADERS = { 'Content-Type': 'application/x-ndjson' };
+const NDJSON_HEADERS = { 'Content-Type': NDJSON_CONTENT_TYPE };
 
 /** Shared by the four native writers: headers on the first byte, errors before or after it. */
 abstract class NativeSink implements GenerationSink {
@@ -54,7 +55,7 @@ abstract class NativeSink implements GenerationSink {
       return;
     }
     // After the first byte the status is fixed at 200: the error travels in-band as a last line.
-    this.res.end(`${JSON.stringify({ error: message })}\n`);
+    this.res.end(streamErrorLine('ollama', message));
   }
 
   destroy(): void {

@@ -5,7 +5,7 @@ import { createdAtNow } from '../durations';
 import { SimHttpError } from '../errors';
 import { loadOnly, runGeneration, runPrefill, type GenerationSink } from '../generation';
 import { readBody, sendJson } from '../http-util';
-import { parseModelName } from '../model-names';
+import { parseModelName } from '@ollama-ring/protocol';
 import { countTokens, embedding, l2normalise } from '../text';
 import { ChatJsonSink, ChatStreamSink, GenerateJsonSink, GenerateStreamSink } from './native-sinks';
 import { prepareChat, prepareGenerate, type PreparedGeneration } from './prepare';
@@ -108,7 +108,7 @@ export async function embedInputs(
   }
   const { loadMs } = await runPrefill(ctx, model, options, keepAliveMs, promptTokens, r.t0, r.signal);
   const vectors = inputs.map((text) => {
-    const v = embedding(model.key, text, model.embeddingLength, true);
+    const v = embedding(model.seedName, text, model.embeddingLength, true);
     return dimensions ? l2normalise(v.slice(0, dimensions)) : v;
   });
   return { vectors, promptTokens, loadMs };
@@ -164,5 +164,5 @@ export async function handleEmbeddings(ctx: NodeContext, r: RouteRequest): Promi
   }
   await runPrefill(ctx, model, options, keepAliveMs, countTokens(prompt), r.t0, r.signal);
   // The legacy endpoint returns raw, unnormalised values.
-  sendJson(r.res, 200, { embedding: embedding(model.key, prompt, model.embeddingLength, false) });
+  sendJson(r.res, 200, { embedding: embedding(model.seedName, prompt, model.embeddingLength, false) });
 }

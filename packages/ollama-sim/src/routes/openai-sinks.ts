@@ -3,21 +3,16 @@
  * `data: [DONE]`) or one JSON object, in the key orders of Ollama's OpenAI layer.
  */
 import type { ServerResponse } from 'node:http';
+import { ERROR_CONTENT_TYPE, SSE_CONTENT_TYPE, SSE_DONE, openAIErrorBody, sseEvent } from '@ollama-ring/protocol';
 import type { FinalMetrics, GenerationSink } from '../generation';
 import type { NativeToolCall, Piece } from '../text';
 
 type Reason = 'stop' | 'length' | 'tool_calls';
 
-function errorType(status: number): string {
-  if (status === 400) return 'invalid_request_error';
-  if (status === 404) return 'not_found_error';
-  return 'api_error';
-}
-
 /** OpenAI's error shape, with Ollama's status and the native message. */
 export function sendOpenAIError(res: ServerResponse, status: number, message: string): void {
-  const body = `${JSON.stringify({ error: { message, type: errorType(status), param: null, code: null } })}\n`;
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  const body = openAIErrorBody(status, message);
+  res.writeHead(status, { 'Content-Type': ERROR_CONTENT_TYPE.openai, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -60,9 +55,9 @@ abstract class OpenAISink implements GenerationSink {
   protected event(json: string): void {
     if (!this.begun) {
       this.begun = true;
-      this.res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+      this.res.writeHead(200, { 'Content-Type': SSE_CONTENT_TYPE, 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     }
-    this.res.write(`data: ${json}\n\n`);
+    this.res.write(sseEvent(json));
   }
 
   error(status: number, message: string): void {
@@ -73,7 +68,7 @@ abstract class OpenAISink implements GenerationSink {
     }
     // Faithful to Ollama: the in-band error becomes one empty chunk, then the stream just stops,
     // with neither [DONE] nor an error event.
-    this.res.write(`data: ${this.spuriousChunk()}\n\n`);
+    this.res.write(sseEvent(this.spuriousChunk()));
     this.res.end();
   }
 
@@ -123,7 +118,7 @@ export class ChatCompletionStreamSink extends OpenAISink {
     if (this.includeUsage) {
       this.event(`{"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${this.modelJson},"system_fingerprint":"fp_ollama","choices":[],"usage":${usage(m)}}`);
     }
-    this.res.write('data: [DONE]\n\n');
+    this.res.write(SSE_DONE);
     this.res.end();
   }
 
@@ -191,7 +186,7 @@ export class CompletionStreamSink extends OpenAISink {
     if (this.includeUsage) {
       this.event(`{"id":"${this.id}","object":"text_completion","created":${this.created},"choices":[],"model":${this.modelJson},"system_fingerprint":"fp_ollama","usage":${usage(m)}}`);
     }
-    this.res.write('data: [DONE]\n\n');
+    this.res.write(SSE_DONE);
     this.res.end();
   }
 

@@ -17,7 +17,7 @@ import {
 } from './openai-sinks';
 import { prepareChat, prepareGenerate } from './prepare';
 import type { RouteRequest } from './types';
-import { shortestOrRaw } from '../model-names';
+import { shortestOrRaw } from '@ollama-ring/protocol';
 
 const bad = (message: string): SimHttpError => new SimHttpError(400, message);
 

@@ -8,7 +8,7 @@ import type { ResolvedModel } from '../config';
 import type { NodeContext } from '../context';
 import { CHAT_FIELDS, GENERATE_FIELDS, checkFields, checkOptions, keepAliveOf } from '../decode';
 import { SimHttpError } from '../errors';
-import { parseModelName } from '../model-names';
+import { parseModelName } from '@ollama-ring/protocol';
 import { runnerOptions } from '../runner';
 import { countTokens, planOutput, type OutputPlan, type ToolSpec } from '../text';
 
@@ -120,7 +120,7 @@ export function prepareGenerate(ctx: NodeContext, body: Record<string, unknown>)
   const images = Array.isArray(body.images) ? body.images.length : 0;
   // Template overhead: a few tokens of role markers around the prompt unless raw.
   const promptTokens = Math.max(1, countTokens(system) + countTokens(prompt) + countTokens((body.suffix as string) ?? '') + images * 768 + (raw ? 0 : 6));
-  const seedText = `${model.key}\n${system}\n${prompt}`;
+  const seedText = `${model.seedName}\n${system}\n${prompt}`;
   const plan = outputPlan(ctx, model, options, promptTokens, seedText, think, body.format, undefined);
   return { ...base, action: 'generate', promptTokens, plan, seedText };
 }
@@ -181,7 +181,7 @@ export function prepareChat(ctx: NodeContext, body: Record<string, unknown>): Pr
   const think = thinkingOn(body.think, model, echo);
   if (messages.length === 0) return { ...base, action: 'load', promptTokens: 0, plan: EMPTY_PLAN, seedText: '' };
   let promptTokens = model.system ? countTokens(model.system) + 4 : 0;
-  let seedText = model.key;
+  let seedText = model.seedName;
   for (const m of messages) {
     promptTokens += countTokens(m.content) + 4 + (m.images?.length ?? 0) * 768;
     seedText += `\n${m.role}:${m.content}`;

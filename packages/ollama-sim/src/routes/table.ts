@@ -1,6 +1,6 @@
 /**
- * The route table of a node, as Ollama registers its routes with gin: a known path with a wrong
- * method gets 405, an unknown path 404.
+ * The route table of a node: Ollama's endpoints (from the protocol package) with their handlers. A
+ * known path with a wrong method gets 405, an unknown path 404, as with gin.
  */
 import {
   handleBlob,
@@ -17,40 +17,38 @@ import {
 } from './native-models';
 import { handleChat, handleEmbed, handleEmbeddings, handleGenerate } from './native';
 import { handleChatCompletions, handleCompletions, handleModel, handleModels, handleOpenAIEmbeddings } from './openai';
-import type { ErrorStyle, RouteHandler } from './types';
+import { type Endpoint, OLLAMA_ENDPOINTS } from '@ollama-ring/protocol';
+import type { RouteHandler } from './types';
 
-interface Route {
-  methods: readonly string[];
-  /** A literal path, or one ending in `/:param` for a single trailing segment. */
-  pattern: string;
+interface Route extends Endpoint {
   handler: RouteHandler;
-  style: ErrorStyle;
 }
 
-const GET_HEAD = ['GET', 'HEAD'] as const;
+/** The handler of each of Ollama's endpoints. */
+const HANDLERS: Readonly<Record<string, RouteHandler>> = {
+  '/': handleRoot,
+  '/api/version': handleVersion,
+  '/api/tags': handleTags,
+  '/api/ps': handlePs,
+  '/api/show': handleShow,
+  '/api/generate': handleGenerate,
+  '/api/chat': handleChat,
+  '/api/embed': handleEmbed,
+  '/api/embeddings': handleEmbeddings,
+  '/api/pull': handlePull,
+  '/api/push': handlePush,
+  '/api/create': handleCreate,
+  '/api/delete': handleDelete,
+  '/api/copy': handleCopy,
+  '/api/blobs/:digest': handleBlob,
+  '/v1/chat/completions': handleChatCompletions,
+  '/v1/completions': handleCompletions,
+  '/v1/embeddings': handleOpenAIEmbeddings,
+  '/v1/models': handleModels,
+  '/v1/models/:model': handleModel,
+};
 
-const ROUTES: Route[] = [
-  { methods: GET_HEAD, pattern: '/', handler: handleRoot, style: 'native' },
-  { methods: GET_HEAD, pattern: '/api/version', handler: handleVersion, style: 'native' },
-  { methods: GET_HEAD, pattern: '/api/tags', handler: handleTags, style: 'native' },
-  { methods: ['GET'], pattern: '/api/ps', handler: handlePs, style: 'native' },
-  { methods: ['POST'], pattern: '/api/show', handler: handleShow, style: 'native' },
-  { methods: ['POST'], pattern: '/api/generate', handler: handleGenerate, style: 'native' },
-  { methods: ['POST'], pattern: '/api/chat', handler: handleChat, style: 'native' },
-  { methods: ['POST'], pattern: '/api/embed', handler: handleEmbed, style: 'native' },
-  { methods: ['POST'], pattern: '/api/embeddings', handler: handleEmbeddings, style: 'native' },
-  { methods: ['POST'], pattern: '/api/pull', handler: handlePull, style: 'native' },
-  { methods: ['POST'], pattern: '/api/push', handler: handlePush, style: 'native' },
-  { methods: ['POST'], pattern: '/api/create', handler: handleCreate, style: 'native' },
-  { methods: ['DELETE'], pattern: '/api/delete', handler: handleDelete, style: 'native' },
-  { methods: ['POST'], pattern: '/api/copy', handler: handleCopy, style: 'native' },
-  { methods: ['HEAD', 'POST'], pattern: '/api/blobs/:digest', handler: handleBlob, style: 'native' },
-  { methods: ['POST'], pattern: '/v1/chat/completions', handler: handleChatCompletions, style: 'openai' },
-  { methods: ['POST'], pattern: '/v1/completions', handler: handleCompletions, style: 'openai' },
-  { methods: ['POST'], pattern: '/v1/embeddings', handler: handleOpenAIEmbeddings, style: 'openai' },
-  { methods: ['GET'], pattern: '/v1/models', handler: handleModels, style: 'openai' },
-  { methods: ['GET'], pattern: '/v1/models/:model', handler: handleModel, style: 'openai' },
-];
+const ROUTES: Route[] = OLLAMA_ENDPOINTS.map((e) => ({ ...e, handler: HANDLERS[e.pattern] }));
 
 export type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string>; key: string }
@@ -76,9 +74,4 @@ export function matchRoute(method: string, path: string): RouteMatch {
     wrongMethod = route.pattern;
   }
   return wrongMethod ? { kind: 'method', key: `${method} ${wrongMethod}` } : { kind: 'none' };
-}
-
-/** Which error body a path would get if it failed. */
-export function errorStyleOf(path: string): ErrorStyle {
-  return path.startsWith('/v1/') ? 'openai' : 'native';
 }

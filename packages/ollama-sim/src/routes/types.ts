@@ -19,6 +19,3 @@ export interface RouteRequest {
 }
 
 export type RouteHandler = (ctx: NodeContext, r: RouteRequest) => Promise<void> | void;
-
-/** Which error body a path gets: Ollama's `{"error":"…"}` or OpenAI's nested object. */
-export type ErrorStyle = 'native' | 'openai';

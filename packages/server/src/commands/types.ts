@@ -1,4 +1,5 @@
 /** What every subcommand is made of, and the I/O it writes to (a seam for in-process tests). */
+import { OllamaRingError } from '@ollama-ring/protocol';
 
 /** Where a command writes, and what it may know about the terminal. */
 export interface CliIo {
@@ -28,8 +29,11 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /** A mistake in how the command was called; the CLI prints it with a pointer to `--help`, exit 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+export class UsageError extends OllamaRingError {
+  static override brand = 'ERR_USAGE';
+  constructor(message: string) {
+    super(UsageError.brand, message);
+  }
 }
 
 export interface Command {

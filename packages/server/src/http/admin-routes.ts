@@ -4,11 +4,11 @@ import {
   NODE_SCHEMA,
   type NodeSnapshot,
   type NodeSpec,
-  Route,
   StrategyFactory,
   checkSchema,
   resolveConfig,
 } from '@ollama-ring/balancer';
+import { Route } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError, sendThrown } from './errors';
 import { refreshModels } from './model-sync';

@@ -1,12 +1,14 @@
 import type { IncomingMessage } from 'node:http';
+import { OllamaRingError } from '@ollama-ring/protocol';
 
-/** Why a body could not be read. */
-export class BodyError extends Error {
+/** Why a body could not be read; `status` is the HTTP answer (413 too large, 400 cut short). */
+export class BodyError extends OllamaRingError {
+  static override brand = 'ERR_BODY';
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super(BodyError.brand, message);
   }
 }
 

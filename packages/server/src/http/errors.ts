@@ -1,39 +1,27 @@
 import type { ServerResponse } from 'node:http';
 import { BalancerError } from '@ollama-ring/balancer';
-
-/** Which API's error shape a caller expects. */
-export type Flavor = 'ollama' | 'openai';
+import { ERROR_CONTENT_TYPE, type ErrorFlavor, errorBody, isErrorBody } from '@ollama-ring/protocol';
 
 /**
- * Sends an error in the calling API's own shape: Ollama's `{"error":"…"}` (JSON, no trailing
- * newline) or OpenAI's `{"error":{"message","type","param","code"}}`, with `Retry-After` when given.
+ * Sends an error in the calling API's own shape, as Ollama does (see `errorBody`): its
+ * `{"error":"…"}`, or its OpenAI layer's `{"error":{"message","type","param","code"}}`, with
+ * `Retry-After` when given.
  */
-export function sendError(res: ServerResponse, status: number, message: string, flavor: Flavor, retryAfterSec?: number): void {
+export function sendError(res: ServerResponse, status: number, message: string, flavor: ErrorFlavor, retryAfterSec?: number): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body =
-    flavor === 'openai'
-      ? `${JSON.stringify({ error: { message, type: openAIType(status), param: null, code: null } })}\n`
-      : JSON.stringify({ error: message });
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  };
-  if (retryAfterSec !== undefined) headers['retry-after'] = Math.max(1, Math.ceil(retryAfterSec));
-  res.writeHead(status, headers);
-  res.end(body);
+  sendBody(res, status, errorBody(flavor, status, message), flavor, retryAfterSec);
 }
 
 /** Sends any thrown value: typed balancer errors keep their status and retry-after; others are 500. */
-export function sendThrown(res: ServerResponse, err: unknown, flavor: Flavor): void {
+export function sendThrown(res: ServerResponse, err: unknown, flavor: ErrorFlavor): void {
   if (err instanceof BalancerError) {
     // An upstream error body passes through unchanged, when the upstream spoke the same API.
     const body = (err as BalancerError & { body?: string }).body;
-    if (body && !res.headersSent && looksLike(body, flavor)) {
-      res.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+    if (body && !res.headersSent && isErrorBody(body, flavor)) {
+      sendBody(res, err.status, body, flavor);
       return;
     }
     sendError(res, err.status, err.message, flavor, err.retryAfterSec);
@@ -42,17 +30,12 @@ export function sendThrown(res: ServerResponse, err: unknown, flavor: Flavor): v
   sendError(res, 500, err instanceof Error ? err.message : String(err), flavor);
 }
 
-function openAIType(status: number): string {
-  if (status === 400) return 'invalid_request_error';
-  if (status === 404) return 'not_found_error';
-  return 'api_error';
-}
-
-function looksLike(body: string, flavor: Flavor): boolean {
-  try {
-    const v = JSON.parse(body) as { error?: unknown };
-    return flavor === 'openai' ? typeof v.error === 'object' && v.error !== null : typeof v.error === 'string';
-  } catch {
-    return false;
-  }
+function sendBody(res: ServerResponse, status: number, body: string, flavor: ErrorFlavor, retryAfterSec?: number): void {
+  const headers: Record<string, string | number> = {
+    'content-type': ERROR_CONTENT_TYPE[flavor],
+    'content-length': Buffer.byteLength(body),
+  };
+  if (retryAfterSec !== undefined) headers['retry-after'] = Math.max(1, Math.ceil(retryAfterSec));
+  res.writeHead(status, headers);
+  res.end(body);
 }

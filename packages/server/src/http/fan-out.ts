@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StringDecoder } from 'node:string_decoder';
 import type { NodeSnapshot } from '@ollama-ring/balancer';
+import { LineSplitter, NDJSON_CONTENT_TYPE, errorText, ndjsonLine, inBandErrorOf, parseStreamLine } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { type JsonObject, sendJson } from './route-util';
 import { callSignal, ShutdownAbort } from './operations';
-import { errorText, forwardable, NodeCallError, type TextResponse, upstreamFor } from './upstream';
+import { forwardable, NodeCallError, type TextResponse, upstreamFor } from './upstream';
 
 /** Header naming the nodes a management call goes to: `X-Ollama-Ring-Nodes: gpu-1,gpu-2`. */
 export const NODES_HEADER = 'x-ollama-ring-nodes';
@@ -84,7 +84,7 @@ export function tally(nodes: readonly { id: string }[], answers: PromiseSettledR
       t.notFound.push([id, a.value.text]);
       t.summary[id] = 'not found';
     } else {
-      const message = errorText(a.value.text);
+      const message = errorText(a.value.text) || '(empty body)';
       t.failed.push([id, { status: a.value.status, message }]);
       t.summary[id] = `error: ${message}`;
     }
@@ -120,7 +120,7 @@ export async function fanOutCall(
     sendJson(res, 200, { status: 'success', ollama_ring });
   } else if (failed.length === 0) {
     const text = notFound[0]?.[1] ?? '';
-    sendJson(res, 404, { error: errorText(text), ollama_ring });
+    sendJson(res, 404, { error: errorText(text) || '(empty body)', ollama_ring });
   } else if (ok.length === 0 && notFound.length === 0) {
     const f = combinedFailure(failed);
     sendJson(res, f.status, { error: f.message, ollama_ring });
@@ -168,7 +168,7 @@ export async function fanOutProgress(
       const e = h.reason instanceof NodeCallError ? h.reason : new NodeCallError(id, 502, String(h.reason));
       results.set(id, { ok: false, status: e.status, message: e.message });
     } else if (h.value.status < 200 || h.value.status >= 300) {
-      results.set(id, { ok: false, status: h.value.status, message: errorText(await h.value.body.text().catch(() => '')) });
+      results.set(id, { ok: false, status: h.value.status, message: errorText(await h.value.body.text().catch(() => '')) || '(empty body)' });
     } else started.push([id, h.value]);
   }
   if (started.length === 0) {
@@ -180,10 +180,10 @@ export async function fanOutProgress(
 
   const write = async (obj: JsonObject): Promise<void> => {
     if (!stream || res.destroyed) return;
-    if (!res.write(`${JSON.stringify(obj)}\n`)) await drained(res);
+    if (!res.write(ndjsonLine(obj))) await drained(res);
   };
   if (stream) {
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.writeHead(200, { 'content-type': NDJSON_CONTENT_TYPE });
     // The client should see progress begin now, not with the first line of the slowest node.
     res.flushHeaders();
   }
@@ -193,33 +193,23 @@ export async function fanOutProgress(
     started.map(async ([id, r]) => {
       let outcome: NodeResult | undefined;
       const onLine = async (line: string): Promise<void> => {
-        let obj: JsonObject;
-        try {
-          obj = JSON.parse(line) as JsonObject;
-        } catch {
-          return; // not a progress object; Ollama sends none such
-        }
-        if (typeof obj.error === 'string') {
-          outcome = { ok: false, status: 500, message: obj.error };
-          await write(nodeError(id, obj.error));
+        const obj = parseStreamLine(line);
+        if (!obj) return; // not a progress object; Ollama sends none such
+        const error = inBandErrorOf(obj);
+        if (error !== undefined) {
+          outcome = { ok: false, status: 500, message: error };
+          await write(nodeError(id, error));
           return;
         }
         if (obj.status === 'success') outcome = { ok: true, status: 200 };
         await write({ ...obj, status: `${id}: ${String(obj.status ?? '')}`, ollama_ring: { node: id } });
       };
-      const decoder = new StringDecoder('utf8');
-      let buf = '';
+      const lines = new LineSplitter();
       try {
         for await (const chunk of r.body as AsyncIterable<Buffer>) {
-          buf += decoder.write(chunk);
-          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-            const line = buf.slice(0, i).trim();
-            buf = buf.slice(i + 1);
-            if (line) await onLine(line);
-          }
+          for (const line of lines.push(chunk)) await onLine(line);
         }
-        buf += decoder.end();
-        if (buf.trim()) await onLine(buf.trim());
+        await onLine(lines.end());
       } catch (e) {
         if (!outcome) {
           const message = signal.aborted ? abortMessage(signal) : `node ${id}: the stream broke: ${(e as Error).message}`;

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { BalancerError, EndInfo, ResponseSink, StartInfo } from '@ollama-ring/balancer';
-import { type Flavor, sendThrown } from './errors';
+import { type ErrorFlavor, isStreamContentType, streamErrorLine } from '@ollama-ring/protocol';
+import { sendThrown } from './errors';
 
 /** Response headers every proxied response carries. */
 export const NODE_HEADER = 'x-ollama-ring-node';
@@ -20,7 +21,7 @@ export class HttpSink implements ResponseSink {
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly flavor: Flavor,
+    private readonly flavor: ErrorFlavor,
     private readonly onFinish?: (info: { status: number; nodeId: string; queueMs: number; retries: number; error?: BalancerError; end?: EndInfo }) => void,
   ) {}
 
@@ -34,7 +35,7 @@ export class HttpSink implements ResponseSink {
     headers[RETRIES_HEADER] = String(info.retries);
     const type = headers['content-type'] ?? '';
     // A stream of known length cannot take an in-band error line at its end (see onError).
-    this.streaming = (type.includes('ndjson') || type.includes('event-stream')) && headers['content-length'] === undefined;
+    this.streaming = isStreamContentType(type) && headers['content-length'] === undefined;
     const length = headers['content-length'];
     this.remaining = length !== undefined && /^\d+$/.test(length) ? Number(length) : -1;
     this.res.writeHead(info.status, headers);
@@ -103,11 +104,7 @@ export class HttpSink implements ResponseSink {
       // The whole known-length body came (an error judged from its content): it goes out as it is.
       this.res.end(this.last);
     } else if (this.streaming) {
-      const line =
-        this.flavor === 'openai'
-          ? `data: ${JSON.stringify({ error: { message: error.message, type: 'api_error', param: null, code: null } })}\n\n`
-          : `${JSON.stringify({ error: error.message })}\n`;
-      this.res.end(line);
+      this.res.end(streamErrorLine(this.flavor, error.message));
     } else {
       // A single JSON body cut in the middle cannot be repaired; closing tells the client it is incomplete.
       this.res.destroy();

@@ -1,26 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Route } from '@ollama-ring/balancer';
+import { type ErrorFlavor, INFERENCE_ROUTES, ROUTE_PATHS, type Route, flavorOfPath } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { clientIdentity } from './auth';
 import { BodyError, readBody } from './body';
-import { type Flavor, sendError, sendThrown } from './errors';
+import { sendError, sendThrown } from './errors';
 import { hintsFromHeaders } from './hints';
 import { HttpSink } from './http-sink';
 import type { Router } from './router';
 
-/** The routes that go through the pipeline, with the API shape of their errors. */
-const INFERENCE: readonly [string, Route, Flavor][] = [
-  ['/api/generate', Route.Generate, 'ollama'],
-  ['/api/chat', Route.Chat, 'ollama'],
-  ['/api/embed', Route.Embed, 'ollama'],
-  ['/api/embeddings', Route.Embeddings, 'ollama'],
-  ['/v1/chat/completions', Route.OpenAIChat, 'openai'],
-  ['/v1/completions', Route.OpenAICompletions, 'openai'],
-  ['/v1/embeddings', Route.OpenAIEmbeddings, 'openai'],
-];
-
+/** The routes that go through the pipeline, each answering errors in its own API's shape. */
 export function addInferenceRoutes(router: Router, gw: GatewayContext): void {
-  for (const [path, route, flavor] of INFERENCE) {
+  for (const route of INFERENCE_ROUTES) {
+    const path = ROUTE_PATHS[route];
+    const flavor = flavorOfPath(path);
     router.add('POST', path, ({ req, res }) => proxyInference(gw, req, res, route, flavor));
   }
 }
@@ -29,7 +21,7 @@ export function addInferenceRoutes(router: Router, gw: GatewayContext): void {
  * Reads the body under the size cap, then hands the request to the pipeline with a sink that
  * streams the response back. A client that disconnects aborts the request, upstream included.
  */
-async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, route: Route, flavor: Flavor): Promise<void> {
+async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, route: Route, flavor: ErrorFlavor): Promise<void> {
   const cfg = gw.config();
   const client = clientIdentity(req, cfg);
   if (client === null) {

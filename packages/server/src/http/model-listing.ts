@@ -1,4 +1,5 @@
-import { type NodeSnapshot, normalizeModel } from '@ollama-ring/balancer';
+import type { NodeSnapshot } from '@ollama-ring/balancer';
+import { normalizeModel } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { canServe } from './route-util';
 import { type NodeCallError, upstreamFor } from './upstream';

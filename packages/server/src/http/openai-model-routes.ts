@@ -1,8 +1,8 @@
-import { normalizeModel } from '@ollama-ring/balancer';
+import { normalizeModel, shortestOrRaw } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { listModels, type MergedEntry } from './model-listing';
-import { displayModel, requireClient, sendJson } from './route-util';
+import { requireClient, sendJson } from './route-util';
 import type { Router } from './router';
 
 /** A model in OpenAI's shape, plus the nodes that have it (clients ignore the extra field). */
@@ -43,7 +43,7 @@ export function addOpenAIModelRoutes(router: Router, gw: GatewayContext): void {
     if (m.error) return sendError(res, 503, m.error, 'openai', 5);
     const key = normalizeModel(params.model);
     const found = m.data.find((x) => normalizeModel(x.id) === key);
-    if (!found) return sendError(res, 404, `model '${displayModel(params.model)}' not found`, 'openai');
+    if (!found) return sendError(res, 404, `model '${shortestOrRaw(params.model)}' not found`, 'openai');
     // Ollama echoes the id as the caller wrote it.
     sendJson(res, 200, { ...found, id: params.model });
   });

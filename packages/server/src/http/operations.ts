@@ -1,11 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { OllamaRingError } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
 /** Why a management request was cut: the gateway's grace period ran out while it was still going. */
-export class ShutdownAbort extends Error {
-  override name = 'ShutdownAbort';
+export class ShutdownAbort extends OllamaRingError {
+  static override brand = 'ERR_SHUTDOWN_ABORT';
   constructor() {
-    super('the gateway shut down before this finished');
+    super(ShutdownAbort.brand, 'the gateway shut down before this finished');
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { streamErrorLine } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { abortMessage, drained } from './fan-out';
@@ -53,7 +54,7 @@ export async function relayProgress(
       res.destroy();
       return;
     }
-    res.end(`${endsLine ? '' : '\n'}${JSON.stringify({ error: message })}\n`);
+    res.end(`${endsLine ? '' : '\n'}${streamErrorLine('ollama', message)}`);
     return;
   }
   if (!res.destroyed) res.end();

@@ -3,7 +3,8 @@ import type { NodeSnapshot } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { clientIdentity, isAdmin, presentedKey } from './auth';
 import { BodyError, readBody } from './body';
-import { type Flavor, sendError } from './errors';
+import type { ErrorFlavor } from '@ollama-ring/protocol';
+import { sendError } from './errors';
 
 /**
  * Sends `body` as JSON. Ollama's own JSON answers carry no trailing newline (gin's `c.JSON`), so
@@ -30,7 +31,7 @@ export type JsonObject = Record<string, unknown>;
  *
  * @example const body = await readJsonObject(gw, req, res, 'ollama'); if (!body) return;
  */
-export async function readJsonObject(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: Flavor): Promise<JsonObject | undefined> {
+export async function readJsonObject(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: ErrorFlavor): Promise<JsonObject | undefined> {
   let raw: Buffer;
   try {
     raw = await readBody(req, gw.config().validation.maxBodyBytes);
@@ -97,7 +98,7 @@ export async function readModelBody(gw: GatewayContext, req: IncomingMessage, re
  *
  * @example if (!requireClient(gw, req, res, 'openai')) return;
  */
-export function requireClient(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: Flavor): boolean {
+export function requireClient(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: ErrorFlavor): boolean {
   if (clientIdentity(req, gw.config()) !== null) return true;
   sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', flavor);
   return false;
@@ -133,18 +134,4 @@ export function requireAdmin(gw: GatewayContext, req: IncomingMessage, res: Serv
  */
 export function canServe(n: NodeSnapshot): boolean {
   return n.enabled && !n.adminDisabled && !n.draining && n.health !== 'UNHEALTHY' && n.breakerState !== 'open';
-}
-
-/**
- * A model name as Ollama shows it in errors (`DisplayShortest`): the tag made explicit, the default
- * registry and namespace dropped, the case kept.
- *
- * @example displayModel('llama3.2'); // 'llama3.2:latest'
- */
-export function displayModel(name: string): string {
-  let n = name.trim();
-  const lastSlash = n.lastIndexOf('/');
-  if (n.indexOf(':', lastSlash + 1) === -1) n = `${n}:latest`;
-  const prefix = 'registry.ollama.ai/library/';
-  return n.toLowerCase().startsWith(prefix) ? n.slice(prefix.length) : n;
 }

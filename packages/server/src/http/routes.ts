@@ -1,3 +1,4 @@
+import { flavorOfPath } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { addAdminRoutes } from './admin-routes';
 import { addBlobRoutes } from './blob-routes';
@@ -53,7 +54,7 @@ function logged(add: AddRoutes): AddRoutes {
         });
         // Once the gateway is closing, reads still answer but no new change or transfer starts.
         if (shuttingDown(ctx.req) && ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') {
-          sendError(ctx.res, 503, 'the gateway is shutting down', ctx.url.pathname.startsWith('/v1/') ? 'openai' : 'ollama', 5);
+          sendError(ctx.res, 503, 'the gateway is shutting down', flavorOfPath(ctx.url.pathname), 5);
           return;
         }
         await handler(ctx);

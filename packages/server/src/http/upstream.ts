@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { stripHopByHop } from '@ollama-ring/balancer';
+import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
 /**
@@ -55,15 +56,15 @@ export interface NodeAddress {
  * A call to a node that failed without an HTTP answer: refused, reset, or timed out. `status` is
  * what the gateway answers with: 504 for a timeout, 502 otherwise.
  */
-export class NodeCallError extends Error {
-  override name = 'NodeCallError';
+export class NodeCallError extends OllamaRingError {
+  static override brand = 'ERR_NODE_CALL';
   constructor(
     readonly nodeId: string,
     readonly status: 502 | 504,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(NodeCallError.brand, message, options);
   }
 }
 
@@ -80,8 +81,6 @@ export interface StreamResponse {
   headers: Record<string, string>;
   body: Dispatcher.ResponseData['body'];
 }
-
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
  * Direct calls from the gateway to nodes, for everything that does not go through the pipeline
@@ -127,7 +126,7 @@ export class Upstream {
   async json<T>(node: NodeAddress, path: string, signal?: AbortSignal): Promise<T> {
     const res = await this.text(node, { method: 'GET', path, signal, kind: 'meta' });
     if (res.status < 200 || res.status >= 300) {
-      throw new NodeCallError(node.id, 502, `node ${node.id}: ${path} answered ${res.status}: ${errorText(res.text)}`);
+      throw new NodeCallError(node.id, 502, `node ${node.id}: ${path} answered ${res.status}: ${errorText(res.text) || '(empty body)'}`);
     }
     try {
       return JSON.parse(res.text) as T;
@@ -182,23 +181,10 @@ export class Upstream {
 
 function classify(nodeId: string, path: string, e: unknown): NodeCallError {
   if (e instanceof NodeCallError) return e;
-  const err = e as { code?: string; message?: string; cause?: { code?: string } };
-  const code = err.code ?? err.cause?.code ?? '';
-  if (TIMEOUT_CODES.has(code)) return new NodeCallError(nodeId, 504, `node ${nodeId}: ${path} timed out (${code})`, { cause: e });
-  const what = code === 'ECONNREFUSED' ? 'connection refused' : (err.message ?? String(e));
+  const c = classifyNetworkError(e);
+  if (c.kind === 'timeout') return new NodeCallError(nodeId, 504, `node ${nodeId}: ${path} timed out (${c.code})`, { cause: e });
+  const what = c.code === 'ECONNREFUSED' ? 'connection refused' : e instanceof Error ? e.message : String(e);
   return new NodeCallError(nodeId, 502, `node ${nodeId}: ${path} failed: ${what}`, { cause: e });
-}
-
-/** The message of an Ollama error body (`{"error": …}`), else the text itself, shortened. */
-export function errorText(text: string): string {
-  try {
-    const v = JSON.parse(text) as { error?: unknown };
-    if (typeof v.error === 'string') return v.error;
-  } catch {
-    // not JSON: the text is the message
-  }
-  const t = text.trim();
-  return t.length > 300 ? `${t.slice(0, 297)}...` : t || '(empty body)';
 }
 
 const upstreams = new WeakMap<GatewayContext, Upstream>();

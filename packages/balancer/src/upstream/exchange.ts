@@ -1,7 +1,8 @@
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
-import type { DispatchJob, DispatchOutcome } from './dispatch';
-import { FinalChunkTracker, statsOf } from './final-chunk';
+import type { DispatchJob, DispatchOutcome } from '../stages/dispatch-types';
+import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, inBandErrorOf } from '@ollama-ring/protocol';
+import { statsOf } from './final-stats';
 import { stripHopByHop } from './hop-by-hop';
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -103,8 +104,7 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
       return;
     }
     const last = this.tracker!.lastObject();
-    const inBandError = typeof last?.error === 'string' ? last.error : undefined;
-    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError });
+    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError: inBandErrorOf(last) });
   }
 
   onResponseError(_c: UndiciDispatcher.DispatchController, err: Error): void {
@@ -120,7 +120,8 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
     } else if (job.signal.aborted) {
       this.settle({ kind: 'aborted', started, latencyMs });
     } else {
-      this.settle({ kind: 'failed', error: classify(job, err), started, refused: isRefused(err), latencyMs, ttftMs: this.ttftMs });
+      const c = classifyNetworkError(err);
+      this.settle({ kind: 'failed', error: toUpstreamError(job, err, c), started, refused: c.kind === 'refused', latencyMs, ttftMs: this.ttftMs });
     }
   }
 
@@ -155,28 +156,18 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
   }
 }
 
-function codeOf(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } };
-  return String(e?.code ?? e?.cause?.code ?? '');
-}
-
-function isRefused(err: unknown): boolean {
-  const c = codeOf(err);
-  return c === 'ECONNREFUSED' || c === 'EHOSTUNREACH' || c === 'ENETUNREACH' || c === 'ENOTFOUND';
-}
-
-function classify(job: DispatchJob, err: unknown): UpstreamError {
-  const code = codeOf(err);
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
+/** The error a failed exchange ends with: a timeout of its phase, or a failure naming the code. */
+function toUpstreamError(job: DispatchJob, err: unknown, c: NetworkErrorClass): UpstreamError {
+  switch (c.phase) {
+    case 'connect':
       return new UpstreamTimeoutError(job.nodeId, 'connect', 0);
-    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'first-byte':
       return new UpstreamTimeoutError(job.nodeId, 'first-byte', job.timeouts.firstByteMs);
-    case 'UND_ERR_BODY_TIMEOUT':
+    case 'idle':
       return new UpstreamTimeoutError(job.nodeId, 'idle', job.timeouts.idleMs);
     default: {
       const msg = err instanceof Error ? err.message : String(err);
-      return new UpstreamError(job.nodeId, 0, `upstream ${job.nodeId} failed: ${code ? `${code} ` : ''}${msg}`, { cause: err });
+      return new UpstreamError(job.nodeId, 0, `upstream ${job.nodeId} failed: ${c.code ? `${c.code} ` : ''}${msg}`, { cause: err });
     }
   }
 }

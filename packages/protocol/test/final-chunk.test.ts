@@ -1,8 +1,8 @@
-import { FinalChunkTracker, statsOf } from '../../src/stages/final-chunk';
+import { FinalChunkTracker } from '@ollama-ring/protocol';
 
 const enc = (s: string) => Buffer.from(s, 'utf8');
 
-/** A real /api/generate stream as Ollama writes it (ollama-api.md §2), with a multi-byte character. */
+/** A real /api/generate stream as Ollama writes it, with a multi-byte character. */
 const FINAL = {
   model: 'llama3.2',
   created_at: '2025-01-01T00:00:01Z',
@@ -21,6 +21,13 @@ const NDJSON =
   '{"model":"llama3.2","created_at":"2025-01-01T00:00:00.1Z","response":"The","done":false}\n' +
   '{"model":"llama3.2","created_at":"2025-01-01T00:00:00.2Z","response":" ciel ☀️ bleu","done":false}\n' +
   `${JSON.stringify(FINAL)}\n`;
+
+const METRICS = ['total_duration', 'load_duration', 'prompt_eval_count', 'prompt_eval_duration', 'eval_count', 'eval_duration'];
+
+/** The durations and counts of an object (what is left of a final line too long to keep whole). */
+function metrics(obj: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  return obj && Object.fromEntries(METRICS.filter((k) => k in obj).map((k) => [k, obj[k]]));
+}
 
 function track(...chunks: (string | Uint8Array)[]): FinalChunkTracker {
   const t = new FinalChunkTracker();
@@ -130,7 +137,7 @@ describe('FinalChunkTracker', () => {
     for (const size of [1_000, 16_384, 65_536, bytes.length]) {
       const t = new FinalChunkTracker();
       for (let i = 0; i < bytes.length; i += size) t.push(bytes.subarray(i, i + size));
-      expect([size, statsOf(t.lastObject())]).toEqual([size, statsOf(FINAL)]);
+      expect([size, metrics(t.lastObject())]).toEqual([size, metrics(FINAL)]);
     }
   });
 
@@ -146,7 +153,7 @@ describe('FinalChunkTracker', () => {
     expect(bytes.length).toBeGreaterThan(1 << 17);
     const t = new FinalChunkTracker();
     for (let i = 0; i < bytes.length; i += 16_384) t.push(bytes.subarray(i, i + 16_384));
-    expect(statsOf(t.lastObject())).toEqual({ loadMs: 1.0195, promptTokens: 8, promptEvalMs: 0, evalTokens: 0, evalMs: 0, totalMs: 14.143917 });
+    expect(metrics(t.lastObject())).toEqual({ total_duration: 14_143_917, load_duration: 1_019_500, prompt_eval_count: 8 });
   });
 
   test('a truncated long line without durations gives nothing (no guessing from a torn line)', () => {
@@ -157,7 +164,7 @@ describe('FinalChunkTracker', () => {
 
   test('a truncated line of multi-byte text still yields its durations', () => {
     const line = JSON.stringify({ model: 'm', response: '是'.repeat(40_000), done: true, total_duration: 2_000_000, eval_count: 7 });
-    expect(statsOf(track(line).lastObject())).toMatchObject({ totalMs: 2, evalTokens: 7 });
+    expect(metrics(track(line).lastObject())).toEqual({ total_duration: 2_000_000, eval_count: 7 });
   });
 
   test('a very long line does not grow memory without bound and does not crash', () => {
@@ -166,49 +173,5 @@ describe('FinalChunkTracker', () => {
     for (let i = 0; i < 10; i++) t.push(big);
     t.push(enc('\n{"done":true}\n'));
     expect(t.lastObject()).toEqual({ done: true });
-  });
-});
-
-describe('statsOf', () => {
-  test('converts a final chunk from ns to ms', () => {
-    expect(statsOf(FINAL)).toEqual({
-      loadMs: 6_338.219291,
-      promptTokens: 26,
-      promptEvalMs: 130.079,
-      evalTokens: 259,
-      evalMs: 4_232.71,
-      totalMs: 10_706.818083,
-    });
-  });
-
-  test.each<[string, Record<string, unknown> | undefined]>([
-    ['undefined', undefined],
-    ['a mid-stream chunk', { response: 'x', done: false }],
-    ['an error line', { error: 'boom' }],
-    ['done as a string', { done: 'true' }],
-  ])('undefined for %s', (_name, obj) => {
-    expect(statsOf(obj)).toBeUndefined();
-  });
-
-  test('an /api/embed response (no done, but total_duration) has stats', () => {
-    expect(statsOf({ embeddings: [[0.1]], total_duration: 2_000_000, load_duration: 1_000_000, prompt_eval_count: 3 })).toEqual({
-      loadMs: 1,
-      promptTokens: 3,
-      promptEvalMs: 0,
-      evalTokens: 0,
-      evalMs: 0,
-      totalMs: 2,
-    });
-  });
-
-  test('a load reply (done, no metrics) gives zeros; non-numbers count as 0', () => {
-    expect(statsOf({ done: true, done_reason: 'load', eval_count: '5', load_duration: null })).toEqual({
-      loadMs: 0,
-      promptTokens: 0,
-      promptEvalMs: 0,
-      evalTokens: 0,
-      evalMs: 0,
-      totalMs: 0,
-    });
   });
 });
