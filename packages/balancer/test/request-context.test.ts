@@ -1,5 +1,5 @@
-import { Route } from '../../src/events';
-import { RequestContext, RequestTable } from '../../src/request-context';
+import { Route } from '../src/events';
+import { RequestContext, RequestTable } from '../src/request-context';
 import { RecordingSink } from './helpers';
 
 const ctx = (id: number, hints = {}) => new RequestContext(id, Route.Generate, 0, 0, hints, undefined, new RecordingSink(), 0);

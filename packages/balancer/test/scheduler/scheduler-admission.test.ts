@@ -10,7 +10,7 @@ import {
 } from '../../src/errors';
 import { Route } from '../../src/events';
 import { modelNotFound } from '../../src/scheduler/scheduler';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 

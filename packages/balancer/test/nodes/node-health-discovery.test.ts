@@ -1,7 +1,7 @@
 // Health and discovery results, applied to a real Scheduler (fake dispatch).
 import { nextHealth } from '../../src/nodes/health-monitor';
 import { applyDiscovery, applyHealth, applyNodeCommand } from '../../src/nodes/node-events';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 

@@ -1,6 +1,6 @@
 // The scheduler's late binding: queue order, per-model caps, hotness, per-request strategies.
 import { addNode } from '../../src/nodes/node-events';
-import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from '../helpers';
 
 fakeClockForEachTest();
 

@@ -1,4 +1,4 @@
-import { normalizeModel, sameModel } from '../../src/model-names';
+import { normalizeModel, sameModel } from '../src/model-names';
 
 describe('normalizeModel', () => {
   test.each<[string, string]>([

@@ -3,7 +3,7 @@ import { BackpressureError, QueueTimeoutError, RequestAbortedError } from '../..
 import { applyHealth } from '../../src/nodes/node-events';
 import { nextHealth } from '../../src/nodes/health-monitor';
 import type { SchedulerObserver } from '../../src/scheduler/observer';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 
@@ -180,7 +180,7 @@ describe('exactly once, and slots always released', () => {
 });
 
 describe('breaker trials and client errors', () => {
-  test.each<[string, (c: import('./helpers').Call) => void]>([
+  test.each<[string, (c: import('../helpers').Call) => void]>([
     ['aborted', (c) => c.aborted()],
     ['answered with a 400', (c) => c.httpError(400)],
   ])('a request sent before the breaker opened and %s in half-open does not let a second trial in', async (how, end) => {
@@ -207,7 +207,7 @@ describe('breaker trials and client errors', () => {
   // The race: trial A is in flight when an older request fails, re-opening the breaker; after the
   // next recovery the node went half-open with its trial count reset, so a second trial went out
   // beside A, and A's later abort freed a place it no longer held: a third. At most one at a time.
-  test.each<[string, (c: import('./helpers').Call) => void]>([
+  test.each<[string, (c: import('../helpers').Call) => void]>([
     ['aborted', (c) => c.aborted()],
     ['answered with a 400', (c) => c.httpError(400)],
     ['succeeds', (c) => c.ok()],
