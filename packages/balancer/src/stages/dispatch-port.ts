@@ -1,4 +1,52 @@
-import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch';
+import type { Route } from '../events';
+import type { UpstreamError } from '../errors';
+import type { FinalChunkStats } from '../scheduler/estimates';
+
+/** The per-request timeouts dispatch enforces, in ms. */
+export interface DispatchTimeouts {
+  /** Headers (for Ollama streams: the first chunk). Adapted by the scheduler to a cold load. */
+  firstByteMs: number;
+  /** Longest gap between two chunks. */
+  idleMs: number;
+  /** The whole exchange. */
+  totalMs: number;
+}
+
+/** Receives a successful response as it streams. */
+export interface DispatchSink {
+  /** First bytes are coming; from here on the request cannot be retried elsewhere. */
+  onStart(status: number, headers: Record<string, string>): void;
+  /** Returns false when the client is slow; dispatch then waits for `drained()`. */
+  onChunk(chunk: Uint8Array): boolean | void;
+  drained?(): Promise<void>;
+}
+
+export interface DispatchJob {
+  requestId: number;
+  nodeId: string;
+  route: Route;
+  /** The request body, typically a view of the byte arena (sent without another copy). */
+  body: Uint8Array;
+  timeouts: DispatchTimeouts;
+  /** Aborts the upstream request (client gone, or the scheduler's own decision). */
+  signal: AbortSignal;
+  sink: DispatchSink;
+}
+
+/** How an upstream exchange ended. `started` says whether any byte reached the sink. */
+export type DispatchOutcome =
+  | { kind: 'ok'; status: number; started: true; ttftMs: number; latencyMs: number; final?: FinalChunkStats; inBandError?: string }
+  | { kind: 'http-error'; status: number; body: string; started: false; latencyMs: number }
+  | { kind: 'failed'; error: UpstreamError; started: boolean; refused: boolean; latencyMs: number; ttftMs: number }
+  | { kind: 'aborted'; started: boolean; latencyMs: number };
+
+/** Per-node connection settings. */
+export interface NodeEndpoint {
+  id: string;
+  url: string;
+  connections: number;
+}
+
 
 /**
  * What the scheduler dispatches through: the inline `Dispatcher` (undici on the main thread) or

@@ -1,53 +1,12 @@
 import { Pool } from 'undici';
 import { ROUTE_PATHS, type Route } from '../events';
 import { UpstreamError } from '../errors';
-import type { FinalChunkStats } from '../scheduler/estimates';
+import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch-port';
 import { UpstreamExchange } from './upstream-exchange';
 
-/** The per-request timeouts dispatch enforces, in ms. */
-export interface DispatchTimeouts {
-  /** Headers (for Ollama streams: the first chunk). Adapted by the scheduler to a cold load. */
-  firstByteMs: number;
-  /** Longest gap between two chunks. */
-  idleMs: number;
-  /** The whole exchange. */
-  totalMs: number;
-}
-
-/** Receives a successful response as it streams. */
-export interface DispatchSink {
-  /** First bytes are coming; from here on the request cannot be retried elsewhere. */
-  onStart(status: number, headers: Record<string, string>): void;
-  /** Returns false when the client is slow; dispatch then waits for `drained()`. */
-  onChunk(chunk: Uint8Array): boolean | void;
-  drained?(): Promise<void>;
-}
-
-export interface DispatchJob {
-  requestId: number;
-  nodeId: string;
-  route: Route;
-  /** The request body, typically a view of the byte arena (sent without another copy). */
-  body: Uint8Array;
-  timeouts: DispatchTimeouts;
-  /** Aborts the upstream request (client gone, or the scheduler's own decision). */
-  signal: AbortSignal;
-  sink: DispatchSink;
-}
-
-/** How an upstream exchange ended. `started` says whether any byte reached the sink. */
-export type DispatchOutcome =
-  | { kind: 'ok'; status: number; started: true; ttftMs: number; latencyMs: number; final?: FinalChunkStats; inBandError?: string }
-  | { kind: 'http-error'; status: number; body: string; started: false; latencyMs: number }
-  | { kind: 'failed'; error: UpstreamError; started: boolean; refused: boolean; latencyMs: number; ttftMs: number }
-  | { kind: 'aborted'; started: boolean; latencyMs: number };
-
-/** Per-node connection settings. */
-export interface NodeEndpoint {
-  id: string;
-  url: string;
-  connections: number;
-}
+// The contract (jobs, outcomes, sinks, endpoints) lives in dispatch-port.ts, which upstream-exchange.ts
+// can import without importing this file back; re-exported for the modules that import it from here.
+export type { DispatchJob, DispatchOutcome, DispatchSink, DispatchTimeouts, NodeEndpoint } from './dispatch-port';
 
 /** The same for every request (undici reads, never changes, them). */
 const REQUEST_HEADERS: Record<string, string> = {

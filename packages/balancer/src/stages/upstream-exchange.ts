@@ -1,6 +1,6 @@
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
-import type { DispatchJob, DispatchOutcome } from './dispatch';
+import type { DispatchJob, DispatchOutcome } from './dispatch-port';
 import { FinalChunkTracker, statsOf } from './final-chunk';
 import { stripHopByHop } from './hop-by-hop';
 
