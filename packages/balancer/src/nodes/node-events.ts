@@ -162,7 +162,7 @@ export function applyConfig(s: Scheduler, cfg: BalancerConfig, createStrategy: (
   s.syncDispatcher();
 }
 
-export function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recoveryMs: number; halfOpenRequests: number } {
+function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recoveryMs: number; halfOpenRequests: number } {
   return {
     failureThreshold: cfg.healthCheck.circuitBreakerFailureThreshold,
     recoveryMs: cfg.healthCheck.circuitBreakerRecoveryMs,

@@ -16,7 +16,7 @@ export interface PoolSource {
  * levels below the repository root, so `pnpm exec` works from any directory) or from the working
  * directory.
  */
-export function defaultPoolCandidates(cwd = process.cwd()): string[] {
+function defaultPoolCandidates(cwd = process.cwd()): string[] {
   return [join(__dirname, '..', '..', '..', '..', 'config', 'sim-pool.yaml'), join(cwd, 'config', 'sim-pool.yaml')];
 }
 
