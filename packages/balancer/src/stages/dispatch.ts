@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { ROUTE_PATHS, type Route } from '../events';
+import { ROUTE_PATHS } from '../events';
 import { UpstreamError } from '../errors';
 import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch-port';
 import { UpstreamExchange } from './upstream-exchange';

@@ -214,7 +214,7 @@ describe('breaker trials and client errors', () => {
   ])('a trial still in flight across a re-open keeps the next half-open episode to one trial; it then %s', async (_how, endA) => {
     const h = new Harness({ nodes: [nodeSpec('a')] });
     const trialsInFlight = () => h.dispatcher.open().filter((c) => h.table.get(c.job.requestId)?.trial).length;
-    const old = h.submit(); // bound while closed: not a trial
+    h.submit(); // bound while closed: not a trial
     h.node('a').breaker.trip(Date.now());
     await settle(1_000);
     const a = h.submit(); // the first episode's trial
