@@ -3,8 +3,8 @@
  * dependencies of the server: `serve`, `status` and `check-config` never load them; `demo` and
  * `sim` load them here, on first use, and say what is missing when they are absent.
  */
-export type SimPackage = typeof import('@ollama-ring/ollama-sim');
-export type OllamaPackage = typeof import('ollama');
+type SimPackage = typeof import('@ollama-ring/ollama-sim');
+type OllamaPackage = typeof import('ollama');
 
 /** An optional dependency a command needs is not installed; the CLI prints the message only. */
 export class MissingDependencyError extends Error {
