@@ -20,7 +20,7 @@ function stat(pid: number): string[] | undefined {
 }
 
 /** User + system CPU ms of `pid` and all its threads; undefined when it cannot be read. */
-export function cpuMs(pid: number): number | undefined {
+function cpuMs(pid: number): number | undefined {
   const f = stat(pid);
   // After the paren: state(3) ppid(4) … utime(14) stime(15), so utime is f[11] and stime f[12].
   return f ? ((Number(f[11]) + Number(f[12])) * 1000) / USER_HZ : undefined;

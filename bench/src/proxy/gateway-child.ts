@@ -15,8 +15,11 @@ type Server = typeof import('@ollama-ring/server');
 
 /** Loaded at run time, so that only the build asked for is ever loaded into this process. */
 function load(root: string | undefined): { PipelineFactory: Balancer['PipelineFactory']; defaultConfig: Balancer['defaultConfig']; Gateway: Server['Gateway'] } {
+  // require, not import(): the path is chosen at run time, and CommonJS loads it synchronously.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   const balancer = (root ? require(join(root, 'packages', 'balancer')) : require('@ollama-ring/balancer')) as Balancer;
   const server = (root ? require(join(root, 'packages', 'server')) : require('@ollama-ring/server')) as Server;
+  /* eslint-enable @typescript-eslint/no-require-imports */
   return { PipelineFactory: balancer.PipelineFactory, defaultConfig: balancer.defaultConfig, Gateway: server.Gateway };
 }
 

@@ -39,7 +39,7 @@ interface Sample {
   machine?: MachineCpu;
 }
 
-export function runJob<R extends LoadResult>(load: Child, job: LoadJob, p: Processes): Promise<Measured<R>> {
+function runJob<R extends LoadResult>(load: Child, job: LoadJob, p: Processes): Promise<Measured<R>> {
   const sample = (): Sample => ({
     t: performance.now(),
     proxy: totalCpuMs(p.proxy()),

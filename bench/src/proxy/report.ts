@@ -222,8 +222,8 @@ export interface Goal {
   met: boolean | null;
 }
 
-export const RPS_RATIO_GOAL = 0.8;
-export const TTFT_ADDED_GOAL_MS = 2;
+const RPS_RATIO_GOAL = 0.8;
+const TTFT_ADDED_GOAL_MS = 2;
 
 export function goals(rows: readonly TargetRow[], streams: number): Goal[] {
   const nginx = rows.find((r) => r.name === 'nginx');

@@ -19,7 +19,7 @@ export const TARGET_NAMES = ['direct', 'ollama-ring-inline', 'ollama-ring-worker
 export const REFERENCE_NAMES = ['node-passthrough', 'ollama-ring-previous'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number] | (typeof REFERENCE_NAMES)[number];
 
-export const WORKERS_UNAVAILABLE = "dispatchPlacement 'workers' not available";
+const WORKERS_UNAVAILABLE = "dispatchPlacement 'workers' not available";
 
 export interface Target {
   name: TargetName;

@@ -117,7 +117,7 @@ export function simPoolConfig(timeScale: number): SimPoolConfig {
   return { timeScale, seed: 7, models: catalog, nodes };
 }
 
-export function modelOf(name: string): BenchModel {
+function modelOf(name: string): BenchModel {
   const m = MODELS.find((x) => x.name === name);
   if (!m) throw new Error(`unknown bench model ${name}`);
   return m;

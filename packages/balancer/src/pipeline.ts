@@ -119,6 +119,7 @@ export class Pipeline {
       else outer.addEventListener('abort', onOuter, { once: true });
     }
     let started = false;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the iterator's methods have their own `this`
     const self = this;
     return {
       [Symbol.asyncIterator]() {

@@ -26,6 +26,7 @@ describe('typed errors', () => {
     // Simulate a second copy of the package: a distinct class object with the same brand.
     const copy = jest.requireActual<typeof import('../src/errors')>('../src/errors');
     jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh copy of the module, inside isolateModules
       const other = require('../src/errors') as typeof import('../src/errors');
       expect(other.InsufficientCapacityError).not.toBe(copy.InsufficientCapacityError);
       expect(new other.InsufficientCapacityError()).toBeInstanceOf(copy.InsufficientCapacityError);

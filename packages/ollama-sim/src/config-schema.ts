@@ -11,7 +11,7 @@ const tokenRange = {
 } as const;
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 
-export const modelSchema = {
+const modelSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name'],
@@ -83,7 +83,7 @@ export const faultsSchema = {
   },
 } as const;
 
-export const nodeSchema = {
+const nodeSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'models'],

@@ -27,7 +27,7 @@ function matches(paths: string[] | undefined, path: string): boolean {
 }
 
 /** Default message for a failed request with this status, in Ollama's wording where it has one. */
-export function defaultFailureMessage(status: number): string {
+function defaultFailureMessage(status: number): string {
   if (status === 503) return 'server busy, please try again.  maximum pending requests exceeded';
   if (status === 404) return 'not found';
   if (status === 429) return 'too many requests';

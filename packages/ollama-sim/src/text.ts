@@ -4,7 +4,7 @@
  */
 
 /** FNV-1a over UTF-16 code units, folded with a seed: a cheap, stable 32-bit hash. */
-export function hash32(text: string, seed = 0): number {
+function hash32(text: string, seed = 0): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -14,7 +14,7 @@ export function hash32(text: string, seed = 0): number {
 }
 
 /** mulberry32: a small, fast PRNG with a 32-bit state; returns floats in [0, 1). */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -205,7 +205,7 @@ function toolArguments(tool: ToolSpec, rnd: () => number): Record<string, unknow
 const ID_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** Eight characters from [a-z0-9], like the ids Ollama gives tool calls. */
-export function randomId(rnd: () => number): string {
+function randomId(rnd: () => number): string {
   let s = '';
   for (let i = 0; i < 8; i++) s += ID_CHARS[Math.floor(rnd() * ID_CHARS.length)];
   return s;

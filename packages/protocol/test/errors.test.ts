@@ -26,6 +26,8 @@ describe('OllamaRingError', () => {
 
   test('instanceof works across copies of the package (brand, not identity)', () => {
     jest.isolateModules(() => {
+      // A second copy of the module, as another package's copy would be: only require gives one here.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const other = require('../src/errors') as typeof import('../src/errors');
       expect(other.OllamaRingError).not.toBe(OllamaRingError);
       expect(new QuotaError()).toBeInstanceOf(other.OllamaRingError);

@@ -4,6 +4,7 @@
  */
 import { checkConfigCommand } from './commands/check-config';
 import { demoCommand } from './commands/demo';
+import { MissingDependencyError } from './commands/optional-deps';
 import { serveCommand } from './commands/serve';
 import { simCommand } from './commands/sim';
 import { statusCommand } from './commands/status';
@@ -67,6 +68,10 @@ async function runCommand(cmd: Command, argv: string[], io: CliIo): Promise<numb
     if (e instanceof UsageError) {
       io.err(`ollama-ring ${cmd.name}: ${e.message}\nRun 'ollama-ring ${cmd.name} --help' for usage.\n`);
       return EXIT_USAGE;
+    }
+    if (e instanceof MissingDependencyError) {
+      io.err(`ollama-ring ${cmd.name}: ${e.message}\n`);
+      return EXIT_FAILURE;
     }
     io.err(`ollama-ring ${cmd.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT_FAILURE;

@@ -15,9 +15,9 @@ import { runCli } from '../src/cli';
 import type { CliIo } from '../src/commands/types';
 import { toYaml } from '../src/commands/yaml-out';
 import { nodeRows } from '../src/commands/status';
+import { version as VERSION } from '../package.json';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli.js');
-const VERSION = (require('../package.json') as { version: string }).version;
 
 interface Captured {
   code: number;

@@ -152,6 +152,7 @@ describe('demo parts', () => {
     expect(out).toContain('done after 4.2 s');
     expect(out.endsWith('\x1b[?25h')).toBe(true);
     // Cut to the width, so no line wraps and breaks the redraw.
+    // eslint-disable-next-line no-control-regex -- ANSI escape sequences start with ESC
     for (const l of out.split('\n')) expect(l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').length).toBeLessThanOrEqual(59);
   });
 

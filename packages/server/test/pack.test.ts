@@ -10,7 +10,8 @@ const ROOT = join(__dirname, '..', '..', '..');
 /**
  * The README's global install, for real: `scripts/pack-server` makes one tarball, `npm i -g` of it
  * into a fresh prefix works with `--offline` (everything it needs is inside), and the installed
- * `ollama-ring` runs outside the repository. Slow (a build check, a deploy, an install): about 30 s.
+ * `ollama-ring` runs outside the repository, its demo included. Slow (a build check, a deploy, an
+ * install, a one-second demo): about 40 s.
  */
 describe('npm i -g of the packed server', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ollama-ring-pack-'));
@@ -31,5 +32,8 @@ describe('npm i -g of the packed server', () => {
     // Beyond the entry point: the bundled balancer loads and validates a config.
     const check = await run('ollama-ring', ['check-config', '--json'], { cwd: dir, env: { ...env, OLLAMA_RING_NODES: 'gpu-1=http://10.0.0.5:11434*4' } });
     expect(JSON.parse(check.stdout)).toMatchObject({ nodes: [{ id: 'gpu-1', url: 'http://10.0.0.5:11434', maxConcurrentRequests: 4 }] });
+    // The demo's optional dependencies (the emulator, the ollama client) are in the tarball too.
+    const demo = await run('ollama-ring', ['demo', '--duration', '1', '--no-color'], { cwd: dir, env, maxBuffer: 1 << 24 });
+    expect(demo.stdout).toMatch(/Shut down: gateway drained and closed/);
   }, 180_000);
 });

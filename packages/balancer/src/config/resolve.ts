@@ -171,7 +171,7 @@ export function findDuplicateIds(list: unknown): Problem[] {
 }
 
 /** `http://10.0.0.5:11434` → `10.0.0.5:11434`; `node-<n>` if the URL does not parse. */
-export function deriveId(url: string, index: number): string {
+function deriveId(url: string, index: number): string {
   try {
     const host = new URL(url).host;
     if (host) return host;

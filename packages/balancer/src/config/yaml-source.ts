@@ -78,7 +78,7 @@ export function parseYamlSource(text: string, file?: string): YamlSource {
 }
 
 /** Turns a js-yaml exception into a ConfigError carrying its line. */
-export function yamlErrorToConfigError(err: unknown, file?: string): ConfigError {
+function yamlErrorToConfigError(err: unknown, file?: string): ConfigError {
   if (err instanceof yaml.YAMLException) {
     const line = err.mark ? err.mark.line + 1 : undefined;
     const col = err.mark ? ` (column ${err.mark.column + 1})` : '';

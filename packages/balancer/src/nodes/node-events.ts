@@ -148,7 +148,7 @@ export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrate
   s.syncDispatcher();
 }
 
-export function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recoveryMs: number; halfOpenRequests: number } {
+function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recoveryMs: number; halfOpenRequests: number } {
   return {
     failureThreshold: cfg.healthCheck.circuitBreakerFailureThreshold,
     recoveryMs: cfg.healthCheck.circuitBreakerRecoveryMs,

@@ -176,7 +176,7 @@ export class PredictiveStrategy implements Strategy {
     let externalityMs = 0;
     let evicts: string[] = [];
     // Hot but still loading (a load we sent): wait for it. Cold: wait for every load we sent.
-    let loadQueueMs = Math.max(0, (hot ? (node.loaded.get(req.model)?.readyAt ?? 0) : node.residency.loadingUntil) - ctx.now);
+    const loadQueueMs = Math.max(0, (hot ? (node.loaded.get(req.model)?.readyAt ?? 0) : node.residency.loadingUntil) - ctx.now);
     if (!hot) {
       const victims = node.evictionsFor(req.model, req.optionsSignature, ctx.now);
       evicts = victims.map((v) => v.model);

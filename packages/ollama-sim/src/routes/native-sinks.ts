@@ -11,7 +11,7 @@ import { sendNativeError } from '../http-util';
 import { contextTokens, type NativeToolCall, type Piece } from '../text';
 
 /** The metrics, in Go's field order, with zero values left out (`omitempty`). */
-export function metricsJson(m: FinalMetrics): string {
+function metricsJson(m: FinalMetrics): string {
   let s = '';
   if (m.total_duration) s += `,"total_duration":${m.total_duration}`;
   if (m.load_duration) s += `,"load_duration":${m.load_duration}`;

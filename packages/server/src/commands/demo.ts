@@ -5,7 +5,7 @@
  */
 import { startDemo } from '../demo/run';
 import { COMMON_OPTIONS, intFlag, parseCommandArgs, positiveFlag } from './args';
-import { SimConfigError } from '@ollama-ring/ollama-sim';
+import { MissingDependencyError, ollamaPackage, simPackage } from './optional-deps';
 import { type Command, EXIT_OK, EXIT_USAGE } from './types';
 import { packageVersion } from './version';
 
@@ -48,6 +48,9 @@ export const demoCommand: Command = {
     const { values } = parseCommandArgs(argv, OPTIONS, 0);
     if (values.help) return io.out(USAGE), EXIT_OK;
     if (values.version) return io.out(`${packageVersion()}\n`), EXIT_OK;
+    // Before anything starts: the emulator and the client are optional dependencies (optional-deps.ts).
+    simPackage();
+    ollamaPackage();
     return startDemo(
       {
         durationMs: (positiveFlag(values.duration, '--duration') ?? 30) * 1000,
@@ -61,7 +64,7 @@ export const demoCommand: Command = {
       io,
     ).catch((e: unknown) => {
       // A bad --pool file is the caller's mistake: its message, not a stack trace.
-      if (e instanceof SimConfigError) return io.err(`ollama-ring demo: ${e.message}\n`), EXIT_USAGE;
+      if (!(e instanceof MissingDependencyError) && e instanceof simPackage().SimConfigError) return io.err(`ollama-ring demo: ${e.message}\n`), EXIT_USAGE;
       throw e;
     });
   },

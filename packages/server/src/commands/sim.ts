@@ -1,5 +1,5 @@
 /** `ollama-ring sim`: the emulator's own CLI (`ollama-ring-sim`), run until SIGTERM/SIGINT. */
-import { runCli } from '@ollama-ring/ollama-sim';
+import { simPackage } from './optional-deps';
 import { untilShutdown } from './signals';
 import { type CliIo, type Command, EXIT_OK } from './types';
 
@@ -11,7 +11,7 @@ export const simCommand: Command = {
   summary: 'run simulated Ollama nodes from a YAML pool (e.g. config/sim-pool.yaml)',
   usage: 'Usage: ollama-ring sim --config FILE [--verbose] [--time-scale N]\n(see `ollama-ring sim --help`)\n',
   async run(argv: string[], io: CliIo) {
-    const result = await runCli(argv, { out: (t) => io.out(rename(t)), err: (t) => io.err(rename(t)) });
+    const result = await simPackage().runCli(argv, { out: (t) => io.out(rename(t)), err: (t) => io.err(rename(t)) });
     if (typeof result === 'number') return result;
     return untilShutdown({
       drain: async () => {

@@ -130,7 +130,7 @@ export function nodeRows(body: unknown, now: number): NodeRow[] | undefined {
   return undefined;
 }
 
-export function formatStatus(base: string, rows: NodeRow[]): string {
+function formatStatus(base: string, rows: NodeRow[]): string {
   const table = renderTable(
     ['ID', 'URL', 'HEALTH', 'IN-FLIGHT', 'HOT MODELS', 'BREAKER', 'STATE', 'REQ/FAILED'],
     rows.map((r) => [r.id, r.url, r.health, `${r.inFlight}/${r.slots}`, r.hot.join(', ') || '-', r.breaker, r.state, r.requests]),

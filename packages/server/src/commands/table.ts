@@ -4,7 +4,7 @@
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** Visible width of a cell (colour codes take no room). */
-export function visibleWidth(s: string): number {
+function visibleWidth(s: string): number {
   return s.replace(ANSI, '').length;
 }
 

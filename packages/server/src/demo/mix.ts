@@ -24,7 +24,7 @@ interface MixEntry {
   numCtx?: number;
 }
 
-export const MIX: readonly MixEntry[] = [
+const MIX: readonly MixEntry[] = [
   { weight: 40, kind: 'chat', model: 'llama3.2:3b' },
   { weight: 16, kind: 'chat', model: 'qwen3:8b' },
   { weight: 14, kind: 'embed', model: 'nomic-embed-text' },

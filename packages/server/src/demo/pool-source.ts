@@ -1,5 +1,6 @@
 /** Finds the demo's simulated pool: `--pool FILE`, else config/sim-pool.yaml, else the embedded copy. */
-import { loadSimConfig, type SimPoolConfig } from '@ollama-ring/ollama-sim';
+import type { SimPoolConfig } from '@ollama-ring/ollama-sim';
+import { simPackage } from '../commands/optional-deps';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EMBEDDED_SIM_POOL } from './embedded-pool';
@@ -15,7 +16,7 @@ export interface PoolSource {
  * levels below the repository root, so `pnpm exec` works from any directory) or from the working
  * directory.
  */
-export function defaultPoolCandidates(cwd = process.cwd()): string[] {
+function defaultPoolCandidates(cwd = process.cwd()): string[] {
   return [join(__dirname, '..', '..', '..', '..', 'config', 'sim-pool.yaml'), join(cwd, 'config', 'sim-pool.yaml')];
 }
 
@@ -25,10 +26,10 @@ export function defaultPoolCandidates(cwd = process.cwd()): string[] {
  */
 export function demoPoolConfig(file: string | undefined, timeScale: number): PoolSource {
   let src: PoolSource;
-  if (file !== undefined) src = { config: loadSimConfig(resolve(file)), from: resolve(file) };
+  if (file !== undefined) src = { config: simPackage().loadSimConfig(resolve(file)), from: resolve(file) };
   else {
     const found = defaultPoolCandidates().find((f) => existsSync(f));
-    src = found ? { config: loadSimConfig(found), from: found } : { config: structuredClone(EMBEDDED_SIM_POOL), from: 'embedded' };
+    src = found ? { config: simPackage().loadSimConfig(found), from: found } : { config: structuredClone(EMBEDDED_SIM_POOL), from: 'embedded' };
   }
   return {
     from: src.from,

@@ -1,6 +1,7 @@
 /** The demo's moving parts in one process: a simulated pool, the balancer, and the gateway. */
 import { type BalancerConfig, PipelineFactory, resolveConfig, type SchedulerObserver } from '@ollama-ring/balancer';
-import { type SimPool, type SimPoolConfig, startSimPool } from '@ollama-ring/ollama-sim';
+import type { SimPool, SimPoolConfig } from '@ollama-ring/ollama-sim';
+import { simPackage } from '../commands/optional-deps';
 import { Gateway } from '../gateway';
 import { allRoutes } from '../http/routes';
 import { silentLogger } from '../logging';
@@ -43,7 +44,7 @@ export function balancerConfigFor(simCfg: SimPoolConfig, sim: SimPool): Balancer
 }
 
 export async function startDemoStack(simCfg: SimPoolConfig, observer?: SchedulerObserver): Promise<DemoStack> {
-  const sim = await startSimPool(simCfg, { log: () => undefined });
+  const sim = await simPackage().startSimPool(simCfg, { log: () => undefined });
   let factory: PipelineFactory | undefined;
   try {
     const config = balancerConfigFor(simCfg, sim);

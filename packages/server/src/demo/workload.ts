@@ -3,7 +3,8 @@
  * pausing, plus a burst in the middle, all through the gateway with the official `ollama` client,
  * exactly as an application would.
  */
-import { Ollama } from 'ollama';
+import type { Ollama } from 'ollama';
+import { ollamaPackage } from '../commands/optional-deps';
 import { BURST_MIX, nextRequest, type RequestSpec } from './mix';
 import { type Rng, seededRng } from './random';
 
@@ -124,7 +125,7 @@ export class Workload {
     const cut = this.cutOff.signal;
     // A client per request: its fetch sees this request's response headers (node, queue time),
     // which the ollama client does not expose, and aborts when the run is cut off.
-    const client = new Ollama({
+    const client = new (ollamaPackage().Ollama)({
       host: this.opts.url,
       fetch: async (input, init) => {
         const res = await fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, cut]) : cut });

@@ -13,8 +13,8 @@ import { forwardable, upstreamFor } from './upstream';
 const DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
 
 /** Response headers of `HEAD /api/blobs/:digest`: which target nodes have the blob, and which do not. */
-export const BLOB_PRESENT_HEADER = 'x-ollama-ring-blob-present';
-export const BLOB_MISSING_HEADER = 'x-ollama-ring-blob-missing';
+const BLOB_PRESENT_HEADER = 'x-ollama-ring-blob-present';
+const BLOB_MISSING_HEADER = 'x-ollama-ring-blob-missing';
 
 /**
  * `HEAD`/`POST /api/blobs/:digest`, the blob store `ollama create` uploads model files to before

@@ -32,7 +32,7 @@ export function shuttingDown(req: IncomingMessage): boolean {
  * const signal = operationsFor(gw).track(res);
  * await operationsFor(gw).drain(30_000); // in close()
  */
-export class Operations {
+class Operations {
   private readonly live = new Map<ServerResponse, AbortController>();
   private readonly idle = new Set<() => void>();
 

@@ -1,6 +1,6 @@
-import { NoAvailableNodeError, UpstreamError } from '../../src/errors';
-import { collectingSink, streamingSink } from '../../src/library-sinks';
-import type { StartInfo } from '../../src/response-sink';
+import { NoAvailableNodeError, UpstreamError } from '../src/errors';
+import { collectingSink, streamingSink } from '../src/library-sinks';
+import type { StartInfo } from '../src/response-sink';
 
 const START: StartInfo = { nodeId: 'gpu-1', status: 200, headers: {}, queueMs: 12, retries: 1 };
 const END = { ttftMs: 1, latencyMs: 2 };

@@ -1,6 +1,6 @@
 // The scheduler's retries and failover before the first byte, and what counts against a node.
 import { UpstreamError, UpstreamTimeoutError } from '../../src/errors';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 
@@ -29,7 +29,7 @@ describe('retries', () => {
     h.expectIdle();
   });
 
-  test.each<[string, (c: import('./helpers').Call) => void]>([
+  test.each<[string, (c: import('../helpers').Call) => void]>([
     ['429', (c) => c.httpError(429)],
     ['500', (c) => c.httpError(500)],
     ['a reset before the first byte', (c) => c.fail()],

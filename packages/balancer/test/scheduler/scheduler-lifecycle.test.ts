@@ -1,7 +1,7 @@
 // The scheduler's queue timeouts, stop(), exactly-once endings, and breaker trials.
 import { BackpressureError, QueueTimeoutError, RequestAbortedError } from '../../src/errors';
 import type { SchedulerObserver } from '../../src/scheduler/observer';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 
@@ -178,7 +178,7 @@ describe('exactly once, and slots always released', () => {
 });
 
 describe('breaker trials and client errors', () => {
-  test.each<[string, (c: import('./helpers').Call) => void]>([
+  test.each<[string, (c: import('../helpers').Call) => void]>([
     ['aborted', (c) => c.aborted()],
     ['answered with a 400', (c) => c.httpError(400)],
   ])('a request sent before the breaker opened and %s in half-open does not let a second trial in', async (how, end) => {
@@ -205,14 +205,14 @@ describe('breaker trials and client errors', () => {
   // The race: trial A is in flight when an older request fails, re-opening the breaker; after the
   // next recovery the node went half-open with its trial count reset, so a second trial went out
   // beside A, and A's later abort freed a place it no longer held: a third. At most one at a time.
-  test.each<[string, (c: import('./helpers').Call) => void]>([
+  test.each<[string, (c: import('../helpers').Call) => void]>([
     ['aborted', (c) => c.aborted()],
     ['answered with a 400', (c) => c.httpError(400)],
     ['succeeds', (c) => c.ok()],
   ])('a trial still in flight across a re-open keeps the next half-open episode to one trial; it then %s', async (_how, endA) => {
     const h = new Harness({ nodes: [nodeSpec('a')] });
     const trialsInFlight = () => h.dispatcher.open().filter((c) => h.table.get(c.job.requestId)?.trial).length;
-    const old = h.submit(); // bound while closed: not a trial
+    h.submit(); // bound while closed: not a trial
     h.node('a').breaker.trip(Date.now());
     await settle(1_000);
     const a = h.submit(); // the first episode's trial

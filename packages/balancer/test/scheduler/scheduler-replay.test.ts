@@ -4,7 +4,7 @@ import { RequestAbortedError } from '../../src/errors';
 import { RequestContext } from '../../src/request-context';
 import type { SchedulerJournal } from '../../src/scheduler/scheduler';
 import type { SchedulerEvent } from '../../src/scheduler/scheduler-events';
-import { fakeClockForEachTest, Harness, type HarnessOpts, nodeSpec, RecordingSink, settle } from './helpers';
+import { fakeClockForEachTest, Harness, type HarnessOpts, nodeSpec, RecordingSink, settle } from '../helpers';
 
 fakeClockForEachTest();
 

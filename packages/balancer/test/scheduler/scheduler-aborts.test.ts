@@ -1,6 +1,6 @@
 // The scheduler and client aborts, in every state a request can be in.
 import { RequestAbortedError, UpstreamTimeoutError } from '../../src/errors';
-import { fakeClockForEachTest, Harness, nodeSpec, RecordingSink, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, RecordingSink, settle } from '../helpers';
 
 fakeClockForEachTest();
 

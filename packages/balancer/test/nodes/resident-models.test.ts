@@ -2,7 +2,7 @@
 // model limit, and how that limit is learned when it is not configured (ollama-api.md §8).
 import { PoolNode } from '../../src/nodes/node';
 import { DEFAULT_MAX_LOADED_MODELS } from '../../src/nodes/resident-models';
-import { BREAKER, nodeSpec } from './helpers';
+import { BREAKER, nodeSpec } from '../helpers';
 
 const NOW = 1_000_000;
 const HOUR = 3_600_000;

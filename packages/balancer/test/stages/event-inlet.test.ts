@@ -10,7 +10,7 @@ import type { SchedulerEvent } from '../../src/scheduler/scheduler-events';
 import { EventInlet } from '../../src/stages/event-inlet';
 import { SchedulingHandler } from '../../src/stages/scheduling';
 import { ValidationHandler, type VerdictHandover } from '../../src/stages/validation';
-import { RecordingSink } from './helpers';
+import { RecordingSink } from '../helpers';
 
 /** A SchedulerPort that records what the scheduling stage hands it, batch by batch. */
 class Recorder implements SchedulerPort {

@@ -1,6 +1,6 @@
 // Health and discovery results, applied to a real Scheduler (fake dispatch).
 import { applyDiscovery, applyHealth, applyNodeCommand } from '../../src/nodes/node-events';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 

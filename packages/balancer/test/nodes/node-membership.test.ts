@@ -5,7 +5,7 @@ import type { NodeSpec } from '../../src/nodes/node';
 import { addNode, applyConfig, applyNodeCommand, removeNode } from '../../src/nodes/node-events';
 import { NodeRegistry } from '../../src/nodes/node-registry';
 import type { Scheduler } from '../../src/scheduler/scheduler';
-import { fakeClockForEachTest, Harness, nodeSpec, settle, testStrategies } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle, testStrategies } from '../helpers';
 
 fakeClockForEachTest();
 

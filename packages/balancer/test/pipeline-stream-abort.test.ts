@@ -5,7 +5,7 @@
 // drained, the abort could not reach the body loop, and the node's slot leaked.
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InferenceRequest, PipelineFactory } from '../../src';
+import { InferenceRequest, PipelineFactory } from '../src';
 
 function fakeNode(): Promise<{ server: Server; url: string; closed: Promise<void> }> {
   let closedResolve!: () => void;

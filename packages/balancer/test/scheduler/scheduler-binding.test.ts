@@ -1,5 +1,5 @@
 // The scheduler's late binding: queue order, per-model caps, hotness, per-request strategies.
-import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from '../helpers';
 
 fakeClockForEachTest();
 

@@ -1,7 +1,7 @@
 import { PoolNode } from '../../src/nodes/node';
 import { DEFAULT_ESTIMATES, Estimates, type FinalChunkStats } from '../../src/scheduler/estimates';
 import { SlotTable, expectedSlotWaitMs } from '../../src/scheduler/slot-table';
-import { makeNode } from './helpers';
+import { makeNode } from '../helpers';
 
 describe('SlotTable', () => {
   test('acquire counts the slot on the node, overall and per normalised model', () => {

@@ -1,5 +1,5 @@
 import type { HealthState } from '../../src/nodes/node';
-import { makeNode } from './helpers';
+import { makeNode } from '../helpers';
 
 const NOW = 1_000_000;
 

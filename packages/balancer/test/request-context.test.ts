@@ -1,5 +1,5 @@
 import { Route } from '@ollama-ring/protocol';
-import { RequestContext, RequestTable } from '../../src/request-context';
+import { RequestContext, RequestTable } from '../src/request-context';
 import { RecordingSink } from './helpers';
 
 const ctx = (id: number, hints = {}) => new RequestContext(id, Route.Generate, 0, 0, hints, undefined, new RecordingSink(), 0);

@@ -10,7 +10,7 @@ import {
 } from '../../src/errors';
 import { Route } from '@ollama-ring/protocol';
 import { modelNotFound } from '../../src/scheduler/admission-control';
-import { fakeClockForEachTest, Harness, nodeSpec, settle } from './helpers';
+import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
 
 fakeClockForEachTest();
 

@@ -1,27 +1,27 @@
 // Shared builders for the unit tests: real PoolNodes, and a Scheduler wired to a fake dispatcher
 // whose every dispatch() returns a promise the test settles by hand.
 import { ByteArena } from '@ollama-ring/disruptor';
-import { defaultConfig } from '../../src/config/defaults';
-import type { BalancerConfig } from '../../src/config/types';
-import type { BalancerError } from '../../src/errors';
-import { RequestAbortedError, UpstreamError } from '../../src/errors';
+import { defaultConfig } from '../src/config/defaults';
+import type { BalancerConfig } from '../src/config/types';
+import type { BalancerError } from '../src/errors';
+import { RequestAbortedError, UpstreamError } from '../src/errors';
 import { Route, normalizeModel } from '@ollama-ring/protocol';
-import type { RequestHints } from '../../src/inference-request';
-import { type NodeSpec, PoolNode } from '../../src/nodes/node';
-import { RequestContext, RequestTable } from '../../src/request-context';
-import type { EndInfo, ResponseSink, StartInfo } from '../../src/response-sink';
-import { Estimates } from '../../src/scheduler/estimates';
-import type { RequestEnd, SchedulerObserver } from '../../src/scheduler/observer';
-import { ControlPlane } from '../../src/scheduler/control-plane';
-import type { AdmissionLimiter } from '../../src/scheduler/pool-state';
-import { type PoolView, viewPool } from '../../src/scheduler/pool-view';
-import { Scheduler, type SchedulerJournal } from '../../src/scheduler/scheduler';
-import type { DispatchJob, DispatchOutcome, DispatchPort, NodeEndpoint } from '../../src/stages/dispatch-types';
-import type { FinalChunkStats } from '../../src/scheduler/estimates';
-import { validateRequest } from '../../src/stages/validate-request';
-import { compareIds } from '../../src/strategies/candidate-order';
-import type { Strategy } from '../../src/strategies/strategy';
-import { StrategyFactory } from '../../src/strategies/strategy-factory';
+import type { RequestHints } from '../src/inference-request';
+import { type NodeSpec, PoolNode } from '../src/nodes/node';
+import { RequestContext, RequestTable } from '../src/request-context';
+import type { EndInfo, ResponseSink, StartInfo } from '../src/response-sink';
+import { Estimates } from '../src/scheduler/estimates';
+import type { RequestEnd, SchedulerObserver } from '../src/scheduler/observer';
+import { ControlPlane } from '../src/scheduler/control-plane';
+import type { AdmissionLimiter } from '../src/scheduler/pool-state';
+import { type PoolView, viewPool } from '../src/scheduler/pool-view';
+import { Scheduler, type SchedulerJournal } from '../src/scheduler/scheduler';
+import type { DispatchJob, DispatchOutcome, DispatchPort, NodeEndpoint } from '../src/stages/dispatch-types';
+import type { FinalChunkStats } from '../src/scheduler/estimates';
+import { validateRequest } from '../src/stages/validate-request';
+import { compareIds } from '../src/strategies/candidate-order';
+import type { Strategy } from '../src/strategies/strategy';
+import { StrategyFactory } from '../src/strategies/strategy-factory';
 
 export const BREAKER = { failureThreshold: 3, recoveryMs: 1_000, halfOpenRequests: 1 };
 
