@@ -14,10 +14,7 @@ export default tseslint.config(
     rules: {
       // A parameter that an interface requires but this implementation does not use is named
       // `_ctx`, `_info`, …; the same for skipped array elements and loop variables.
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       // `let server; const s = create(() => server.handle()); server = …`: a closure that reads
       // the variable before its one assignment cannot use const.
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],

@@ -6,7 +6,14 @@ describe('bench argument parsing', () => {
     [['--json', 'out.json'], { json: 'out.json' }, []],
     [['--json=out.json'], { json: 'out.json' }, []],
     [['--header=a=b'], {}, [['header', 'a=b']]],
-    [['--runs', '3', '--only', 'unicast-1p1c'], {}, [['runs', '3'], ['only', 'unicast-1p1c']]],
+    [
+      ['--runs', '3', '--only', 'unicast-1p1c'],
+      {},
+      [
+        ['runs', '3'],
+        ['only', 'unicast-1p1c'],
+      ],
+    ],
   ] as const)('%j', (argv, top, flags) => {
     const a = parseArgs(argv);
     expect(a).toMatchObject(top);

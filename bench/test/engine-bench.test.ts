@@ -19,13 +19,7 @@ describe('bench:engine', () => {
     expect(stdout).toMatch(/unicast-1p1c/);
     const r = JSON.parse(readFileSync(out, 'utf8'));
     expect(r.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
-    expect(r.scenarios.map((s: { name: string }) => s.name)).toEqual([
-      'unicast-1p1c',
-      'pipeline-1p3c',
-      'sequencer-3p1c',
-      'multicast-1p3c',
-      'diamond-1p3c',
-    ]);
+    expect(r.scenarios.map((s: { name: string }) => s.name)).toEqual(['unicast-1p1c', 'pipeline-1p3c', 'sequencer-3p1c', 'multicast-1p3c', 'diamond-1p3c']);
     for (const s of r.scenarios) {
       expect(s.eventsPerSec).toBeGreaterThan(0);
       expect(s.baselineEventsPerSec).toBeGreaterThan(0);

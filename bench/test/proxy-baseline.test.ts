@@ -50,7 +50,11 @@ describe('previous build worktree', () => {
     git(root, 'init', '-q', repo);
     mkdirSync(join(repo, 'packages'));
     // Two changes to the code, then one to the docs only.
-    for (const [i, [file, text]] of [['packages/file.txt', 'one'], ['packages/file.txt', 'two'], ['README.md', 'docs']].entries()) {
+    for (const [i, [file, text]] of [
+      ['packages/file.txt', 'one'],
+      ['packages/file.txt', 'two'],
+      ['README.md', 'docs'],
+    ].entries()) {
       writeFileSync(join(repo, file), `${text}\n`);
       git(repo, 'add', file);
       git(repo, 'commit', '-q', '-m', `commit ${i + 1}`);

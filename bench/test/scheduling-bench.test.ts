@@ -70,11 +70,9 @@ describe('bench:scheduling', () => {
   test('--json writes the scenario and one entry per strategy, in unscaled units', async () => {
     const out = join(dir, 'out.json');
     const md = join(dir, 'out.md');
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [main, '--quick', '--scale', '0.2', '--strategies', 'predictive,least-in-flight', '--json', out, '--md', md],
-      { timeout: 60_000 },
-    );
+    const { stdout } = await promisify(execFile)(process.execPath, [main, '--quick', '--scale', '0.2', '--strategies', 'predictive,least-in-flight', '--json', out, '--md', md], {
+      timeout: 60_000,
+    });
     expect(stdout).toMatch(/\| predictive/);
     const r = JSON.parse(readFileSync(out, 'utf8'));
     expect(r.scenario).toMatchObject({ name: expect.any(String), seed: expect.any(Number), timeScale: expect.any(Number), requests: expect.any(Number) });

@@ -51,11 +51,7 @@ function main(d: BaselineRole): void {
         if (count > d.latency.warmup) h.record(Math.max(1, Math.round(nowNs() - v)));
       } else sum = (sum + v) | 0;
       if (count === d.expect) {
-        parentPort!.postMessage(
-          d.latency
-            ? { p50Ns: h.percentile(50), p99Ns: h.percentile(99), p999Ns: h.percentile(99.9), n: h.count }
-            : { doneNs: nowNs(), count, sum },
-        );
+        parentPort!.postMessage(d.latency ? { p50Ns: h.percentile(50), p99Ns: h.percentile(99), p999Ns: h.percentile(99.9), n: h.count } : { doneNs: nowNs(), count, sum });
       }
     });
   }

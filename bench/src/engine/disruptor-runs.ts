@@ -29,12 +29,7 @@ function producer(data: ProducerData): Promise<StartMsg> {
  * events per second: events published over the time from the first producer's start to the last
  * stage's final event. Each handler checks its count, so a lost event would hang, not flatter, the run.
  */
-export async function runDisruptorScenario(
-  name: ScenarioName,
-  events: number,
-  waitStrategy: WaitStrategyDescriptor,
-  batch: number,
-): Promise<number> {
+export async function runDisruptorScenario(name: ScenarioName, events: number, waitStrategy: WaitStrategyDescriptor, batch: number): Promise<number> {
   const producers = name === 'sequencer-3p1c' ? 3 : 1;
   const perProducer = Math.floor(events / producers);
   const total = perProducer * producers;
@@ -61,25 +56,15 @@ export async function runDisruptorScenario(
         .then(sink('createCounter', { field: 's2' }));
       break;
     case 'multicast-1p3c':
-      d.handleEventsWith(
-        sink('createCounter', { field: 'value' }),
-        sink('createCounter', { field: 'value' }),
-        sink('createCounter', { field: 'value' }),
-      );
+      d.handleEventsWith(sink('createCounter', { field: 'value' }), sink('createCounter', { field: 'value' }), sink('createCounter', { field: 'value' }));
       break;
     case 'diamond-1p3c':
-      d.handleEventsWith(spec('createFlagger', { divisor: 3, to: 'a' }), spec('createFlagger', { divisor: 5, to: 'b' })).then(
-        sink('createJoin', {}),
-      );
+      d.handleEventsWith(spec('createFlagger', { divisor: 3, to: 'a' }), spec('createFlagger', { divisor: 5, to: 'b' })).then(sink('createJoin', {}));
       break;
   }
   const ring = await d.start();
   try {
-    const starts = await Promise.all(
-      Array.from({ length: producers }, () =>
-        producer({ ring: ring.describe(), count: perProducer, batch, mode: 'throughput' }),
-      ),
-    );
+    const starts = await Promise.all(Array.from({ length: producers }, () => producer({ ring: ring.describe(), count: perProducer, batch, mode: 'throughput' })));
     while (done.length < sinks) await new Promise((r) => setTimeout(r, 1));
     const t0 = Math.min(...starts.map((s) => s.startNs));
     const t1 = Math.max(...done.map((m) => m.doneNs));
@@ -90,11 +75,7 @@ export async function runDisruptorScenario(
 }
 
 /** A 3-stage pipeline driven at a fixed rate; per-event latency from publish to the last stage. */
-export async function runDisruptorLatency(
-  events: number,
-  ratePerSec: number,
-  waitStrategy: WaitStrategyDescriptor,
-): Promise<LatencyMsg> {
+export async function runDisruptorLatency(events: number, ratePerSec: number, waitStrategy: WaitStrategyDescriptor): Promise<LatencyMsg> {
   const d = new Disruptor<typeof benchSchema>({ layout: benchLayout, size: 1024, producerType: 'single', waitStrategy });
   let result: LatencyMsg | undefined;
   d.handleEventsWith(spec('createStage', { from: 'value', to: 's1' }))

@@ -12,10 +12,7 @@ type S = typeof benchSchema;
 type Done = { doneNs: number; count: number; sum: number };
 
 /** Sums a field; reports when `expect` events have been seen. */
-export function createCounter(
-  options: { expect: number; field: 'value' | 's2' | 'a' },
-  ctx: WorkerHandlerContext,
-): EventHandler<S> {
+export function createCounter(options: { expect: number; field: 'value' | 's2' | 'a' }, ctx: WorkerHandlerContext): EventHandler<S> {
   let count = 0;
   let sum = 0;
   const field = options.field;

@@ -54,9 +54,7 @@ export interface BaselineBuild {
 }
 
 /** What the report says about the previous build. */
-export type BaselineInfo =
-  | { ref: string; sha: string; subject: string; dir: string; cached: boolean; buildMs: number }
-  | { ref: string | null; skipped: string; reason: string };
+export type BaselineInfo = { ref: string; sha: string; subject: string; dir: string; cached: boolean; buildMs: number } | { ref: string | null; skipped: string; reason: string };
 
 export interface PrepareOptions {
   /** The repository whose history holds the ref (default: this one). */

@@ -34,7 +34,10 @@ export function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-  return entries.filter((e) => /^\d+$/.test(e)).map(Number).filter((p) => stat(p)?.[1] === String(pid));
+  return entries
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((p) => stat(p)?.[1] === String(pid));
 }
 
 /** Summed CPU ms of a set of processes; undefined if any cannot be read. */

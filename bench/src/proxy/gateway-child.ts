@@ -28,9 +28,7 @@ async function run(opts: GatewayChildOptions): Promise<void> {
   serveLoopDelay();
   const { PipelineFactory, defaultConfig, Gateway } = load(opts.root);
   const config = defaultConfig();
-  config.nodes = [
-    { id: 'sim', url: opts.simUrl, models: [], maxConcurrentRequests: opts.maxInFlight, weight: 1, enabled: true, tags: [], priority: 0 },
-  ];
+  config.nodes = [{ id: 'sim', url: opts.simUrl, models: [], maxConcurrentRequests: opts.maxInFlight, weight: 1, enabled: true, tags: [], priority: 0 }];
   // Health checks and discovery run once at start (the factory waits for them), not during the run.
   config.healthCheck.intervalMs = 3_600_000;
   config.healthCheck.discoveryIntervalMs = 3_600_000;

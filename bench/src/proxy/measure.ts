@@ -64,9 +64,7 @@ function runJob<R extends LoadResult>(load: Child, job: LoadJob, p: Processes): 
       } else if (m.type === 'result') {
         off();
         const cpu = share(first, last);
-        void (loops ?? Promise.resolve([undefined, undefined] as const)).then(([proxyLoop, simLoop]) =>
-          resolve({ result: m.result as R, cpu, proxyLoop, simLoop }),
-        );
+        void (loops ?? Promise.resolve([undefined, undefined] as const)).then(([proxyLoop, simLoop]) => resolve({ result: m.result as R, cpu, proxyLoop, simLoop }));
       } else if (m.type === 'failed') {
         off();
         reject(new Error(`load generator: ${m.error}`));

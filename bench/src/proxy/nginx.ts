@@ -10,16 +10,13 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { childrenOf } from './cpu';
 
-export const NGINX_INSTALL_HINT =
-  'nginx not found; install it with `apt-get update && apt-get install -y nginx-light` (Debian/Ubuntu), or pass --nginx /path/to/nginx';
+export const NGINX_INSTALL_HINT = 'nginx not found; install it with `apt-get update && apt-get install -y nginx-light` (Debian/Ubuntu), or pass --nginx /path/to/nginx';
 
 /** The nginx binary: `explicit` if given (and executable), else the first on PATH or in the sbin dirs. */
 export function findNginx(explicit?: string): string | undefined {
   const candidates = explicit
     ? [explicit]
-    : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'].map((d) =>
-        join(d, 'nginx'),
-      );
+    : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'].map((d) => join(d, 'nginx'));
   return candidates.find((c) => {
     try {
       accessSync(c, constants.X_OK);

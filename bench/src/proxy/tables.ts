@@ -18,8 +18,7 @@ const signed = (v: number | null): string => (v === null || Number.isNaN(v) ? '�
 const pct = (v?: number): string => (v === undefined ? '?' : v.toFixed(0));
 /** Percent of one core; "other" is processes outside the bench on the shared machine, "irq" the kernel's network work. */
 const CPU_HEADER = 'CPU % proxy / sim / load / irq / other';
-const cpu = (c?: CpuShare): string =>
-  `${pct(c?.proxyPct)} / ${pct(c?.simPct)} / ${pct(c?.loadPct)} / ${pct(c?.irqPct)} / ${pct(c?.otherPct)}`;
+const cpu = (c?: CpuShare): string => `${pct(c?.proxyPct)} / ${pct(c?.simPct)} / ${pct(c?.loadPct)} / ${pct(c?.irqPct)} / ${pct(c?.otherPct)}`;
 
 export function requestsTable(rows: readonly TargetRow[], connections: number, labels: Labels = {}): string {
   const direct = rows.find((r) => r.name === 'direct')?.rps ?? null;
@@ -81,21 +80,11 @@ export function summaryTable(rows: readonly TargetRow[], connections: number, st
   const body = rows.map((r) =>
     r.skipped
       ? [label(r, labels), `skipped: ${r.skipped}`, '', '', '', '']
-      : [
-          label(r, labels),
-          us(r.proxyCpuUsPerRequest),
-          us(r.proxyCpuUsPerLine, 1),
-          r.rps === null ? '–' : r.rps.toFixed(0),
-          signed(r.ttftAddedP50Ms),
-          signed(r.ttftAddedP99Ms),
-        ],
+      : [label(r, labels), us(r.proxyCpuUsPerRequest), us(r.proxyCpuUsPerLine, 1), r.rps === null ? '–' : r.rps.toFixed(0), signed(r.ttftAddedP50Ms), signed(r.ttftAddedP99Ms)],
   );
   return `Summary: proxy CPU per non-streaming request and per streamed line, req/s at ${connections} connections, TTFT added at ${streams} streams
 
-${markdownTable(
-    ['target', 'CPU/req', 'CPU/line', 'req/s', 'added TTFT p50', 'added TTFT p99'],
-    body,
-  )}`;
+${markdownTable(['target', 'CPU/req', 'CPU/line', 'req/s', 'added TTFT p50', 'added TTFT p99'], body)}`;
 }
 
 /**
@@ -121,10 +110,7 @@ export function ratiosTable(rows: readonly TargetRow[], labels: Labels = {}): st
     ]);
   return `Ratios, same run: each target's figure ÷ the reference's
 
-${markdownTable(
-    ['target', 'against', 'CPU/req', 'CPU/line', 'req/s', 'added TTFT p50', 'added TTFT p99'],
-    body,
-  )}`;
+${markdownTable(['target', 'against', 'CPU/req', 'CPU/line', 'req/s', 'added TTFT p50', 'added TTFT p99'], body)}`;
 }
 
 export function goalsTable(goals: readonly Goal[]): string {

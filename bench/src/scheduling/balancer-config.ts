@@ -14,12 +14,7 @@
 import { defaultConfig, type BalancerConfig } from '@ollama-ring/balancer';
 import { NODES } from './pool';
 
-export function balancerConfig(
-  strategy: string,
-  nodes: readonly { id: string; url: string }[],
-  timeScale: number,
-  opts: { discoveryMs?: number } = {},
-): BalancerConfig {
+export function balancerConfig(strategy: string, nodes: readonly { id: string; url: string }[], timeScale: number, opts: { discoveryMs?: number } = {}): BalancerConfig {
   const c = defaultConfig();
   const s = (ms: number): number => Math.max(1, Math.round(ms * timeScale));
   c.strategy = { type: strategy };

@@ -70,7 +70,13 @@ async function main(): Promise<void> {
   const discovery = args.flags.get('discovery-ms');
   const discoveryMs = discovery === undefined ? undefined : num(discovery, 30_000);
   const only = args.flags.get('strategies');
-  const strategies = typeof only === 'string' ? only.split(',').map((s) => s.trim()).filter(Boolean) : StrategyFactory.names();
+  const strategies =
+    typeof only === 'string'
+      ? only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : StrategyFactory.names();
   for (const s of strategies) if (StrategyFactory.resolve(s) === undefined) throw new Error(`unknown strategy '${s}'`);
   const phases = args.quick ? QUICK : FULL;
   const loads = { steady: num(args.flags.get('steady-load'), WORKLOAD.steadyLoad), burst: num(args.flags.get('burst-load'), WORKLOAD.burstLoad) };
@@ -122,7 +128,13 @@ async function main(): Promise<void> {
       `${trace.capacity.rps.toFixed(2)} req/s; ${(trace.steadyMs / 1000).toFixed(0)} s at ${trace.steadyRps.toFixed(2)} req/s (${loads.steady * 100}%), ` +
       `then ${(trace.burstMs / 1000).toFixed(0)} s at ${trace.burstRps.toFixed(2)} req/s (${loads.burst * 100}%); discovery every ${((discoveryMs ?? 30_000) / 1000).toFixed(0)} s`;
     const text = markdownReport(
-      { date: machine.date.slice(0, 10), revision: rev, machine: `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}`, command, scenario },
+      {
+        date: machine.date.slice(0, 10),
+        revision: rev,
+        machine: `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}`,
+        command,
+        scenario,
+      },
       results,
       nodeIds,
       checks,

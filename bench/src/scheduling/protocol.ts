@@ -5,8 +5,6 @@ export interface SimChildOptions {
   config: SimPoolConfig;
 }
 
-export type ChildMessage =
-  | { type: 'ready'; nodes: { id: string; url: string }[] }
-  | { type: 'state'; nodes: SimNodeState[] };
+export type ChildMessage = { type: 'ready'; nodes: { id: string; url: string }[] } | { type: 'state'; nodes: SimNodeState[] };
 
 export type ParentMessage = { type: 'state' } | { type: 'stop' };

@@ -32,7 +32,20 @@ export function resultsTable(results: readonly StrategyResult[], nodeIds: readon
 
 export function diagnosticsTable(results: readonly StrategyResult[]): string {
   return markdownTable(
-    ['strategy', 'cold loads (sim / balancer saw)', 'balancer-seen cold by phase (0-30 s / steady / burst / after)', 'by cause (num_ctx / first copy / extra copy)', 'evictions', 'slot s held cold / hot', 'routed per node', 'queue p50 / p99 ms', 'TTFT p99 burst ms', 'TTFT p99 streamed ms', 'failures', 'send lag p99 ms'],
+    [
+      'strategy',
+      'cold loads (sim / balancer saw)',
+      'balancer-seen cold by phase (0-30 s / steady / burst / after)',
+      'by cause (num_ctx / first copy / extra copy)',
+      'evictions',
+      'slot s held cold / hot',
+      'routed per node',
+      'queue p50 / p99 ms',
+      'TTFT p99 burst ms',
+      'TTFT p99 streamed ms',
+      'failures',
+      'send lag p99 ms',
+    ],
     results.map((r) => [
       r.name,
       `${r.coldLoads} / ${r.coldLoadsBalancer}`,
@@ -44,7 +57,9 @@ export function diagnosticsTable(results: readonly StrategyResult[]): string {
       `${f0(r.queueP50Ms)} / ${f0(r.queueP99Ms)}`,
       f0(r.ttftP99BurstMs),
       f0(r.ttftP99StreamMs),
-      Object.entries(r.failures).map(([k, v]) => `${k}×${v}`).join(', ') || '-',
+      Object.entries(r.failures)
+        .map(([k, v]) => `${k}×${v}`)
+        .join(', ') || '-',
       f0(r.sendLagP99Ms),
     ]),
   );

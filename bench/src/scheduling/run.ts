@@ -98,7 +98,10 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
   let factory: PipelineFactory | undefined;
   // Read-only, from inside the scheduler's own callback: which other nodes hold the model.
   const residentElsewhere = (model: string, nodeId: string): boolean | undefined =>
-    factory?.getNodeRegistry().getAllNodes().some((n) => n.id !== nodeId && n.loadedModels.some((l) => l.model === model));
+    factory
+      ?.getNodeRegistry()
+      .getAllNodes()
+      .some((n) => n.id !== nodeId && n.loadedModels.some((l) => l.model === model));
   const observer: SchedulerObserver = {
     routed: (e) => {
       close(e.requestId);
@@ -187,9 +190,7 @@ async function replay(trace: Trace, ts: number, fire: (r: TraceRequest, rec: Req
 async function send(pipeline: Pipeline, r: TraceRequest, rec: RequestRecord, clock: Clock): Promise<void> {
   const options: Record<string, unknown> = { num_predict: r.numPredict };
   if (r.numCtx !== undefined) options.num_ctx = r.numCtx;
-  const req = r.chat
-    ? InferenceRequest.ofChat(r.model, [{ role: 'user', content: r.prompt }], { options })
-    : InferenceRequest.ofPrompt(r.model, r.prompt, { options });
+  const req = r.chat ? InferenceRequest.ofChat(r.model, [{ role: 'user', content: r.prompt }], { options }) : InferenceRequest.ofPrompt(r.model, r.prompt, { options });
   try {
     if (r.stream) {
       let last: Record<string, unknown> | undefined;

@@ -80,9 +80,7 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
   const coldLoadsByNode = Object.fromEntries(run.sim.map((s) => [s.id, s.loadsStarted]));
   const routedByNode: Record<string, number> = Object.fromEntries(run.sim.map((x) => [x.id, 0]));
   for (const r of run.routes) routedByNode[r.nodeId] = (routedByNode[r.nodeId] ?? 0) + 1;
-  const utilization = Object.fromEntries(
-    Object.entries(run.busyMs).map(([id, busy]) => [id, round(busy / (run.slots[id] * runWallMs), 3)]),
-  );
+  const utilization = Object.fromEntries(Object.entries(run.busyMs).map(([id, busy]) => [id, round(busy / (run.slots[id] * runWallMs), 3)]));
   return {
     name: run.strategy,
     completed: ok.length,
@@ -97,12 +95,27 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
     coldLoadsBalancer: Object.values(run.balancerColdLoads).reduce((a, b) => a + b, 0),
     coldLoadsByNode,
     evictions: run.sim.reduce((a, s) => a + s.evictions, 0),
-    ttftP99StreamMs: round(percentile(ok.filter((r) => r.stream).map((r) => u((r.firstTokenMs as number) - r.startMs)), 99)),
-    ttftP99BurstMs: round(percentile(ok.filter((r) => r.phase === 'burst').map((r) => u((r.firstTokenMs as number) - r.startMs)), 99)),
+    ttftP99StreamMs: round(
+      percentile(
+        ok.filter((r) => r.stream).map((r) => u((r.firstTokenMs as number) - r.startMs)),
+        99,
+      ),
+    ),
+    ttftP99BurstMs: round(
+      percentile(
+        ok.filter((r) => r.phase === 'burst').map((r) => u((r.firstTokenMs as number) - r.startMs)),
+        99,
+      ),
+    ),
     queueP50Ms: round(percentile(run.queueMs.map(u), 50)),
     queueP99Ms: round(percentile(run.queueMs.map(u), 99)),
     failures,
-    sendLagP99Ms: round(percentile(run.records.map((r) => u(r.startMs - r.dueMs)), 99)),
+    sendLagP99Ms: round(
+      percentile(
+        run.records.map((r) => u(r.startMs - r.dueMs)),
+        99,
+      ),
+    ),
     loopDelayP99WallMs: round(run.loopDelayP99Ms, 2),
     routedByNode,
     coldBoundByPhase: coldByPhase(run, trace),

@@ -36,7 +36,9 @@ async function main(): Promise<void> {
   const timer = args.flags.get('timer') === 'per-task' ? 'per-task' : 'shared';
   const clientKind = args.flags.get('client') === 'undici' ? 'undici' : 'raw';
   const machine = machineInfo();
-  console.log(`bench:sim ${args.quick ? '(quick) ' : ''}${streams} streams over ${nodes} nodes, ${tps} tok/s each, ${tokens} tokens, ramp ${rampMs} ms, timer=${timer}, client=${clientKind}`);
+  console.log(
+    `bench:sim ${args.quick ? '(quick) ' : ''}${streams} streams over ${nodes} nodes, ${tps} tok/s each, ${tokens} tokens, ramp ${rampMs} ms, timer=${timer}, client=${clientKind}`,
+  );
   console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}\n`);
 
   const childOpts: SimChildOptions = { nodes, streamsPerNode: Math.ceil(streams / nodes), tokensPerSec: tps, tokens, timer };
@@ -89,7 +91,11 @@ async function main(): Promise<void> {
           ['tokens/s achieved (steady window)', f.achievedTokensPerSec.toFixed(0), `≥ ${(TARGET_RATE_RATIO * f.nominalTokensPerSec).toFixed(0)}`],
           ['tokens/s nominal', f.nominalTokensPerSec, ''],
           ['steady window', `${f.steadyWindowSeconds.toFixed(1)} s`, ''],
-          ['sim-side emission gap error p50 / p99 / p99.9 (steady)', `${pct(sim.emission.p50)} / ${pct(sim.emission.p99)} / ${pct(sim.emission.p999)}`, `p99 ≤ ${pct(TARGET_GAP_ERROR_P99)}`],
+          [
+            'sim-side emission gap error p50 / p99 / p99.9 (steady)',
+            `${pct(sim.emission.p50)} / ${pct(sim.emission.p99)} / ${pct(sim.emission.p999)}`,
+            `p99 ≤ ${pct(TARGET_GAP_ERROR_P99)}`,
+          ],
           ['gap error p50 (steady window)', pct(f.gapErrorP50), ''],
           ['gap error p99 (steady window)', pct(f.gapErrorP99), `≤ ${pct(TARGET_GAP_ERROR_P99)}`],
           ['gap error p99.9 (steady window)', pct(f.gapErrorP999), ''],

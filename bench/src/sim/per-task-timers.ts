@@ -16,11 +16,14 @@ export class PerTaskTimers implements TickScheduler {
     this.cancel(task);
     task.tickDue = due;
     task.tickIndex = 0;
-    const t = setTimeout(() => {
-      this.timers.delete(task);
-      task.tickIndex = -1;
-      task.onTick(this.now());
-    }, Math.max(0, due - this.now()));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(task);
+        task.tickIndex = -1;
+        task.onTick(this.now());
+      },
+      Math.max(0, due - this.now()),
+    );
     this.timers.set(task, t);
   }
 
@@ -34,10 +37,14 @@ export class PerTaskTimers implements TickScheduler {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
   }
 }

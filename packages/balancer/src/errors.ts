@@ -87,12 +87,7 @@ export class UpstreamError extends BalancerError {
   readonly upstreamStatus: number;
   /** The upstream's own error body, passed through unchanged by the gateway where it has one. */
   readonly body?: string;
-  constructor(
-    nodeId: string,
-    upstreamStatus: number,
-    message: string,
-    options?: { cause?: unknown; body?: string; code?: string; status?: number },
-  ) {
+  constructor(nodeId: string, upstreamStatus: number, message: string, options?: { cause?: unknown; body?: string; code?: string; status?: number }) {
     super(options?.code ?? UpstreamError.brand, options?.status ?? (upstreamStatus >= 400 ? upstreamStatus : 502), message, options);
     this.nodeId = nodeId;
     this.upstreamStatus = upstreamStatus;

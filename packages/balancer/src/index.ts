@@ -2,7 +2,22 @@
  * @ollama-ring/balancer: the request pipeline, scheduler, nodes, config and metrics of ollama-ring,
  * and the `PipelineFactory` library API.
  */
-export { BackpressureError, BalancerError, ConfigError, type ConfigIssue, InvalidNodeError, ModelNotFoundError, NoAvailableNodeError, QueueFullError, QueueTimeoutError, RateLimitedError, RequestAbortedError, UpstreamError, UpstreamTimeoutError, ValidationError } from './errors';
+export {
+  BackpressureError,
+  BalancerError,
+  ConfigError,
+  type ConfigIssue,
+  InvalidNodeError,
+  ModelNotFoundError,
+  NoAvailableNodeError,
+  QueueFullError,
+  QueueTimeoutError,
+  RateLimitedError,
+  RequestAbortedError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  ValidationError,
+} from './errors';
 export { IngressKind, ingressLayout, ingressSchema, type IngressSchema } from './events';
 export { type ChatMessage, InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 export type { EndInfo, ResponseSink, StartInfo } from './response-sink';
@@ -37,9 +52,83 @@ export type {
 } from './scheduler/scheduler-events';
 export type { SchedulerJournal } from './scheduler/scheduler';
 export type { MetricsPlacement } from './outcomes/outcome-pipeline';
-export { byLoadThenPriority, compareIds, DEFAULT_PERFORMANCE_WEIGHTS, DEFAULT_PREDICTIVE_OPTIONS, DEFAULT_STRATEGY, freeCandidates, LatencyStrategy, LeastInFlightStrategy, minBy, ModelAwareStrategy, PerformanceStrategy, type PerformanceWeights, type PredictiveOptions, PredictiveStrategy, RandomStrategy, type Rng, RoundRobinStrategy, type RoutingContext, type RoutingRequest, type Strategy, StrategyFactory, type StrategyName, type StrategyOptions, type TtftEstimate, UnknownStrategyError, WeightedRoundRobinStrategy } from './strategies';
-export { BalancerMetrics, BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestOutcome, type RequestRecord, type TimeoutPhase } from './metrics';
+export {
+  byLoadThenPriority,
+  compareIds,
+  DEFAULT_PERFORMANCE_WEIGHTS,
+  DEFAULT_PREDICTIVE_OPTIONS,
+  DEFAULT_STRATEGY,
+  freeCandidates,
+  LatencyStrategy,
+  LeastInFlightStrategy,
+  minBy,
+  ModelAwareStrategy,
+  PerformanceStrategy,
+  type PerformanceWeights,
+  type PredictiveOptions,
+  PredictiveStrategy,
+  RandomStrategy,
+  type Rng,
+  RoundRobinStrategy,
+  type RoutingContext,
+  type RoutingRequest,
+  type Strategy,
+  StrategyFactory,
+  type StrategyName,
+  type StrategyOptions,
+  type TtftEstimate,
+  UnknownStrategyError,
+  WeightedRoundRobinStrategy,
+} from './strategies';
+export {
+  BalancerMetrics,
+  BREAKER_GAUGE_VALUE,
+  HEALTH_GAUGE_VALUE,
+  LLM_LATENCY_BUCKETS,
+  type MetricsOptions,
+  type NodeGaugeInput,
+  type RequestOutcome,
+  type RequestRecord,
+  type TimeoutPhase,
+} from './metrics';
 export { bucketCapacity, DEFAULT_MAX_CLIENTS, isUnlimited, RateLimiter, rateLimitSettings, type RateLimitSettings, sameBucketConfig, type TakeResult, TokenBucket } from './limits';
 export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
-export { type ApiKeyConfig, type BalancerConfig, type BucketConfig, checkSchema, CONFIG_PATH_ENV, CONFIG_SCHEMA, type ConfigInput, type ConfigSource, type ConfigWatcher, defaultConfig, type EnvOverride, type EnvOverrides, formatIssue, loadConfig, type LoadedConfig, type LoadOptions, LOCAL_NODE_ID, LOCAL_NODE_URL, localNode, NODE_DEFAULTS, NODE_SCHEMA, type NodeEntry, type NodeInput, NODES_ENV, OLLAMA_DEFAULT_PORT, parseConfig, parseHostsFile, parseNodeEntry, parseNodeList, parseNodesEnv, readEnvOverrides, resolveConfig, type SchemaProblem, type StrategyCheck, watchConfig, type WatchOptions } from './config';
+export {
+  type ApiKeyConfig,
+  type BalancerConfig,
+  type BucketConfig,
+  checkSchema,
+  CONFIG_PATH_ENV,
+  CONFIG_SCHEMA,
+  type ConfigInput,
+  type ConfigSource,
+  type ConfigWatcher,
+  defaultConfig,
+  type EnvOverride,
+  type EnvOverrides,
+  formatIssue,
+  loadConfig,
+  type LoadedConfig,
+  type LoadOptions,
+  LOCAL_NODE_ID,
+  LOCAL_NODE_URL,
+  localNode,
+  NODE_DEFAULTS,
+  NODE_SCHEMA,
+  type NodeEntry,
+  type NodeInput,
+  NODES_ENV,
+  OLLAMA_DEFAULT_PORT,
+  parseConfig,
+  parseHostsFile,
+  parseNodeEntry,
+  parseNodeList,
+  parseNodesEnv,
+  readEnvOverrides,
+  resolveConfig,
+  type SchemaProblem,
+  type StrategyCheck,
+  watchConfig,
+  type WatchOptions,
+} from './config';
 export { stripHopByHop } from './upstream/hop-by-hop';

@@ -192,8 +192,16 @@ export class BalancerMetrics {
     this.breaker = new Gauge({ name: `${p}breaker_state`, help: 'Circuit breaker: 0 closed, 1 half-open, 2 open.', labelNames: ['node'], registers: reg });
     this.loadedModels = new Gauge({ name: `${p}node_loaded_models`, help: 'Models resident on the node (unexpired).', labelNames: ['node'], registers: reg });
     this.ringRemaining = new Gauge({ name: `${p}ringbuffer_remaining`, help: 'Free slots in the request ring.', registers: reg });
-    this.outcomesDropped = new Counter({ name: `${p}outcome_records_dropped_total`, help: 'Request outcome records lost to a full outcome ring (their metrics are missing).', registers: reg });
-    this.eventOverflowPeak = new Gauge({ name: `${p}scheduler_event_overflow_peak`, help: 'Most scheduler events that found the ring full and waited beside it at once (none is dropped).', registers: reg });
+    this.outcomesDropped = new Counter({
+      name: `${p}outcome_records_dropped_total`,
+      help: 'Request outcome records lost to a full outcome ring (their metrics are missing).',
+      registers: reg,
+    });
+    this.eventOverflowPeak = new Gauge({
+      name: `${p}scheduler_event_overflow_peak`,
+      help: 'Most scheduler events that found the ring full and waited beside it at once (none is dropped).',
+      registers: reg,
+    });
     this.queueDepth = new Gauge({ name: `${p}queue_depth`, help: 'Requests waiting for a slot, by model.', labelNames: ['model'], registers: reg });
     this.queueWait = new Histogram({ name: `${p}queue_wait_seconds`, help: 'Time requests waited for a slot.', buckets, registers: reg });
     this.coldLoads = new Counter({ name: `${p}cold_loads_total`, help: 'Requests that made the node load the model.', labelNames: ['node', 'model'], registers: reg });
@@ -201,7 +209,12 @@ export class BalancerMetrics {
     this.tokens = new Counter({ name: `${p}tokens_generated_total`, help: 'Tokens generated (eval_count).', labelNames: ['node', 'model'], registers: reg });
     this.rateLimited = new Counter({ name: `${p}rate_limited_total`, help: 'Requests refused by a rate limit.', labelNames: ['limit'], registers: reg });
     this.backpressure = new Counter({ name: `${p}backpressure_total`, help: 'Requests refused because the ring was full.', registers: reg });
-    this.queueRejected = new Counter({ name: `${p}queue_rejected_total`, help: 'Requests refused by the wait queue: full, or waited too long.', labelNames: ['reason'], registers: reg });
+    this.queueRejected = new Counter({
+      name: `${p}queue_rejected_total`,
+      help: 'Requests refused by the wait queue: full, or waited too long.',
+      labelNames: ['reason'],
+      registers: reg,
+    });
     this.timeouts = new Counter({ name: `${p}timeouts_total`, help: 'Upstream timeouts, by phase.', labelNames: ['phase'], registers: reg });
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
 

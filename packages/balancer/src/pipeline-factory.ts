@@ -105,9 +105,7 @@ export class PipelineFactory {
     const metrics = new BalancerMetrics({ prefix: cfg.metrics.prefix });
     // The completion/metrics stage: the scheduler reports request outcomes as records on a ring of
     // their own, and the stage turns them into metrics after the scheduler's batch.
-    const outcomes = cfg.metrics.enabled
-      ? new OutcomePipeline(metrics, { waitStrategy: cfg.disruptor.waitStrategy, placement: cfg.disruptor.metricsPlacement })
-      : undefined;
+    const outcomes = cfg.metrics.enabled ? new OutcomePipeline(metrics, { waitStrategy: cfg.disruptor.waitStrategy, placement: cfg.disruptor.metricsPlacement }) : undefined;
     const limiter = new RateLimiter(rateLimitSettings(cfg), Date.now());
     const admission: AdmissionLimiter = {
       check: (key, now) => limiter.check(key, now),
@@ -162,12 +160,10 @@ export class PipelineFactory {
     this.parts = { arena, table, dispatcher, estimates, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
-      this.watcher = watchConfig(
-        this.file,
-        (next) => void this.reload(next).catch(report),
-        report,
-        { env: this.opts.env, strategies: (n) => StrategyFactory.resolve(n) !== undefined },
-      );
+      this.watcher = watchConfig(this.file, (next) => void this.reload(next).catch(report), report, {
+        env: this.opts.env,
+        strategies: (n) => StrategyFactory.resolve(n) !== undefined,
+      });
       await this.watcher.ready;
     }
     return this;

@@ -183,8 +183,7 @@ export class Pipeline {
     this.table.add(ctx);
     if (opts.signal) {
       const signal = opts.signal;
-      const onAbort = () =>
-        this.engine.inlet.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
+      const onAbort = () => this.engine.inlet.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
       signal.addEventListener('abort', onAbort, { once: true });
       ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
     }

@@ -109,8 +109,7 @@ export class FakeDispatcher implements DispatchPort {
           call.stream(...chunks);
           call.finish({ kind: 'ok', status: 200, started: true, ttftMs: 10, latencyMs: 100, final });
         },
-        httpError: (status, body = JSON.stringify({ error: `status ${status}` })) =>
-          call.finish({ kind: 'http-error', status, body, started: false, latencyMs: 5 }),
+        httpError: (status, body = JSON.stringify({ error: `status ${status}` })) => call.finish({ kind: 'http-error', status, body, started: false, latencyMs: 5 }),
         fail: (o = {}) =>
           call.finish({
             kind: 'failed',

@@ -28,9 +28,7 @@ function fakeNode(): Promise<{ server: Server; url: string; closed: Promise<void
       closedResolve();
     });
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed })),
-  );
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed })));
 }
 
 type Pool = Awaited<ReturnType<ReturnType<typeof PipelineFactory.create>['start']>>;

@@ -1,13 +1,7 @@
 import { BatchEventProcessor } from './batch-event-processor';
 import { ConsumerRepository, type ConsumerInfo } from './consumer-repository';
 import { IllegalStateError, InvalidArgumentError, DisruptorError, ShutdownTimeoutError, WorkerCrashedError } from './errors';
-import {
-  type EventHandler,
-  type ExceptionHandler,
-  ReportAndContinueExceptionHandler,
-  reportHandlerError,
-  type WorkHandler,
-} from './event-handler';
+import { type EventHandler, type ExceptionHandler, ReportAndContinueExceptionHandler, reportHandlerError, type WorkHandler } from './event-handler';
 import type { EventProcessor } from './event-processor';
 import type { RecordSchema } from './record-layout';
 import { RingBuffer, type RingBufferOptions } from './ring-buffer';
@@ -238,13 +232,7 @@ export class Disruptor<S extends RecordSchema = RecordSchema> {
     this.repo.unmarkEndOfChain(upstream);
   }
 
-  private host(
-    spec: WorkerHandlerSpec,
-    kind: 'batch' | 'work',
-    barrier: SequenceBarrier,
-    sequence: Sequence,
-    workSequence?: Sequence,
-  ): WorkerHost {
+  private host(spec: WorkerHandlerSpec, kind: 'batch' | 'work', barrier: SequenceBarrier, sequence: Sequence, workSequence?: Sequence): WorkerHost {
     const name = spec.name ?? `${kind}-${++this.threadCount}`;
     return new WorkerHost(
       spec,

@@ -83,11 +83,7 @@ function describeEvent(event: unknown): string {
  * exception handler: a failing hook is reported and never stops the processor's loop from running
  * or ending.
  */
-export function runLifecycleHook(
-  handler: { onStart?(): void; onShutdown?(): void },
-  hook: 'onStart' | 'onShutdown',
-  exceptionHandler: ExceptionHandler,
-): void {
+export function runLifecycleHook(handler: { onStart?(): void; onShutdown?(): void }, hook: 'onStart' | 'onShutdown', exceptionHandler: ExceptionHandler): void {
   const fn = handler[hook];
   if (!fn) return;
   try {

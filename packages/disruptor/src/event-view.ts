@@ -29,12 +29,7 @@ const classes = new WeakMap<RecordLayout, { ctor: ViewConstructor; mask: number 
  * Builds (once per layout and ring size) a class whose prototype has one accessor per field, so
  * V8 sees a stable shape and inlines the accessors; then returns a new view over `i32`/`f64`.
  */
-export function createEventView<S extends RecordSchema>(
-  layout: RecordLayout<S>,
-  i32: Int32Array,
-  f64: Float64Array,
-  mask: number,
-): EventView<S> {
+export function createEventView<S extends RecordSchema>(layout: RecordLayout<S>, i32: Int32Array, f64: Float64Array, mask: number): EventView<S> {
   let list = classes.get(layout);
   if (!list) {
     list = [];

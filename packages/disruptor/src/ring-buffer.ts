@@ -74,10 +74,7 @@ export class RingBuffer<S extends RecordSchema = RecordSchema> {
           ? createWaitStrategy(opts.waitStrategy as WaitStrategyKind | WaitStrategyDescriptor)
           : opts.waitStrategy;
     const initial = opts.initialSequence ?? INITIAL_SEQUENCE;
-    const sequencer =
-      (opts.producerType ?? 'multi') === 'single'
-        ? new SingleProducerSequencer(opts.size, ws, initial)
-        : new MultiProducerSequencer(opts.size, ws, initial);
+    const sequencer = (opts.producerType ?? 'multi') === 'single' ? new SingleProducerSequencer(opts.size, ws, initial) : new MultiProducerSequencer(opts.size, ws, initial);
     const data = new SharedArrayBuffer(opts.size * opts.layout.byteSize);
     return new RingBuffer(opts.layout, opts.size, data, sequencer);
   }
@@ -85,10 +82,7 @@ export class RingBuffer<S extends RecordSchema = RecordSchema> {
   /** The same ring, seen from another thread. */
   static attach<S extends RecordSchema = RecordSchema>(d: RingBufferDescriptor): RingBuffer<S> {
     const ws = createWaitStrategy(d.sequencer.waitStrategy);
-    const sequencer =
-      d.sequencer.type === 'single'
-        ? SingleProducerSequencer.attach(d.sequencer, ws)
-        : MultiProducerSequencer.attach(d.sequencer, ws);
+    const sequencer = d.sequencer.type === 'single' ? SingleProducerSequencer.attach(d.sequencer, ws) : MultiProducerSequencer.attach(d.sequencer, ws);
     return new RingBuffer(RecordLayout.define(d.schema as S), d.size, d.data, sequencer);
   }
 

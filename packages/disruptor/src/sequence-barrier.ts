@@ -31,8 +31,7 @@ export class SequenceBarrier {
     this.sequencer = sequencer;
     this.dependentSabs = dependents.map((d) => d.sab);
     this.dependentList = [...dependents];
-    this.dependents =
-      dependents.length === 0 ? sequencer.cursor : dependents.length === 1 ? dependents[0] : new SequenceGroup(dependents);
+    this.dependents = dependents.length === 0 ? sequencer.cursor : dependents.length === 1 ? dependents[0] : new SequenceGroup(dependents);
     this.alertWord = new Int32Array(alert ?? new SharedArrayBuffer(64));
   }
 

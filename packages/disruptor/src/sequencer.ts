@@ -187,4 +187,3 @@ export abstract class AbstractSequencer implements Sequencer {
     return this.bufferSize - seqDiff(produced, consumed);
   }
 }
-

@@ -20,17 +20,10 @@ export class WorkPool<S extends RecordSchema = RecordSchema> {
   readonly processors: readonly WorkProcessor<S>[];
   private runs: Promise<void>[] = [];
 
-  constructor(
-    ring: RingBuffer<S>,
-    barrier: SequenceBarrier,
-    handlers: readonly WorkHandler<S>[],
-    opts: { exceptionHandler?: ExceptionHandler } = {},
-  ) {
+  constructor(ring: RingBuffer<S>, barrier: SequenceBarrier, handlers: readonly WorkHandler<S>[], opts: { exceptionHandler?: ExceptionHandler } = {}) {
     const start = ring.getCursor();
     this.workSequence = new Sequence(start);
-    this.processors = handlers.map(
-      (h) => new WorkProcessor(ring, barrier, h, this.workSequence, { exceptionHandler: opts.exceptionHandler }),
-    );
+    this.processors = handlers.map((h) => new WorkProcessor(ring, barrier, h, this.workSequence, { exceptionHandler: opts.exceptionHandler }));
   }
 
   /** Every member's sequence and the work sequence: what producers and later stages gate on. */

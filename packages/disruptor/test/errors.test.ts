@@ -1,10 +1,4 @@
-import {
-  AlertError,
-  InsufficientCapacityError,
-  BrandedError,
-  DisruptorError,
-  IllegalStateError,
-} from '../src/errors';
+import { AlertError, InsufficientCapacityError, BrandedError, DisruptorError, IllegalStateError } from '../src/errors';
 
 describe('typed errors', () => {
   test.each([

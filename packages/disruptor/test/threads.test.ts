@@ -48,9 +48,7 @@ describe('across threads', () => {
     const hits = new SharedArrayBuffer(N * 4);
     const d = new Disruptor({ layout, size: 1024, producerType: 'multi' });
     const sinks = [collect(), collect(), collect()];
-    d.handleEventsWithWorkerPool(
-      ...sinks.map((s) => ({ module: fixture('work-counter.js'), options: { hits }, onMessage: s.onMessage })),
-    );
+    d.handleEventsWithWorkerPool(...sinks.map((s) => ({ module: fixture('work-counter.js'), options: { hits }, onMessage: s.onMessage })));
     const ring = await d.start();
     // Two producers, values 0..N/2-1 each; the counter indexes by value, so offset the second.
     const half = N / 2;
@@ -111,21 +109,25 @@ describe('across threads', () => {
   test.each([
     ['exits', { mode: 'exit', at: 5 }, 'blocking', /exited with code 7/],
     ['throws uncaught', { mode: 'crash', at: 5 }, 'event-loop', /uncaught in handler thread/],
-  ] as const)('a handler thread that %s fails the pipeline loudly; producers are released', async (_l, options, mode, why) => {
-    const fatal: Error[] = [];
-    const d = new Disruptor({ layout, size: 8, onFatalError: (e) => fatal.push(e) });
-    d.handleEventsWith({ module: fixture('faulty.js'), options, mode });
-    const ring = await d.start();
-    // Publish far more than the ring holds: once the thread dies the producer must get an error.
-    const producer = runProducer(ring.describe(), 0, 10_000, 1);
-    const result = await producer;
-    expect(result.error).toMatch(/halted/);
-    expect(result.published).toBeLessThan(10_000);
-    await expect(d.shutdown(5000)).rejects.toThrow(WorkerCrashedError);
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0].message).toMatch(why);
-    expect(() => ring.tryNext()).toThrow(IllegalStateError);
-  }, 30_000);
+  ] as const)(
+    'a handler thread that %s fails the pipeline loudly; producers are released',
+    async (_l, options, mode, why) => {
+      const fatal: Error[] = [];
+      const d = new Disruptor({ layout, size: 8, onFatalError: (e) => fatal.push(e) });
+      d.handleEventsWith({ module: fixture('faulty.js'), options, mode });
+      const ring = await d.start();
+      // Publish far more than the ring holds: once the thread dies the producer must get an error.
+      const producer = runProducer(ring.describe(), 0, 10_000, 1);
+      const result = await producer;
+      expect(result.error).toMatch(/halted/);
+      expect(result.published).toBeLessThan(10_000);
+      await expect(d.shutdown(5000)).rejects.toThrow(WorkerCrashedError);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0].message).toMatch(why);
+      expect(() => ring.tryNext()).toThrow(IllegalStateError);
+    },
+    30_000,
+  );
 
   test('a handler factory that throws makes start() reject, with no thread left behind', async () => {
     const d = new Disruptor({ layout, size: 8 });
@@ -158,8 +160,6 @@ describe('across threads', () => {
     const deadline = Date.now() + 5000;
     while (sink.messages.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await d.shutdown(5000);
-    expect((sink.messages as { echoed: number }[]).map((m) => m.echoed).sort((x, y) => x - y)).toEqual(
-      Array.from({ length: 20 }, (_, i) => i),
-    );
+    expect((sink.messages as { echoed: number }[]).map((m) => m.echoed).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 });

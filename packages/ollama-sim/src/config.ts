@@ -186,12 +186,7 @@ function derivedSize(parameterSize: string, quantization: string): number {
 }
 
 /** Settles one model for one node: node entry overrides, then the catalog, then node defaults. */
-export function resolveModel(
-  entry: SimModelConfig,
-  node: SimNodeConfig,
-  index: number,
-  startMs: number,
-): ResolvedModel {
+export function resolveModel(entry: SimModelConfig, node: SimNodeConfig, index: number, startMs: number): ResolvedModel {
   const parsed = parseModelName(entry.name);
   if (!parsed) throw new SimConfigError([`'${entry.name}' is not a valid model name`]);
   const caps = entry.capabilities ?? ['completion'];

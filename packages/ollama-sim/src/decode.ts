@@ -100,10 +100,7 @@ export function checkFields(obj: Record<string, unknown>, struct: string, fields
   }
 }
 
-const INT_OPTIONS = new Set([
-  'num_keep', 'seed', 'num_predict', 'top_k', 'repeat_last_n', 'num_ctx', 'num_batch', 'num_gpu', 'main_gpu',
-  'num_thread', 'draft_num_predict',
-]);
+const INT_OPTIONS = new Set(['num_keep', 'seed', 'num_predict', 'top_k', 'repeat_last_n', 'num_ctx', 'num_batch', 'num_gpu', 'main_gpu', 'num_thread', 'draft_num_predict']);
 const FLOAT_OPTIONS = new Set(['top_p', 'min_p', 'typical_p', 'temperature', 'repeat_penalty', 'presence_penalty', 'frequency_penalty']);
 const BOOL_OPTIONS = new Set(['use_mmap']);
 
@@ -130,18 +127,44 @@ export function keepAliveOf(obj: Record<string, unknown>): number | undefined {
 }
 
 export const GENERATE_FIELDS: FieldTable = {
-  model: 'string', prompt: 'string', suffix: 'string', system: 'string', template: 'string', context: '[]int',
-  stream: 'bool', raw: 'bool', format: 'any', keep_alive: 'keepAlive', images: '[]string', options: 'object',
-  think: 'think', truncate: 'bool', shift: 'bool', logprobs: 'bool', top_logprobs: 'int',
+  model: 'string',
+  prompt: 'string',
+  suffix: 'string',
+  system: 'string',
+  template: 'string',
+  context: '[]int',
+  stream: 'bool',
+  raw: 'bool',
+  format: 'any',
+  keep_alive: 'keepAlive',
+  images: '[]string',
+  options: 'object',
+  think: 'think',
+  truncate: 'bool',
+  shift: 'bool',
+  logprobs: 'bool',
+  top_logprobs: 'int',
 };
 
 export const CHAT_FIELDS: FieldTable = {
-  model: 'string', stream: 'bool', format: 'any', keep_alive: 'keepAlive', options: 'object', think: 'think',
-  truncate: 'bool', shift: 'bool', logprobs: 'bool', top_logprobs: 'int',
+  model: 'string',
+  stream: 'bool',
+  format: 'any',
+  keep_alive: 'keepAlive',
+  options: 'object',
+  think: 'think',
+  truncate: 'bool',
+  shift: 'bool',
+  logprobs: 'bool',
+  top_logprobs: 'int',
 };
 
 export const EMBED_FIELDS: FieldTable = {
-  model: 'string', truncate: 'bool', dimensions: 'int', keep_alive: 'keepAlive', options: 'object',
+  model: 'string',
+  truncate: 'bool',
+  dimensions: 'int',
+  keep_alive: 'keepAlive',
+  options: 'object',
 };
 
 export const EMBEDDINGS_FIELDS: FieldTable = { model: 'string', prompt: 'string', keep_alive: 'keepAlive', options: 'object' };

@@ -209,4 +209,3 @@ export async function loadOnly(
   const runner = await ctx.scheduler.acquire(model, runnerOptions(options, ctx.config.defaultNumCtx), keepAliveMs, signal);
   ctx.scheduler.release(runner);
 }
-

@@ -26,16 +26,7 @@ export type { ModelCapability, SimFaults, SimModelConfig, SimNodeConfig, SimPool
 export type { FaultPatch } from './faults';
 export type { SimNodeState, SimLoadedModelState, SimResetOptions } from './routes/control';
 export { runCli } from './cli';
-export {
-  SimError,
-  SimConfigError,
-  SimHttpError,
-  SimBusyError,
-  SimCancelledError,
-  SimLoadError,
-  SimClosedError,
-  SimUnknownNodeError,
-} from './errors';
+export { SimError, SimConfigError, SimHttpError, SimBusyError, SimCancelledError, SimLoadError, SimClosedError, SimUnknownNodeError } from './errors';
 export { Ticker, sharedTicker } from './ticker';
 export type { TickTask, TickScheduler } from './ticker';
 export { parseKeepAlive, parseGoDuration, FOREVER_MS } from './durations';

@@ -42,7 +42,10 @@ export class SimNode implements ControlTarget {
   private acceptTimer: NodeJS.Timeout | undefined;
   private readonly initialFaults: SimFaults;
 
-  constructor(readonly config: ResolvedNode, options: SimNodeOptions = {}) {
+  constructor(
+    readonly config: ResolvedNode,
+    options: SimNodeOptions = {},
+  ) {
     this.id = config.id;
     this.boundPort = config.port;
     const ticker = options.ticker ?? sharedTicker;

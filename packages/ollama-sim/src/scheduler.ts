@@ -76,12 +76,7 @@ export class NodeScheduler {
    * Obtains a loaded runner for `model` with `options`, holding a reference until `release`.
    * Rejects with SimBusyError (queue full), SimCancelledError (signal), SimLoadError or SimClosedError.
    */
-  async acquire(
-    model: ResolvedModel,
-    options: RunnerOptions,
-    keepAliveMs: number | undefined,
-    signal?: AbortSignal,
-  ): Promise<Runner> {
+  async acquire(model: ResolvedModel, options: RunnerOptions, keepAliveMs: number | undefined, signal?: AbortSignal): Promise<Runner> {
     if (this.closed) throw new SimClosedError();
     if (signal?.aborted) throw new SimCancelledError();
     let runner = this.runners.get(model.key);
@@ -160,12 +155,7 @@ export class NodeScheduler {
     this.runners.clear();
   }
 
-  private enqueue(
-    model: ResolvedModel,
-    options: RunnerOptions,
-    keepAliveMs: number | undefined,
-    signal?: AbortSignal,
-  ): Promise<Runner> {
+  private enqueue(model: ResolvedModel, options: RunnerOptions, keepAliveMs: number | undefined, signal?: AbortSignal): Promise<Runner> {
     // The entry the processor is working on has left the queue, as in Go's buffered channel; an idle
     // processor takes a new entry at once, so even maxQueue 0 admits a request when nothing waits.
     const idle = !this.processing && this.pending.length === 0;

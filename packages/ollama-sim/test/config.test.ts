@@ -21,7 +21,18 @@ describe('sim config', () => {
   it('fills documented defaults', () => {
     const cfg: SimPoolConfig = { nodes: [{ id: 'a', models: [{ name: 'm' }] }] };
     const n = resolveNode(validateSimConfig(cfg), cfg.nodes[0]);
-    expect(n).toMatchObject({ host: '127.0.0.1', port: 0, numParallel: 1, maxLoadedModels: 3, maxQueue: 512, keepAliveMs: 300_000, defaultNumCtx: 4096, version: '0.33.0', timeScale: 1, checkHost: true });
+    expect(n).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      numParallel: 1,
+      maxLoadedModels: 3,
+      maxQueue: 512,
+      keepAliveMs: 300_000,
+      defaultNumCtx: 4096,
+      version: '0.33.0',
+      timeScale: 1,
+      checkHost: true,
+    });
     expect(n.models[0]).toMatchObject({ name: 'm:latest', loadMs: 1000, tokensPerSec: 50, promptTokensPerSec: 1000, capabilities: ['completion'], embeddingLength: 768 });
   });
 
@@ -30,7 +41,11 @@ describe('sim config', () => {
     ['a wrong type', 'nodes:\n  - id: a\n    models: [{name: m}]\n    numParallel: two', '/nodes/0/numParallel must be integer'],
     ['no nodes', 'nodes: []', '/nodes must NOT have fewer than 1 items'],
     ['a duplicate id', 'nodes:\n  - {id: a, models: [{name: m}]}\n  - {id: a, models: [{name: m}]}', "/nodes/1/id 'a' is used by another node"],
-    ['a duplicate port', 'nodes:\n  - {id: a, port: 9000, models: [{name: m}]}\n  - {id: b, port: 9000, models: [{name: m}]}', "/nodes/1/port 127.0.0.1:9000 is also used by node 'a'"],
+    [
+      'a duplicate port',
+      'nodes:\n  - {id: a, port: 9000, models: [{name: m}]}\n  - {id: b, port: 9000, models: [{name: m}]}',
+      "/nodes/1/port 127.0.0.1:9000 is also used by node 'a'",
+    ],
     ['a model missing from the catalog', 'nodes:\n  - {id: a, models: [ghost]}', "/nodes/0/models/0 'ghost' is not in the top-level models catalog"],
     ['an invalid model name', 'models: [{name: "bad name"}]\nnodes:\n  - {id: a, models: [{name: m}]}', "/models/0/name 'bad name' is not a valid model name"],
     ['a preload that is not installed', 'nodes:\n  - {id: a, models: [{name: m}], preload: [z]}', "/nodes/0/preload/0 'z' is not one of the node's models"],
@@ -53,9 +68,14 @@ describe('sim config', () => {
   });
 
   it('lists every problem at once', () => {
-    expect(() => validateSimConfig({ nodes: [{ id: 'a', models: ['x'] }, { id: 'a', models: ['y'] }] })).toThrow(
-      expect.objectContaining({ problems: expect.arrayContaining([expect.stringContaining("'x'"), expect.stringContaining("'y'"), expect.stringContaining("id 'a'")]) }),
-    );
+    expect(() =>
+      validateSimConfig({
+        nodes: [
+          { id: 'a', models: ['x'] },
+          { id: 'a', models: ['y'] },
+        ],
+      }),
+    ).toThrow(expect.objectContaining({ problems: expect.arrayContaining([expect.stringContaining("'x'"), expect.stringContaining("'y'"), expect.stringContaining("id 'a'")]) }));
   });
 
   it('reports an unreadable file', () => {

@@ -88,7 +88,13 @@ describe('fault injection', () => {
         text += new TextDecoder().decode(value);
       }
       // The read stays pending until the abort below rejects it; handle that rejection here.
-      const more = await Promise.race([reader.read().then(() => 'data', () => 'aborted'), sleep(300).then(() => 'silence')]);
+      const more = await Promise.race([
+        reader.read().then(
+          () => 'data',
+          () => 'aborted',
+        ),
+        sleep(300).then(() => 'silence'),
+      ]);
       expect(more).toBe('silence');
       expect(sim.state().loaded[0].slotsInUse).toBe(1);
       ac.abort();
@@ -212,7 +218,19 @@ describe('control API', () => {
       const url = pool.nodes[0].url;
       await new Ollama({ host: url }).chat(chat());
       const [, st] = await control(url, 'GET', '/state');
-      expect(st).toMatchObject({ id: 'a', url, listening: true, inFlight: 0, queued: 0, requests: 1, completed: 1, cancelled: 0, tokens: 20, loadsStarted: 1, models: ['m:latest'] });
+      expect(st).toMatchObject({
+        id: 'a',
+        url,
+        listening: true,
+        inFlight: 0,
+        queued: 0,
+        requests: 1,
+        completed: 1,
+        cancelled: 0,
+        tokens: 20,
+        loadsStarted: 1,
+        models: ['m:latest'],
+      });
       expect(st.byRoute).toEqual({ 'POST /api/chat': 1 });
       expect(st.byStatus).toEqual({ '200': 1 });
       expect((st.loaded as { model: string; state: string; refCount: number }[])[0]).toMatchObject({ model: 'm:latest', state: 'ready', refCount: 0 });

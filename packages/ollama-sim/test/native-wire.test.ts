@@ -12,7 +12,14 @@ const ERRORS: Row[] = [
   ['empty body', 'POST', '/api/generate', '', 400, '{"error":"missing request body"}'],
   ['malformed JSON', 'POST', '/api/chat', '{"model":', 400, '{"error":"unexpected EOF"}'],
   ['bad character', 'POST', '/api/chat', 'xyz', 400, `{"error":"invalid character 'x' looking for beginning of value"}`],
-  ['wrong field type', 'POST', '/api/generate', '{"model":"tiny","stream":"yes"}', 400, '{"error":"json: cannot unmarshal string into Go struct field GenerateRequest.stream of type bool"}'],
+  [
+    'wrong field type',
+    'POST',
+    '/api/generate',
+    '{"model":"tiny","stream":"yes"}',
+    400,
+    '{"error":"json: cannot unmarshal string into Go struct field GenerateRequest.stream of type bool"}',
+  ],
   ['body not an object', 'POST', '/api/generate', '[1]', 400, '{"error":"json: cannot unmarshal array into Go value of type api.GenerateRequest"}'],
   ['generate without model', 'POST', '/api/generate', '{"prompt":"x"}', 404, `{"error":"model '' not found"}`],
   ['chat without model', 'POST', '/api/chat', '{"messages":[]}', 400, '{"error":"model is required"}'],
@@ -33,12 +40,33 @@ const ERRORS: Row[] = [
   ['keep_alive of a bad type', 'POST', '/api/generate', '{"model":"tiny","keep_alive":true}', 400, `{"error":"Unsupported type: 'bool'"}`],
   ['option of a bad type', 'POST', '/api/generate', '{"model":"tiny","prompt":"x","options":{"num_ctx":"big"}}', 400, '{"error":"option \\"num_ctx\\" must be of type integer"}'],
   ['top_logprobs out of range', 'POST', '/api/chat', '{"model":"tiny","top_logprobs":21}', 400, '{"error":"top_logprobs must be between 0 and 20"}'],
-  ['think on a plain model', 'POST', '/api/chat', '{"model":"tiny","messages":[{"role":"user","content":"x"}],"think":true}', 400, '{"error":"\\"tiny\\" does not support thinking"}'],
+  [
+    'think on a plain model',
+    'POST',
+    '/api/chat',
+    '{"model":"tiny","messages":[{"role":"user","content":"x"}],"think":true}',
+    400,
+    '{"error":"\\"tiny\\" does not support thinking"}',
+  ],
   ['chat with an embedding model', 'POST', '/api/chat', '{"model":"embedder","messages":[{"role":"user","content":"x"}]}', 400, '{"error":"\\"embedder\\" does not support chat"}'],
   ['generate with an embedding model', 'POST', '/api/generate', '{"model":"embedder","prompt":"x"}', 400, '{"error":"\\"embedder\\" does not support generate"}'],
-  ['tools on a model without tools', 'POST', '/api/chat', '{"model":"plain:7b","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}', 400, '{"error":"registry.ollama.ai/library/plain:7b does not support tools"}'],
+  [
+    'tools on a model without tools',
+    'POST',
+    '/api/chat',
+    '{"model":"plain:7b","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}',
+    400,
+    '{"error":"registry.ollama.ai/library/plain:7b does not support tools"}',
+  ],
   ['embed with a bad input type', 'POST', '/api/embed', '{"model":"embedder","input":5}', 400, '{"error":"invalid input type"}'],
-  ['embed too long without truncation', 'POST', '/api/embed', `{"model":"embedder","input":"${'x'.repeat(20000)}","truncate":false}`, 400, '{"error":"the input length exceeds the context length"}'],
+  [
+    'embed too long without truncation',
+    'POST',
+    '/api/embed',
+    `{"model":"embedder","input":"${'x'.repeat(20000)}","truncate":false}`,
+    400,
+    '{"error":"the input length exceeds the context length"}',
+  ],
 ];
 
 describe('native API on the wire', () => {
@@ -90,8 +118,18 @@ describe('native API on the wire', () => {
     expect(Object.keys(lines[0])).toEqual(['model', 'created_at', 'response', 'done']);
     expect(lines[0].created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
     expect(Object.keys(lines[lines.length - 1])).toEqual([
-      'model', 'created_at', 'response', 'done', 'done_reason', 'context',
-      'total_duration', 'load_duration', 'prompt_eval_count', 'prompt_eval_duration', 'eval_count', 'eval_duration',
+      'model',
+      'created_at',
+      'response',
+      'done',
+      'done_reason',
+      'context',
+      'total_duration',
+      'load_duration',
+      'prompt_eval_count',
+      'prompt_eval_duration',
+      'eval_count',
+      'eval_duration',
     ]);
     const raw = await ndjson(await postJson(url + '/api/generate', { model: 'tiny', prompt: 'hello', raw: true }));
     expect(raw[raw.length - 1].context).toBeUndefined();
@@ -100,8 +138,17 @@ describe('native API on the wire', () => {
     expect(Object.keys(chat[0])).toEqual(['model', 'created_at', 'message', 'done']);
     expect(Object.keys(chat[0].message as object)).toEqual(['role', 'content', 'thinking']);
     expect(Object.keys(chat[chat.length - 1])).toEqual([
-      'model', 'created_at', 'message', 'done', 'done_reason',
-      'total_duration', 'load_duration', 'prompt_eval_count', 'prompt_eval_duration', 'eval_count', 'eval_duration',
+      'model',
+      'created_at',
+      'message',
+      'done',
+      'done_reason',
+      'total_duration',
+      'load_duration',
+      'prompt_eval_count',
+      'prompt_eval_duration',
+      'eval_count',
+      'eval_duration',
     ]);
   });
 

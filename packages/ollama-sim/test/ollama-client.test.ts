@@ -90,7 +90,12 @@ describe('official ollama client', () => {
       const noThink = await ollama.chat({ model: 'thinker:8b', messages: [{ role: 'user', content: 'hello' }], think: false });
       expect(noThink.message.thinking).toBeUndefined();
 
-      const tools = [{ type: 'function', function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+      const tools = [
+        {
+          type: 'function',
+          function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+        },
+      ];
       const called = await ollama.chat({ model: 'tiny', messages: [{ role: 'user', content: 'weather in Paris?' }], tools });
       expect(called.done_reason).toBe('stop');
       expect(called.message.tool_calls).toHaveLength(1);

@@ -98,7 +98,7 @@ describe('OpenAI-compatible API', () => {
     expect(f.object).toBe('list');
     expect(f.data.map((d) => d.index)).toEqual([0, 1]);
     expect(f.data[0].embedding).toHaveLength(EMBEDDER.embeddingLength!);
-    const raw = await (await postJson(url + '/v1/embeddings', { model: 'embedder', input: 'a', encoding_format: 'base64' })).json() as { data: { embedding: string }[] };
+    const raw = (await (await postJson(url + '/v1/embeddings', { model: 'embedder', input: 'a', encoding_format: 'base64' })).json()) as { data: { embedding: string }[] };
     const buf = Buffer.from(raw.data[0].embedding, 'base64');
     expect(buf.length).toBe(EMBEDDER.embeddingLength! * 4);
     expect(buf.readFloatLE(0)).toBeCloseTo(f.data[0].embedding[0], 6);
@@ -116,10 +116,31 @@ describe('OpenAI-compatible API', () => {
   it.each([
     ['unknown model', '/v1/chat/completions', { model: 'nope', messages: [{ role: 'user', content: 'x' }] }, 404, "model 'nope' not found", 'not_found_error'],
     ['no messages', '/v1/chat/completions', { model: 'tiny', messages: [] }, 400, "[] is too short - 'messages'", 'invalid_request_error'],
-    ['http image', '/v1/chat/completions', { model: 'tiny', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] }, 400, 'invalid image input', 'invalid_request_error'],
-    ['bad reasoning', '/v1/chat/completions', { model: 'thinker:8b', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'lots' }, 400, expect.stringContaining("invalid reasoning value: 'lots'"), 'invalid_request_error'],
+    [
+      'http image',
+      '/v1/chat/completions',
+      { model: 'tiny', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] },
+      400,
+      'invalid image input',
+      'invalid_request_error',
+    ],
+    [
+      'bad reasoning',
+      '/v1/chat/completions',
+      { model: 'thinker:8b', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'lots' },
+      400,
+      expect.stringContaining("invalid reasoning value: 'lots'"),
+      'invalid_request_error',
+    ],
     ['empty embedding input', '/v1/embeddings', { model: 'embedder', input: [] }, 400, 'invalid input', 'invalid_request_error'],
-    ['bad encoding', '/v1/embeddings', { model: 'embedder', input: 'x', encoding_format: 'hex' }, 400, "Invalid value for 'encoding_format' = hex. Supported values: ['float', 'base64'].", 'invalid_request_error'],
+    [
+      'bad encoding',
+      '/v1/embeddings',
+      { model: 'embedder', input: 'x', encoding_format: 'hex' },
+      400,
+      "Invalid value for 'encoding_format' = hex. Supported values: ['float', 'base64'].",
+      'invalid_request_error',
+    ],
   ])('%s gives the OpenAI error shape', async (_n, path, body, status, message, type) => {
     const res = await postJson(url + path, body);
     expect(res.status).toBe(status);
@@ -129,7 +150,9 @@ describe('OpenAI-compatible API', () => {
   });
 
   it('surfaces errors as APIError with status and type in the SDK', async () => {
-    const err = await client(url).models.retrieve('nope').catch((e: unknown) => e);
+    const err = await client(url)
+      .models.retrieve('nope')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIError);
     expect(err).toMatchObject({ status: 404, type: 'not_found_error', error: { message: "model 'nope:latest' not found" } });
   });
@@ -138,7 +161,9 @@ describe('OpenAI-compatible API', () => {
 describe('OpenAI layer under faults', () => {
   it('returns a 503 in OpenAI shape (api_error) for an injected failure', () =>
     withPool({ nodes: [node({ faults: { failNext: { count: 1, status: 503 } } })] }, async (pool) => {
-      const err = await client(pool.nodes[0].url).chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      const err = await client(pool.nodes[0].url)
+        .chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] })
+        .catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 503, type: 'api_error', error: { message: 'server busy, please try again.  maximum pending requests exceeded' } });
     }));
 

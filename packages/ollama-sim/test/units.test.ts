@@ -55,9 +55,13 @@ describe('generated content', () => {
     expect(limited).toMatchObject({ doneReason: 'length' });
     expect(limited.pieces).toHaveLength(4);
 
-    const full = planOutput(base).pieces.map((p) => p.text).join('');
+    const full = planOutput(base)
+      .pieces.map((p) => p.text)
+      .join('');
     const stopWord = full.split(' ')[3];
-    const stopped = planOutput({ ...base, stop: [` ${stopWord}`] }).pieces.map((p) => p.text).join('');
+    const stopped = planOutput({ ...base, stop: [` ${stopWord}`] })
+      .pieces.map((p) => p.text)
+      .join('');
     expect(stopped).toBe(full.slice(0, full.indexOf(` ${stopWord}`)));
 
     const thought = planOutput({ ...base, think: true });
@@ -126,7 +130,10 @@ describe('Ticker', () => {
     }
     for (let i = 0; i < 500; i += 3) t.cancel(tasks[i]);
     // Reach into the heap through its public effects: every remaining index is valid and unique.
-    const idx = tasks.filter((k) => k.tickIndex >= 0).map((k) => k.tickIndex).sort((a, b) => a - b);
+    const idx = tasks
+      .filter((k) => k.tickIndex >= 0)
+      .map((k) => k.tickIndex)
+      .sort((a, b) => a - b);
     expect(idx).toEqual(Array.from({ length: t.size }, (_, i) => i));
     for (const k of tasks) t.cancel(k);
     expect(t.size).toBe(0);
@@ -152,7 +159,10 @@ describe('FifoSemaphore', () => {
     const order: string[] = [];
     const gone = new AbortController();
     const a = s.acquire().then(() => order.push('a'));
-    const b = s.acquire(gone.signal).then(() => order.push('b'), () => order.push('b left'));
+    const b = s.acquire(gone.signal).then(
+      () => order.push('b'),
+      () => order.push('b left'),
+    );
     const c = s.acquire().then(() => order.push('c'));
     expect(s.waiting).toBe(3);
     gone.abort();

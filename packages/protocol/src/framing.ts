@@ -102,7 +102,7 @@ export class FinalChunkTracker {
     }
     const rest = chunk.subarray(end + 1).slice();
     // The newest non-blank complete line: walk back over blank ones (SSE ends each event with one).
-    for (let e = end; e !== -1; ) {
+    for (let e = end; e !== -1;) {
       const prev = e === 0 ? -1 : chunk.lastIndexOf(NL, e - 1);
       const line = prev === -1 ? append(this.pending, chunk.subarray(0, e)) : chunk.subarray(prev + 1, e);
       if (nonBlank(line)) {

@@ -1,14 +1,4 @@
-import {
-  ERROR_CONTENT_TYPE,
-  errorBody,
-  errorMessageOf,
-  errorText,
-  isErrorBody,
-  ollamaErrorBody,
-  openAIErrorBody,
-  openAIErrorType,
-  streamErrorLine,
-} from '@ollama-ring/protocol';
+import { ERROR_CONTENT_TYPE, errorBody, errorMessageOf, errorText, isErrorBody, ollamaErrorBody, openAIErrorBody, openAIErrorType, streamErrorLine } from '@ollama-ring/protocol';
 
 describe('building error bodies', () => {
   test('Ollama: {"error":"…"} with no trailing newline (gin c.JSON)', () => {

@@ -51,4 +51,3 @@ export function componentLogger(parent: Logger, component: string): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
-

@@ -201,7 +201,15 @@ describe('admin API (no token: loopback clients)', () => {
         signal: ac.signal,
       }).catch(() => undefined);
     const pending = [send(), send()];
-    await until(() => g.factory.getNodeRegistry().getAllNodes().every((n) => n.inFlight === 1), 2_000, 'both slots busy');
+    await until(
+      () =>
+        g.factory
+          .getNodeRegistry()
+          .getAllNodes()
+          .every((n) => n.inFlight === 1),
+      2_000,
+      'both slots busy',
+    );
     pending.push(send(), send('high'));
     await until(() => g.factory.getPoolView().queue.depth === 2, 2_000, 'two waiting');
     await new Promise((r) => setTimeout(r, 30));
@@ -251,14 +259,21 @@ describe('admin API (no token: loopback clients)', () => {
       expect(r.body.error).toMatch(/^reload failed, the running config is unchanged: /);
       expect(r.body.error).toMatch(reason);
       expect(g.gateway.config().strategy.type).toBe('least-in-flight');
-      expect(g.factory.getNodeRegistry().getAllNodes().map((n) => n.maxConcurrent)).toEqual([3, 3]);
+      expect(
+        g.factory
+          .getNodeRegistry()
+          .getAllNodes()
+          .map((n) => n.maxConcurrent),
+      ).toEqual([3, 3]);
     }
     expect((await servedBy(g.url, 1)).length).toBe(1);
   });
 
   test('reload keeps a node added through the admin API, unless the file now defines its id (the file wins)', async () => {
     const yaml = (nodes: [string, string, number][]) =>
-      ['strategy:', '  type: round-robin', 'nodes:', ...nodes.flatMap(([id, url, slots]) => [`  - id: ${id}`, `    url: ${url}`, `    maxConcurrentRequests: ${slots}`]), ''].join('\n');
+      ['strategy:', '  type: round-robin', 'nodes:', ...nodes.flatMap(([id, url, slots]) => [`  - id: ${id}`, `    url: ${url}`, `    maxConcurrentRequests: ${slots}`]), ''].join(
+        '\n',
+      );
     const fileNodes: [string, string, number][] = [
       ['a', g.sim.node('a').url, 1],
       ['b', g.sim.node('b').url, 1],
@@ -313,7 +328,7 @@ describe('admin API with a token', () => {
     ['POST', `/api/blobs/sha256:${'0'.repeat(64)}`, 'some blob bytes'],
   ];
 
-  test.each(routes)('%s %s: 401 without the token, 403 with a wrong one, in Ollama\'s shape', async (method, path, body) => {
+  test.each(routes)("%s %s: 401 without the token, 403 with a wrong one, in Ollama's shape", async (method, path, body) => {
     const none = await call(g.url, method, path, body);
     expect(none).toEqual({ status: 401, body: { error: 'unauthorized: the admin API requires Authorization: Bearer <auth.adminToken>' } });
     const wrong = await call(g.url, method, path, body, { authorization: 'Bearer nope' });
@@ -328,7 +343,12 @@ describe('admin API with a token', () => {
     expect((await call(g.url, 'GET', '/admin/queue', undefined, auth)).status).toBe(200);
     expect((await call(g.url, 'POST', '/api/copy', { source: 'llama3.2', destination: 'copied' }, auth)).status).toBe(200);
     // Nothing changed by the refused calls above.
-    expect(g.factory.getNodeRegistry().getAllNodes().map((n) => [n.id, n.adminDisabled, n.draining])).toEqual([['a', false, false]]);
+    expect(
+      g.factory
+        .getNodeRegistry()
+        .getAllNodes()
+        .map((n) => [n.id, n.adminDisabled, n.draining]),
+    ).toEqual([['a', false, false]]);
   });
 
   test('reload without a config file to reload from: 500 with the reason', async () => {

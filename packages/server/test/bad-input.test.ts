@@ -60,7 +60,12 @@ async function expectUndisturbed(g: GatewayHarness, headers: Record<string, stri
   expect(oa.status).toBe(200);
   await oa.json();
   await until(
-    () => g.factory.getPoolView().live === 0 && g.factory.getNodeRegistry().getAllNodes().every((n) => n.inFlight === 0),
+    () =>
+      g.factory.getPoolView().live === 0 &&
+      g.factory
+        .getNodeRegistry()
+        .getAllNodes()
+        .every((n) => n.inFlight === 0),
     2_000,
     'in-flight back to 0',
   );
@@ -68,7 +73,7 @@ async function expectUndisturbed(g: GatewayHarness, headers: Record<string, stri
 
 const NODES: SimNodeConfig[] = [{ id: 'a', models: ['llama3.2'], numParallel: 2 }];
 
-describe('every bad input gets its error in the caller\'s shape, and disturbs nothing', () => {
+describe("every bad input gets its error in the caller's shape, and disturbs nothing", () => {
   let g: GatewayHarness;
   beforeAll(async () => {
     g = await startGateway(NODES, (c) => (c.validation.maxBodyBytes = 4096), { routes: allRoutes });
@@ -110,7 +115,14 @@ describe('every bad input gets its error in the caller\'s shape, and disturbs no
       status: 400,
       text: /^\{"error":\{"message":"invalid JSON: .*","type":"invalid_request_error","param":null,"code":null\}\}\n$/,
     },
-    { name: 'openai: missing model', path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'x' }] }, status: 400, body_is: openaiErr('model is required', 'invalid_request_error'), contentType: 'application/json' },
+    {
+      name: 'openai: missing model',
+      path: '/v1/chat/completions',
+      body: { messages: [{ role: 'user', content: 'x' }] },
+      status: 400,
+      body_is: openaiErr('model is required', 'invalid_request_error'),
+      contentType: 'application/json',
+    },
     {
       name: 'openai: wrong field type (messages)',
       path: '/v1/chat/completions',
@@ -118,9 +130,28 @@ describe('every bad input gets its error in the caller\'s shape, and disturbs no
       status: 400,
       body_is: openaiErr('json: cannot unmarshal string into Go struct field .messages of type array', 'invalid_request_error'),
     },
-    { name: 'openai: empty messages', path: '/v1/chat/completions', body: chat({ messages: [] }), status: 400, body_is: openaiErr("[] is too short - 'messages'", 'invalid_request_error') },
-    { name: 'openai: oversized body', path: '/v1/completions', body: { model: 'llama3.2', prompt: big }, status: 413, text: /^\{"error":\{"message":"request body of \d+ bytes exceeds the limit of 4096","type":"api_error"/ },
-    { name: 'openai: unknown model', path: '/v1/chat/completions', body: chat({ model: 'x' }), status: 404, body_is: openaiErr("model 'x' not found", 'not_found_error'), contentType: 'application/json' },
+    {
+      name: 'openai: empty messages',
+      path: '/v1/chat/completions',
+      body: chat({ messages: [] }),
+      status: 400,
+      body_is: openaiErr("[] is too short - 'messages'", 'invalid_request_error'),
+    },
+    {
+      name: 'openai: oversized body',
+      path: '/v1/completions',
+      body: { model: 'llama3.2', prompt: big },
+      status: 413,
+      text: /^\{"error":\{"message":"request body of \d+ bytes exceeds the limit of 4096","type":"api_error"/,
+    },
+    {
+      name: 'openai: unknown model',
+      path: '/v1/chat/completions',
+      body: chat({ model: 'x' }),
+      status: 404,
+      body_is: openaiErr("model 'x' not found", 'not_found_error'),
+      contentType: 'application/json',
+    },
     { name: 'openai: wrong method', method: 'GET', path: '/v1/chat/completions', status: 405, text: /^405 method not allowed$/ },
     // The non-inference routes.
     { name: 'show: malformed JSON', path: '/api/show', body: '{', status: 400, text: /^\{"error":"invalid JSON: / },
@@ -164,7 +195,14 @@ describe('bounds and auth: 401, 429, 503, 504, each with its own gateway', () =>
       name: '503 with Retry-After: backpressure (maxGlobalInFlight)',
       tweak: (c) => (c.disruptor.maxGlobalInFlight = 2),
       holders: 2,
-      probe: { name: '', path: '/v1/chat/completions', body: chat(), status: 503, text: /^\{"error":\{"message":"server busy: 2 requests in progress \(maxGlobalInFlight\)","type":"api_error"/, retryAfter: true },
+      probe: {
+        name: '',
+        path: '/v1/chat/completions',
+        body: chat(),
+        status: 503,
+        text: /^\{"error":\{"message":"server busy: 2 requests in progress \(maxGlobalInFlight\)","type":"api_error"/,
+        retryAfter: true,
+      },
     },
     {
       name: '504: queue timeout',
@@ -195,10 +233,14 @@ describe('bounds and auth: 401, 429, 503, 504, each with its own gateway', () =>
   });
 
   test('401 for a missing or wrong API key (both shapes, every client route); 429 with Retry-After per key', async () => {
-    const g = await startGateway(NODES, (c) => {
-      c.auth.apiKeys = [{ key: 'k1' }, { key: 'k2' }];
-      c.rateLimit.perClient = { rps: 0.5, burst: 1 };
-    }, { routes: allRoutes });
+    const g = await startGateway(
+      NODES,
+      (c) => {
+        c.auth.apiKeys = [{ key: 'k1' }, { key: 'k2' }];
+        c.rateLimit.perClient = { rps: 0.5, burst: 1 };
+      },
+      { routes: allRoutes },
+    );
     try {
       const unauthorized = 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)';
       const probes: Case[] = [

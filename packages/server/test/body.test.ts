@@ -47,7 +47,7 @@ describe('readBody', () => {
       const out = (await within(settled, 1_000)) as { error?: unknown } | 'pending';
       expect(out).not.toBe('pending');
       expect((out as { error?: unknown }).error).toBeInstanceOf(BodyError);
-      expect(((out as { error: BodyError }).error).status).toBe(400);
+      expect((out as { error: BodyError }).error.status).toBe(400);
     } finally {
       server.closeAllConnections();
       server.close();

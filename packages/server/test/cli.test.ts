@@ -76,10 +76,7 @@ describe('runCli (in-process)', () => {
   });
 
   test('check-config: a good file prints the effective config as YAML that reads back equal to --json', async () => {
-    const cfg = file(
-      'good.yaml',
-      'server:\n  port: 9000\nnodes:\n  - id: gpu-1\n    url: http://10.0.0.5:11434\n    models: ["llama3.2:3b"]\nstrategy:\n  type: least_loaded\n',
-    );
+    const cfg = file('good.yaml', 'server:\n  port: 9000\nnodes:\n  - id: gpu-1\n    url: http://10.0.0.5:11434\n    models: ["llama3.2:3b"]\nstrategy:\n  type: least_loaded\n');
     const y = await run(['check-config', cfg]);
     expect(y.code).toBe(0);
     expect(y.err).toContain('config OK');
@@ -141,11 +138,31 @@ describe('runCli (in-process)', () => {
 
   test('status reads both /admin/nodes and /api/stats shapes', () => {
     const admin = nodeRows(
-      { nodes: [{ id: 'a', url: 'http://a', health: 'HEALTHY', inFlight: 1, maxConcurrent: 4, loadedModels: [{ model: 'm', expiresAt: null }, { model: 'old', expiresAt: 1 }], breakerState: 'closed', totalRequests: 3, failedRequests: 1 }] },
+      {
+        nodes: [
+          {
+            id: 'a',
+            url: 'http://a',
+            health: 'HEALTHY',
+            inFlight: 1,
+            maxConcurrent: 4,
+            loadedModels: [
+              { model: 'm', expiresAt: null },
+              { model: 'old', expiresAt: 1 },
+            ],
+            breakerState: 'closed',
+            totalRequests: 3,
+            failedRequests: 1,
+          },
+        ],
+      },
       1000,
     );
     expect(admin).toEqual([{ id: 'a', url: 'http://a', health: 'HEALTHY', inFlight: 1, slots: 4, hot: ['m'], breaker: 'closed', state: 'on', requests: '3/1' }]);
-    const stats = nodeRows({ instances: { b: { url: 'http://b', state: 'degraded', active_requests: 2, max_concurrent: 2, models_loaded: ['x'], circuit_breaker_open: true, draining: true } } }, 0);
+    const stats = nodeRows(
+      { instances: { b: { url: 'http://b', state: 'degraded', active_requests: 2, max_concurrent: 2, models_loaded: ['x'], circuit_breaker_open: true, draining: true } } },
+      0,
+    );
     expect(stats?.[0]).toMatchObject({ id: 'b', health: 'DEGRADED', inFlight: 2, slots: 2, hot: ['x'], breaker: 'open', state: 'draining' });
     expect(nodeRows({ something: 1 }, 0)).toBeUndefined();
   });
@@ -248,10 +265,12 @@ const json = (l: string): LogLine | undefined => {
     return undefined;
   }
 };
-const msgIs = (msg: string, extra: (j: LogLine) => boolean = () => true) => (l: string) => {
-  const j = json(l);
-  return j?.msg === msg && extra(j);
-};
+const msgIs =
+  (msg: string, extra: (j: LogLine) => boolean = () => true) =>
+  (l: string) => {
+    const j = json(l);
+    return j?.msg === msg && extra(j);
+  };
 
 describe('the built CLI as a process', () => {
   beforeAll(() => {
@@ -318,14 +337,22 @@ describe('the built CLI as a process', () => {
 
       // A good edit applies without a restart...
       writeFileSync(cfg, `${nodeA}  - id: b\n    url: ${b.url}\nhealthCheck:\n  intervalMs: 500\n`);
-      await gw.waitFor(msgIs('config reloaded', (j) => JSON.stringify(j.nodes) === '["a","b"]'), 10_000, 'config reloaded');
+      await gw.waitFor(
+        msgIs('config reloaded', (j) => JSON.stringify(j.nodes) === '["a","b"]'),
+        10_000,
+        'config reloaded',
+      );
       // ...and a bad one is logged with its key and line, keeping the last good config.
       writeFileSync(cfg, `${nodeA}  - id: b\n    url: 12\n`);
       const rejected = json(await gw.waitFor(msgIs('config not reloaded; the last good config stays'), 10_000, 'rejected edit'))!;
       expect(rejected).toMatchObject({ level: 'error', issues: [{ path: 'nodes[1].url', line: 6 }] });
 
       // status prints the pool, both nodes, from the admin API.
-      await gw.waitFor(msgIs('node added', (j) => j.node === 'b'), 5_000, 'node b seen');
+      await gw.waitFor(
+        msgIs('node added', (j) => j.node === 'b'),
+        5_000,
+        'node b seen',
+      );
       const status = await runChild(['status', '--url', url]);
       expect(status.err).toBe('');
       expect(status.code).toBe(0);

@@ -34,7 +34,7 @@ describe('official clients through the gateway', () => {
     expect(emb.embeddings).toHaveLength(2);
   });
 
-  test('ollama: an unknown model is a ResponseError 404 with Ollama\'s text', async () => {
+  test("ollama: an unknown model is a ResponseError 404 with Ollama's text", async () => {
     const ollama = new Ollama({ host: g.url });
     await expect(ollama.generate({ model: 'nope', prompt: 'x', stream: false })).rejects.toMatchObject({
       status_code: 404,
@@ -50,7 +50,7 @@ describe('official clients through the gateway', () => {
     expect(text.length).toBeGreaterThan(0);
   });
 
-  test('openai: non-streaming chat, and an unknown model in OpenAI\'s error shape', async () => {
+  test("openai: non-streaming chat, and an unknown model in OpenAI's error shape", async () => {
     const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const r = await client.chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.choices[0].message.content?.length).toBeGreaterThan(0);

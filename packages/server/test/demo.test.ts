@@ -35,7 +35,12 @@ function runDemo(args: string[], onLine?: (line: string, proc: ChildProcess) => 
   proc.stdout?.setEncoding('utf8').on('data', (c: string) => {
     const before = out.length;
     out += c;
-    if (onLine) for (const l of out.slice(out.lastIndexOf('\n', before) + 1).split('\n').slice(0, -1)) onLine(l, proc);
+    if (onLine)
+      for (const l of out
+        .slice(out.lastIndexOf('\n', before) + 1)
+        .split('\n')
+        .slice(0, -1))
+        onLine(l, proc);
   });
   proc.stderr?.setEncoding('utf8').on('data', (c: string) => void (err += c));
   return new Promise((r) => proc.once('exit', (code) => r({ code, out, err })));
@@ -115,10 +120,29 @@ describe('demo parts', () => {
     url: 'http://127.0.0.1:1234',
     strategy: 'predictive',
     nodes: [
-      { id: 'gpu-large', health: 'HEALTHY', breaker: 'closed', inFlight: 6, slots: 12, waitingOnNode: 0, hot: [{ model: 'llama3.2:3b', loading: false }, { model: 'gemma3:12b', loading: true }], tokensPerSec: 812.4, served: 40 },
+      {
+        id: 'gpu-large',
+        health: 'HEALTHY',
+        breaker: 'closed',
+        inFlight: 6,
+        slots: 12,
+        waitingOnNode: 0,
+        hot: [
+          { model: 'llama3.2:3b', loading: false },
+          { model: 'gemma3:12b', loading: true },
+        ],
+        tokensPerSec: 812.4,
+        served: 40,
+      },
       { id: 'cpu-box', health: 'UNHEALTHY', breaker: 'open', inFlight: 0, slots: 1, waitingOnNode: 2, hot: [], tokensPerSec: 0, served: 1 },
     ],
-    queue: { depth: 3, byModel: [['qwen3:8b', 2], ['gemma3:12b', 1]] },
+    queue: {
+      depth: 3,
+      byModel: [
+        ['qwen3:8b', 2],
+        ['gemma3:12b', 1],
+      ],
+    },
     sent: 50,
     ok: 41,
     failed: 1,
@@ -165,7 +189,12 @@ describe('demo parts', () => {
   test('quantile by nearest rank', () => {
     expect(quantile([], 0.5)).toBeUndefined();
     expect(quantile([5, 1, 3], 0.5)).toBe(3);
-    expect(quantile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99)).toBe(99);
+    expect(
+      quantile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        0.99,
+      ),
+    ).toBe(99);
   });
 
   test('summary: ok/failed, cut-off requests apart, per-node share and loads', () => {
@@ -186,7 +215,10 @@ describe('demo parts', () => {
       elapsedMs: 2000,
       strategy: 'predictive',
       nodes: ['a', 'b'],
-      loads: new Map([['a', 1], ['b', 2]]),
+      loads: new Map([
+        ['a', 1],
+        ['b', 2],
+      ]),
       color: false,
     });
     expect(text).toMatch(/requests {4}3 ok, 1 failed \(25%\), 1 cut off at the end/);

@@ -91,10 +91,9 @@ describe('failover through the gateway when a node dies mid-run (official ollama
       }
     })();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      aStreaming,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no stream served by a reached its client')), 30_000))),
-    ]).finally(() => clearTimeout(timer));
+    await Promise.race([aStreaming, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no stream served by a reached its client')), 30_000)))]).finally(() =>
+      clearTimeout(timer),
+    );
     const busyAtKill = g.factory.getNodeRegistry().getNode('a')?.inFlight ?? 0;
     // The process dies: listener closed, every connection (streams included) dropped.
     await g.sim.node('a').close();
@@ -115,7 +114,15 @@ describe('failover through the gateway when a node dies mid-run (official ollama
     }
     expect(outcomes.filter((o) => o.kind === 'ok').length).toBe(runs.length - cut.length);
     // Afterwards the pool serves without a: nothing stuck, nothing counted in flight.
-    await until(() => g.factory.getNodeRegistry().getAllNodes().every((n) => n.inFlight === 0), 5_000, 'in-flight back to 0');
+    await until(
+      () =>
+        g.factory
+          .getNodeRegistry()
+          .getAllNodes()
+          .every((n) => n.inFlight === 0),
+      5_000,
+      'in-flight back to 0',
+    );
     expect(g.factory.getPoolView().live).toBe(0);
     const after = await Promise.all(Array.from({ length: 4 }, () => run(g.url, true, 5)));
     expect(after.map((o) => o.kind)).toEqual(['ok', 'ok', 'ok', 'ok']);
@@ -152,7 +159,13 @@ describe('hot reload of the config file under load, through the gateway', () => 
         ...nodes.flatMap(([id, slots]) => [`  - id: ${id}`, `    url: ${sim.node(id).url}`, `    maxConcurrentRequests: ${slots}`]),
         '',
       ].join('\n');
-    writeFileSync(file, yaml('round-robin', [['a', 2], ['b', 2]]));
+    writeFileSync(
+      file,
+      yaml('round-robin', [
+        ['a', 2],
+        ['b', 2],
+      ]),
+    );
     const errors: Error[] = [];
     factory = await PipelineFactory.create(file, { watch: true, env: {}, onConfigError: (e) => errors.push(e) }).start();
     gateway = new Gateway({ factory, routes: allRoutes });
@@ -164,14 +177,35 @@ describe('hot reload of the config file under load, through the gateway', () => 
     const runs = Array.from({ length: 36 }, (_, i) => sleep(i * 30).then(() => run(url, i % 2 === 0, 40)));
     await until(() => (factory.getNodeRegistry().getNode('b')?.inFlight ?? 0) > 0, 5_000, 'b busy');
     // Edit 1: b goes (while it has requests), c comes, a gets more slots, the strategy changes.
-    writeFileSync(file, yaml('least-in-flight', [['a', 3], ['c', 2]]));
+    writeFileSync(
+      file,
+      yaml('least-in-flight', [
+        ['a', 3],
+        ['c', 2],
+      ]),
+    );
     await until(() => factory.getConfig().strategy.type === 'least-in-flight', 10_000, 'first edit applied');
-    expect(factory.getNodeRegistry().getAllNodes().map((n) => [n.id, n.maxConcurrent])).toEqual([['a', 3], ['x', 1], ['c', 2]]);
+    expect(
+      factory
+        .getNodeRegistry()
+        .getAllNodes()
+        .map((n) => [n.id, n.maxConcurrent]),
+    ).toEqual([
+      ['a', 3],
+      ['x', 1],
+      ['c', 2],
+    ]);
     await sleep(200);
     // Edit 2 while requests still flow: a bad edit changes nothing, then a good one.
     writeFileSync(file, 'nodes: [\n  - id: a\n');
     await until(() => errors.length > 0, 10_000, 'bad edit reported');
-    writeFileSync(file, yaml('round-robin', [['a', 2], ['c', 2]]));
+    writeFileSync(
+      file,
+      yaml('round-robin', [
+        ['a', 2],
+        ['c', 2],
+      ]),
+    );
     await until(() => factory.getConfig().strategy.type === 'round-robin', 10_000, 'second edit applied');
 
     const outcomes = await Promise.all(runs);

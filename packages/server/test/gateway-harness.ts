@@ -9,11 +9,7 @@ export interface GatewayHarness extends Harness {
 }
 
 /** A simulated pool, a balancer, and the gateway in front of them on a free port. */
-export async function startGateway(
-  nodes: SimNodeConfig[],
-  tweak: (c: BalancerConfig) => void = () => undefined,
-  opts: Partial<GatewayOptions> = {},
-): Promise<GatewayHarness> {
+export async function startGateway(nodes: SimNodeConfig[], tweak: (c: BalancerConfig) => void = () => undefined, opts: Partial<GatewayOptions> = {}): Promise<GatewayHarness> {
   const h = await startHarness(nodes, tweak);
   const gateway = new Gateway({ factory: h.factory, ...opts });
   const addr = await gateway.listen(0, '127.0.0.1');

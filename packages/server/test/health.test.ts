@@ -141,7 +141,7 @@ describe('health, readiness, metrics and stats', () => {
       const tags = await fetch(`${g.url}/api/tags`);
       expect(tags.status).toBe(503);
       expect(tags.headers.get('retry-after')).toBe('5');
-      expect((await fetch(`${g.url}/api/stats`).then((r) => r.json()) as StatsBody).unhealthy_instances).toBe(2);
+      expect(((await fetch(`${g.url}/api/stats`).then((r) => r.json())) as StatsBody).unhealthy_instances).toBe(2);
       // Readiness is about the gateway, not the pool.
       expect((await fetch(`${g.url}/ready`)).status).toBe(200);
     } finally {

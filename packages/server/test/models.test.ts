@@ -7,7 +7,11 @@ import { startGateway, type GatewayHarness } from './gateway-harness';
 /** An entry of a merged listing, with the extra field the gateway adds. */
 type Listed = { name: string; ollama_ring?: { nodes: string[] } };
 
-const nodesOf = (models: Listed[], name: string) => models.find((m) => m.name === name)?.ollama_ring?.nodes.slice().sort();
+const nodesOf = (models: Listed[], name: string) =>
+  models
+    .find((m) => m.name === name)
+    ?.ollama_ring?.nodes.slice()
+    .sort();
 
 describe('model routes through the gateway (official clients)', () => {
   let g: GatewayHarness;
@@ -51,7 +55,7 @@ describe('model routes through the gateway (official clients)', () => {
     expect(new Date(models[0].expires_at).getTime()).toBeGreaterThan(Date.now());
   });
 
-  test('show(): answered by a node that has the model; an unknown model is Ollama\'s 404', async () => {
+  test("show(): answered by a node that has the model; an unknown model is Ollama's 404", async () => {
     const shown = await ollama.show({ model: 'nomic-embed-text' });
     expect(shown.capabilities).toEqual(['embedding']);
     const res = await fetch(`${g.url}/api/show`, { method: 'POST', body: JSON.stringify({ model: 'nomic-embed-text' }) });
@@ -67,7 +71,7 @@ describe('model routes through the gateway (official clients)', () => {
     ]);
   });
 
-  test('version(): the oldest node version, and the gateway\'s own alongside', async () => {
+  test("version(): the oldest node version, and the gateway's own alongside", async () => {
     expect((await ollama.version()).version).toBe('0.33.0');
     const body = (await (await fetch(`${g.url}/api/version`)).json()) as { ollama_ring: { version: string; nodes: Record<string, string> } };
     expect(body.ollama_ring.version).toMatch(/^\d+\.\d+\.\d+/);
@@ -105,7 +109,7 @@ describe('model routes through the gateway (official clients)', () => {
     expect(nodesOf((await ollama.list()).models as unknown as Listed[], 'nomic-embed-text:latest')).toEqual(['a', 'b']);
   });
 
-  test('pull of a model no registry has: each node\'s error is a line, then one final error', async () => {
+  test("pull of a model no registry has: each node's error is a line, then one final error", async () => {
     const stream = await ollama.pull({ model: 'no-such-model', stream: true });
     const statuses: string[] = [];
     const run = (async () => {
@@ -134,7 +138,10 @@ describe('model routes through the gateway (official clients)', () => {
         body: JSON.stringify({ model: 'qwen3' }),
       });
       expect(res.status).toBe(200);
-      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { status?: string; error?: string });
+      const lines = (await res.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { status?: string; error?: string });
       expect(lines.some((l) => l.status === 'a: success')).toBe(true);
       expect(lines.some((l) => l.status?.startsWith('b: error: node b: /api/pull failed: connection refused'))).toBe(true);
       expect(lines.at(-1)?.error).toMatch(/^pull failed on b \(/);
@@ -177,7 +184,7 @@ describe('model routes through the gateway (official clients)', () => {
     expect(((await res.json()) as { error: string }).error).toBe(error);
   });
 
-  test('openai: models.list() and models.retrieve(), with a 404 in OpenAI\'s shape', async () => {
+  test("openai: models.list() and models.retrieve(), with a 404 in OpenAI's shape", async () => {
     const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const ids: string[] = [];
     for await (const m of client.models.list()) {

@@ -46,23 +46,28 @@ describe('/api/push and /api/blobs through the gateway (admin: loopback, no toke
     expect(await res.json()).toEqual({ status: 'success' });
   });
 
-  test('push, not streamed (official client); a model no node has is Ollama\'s own error', async () => {
+  test("push, not streamed (official client); a model no node has is Ollama's own error", async () => {
     expect(await ollama.push({ model: 'qwen3' })).toEqual({ status: 'success' });
     const stream = await ollama.push({ model: 'nope', stream: true });
-    await expect((async () => {
-      for await (const p of stream) void p;
-    })()).rejects.toThrow('model "nope" not found');
+    await expect(
+      (async () => {
+        for await (const p of stream) void p;
+      })(),
+    ).rejects.toThrow('model "nope" not found');
   });
 
   test('push from the nodes named by X-Ollama-Ring-Nodes: progress merged per node, as for pull', async () => {
     const res = await fetch(`${g.url}/api/push`, { method: 'POST', headers: { 'x-ollama-ring-nodes': 'a,b' }, body: JSON.stringify({ model: 'llama3.2' }) });
     expect(res.status).toBe(200);
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Progress);
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Progress);
     expect(lines.map((l) => l.status)).toEqual(expect.arrayContaining(['a: retrieving manifest', 'b: retrieving manifest', 'a: success', 'b: success']));
     expect(lines.at(-1)).toEqual({ status: 'success', ollama_ring: { nodes: { a: 'success', b: 'success' } } });
   });
 
-  test('push with bad input: Ollama\'s errors', async () => {
+  test("push with bad input: Ollama's errors", async () => {
     for (const [body, status, error] of [
       [{}, 400, 'model is required'],
       [{ model: 3 }, 400, "field 'model' must be a string (got number)"],
@@ -114,9 +119,11 @@ describe('/api/push and /api/blobs through the gateway (admin: loopback, no toke
     const h = createHash('sha256');
     for (let i = 0; i < blocks; i++) h.update(block);
     const digest = `sha256:${h.digest('hex')}`;
-    const body = Readable.from((function* () {
-      for (let i = 0; i < blocks; i++) yield block;
-    })());
+    const body = Readable.from(
+      (function* () {
+        for (let i = 0; i < blocks; i++) yield block;
+      })(),
+    );
     const before = process.memoryUsage().arrayBuffers;
     const r = await blob('POST', digest, body, { 'content-length': String(blocks * block.length), 'content-type': 'application/octet-stream' });
     expect(r).toMatchObject({ status: 201, body: { ollama_ring: { nodes: { a: 'created', b: 'created' } } } });

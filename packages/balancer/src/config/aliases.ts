@@ -96,7 +96,8 @@ class Normalizer {
     for (const [key, value] of Object.entries(raw)) {
       if (isUnsafeKey(key)) this.warn([key], 'unsafe key ignored');
       else if (key === '<<') this.error([key], MERGE_UNSUPPORTED);
-      else if (key === 'instances' || key === 'load_balancing') continue; // after canonical keys
+      else if (key === 'instances' || key === 'load_balancing')
+        continue; // after canonical keys
       else if (key === 'nodes') this.out.nodes = Array.isArray(value) ? this.nodes(value, ['nodes']) : this.clone(value, ['nodes']);
       else if (key === 'strategy' && typeof value === 'string') this.put(['strategy', 'type'], value, ['strategy']);
       else if (key === 'auth' && isPlainObject(value)) this.out.auth = this.auth(value);

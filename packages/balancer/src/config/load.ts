@@ -68,10 +68,7 @@ export interface LoadOptions {
  *
  * @example const { config, warnings } = loadConfig('config.yaml');
  */
-export function loadConfig(
-  pathOrObject?: string | ConfigInput | Readonly<Record<string, unknown>> | null,
-  options: LoadOptions = {},
-): LoadedConfig {
+export function loadConfig(pathOrObject?: string | ConfigInput | Readonly<Record<string, unknown>> | null, options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const envPath = env[CONFIG_PATH_ENV]?.trim();
   const target = pathOrObject ?? (envPath ? envPath : undefined);
@@ -132,13 +129,7 @@ export function loadFileText(file: string, text: string, options: LoadOptions = 
   return build(src.value, { kind: 'file', file, format, env: [] }, env, options.strategies, src);
 }
 
-function build(
-  raw: unknown,
-  source: ConfigSource,
-  env: Readonly<Record<string, string | undefined>>,
-  strategies: StrategyCheck | undefined,
-  src?: YamlSource,
-): LoadedConfig {
+function build(raw: unknown, source: ConfigSource, env: Readonly<Record<string, string | undefined>>, strategies: StrategyCheck | undefined, src?: YamlSource): LoadedConfig {
   const norm = normalizeInput(raw);
   const at = new Locator(norm.origins, source.file, src);
   const errors: ConfigIssue[] = [];

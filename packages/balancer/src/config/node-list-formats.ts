@@ -77,9 +77,7 @@ export function parseNodeList(input: string | readonly unknown[], file?: string)
     value = src.value;
   }
   if (!Array.isArray(value)) {
-    throw new ConfigError(`invalid node list${file ? ` ${file}` : ''}`, [
-      { path: '', message: 'expected a list of nodes', file, line: src?.lineOf([]) },
-    ]);
+    throw new ConfigError(`invalid node list${file ? ` ${file}` : ''}`, [{ path: '', message: 'expected a list of nodes', file, line: src?.lineOf([]) }]);
   }
   const norm = normalizeInput(value);
   const at = new Locator(norm.origins, file, src);
@@ -91,12 +89,7 @@ export function parseNodeList(input: string | readonly unknown[], file?: string)
   return completeNodes(norm.input.nodes as Record<string, unknown>[]).nodes;
 }
 
-function finish(
-  entries: NodeEntry[],
-  issues: ConfigIssue[],
-  what: string,
-  where: (entry: number) => Pick<ConfigIssue, 'file' | 'line'>,
-): NodeSpec[] {
+function finish(entries: NodeEntry[], issues: ConfigIssue[], what: string, where: (entry: number) => Pick<ConfigIssue, 'file' | 'line'>): NodeSpec[] {
   for (const p of findDuplicateIds(entries)) {
     const k = Number(p.segs[1]);
     issues.push({ path: `nodes[${k}]`, message: p.message, ...where(k) });

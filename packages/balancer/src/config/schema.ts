@@ -48,8 +48,7 @@ export interface SchemaProblem {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const int = (minimum: number, maximum?: number): SchemaObject =>
-  maximum === undefined ? { type: 'integer', minimum } : { type: 'integer', minimum, maximum };
+const int = (minimum: number, maximum?: number): SchemaObject => (maximum === undefined ? { type: 'integer', minimum } : { type: 'integer', minimum, maximum });
 const num = (minimum: number): SchemaObject => ({ type: 'number', minimum });
 const positive: SchemaObject = { type: 'number', exclusiveMinimum: 0 };
 const str: SchemaObject = { type: 'string' };

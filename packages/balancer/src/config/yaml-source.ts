@@ -82,9 +82,7 @@ function yamlErrorToConfigError(err: unknown, file?: string): ConfigError {
   if (err instanceof yaml.YAMLException) {
     const line = err.mark ? err.mark.line + 1 : undefined;
     const col = err.mark ? ` (column ${err.mark.column + 1})` : '';
-    return new ConfigError(`invalid YAML${file ? ` in ${file}` : ''}`, [
-      { path: '', message: `${err.reason}${col}`, file, line },
-    ]);
+    return new ConfigError(`invalid YAML${file ? ` in ${file}` : ''}`, [{ path: '', message: `${err.reason}${col}`, file, line }]);
   }
   return new ConfigError(`cannot parse${file ? ` ${file}` : ''}: ${String(err)}`);
 }

@@ -169,13 +169,7 @@ export class PoolNode {
 
   /** Takes part in routing at all: enabled, not draining, not down, breaker willing. */
   isRoutable(now: number): boolean {
-    return (
-      this.spec.enabled &&
-      !this.adminDisabled &&
-      !this.draining &&
-      this.health !== 'UNHEALTHY' &&
-      this.breaker.canAttempt(now)
-    );
+    return this.spec.enabled && !this.adminDisabled && !this.draining && this.health !== 'UNHEALTHY' && this.breaker.canAttempt(now);
   }
 
   /** In-flight relative to capacity, in [0, 1+]. */

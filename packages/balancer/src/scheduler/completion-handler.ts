@@ -119,10 +119,13 @@ export class CompletionHandler {
     ctx.state = 'backoff';
     ctx.nodeId = undefined;
     const requestId = ctx.id;
-    ctx.backoffTimer = setTimeout(() => {
-      ctx.backoffTimer = undefined;
-      this.d.post({ type: 'retry-due', requestId });
-    }, backoffMs(this.d.pool.config.retry, ctx.retries));
+    ctx.backoffTimer = setTimeout(
+      () => {
+        ctx.backoffTimer = undefined;
+        this.d.post({ type: 'retry-due', requestId });
+      },
+      backoffMs(this.d.pool.config.retry, ctx.retries),
+    );
   }
 
   /** The backoff is over: back to the queue, unless it ended meanwhile (an abort, a shutdown). */

@@ -80,12 +80,7 @@ export class Estimates {
   ) {}
 
   /** A request finished with a final chunk (or without one: `stats` undefined). */
-  recordCompletion(
-    nodeId: string,
-    model: string,
-    stats: FinalChunkStats | undefined,
-    observed: { ttftMs: number; latencyMs: number },
-  ): void {
+  recordCompletion(nodeId: string, model: string, stats: FinalChunkStats | undefined, observed: { ttftMs: number; latencyMs: number }): void {
     const nm = this.nodeModel(nodeId, model);
     const n = this.node(nodeId);
     n.latency.update(observed.latencyMs);

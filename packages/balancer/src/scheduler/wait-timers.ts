@@ -49,10 +49,13 @@ export class WaitTimers {
     this.queueTimerAt = at;
     this.queueTimer = undefined;
     if (at === Infinity || this.d.isStopped()) return;
-    this.queueTimer = setTimeout(() => {
-      this.queueTimerAt = Infinity;
-      post({ type: 'timer-fired', timer: 'queue-deadline' });
-    }, Math.max(0, at - pool.now()) + 1);
+    this.queueTimer = setTimeout(
+      () => {
+        this.queueTimerAt = Infinity;
+        post({ type: 'timer-fired', timer: 'queue-deadline' });
+      },
+      Math.max(0, at - pool.now()) + 1,
+    );
   }
 
   /** Offers the waiters again in `ms` (once, however often it is asked before then). */

@@ -51,7 +51,6 @@ export interface NodeEndpoint {
   connections: number;
 }
 
-
 /**
  * What the scheduler dispatches through: the inline `Dispatcher` (undici on the main thread) or
  * the `WorkerDispatcher` (the same, on worker threads). Where dispatch runs is configuration.

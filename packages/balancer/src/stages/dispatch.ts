@@ -60,9 +60,7 @@ export class Dispatcher {
       });
     }
     if (job.signal.aborted) return Promise.resolve({ kind: 'aborted', started: false, latencyMs: 0 });
-    return new Promise<DispatchOutcome>((resolve) =>
-      new UpstreamExchange(job, t0, resolve).send(entry.pool, `${entry.basePath}${ROUTE_PATHS[job.route]}`, REQUEST_HEADERS),
-    );
+    return new Promise<DispatchOutcome>((resolve) => new UpstreamExchange(job, t0, resolve).send(entry.pool, `${entry.basePath}${ROUTE_PATHS[job.route]}`, REQUEST_HEADERS));
   }
 
   async close(): Promise<void> {

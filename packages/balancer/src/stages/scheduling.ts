@@ -41,9 +41,7 @@ export class SchedulingHandler implements EventHandler<IngressSchema> {
       verdict = handed;
     } else if (e.factsOffset < 0) verdict = { status: e.status || 503, message: 'server busy: no room to validate the request' };
     else {
-      verdict = JSON.parse(Buffer.from(this.arena.view(e.factsOffset, e.factsLength)).toString('utf8')) as
-        | RequestFacts
-        | RequestRejection;
+      verdict = JSON.parse(Buffer.from(this.arena.view(e.factsOffset, e.factsLength)).toString('utf8')) as RequestFacts | RequestRejection;
       this.arena.free(e.factsOffset);
     }
     // A request aborted while in the ring is already gone from the table; its facts are freed above.

@@ -96,14 +96,7 @@ function validateOpenAI(route: Route, b: Body, limits: ValidationLimits): Reques
   return facts(rawModel, b.stream === true, text, '', b, limits);
 }
 
-function facts(
-  rawModel: string,
-  stream: boolean,
-  text: string,
-  optionsSignature: string,
-  b: Body,
-  limits: ValidationLimits,
-): RequestFacts | RequestRejection {
+function facts(rawModel: string, stream: boolean, text: string, optionsSignature: string, b: Body, limits: ValidationLimits): RequestFacts | RequestRejection {
   const model = normalizeModel(rawModel);
   if (limits.allowedModels.length > 0 && !limits.allowedModels.includes(model)) {
     return reject(403, `model '${rawModel}' is not allowed on this gateway`);

@@ -14,11 +14,6 @@ export { RandomStrategy, type Rng } from './random';
 export { ModelAwareStrategy } from './model-aware';
 export { LatencyStrategy } from './latency';
 export { PerformanceStrategy, DEFAULT_PERFORMANCE_WEIGHTS, type PerformanceWeights } from './performance';
-export {
-  PredictiveStrategy,
-  DEFAULT_PREDICTIVE_OPTIONS,
-  type PredictiveOptions,
-  type TtftEstimate,
-} from './predictive';
+export { PredictiveStrategy, DEFAULT_PREDICTIVE_OPTIONS, type PredictiveOptions, type TtftEstimate } from './predictive';
 export { UnknownStrategyError } from './strategy-errors';
 export { StrategyFactory, DEFAULT_STRATEGY, type StrategyName, type StrategyOptions } from './strategy-factory';

@@ -21,8 +21,7 @@ export class LatencyStrategy implements Strategy {
 
   select(candidates: readonly PoolNode[], req: RoutingRequest, ctx: RoutingContext): PoolNode | null {
     const est = ctx.estimates;
-    const score = (n: PoolNode): number =>
-      est.samples(n.id) === 0 && n.inFlight === 0 ? -Infinity : est.latencyMs(n.id);
+    const score = (n: PoolNode): number => (est.samples(n.id) === 0 && n.inFlight === 0 ? -Infinity : est.latencyMs(n.id));
     return minBy(freeCandidates(candidates, req.model), (a, b) => score(a) - score(b) || byLoadThenPriority(a, b));
   }
 }

@@ -16,11 +16,7 @@ export class UnknownStrategyError extends BalancerError {
   readonly validNames: readonly string[];
 
   constructor(strategy: string, canonical: readonly string[], aliases: readonly string[]) {
-    super(
-      UnknownStrategyError.brand,
-      400,
-      `unknown strategy '${strategy}'; valid: ${canonical.join(', ')} (aliases: ${aliases.join(', ')})`,
-    );
+    super(UnknownStrategyError.brand, 400, `unknown strategy '${strategy}'; valid: ${canonical.join(', ')} (aliases: ${aliases.join(', ')})`);
     this.strategy = strategy;
     this.validNames = Object.freeze([...canonical, ...aliases]);
   }

@@ -10,15 +10,7 @@ import { UnknownStrategyError } from './strategy-errors';
 import { WeightedRoundRobinStrategy } from './weighted-round-robin';
 
 /** The canonical strategy names. */
-export type StrategyName =
-  | 'round-robin'
-  | 'weighted-round-robin'
-  | 'least-in-flight'
-  | 'random'
-  | 'model-aware'
-  | 'latency'
-  | 'performance'
-  | 'predictive';
+export type StrategyName = 'round-robin' | 'weighted-round-robin' | 'least-in-flight' | 'random' | 'model-aware' | 'latency' | 'performance' | 'predictive';
 
 /** What some strategies take at construction; the others ignore it. */
 export interface StrategyOptions {
@@ -65,7 +57,11 @@ const ALIASES: Readonly<Record<string, StrategyName>> = {
   hybrid: 'predictive',
 };
 
-const fold = (name: string): string => name.trim().toLowerCase().replace(/[_\s]+/g, '-');
+const fold = (name: string): string =>
+  name
+    .trim()
+    .toLowerCase()
+    .replace(/[_\s]+/g, '-');
 
 /**
  * Creates strategies by name. Each call returns a new instance with its own state (cursor, RNG).

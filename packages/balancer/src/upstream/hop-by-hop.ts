@@ -1,17 +1,7 @@
 const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length']);
 
 /** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
  * Copies headers without the hop-by-hop ones, nor any named in their `Connection` header, nor those
@@ -20,10 +10,7 @@ const HOP_BY_HOP = new Set([
  *
  * @example stripHopByHop(upstream.headers); stripHopByHop(req.headers, new Set(['host', 'content-length']));
  */
-export function stripHopByHop(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-  drop: ReadonlySet<string> = CONTENT_LENGTH,
-): Record<string, string> {
+export function stripHopByHop(headers: Readonly<Record<string, string | string[] | undefined>>, drop: ReadonlySet<string> = CONTENT_LENGTH): Record<string, string> {
   // Headers named in `Connection` are hop-by-hop too; most responses name none (keep-alive at most).
   const connection = headers.connection;
   const named =

@@ -73,13 +73,7 @@ const CASES: Array<[name: string, yamlText: string, pick: Pick, expected: unknow
   ],
   [
     'the same list still wearing its Python assignment, comments and trailing comma',
-    [
-      '# pool',
-      'SERVERS = [',
-      '  {"url": "http://a:11434", "max_concurrent": 1},  # small box',
-      '  {"url": "http://b:11434", "max_concurrent": 3},',
-      ']',
-    ].join('\n'),
+    ['# pool', 'SERVERS = [', '  {"url": "http://a:11434", "max_concurrent": 1},  # small box', '  {"url": "http://b:11434", "max_concurrent": 3},', ']'].join('\n'),
     (c) => c.nodes.map((n) => n.maxConcurrentRequests),
     [1, 3],
   ],
@@ -115,7 +109,11 @@ describe('aliases: the seeds’ spellings load', () => {
 
   const CONFLICTS: Array<[string, string, { path: string; line: number }]> = [
     ['nodes and instances', 'nodes: []\ninstances: []\n', { path: 'instances', line: 2 }],
-    ['maxConcurrentRequests and max_concurrent', 'nodes:\n  - url: http://a:1\n    maxConcurrentRequests: 2\n    max_concurrent: 3\n', { path: 'nodes[0].max_concurrent', line: 4 }],
+    [
+      'maxConcurrentRequests and max_concurrent',
+      'nodes:\n  - url: http://a:1\n    maxConcurrentRequests: 2\n    max_concurrent: 3\n',
+      { path: 'nodes[0].max_concurrent', line: 4 },
+    ],
     ['strategy.type and load_balancing.strategy', 'strategy: { type: random }\nload_balancing:\n  strategy: random\n', { path: 'load_balancing.strategy', line: 3 }],
   ];
   test.each(CONFLICTS)('an alias given with its canonical key is an error: %s', (_n, text, where) => {

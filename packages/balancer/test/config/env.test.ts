@@ -35,17 +35,17 @@ const NAMED: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
 
 /** The generic form: OLLAMA_RING__SECTION__KEY, matched ignoring case and underscores. */
 const GENERIC: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
-  ['UPPER_SNAKE segments', { OLLAMA_RING__HEALTH_CHECK__INTERVAL_MS: '5000' }, (c) => c.healthCheck, expect.objectContaining({ intervalMs: 5000, downThreshold: 6, discoveryIntervalMs: 5000 })],
+  [
+    'UPPER_SNAKE segments',
+    { OLLAMA_RING__HEALTH_CHECK__INTERVAL_MS: '5000' },
+    (c) => c.healthCheck,
+    expect.objectContaining({ intervalMs: 5000, downThreshold: 6, discoveryIntervalMs: 5000 }),
+  ],
   ['exact camelCase segments', { OLLAMA_RING__disruptor__ringBufferSize: '4096' }, (c) => c.disruptor.ringBufferSize, 4096],
   ['booleans', { OLLAMA_RING__METRICS__ENABLED: 'false' }, (c) => c.metrics.enabled, false],
   ['floats', { OLLAMA_RING__RETRY__BACKOFF_MULTIPLIER: '1.5' }, (c) => c.retry.backoffMultiplier, 1.5],
   ['flow lists', { OLLAMA_RING__VALIDATION__ALLOWED_MODELS: '[llama3.2, qwen3]' }, (c) => c.validation.allowedModels, ['llama3.2', 'qwen3']],
-  [
-    'a flow mapping merges into the section',
-    { OLLAMA_RING__RATE_LIMIT__GLOBAL: '{rps: 10}' },
-    (c) => c.rateLimit.global,
-    { rps: 10, burst: 10 },
-  ],
+  ['a flow mapping merges into the section', { OLLAMA_RING__RATE_LIMIT__GLOBAL: '{rps: 10}' }, (c) => c.rateLimit.global, { rps: 10, burst: 10 }],
   ['string keys take the text verbatim', { OLLAMA_RING__METRICS__PREFIX: 'lb2' }, (c) => c.metrics.prefix, 'lb2'],
   ['named beats generic', { OLLAMA_RING__SERVER__PORT: '1111', OLLAMA_RING_PORT: '2222' }, (c) => c.server.port, 2222],
 ];
@@ -100,11 +100,27 @@ describe('env overrides: defaults < file < env', () => {
     ['a port out of range', { OLLAMA_RING_PORT: '70000' }, { path: 'server.port', file: 'env:OLLAMA_RING_PORT', message: /<= 65535/ }],
     ['an unknown log level', { OLLAMA_RING_LOG_LEVEL: 'loud' }, { path: 'logging.level', file: 'env:OLLAMA_RING_LOG_LEVEL', message: /must be one of/ }],
     ['a bad node entry', { OLLAMA_RING_NODES: 'a:1,b:1*x' }, { path: 'nodes[1]', file: 'env:OLLAMA_RING_NODES', message: /bad slot count/ }],
-    ['an unknown generic key', { OLLAMA_RING__SERVER__PROT: '1' }, { path: 'SERVER.PROT', file: 'env:OLLAMA_RING__SERVER__PROT', message: /no such config key "PROT" under server/ }],
+    [
+      'an unknown generic key',
+      { OLLAMA_RING__SERVER__PROT: '1' },
+      { path: 'SERVER.PROT', file: 'env:OLLAMA_RING__SERVER__PROT', message: /no such config key "PROT" under server/ },
+    ],
     ['an unknown generic section', { OLLAMA_RING__TRACING__ON: '1' }, { path: 'TRACING.ON', file: 'env:OLLAMA_RING__TRACING__ON', message: /no such config key "TRACING"/ }],
-    ['a generic path into the node list', { OLLAMA_RING__NODES__0__URL: 'http://a:1' }, { path: 'NODES.0.URL', file: 'env:OLLAMA_RING__NODES__0__URL', message: /OLLAMA_RING_NODES/ }],
-    ['a generic value of the wrong type', { OLLAMA_RING__QUEUE__MAX_DEPTH: 'lots' }, { path: 'queue.maxDepth', file: 'env:OLLAMA_RING__QUEUE__MAX_DEPTH', message: /must be integer/ }],
-    ['a generic value that is not YAML', { OLLAMA_RING__QUEUE__MAX_DEPTH: '[1, 2' }, { path: 'QUEUE.MAX_DEPTH', file: 'env:OLLAMA_RING__QUEUE__MAX_DEPTH', message: /cannot read the value as YAML/ }],
+    [
+      'a generic path into the node list',
+      { OLLAMA_RING__NODES__0__URL: 'http://a:1' },
+      { path: 'NODES.0.URL', file: 'env:OLLAMA_RING__NODES__0__URL', message: /OLLAMA_RING_NODES/ },
+    ],
+    [
+      'a generic value of the wrong type',
+      { OLLAMA_RING__QUEUE__MAX_DEPTH: 'lots' },
+      { path: 'queue.maxDepth', file: 'env:OLLAMA_RING__QUEUE__MAX_DEPTH', message: /must be integer/ },
+    ],
+    [
+      'a generic value that is not YAML',
+      { OLLAMA_RING__QUEUE__MAX_DEPTH: '[1, 2' },
+      { path: 'QUEUE.MAX_DEPTH', file: 'env:OLLAMA_RING__QUEUE__MAX_DEPTH', message: /cannot read the value as YAML/ },
+    ],
   ];
   test.each(BAD)('errors name the variable: %s', (_n, env, want) => {
     const issues = issuesOf(() => parseConfig(FILE, 'c.yaml', { env }));

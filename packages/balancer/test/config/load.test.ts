@@ -1,13 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import {
-  defaultConfig,
-  loadConfig,
-  parseConfig,
-  resolveConfig,
-  type BalancerConfig,
-} from '../../src/config';
+import { defaultConfig, loadConfig, parseConfig, resolveConfig, type BalancerConfig } from '../../src/config';
 import { CONFIG_DIR, issuesOf, tempDir } from './helpers';
 
 /** The issue's example, every key spelled out: what the seed's config.yaml must become. */

@@ -1,8 +1,7 @@
 import { loadConfig, parseHostsFile, parseNodeEntry, parseNodeList, parseNodesEnv } from '../../src/config';
 import { issuesOf, tempDir } from './helpers';
 
-const brief = (nodes: { id: string; url: string; maxConcurrentRequests: number }[]) =>
-  nodes.map((n) => `${n.id} ${n.url} ${n.maxConcurrentRequests}`);
+const brief = (nodes: { id: string; url: string; maxConcurrentRequests: number }[]) => nodes.map((n) => `${n.id} ${n.url} ${n.maxConcurrentRequests}`);
 
 describe('node entries: [id=]target[*slots]', () => {
   const GOOD: Array<[string, object]> = [
@@ -66,9 +65,7 @@ describe('hosts.txt (seed 004)', () => {
       expect(brief(r.config.nodes)).toEqual(['10.0.0.2:11434 http://10.0.0.2:11434 4', '10.0.0.3:11434 http://10.0.0.3:11434 8']);
       expect(r.config.strategy.type).toBe('predictive');
       const bad = t.write('bad.txt', 'ok:1\nnot ok\n');
-      expect(issuesOf(() => loadConfig(bad, { env: {} }))).toEqual([
-        { path: 'nodes[1]', message: expect.any(String), file: bad, line: 2 },
-      ]);
+      expect(issuesOf(() => loadConfig(bad, { env: {} }))).toEqual([{ path: 'nodes[1]', message: expect.any(String), file: bad, line: 2 }]);
     } finally {
       t.remove();
     }

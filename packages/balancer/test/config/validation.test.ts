@@ -17,11 +17,7 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
     { path: 'nodes[1].url', message: /must be an http/, line: 5 },
   ],
   ['node without url', 'nodes:\n  - id: a\n    weight: 2\n', { path: 'nodes[0].url', message: 'is required', line: 2 }],
-  [
-    'ring size not a power of two',
-    'disruptor:\n  ringBufferSize: 1000\n',
-    { path: 'disruptor.ringBufferSize', message: 'must be a power of two (got 1000)', line: 2 },
-  ],
+  ['ring size not a power of two', 'disruptor:\n  ringBufferSize: 1000\n', { path: 'disruptor.ringBufferSize', message: 'must be a power of two (got 1000)', line: 2 }],
   [
     'duplicate node ids',
     'nodes:\n  - { id: gpu, url: http://a:11434 }\n  - { id: cpu, url: http://b:11434 }\n  - { id: gpu, url: http://c:11434 }\n',
@@ -88,11 +84,16 @@ describe('validation errors name the key and the line', () => {
   });
 
   test('anchors and aliases work; errors inside an aliased value point at the alias', () => {
-    const text = ['tagsets:', '  gpu: &gpu [gpu, fast]', 'nodes:', '  - { url: "http://a:1", tags: *gpu }', '  - url: http://b:1', '    tags: *gpu', '    weight: &w -1'].join('\n');
+    const text = ['tagsets:', '  gpu: &gpu [gpu, fast]', 'nodes:', '  - { url: "http://a:1", tags: *gpu }', '  - url: http://b:1', '    tags: *gpu', '    weight: &w -1'].join(
+      '\n',
+    );
     const issues = issuesOf(() => parseConfig(text, 'a.yaml'));
     expect(issues).toEqual([{ path: 'nodes[1].weight', message: 'must be > 0 (got -1)', file: 'a.yaml', line: 7 }]);
     const ok = parseConfig(text.replace('-1', '2'), 'a.yaml');
-    expect(ok.config.nodes.map((n) => n.tags)).toEqual([['gpu', 'fast'], ['gpu', 'fast']]);
+    expect(ok.config.nodes.map((n) => n.tags)).toEqual([
+      ['gpu', 'fast'],
+      ['gpu', 'fast'],
+    ]);
   });
 });
 

@@ -55,9 +55,7 @@ describe('watchConfig', () => {
     writeFileSync(file, 'server:\n  port: 1000\nnodes: [a:1]\ndisruptor:\n  ringBufferSize: 1000\n');
     await eventually(() => errors.length === 1, 4000, 'the error');
     expect(errors[0]).toBeInstanceOf(ConfigError);
-    expect((errors[0] as ConfigError).issues).toEqual([
-      { path: 'disruptor.ringBufferSize', message: 'must be a power of two (got 1000)', file, line: 5 },
-    ]);
+    expect((errors[0] as ConfigError).issues).toEqual([{ path: 'disruptor.ringBufferSize', message: 'must be a power of two (got 1000)', file, line: 5 }]);
     expect(errors[0].message).toContain(`${file}:5`);
     expect(watcher.current()?.config.disruptor.ringBufferSize).toBe(1024);
     expect(changes).toEqual([]);

@@ -18,13 +18,7 @@ describe('PipelineFactory.create from a config file', () => {
   });
 
   const yaml = (strategy: string) =>
-    [
-      'nodes:',
-      `  - { id: a, url: ${sim.nodes[0].url}, maxConcurrentRequests: 2 }`,
-      `strategy: { type: ${strategy} }`,
-      'healthCheck: { intervalMs: 60000 }',
-      '',
-    ].join('\n');
+    ['nodes:', `  - { id: a, url: ${sim.nodes[0].url}, maxConcurrentRequests: 2 }`, `strategy: { type: ${strategy} }`, 'healthCheck: { intervalMs: 60000 }', ''].join('\n');
 
   test('a seed-style file loads, serves, and hot-reloads good edits while keeping the last good config on bad ones', async () => {
     const file = join(dir, 'config.yaml');
@@ -43,7 +37,12 @@ describe('PipelineFactory.create from a config file', () => {
       await eventually(() => errors.length > 0, 10_000, 'bad edit reported');
       expect(errors[0]).toBeInstanceOf(ConfigError);
       expect(errors[0].message).toMatch(/nodes\[0\]\.url/);
-      expect(factory.getNodeRegistry().getAllNodes().map((n) => n.url)).toEqual([sim.nodes[0].url]);
+      expect(
+        factory
+          .getNodeRegistry()
+          .getAllNodes()
+          .map((n) => n.url),
+      ).toEqual([sim.nodes[0].url]);
     } finally {
       await factory.stop(2_000);
     }

@@ -1,24 +1,11 @@
-import {
-  BackpressureError,
-  InferenceRequest,
-  NoAvailableNodeError,
-  QueueFullError,
-  QueueTimeoutError,
-  RateLimitedError,
-  UpstreamError,
-  type BalancerConfig,
-} from '../../src';
+import { BackpressureError, InferenceRequest, NoAvailableNodeError, QueueFullError, QueueTimeoutError, RateLimitedError, UpstreamError, type BalancerConfig } from '../../src';
 import { eventually, inFlight, startHarness, type Harness } from './harness';
 
 const prompt = (n = 30, model = 'llama3.2') => InferenceRequest.ofPrompt(model, 'x', { options: { num_predict: n } });
 
 const placement = (process.env.OLLAMA_RING_TEST_PLACEMENT as 'inline' | 'workers' | undefined) ?? 'inline';
 
-async function withHarness(
-  nodes: Parameters<typeof startHarness>[0],
-  tweak: (c: BalancerConfig) => void,
-  body: (h: Harness) => Promise<void>,
-): Promise<void> {
+async function withHarness(nodes: Parameters<typeof startHarness>[0], tweak: (c: BalancerConfig) => void, body: (h: Harness) => Promise<void>): Promise<void> {
   const h = await startHarness(nodes, (c) => {
     c.disruptor.dispatchPlacement = placement;
     tweak(c);
@@ -50,25 +37,36 @@ describe(`failover, bounds and failure modes (dispatch ${placement})`, () => {
   });
 
   test('a 4xx from the node is passed through unchanged and does not count against it', async () => {
-    await withHarness([{ id: 'a', models: ['llama3.2'], numParallel: 1 }], () => undefined, async (h) => {
-      h.sim.node('a').setFaults({ failNext: { count: 1, status: 400, message: 'bad options' } });
-      const err = await h.factory.getPipeline().submit(prompt()).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UpstreamError);
-      expect(err).toMatchObject({ status: 400, upstreamStatus: 400, message: 'bad options' });
-      expect(h.factory.getNodeRegistry().getNode('a')?.breakerState).toBe('closed');
-    });
+    await withHarness(
+      [{ id: 'a', models: ['llama3.2'], numParallel: 1 }],
+      () => undefined,
+      async (h) => {
+        h.sim.node('a').setFaults({ failNext: { count: 1, status: 400, message: 'bad options' } });
+        const err = await h.factory
+          .getPipeline()
+          .submit(prompt())
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(UpstreamError);
+        expect(err).toMatchObject({ status: 400, upstreamStatus: 400, message: 'bad options' });
+        expect(h.factory.getNodeRegistry().getNode('a')?.breakerState).toBe('closed');
+      },
+    );
   });
 
   test('a node is never sent more than its slots; the surplus waits in the balancer', async () => {
     let peak = 0;
-    await withHarness([{ id: 'a', models: ['llama3.2'], numParallel: 2 }], () => undefined, async (h) => {
-      const poll = setInterval(() => (peak = Math.max(peak, h.sim.node('a').state().inFlight ?? 0)), 2);
-      const results = await Promise.all(Array.from({ length: 8 }, () => h.factory.getPipeline().submit(prompt(20))));
-      clearInterval(poll);
-      expect(results).toHaveLength(8);
-      expect(peak).toBeLessThanOrEqual(2);
-      expect(results.some((r) => r.queueMs > 0)).toBe(true);
-    });
+    await withHarness(
+      [{ id: 'a', models: ['llama3.2'], numParallel: 2 }],
+      () => undefined,
+      async (h) => {
+        const poll = setInterval(() => (peak = Math.max(peak, h.sim.node('a').state().inFlight ?? 0)), 2);
+        const results = await Promise.all(Array.from({ length: 8 }, () => h.factory.getPipeline().submit(prompt(20))));
+        clearInterval(poll);
+        expect(results).toHaveLength(8);
+        expect(peak).toBeLessThanOrEqual(2);
+        expect(results.some((r) => r.queueMs > 0)).toBe(true);
+      },
+    );
   });
 
   test.each([
@@ -124,7 +122,12 @@ describe(`failover, bounds and failure modes (dispatch ${placement})`, () => {
       async (h) => {
         const p = h.factory.getPipeline();
         const runs = Array.from({ length: 20 }, (_, i) =>
-          new Promise((r) => setTimeout(r, i * 10)).then(() => p.submit(prompt(30)).then(() => 'ok', (e: Error) => e)),
+          new Promise((r) => setTimeout(r, i * 10)).then(() =>
+            p.submit(prompt(30)).then(
+              () => 'ok',
+              (e: Error) => e,
+            ),
+          ),
         );
         await new Promise((r) => setTimeout(r, 60));
         const killedAt = Date.now();
@@ -141,12 +144,16 @@ describe(`failover, bounds and failure modes (dispatch ${placement})`, () => {
   });
 
   test('all nodes down: NoAvailableNodeError, not a hang', async () => {
-    await withHarness([{ id: 'a', models: ['llama3.2'], numParallel: 1 }], () => undefined, async (h) => {
-      await h.factory.getNodeRegistry().disable('a');
-      await expect(h.factory.getPipeline().submit(prompt())).rejects.toThrow(NoAvailableNodeError);
-      await h.factory.getNodeRegistry().enable('a');
-      await expect(h.factory.getPipeline().submit(prompt())).resolves.toBeDefined();
-    });
+    await withHarness(
+      [{ id: 'a', models: ['llama3.2'], numParallel: 1 }],
+      () => undefined,
+      async (h) => {
+        await h.factory.getNodeRegistry().disable('a');
+        await expect(h.factory.getPipeline().submit(prompt())).rejects.toThrow(NoAvailableNodeError);
+        await h.factory.getNodeRegistry().enable('a');
+        await expect(h.factory.getPipeline().submit(prompt())).resolves.toBeDefined();
+      },
+    );
   });
 
   test('hot reload under load: in-flight and queued requests finish, nothing is lost', async () => {
@@ -167,7 +174,12 @@ describe(`failover, bounds and failure modes (dispatch ${placement})`, () => {
         await h.factory.reload(next);
         const results = await Promise.allSettled(runs);
         expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-        expect(h.factory.getNodeRegistry().getAllNodes().map((n) => n.id)).toEqual(['a']);
+        expect(
+          h.factory
+            .getNodeRegistry()
+            .getAllNodes()
+            .map((n) => n.id),
+        ).toEqual(['a']);
         expect(h.factory.getPipeline().getStrategy()).toBe('least-in-flight');
       },
     );

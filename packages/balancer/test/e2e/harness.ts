@@ -50,7 +50,12 @@ export async function startHarness(
 
 /** Every node's in-flight count as the balancer sees it. */
 export function inFlight(h: Harness): Record<string, number> {
-  return Object.fromEntries(h.factory.getNodeRegistry().getAllNodes().map((n) => [n.id, n.inFlight]));
+  return Object.fromEntries(
+    h.factory
+      .getNodeRegistry()
+      .getAllNodes()
+      .map((n) => [n.id, n.inFlight]),
+  );
 }
 
 /** Waits until `cond` holds, polling; throws after `ms`. */

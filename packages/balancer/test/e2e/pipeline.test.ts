@@ -1,9 +1,4 @@
-import {
-  InferenceRequest,
-  ModelNotFoundError,
-  RequestAbortedError,
-  ValidationError,
-} from '../../src';
+import { InferenceRequest, ModelNotFoundError, RequestAbortedError, ValidationError } from '../../src';
 import { eventually, inFlight, startHarness, type Harness } from './harness';
 
 describe.each([['inline'], ['workers']] as const)('pipeline against a simulated pool, dispatch %s', (placement) => {

@@ -18,7 +18,10 @@ describe('a reload keeps the nodes added at run time', () => {
       // A reload of a file that does not know x: x stays, with its spec, and still serves.
       const fileOnlyA = { ...h.config, strategy: { ...h.config.strategy, type: 'least-in-flight' } };
       await h.factory.reload(fileOnlyA);
-      expect(registry.getAllNodes().map((n) => [n.id, n.maxConcurrent])).toEqual([['a', 1], ['x', 2]]);
+      expect(registry.getAllNodes().map((n) => [n.id, n.maxConcurrent])).toEqual([
+        ['a', 1],
+        ['x', 2],
+      ]);
       expect(h.factory.getConfig().nodes.map((n) => n.id)).toEqual(['a', 'x']);
       expect(h.factory.getConfig().strategy.type).toBe('least-in-flight');
       expect((await h.factory.getPipeline().submit(InferenceRequest.ofPrompt('qwen3', 'hi'))).nodeId).toBe('x');

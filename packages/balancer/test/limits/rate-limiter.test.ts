@@ -73,11 +73,7 @@ describe('RateLimiter', () => {
         rateLimit: { global: OFF, perClient: { rps: 1, burst: 1 }, perNode: OFF },
         auth: {
           adminToken: '',
-          apiKeys: [
-            { key: 'sk-gold', rateLimit: { rps: 1, burst: 10 } },
-            { key: 'sk-free', rateLimit: { rps: 0, burst: 0 } },
-            { key: 'sk-plain' },
-          ],
+          apiKeys: [{ key: 'sk-gold', rateLimit: { rps: 1, burst: 10 } }, { key: 'sk-free', rateLimit: { rps: 0, burst: 0 } }, { key: 'sk-plain' }],
         },
       }),
       0,

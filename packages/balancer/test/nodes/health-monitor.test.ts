@@ -226,7 +226,15 @@ describe('HealthMonitor', () => {
   it('fromConfig takes intervals and timeouts from the config', async () => {
     monitor = HealthMonitor.fromConfig(
       {
-        healthCheck: { intervalMs: 30_000, discoveryIntervalMs: 0, degradedThreshold: 3, downThreshold: 6, circuitBreakerFailureThreshold: 5, circuitBreakerRecoveryMs: 30_000, halfOpenRequests: 1 },
+        healthCheck: {
+          intervalMs: 30_000,
+          discoveryIntervalMs: 0,
+          degradedThreshold: 3,
+          downThreshold: 6,
+          circuitBreakerFailureThreshold: 5,
+          circuitBreakerRecoveryMs: 30_000,
+          halfOpenRequests: 1,
+        },
         timeouts: { requestTimeoutMs: 1, connectTimeoutMs: 1000, healthCheckTimeoutMs: 500, firstByteTimeoutMs: 1, idleTimeoutMs: 1 },
       },
       { onHealth: (r) => health.push(r) },

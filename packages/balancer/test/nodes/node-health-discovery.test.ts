@@ -87,17 +87,14 @@ describe('applyDiscovery', () => {
     a.loaded.set('gone:latest', { model: 'gone:latest', optionsSignature: '', expiresAt: NOW + 10 });
     a.loaded.set('loading:latest', { model: 'loading:latest', optionsSignature: '', expiresAt: NOW + 10 });
     a.inFlightByModel.set('loading:latest', 1); // we just sent it a request: it is loading, not gone
-    applyDiscovery(
-      h.scheduler,
-      {
-        nodeId: 'a',
-        loaded: [
-          { model: 'HOT', optionsSignature: null, expiresAt: NOW + 300_000, sizeVram: 5 },
-          { model: 'new', optionsSignature: null, expiresAt: NOW + 60_000 },
-        ],
-        at: NOW,
-      },
-    );
+    applyDiscovery(h.scheduler, {
+      nodeId: 'a',
+      loaded: [
+        { model: 'HOT', optionsSignature: null, expiresAt: NOW + 300_000, sizeVram: 5 },
+        { model: 'new', optionsSignature: null, expiresAt: NOW + 60_000 },
+      ],
+      at: NOW,
+    });
     expect(Object.fromEntries([...a.loaded].map(([k, v]) => [k, [v.optionsSignature, v.expiresAt - NOW]]))).toEqual({
       'hot:latest': ['num_ctx=8192', 300_000],
       'new:latest': [null, 60_000],

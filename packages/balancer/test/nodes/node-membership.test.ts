@@ -167,7 +167,13 @@ describe('applyConfig (reload)', () => {
     h.submit();
     h.submit();
     expect(h.dispatcher.open()).toHaveLength(1);
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.nodes = [nodeSpec('a', { slots: 2 })])), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.nodes = [nodeSpec('a', { slots: 2 })])),
+        testStrategies,
+      ),
+    );
     expect(h.dispatcher.open()).toHaveLength(2);
     for (const c of h.dispatcher.open()) c.ok();
     await settle();
@@ -179,7 +185,13 @@ describe('applyConfig (reload)', () => {
     const r = h.submit();
     h.estimates.recordCompletion('a', 'm:latest', undefined, { ttftMs: 1, latencyMs: 777 });
     h.estimates.recordCompletion('b', 'm:latest', undefined, { ttftMs: 1, latencyMs: 555 });
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.nodes = [nodeSpec('b')])), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.nodes = [nodeSpec('b')])),
+        testStrategies,
+      ),
+    );
     expect(h.node('a').removed).toBe(true);
     expect(h.estimates.samples('a')).toBe(0);
     expect(h.estimates.latencyMs('b')).toBe(555);
@@ -196,7 +208,13 @@ describe('applyConfig (reload)', () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
     h.submit();
     const both = h.scheduler.config;
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.nodes = [nodeSpec('b')])), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.nodes = [nodeSpec('b')])),
+        testStrategies,
+      ),
+    );
     await apply(h, (s) => applyConfig(s, structuredClone(both), testStrategies));
     expect(h.node('a').removed).toBe(false);
     expect(h.node('a').inFlight).toBe(1);
@@ -210,14 +228,26 @@ describe('applyConfig (reload)', () => {
     const h = new Harness();
     applyNodeCommand(h.scheduler, 'a', 'drain');
     applyNodeCommand(h.scheduler, 'b', 'disable');
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.queue.maxDepth = 5)), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.queue.maxDepth = 5)),
+        testStrategies,
+      ),
+    );
     expect(h.node('a').draining).toBe(true);
     expect(h.node('b').adminDisabled).toBe(true);
   });
 
   test('new breaker thresholds apply to surviving nodes', async () => {
     const h = new Harness({ nodes: [nodeSpec('a')], config: (c) => (c.retry.maxRetries = 0) });
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.healthCheck.circuitBreakerFailureThreshold = 1)), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.healthCheck.circuitBreakerFailureThreshold = 1)),
+        testStrategies,
+      ),
+    );
     h.submit();
     h.dispatcher.one().httpError(500);
     await settle();
@@ -228,9 +258,21 @@ describe('applyConfig (reload)', () => {
   test('the strategy is replaced only when its type changes', async () => {
     const h = new Harness();
     const before = h.scheduler.strategy;
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.queue.maxDepth = 5)), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.queue.maxDepth = 5)),
+        testStrategies,
+      ),
+    );
     expect(h.scheduler.strategy).toBe(before);
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.strategy.type = 'last')), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.strategy.type = 'last')),
+        testStrategies,
+      ),
+    );
     expect(h.scheduler.strategy.name).toBe('last');
     h.submit();
     expect(h.dispatcher.one().job.nodeId).toBe('b');
@@ -242,7 +284,13 @@ describe('applyConfig (reload)', () => {
   test('the new config object is the scheduler’s from then on (e.g. queue bounds)', async () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
     h.submit();
-    await apply(h, (s) => applyConfig(s, reloaded(h, (c) => (c.queue.maxDepth = 0)), testStrategies));
+    await apply(h, (s) =>
+      applyConfig(
+        s,
+        reloaded(h, (c) => (c.queue.maxDepth = 0)),
+        testStrategies,
+      ),
+    );
     const r = h.submit();
     expect(r.sink.error?.code).toBe('ERR_QUEUE_FULL');
     h.dispatcher.one().ok();

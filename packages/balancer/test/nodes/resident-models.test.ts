@@ -31,18 +31,76 @@ describe('evictionsFor: what loading a model evicts, as Ollama picks it', () => 
     ['resident with other options: its own runner, nothing else', 2, [{ model: 'c:1b', sig: 'num_ctx=8192' }, { model: 'a:1b' }], 'c:1b', '', ['c:1b']],
     ['only /api/ps knows it (signature unknown): hot for the default options', 1, [{ model: 'c:1b', sig: null }], 'c:1b', '', []],
     ['only /api/ps knows it: cold for other options', 1, [{ model: 'c:1b', sig: null }], 'c:1b', 'num_ctx=8192', ['c:1b']],
-    ['full: the least recently used', 2, [{ model: 'a:1b', lastUsed: 20 }, { model: 'b:1b', lastUsed: 10 }], 'c:1b', '', ['b:1b']],
-    ['full: an idle model before an older busy one', 2, [{ model: 'a:1b', lastUsed: 20 }, { model: 'b:1b', lastUsed: 10, busy: 1 }], 'c:1b', '', ['a:1b']],
-    ['full and all busy: the least recently used busy one (Ollama drains it first)', 2, [{ model: 'a:1b', lastUsed: 20, busy: 1 }, { model: 'b:1b', lastUsed: 10, busy: 2 }], 'c:1b', '', ['b:1b']],
-    ['over a limit learned lower: as many as it takes', 1, [{ model: 'a:1b', lastUsed: 20 }, { model: 'b:1b', lastUsed: 10 }], 'c:1b', '', ['b:1b', 'a:1b']],
+    [
+      'full: the least recently used',
+      2,
+      [
+        { model: 'a:1b', lastUsed: 20 },
+        { model: 'b:1b', lastUsed: 10 },
+      ],
+      'c:1b',
+      '',
+      ['b:1b'],
+    ],
+    [
+      'full: an idle model before an older busy one',
+      2,
+      [
+        { model: 'a:1b', lastUsed: 20 },
+        { model: 'b:1b', lastUsed: 10, busy: 1 },
+      ],
+      'c:1b',
+      '',
+      ['a:1b'],
+    ],
+    [
+      'full and all busy: the least recently used busy one (Ollama drains it first)',
+      2,
+      [
+        { model: 'a:1b', lastUsed: 20, busy: 1 },
+        { model: 'b:1b', lastUsed: 10, busy: 2 },
+      ],
+      'c:1b',
+      '',
+      ['b:1b'],
+    ],
+    [
+      'over a limit learned lower: as many as it takes',
+      1,
+      [
+        { model: 'a:1b', lastUsed: 20 },
+        { model: 'b:1b', lastUsed: 10 },
+      ],
+      'c:1b',
+      '',
+      ['b:1b', 'a:1b'],
+    ],
     ['expired models do not count', 1, [{ model: 'a:1b', expired: true }], 'c:1b', '', []],
-    ['no limit known: Ollama’s default of 3', undefined, [{ model: 'a:1b', lastUsed: 3 }, { model: 'b:1b', lastUsed: 2 }, { model: 'd:1b', lastUsed: 1 }], 'c:1b', '', ['d:1b']],
+    [
+      'no limit known: Ollama’s default of 3',
+      undefined,
+      [
+        { model: 'a:1b', lastUsed: 3 },
+        { model: 'b:1b', lastUsed: 2 },
+        { model: 'd:1b', lastUsed: 1 },
+      ],
+      'c:1b',
+      '',
+      ['d:1b'],
+    ],
   ])('%s', (_name, limit, resident, model, sig, expected) => {
-    expect(nodeWith(limit, resident).evictionsFor(model, sig, NOW).map((l) => l.model)).toEqual(expected);
+    expect(
+      nodeWith(limit, resident)
+        .evictionsFor(model, sig, NOW)
+        .map((l) => l.model),
+    ).toEqual(expected);
   });
 
   test('recordLoad mirrors the eviction, marks the model used now, and books the load on the node’s loader', () => {
-    const n = nodeWith(2, [{ model: 'a:1b', lastUsed: 20 }, { model: 'b:1b', lastUsed: 10 }]);
+    const n = nodeWith(2, [
+      { model: 'a:1b', lastUsed: 20 },
+      { model: 'b:1b', lastUsed: 10 },
+    ]);
     expect(n.recordLoad('c:1b', '', NOW, NOW + HOUR, 4_000).map((l) => l.model)).toEqual(['b:1b']);
     expect([...n.loaded.keys()].sort()).toEqual(['a:1b', 'c:1b']);
     expect(n.loaded.get('c:1b')).toMatchObject({ lastUsed: NOW, readyAt: NOW + 4_000 });
@@ -58,13 +116,56 @@ type Evidence = ['ps', number, boolean] | ['surprise', number];
 describe('the model limit, learned when not configured', () => {
   test.each<[string, number | undefined, Evidence[], number]>([
     ['no evidence: Ollama’s default', undefined, [], DEFAULT_MAX_LOADED_MODELS],
-    ['configured: evidence changes nothing', 2, [['ps', 4, false], ['surprise', 2], ['ps', 1, true]], 2],
+    [
+      'configured: evidence changes nothing',
+      2,
+      [
+        ['ps', 4, false],
+        ['surprise', 2],
+        ['ps', 1, true],
+      ],
+      2,
+    ],
     ['/api/ps showed more at once: at least that many', undefined, [['ps', 4, false]], 4],
-    ['a model gone from /api/ps before its expiry: the node was full at the most seen', undefined, [['ps', 1, false], ['ps', 1, true]], 1],
+    [
+      'a model gone from /api/ps before its expiry: the node was full at the most seen',
+      undefined,
+      [
+        ['ps', 1, false],
+        ['ps', 1, true],
+      ],
+      1,
+    ],
     ['a hot request that loaded: one less than we believed resident', undefined, [['surprise', 3]], 2],
-    ['repeated surprises step down to 1', undefined, [['surprise', 3], ['surprise', 2], ['surprise', 2]], 1],
-    ['never below what /api/ps showed at once', undefined, [['ps', 2, false], ['surprise', 2], ['surprise', 2]], 2],
-    ['a later /api/ps with more at once raises a learned limit', undefined, [['surprise', 2], ['ps', 3, false]], 3],
+    [
+      'repeated surprises step down to 1',
+      undefined,
+      [
+        ['surprise', 3],
+        ['surprise', 2],
+        ['surprise', 2],
+      ],
+      1,
+    ],
+    [
+      'never below what /api/ps showed at once',
+      undefined,
+      [
+        ['ps', 2, false],
+        ['surprise', 2],
+        ['surprise', 2],
+      ],
+      2,
+    ],
+    [
+      'a later /api/ps with more at once raises a learned limit',
+      undefined,
+      [
+        ['surprise', 2],
+        ['ps', 3, false],
+      ],
+      3,
+    ],
   ])('%s', (_name, configured, evidence, expected) => {
     const n = new PoolNode({ ...nodeSpec('n'), ...(configured !== undefined && { maxLoadedModels: configured }) }, BREAKER);
     for (const e of evidence) {

@@ -18,7 +18,18 @@ test('every kind of report reaches its metric, off the reporting call', async ()
   await p.start();
   const o = p.publisher;
   o.requestEnded({ requestId: 1, model: 'm:latest', nodeId: 'a', outcome: 'success', latencyMs: 1200, ttftMs: 300, queueMs: 0, retries: 0, evalTokens: 42 });
-  o.requestEnded({ requestId: 2, model: 'm:latest', nodeId: 'a', outcome: 'upstream_error', errorCode: 'ERR_UPSTREAM', latencyMs: 50, ttftMs: 0, queueMs: 0, retries: 2, evalTokens: 0 });
+  o.requestEnded({
+    requestId: 2,
+    model: 'm:latest',
+    nodeId: 'a',
+    outcome: 'upstream_error',
+    errorCode: 'ERR_UPSTREAM',
+    latencyMs: 50,
+    ttftMs: 0,
+    queueMs: 0,
+    retries: 2,
+    evalTokens: 0,
+  });
   o.coldLoad('b', 'x:latest');
   o.retry('a');
   o.queueWait(250);

@@ -1,13 +1,5 @@
 // The scheduler's admission: models and fallbacks, rate limits, queue bounds, tags, nodes down.
-import {
-  BackpressureError,
-  ModelNotFoundError,
-  NoAvailableNodeError,
-  QueueFullError,
-  QueueTimeoutError,
-  RateLimitedError,
-  ValidationError,
-} from '../../src/errors';
+import { BackpressureError, ModelNotFoundError, NoAvailableNodeError, QueueFullError, QueueTimeoutError, RateLimitedError, ValidationError } from '../../src/errors';
 import { Route } from '@ollama-ring/protocol';
 import { modelNotFound } from '../../src/scheduler/admission-control';
 import { fakeClockForEachTest, Harness, nodeSpec, settle } from '../helpers';
@@ -136,10 +128,7 @@ describe('admission', () => {
     [Route.OpenAIEmbeddings, 'model "nope" not found, try pulling it first'],
   ])('no node has the model: route %i ends with ModelNotFoundError 404 %p', (route, message) => {
     const h = new Harness({ nodes: [nodeSpec('a', { models: ['m'] })] });
-    const body =
-      route === Route.Chat || route === Route.OpenAIChat
-        ? { model: 'nope', messages: [{ role: 'user', content: 'x' }] }
-        : { model: 'nope', input: 'x', prompt: 'x' };
+    const body = route === Route.Chat || route === Route.OpenAIChat ? { model: 'nope', messages: [{ role: 'user', content: 'x' }] } : { model: 'nope', input: 'x', prompt: 'x' };
     const r = h.submit(body, { route });
     expect(r.sink.error).toBeInstanceOf(ModelNotFoundError);
     expect(r.sink.error).toMatchObject({ status: 404, message, model: 'nope' });

@@ -122,7 +122,15 @@ describe('expectedSlotWaitMs', () => {
   test.each<[string, { promptTokens: number; outputTokens?: number }[], number, number]>([
     ['its own output cap: prefill + cap × token time − elapsed', [{ promptTokens: 100, outputTokens: 300 }], 1_000, 100 + 3_000 - 1_000],
     ['a long answer is not nearly done at the mean', [{ promptTokens: 100, outputTokens: 320 }], 2_000, 1_300],
-    ['the short one of two frees the slot', [{ promptTokens: 100, outputTokens: 320 }, { promptTokens: 100, outputTokens: 16 }], 0, 260],
+    [
+      'the short one of two frees the slot',
+      [
+        { promptTokens: 100, outputTokens: 320 },
+        { promptTokens: 100, outputTokens: 16 },
+      ],
+      0,
+      260,
+    ],
     ['past its own length (slow node): within 5% of it', [{ promptTokens: 100, outputTokens: 100 }], 5_000, 0.05 * 1_100],
   ])('full node, learned rates: %s', (_name, work, now, expected) => {
     const a = makeNode('a', { slots: work.length });

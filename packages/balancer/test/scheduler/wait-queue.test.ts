@@ -45,7 +45,7 @@ describe('WaitQueue ordering', () => {
 
   test('matches a reference sort on random inputs', () => {
     let x = 12345;
-    const rnd = (n: number) => ((x = (x * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (x = (x * 1103515245 + 12345) & 0x7fffffff) % n;
     const q = new WaitQueue();
     const all: Waiting[] = [];
     for (let i = 1; i <= 300; i++) {
@@ -53,9 +53,7 @@ describe('WaitQueue ordering', () => {
       all.push(item);
       q.push(item);
     }
-    const ref = [...all].sort(
-      (a, b) => b.priority - a.priority || cmp(a.deadline, b.deadline) || a.arrivedAt - b.arrivedAt || a.seq - b.seq,
-    );
+    const ref = [...all].sort((a, b) => b.priority - a.priority || cmp(a.deadline, b.deadline) || a.arrivedAt - b.arrivedAt || a.seq - b.seq);
     expect(ids(q)).toEqual(ref.map((i) => i.requestId));
   });
 });

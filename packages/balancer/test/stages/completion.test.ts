@@ -25,11 +25,7 @@ type Expect = Pick<CompletionVerdict, 'nodeFailure' | 'nodeDown' | 'retryable' |
 
 describe('judge', () => {
   test.each<[string, DispatchOutcome, Expect]>([
-    [
-      'ok',
-      { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2 },
-      { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'success' },
-    ],
+    ['ok', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2 }, { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'success' }],
     [
       'ok with an in-band error line: a node failure, never retried (bytes already sent)',
       { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, inBandError: 'runner crashed' },
@@ -65,7 +61,11 @@ describe('judge', () => {
       httpError(500, '{"error":"timed out waiting for llama-server to start"}'),
       { nodeFailure: true, nodeDown: false, retryable: true, outcome: 'upstream_error', status: 500 },
     ],
-    ['502 from a proxy in front of the node', httpError(502, '<html>Bad Gateway</html>'), { nodeFailure: true, nodeDown: false, retryable: true, outcome: 'upstream_error', status: 502 }],
+    [
+      '502 from a proxy in front of the node',
+      httpError(502, '<html>Bad Gateway</html>'),
+      { nodeFailure: true, nodeDown: false, retryable: true, outcome: 'upstream_error', status: 502 },
+    ],
     ['599', httpError(599, ''), { nodeFailure: true, nodeDown: false, retryable: true, outcome: 'upstream_error', status: 599, message: 'upstream answered 599' }],
     [
       '400 bad request: passed through unchanged, not the node’s fault',

@@ -42,21 +42,15 @@ describe('validateRequest: framing, every route', () => {
     expect(validateRequest(route, new Uint8Array(0), LIMITS)).toEqual({ status: 400, message: 'missing request body' });
   });
 
-  test.each(ALL.flatMap((r) => ['{', '{"model":', 'nope', '{"model":"m",}'].map((b) => [r, b] as const)))(
-    'route %i: bad JSON %p is 400',
-    (route, body) => {
-      const r = v(route, body);
-      expect(isRejection(r) && r.status).toBe(400);
-      expect((r as RequestRejection).message).toMatch(/invalid JSON/);
-    },
-  );
+  test.each(ALL.flatMap((r) => ['{', '{"model":', 'nope', '{"model":"m",}'].map((b) => [r, b] as const)))('route %i: bad JSON %p is 400', (route, body) => {
+    const r = v(route, body);
+    expect(isRejection(r) && r.status).toBe(400);
+    expect((r as RequestRejection).message).toMatch(/invalid JSON/);
+  });
 
-  test.each(ALL.flatMap((r) => ['[]', '"m"', '42', 'null', 'true'].map((b) => [r, b] as const)))(
-    'route %i: the non-object %s is 400',
-    (route, body) => {
-      expect(v(route, body)).toEqual({ status: 400, message: 'json: cannot unmarshal non-object into the request body' });
-    },
-  );
+  test.each(ALL.flatMap((r) => ['[]', '"m"', '42', 'null', 'true'].map((b) => [r, b] as const)))('route %i: the non-object %s is 400', (route, body) => {
+    expect(v(route, body)).toEqual({ status: 400, message: 'json: cannot unmarshal non-object into the request body' });
+  });
 
   test.each(ALL)('route %i: the minimal body is valid', (route) => {
     expect(isRejection(v(route, base(route)))).toBe(false);
@@ -111,15 +105,12 @@ describe('validateRequest: missing or empty model (ollama-api.md §4)', () => {
     [Route.OpenAICompletions, 400, 'model is required'],
     [Route.OpenAIEmbeddings, 400, 'model is required'],
   ];
-  test.each(cases.flatMap(([r, s, m]) => [undefined, '', '   ', null].map((model) => [r, model, s, m] as const)))(
-    'route %i, model %p → %i %p',
-    (route, model, status, message) => {
-      const body = { ...base(route) };
-      if (model === undefined) delete body.model;
-      else body.model = model;
-      expect(v(route, body)).toEqual({ status, message });
-    },
-  );
+  test.each(cases.flatMap(([r, s, m]) => [undefined, '', '   ', null].map((model) => [r, model, s, m] as const)))('route %i, model %p → %i %p', (route, model, status, message) => {
+    const body = { ...base(route) };
+    if (model === undefined) delete body.model;
+    else body.model = model;
+    expect(v(route, body)).toEqual({ status, message });
+  });
 });
 
 describe('validateRequest: native checks', () => {

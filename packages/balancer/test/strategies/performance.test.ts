@@ -62,10 +62,7 @@ describe('performance', () => {
     const b = node('b', { priority: 3 });
     const w = DEFAULT_PERFORMANCE_WEIGHTS;
     // failure 0.2, latency 1000/4000, load 2/4, priority (1-1)/(3-1)
-    expect(new PerformanceStrategy().score(a, [a, b], context({ estimates: est }))).toBeCloseTo(
-      w.failure * 0.2 + w.latency * 0.25 + w.load * 0.5 + w.priority * 0,
-      10,
-    );
+    expect(new PerformanceStrategy().score(a, [a, b], context({ estimates: est }))).toBeCloseTo(w.failure * 0.2 + w.latency * 0.25 + w.load * 0.5 + w.priority * 0, 10);
     expect(w.failure + w.latency + w.load + w.priority).toBeCloseTo(1, 10);
   });
 });

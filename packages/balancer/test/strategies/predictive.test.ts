@@ -12,8 +12,7 @@ const hotFree = (id = 'hot', inFlight = 0) => node(id, { hot: HOT, inFlight });
 const hotFull = (id = 'busy', sig = '') => node(id, { slots: 2, inFlight: 2, hot: { [MODEL]: sig } });
 const OTHER = 'mistral:latest';
 /** A free node holding only OTHER, at its limit of one model, with `uses` recent bindings per model. */
-const fullOf = (id: string, uses: Record<string, number>, busyModels: Record<string, number> = {}) =>
-  node(id, { maxLoaded: 1, hot: { [OTHER]: '' }, uses, busyModels });
+const fullOf = (id: string, uses: Record<string, number>, busyModels: Record<string, number> = {}) => node(id, { maxLoaded: 1, hot: { [OTHER]: '' }, uses, busyModels });
 
 interface Row {
   name: string;
@@ -99,7 +98,13 @@ const table: Row[] = [
   { name: 'all full: null', nodes: () => [hotFull('a'), hotFull('b')], waits: { a: 10_000, b: 100 }, expected: null },
   { name: 'no candidates: null', nodes: () => [], expected: null },
   // Budget: busy 3 000 → TTFT 3 200 (pessimistic 6 200); free cold 5 200.
-  { name: 'budget the free node meets, the wait only optimistically', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, req: { latencyBudgetMs: 6_000 }, expected: 'cold' },
+  {
+    name: 'budget the free node meets, the wait only optimistically',
+    nodes: () => [coldFree(), hotFull()],
+    waits: { busy: 3_000 },
+    req: { latencyBudgetMs: 6_000 },
+    expected: 'cold',
+  },
   { name: 'budget roomy enough to wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, req: { latencyBudgetMs: 7_000 }, expected: null },
   { name: 'budget the free node misses too: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, req: { latencyBudgetMs: 4_000 }, expected: null },
   { name: 'no budget: wait', nodes: () => [coldFree(), hotFull()], waits: { busy: 3_000 }, expected: null },
@@ -139,8 +144,20 @@ const table: Row[] = [
     waiting: { cold: 4 },
     expected: null,
   },
-  { name: '... the same load with nobody queued for that node: load', nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()], waits: { busy: 6_000 }, waiting: {}, expected: 'cold' },
-  { name: '... and once the wait outgrows the load and its cost to the queue: load', nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()], waits: { busy: 12_000 }, waiting: { cold: 4 }, expected: 'cold' },
+  {
+    name: '... the same load with nobody queued for that node: load',
+    nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()],
+    waits: { busy: 6_000 },
+    waiting: {},
+    expected: 'cold',
+  },
+  {
+    name: '... and once the wait outgrows the load and its cost to the queue: load',
+    nodes: () => [node('cold', { hot: { [OTHER]: '' } }), hotFull()],
+    waits: { busy: 12_000 },
+    waiting: { cold: 4 },
+    expected: 'cold',
+  },
   { name: 'cold everywhere: the node nobody is queued for', nodes: () => [coldFree('a'), coldFree('b')], waiting: { a: 2 }, expected: 'b' },
   { name: 'hot: nobody else pays, whoever waits', nodes: () => [coldFree('a'), hotFree('b')], waiting: { b: 10 }, expected: 'b' },
 ];
@@ -219,7 +236,11 @@ describe('predictive', () => {
     expect(only).toMatchObject({ hot: false, loadQueueMs: 1_000, loadMs: 5_000, drainMs: 0 });
     expect(only.externalityMs).toBeCloseTo((3 * 6_000) / 4);
     expect(only.costMs).toBeCloseTo(only.ttftMs + only.evictionMs + only.externalityMs);
-    const weighted = new PredictiveStrategy({ externalityWeight: 0.5 }).estimateAll([node('a', { hot: { [OTHER]: '' }, loadingUntil: NOW + 1_000 })], request(), context({ waiting: { a: 3 } }));
+    const weighted = new PredictiveStrategy({ externalityWeight: 0.5 }).estimateAll(
+      [node('a', { hot: { [OTHER]: '' }, loadingUntil: NOW + 1_000 })],
+      request(),
+      context({ waiting: { a: 3 } }),
+    );
     expect(weighted[0].externalityMs).toBeCloseTo((0.5 * 3 * 6_000) / 4);
   });
 

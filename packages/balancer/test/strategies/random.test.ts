@@ -22,7 +22,7 @@ describe('random', () => {
   it('is uniform with a uniform source', () => {
     let seed = 12345;
     // A 32-bit LCG (Numerical Recipes constants): deterministic and uniform enough for a count test.
-    const lcg = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const lcg = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     const r = new RandomStrategy(lcg);
     const nodes = three();
     const counts: Record<string, number> = {};

@@ -1,23 +1,8 @@
 import { BalancerError } from '../../src/errors';
-import {
-  PerformanceStrategy,
-  PredictiveStrategy,
-  StrategyFactory,
-  UnknownStrategyError,
-  DEFAULT_STRATEGY,
-} from '../../src/strategies';
+import { PerformanceStrategy, PredictiveStrategy, StrategyFactory, UnknownStrategyError, DEFAULT_STRATEGY } from '../../src/strategies';
 import { context, node, request } from './fixtures';
 
-const canonical = [
-  'round-robin',
-  'weighted-round-robin',
-  'least-in-flight',
-  'random',
-  'model-aware',
-  'latency',
-  'performance',
-  'predictive',
-];
+const canonical = ['round-robin', 'weighted-round-robin', 'least-in-flight', 'random', 'model-aware', 'latency', 'performance', 'predictive'];
 
 const aliases: Array<[string, string]> = [
   ['least_loaded', 'least-in-flight'],

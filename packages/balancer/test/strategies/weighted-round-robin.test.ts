@@ -23,9 +23,7 @@ const table: Row[] = [
 
 describe('weighted-round-robin', () => {
   it.each(table)('$name', ({ weights, full, picks, expected }) => {
-    const nodes = Object.entries(weights).map(([id, weight]) =>
-      node(id, { weight, slots: 1, inFlight: full?.includes(id) ? 1 : 0 }),
-    );
+    const nodes = Object.entries(weights).map(([id, weight]) => node(id, { weight, slots: 1, inFlight: full?.includes(id) ? 1 : 0 }));
     const wrr = new WeightedRoundRobinStrategy();
     const out = Array.from({ length: picks }, () => wrr.select(nodes, request(), context()));
     expect(ids(out)).toBe(expected);

@@ -1,7 +1,18 @@
 import { statsOf } from '../../src/upstream/final-stats';
 
 /** The final chunk of an /api/generate stream: what statsOf reads, amid fields it ignores. */
-const FINAL = { model: 'llama3.2', response: '', done: true, done_reason: 'stop', total_duration: 10_706_818_083, load_duration: 6_338_219_291, prompt_eval_count: 26, prompt_eval_duration: 130_079_000, eval_count: 259, eval_duration: 4_232_710_000 };
+const FINAL = {
+  model: 'llama3.2',
+  response: '',
+  done: true,
+  done_reason: 'stop',
+  total_duration: 10_706_818_083,
+  load_duration: 6_338_219_291,
+  prompt_eval_count: 26,
+  prompt_eval_duration: 130_079_000,
+  eval_count: 259,
+  eval_duration: 4_232_710_000,
+};
 
 describe('statsOf', () => {
   test('converts a final chunk from ns to ms', () => {

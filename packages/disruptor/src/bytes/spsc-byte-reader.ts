@@ -1,18 +1,5 @@
 import { IllegalStateError, InvalidArgumentError } from '../errors';
-import {
-  CANCELLED,
-  CLOSE_STATUS,
-  CLOSED,
-  FRAME_HEADER,
-  HEAD,
-  READER_ATTACHED,
-  READER_WAITING,
-  SKIP,
-  TAIL,
-  WRITER_NEED,
-  frameSize,
-  viewsOf,
-} from './spsc-byte-layout';
+import { CANCELLED, CLOSE_STATUS, CLOSED, FRAME_HEADER, HEAD, READER_ATTACHED, READER_WAITING, SKIP, TAIL, WRITER_NEED, frameSize, viewsOf } from './spsc-byte-layout';
 import { waitAsyncKeepingAlive } from './wait-async';
 
 /** `peek()` result: no message is available yet. */

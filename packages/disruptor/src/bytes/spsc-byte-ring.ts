@@ -2,13 +2,7 @@ import { InvalidArgumentError } from '../errors';
 import { CAPACITY_WORD, CONTROL_BYTES, CONTROL_WORDS, HEAD, MAGIC, MAGIC_WORD, MAX_CAPACITY, MIN_CAPACITY, TAIL } from './spsc-byte-layout';
 
 export { SpscByteWriter, type SpscByteWriterStats } from './spsc-byte-writer';
-export {
-  SpscByteReader,
-  NO_MESSAGE,
-  END_OF_STREAM,
-  type ReadableState,
-  type ByteMessageHandler,
-} from './spsc-byte-reader';
+export { SpscByteReader, NO_MESSAGE, END_OF_STREAM, type ReadableState, type ByteMessageHandler } from './spsc-byte-reader';
 
 /** Options of `createSpscByteRing`. */
 export interface SpscByteRingOptions {

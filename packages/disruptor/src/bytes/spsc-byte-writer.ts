@@ -1,18 +1,5 @@
 import { IllegalStateError, InvalidArgumentError, PayloadTooLargeError, StreamClosedError } from '../errors';
-import {
-  CANCELLED,
-  CLOSE_STATUS,
-  CLOSED,
-  FRAME_HEADER,
-  HEAD,
-  READER_WAITING,
-  SKIP,
-  TAIL,
-  WRITER_ATTACHED,
-  WRITER_NEED,
-  frameSize,
-  viewsOf,
-} from './spsc-byte-layout';
+import { CANCELLED, CLOSE_STATUS, CLOSED, FRAME_HEADER, HEAD, READER_WAITING, SKIP, TAIL, WRITER_ATTACHED, WRITER_NEED, frameSize, viewsOf } from './spsc-byte-layout';
 import { waitAsyncKeepingAlive } from './wait-async';
 
 const DONE: Promise<void> = Promise.resolve();

@@ -43,8 +43,7 @@ async function main(): Promise<void> {
   const specifier = isAbsolute(data.module) ? pathToFileURL(data.module).href : data.module;
   const mod = (await import(specifier)) as Record<string, unknown>;
   const factory = (mod[data.exportName] ?? (mod.default as Record<string, unknown> | undefined)?.[data.exportName]) as
-    | ((options: unknown, ctx: WorkerHandlerContext) => unknown)
-    | undefined;
+    ((options: unknown, ctx: WorkerHandlerContext) => unknown) | undefined;
   if (typeof factory !== 'function') {
     throw new TypeError(`module ${data.module} has no function export '${data.exportName}'`);
   }

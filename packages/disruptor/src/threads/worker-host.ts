@@ -9,9 +9,7 @@ export function resolveWorkerEntry(file = 'handler-worker.js'): string {
   const candidates = [join(__dirname, file), join(__dirname, '..', '..', 'dist', 'threads', file)];
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
-    throw new WorkerCrashedError(
-      `worker entry ${file} not found (looked in ${candidates.join(', ')}); build @ollama-ring/disruptor first`,
-    );
+    throw new WorkerCrashedError(`worker entry ${file} not found (looked in ${candidates.join(', ')}); build @ollama-ring/disruptor first`);
   }
   return found;
 }
@@ -84,11 +82,7 @@ export class WorkerHost {
         this.worker = undefined;
         if (!crash && !this.stopping) {
           // Even a clean exit is a crash if nobody asked for it: the stage's sequence stops moving.
-          crash = new WorkerCrashedError(
-            code !== 0
-              ? `handler thread '${this.name}' exited with code ${code}`
-              : `handler thread '${this.name}' stopped unexpectedly`,
-          );
+          crash = new WorkerCrashedError(code !== 0 ? `handler thread '${this.name}' exited with code ${code}` : `handler thread '${this.name}' stopped unexpectedly`);
         }
         if (crash && !this.stopping) {
           if (!isReady) rejectReady(crash);

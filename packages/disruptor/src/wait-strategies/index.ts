@@ -16,14 +16,7 @@ export { YieldingWaitStrategy } from './yielding';
 export { DEFAULT_SPIN_TRIES, type WaitStrategy, type WaitStrategyDescriptor, type WaitStrategyKind } from './wait-strategy';
 
 /** Every strategy name `createWaitStrategy` accepts. */
-export const WAIT_STRATEGY_KINDS: readonly WaitStrategyKind[] = [
-  'blocking',
-  'lite-blocking',
-  'sleeping',
-  'yielding',
-  'busy-spin',
-  'timeout',
-];
+export const WAIT_STRATEGY_KINDS: readonly WaitStrategyKind[] = ['blocking', 'lite-blocking', 'sleeping', 'yielding', 'busy-spin', 'timeout'];
 
 /**
  * Builds a strategy by name, or rebuilds one from `describe()` output on another thread (sharing
@@ -49,8 +42,6 @@ export function createWaitStrategy(spec: WaitStrategyKind | WaitStrategyDescript
     case 'busy-spin':
       return new BusySpinWaitStrategy();
     default:
-      throw new InvalidArgumentError(
-        `unknown wait strategy '${String((d as { kind: unknown }).kind)}'; expected one of ${WAIT_STRATEGY_KINDS.join(', ')}`,
-      );
+      throw new InvalidArgumentError(`unknown wait strategy '${String((d as { kind: unknown }).kind)}'; expected one of ${WAIT_STRATEGY_KINDS.join(', ')}`);
   }
 }

@@ -1,13 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IllegalStateError, InvalidArgumentError, PayloadTooLargeError, StreamClosedError } from '../../src/errors';
-import {
-  END_OF_STREAM,
-  NO_MESSAGE,
-  SpscByteReader,
-  SpscByteWriter,
-  createSpscByteRing,
-} from '../../src/bytes';
+import { END_OF_STREAM, NO_MESSAGE, SpscByteReader, SpscByteWriter, createSpscByteRing } from '../../src/bytes';
 import { fillMessage, frameBytes, isMessage, messageLength } from './fixtures/message-pattern';
 import { fixture, startWorker, stopAllWorkers } from './run-worker';
 
@@ -41,13 +35,10 @@ describe('SpscByteRing: framing and wrap-around (one thread)', () => {
   const bases = [0, 2 ** 31 - CAPACITY, -CAPACITY];
   const offsets = Array.from({ length: CAPACITY / 4 }, (_, k) => k * 4);
   const kinds = ['exact fill', 'needs skip', 'empty', 'maximal'] as const;
-  const firstLength = (kind: (typeof kinds)[number], room: number) =>
-    ({ 'exact fill': room - 4, 'needs skip': room - 3, empty: 0, maximal: CAPACITY - 4 })[kind];
+  const firstLength = (kind: (typeof kinds)[number], room: number) => ({ 'exact fill': room - 4, 'needs skip': room - 3, empty: 0, maximal: CAPACITY - 4 })[kind];
   // Leave out what cannot exist: at offset 0 nothing needs a skip (it would exceed the maximum).
   const cases = bases.flatMap((base) =>
-    offsets.flatMap((offset) =>
-      kinds.filter((kind) => firstLength(kind, CAPACITY - offset) <= CAPACITY - 4).map((kind) => [base, offset, kind] as const),
-    ),
+    offsets.flatMap((offset) => kinds.filter((kind) => firstLength(kind, CAPACITY - offset) <= CAPACITY - 4).map((kind) => [base, offset, kind] as const)),
   );
 
   test.each(cases)('position %i + %i, first message %s, then more', (base, offset, kind) => {

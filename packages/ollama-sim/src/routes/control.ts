@@ -72,13 +72,7 @@ function jsonBody(buf: Buffer): Record<string, unknown> {
 }
 
 /** Handles `/_sim/...` for `self`, reaching peers by id. Returns after the response is sent. */
-export async function handleControl(
-  self: ControlTarget,
-  peers: () => readonly ControlTarget[],
-  req: IncomingMessage,
-  res: ServerResponse,
-  path: string,
-): Promise<void> {
+export async function handleControl(self: ControlTarget, peers: () => readonly ControlTarget[], req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const method = req.method ?? 'GET';
   let target = self;
   let rest = path.slice('/_sim'.length) || '/';

@@ -161,7 +161,12 @@ export async function handlePull(ctx: NodeContext, r: RouteRequest): Promise<voi
     await step(50);
     if (!source) throw new Error('pull model manifest: file does not exist');
     // The model layer downloads at a simulated 1 GB/s, reported in five steps.
-    const layers: [string, number][] = [['model', source.size], ['template', 1_400], ['license', 11_000], ['params', 120]];
+    const layers: [string, number][] = [
+      ['model', source.size],
+      ['template', 1_400],
+      ['license', 11_000],
+      ['params', 120],
+    ];
     for (const [layer, total] of layers) {
       const digest = layerDigest(source, layer);
       const parts = layer === 'model' ? 5 : 1;
@@ -204,7 +209,7 @@ export async function handleCreate(ctx: NodeContext, r: RouteRequest): Promise<v
   const base = from ? ctx.models.find(from) : undefined;
   await progress(r, body.stream !== false, async (emit) => {
     emit({ status: 'gathering model components' });
-    if (!base) throw new Error(from ? `model '${from}' not found` : 'neither \'from\' or \'files\' was specified');
+    if (!base) throw new Error(from ? `model '${from}' not found` : "neither 'from' or 'files' was specified");
     emit({ status: `using existing layer ${layerDigest(base, 'model')}` });
     emit({ status: 'writing manifest' });
     ctx.models.copy(base, name);

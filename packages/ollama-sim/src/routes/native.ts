@@ -25,13 +25,7 @@ function lifecycleBody(p: PreparedGeneration, reason: 'load' | 'unload'): Record
  * Runs a prepared generation with the given sink, or answers a load/unload. Errors before the first
  * byte come back to the caller's sink as HTTP errors.
  */
-export async function runPrepared(
-  ctx: NodeContext,
-  r: RouteRequest,
-  p: PreparedGeneration,
-  sink: GenerationSink,
-  lifecycle: (reason: 'load' | 'unload') => void,
-): Promise<void> {
+export async function runPrepared(ctx: NodeContext, r: RouteRequest, p: PreparedGeneration, sink: GenerationSink, lifecycle: (reason: 'load' | 'unload') => void): Promise<void> {
   r.note('model', p.echo);
   if (p.action === 'unload') {
     ctx.scheduler.expire(p.model.key);
@@ -62,9 +56,7 @@ export async function runPrepared(
 export async function handleGenerate(ctx: NodeContext, r: RouteRequest): Promise<void> {
   const p = prepareGenerate(ctx, parseJsonBody(await readBody(r.req), 'GenerateRequest'));
   const contextSeed = p.withContext ? p.seedText : undefined;
-  const sink = p.stream
-    ? new GenerateStreamSink(r.res, p.echo, contextSeed, p.promptTokens)
-    : new GenerateJsonSink(r.res, p.echo, contextSeed, p.promptTokens);
+  const sink = p.stream ? new GenerateStreamSink(r.res, p.echo, contextSeed, p.promptTokens) : new GenerateJsonSink(r.res, p.echo, contextSeed, p.promptTokens);
   await runPrepared(ctx, r, p, sink, (reason) => sendJson(r.res, 200, lifecycleBody(p, reason)));
 }
 

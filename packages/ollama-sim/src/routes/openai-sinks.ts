@@ -24,9 +24,7 @@ function usage(m: FinalMetrics | undefined): string {
 
 /** Tool calls as OpenAI writes them: `arguments` is a JSON string and each call has a type. */
 function openaiCalls(calls: NativeToolCall[]): string {
-  return JSON.stringify(
-    calls.map((c, i) => ({ id: c.id, index: i, type: 'function', function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } })),
-  );
+  return JSON.stringify(calls.map((c, i) => ({ id: c.id, index: i, type: 'function', function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } })));
 }
 
 abstract class OpenAISink implements GenerationSink {
@@ -101,9 +99,7 @@ export class ChatCompletionStreamSink extends OpenAISink {
   }
 
   piece(p: Piece): void {
-    const delta = p.thinking
-      ? `{${this.role()}"content":"","reasoning":${JSON.stringify(p.text)}}`
-      : `{${this.role()}"content":${JSON.stringify(p.text)}}`;
+    const delta = p.thinking ? `{${this.role()}"content":"","reasoning":${JSON.stringify(p.text)}}` : `{${this.role()}"content":${JSON.stringify(p.text)}}`;
     this.event(this.chunk(delta, 'null'));
   }
 
@@ -116,7 +112,9 @@ export class ChatCompletionStreamSink extends OpenAISink {
     const finish: Reason = this.sawTools && reason === 'stop' ? 'tool_calls' : reason;
     this.event(this.chunk('{}', `"${finish}"`));
     if (this.includeUsage) {
-      this.event(`{"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${this.modelJson},"system_fingerprint":"fp_ollama","choices":[],"usage":${usage(m)}}`);
+      this.event(
+        `{"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${this.modelJson},"system_fingerprint":"fp_ollama","choices":[],"usage":${usage(m)}}`,
+      );
     }
     this.res.write(SSE_DONE);
     this.res.end();
@@ -184,7 +182,9 @@ export class CompletionStreamSink extends OpenAISink {
   done(m: FinalMetrics, reason: 'stop' | 'length'): void {
     this.event(this.chunk('""', `"${reason}"`));
     if (this.includeUsage) {
-      this.event(`{"id":"${this.id}","object":"text_completion","created":${this.created},"choices":[],"model":${this.modelJson},"system_fingerprint":"fp_ollama","usage":${usage(m)}}`);
+      this.event(
+        `{"id":"${this.id}","object":"text_completion","created":${this.created},"choices":[],"model":${this.modelJson},"system_fingerprint":"fp_ollama","usage":${usage(m)}}`,
+      );
     }
     this.res.write(SSE_DONE);
     this.res.end();

@@ -9,12 +9,7 @@ import { SimHttpError } from '../errors';
 import { readBody, sendJson } from '../http-util';
 import { embedInputs, runPrepared } from './native';
 import { listedModels } from './native-models';
-import {
-  ChatCompletionJsonSink,
-  ChatCompletionStreamSink,
-  CompletionJsonSink,
-  CompletionStreamSink,
-} from './openai-sinks';
+import { ChatCompletionJsonSink, ChatCompletionStreamSink, CompletionJsonSink, CompletionStreamSink } from './openai-sinks';
 import { prepareChat, prepareGenerate } from './prepare';
 import type { RouteRequest } from './types';
 import { shortestOrRaw } from '@ollama-ring/protocol';

@@ -128,7 +128,10 @@ export function prepareGenerate(ctx: NodeContext, body: Record<string, unknown>)
 function checkMessages(v: unknown): ChatMessage[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
-    throw new SimHttpError(400, `json: cannot unmarshal ${typeof v === 'object' ? 'object' : typeof v === 'boolean' ? 'bool' : typeof v} into Go struct field ChatRequest.messages of type []api.Message`);
+    throw new SimHttpError(
+      400,
+      `json: cannot unmarshal ${typeof v === 'object' ? 'object' : typeof v === 'boolean' ? 'bool' : typeof v} into Go struct field ChatRequest.messages of type []api.Message`,
+    );
   }
   return v.map((m: unknown) => {
     if (typeof m !== 'object' || m === null || Array.isArray(m)) {
@@ -138,7 +141,10 @@ function checkMessages(v: unknown): ChatMessage[] {
     for (const f of ['role', 'content', 'thinking', 'tool_name', 'tool_call_id']) {
       const x = msg[f];
       if (x !== undefined && x !== null && typeof x !== 'string') {
-        throw new SimHttpError(400, `json: cannot unmarshal ${Array.isArray(x) ? 'array' : typeof x === 'boolean' ? 'bool' : typeof x} into Go struct field ChatRequest.messages.${f} of type string`);
+        throw new SimHttpError(
+          400,
+          `json: cannot unmarshal ${Array.isArray(x) ? 'array' : typeof x === 'boolean' ? 'bool' : typeof x} into Go struct field ChatRequest.messages.${f} of type string`,
+        );
       }
     }
     return {
@@ -152,9 +158,7 @@ function checkMessages(v: unknown): ChatMessage[] {
 
 function toolSpecs(v: unknown): ToolSpec[] | undefined {
   if (!Array.isArray(v) || v.length === 0) return undefined;
-  return v
-    .map((t) => (t as { function?: ToolSpec }).function)
-    .filter((f): f is ToolSpec => !!f && typeof f.name === 'string');
+  return v.map((t) => (t as { function?: ToolSpec }).function).filter((f): f is ToolSpec => !!f && typeof f.name === 'string');
 }
 
 /** `/api/chat` (and `/v1/chat/completions`, rewritten). Throws SimHttpError with Ollama's status and text. */

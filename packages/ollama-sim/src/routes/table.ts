@@ -2,19 +2,7 @@
  * The route table of a node: Ollama's endpoints (from the protocol package) with their handlers. A
  * known path with a wrong method gets 405, an unknown path 404, as with gin.
  */
-import {
-  handleBlob,
-  handleCopy,
-  handleCreate,
-  handleDelete,
-  handlePs,
-  handlePull,
-  handlePush,
-  handleRoot,
-  handleShow,
-  handleTags,
-  handleVersion,
-} from './native-models';
+import { handleBlob, handleCopy, handleCreate, handleDelete, handlePs, handlePull, handlePush, handleRoot, handleShow, handleTags, handleVersion } from './native-models';
 import { handleChat, handleEmbed, handleEmbeddings, handleGenerate } from './native';
 import { handleChatCompletions, handleCompletions, handleModel, handleModels, handleOpenAIEmbeddings } from './openai';
 import { type Endpoint, OLLAMA_ENDPOINTS } from '@ollama-ring/protocol';
@@ -50,10 +38,7 @@ const HANDLERS: Readonly<Record<string, RouteHandler>> = {
 
 const ROUTES: Route[] = OLLAMA_ENDPOINTS.map((e) => ({ ...e, handler: HANDLERS[e.pattern] }));
 
-export type RouteMatch =
-  | { kind: 'found'; route: Route; params: Record<string, string>; key: string }
-  | { kind: 'method'; key: string }
-  | { kind: 'none' };
+export type RouteMatch = { kind: 'found'; route: Route; params: Record<string, string>; key: string } | { kind: 'method'; key: string } | { kind: 'none' };
 
 function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const colon = pattern.indexOf('/:');

@@ -28,8 +28,8 @@ export const checkConfigCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs(argv, OPTIONS, 1);
-    if (values.help) return io.out(USAGE), EXIT_OK;
-    if (values.version) return io.out(`${packageVersion()}\n`), EXIT_OK;
+    if (values.help) return (io.out(USAGE), EXIT_OK);
+    if (values.version) return (io.out(`${packageVersion()}\n`), EXIT_OK);
     try {
       const c = composeConfig({ config: positionals[0], hosts: values.hosts }, io.env);
       for (const w of c.warnings) io.err(`warning: ${w}\n`);

@@ -46,8 +46,8 @@ export const demoCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, OPTIONS, 0);
-    if (values.help) return io.out(USAGE), EXIT_OK;
-    if (values.version) return io.out(`${packageVersion()}\n`), EXIT_OK;
+    if (values.help) return (io.out(USAGE), EXIT_OK);
+    if (values.version) return (io.out(`${packageVersion()}\n`), EXIT_OK);
     // Before anything starts: the emulator and the client are optional dependencies (optional-deps.ts).
     simPackage();
     ollamaPackage();
@@ -64,7 +64,7 @@ export const demoCommand: Command = {
       io,
     ).catch((e: unknown) => {
       // A bad --pool file is the caller's mistake: its message, not a stack trace.
-      if (!(e instanceof MissingDependencyError) && e instanceof simPackage().SimConfigError) return io.err(`ollama-ring demo: ${e.message}\n`), EXIT_USAGE;
+      if (!(e instanceof MissingDependencyError) && e instanceof simPackage().SimConfigError) return (io.err(`ollama-ring demo: ${e.message}\n`), EXIT_USAGE);
       throw e;
     });
   },

@@ -4,14 +4,7 @@
  * file < environment < hosts file < flags. Both files are watched; a good edit of either recomposes
  * the whole and applies it, a bad one keeps the last good config.
  */
-import {
-  type BalancerConfig,
-  type ConfigWatcher,
-  type LoadedConfig,
-  loadConfig,
-  StrategyFactory,
-  watchConfig,
-} from '@ollama-ring/balancer';
+import { type BalancerConfig, type ConfigWatcher, type LoadedConfig, loadConfig, StrategyFactory, watchConfig } from '@ollama-ring/balancer';
 
 export interface ServeSources {
   /** `--config`; when absent, `OLLAMA_RING_CONFIG` or the zero-config pool. */

@@ -56,8 +56,8 @@ export const serveCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, OPTIONS, 0);
-    if (values.help) return io.out(USAGE), EXIT_OK;
-    if (values.version) return io.out(`${packageVersion()}\n`), EXIT_OK;
+    if (values.help) return (io.out(USAGE), EXIT_OK);
+    if (values.version) return (io.out(`${packageVersion()}\n`), EXIT_OK);
     const logLevel = values['log-level'];
     if (logLevel !== undefined && !isLogLevel(logLevel)) {
       throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);

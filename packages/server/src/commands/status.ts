@@ -46,8 +46,8 @@ export const statusCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, OPTIONS, 0);
-    if (values.help) return io.out(USAGE), EXIT_OK;
-    if (values.version) return io.out(`${packageVersion()}\n`), EXIT_OK;
+    if (values.help) return (io.out(USAGE), EXIT_OK);
+    if (values.version) return (io.out(`${packageVersion()}\n`), EXIT_OK);
     const base = (values.url ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
     if (!/^https?:\/\/[^/]/.test(base) || !URL.canParse(base)) throw new UsageError(`--url must be an http(s) URL, got '${base}'`);
     const timeoutMs = (positiveFlag(values.timeout, '--timeout') ?? 5) * 1000;
@@ -72,7 +72,7 @@ export const statusCommand: Command = {
       io.err(`ollama-ring status: cannot reach the gateway at ${base}: ${reason(e)}\n(is \`ollama-ring serve\` running there? --url sets the address)\n`);
       return EXIT_FAILURE;
     }
-    if (values.json) return io.out(JSON.stringify(body, null, 2) + '\n'), EXIT_OK;
+    if (values.json) return (io.out(JSON.stringify(body, null, 2) + '\n'), EXIT_OK);
     const rows = nodeRows(body, Date.now());
     if (!rows) {
       io.err(`ollama-ring status: ${base}${source} did not answer with a node list\n`);
@@ -104,9 +104,7 @@ export function nodeRows(body: unknown, now: number): NodeRow[] | undefined {
       inFlight: num(n.inFlight),
       slots: num(n.maxConcurrent),
       // JSON turns a never-expiring model's Infinity into null.
-      hot: (Array.isArray(n.loadedModels) ? n.loadedModels.filter(isObj) : [])
-        .filter((l) => l.expiresAt === null || num(l.expiresAt) > now)
-        .map((l) => str(l.model)),
+      hot: (Array.isArray(n.loadedModels) ? n.loadedModels.filter(isObj) : []).filter((l) => l.expiresAt === null || num(l.expiresAt) > now).map((l) => str(l.model)),
       breaker: str(n.breakerState),
       state: n.adminDisabled ? 'disabled' : n.draining ? 'draining' : n.enabled === false ? 'off' : 'on',
       requests: `${num(n.totalRequests)}/${num(n.failedRequests)}`,

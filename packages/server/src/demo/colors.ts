@@ -34,7 +34,7 @@ const ESC = /\x1b\[[0-9;]*[A-Za-z]/y;
 export function truncateVisible(s: string, width: number): string {
   let out = '';
   let visible = 0;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     ESC.lastIndex = i;
     const m = ESC.exec(s);
     if (m) {

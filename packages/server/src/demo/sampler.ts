@@ -96,7 +96,12 @@ export class Sampler {
       url: this.meta.url,
       strategy: view.strategy,
       nodes,
-      queue: { depth: view.queue.depth, byModel: Object.entries(view.queue.byModel).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]) },
+      queue: {
+        depth: view.queue.depth,
+        byModel: Object.entries(view.queue.byModel)
+          .filter(([, n]) => n > 0)
+          .sort((a, b) => b[1] - a[1]),
+      },
       sent: this.workload.sent,
       ok: this.ok,
       failed: this.failed,

@@ -75,10 +75,12 @@ export function renderSummary(s: SummaryInput): string {
   }
   const perModel = renderTable(
     ['MODEL', 'OK', 'FAILED', 'p50 LATENCY', 'p99 LATENCY'],
-    [...byModel].sort((a, b) => b[1].length - a[1].length).map(([m, rs]) => {
-      const good = rs.filter((r) => r.ok).map((r) => r.latencyMs);
-      return [m, formatInt(good.length), formatInt(rs.filter((r) => !r.ok && !r.cutOff).length), formatMs(quantile(good, 0.5)), formatMs(quantile(good, 0.99))];
-    }),
+    [...byModel]
+      .sort((a, b) => b[1].length - a[1].length)
+      .map(([m, rs]) => {
+        const good = rs.filter((r) => r.ok).map((r) => r.latencyMs);
+        return [m, formatInt(good.length), formatInt(rs.filter((r) => !r.ok && !r.cutOff).length), formatMs(quantile(good, 0.5)), formatMs(quantile(good, 0.99))];
+      }),
     ['left', 'right', 'right', 'right', 'right'],
   );
 

@@ -1,13 +1,4 @@
-import {
-  BalancerError,
-  ConfigError,
-  NODE_SCHEMA,
-  type NodeSnapshot,
-  type NodeSpec,
-  StrategyFactory,
-  checkSchema,
-  resolveConfig,
-} from '@ollama-ring/balancer';
+import { BalancerError, ConfigError, NODE_SCHEMA, type NodeSnapshot, type NodeSpec, StrategyFactory, checkSchema, resolveConfig } from '@ollama-ring/balancer';
 import { Route } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError, sendThrown } from './errors';
@@ -42,7 +33,11 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
   };
   const registry = () => gw.factory.getNodeRegistry();
 
-  router.add('GET', '/admin/nodes', admin(({ res }) => sendJson(res, 200, { nodes: registry().getAllNodes().map(adminView) })));
+  router.add(
+    'GET',
+    '/admin/nodes',
+    admin(({ res }) => sendJson(res, 200, { nodes: registry().getAllNodes().map(adminView) })),
+  );
 
   router.add(
     'POST',
@@ -88,7 +83,11 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
     );
   }
 
-  router.add('GET', '/admin/strategy', admin(({ res }) => sendJson(res, 200, strategyView(gw))));
+  router.add(
+    'GET',
+    '/admin/strategy',
+    admin(({ res }) => sendJson(res, 200, strategyView(gw))),
+  );
 
   router.add(
     'POST',
@@ -120,7 +119,9 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
         // Nodes added here at run time survive a reload unless the file now defines their id
         // (then the file's spec wins): `nodes` counts the pool as it now is.
         const configured = gw.factory.getConfiguredNodeIds();
-        const ids = registry().getAllNodes().map((n) => n.id);
+        const ids = registry()
+          .getAllNodes()
+          .map((n) => n.id);
         sendJson(res, 200, {
           status: 'reloaded',
           nodes: ids.length,

@@ -100,10 +100,12 @@ async function presence(gw: GatewayContext, req: IncomingMessage, nodes: NodeSna
   const up = upstreamFor(gw);
   const path = `/api/blobs/${encodeURIComponent(digest)}`;
   const answers = await Promise.allSettled(nodes.map((n) => up.text(n, { method: 'HEAD', path, headers: forwardable(req.headers), kind: 'meta' })));
-  return new Map(nodes.map((n, i) => {
-    const a = answers[i];
-    return [n.id, a.status === 'fulfilled' && a.value.status === 200];
-  }));
+  return new Map(
+    nodes.map((n, i) => {
+      const a = answers[i];
+      return [n.id, a.status === 'fulfilled' && a.value.status === 200];
+    }),
+  );
 }
 
 /**
@@ -139,9 +141,7 @@ function upload(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, n
       resumeIfFree();
     });
     body.on('error', () => undefined);
-    return up
-      .text(n, { method: 'POST', path: `/api/blobs/${encodeURIComponent(digest)}`, body, contentType, headers, signal, kind: 'op' })
-      .finally(() => letGo(n.id));
+    return up.text(n, { method: 'POST', path: `/api/blobs/${encodeURIComponent(digest)}`, body, contentType, headers, signal, kind: 'op' }).finally(() => letGo(n.id));
   });
   req.on('data', (chunk: Buffer) => {
     for (const p of pipes.values()) if (!p.write(chunk)) full.add(p);

@@ -20,11 +20,7 @@ export type NodeResult = { ok: true; status: number } | { ok: false; status: num
  *
  * @example const t = targetNodes(gw, req); if ('error' in t) return sendError(res, 400, t.error, 'ollama');
  */
-export function targetNodes(
-  gw: GatewayContext,
-  req: IncomingMessage,
-  prefer?: (n: NodeSnapshot) => boolean,
-): { nodes: NodeSnapshot[] } | { error: string; status: number } {
+export function targetNodes(gw: GatewayContext, req: IncomingMessage, prefer?: (n: NodeSnapshot) => boolean): { nodes: NodeSnapshot[] } | { error: string; status: number } {
   const all = gw.factory.getNodeRegistry().getAllNodes();
   const raw = req.headers[NODES_HEADER];
   const named = (Array.isArray(raw) ? raw.join(',') : (raw ?? ''))
@@ -156,9 +152,7 @@ export async function fanOutProgress(
   // Streamed from every node whatever the client asked: the merge needs the progress to judge the end.
   const payload = JSON.stringify({ ...call.body, stream: true });
   const heads = await Promise.allSettled(
-    call.nodes.map((n) =>
-      up.stream(n, { method: 'POST', path: call.path, body: payload, headers: forwardable(req.headers), signal, kind: 'stream' }),
-    ),
+    call.nodes.map((n) => up.stream(n, { method: 'POST', path: call.path, body: payload, headers: forwardable(req.headers), signal, kind: 'stream' })),
   );
   const results = new Map<string, NodeResult>();
   const started: [string, Awaited<ReturnType<typeof up.stream>>][] = [];

@@ -69,21 +69,19 @@ export function addHealthRoutes(router: Router, gw: GatewayContext): void {
  * @example healthOf(registry.getAllNodes()).status; // 'ok'
  */
 export function healthOf(nodes: readonly NodeSnapshot[]): HealthBody {
-  const detail = nodes.map(
-    (n): NodeHealth => ({
-      id: n.id,
-      url: n.url,
-      health: n.health,
-      can_serve: canServe(n),
-      enabled: n.enabled,
-      admin_disabled: n.adminDisabled,
-      draining: n.draining,
-      circuit_breaker: n.breakerState,
-      in_flight: n.inFlight,
-      max_concurrent: n.maxConcurrent,
-      ...(n.lastError ? { last_error: n.lastError } : {}),
-    }),
-  );
+  const detail = nodes.map((n): NodeHealth => ({
+    id: n.id,
+    url: n.url,
+    health: n.health,
+    can_serve: canServe(n),
+    enabled: n.enabled,
+    admin_disabled: n.adminDisabled,
+    draining: n.draining,
+    circuit_breaker: n.breakerState,
+    in_flight: n.inFlight,
+    max_concurrent: n.maxConcurrent,
+    ...(n.lastError ? { last_error: n.lastError } : {}),
+  }));
   const serving = detail.filter((n) => n.can_serve).length;
   return {
     status: serving > 0 ? 'ok' : 'unavailable',

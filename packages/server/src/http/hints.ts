@@ -15,7 +15,11 @@ export function hintsFromHeaders(req: IncomingMessage): RequestHints {
   const priority = priorityOf(h('x-ollama-ring-priority'));
   if (priority !== undefined) hints.priority = priority;
   const tags = h('x-ollama-ring-tags');
-  if (tags) hints.tags = tags.split(',').map((t) => t.trim()).filter(Boolean);
+  if (tags)
+    hints.tags = tags
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
   const strategy = h('x-ollama-ring-strategy');
   if (strategy) hints.strategy = strategy;
   const fallback = h('x-ollama-ring-fallback-model');

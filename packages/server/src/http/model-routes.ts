@@ -57,19 +57,21 @@ export function addModelRoutes(router: Router, gw: GatewayContext): void {
     sendJson(res, 200, { version: oldest, ollama_ring: { version: GATEWAY_VERSION, nodes: versions } });
   });
 
-  const listing = (path: '/api/tags' | '/api/ps') => async ({ req, res }: HttpContext) => {
-    if (!requireClient(gw, req, res, 'ollama')) return;
-    const l = await listModels(gw, path);
-    if (l.asked > 0 && l.failures.length === l.asked) {
-      sendError(res, 503, `no node answered ${path}: ${l.failures.map((f) => f.message).join('; ')}`, 'ollama', 5);
-      return;
-    }
-    if (l.asked === 0) {
-      sendError(res, 503, 'no node can serve requests', 'ollama', 5);
-      return;
-    }
-    sendJson(res, 200, { models: l.models });
-  };
+  const listing =
+    (path: '/api/tags' | '/api/ps') =>
+    async ({ req, res }: HttpContext) => {
+      if (!requireClient(gw, req, res, 'ollama')) return;
+      const l = await listModels(gw, path);
+      if (l.asked > 0 && l.failures.length === l.asked) {
+        sendError(res, 503, `no node answered ${path}: ${l.failures.map((f) => f.message).join('; ')}`, 'ollama', 5);
+        return;
+      }
+      if (l.asked === 0) {
+        sendError(res, 503, 'no node can serve requests', 'ollama', 5);
+        return;
+      }
+      sendJson(res, 200, { models: l.models });
+    };
   router.add(['GET', 'HEAD'], '/api/tags', listing('/api/tags'));
   router.add('GET', '/api/ps', listing('/api/ps'));
 

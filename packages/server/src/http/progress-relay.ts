@@ -19,13 +19,7 @@ import { forwardable, type NodeAddress, NodeCallError, type StreamResponse, upst
  *
  * @example await relayProgress(gw, req, res, node, { path: '/api/push', body });
  */
-export async function relayProgress(
-  gw: GatewayContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  node: NodeAddress,
-  call: { path: string; body: JsonObject },
-): Promise<void> {
+export async function relayProgress(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, node: NodeAddress, call: { path: string; body: JsonObject }): Promise<void> {
   const signal = callSignal(gw, res);
   let r: StreamResponse;
   try {

@@ -73,12 +73,4 @@ function logged(add: AddRoutes): AddRoutes {
  *
  * @example const gw = new Gateway({ factory, routes: allRoutes, loadConfig: () => loadConfig(file).config });
  */
-export const allRoutes: AddRoutes[] = [
-  addHealthRoutes,
-  addStatsRoutes,
-  addModelRoutes,
-  addModelAdminRoutes,
-  addBlobRoutes,
-  addOpenAIModelRoutes,
-  addAdminRoutes,
-].map(logged);
+export const allRoutes: AddRoutes[] = [addHealthRoutes, addStatsRoutes, addModelRoutes, addModelAdminRoutes, addBlobRoutes, addOpenAIModelRoutes, addAdminRoutes].map(logged);

@@ -82,7 +82,10 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
       avg_response_time: round(view.estimates[n.id]?.latencyMs ?? 0),
       error_rate: n.totalRequests > 0 ? round((100 * n.failedRequests) / n.totalRequests) : 0,
       availability: total > 0 ? round((100 * (c?.ok ?? 0)) / total) : null,
-      models_loaded: n.loadedModels.filter((l) => l.expiresAt > now).map((l) => l.model).sort(),
+      models_loaded: n.loadedModels
+        .filter((l) => l.expiresAt > now)
+        .map((l) => l.model)
+        .sort(),
       circuit_breaker_open: n.breakerState === 'open',
       circuit_breaker_state: n.breakerState,
     };
