@@ -41,9 +41,10 @@ describe('bench:proxy', () => {
     expect(nginx).toMatchObject({ rps: null, p50Ms: null, p99Ms: null, ttftAddedP99Ms: null });
     expect(nginx.skipped).toMatch(/apt-get install -y nginx-light/);
     expect(r.nginx).toEqual({ skipped: true });
-    expect(r.references.map((t: { name: string }) => t.name)).toEqual(['node-passthrough', 'ollama-ring-previous']);
-    const [passthrough, previous] = r.references;
+    expect(r.references.map((t: { name: string }) => t.name)).toEqual(['node-passthrough', 'ollama-ring-previous', 'ollama-ring-metrics-worker']);
+    const [passthrough, previous, metricsWorker] = r.references;
     expect(passthrough.rps).toBeGreaterThan(0);
+    expect(metricsWorker.rps).toBeGreaterThan(0);
     expect(previous).toMatchObject({ rps: null, proxyCpuUsPerLine: null, skipped: 'no previous build (--baseline none)' });
     expect(r.baseline).toMatchObject({ ref: null, skipped: 'no previous build (--baseline none)' });
     // Ratios against the passthrough are there; against the skipped previous build, null.

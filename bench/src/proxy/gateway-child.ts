@@ -34,6 +34,7 @@ async function run(opts: GatewayChildOptions): Promise<void> {
   config.healthCheck.discoveryIntervalMs = 3_600_000;
   config.disruptor.maxGlobalInFlight = opts.maxInFlight;
   config.disruptor.dispatchPlacement = opts.placement;
+  if (opts.metricsPlacement) (config.disruptor as { metricsPlacement?: string }).metricsPlacement = opts.metricsPlacement;
   config.queue.maxDepth = opts.maxInFlight;
   const factory = await PipelineFactory.fromConfig(config).start();
   // The Gateway's default logger is silent: no per-request log line, like nginx with access_log off.

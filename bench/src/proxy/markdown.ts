@@ -57,6 +57,8 @@ How it is measured:
 - ${nginx}
 - node-passthrough (reference): node:http → undici Pool with no parsing or scheduling: what any Node proxy pays here.
 - ${previous}
+- ollama-ring-metrics-worker (reference): this build with \`disruptor.metricsPlacement: worker\`, the completion/metrics
+  stage on a thread of its own instead of inline: the other placement, measured against the default.
 - CPU/req is the proxy's CPU time in the non-streaming window ÷ requests completed in it; CPU/line the proxy's CPU
   time in the streaming window ÷ NDJSON token lines received in it.
 

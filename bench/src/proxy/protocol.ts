@@ -52,6 +52,8 @@ export interface SimChildOptions {
 export interface GatewayChildOptions {
   simUrl: string;
   placement: Placement;
+  /** Where the completion/metrics stage runs (`disruptor.metricsPlacement`); absent: the build's default. */
+  metricsPlacement?: 'inline' | 'worker';
   /** Node slots and global in-flight cap: at least the bench's concurrency, so nothing queues. */
   maxInFlight: number;
   /**

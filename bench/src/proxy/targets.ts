@@ -14,9 +14,10 @@ import { REQUEST_PATH, requestBody, streamBody } from './settings';
 export const TARGET_NAMES = ['direct', 'ollama-ring-inline', 'ollama-ring-workers', 'nginx'] as const;
 /**
  * Measured and shown, but outside the `targets` of the JSON and the goals: what any Node proxy
- * costs (passthrough-child.ts), and the previous build's gateway, dispatch inline (baseline.ts).
+ * costs (passthrough-child.ts), the previous build's gateway, dispatch inline (baseline.ts), and this
+ * build's with its completion/metrics stage on a worker thread instead of inline (the other placement).
  */
-export const REFERENCE_NAMES = ['node-passthrough', 'ollama-ring-previous'] as const;
+export const REFERENCE_NAMES = ['node-passthrough', 'ollama-ring-previous', 'ollama-ring-metrics-worker'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number] | (typeof REFERENCE_NAMES)[number];
 
 const WORKERS_UNAVAILABLE = "dispatchPlacement 'workers' not available";
@@ -53,8 +54,15 @@ async function probe(url: string): Promise<void> {
   }
 }
 
-async function startGateway(name: TargetName, placement: Placement, o: TargetOptions, script = 'gateway-child', root?: string): Promise<Target> {
-  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight, root };
+async function startGateway(
+  name: TargetName,
+  placement: Placement,
+  o: TargetOptions,
+  script = 'gateway-child',
+  root?: string,
+  metricsPlacement?: GatewayChildOptions['metricsPlacement'],
+): Promise<Target> {
+  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight, root, metricsPlacement };
   const child = await startChild(script, opts);
   try {
     await probe(child.url);
@@ -79,6 +87,8 @@ export async function startTarget(name: TargetName, o: TargetOptions): Promise<S
       } catch (e) {
         return { ok: false, name, skipped: WORKERS_UNAVAILABLE, reason: (e as Error).message };
       }
+    case 'ollama-ring-metrics-worker':
+      return { ok: true, target: await startGateway(name, 'inline', o, 'gateway-child', undefined, 'worker') };
     case 'node-passthrough':
       return { ok: true, target: await startGateway(name, 'inline', o, 'passthrough-child') };
     case 'ollama-ring-previous': {
