@@ -50,7 +50,7 @@ export type {
   ShutdownBegan,
   CommandReplies,
 } from './scheduler/scheduler-events';
-export type { SchedulerJournal } from './scheduler/scheduler';
+export type { SchedulerJournal } from './scheduler/scheduler-deps';
 export type { MetricsPlacement } from './outcomes/outcome-pipeline';
 export {
   byLoadThenPriority,
@@ -80,8 +80,8 @@ export {
   UnknownStrategyError,
   WeightedRoundRobinStrategy,
 } from './strategies';
+export { BalancerMetrics } from './metrics';
 export {
-  BalancerMetrics,
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,
   LLM_LATENCY_BUCKETS,
@@ -90,7 +90,7 @@ export {
   type RequestOutcome,
   type RequestRecord,
   type TimeoutPhase,
-} from './metrics';
+} from './metrics-schema';
 export { bucketCapacity, DEFAULT_MAX_CLIENTS, isUnlimited, RateLimiter, rateLimitSettings, type RateLimitSettings, sameBucketConfig, type TakeResult, TokenBucket } from './limits';
 export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export {

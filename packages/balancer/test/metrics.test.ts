@@ -1,5 +1,6 @@
 import { ConfigError } from '../src/errors';
-import { BalancerMetrics, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS } from '../src/metrics';
+import { BalancerMetrics } from '../src/metrics';
+import { HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS } from '../src/metrics-schema';
 import { PoolNode } from '../src/nodes/node';
 
 const FAMILIES: Array<[string, string]> = [

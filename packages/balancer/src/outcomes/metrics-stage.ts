@@ -1,5 +1,6 @@
 import type { EventHandler, EventView } from '@ollama-ring/disruptor';
-import type { BalancerMetrics, RequestOutcome, TimeoutPhase } from '../metrics';
+import type { BalancerMetrics } from '../metrics';
+import type { RequestOutcome, TimeoutPhase } from '../metrics-schema';
 import type { LabelTable } from './label-table';
 import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode } from './outcome-record';
 

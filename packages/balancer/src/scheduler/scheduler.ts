@@ -1,53 +1,23 @@
-import type { ByteArena } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from '../config/types';
 import { BackpressureError, type BalancerError, ValidationError } from '../errors';
 import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, removeNode } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
-import type { RequestContext, RequestTable } from '../request-context';
-import type { DispatchOutcome, DispatchPort } from '../stages/dispatch-types';
+import type { RequestContext } from '../request-context';
+import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
 import type { Estimates } from './estimates';
-import type { Outcome, SchedulerObserver } from './observer';
-import type { AdmissionLimiter, PoolState, PostEvent, Queued, SchedulerPort } from './pool-state';
-import type { CommandReplies, ConfigReloaded, RequestValidated, SchedulerEvent } from './scheduler-events';
+import type { Outcome } from './observer';
+import type { PoolState, Queued, SchedulerPort } from './pool-state';
+import type { ConfigReloaded, RequestValidated, SchedulerEvent } from './scheduler-events';
+import type { SchedulerDeps } from './scheduler-deps';
 import { SlotBinder } from './slot-binder';
 import { SlotTable } from './slot-table';
 import { WaitQueue } from './wait-queue';
 import { WaitTimers } from './wait-timers';
-
-export interface SchedulerDeps {
-  config: BalancerConfig;
-  table: RequestTable;
-  arena: ByteArena;
-  dispatcher: DispatchPort;
-  estimates: Estimates;
-  createStrategy: (name: string) => Strategy;
-  limiter?: AdmissionLimiter;
-  observer?: SchedulerObserver;
-  /** Where commands are answered (the control plane); without it, command events are applied unanswered. */
-  replies?: CommandReplies;
-  /**
-   * Where the scheduler's own parts send the events they make (a dispatch's completion, a timer's
-   * tick, a retry's end of backoff): the INGRESS ring's event inlet in the pipeline, so that they
-   * come back in ring order with everything else. Default: straight to {@link Scheduler.post}.
-   */
-  post?: PostEvent;
-  /** Hears every event as it is applied, and every scheduling pass (an event log, for replay). */
-  journal?: SchedulerJournal;
-  now?: () => number;
-}
-
-/** What a recorder of the scheduler's inputs hears: enough to replay a run into a fresh scheduler. */
-export interface SchedulerJournal {
-  /** An event, about to be applied at `at` (the scheduler's clock). */
-  event(evt: SchedulerEvent, at: number): void;
-  /** A scheduling pass (binding what the free slots allow) at `at`, after a batch of events. */
-  pass(at: number): void;
-}
 
 /** How often waiting requests are re-offered to the strategy when no slot has freed. */
 const REOFFER_MS = 100;

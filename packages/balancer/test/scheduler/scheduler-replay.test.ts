@@ -2,7 +2,7 @@
 // decisions (bindings, rejections, retries, endings) without any dispatch, timer or probe behind it.
 import { RequestAbortedError } from '../../src/errors';
 import { RequestContext } from '../../src/request-context';
-import type { SchedulerJournal } from '../../src/scheduler/scheduler';
+import type { SchedulerJournal } from '../../src/scheduler/scheduler-deps';
 import type { SchedulerEvent } from '../../src/scheduler/scheduler-events';
 import { fakeClockForEachTest, Harness, type HarnessOpts, nodeSpec, RecordingSink, settle } from '../helpers';
 
