@@ -22,11 +22,14 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `dist/proxy/<script>.js` with `arg` as JSON in argv[2]; resolves once it says 'ready'. */
-export function startChild(script: string, arg: unknown, timeoutMs = 30_000): Promise<Child> {
+/**
+ * Starts `dist/proxy/<script>.js` with `arg` as JSON in argv[2]; resolves once it says 'ready'.
+ * With `profile`, the child writes a V8 CPU profile there when it exits (`--cpu-prof`).
+ */
+export function startChild(script: string, arg: unknown, timeoutMs = 30_000, profile?: { dir: string; name: string }): Promise<Child> {
   const proc = fork(join(__dirname, `${script}.js`), [JSON.stringify(arg)], {
     // Not the parent's flags: under a debugger or jest they would change what is measured.
-    execArgv: [],
+    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}.cpuprofile`] : [],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   let stderr = '';

@@ -1,6 +1,6 @@
 /**
  * pnpm bench:proxy [--quick] [--json FILE] [--md FILE] [--nginx PATH] [--nginx-workers N|auto]
- *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR]
+ *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR] [--cpu-prof DIR]
  *                  [--connections N] [--streams N] [--tokens-per-sec N] [--tokens N]
  *                  [--warmup-ms N] [--measure-ms N] [--rounds N] [--retries N] [--max-other-pct N]
  *
@@ -101,7 +101,8 @@ async function main(): Promise<void> {
   // Built before anything is measured: an install and a tsc run would take the cores from it.
   const previous = await previousBuild(args.flags);
   const labels: Labels = 'sha' in previous.info ? { 'ollama-ring-previous': `${previous.info.ref} = ${previous.info.sha.slice(0, 7)}` } : {};
-  const targetOpts = { maxInFlight, nginxBin, nginxWorkers, baseline: previous.option };
+  const profileDir = args.flags.get('cpu-prof');
+  const targetOpts = { maxInFlight, nginxBin, nginxWorkers, baseline: previous.option, profileDir: typeof profileDir === 'string' ? profileDir : undefined };
 
   // Other engineers' jobs may share these cores: say how busy the machine was before starting.
   const loadBefore = await machineLoad(args.quick ? 1_000 : 2_000);

@@ -41,6 +41,8 @@ export interface TargetOptions {
   /** --nginx: a binary to use instead of searching PATH. */
   nginxBin?: string;
   nginxWorkers: string;
+  /** --cpu-prof DIR: each proxy written in Node writes `<target>.cpuprofile` there when it stops. */
+  profileDir?: string;
   /** The previous build, built (or why not); absent: this target is skipped. */
   baseline?: { ok: true; build: BaselineBuild } | { ok: false; skipped: string; reason: string };
 }
@@ -63,7 +65,7 @@ async function startGateway(
   metricsPlacement?: GatewayChildOptions['metricsPlacement'],
 ): Promise<Target> {
   const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight, root, metricsPlacement };
-  const child = await startChild(script, opts);
+  const child = await startChild(script, opts, undefined, o.profileDir ? { dir: o.profileDir, name: name } : undefined);
   try {
     await probe(child.url);
   } catch (e) {

@@ -128,8 +128,8 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
     const records = await replay(trace, ts, (r, rec, clock) => send(pipeline, r, rec, clock));
     loop.disable();
     const learnedLoadMs: RunResult['learnedLoadMs'] = {};
-    for (const [node, models] of Object.entries(factory.getEstimates().snapshot())) {
-      learnedLoadMs[node] = Object.fromEntries(Object.entries(models).map(([m, v]) => [m, v.loadMs]));
+    for (const [node, e] of Object.entries(factory.getPoolView().estimates)) {
+      learnedLoadMs[node] = Object.fromEntries(Object.entries(e.models).map(([m, v]) => [m, v.loadMs]));
     }
     await factory.stop(1_000);
     factory = undefined;

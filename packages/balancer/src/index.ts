@@ -29,7 +29,7 @@ export { NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-regi
 export { DEFAULT_ESTIMATES, type EstimateDefaults, Estimates, type FinalChunkStats, OUTPUT_SAMPLES, REAL_LOAD_MS, type SlotWork } from './scheduler/estimates';
 export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
 export { ControlPlane } from './scheduler/control-plane';
-export type { PoolView, WaitingRequest, HeldSlot, NodeEstimate } from './scheduler/pool-view';
+export type { PoolView, WaitingRequest, HeldSlot, NodeEstimate, ModelEstimate } from './scheduler/pool-view';
 export type {
   SchedulerEvent,
   SchedulerEventType,

@@ -157,7 +157,7 @@ export class PipelineFactory {
     await control.barrier();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
     const registry = new NodeRegistry(control, view, (nodes) => monitor.updateNodes(nodes));
-    this.parts = { arena, table, dispatcher, estimates, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
+    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(this.file, (next) => void this.reload(next).catch(report), report, {
@@ -198,11 +198,6 @@ export class PipelineFactory {
 
   getConfig(): BalancerConfig {
     return this.config;
-  }
-
-  /** What the scheduler has learned about each node and model (load time, speeds). */
-  getEstimates(): Estimates {
-    return this.started().estimates;
   }
 
   /** Commands to the scheduler (node membership, strategy, reload, barrier); each resolves once applied. */
@@ -281,7 +276,6 @@ interface Parts {
   arena: ByteArena;
   table: RequestTable;
   dispatcher: DispatchPort;
-  estimates: Estimates;
   metrics: BalancerMetrics;
   outcomes: OutcomePipeline | undefined;
   scheduler: Scheduler;

@@ -85,6 +85,22 @@ export function nameKey(raw: string): string | undefined {
  * @example normalizeModel('registry.ollama.ai/library/LLaMA3.2'); // 'llama3.2:latest'
  */
 export function normalizeModel(raw: string): string {
+  // Every request's model is normalised, often more than once (validation, slots, residency), and
+  // a pool has few names: the full parse runs once per distinct string.
+  let key = normalized.get(raw);
+  if (key === undefined) {
+    if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+    key = normalizeUncached(raw);
+    normalized.set(raw, key);
+  }
+  return key;
+}
+
+/** Distinct names remembered by {@link normalizeModel}; past it the memo starts afresh (names from clients are unbounded). */
+const NORMALIZED_MAX = 4_096;
+const normalized = new Map<string, string>();
+
+function normalizeUncached(raw: string): string {
   const t = raw.trim();
   const key = nameKey(t);
   if (key !== undefined) return key;

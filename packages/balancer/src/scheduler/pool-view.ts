@@ -23,6 +23,14 @@ export interface HeldSlot {
   readonly since: number;
 }
 
+/** What the scheduler has learned of one model on one node (NaN for what it has not seen yet). */
+export interface ModelEstimate {
+  readonly loadMs: number;
+  readonly prefillTps: number;
+  readonly generateTps: number;
+  readonly serviceMs: number;
+}
+
 /** What the scheduler has learned of one node's speed. */
 export interface NodeEstimate {
   /** Completed requests it has learned from. */
@@ -30,6 +38,8 @@ export interface NodeEstimate {
   /** Mean whole-request latency (ms), 0 before any sample. */
   readonly latencyMs: number;
   readonly successRate: number;
+  /** Per model served there. */
+  readonly models: Readonly<Record<string, ModelEstimate>>;
 }
 
 /**
@@ -58,9 +68,15 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
   const nodes = [...s.nodes.values()];
   const estimates: Record<string, NodeEstimate> = {};
   const slots: HeldSlot[] = [];
+  const byModel = s.estimates.snapshot();
   for (const n of nodes) {
     const samples = s.estimates.samples(n.id);
-    estimates[n.id] = { samples, latencyMs: samples > 0 ? s.estimates.latencyMs(n.id) : 0, successRate: s.estimates.successRate(n.id) };
+    estimates[n.id] = {
+      samples,
+      latencyMs: samples > 0 ? s.estimates.latencyMs(n.id) : 0,
+      successRate: s.estimates.successRate(n.id),
+      models: byModel[n.id] ?? {},
+    };
     for (const h of s.slots.holders(n.id)) slots.push({ nodeId: n.id, requestId: h.requestId, model: h.model, since: h.startedAt });
   }
   const waiting = s.queue.inOrder().map((w) => ({
