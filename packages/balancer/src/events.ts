@@ -1,25 +1,12 @@
 import { RecordLayout } from '@ollama-ring/disruptor';
 
-/** What an INGRESS record carries (its `kind`). */
-export enum IngressKind {
-  /** A request from the front: validation checks it, the scheduling stage admits it. */
-  Request = 0,
-  /**
-   * A scheduler event (a completion, an abort, a command, a probe result, a timer tick): validation
-   * passes it by, and the scheduling stage hands it to the scheduler in ring order with the requests.
-   * `requestId` is then the event's ticket in the event inlet's side table.
-   */
-  SchedulerEvent = 1,
-}
-
 /**
  * The INGRESS record: small and fixed. A request's body travels in the byte arena (`body*` is its
  * reference); validation writes the routing facts back into the arena (`facts*`) and its verdict
  * into `status`. Nothing here is read after the scheduler's pass: what lives longer is copied into
- * the request table, keyed by `requestId`. A scheduler event uses `kind` and `requestId` only.
+ * the request table, keyed by `requestId`.
  */
 export const ingressSchema = {
-  kind: 'int32',
   requestId: 'int32',
   route: 'int32',
   bodyOffset: 'int32',
@@ -32,3 +19,14 @@ export const ingressSchema = {
 
 export type IngressSchema = typeof ingressSchema;
 export const ingressLayout = RecordLayout.define(ingressSchema);
+
+/**
+ * The CONTROL record: one scheduler event (a completion, an abort, a command, a probe result, a
+ * timer tick). The event itself waits in the event inlet's side table under `ticket`.
+ */
+export const controlSchema = {
+  ticket: 'int32',
+} as const;
+
+export type ControlSchema = typeof controlSchema;
+export const controlLayout = RecordLayout.define(controlSchema);

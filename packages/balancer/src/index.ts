@@ -18,7 +18,7 @@ export {
   UpstreamTimeoutError,
   ValidationError,
 } from './errors';
-export { IngressKind, ingressLayout, ingressSchema, type IngressSchema } from './events';
+export { controlLayout, controlSchema, type ControlSchema, ingressLayout, ingressSchema, type IngressSchema } from './events';
 export { type ChatMessage, InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 export type { EndInfo, ResponseSink, StartInfo } from './response-sink';
 export { type CallOptions, Pipeline, PipelineEngine, type RawRequest } from './pipeline';

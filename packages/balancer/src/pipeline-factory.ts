@@ -260,7 +260,7 @@ export class PipelineFactory {
       while (p.table.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 10));
     }
     await p.monitor.stop();
-    await p.engine.disruptor.shutdown(5_000).catch(() => p.engine.disruptor.halt());
+    await p.engine.shutdown(5_000);
     await p.outcomes?.shutdown();
     p.control.close(new BackpressureError('the balancer has shut down'));
     await p.dispatcher.close();

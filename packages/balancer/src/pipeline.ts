@@ -1,7 +1,7 @@
 import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from './config/types';
 import { Route, normalizeModel } from '@ollama-ring/protocol';
-import { type IngressSchema, IngressKind, ingressLayout } from './events';
+import { type ControlSchema, controlLayout, type IngressSchema, ingressLayout } from './events';
 import { BackpressureError, type BalancerError, RequestAbortedError, ValidationError } from './errors';
 import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 import { collectingSink, streamingSink } from './library-sinks';
@@ -10,6 +10,7 @@ import type { ResponseSink } from './response-sink';
 import type { ControlPlane } from './scheduler/control-plane';
 import type { SchedulerPort } from './scheduler/pool-state';
 import type { PoolView } from './scheduler/pool-view';
+import { ControlHandler } from './stages/control';
 import { EventInlet } from './stages/event-inlet';
 import { SchedulingHandler } from './stages/scheduling';
 import { ValidationHandler, type VerdictHandover } from './stages/validation';
@@ -34,25 +35,27 @@ export interface RawRequest {
 }
 
 /**
- * Wires the engine for the balancer: INGRESS records flow validation → scheduling on one ring.
- * Validation is a work pool (inline, or `validationThreads` worker threads); scheduling is a single
- * inline stage, because the scheduler is the single writer of pool state. Requests and scheduler
- * events (through {@link EventInlet}) share the ring, so the scheduler sees one order of both.
+ * Wires the engine for the balancer: two rings, each with the scheduler as its last consumer.
+ * INGRESS: requests flow validation → scheduling; validation is a work pool (inline, or
+ * `validationThreads` worker threads). CONTROL: every other scheduler event (completions, aborts,
+ * commands, probe results, timer ticks), through {@link EventInlet}, straight to the scheduler.
+ * Both scheduler stages are inline: the scheduler is the single writer of pool state, on one thread.
  */
 export class PipelineEngine {
   readonly disruptor: Disruptor<IngressSchema>;
   readonly ring: RingBuffer<IngressSchema>;
-  /** Where every scheduler event enters the ring. */
+  /** The CONTROL ring's engine. */
+  readonly control: Disruptor<ControlSchema>;
+  /** Where every scheduler event but a request's verdict enters (the CONTROL ring). */
   readonly inlet: EventInlet;
 
   constructor(cfg: BalancerConfig, arena: ByteArena, table: RequestTable, scheduler: SchedulerPort) {
     this.disruptor = new Disruptor<IngressSchema>({
       layout: ingressLayout,
       size: cfg.disruptor.ringBufferSize,
-      producerType: 'single', // only the main thread publishes: the front, and the event inlet
+      producerType: 'single', // only the main thread's front publishes
       waitStrategy: cfg.disruptor.waitStrategy,
     });
-    this.inlet = new EventInlet(this.disruptor.ringBuffer);
     const limits = { maxPromptLength: cfg.validation.maxPromptLength, allowedModels: cfg.validation.allowedModels.map(normalizeModel) };
     const threads = cfg.disruptor.validationThreads;
     const handover: VerdictHandover = new Map();
@@ -64,15 +67,31 @@ export class PipelineEngine {
             name: `validation-${i + 1}`,
           }))
         : [new ValidationHandler(arena, limits, handover)];
-    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler, this.inlet, handover));
+    this.disruptor.handleEventsWithWorkerPool(...validators).then(new SchedulingHandler(arena, table, scheduler, handover));
     this.ring = this.disruptor.ringBuffer;
+    this.control = new Disruptor<ControlSchema>({
+      layout: controlLayout,
+      // The same size as INGRESS: about two events per request in flight, and a full ring drops nothing.
+      size: cfg.disruptor.ringBufferSize,
+      producerType: 'single', // the main thread: dispatch settlements, timers, probes, commands
+      waitStrategy: cfg.disruptor.waitStrategy,
+    });
+    this.inlet = new EventInlet(this.control.ringBuffer);
+    this.control.handleEventsWith(new ControlHandler(scheduler, this.inlet));
   }
 
-  start(): Promise<RingBuffer<IngressSchema>> {
-    return this.disruptor.start();
+  async start(): Promise<void> {
+    await this.control.start();
+    await this.disruptor.start();
   }
 
-  /** Slots of the ring not yet claimed (for the `ringbuffer_remaining` gauge). */
+  /** Drains both rings (within `timeoutMs`, else halts them). */
+  async shutdown(timeoutMs: number): Promise<void> {
+    await this.disruptor.shutdown(timeoutMs).catch(() => this.disruptor.halt());
+    await this.control.shutdown(timeoutMs).catch(() => this.control.halt());
+  }
+
+  /** Slots of the INGRESS ring not yet claimed (for the `ringbuffer_remaining` gauge). */
   remaining(): number {
     return this.ring.remainingCapacity();
   }
@@ -188,7 +207,6 @@ export class Pipeline {
       ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
     }
     const e = ring.get(seq);
-    e.kind = IngressKind.Request;
     e.requestId = id;
     e.route = req.route;
     e.bodyOffset = off;

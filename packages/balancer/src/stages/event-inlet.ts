@@ -1,20 +1,20 @@
 import { InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
-import { type IngressSchema, IngressKind } from '../events';
+import type { ControlSchema } from '../events';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 
 /** Tickets are positive int32s that wrap; a ticket is taken out long before the counter comes round. */
 const MAX_TICKET = 0x7fffffff;
 
 /**
- * Puts scheduler events on the INGRESS ring, so that they reach the scheduler in one order with
- * the requests, batched by the engine: completions, aborts, commands, probe results and timer
- * ticks all enter here. The record carries the event's kind and a ticket; the event itself waits
- * in a side table under that ticket until the scheduling stage takes it (events are small objects
- * on the main thread, where both ends live).
+ * Puts scheduler events on the CONTROL ring, whose single batch event processor is the scheduler
+ * (`stages/control.ts`): completions, aborts, commands, probe results and timer ticks all enter
+ * here, in order, batched by the engine. The record carries a ticket; the event itself waits in a
+ * side table under that ticket until the control stage takes it (events are small objects on the
+ * main thread, where both ends live).
  *
- * Nothing is ever dropped. When the ring has no free slot (requests fill it faster than the stages
- * drain it), an event waits in `overflow`, and every later event queues behind it there, so their
- * order holds; the scheduling stage takes the overflow at the end of each batch. A full ring has
+ * Nothing is ever dropped. When the ring has no free slot (events come faster than the stage
+ * drains them), an event waits in `overflow`, and every later event queues behind it there, so
+ * their order holds; the control stage takes the overflow at the end of each batch. A full ring has
  * unconsumed records, so a batch end is always coming. The overflow is bounded by what can be
  * outstanding: a completion and an abort per live request (`maxGlobalInFlight`), a probe result per
  * node and kind, and the commands callers are awaiting. Its peak is kept for the metrics.
@@ -26,7 +26,7 @@ export class EventInlet {
   /** The most events that have waited in the overflow at once. */
   overflowPeak = 0;
 
-  constructor(private readonly ring: RingBuffer<IngressSchema>) {}
+  constructor(private readonly ring: RingBuffer<ControlSchema>) {}
 
   post(evt: SchedulerEvent): void {
     if (this.overflow.length === 0) {
@@ -35,9 +35,7 @@ export class EventInlet {
         const ticket = this.nextTicket;
         this.nextTicket = ticket >= MAX_TICKET ? 1 : ticket + 1;
         this.parked.set(ticket, evt);
-        const e = this.ring.get(seq);
-        e.kind = IngressKind.SchedulerEvent;
-        e.requestId = ticket;
+        this.ring.get(seq).ticket = ticket;
         this.ring.publish(seq);
         return;
       }

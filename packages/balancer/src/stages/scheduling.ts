@@ -1,35 +1,27 @@
 import type { ByteArena, EventHandler, EventView } from '@ollama-ring/disruptor';
-import { type IngressSchema, IngressKind } from '../events';
+import type { IngressSchema } from '../events';
 import type { RequestTable } from '../request-context';
 import type { SchedulerPort } from '../scheduler/pool-state';
-import type { EventInlet } from './event-inlet';
 import type { RequestFacts, RequestRejection } from './request-facts';
 import { FACTS_IN_MEMORY, type VerdictHandover } from './validation';
 
 /**
- * The scheduler's stage on the ring, its single batch event processor: for each validated request
- * it copies what it needs out of the slot (the slot is released when this batch ends, and must
- * never be read after) and hands the verdict to the scheduler as an event; for each scheduler event
- * it hands over the event the record's ticket stands for. At the end of each batch the scheduler
- * applies them all, in ring order, and runs one scheduling pass.
+ * The scheduler's stage on the INGRESS ring, its last batch event processor: for each validated
+ * request it copies what it needs out of the slot (the slot is released when this batch ends, and
+ * must never be read after) and hands the verdict to the scheduler as a `request-validated` event.
+ * At the end of each batch the scheduler applies them, in ring order, and runs one scheduling pass.
  */
 export class SchedulingHandler implements EventHandler<IngressSchema> {
   constructor(
     private readonly arena: ByteArena,
     private readonly table: RequestTable,
     private readonly scheduler: SchedulerPort,
-    private readonly inlet: EventInlet,
     private readonly handover?: VerdictHandover,
   ) {}
 
   onEvent(e: EventView<IngressSchema>, _seq: number, endOfBatch: boolean): void {
-    if (e.kind === IngressKind.SchedulerEvent) this.scheduler.accept(this.inlet.take(e.requestId));
-    else this.onRequest(e);
-    if (endOfBatch) {
-      // Events that found the ring full come after everything that was in it when they were posted.
-      for (const evt of this.inlet.takeOverflow()) this.scheduler.accept(evt);
-      this.scheduler.drain();
-    }
+    this.onRequest(e);
+    if (endOfBatch) this.scheduler.drain();
   }
 
   private onRequest(e: EventView<IngressSchema>): void {

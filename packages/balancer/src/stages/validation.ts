@@ -1,7 +1,7 @@
 import type { ByteArena, EventView, WorkHandler } from '@ollama-ring/disruptor';
 import { ARENA_FULL } from '@ollama-ring/disruptor';
 import type { Route } from '@ollama-ring/protocol';
-import { type IngressSchema, IngressKind } from '../events';
+import type { IngressSchema } from '../events';
 import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
 import { isRejection, validateRequest } from './validate-request';
 
@@ -31,7 +31,6 @@ export class ValidationHandler implements WorkHandler<IngressSchema> {
   ) {}
 
   onEvent(e: EventView<IngressSchema>): void {
-    if (e.kind !== IngressKind.Request) return; // a scheduler event: nothing to validate
     const body = this.arena.view(e.bodyOffset, e.bodyLength);
     const verdict = validateRequest(e.route as Route, body, this.limits);
     if (this.handover) {
