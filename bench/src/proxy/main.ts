@@ -1,6 +1,6 @@
 /**
  * pnpm bench:proxy [--quick] [--json FILE] [--md FILE] [--nginx PATH] [--nginx-workers N|auto]
- *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR] [--cpu-prof DIR]
+ *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR] [--cpu-prof DIR] [--only TARGET,…]
  *                  [--connections N] [--streams N] [--tokens-per-sec N] [--tokens N]
  *                  [--warmup-ms N] [--measure-ms N] [--rounds N] [--retries N] [--max-other-pct N]
  *
@@ -114,6 +114,8 @@ async function main(): Promise<void> {
   const load = await startChild('load-child', {});
   const offLoad = onCleanup(() => load.stop());
   const ALL: TargetName[] = [...TARGET_NAMES, ...REFERENCE_NAMES];
+  const onlyFlag = args.flags.get('only');
+  const only = typeof onlyFlag === 'string' ? new Set(onlyFlag.split(',')) : undefined;
   const byTarget = new Map<TargetName, TargetRow[]>(ALL.map((n) => [n, []]));
   try {
     // A first direct pass, thrown away: the sim and the load generator reach their JIT-compiled
@@ -124,6 +126,11 @@ async function main(): Promise<void> {
       // Each round measures direct first: "added" compares with the direct figures of its own round.
       let direct: Measurement | undefined;
       for (const name of ALL) {
+        // --only: the others are reported skipped (direct always runs: "added" is measured against it).
+        if (only && name !== 'direct' && !only.has(name)) {
+          if (round === 1) byTarget.get(name)?.push(skippedRow(name, 'not in --only', `--only ${[...only].join(',')}`));
+          continue;
+        }
         const started = await startTarget(name, { sim, ...targetOpts });
         if (!started.ok) {
           if (round === 1) console.log(`${name}: skipped — ${started.skipped}\n  (${started.reason.split('\n')[0]})`);
