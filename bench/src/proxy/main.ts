@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const offLoad = onCleanup(() => load.stop());
   const ALL: TargetName[] = [...TARGET_NAMES, ...REFERENCE_NAMES];
   const onlyFlag = args.flags.get('only');
-  const only = typeof onlyFlag === 'string' ? new Set(onlyFlag.split(',')) : undefined;
+  const only = typeof onlyFlag === 'string' ? (onlyFlag.split(',').filter((n) => (ALL as string[]).includes(n)) as TargetName[]) : undefined;
   const byTarget = new Map<TargetName, TargetRow[]>(ALL.map((n) => [n, []]));
   try {
     // A first direct pass, thrown away: the sim and the load generator reach their JIT-compiled
@@ -125,10 +125,11 @@ async function main(): Promise<void> {
     for (let round = 1; round <= s.rounds; round++) {
       // Each round measures direct first: "added" compares with the direct figures of its own round.
       let direct: Measurement | undefined;
-      for (const name of ALL) {
-        // --only: the others are reported skipped (direct always runs: "added" is measured against it).
-        if (only && name !== 'direct' && !only.has(name)) {
-          if (round === 1) byTarget.get(name)?.push(skippedRow(name, 'not in --only', `--only ${[...only].join(',')}`));
+      // --only: those targets, in the order given (to see whether a target's place in the round
+      // matters), the others reported skipped; direct always runs first ("added" is measured against it).
+      for (const name of only ? ['direct' as const, ...ALL.filter((n) => n !== 'direct' && !only.includes(n)), ...only] : ALL) {
+        if (only && name !== 'direct' && !only.includes(name)) {
+          if (round === 1) byTarget.get(name)?.push(skippedRow(name, 'not in --only', `--only ${only.join(',')}`));
           continue;
         }
         const started = await startTarget(name, { sim, ...targetOpts });

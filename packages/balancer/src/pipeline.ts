@@ -1,4 +1,4 @@
-import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
+import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer, SameThreadWaitStrategy } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from './config/types';
 import { Route, normalizeModel } from '@ollama-ring/protocol';
 import { type ControlSchema, controlLayout, type IngressSchema, ingressLayout } from './events';
@@ -50,14 +50,16 @@ export class PipelineEngine {
   readonly inlet: EventInlet;
 
   constructor(cfg: BalancerConfig, arena: ByteArena, table: RequestTable, scheduler: SchedulerPort) {
+    const threads = cfg.disruptor.validationThreads;
     this.disruptor = new Disruptor<IngressSchema>({
       layout: ingressLayout,
       size: cfg.disruptor.ringBufferSize,
       producerType: 'single', // only the main thread's front publishes
-      waitStrategy: cfg.disruptor.waitStrategy,
+      // With validation inline the whole ring lives on the main thread: its stages wake each other
+      // without the futex. With validation threads, the configured strategy.
+      waitStrategy: threads > 0 ? cfg.disruptor.waitStrategy : new SameThreadWaitStrategy(),
     });
     const limits = { maxPromptLength: cfg.validation.maxPromptLength, allowedModels: cfg.validation.allowedModels.map(normalizeModel) };
-    const threads = cfg.disruptor.validationThreads;
     const handover: VerdictHandover = new Map();
     const validators =
       threads > 0
@@ -74,7 +76,7 @@ export class PipelineEngine {
       // The same size as INGRESS: about two events per request in flight, and a full ring drops nothing.
       size: cfg.disruptor.ringBufferSize,
       producerType: 'single', // the main thread: dispatch settlements, timers, probes, commands
-      waitStrategy: cfg.disruptor.waitStrategy,
+      waitStrategy: new SameThreadWaitStrategy(), // and its one consumer is the main thread's scheduler
     });
     this.inlet = new EventInlet(this.control.ringBuffer);
     this.control.handleEventsWith(new ControlHandler(scheduler, this.inlet));

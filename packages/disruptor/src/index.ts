@@ -31,6 +31,7 @@ export {
   createWaitStrategy,
   DEFAULT_SPIN_TRIES,
   LiteBlockingWaitStrategy,
+  SameThreadWaitStrategy,
   SleepingWaitStrategy,
   TimeoutBlockingWaitStrategy,
   WAIT_STRATEGY_KINDS,

@@ -60,6 +60,43 @@ export class SignalWord {
     }
   }
 
+  /**
+   * Bumps the generation and resolves this thread's sleepers, without `Atomics.notify`: for a ring
+   * whose every producer and consumer is on this thread (see SameThreadWaitStrategy).
+   */
+  wakeLocal(): void {
+    Atomics.add(this.words, this.gen, 1);
+    const local = localSleepers(this.words, this.gen, false);
+    if (local !== undefined && local.size > 0) {
+      const woken = [...local];
+      local.clear();
+      for (const resolve of woken) resolve();
+    }
+  }
+
+  /**
+   * Resolves when this thread moves the generation from `gen` ({@link wakeLocal}) or `maxMs` passes.
+   * No futex wait: a same-thread wake would otherwise also leave V8 a task to post and run for the
+   * `waitAsync` it settles, on every wake.
+   */
+  sleepLocal(gen: number, maxMs: number): Promise<void> {
+    if (Atomics.load(this.words, this.gen) !== gen) return Promise.resolve();
+    const local = localSleepers(this.words, this.gen, true)!;
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        local.delete(done);
+        resolve();
+      };
+      if (maxMs > 0) {
+        timer = setTimeout(done, maxMs);
+        timer.unref();
+      }
+      local.add(done);
+    });
+  }
+
   /** Blocks this thread until the generation moves from `gen` or `maxMs` passes. Worker threads only. */
   sleepSync(gen: number, maxMs: number): void {
     Atomics.wait(this.words, this.gen, gen, maxMs > 0 ? maxMs : Infinity);

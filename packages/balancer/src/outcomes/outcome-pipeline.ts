@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
-import { Disruptor, type WaitStrategyKind } from '@ollama-ring/disruptor';
+import { Disruptor, SameThreadWaitStrategy, type WaitStrategyKind } from '@ollama-ring/disruptor';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { BalancerMetrics } from '../metrics';
 import { workerEntry } from '../worker-entry';
@@ -40,7 +40,8 @@ export class OutcomePipeline {
       layout: outcomeLayout,
       size: opts.size ?? 4096,
       producerType: 'single', // the scheduler, on the main thread
-      waitStrategy: opts.waitStrategy,
+      // Inline, producer and stage share the main thread and wake each other without the futex.
+      waitStrategy: opts.placement === 'worker' ? opts.waitStrategy : new SameThreadWaitStrategy(),
     });
     if (opts.placement === 'worker') {
       const name = `ollama-ring-metrics-${randomUUID()}`;

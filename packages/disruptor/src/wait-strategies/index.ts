@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors';
+import { IllegalStateError, InvalidArgumentError } from '../errors';
 import { BlockingWaitStrategy } from './blocking';
 import { BusySpinWaitStrategy } from './busy-spin';
 import { LiteBlockingWaitStrategy } from './lite-blocking';
@@ -10,12 +10,16 @@ import { YieldingWaitStrategy } from './yielding';
 export { BlockingWaitStrategy } from './blocking';
 export { BusySpinWaitStrategy } from './busy-spin';
 export { LiteBlockingWaitStrategy } from './lite-blocking';
+export { SameThreadWaitStrategy } from './same-thread';
 export { SleepingWaitStrategy } from './sleeping';
 export { TimeoutBlockingWaitStrategy } from './timeout';
 export { YieldingWaitStrategy } from './yielding';
 export { DEFAULT_SPIN_TRIES, type WaitStrategy, type WaitStrategyDescriptor, type WaitStrategyKind } from './wait-strategy';
 
-/** Every strategy name `createWaitStrategy` accepts. */
+/**
+ * Every strategy name a config may choose. (`same-thread` is built in code, for rings that never
+ * leave their thread; a handler thread cannot rebuild it.)
+ */
 export const WAIT_STRATEGY_KINDS: readonly WaitStrategyKind[] = ['blocking', 'lite-blocking', 'sleeping', 'yielding', 'busy-spin', 'timeout'];
 
 /**
@@ -41,6 +45,9 @@ export function createWaitStrategy(spec: WaitStrategyKind | WaitStrategyDescript
       return new YieldingWaitStrategy();
     case 'busy-spin':
       return new BusySpinWaitStrategy();
+    case 'same-thread':
+      // Reached only when a descriptor crosses to a handler thread: that thread would wait forever.
+      throw new IllegalStateError('the same-thread wait strategy serves only handlers on the publishing thread; a worker-thread handler needs another');
     default:
       throw new InvalidArgumentError(`unknown wait strategy '${String((d as { kind: unknown }).kind)}'; expected one of ${WAIT_STRATEGY_KINDS.join(', ')}`);
   }

@@ -41,7 +41,7 @@ export interface WaitStrategy {
   describe(): WaitStrategyDescriptor;
 }
 
-export type WaitStrategyKind = 'blocking' | 'lite-blocking' | 'sleeping' | 'yielding' | 'busy-spin' | 'timeout';
+export type WaitStrategyKind = 'blocking' | 'lite-blocking' | 'sleeping' | 'yielding' | 'busy-spin' | 'timeout' | 'same-thread';
 
 /** A wait strategy as plain, postable data. */
 export interface WaitStrategyDescriptor {
