@@ -147,3 +147,15 @@ export class InvalidNodeError extends BalancerError {
     super(InvalidNodeError.brand, status, message);
   }
 }
+
+/**
+ * The balancer was used out of order (before `start()`), is installed incompletely (a worker
+ * entry not built), or broke one of its own invariants: a bug to report, never a client's fault
+ * (HTTP 500).
+ */
+export class PipelineStateError extends BalancerError {
+  static override brand = 'ERR_PIPELINE_STATE';
+  constructor(message: string) {
+    super(PipelineStateError.brand, 500, message);
+  }
+}

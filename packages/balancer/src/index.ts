@@ -10,6 +10,7 @@ export {
   InvalidNodeError,
   ModelNotFoundError,
   NoAvailableNodeError,
+  PipelineStateError,
   QueueFullError,
   QueueTimeoutError,
   RateLimitedError,

@@ -1,7 +1,7 @@
 import { ByteArena } from '@ollama-ring/disruptor';
 import { type ConfigWatcher, loadConfig, watchConfig } from './config';
 import type { BalancerConfig } from './config/types';
-import { BackpressureError, RequestAbortedError } from './errors';
+import { BackpressureError, PipelineStateError, RequestAbortedError } from './errors';
 import { RateLimiter, rateLimitSettings } from './limits';
 import { BalancerMetrics } from './metrics';
 import { HealthMonitor } from './nodes/health-monitor';
@@ -267,7 +267,7 @@ export class PipelineFactory {
   }
 
   private started(): Parts {
-    if (!this.parts) throw new Error('PipelineFactory: call start() first');
+    if (!this.parts) throw new PipelineStateError('PipelineFactory: call start() first');
     return this.parts;
   }
 }

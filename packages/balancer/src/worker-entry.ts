@@ -1,3 +1,4 @@
+import { PipelineStateError } from './errors';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -9,6 +10,6 @@ import { join } from 'node:path';
 export function workerEntry(relative: string): string {
   const candidates = [join(__dirname, relative), join(__dirname, '..', 'dist', relative)];
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new Error(`worker entry ${relative} not found (looked in ${candidates.join(', ')}); build @ollama-ring/balancer first`);
+  if (!found) throw new PipelineStateError(`worker entry ${relative} not found (looked in ${candidates.join(', ')}); build @ollama-ring/balancer first`);
   return found;
 }

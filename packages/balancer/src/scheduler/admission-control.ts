@@ -1,4 +1,4 @@
-import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
+import { BackpressureError, ModelNotFoundError, PipelineStateError, QueueFullError } from '../errors';
 import type { ByteArena } from '@ollama-ring/disruptor';
 import { Route, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestContext } from '../request-context';
@@ -63,7 +63,7 @@ export class AdmissionControl {
     let off = arena.tryAllocCopy(bytes);
     if (off < 0) {
       off = arena.tryAllocCopy(original);
-      if (off < 0) throw new Error('byte arena: the run of a body just freed could not be taken back');
+      if (off < 0) throw new PipelineStateError('byte arena: the run of a body just freed could not be taken back');
       ctx.bodyOffset = off;
       return false;
     }

@@ -1,3 +1,4 @@
+import { PipelineStateError } from '../errors';
 import { InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { ControlSchema } from '../events';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
@@ -47,7 +48,7 @@ export class EventInlet {
   /** The event a record's ticket stands for (once: the ticket is then free). */
   take(ticket: number): SchedulerEvent {
     const evt = this.parked.get(ticket);
-    if (evt === undefined) throw new Error(`event inlet: no event under ticket ${ticket}`);
+    if (evt === undefined) throw new PipelineStateError(`event inlet: no event under ticket ${ticket}`);
     this.parked.delete(ticket);
     return evt;
   }

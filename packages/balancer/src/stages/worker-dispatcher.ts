@@ -1,3 +1,4 @@
+import { PipelineStateError } from '../errors';
 import { SpscByteReader, createSpscByteRing, type ByteArena } from '@ollama-ring/disruptor';
 import { Worker } from 'node:worker_threads';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
@@ -85,7 +86,7 @@ export class WorkerDispatcher implements DispatchPort {
       thread.inFlight++;
       const body = job.body;
       // The arena's buffer is shared with the thread; it reads the body where it lies.
-      if (body.buffer !== this.arena.sab) throw new Error('dispatch body must live in the shared arena');
+      if (body.buffer !== this.arena.sab) throw new PipelineStateError('dispatch body must live in the shared arena');
       this.post(thread, {
         type: 'dispatch',
         id: job.requestId,
