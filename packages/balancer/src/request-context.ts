@@ -1,3 +1,4 @@
+import type { Cancel } from './upstream/cancel';
 import type { Route } from '@ollama-ring/protocol';
 import type { BalancerError } from './errors';
 import type { RequestHints } from './inference-request';
@@ -20,7 +21,7 @@ export class RequestContext {
   retries = 0;
   /** Nodes that failed this request before its first byte; avoided on retry while others exist. */
   readonly excluded = new Set<string>();
-  upstreamAbort?: AbortController;
+  upstreamAbort?: Cancel;
   backoffTimer?: NodeJS.Timeout;
   /** Epoch ms when it entered the wait queue (first time). */
   queuedAt = 0;

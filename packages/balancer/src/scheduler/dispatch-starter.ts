@@ -4,6 +4,7 @@ import type { RequestContext } from '../request-context';
 import type { ByteArena } from '@ollama-ring/disruptor';
 import type { DispatchPort } from '../stages/dispatch-types';
 import { untilSignal } from '../until-signal';
+import { Cancel } from '../upstream/cancel';
 import type { PoolState, PostEvent } from './pool-state';
 
 /** What starting a dispatch needs: the timeouts and estimates, the body, and where to post its end. */
@@ -26,7 +27,7 @@ export class DispatchStarter {
     const { pool, post } = this.d;
     const t = pool.config.timeouts;
     const facts = ctx.facts!;
-    const ac = new AbortController();
+    const ac = new Cancel();
     ctx.upstreamAbort = ac;
     const totalMs = Math.max(1_000, t.requestTimeoutMs - (now - ctx.arrivedAt));
     // A cold target sends nothing until the model has loaded: allow for the load we expect there.
@@ -41,7 +42,7 @@ export class DispatchStarter {
         route: ctx.route,
         body: this.d.arena.view(ctx.bodyOffset, ctx.bodyLength),
         timeouts: { firstByteMs, idleMs: t.idleTimeoutMs, totalMs },
-        signal: ac.signal,
+        signal: ac,
         sink: {
           onStart: (status, headers) => {
             ctx.started = true;
@@ -50,7 +51,7 @@ export class DispatchStarter {
           },
           onChunk: (chunk) => sink.onChunk(chunk),
           // A reader that has gone (a stream left early) never drains: the abort must still free dispatch.
-          drained: sink.drained ? () => untilSignal(sink.drained!(), ac.signal) : undefined,
+          drained: sink.drained ? () => untilSignal(sink.drained!(), ac) : undefined,
         },
       })
       .then(

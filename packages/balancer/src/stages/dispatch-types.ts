@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../upstream/cancel';
 /**
  * The contract of dispatch, apart from its implementations (`Dispatcher` inline, `WorkerDispatcher`
  * on worker threads): what a job is, what it ends with, and the port the scheduler calls.
@@ -33,7 +34,7 @@ export interface DispatchJob {
   body: Uint8Array;
   timeouts: DispatchTimeouts;
   /** Aborts the upstream request (client gone, or the scheduler's own decision). */
-  signal: AbortSignal;
+  signal: CancelSignal;
   sink: DispatchSink;
 }
 

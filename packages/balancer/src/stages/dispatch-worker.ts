@@ -5,6 +5,7 @@
  * worker's credit: when the main thread falls behind, `write` waits, and so does the upstream read.
  * A slow client pauses only its own request (a `pause` message), never the others in the ring.
  */
+import { Cancel } from '../upstream/cancel';
 import { SpscByteWriter } from '@ollama-ring/disruptor';
 import { parentPort, workerData } from 'node:worker_threads';
 import { UpstreamTimeoutError } from '../errors';
@@ -28,7 +29,7 @@ dispatcher.setNodes(data.nodes);
 const encoder = new TextEncoder();
 
 interface Live {
-  abort: AbortController;
+  abort: Cancel;
   paused: boolean;
   resume?: () => void;
 }
@@ -85,7 +86,7 @@ function wire(o: DispatchOutcome): WireOutcome {
 }
 
 async function run(msg: Extract<ToDispatchWorker, { type: 'dispatch' }>): Promise<void> {
-  const entry: Live = { abort: new AbortController(), paused: false };
+  const entry: Live = { abort: new Cancel(), paused: false };
   live.set(msg.id, entry);
   try {
     const outcome = await dispatcher.dispatch({
@@ -94,7 +95,7 @@ async function run(msg: Extract<ToDispatchWorker, { type: 'dispatch' }>): Promis
       route: msg.route,
       body: new Uint8Array(data.arena, msg.bodyByteOffset, msg.bodyLength),
       timeouts: msg.timeouts,
-      signal: entry.abort.signal,
+      signal: entry.abort,
       sink: {
         onStart: (status, headers) => void frame(FRAME_START, msg.id, encoder.encode(JSON.stringify({ status, headers }))),
         onChunk: (chunk) => frame(FRAME_CHUNK, msg.id, chunk) && !entry.paused,
