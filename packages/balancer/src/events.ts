@@ -21,11 +21,12 @@ export type IngressSchema = typeof ingressSchema;
 export const ingressLayout = RecordLayout.define(ingressSchema);
 
 /**
- * The CONTROL record: one scheduler event (a completion, an abort, a command, a probe result, a
- * timer tick). The event itself waits in the event inlet's side table under `ticket`.
+ * The CONTROL record of one scheduler event (a completion, an abort, a command, a probe result, a
+ * timer tick). The event itself waits in the event inlet's side array at the record's index, so
+ * the record holds nothing; the engine's records need one field, which stays unwritten.
  */
 export const controlSchema = {
-  ticket: 'int32',
+  reserved: 'int32',
 } as const;
 
 export type ControlSchema = typeof controlSchema;

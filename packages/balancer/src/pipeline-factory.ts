@@ -14,7 +14,7 @@ import type { SchedulerEvent } from './scheduler/scheduler-events';
 import { OutcomePipeline } from './outcomes/outcome-pipeline';
 import { combineObservers, type SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
-import { type PoolView, viewPool } from './scheduler/pool-view';
+import { type PoolView, viewNodes, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
@@ -156,7 +156,11 @@ export class PipelineFactory {
     await engine.start();
     await control.barrier();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
-    const registry = new NodeRegistry(control, view, (nodes) => monitor.updateNodes(nodes));
+    const registry = new NodeRegistry(
+      control,
+      () => viewNodes(scheduler),
+      (nodes) => monitor.updateNodes(nodes),
+    );
     this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));

@@ -1,5 +1,4 @@
 import type { ControlPlane } from '../scheduler/control-plane';
-import type { PoolView } from '../scheduler/pool-view';
 import type { NodeAction } from '../scheduler/scheduler-events';
 import type { NodeSpec } from './node';
 import type { NodeSnapshot } from './node-snapshot';
@@ -22,12 +21,13 @@ export class NodeRegistry {
    */
   constructor(
     private readonly control: ControlPlane,
-    private readonly view: () => PoolView,
+    /** Snapshots of every node, removed ones still draining included. */
+    private readonly nodes: () => NodeSnapshot[],
     private readonly onMembershipChange?: (nodes: ProbeTarget[]) => void,
   ) {}
 
   getAllNodes(): NodeSnapshot[] {
-    return this.view().nodes.filter((n) => !n.removed);
+    return this.nodes().filter((n) => !n.removed);
   }
 
   getNode(id: string): NodeSnapshot | undefined {

@@ -21,66 +21,59 @@ export class OutcomePublisher implements SchedulerObserver {
   ) {}
 
   requestEnded(e: RequestEnd): void {
-    const r = this.claim();
-    if (r === undefined) return;
-    const [seq, v] = r;
-    v.kind = OutcomeKind.Ended;
-    v.requestId = e.requestId;
-    v.node = this.labels.id(e.nodeId);
-    v.model = this.labels.id(e.model);
-    v.detail = OutcomeCode[e.outcome];
-    v.code = this.labels.id(e.errorCode);
-    v.tokens = e.evalTokens;
-    v.latencyMs = e.latencyMs;
-    v.ttftMs = e.ttftMs;
-    this.ring.publish(seq);
+    this.write(OutcomeKind.Ended, e.requestId, e.nodeId, e.model, OutcomeCode[e.outcome], e.errorCode, e.evalTokens, e.latencyMs, e.ttftMs);
   }
 
   coldLoad(nodeId: string, model: string): void {
-    this.small(OutcomeKind.ColdLoad, nodeId, model, 0, undefined, 0);
+    this.write(OutcomeKind.ColdLoad, 0, nodeId, model, 0, undefined, 0, 0, 0);
   }
 
   retry(nodeId: string): void {
-    this.small(OutcomeKind.Retried, nodeId, undefined, 0, undefined, 0);
+    this.write(OutcomeKind.Retried, 0, nodeId, undefined, 0, undefined, 0, 0, 0);
   }
 
   queueWait(ms: number): void {
-    this.small(OutcomeKind.QueueWait, undefined, undefined, 0, undefined, ms);
+    this.write(OutcomeKind.QueueWait, 0, undefined, undefined, 0, undefined, 0, ms, 0);
   }
 
   rejected(kind: keyof typeof RejectionCode, detail?: string): void {
-    this.small(OutcomeKind.Rejected, undefined, undefined, RejectionCode[kind], kind === 'rate_limited' ? detail : undefined, 0);
+    this.write(OutcomeKind.Rejected, 0, undefined, undefined, RejectionCode[kind], kind === 'rate_limited' ? detail : undefined, 0, 0, 0);
   }
 
   timeout(phase: keyof typeof PhaseCode): void {
-    this.small(OutcomeKind.TimedOut, undefined, undefined, PhaseCode[phase], undefined, 0);
+    this.write(OutcomeKind.TimedOut, 0, undefined, undefined, PhaseCode[phase], undefined, 0, 0, 0);
   }
 
-  private small(kind: OutcomeKind, node: string | undefined, model: string | undefined, detail: number, code: string | undefined, ms: number): void {
-    const r = this.claim();
-    if (r === undefined) return;
-    const [seq, v] = r;
-    v.kind = kind;
-    v.requestId = 0;
-    v.node = this.labels.id(node);
-    v.model = this.labels.id(model);
-    v.detail = detail;
-    v.code = this.labels.id(code);
-    v.tokens = 0;
-    v.latencyMs = ms;
-    v.ttftMs = 0;
-    this.ring.publish(seq);
-  }
-
-  private claim(): [number, ReturnType<RingBuffer<OutcomeSchema>['get']>] | undefined {
+  /** Claims a slot and writes one record, every field; a full ring loses it (counted). */
+  private write(
+    kind: OutcomeKind,
+    requestId: number,
+    node: string | undefined,
+    model: string | undefined,
+    detail: number,
+    code: string | undefined,
+    tokens: number,
+    latencyMs: number,
+    ttftMs: number,
+  ): void {
     let seq: number;
     try {
       seq = this.ring.tryNext();
     } catch (e) {
       if (!(e instanceof InsufficientCapacityError)) throw e;
       this.dropped++;
-      return undefined;
+      return;
     }
-    return [seq, this.ring.get(seq)];
+    const v = this.ring.get(seq);
+    v.kind = kind;
+    v.requestId = requestId;
+    v.node = this.labels.id(node);
+    v.model = this.labels.id(model);
+    v.detail = detail;
+    v.code = this.labels.id(code);
+    v.tokens = tokens;
+    v.latencyMs = latencyMs;
+    v.ttftMs = ttftMs;
+    this.ring.publish(seq);
   }
 }

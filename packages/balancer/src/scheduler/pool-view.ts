@@ -63,6 +63,11 @@ export interface PoolView {
   readonly configuredNodeIds: readonly string[];
 }
 
+/** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
+export function viewNodes(s: Pick<PoolState, 'nodes'>): NodeSnapshot[] {
+  return [...s.nodes.values()].map(snapshotNode);
+}
+
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
 export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string> }): PoolView {
   const nodes = [...s.nodes.values()];
@@ -91,7 +96,7 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
     at: s.now(),
     strategy: s.strategy.name,
     live: s.liveCount(),
-    nodes: nodes.map(snapshotNode),
+    nodes: viewNodes(s),
     slots,
     queue: { depth: s.queue.size, byModel: Object.fromEntries(s.queue.depthByModel()), waiting },
     estimates,

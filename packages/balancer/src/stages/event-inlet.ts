@@ -3,15 +3,12 @@ import { InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disrupt
 import type { ControlSchema } from '../events';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 
-/** Tickets are positive int32s that wrap; a ticket is taken out long before the counter comes round. */
-const MAX_TICKET = 0x7fffffff;
-
 /**
  * Puts scheduler events on the CONTROL ring, whose single batch event processor is the scheduler
  * (`stages/control.ts`): completions, aborts, commands, probe results and timer ticks all enter
- * here, in order, batched by the engine. The record carries a ticket; the event itself waits in a
- * side table under that ticket until the control stage takes it (events are small objects on the
- * main thread, where both ends live).
+ * here, in order, batched by the engine. The event itself waits in a side array beside the ring,
+ * at its slot's index, until the control stage takes it: events are small objects on the main
+ * thread, where both ends live, and a slot is not claimed again before its record is consumed.
  *
  * Nothing is ever dropped. When the ring has no free slot (events come faster than the stage
  * drains them), an event waits in `overflow`, and every later event queues behind it there, so
@@ -21,22 +18,23 @@ const MAX_TICKET = 0x7fffffff;
  * node and kind, and the commands callers are awaiting. Its peak is kept for the metrics.
  */
 export class EventInlet {
-  private readonly parked = new Map<number, SchedulerEvent>();
+  /** Each ring slot's event, at `sequence & mask` as the ring indexes its records. */
+  private readonly parked: (SchedulerEvent | undefined)[];
+  private readonly mask: number;
   private overflow: SchedulerEvent[] = [];
-  private nextTicket = 1;
   /** The most events that have waited in the overflow at once. */
   overflowPeak = 0;
 
-  constructor(private readonly ring: RingBuffer<ControlSchema>) {}
+  constructor(private readonly ring: RingBuffer<ControlSchema>) {
+    this.mask = ring.size - 1;
+    this.parked = new Array<SchedulerEvent | undefined>(ring.size);
+  }
 
   post(evt: SchedulerEvent): void {
     if (this.overflow.length === 0) {
       const seq = this.claim();
-      if (seq >= 0) {
-        const ticket = this.nextTicket;
-        this.nextTicket = ticket >= MAX_TICKET ? 1 : ticket + 1;
-        this.parked.set(ticket, evt);
-        this.ring.get(seq).ticket = ticket;
+      if (seq !== undefined) {
+        this.parked[seq & this.mask] = evt;
         this.ring.publish(seq);
         return;
       }
@@ -45,11 +43,12 @@ export class EventInlet {
     if (this.overflow.length > this.overflowPeak) this.overflowPeak = this.overflow.length;
   }
 
-  /** The event a record's ticket stands for (once: the ticket is then free). */
-  take(ticket: number): SchedulerEvent {
-    const evt = this.parked.get(ticket);
-    if (evt === undefined) throw new PipelineStateError(`event inlet: no event under ticket ${ticket}`);
-    this.parked.delete(ticket);
+  /** The event published at `sequence` (once: its slot is then free). */
+  take(sequence: number): SchedulerEvent {
+    const i = sequence & this.mask;
+    const evt = this.parked[i];
+    if (evt === undefined) throw new PipelineStateError(`event inlet: no event at sequence ${sequence}`);
+    this.parked[i] = undefined;
     return evt;
   }
 
@@ -61,11 +60,12 @@ export class EventInlet {
     return out;
   }
 
-  private claim(): number {
+  /** A free slot's sequence, or undefined when the ring is full. */
+  private claim(): number | undefined {
     try {
       return this.ring.tryNext();
     } catch (e) {
-      if (e instanceof InsufficientCapacityError) return -1;
+      if (e instanceof InsufficientCapacityError) return undefined;
       throw e;
     }
   }

@@ -103,7 +103,7 @@ describe('admin commands', () => {
     const r = h.submit();
     await apply(h, (s) => removeNode(s, 'a'));
     expect(h.scheduler.nodes.has('a')).toBe(true);
-    expect(new NodeRegistry(h.control, () => h.view()).getNode('a')).toBeUndefined();
+    expect(new NodeRegistry(h.control, () => h.view().nodes.slice()).getNode('a')).toBeUndefined();
     h.submit();
     expect(h.dispatcher.nodeIds()).toEqual(['a', 'b']);
     h.dispatcher.calls[0].ok();
@@ -302,7 +302,7 @@ describe('applyConfig (reload)', () => {
 describe('NodeRegistry', () => {
   test('snapshots are copies; commands resolve once applied, and reject with the error', async () => {
     const h = new Harness();
-    const reg = new NodeRegistry(h.control, () => h.view());
+    const reg = new NodeRegistry(h.control, () => h.view().nodes.slice());
     const snap = reg.getNode('a')!;
     snap.tags.push('mutated');
     expect(h.node('a').spec.tags).toEqual([]);
