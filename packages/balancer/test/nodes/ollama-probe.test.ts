@@ -5,10 +5,14 @@ import { FakeOllama, closedPort, type Fault } from './fake-ollama';
 let node: FakeOllama;
 let probe: OllamaProbe;
 const target = () => ({ id: 'n1', url: node.url });
+// Paths that must succeed get a generous deadline: the first request of a suite on a loaded CI
+// machine (JIT, parallel workers) can take longer than the short deadline the timeout cases use.
+const GENEROUS_MS = 3000;
+const SHORT_MS = 300;
 
 beforeEach(async () => {
   node = await FakeOllama.start();
-  probe = new OllamaProbe({ timeoutMs: 300 });
+  probe = new OllamaProbe({ timeoutMs: GENEROUS_MS });
 });
 afterEach(async () => {
   await probe.close();
@@ -20,7 +24,7 @@ describe('OllamaProbe.checkHealth', () => {
     ['/api/version', { version: '0.12.6' }],
     ['/', {}],
   ] as Array<[HealthPath, object]>)('succeeds via %s', async (healthPath, extra) => {
-    const p = new OllamaProbe({ timeoutMs: 300, healthPath });
+    const p = new OllamaProbe({ timeoutMs: GENEROUS_MS, healthPath });
     try {
       const r = await p.checkHealth(target());
       expect(r).toMatchObject({ nodeId: 'n1', ok: true, ...extra });
@@ -44,7 +48,7 @@ describe('OllamaProbe.checkHealth', () => {
     ['/', 'hang', 'timeout', 'GET /: '],
   ] as Array<[HealthPath, Fault, string, string]>)('%s answering %s fails as %s', async (healthPath, fault, kind, msg) => {
     node.faults.set(healthPath, fault);
-    const p = new OllamaProbe({ timeoutMs: 300, healthPath });
+    const p = new OllamaProbe({ timeoutMs: SHORT_MS, healthPath });
     try {
       const t0 = Date.now();
       const r = await p.checkHealth(target());
@@ -87,7 +91,7 @@ describe('OllamaProbe.getJson / getText', () => {
 
   it('refuses a body over the cap', async () => {
     node.faults.set('/api/tags', 'huge');
-    const p = new OllamaProbe({ timeoutMs: 300, maxBodyBytes: 1024 });
+    const p = new OllamaProbe({ timeoutMs: GENEROUS_MS, maxBodyBytes: 1024 });
     try {
       await expect(p.getJson(target(), '/api/tags')).rejects.toMatchObject({ kind: 'malformed', message: expect.stringContaining('larger than 1024') });
     } finally {
