@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMetricName } from 'prom-client';
 import { ConfigError } from './errors';
+import type { SuspicionCause } from './scheduler/observer';
 import { normalizeModel } from '@ollama-ring/protocol';
 import { BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestRecord, type TimeoutPhase } from './metrics-schema';
 
@@ -23,7 +24,7 @@ const OTHER_MODEL = 'other';
  * `node_loaded_models{node}`, `ringbuffer_remaining`, `queue_depth{model}`, `queue_wait_seconds`,
  * `cold_loads_total{node,model}`, `retries_total{node}`, `tokens_generated_total{node,model}`,
  * `rate_limited_total{limit}`, `backpressure_total`, `queue_rejected_total{reason}`,
- * `timeouts_total{phase}`, `health_checks_total{node,outcome}`.
+ * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`.
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -63,6 +64,7 @@ export class BalancerMetrics {
   private readonly queueRejected: Counter<'reason'>;
   private readonly timeouts: Counter<'phase'>;
   private readonly healthChecks: Counter<'node' | 'outcome'>;
+  private readonly suspected: Counter<'node' | 'cause'>;
 
   private readonly maxModelLabels: number;
   private readonly modelLabels = new Map<string, string>();
@@ -113,6 +115,12 @@ export class BalancerMetrics {
       registers: reg,
     });
     this.timeouts = new Counter({ name: `${p}timeouts_total`, help: 'Upstream timeouts, by phase.', labelNames: ['phase'], registers: reg });
+    this.suspected = new Counter({
+      name: `${p}node_suspected_total`,
+      help: 'Times a node was suspected of hanging and probed at once, by cause: first-byte, stall, connect (learned deadlines missed), overdue (a non-streamed answer past its expected time).',
+      labelNames: ['node', 'cause'],
+      registers: reg,
+    });
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
 
     this.seedZeros();
@@ -169,6 +177,11 @@ export class BalancerMetrics {
   }
 
   /** A request is retried after failing on `node`. */
+  /** A node was suspected of hanging (see `node_suspected_total`). */
+  recordSuspected(node: string, cause: SuspicionCause): void {
+    this.suspected.inc(this.track(this.suspected, { node, cause }));
+  }
+
   recordRetry(node: string): void {
     this.retries.inc(this.track(this.retries, { node }));
   }

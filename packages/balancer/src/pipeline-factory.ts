@@ -117,6 +117,22 @@ export class PipelineFactory {
     // scheduler (its scheduling stage is the scheduler's), so posts reach it through `engine`.
     const post = (evt: SchedulerEvent) => engine.inlet.post(evt);
     const control = new ControlPlane(post);
+    const monitor = new HealthMonitor({
+      intervalMs: cfg.healthCheck.intervalMs,
+      discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
+      timeoutMs: cfg.timeouts.healthCheckTimeoutMs,
+      connectTimeoutMs: cfg.timeouts.connectTimeoutMs,
+      suspectTimeoutMs: cfg.failover.probeTimeoutMs,
+      onHealth: (r) => {
+        if (cfg.metrics.enabled) metrics.recordHealthCheck(r.nodeId, r.ok);
+        control.healthChecked({ nodeId: r.nodeId, ok: r.ok, error: r.error, at: r.checkedAt, suspect: r.suspect });
+      },
+      onDiscovery: (r) => {
+        if (!r.ok) return;
+        const models = r.models?.map((m) => (typeof m === 'string' ? m : m.name));
+        control.modelsDiscovered({ nodeId: r.nodeId, models, loaded: r.loaded, probedAt: r.probedAt, at: r.checkedAt });
+      },
+    });
     const scheduler = new Scheduler({
       config: cfg,
       table,
@@ -127,26 +143,12 @@ export class PipelineFactory {
       limiter: admission,
       observer: combineObservers(outcomes?.publisher, this.opts.observer),
       replies: control,
+      probe: (id) => monitor.probeSuspect(id),
       post,
       now: this.opts.now,
     });
     const engine = new PipelineEngine(cfg, arena, table, scheduler);
     const view = () => viewPool(scheduler);
-    const monitor = new HealthMonitor({
-      intervalMs: cfg.healthCheck.intervalMs,
-      discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
-      timeoutMs: cfg.timeouts.healthCheckTimeoutMs,
-      connectTimeoutMs: cfg.timeouts.connectTimeoutMs,
-      onHealth: (r) => {
-        if (cfg.metrics.enabled) metrics.recordHealthCheck(r.nodeId, r.ok);
-        control.healthChecked({ nodeId: r.nodeId, ok: r.ok, error: r.error, at: r.checkedAt });
-      },
-      onDiscovery: (r) => {
-        if (!r.ok) return;
-        const models = r.models?.map((m) => (typeof m === 'string' ? m : m.name));
-        control.modelsDiscovered({ nodeId: r.nodeId, models, loaded: r.loaded, probedAt: r.probedAt, at: r.checkedAt });
-      },
-    });
     monitor.updateNodes(cfg.nodes);
     // One round of checks before taking requests, so the first ones already know which node has
     // which model and which is down. A node that does not answer in time is simply not known yet.

@@ -38,6 +38,13 @@ export class RequestContext {
   lastError?: BalancerError;
   /** Set while the scheduler has a pending abort for it. */
   abortReason?: BalancerError;
+  /**
+   * Set when the scheduler cancels its dispatch to move it (its node was found hung before any byte
+   * came): the completion that follows retries it elsewhere rather than ending it as aborted.
+   */
+  rescue?: BalancerError;
+  /** Epoch ms at which a non-streamed answer is overdue and its node gets probed; Infinity for none. */
+  overdueAt = Infinity;
   detachAbort?: () => void;
   /** Built once after validation, and reused on every re-offer to the strategy. */
   routing?: RoutingRequest;

@@ -117,10 +117,11 @@ describe('loads', () => {
       const url = pool.nodes[0].url;
       const first = await generate(url, { model: 'm' });
       expect(ms(first.load_duration)).toBeGreaterThanOrEqual(295);
-      expect(ms(first.load_duration)).toBeLessThan(800);
+      // Scaled (0.1 × 3 s), with room for a loaded CI machine: well under the unscaled 3 s.
+      expect(ms(first.load_duration)).toBeLessThan(1_500);
       expect(first.wall).toBeGreaterThanOrEqual(295);
       const second = await generate(url, { model: 'm' });
-      expect(ms(second.load_duration)).toBeLessThan(60);
+      expect(ms(second.load_duration)).toBeLessThan(150);
       expect(pool.node('n1').state().loadsStarted).toBe(1);
     }));
 

@@ -112,6 +112,14 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     firstByteTimeoutMs: int(1),
     idleTimeoutMs: int(1),
   }),
+  failover: obj({
+    adaptive: bool,
+    firstByteFactor: num(1),
+    firstByteMarginMs: int(0),
+    stallFactor: num(1),
+    minStallMs: int(1),
+    probeTimeoutMs: int(1),
+  }),
   retry: obj({ maxRetries: int(0, 100), initialBackoffMs: num(0), maxBackoffMs: num(0), backoffMultiplier: num(1) }),
   healthCheck: obj({
     intervalMs: int(1),

@@ -20,6 +20,20 @@ export interface ApiKeyConfig {
  * The effective configuration: every key present, defaults applied. A superset of the Java
  * balancer's `config.yaml`, so a seed file loads unchanged.
  */
+/** `failover` in the config: the learned deadlines and what a missed one does. */
+export interface FailoverConfig {
+  /** false: only the fixed `timeouts` apply, and a miss is an ordinary failure. */
+  adaptive: boolean;
+  /** The first byte is due at `firstByteFactor` × the expected time plus `firstByteMarginMs` (within `timeouts.firstByteTimeoutMs`). */
+  firstByteFactor: number;
+  firstByteMarginMs: number;
+  /** A stream stalls after `stallFactor` × the learned gap between tokens, never less than `minStallMs` (within `timeouts.idleTimeoutMs`). */
+  stallFactor: number;
+  minStallMs: number;
+  /** Deadline of the probe sent to a node that missed a deadline; a miss of this one takes it out until it answers again. */
+  probeTimeoutMs: number;
+}
+
 export interface BalancerConfig {
   server: { host: string; port: number };
   nodes: NodeSpec[];
@@ -46,6 +60,13 @@ export interface BalancerConfig {
     firstByteTimeoutMs: number;
     idleTimeoutMs: number;
   };
+  /**
+   * Learned deadlines: once the pool has served a model, a request's first byte is due when the
+   * estimates expect it (load if cold, prefill of its prompt), and a stream's next chunk within a
+   * multiple of the node's learned gap between tokens. A miss is retried elsewhere before any byte
+   * reached the client, and the node is suspected: out of rotation and probed at once.
+   */
+  failover: FailoverConfig;
   retry: { maxRetries: number; initialBackoffMs: number; maxBackoffMs: number; backoffMultiplier: number };
   healthCheck: {
     intervalMs: number;

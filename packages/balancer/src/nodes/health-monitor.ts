@@ -67,8 +67,13 @@ export interface HealthMonitorOptions {
    * nodes spread out instead of firing together. Never lengthened.
    */
   jitter?: number;
-  /** Receives every health result; the scheduler turns it into an event. */
-  onHealth(result: HealthResult): void;
+  /**
+   * Deadline of the probe of a node suspected of hanging ({@link HealthMonitor.probeSuspect});
+   * default `timeoutMs`.
+   */
+  suspectTimeoutMs?: number;
+  /** Receives every health result (`suspect`: from {@link HealthMonitor.probeSuspect}); the scheduler turns it into an event. */
+  onHealth(result: HealthResult & { suspect?: boolean }): void;
   /** Receives every discovery result. */
   onDiscovery?(result: DiscoveryResult): void;
   /** A callback threw; the monitor carries on. Default: ignored. */
@@ -116,6 +121,10 @@ export class HealthMonitor {
   private readonly ownsProbe: boolean;
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Probes of suspected nodes in flight, by node id. */
+  private readonly suspects = new Map<string, AbortController>();
+  /** The probe with the short deadline for suspected nodes, made on first use. */
+  private suspectProbe: OllamaProbe | undefined;
   private stopping: Promise<void> | null = null;
 
   constructor(opts: HealthMonitorOptions) {
@@ -131,7 +140,7 @@ export class HealthMonitor {
    * HealthMonitor.fromConfig(config, { onHealth: console.log });
    */
   static fromConfig(
-    config: Pick<BalancerConfig, 'healthCheck' | 'timeouts'>,
+    config: Pick<BalancerConfig, 'healthCheck' | 'timeouts' | 'failover'>,
     handlers: Pick<HealthMonitorOptions, 'onHealth' | 'onDiscovery' | 'onError' | 'healthPath' | 'jitter'>,
   ): HealthMonitor {
     return new HealthMonitor({
@@ -139,6 +148,7 @@ export class HealthMonitor {
       discoveryIntervalMs: config.healthCheck.discoveryIntervalMs,
       timeoutMs: config.timeouts.healthCheckTimeoutMs,
       connectTimeoutMs: config.timeouts.connectTimeoutMs,
+      suspectTimeoutMs: config.failover.probeTimeoutMs,
       ...handlers,
     });
   }
@@ -159,11 +169,39 @@ export class HealthMonitor {
     for (const kind of this.kinds()) this.schedule(entry, kind, 0);
   }
 
+  /**
+   * Probes a node suspected of hanging now, apart from its regular checks and with the short
+   * `suspectTimeoutMs` deadline; the result goes to `onHealth` with `suspect: true`. A node already
+   * being probed so is not probed twice; an unknown node is ignored.
+   */
+  probeSuspect(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry || this.stopping || this.suspects.has(id)) return;
+    const timeoutMs = this.opts.suspectTimeoutMs ?? this.opts.timeoutMs;
+    this.suspectProbe ??= new OllamaProbe({ timeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs, healthPath: this.opts.healthPath });
+    const probe = this.suspectProbe;
+    const abort = new AbortController();
+    this.suspects.set(id, abort);
+    const running: Promise<void> = probe
+      .checkHealth(entry.target, abort.signal)
+      .then((r) => {
+        if (this.isCurrent(entry) && !abort.signal.aborted) this.opts.onHealth({ ...r, suspect: true });
+      })
+      .catch((e: unknown) => this.opts.onError?.(e))
+      .finally(() => {
+        if (this.suspects.get(id) === abort) this.suspects.delete(id);
+        this.inFlight.delete(running);
+      });
+    this.inFlight.add(running);
+  }
+
   /** Stops monitoring a node; a probe in flight is aborted and its result dropped. */
   removeNode(id: string): void {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
+    this.suspects.get(id)?.abort();
+    this.suspects.delete(id);
     for (const task of Object.values(entry.tasks)) {
       if (task.timer) clearTimeout(task.timer);
       task.timer = null;
@@ -196,6 +234,7 @@ export class HealthMonitor {
       this.stopping = (async () => {
         await Promise.allSettled([...this.inFlight]);
         if (this.ownsProbe) await this.probe.close();
+        await this.suspectProbe?.close();
       })();
     }
     return this.stopping;

@@ -2,7 +2,8 @@ import type { EventHandler, EventView } from '@ollama-ring/disruptor';
 import type { BalancerMetrics } from '../metrics';
 import type { RequestOutcome, TimeoutPhase } from '../metrics-schema';
 import type { LabelTable } from './label-table';
-import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode } from './outcome-record';
+import type { SuspicionCause } from '../scheduler/observer';
+import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode, SuspicionCode } from './outcome-record';
 
 const REQUEST_OUTCOME: Record<OutcomeCode, RequestOutcome> = {
   [OutcomeCode.success]: 'success',
@@ -56,6 +57,8 @@ export class MetricsStage implements EventHandler<OutcomeSchema> {
         return m.observeQueueWait(e.latencyMs);
       case OutcomeKind.Rejected:
         return this.rejected(e.detail as RejectionCode, name(e.code));
+      case OutcomeKind.Suspected:
+        return m.recordSuspected(name(e.node), SuspicionCode[e.detail] as SuspicionCause);
       case OutcomeKind.TimedOut:
         if (e.detail !== PhaseCode.queue) m.recordTimeout(PhaseCode[e.detail] as TimeoutPhase);
         return;

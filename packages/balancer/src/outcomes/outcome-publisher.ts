@@ -1,7 +1,7 @@
 import { InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { RequestEnd, SchedulerObserver } from '../scheduler/observer';
 import type { LabelTable } from './label-table';
-import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode } from './outcome-record';
+import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode, SuspicionCode } from './outcome-record';
 
 /**
  * The scheduler's side of the completion/metrics stage: what it reports (a request ended, a cold
@@ -42,6 +42,10 @@ export class OutcomePublisher implements SchedulerObserver {
 
   timeout(phase: keyof typeof PhaseCode): void {
     this.write(OutcomeKind.TimedOut, 0, undefined, undefined, PhaseCode[phase], undefined, 0, 0, 0);
+  }
+
+  suspected(nodeId: string, cause: keyof typeof SuspicionCode): void {
+    this.write(OutcomeKind.Suspected, 0, nodeId, undefined, SuspicionCode[cause], undefined, 0, 0, 0);
   }
 
   /** Claims a slot and writes one record, every field; a full ring loses it (counted). */

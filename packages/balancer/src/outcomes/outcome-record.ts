@@ -14,6 +14,15 @@ export enum OutcomeKind {
   Rejected = 5,
   /** An upstream timeout: `detail` is its {@link PhaseCode}. */
   TimedOut = 6,
+  /** `node` was suspected of hanging: `detail` is its {@link SuspicionCode}. */
+  Suspected = 7,
+}
+
+export enum SuspicionCode {
+  'first-byte' = 1,
+  stall = 2,
+  connect = 3,
+  overdue = 4,
 }
 
 /** How a request ended (`Outcome` of the scheduler), as a number. */

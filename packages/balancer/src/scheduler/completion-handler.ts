@@ -1,13 +1,14 @@
 import { type BalancerError, RequestAbortedError, UpstreamTimeoutError } from '../errors';
 import type { RequestContext, RequestTable } from '../request-context';
-import { judge } from '../stages/completion';
+import { type CompletionVerdict, judge } from '../stages/completion';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { PoolNode } from '../nodes/node';
 import { REAL_LOAD_MS } from './estimates';
-import type { SchedulerObserver } from './observer';
+import type { SchedulerObserver, SuspicionCause } from './observer';
 import type { FinishRequest, PoolState, PostEvent } from './pool-state';
 import { backoffMs } from './retry-policy';
 import type { RequestAborted, RequestCompleted, RetryDue } from './scheduler-events';
+import type { Suspicion } from './suspicion';
 
 /** What completions need: the pool's state and the requests, and the scheduler's steps they call. */
 export interface CompletionDeps {
@@ -19,6 +20,8 @@ export interface CompletionDeps {
   readonly enqueue: (ctx: RequestContext, now: number) => void;
   /** Forgets a removed node once it has nothing in flight. */
   readonly dropNode: (node: PoolNode) => void;
+  /** Told of every dispatch's end, and of missed deadlines (the node may hang). */
+  readonly suspicion: Pick<Suspicion, 'completed' | 'missed'>;
   readonly post: PostEvent;
   readonly isStopped: () => boolean;
 }
@@ -44,10 +47,14 @@ export class CompletionHandler {
       return;
     }
     ctx.upstreamAbort = undefined;
+    this.d.suspicion.completed(ctx);
     // The outcome says whether bytes reached the client (the sink's onStart set this already): the
     // event alone decides, so a replay without a live dispatch makes the same retry decisions.
     if (outcome.started) ctx.started = true;
-    const v = judge(nodeId, outcome);
+    const moved = ctx.rescue !== undefined && outcome.kind === 'aborted';
+    const v = moved ? rescued(ctx.rescue!, outcome.started) : judge(nodeId, outcome);
+    ctx.rescue = undefined;
+    const missed = missCause(outcome);
     if (node) {
       // Neither success nor failure (an abort, a 4xx) gives back a trial place, if it held one.
       const neutral = outcome.kind === 'aborted' || (outcome.kind === 'http-error' && !v.nodeFailure);
@@ -67,9 +74,11 @@ export class CompletionHandler {
       } else node.breaker.onSuccess(ctx.trial);
       ctx.trial = false;
       if (v.error instanceof UpstreamTimeoutError) observer?.timeout?.(v.error.phase);
+      if (missed) this.d.suspicion.missed(node, missed, now);
       if (outcome.kind === 'ok' && !v.nodeFailure) {
         // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.
-        pool.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs });
+        const hotStream = ctx.facts?.stream === true && !ctx.cold;
+        pool.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs, hotStream });
       }
       this.learnResidency(node, ctx, outcome, now);
       if (node.draining && node.inFlight === 0 && node.removed) this.d.dropNode(node);
@@ -90,7 +99,8 @@ export class CompletionHandler {
       }
     }
     if (v.retryable && !ctx.started && ctx.retries < pool.config.retry.maxRetries && !this.d.isStopped()) {
-      this.retryLater(ctx, nodeId, v.error);
+      // A missed deadline or a move off a hung node has already waited: retry at once, elsewhere.
+      this.retryLater(ctx, nodeId, v.error, moved || missed !== undefined);
       return;
     }
     this.d.finish(ctx, v.outcome, v.error, outcome);
@@ -110,8 +120,8 @@ export class CompletionHandler {
     if (believed !== undefined && loadMs >= REAL_LOAD_MS) node.residency.noteUnexpectedLoad(believed, node.spec.maxLoadedModels);
   }
 
-  /** Backs off, then queues the request again, avoiding `nodeId`. */
-  private retryLater(ctx: RequestContext, nodeId: string, error: BalancerError | undefined): void {
+  /** Backs off (unless `now`), then queues the request again, avoiding `nodeId`. */
+  private retryLater(ctx: RequestContext, nodeId: string, error: BalancerError | undefined, now = false): void {
     ctx.retries++;
     ctx.excluded.add(nodeId);
     ctx.lastError = error;
@@ -119,6 +129,10 @@ export class CompletionHandler {
     ctx.state = 'backoff';
     ctx.nodeId = undefined;
     const requestId = ctx.id;
+    if (now) {
+      this.d.enqueue(ctx, this.d.pool.now());
+      return;
+    }
     ctx.backoffTimer = setTimeout(
       () => {
         ctx.backoffTimer = undefined;
@@ -155,5 +169,26 @@ export class CompletionHandler {
         break;
     }
     this.d.finish(ctx, error instanceof RequestAbortedError ? 'aborted' : 'timeout', error);
+  }
+}
+
+/** The verdict on a dispatch the scheduler cancelled to move its request off a node found hung. */
+function rescued(error: BalancerError, started: boolean): CompletionVerdict {
+  // Not a failure of the node: its failed probe already took it down.
+  return { nodeFailure: false, nodeDown: false, retryable: !started, outcome: 'upstream_error', error };
+}
+
+/** Which learned deadline an outcome missed (a sign the node hangs), if any. */
+function missCause(outcome: DispatchOutcome): SuspicionCause | undefined {
+  if (outcome.kind !== 'failed' || !(outcome.error instanceof UpstreamTimeoutError)) return undefined;
+  switch (outcome.error.phase) {
+    case 'first-byte':
+      return 'first-byte';
+    case 'idle':
+      return 'stall';
+    case 'connect':
+      return 'connect';
+    default:
+      return undefined;
   }
 }

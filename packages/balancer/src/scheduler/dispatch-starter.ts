@@ -5,6 +5,7 @@ import type { ByteArena } from '@ollama-ring/disruptor';
 import type { DispatchPort } from '../stages/dispatch-types';
 import { untilSignal } from '../until-signal';
 import { Cancel } from '../upstream/cancel';
+import { dispatchDeadlines } from './deadlines';
 import type { PoolState, PostEvent } from './pool-state';
 
 /** What starting a dispatch needs: the timeouts and estimates, the body, and where to post its end. */
@@ -16,8 +17,8 @@ export interface DispatchStarterDeps {
 }
 
 /**
- * Starts the upstream dispatch of a bound request, with its timeouts (the first-byte one raised by
- * the load expected on a cold target), and turns its settlement, whatever it is, into exactly one
+ * Starts the upstream dispatch of a bound request, with its deadlines (`dispatchDeadlines`: fixed,
+ * or learned once the pool knows the model), and turns its settlement, whatever it is, into exactly one
  * completion event for the scheduler.
  */
 export class DispatchStarter {
@@ -25,15 +26,11 @@ export class DispatchStarter {
 
   start(ctx: RequestContext, node: PoolNode, now: number): void {
     const { pool, post } = this.d;
-    const t = pool.config.timeouts;
     const facts = ctx.facts!;
     const ac = new Cancel();
     ctx.upstreamAbort = ac;
-    const totalMs = Math.max(1_000, t.requestTimeoutMs - (now - ctx.arrivedAt));
-    // A cold target sends nothing until the model has loaded: allow for the load we expect there.
-    const coldAllowance = ctx.cold ? 2 * pool.estimates.loadMs(node.id, facts.model) : 0;
-    // Without streaming, Ollama sends its headers only with the whole answer.
-    const firstByteMs = facts.stream ? Math.min(totalMs, t.firstByteTimeoutMs + coldAllowance) : totalMs;
+    const { timeouts, overdueMs } = dispatchDeadlines(pool.config, pool.estimates, node.id, facts, ctx.cold, now - ctx.arrivedAt);
+    ctx.overdueAt = now + overdueMs;
     const sink = ctx.sink;
     void this.d.dispatcher
       .dispatch({
@@ -41,7 +38,7 @@ export class DispatchStarter {
         nodeId: node.id,
         route: ctx.route,
         body: this.d.arena.view(ctx.bodyOffset, ctx.bodyLength),
-        timeouts: { firstByteMs, idleMs: t.idleTimeoutMs, totalMs },
+        timeouts,
         signal: ac,
         sink: {
           onStart: (status, headers) => {

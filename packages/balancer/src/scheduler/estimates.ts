@@ -31,6 +31,17 @@ interface NodeModel {
   generate: Ewma; // tokens per second
   service: Ewma; // ms per request, first byte to last
   output: Ewma; // tokens generated per request (eval_count)
+  firstByte: Ewma; // ms from dispatch to the first byte of a stream, model hot
+}
+
+/**
+ * What one completion showed, as the balancer timed it. `hotStream`: it streamed and its model was
+ * hot, so `ttftMs` is a first byte without a load (a non-streamed answer's first byte is its last).
+ */
+export interface ObservedTimes {
+  ttftMs: number;
+  latencyMs: number;
+  hotStream?: boolean;
 }
 
 /** What one in-flight request asks of its slot, as far as the balancer knows it. */
@@ -56,6 +67,8 @@ interface NodeStats {
  */
 export const REAL_LOAD_MS = 50;
 
+const NODE_MODEL_KINDS = ['load', 'prefill', 'generate', 'service', 'output', 'firstByte'] as const;
+
 const key = (node: string, model: string) => `${node}\u0000${model}`;
 
 /**
@@ -73,6 +86,15 @@ export class Estimates {
   private readonly byNode = new Map<string, NodeStats>();
   /** Recent output lengths (eval_count) per model, a ring of {@link OUTPUT_SAMPLES}. */
   private readonly outputs = new Map<string, { samples: number[]; next: number }>();
+  /** The models some node has a sample of, per kind. */
+  private readonly seen: Record<keyof NodeModel, Set<string>> = {
+    load: new Set(),
+    prefill: new Set(),
+    generate: new Set(),
+    service: new Set(),
+    output: new Set(),
+    firstByte: new Set(),
+  };
 
   constructor(
     readonly defaults: EstimateDefaults = DEFAULT_ESTIMATES,
@@ -80,7 +102,7 @@ export class Estimates {
   ) {}
 
   /** A request finished with a final chunk (or without one: `stats` undefined). */
-  recordCompletion(nodeId: string, model: string, stats: FinalChunkStats | undefined, observed: { ttftMs: number; latencyMs: number }): void {
+  recordCompletion(nodeId: string, model: string, stats: FinalChunkStats | undefined, observed: ObservedTimes): void {
     const nm = this.nodeModel(nodeId, model);
     const n = this.node(nodeId);
     n.latency.update(observed.latencyMs);
@@ -89,6 +111,12 @@ export class Estimates {
     // Service time is how long a hot request holds a slot: a cold request's load is learned apart
     // (as load time), or every later wait estimate would carry the cost of one load.
     nm.service.update(Math.max(0, observed.latencyMs - (stats && stats.loadMs >= REAL_LOAD_MS ? stats.loadMs : 0)));
+    if (observed.hotStream && !(stats && stats.loadMs >= REAL_LOAD_MS)) nm.firstByte.update(observed.ttftMs);
+    this.recordStats(nm, model, stats);
+    this.noteSeen(model, nm);
+  }
+
+  private recordStats(nm: NodeModel, model: string, stats: FinalChunkStats | undefined): void {
     if (!stats) return;
     // Ollama reports a few ms of load_duration even when the model is hot; only a real load teaches
     // us the load time.
@@ -175,6 +203,40 @@ export class Estimates {
     return Math.max(0, prefill - elapsed) + (tokensLeft / rate) * 1000;
   }
 
+  /**
+   * When the first byte of a stream of `model` on `nodeId` is due, in ms after dispatch, from what
+   * was learned only: the hot first byte seen for the model (its own prompts' prefill and the
+   * network included), or the prefill of this prompt at the learned rate plus one token, whichever
+   * is longer, plus the learned load when `cold`. Undefined when the pool has not learned enough
+   * (no stream of the model served yet, or a cold start with no load ever seen): then only the
+   * configured timeouts apply, since priors can be far off for an unknown model or machine.
+   */
+  expectedFirstByteMs(nodeId: string, model: string, promptTokens: number, cold: boolean): number | undefined {
+    if (cold && !this.learnedAnywhere(model, 'load')) return undefined;
+    const hasFirstByte = this.learnedAnywhere(model, 'firstByte');
+    const hasPrefill = this.learnedAnywhere(model, 'prefill') && this.learnedAnywhere(model, 'generate');
+    if (!hasFirstByte && !hasPrefill) return undefined;
+    const seen = hasFirstByte ? this.learned(nodeId, model, (nm) => nm.firstByte, 0) : 0;
+    const prefill = hasPrefill ? this.prefillMs(nodeId, model, promptTokens) + 1000 / this.generateTokensPerSec(nodeId, model) : 0;
+    return Math.max(seen, prefill) + (cold ? this.loadMs(nodeId, model) : 0);
+  }
+
+  /** The learned gap between two generated tokens of `model` on `nodeId`, in ms; undefined until a rate was seen. */
+  tokenGapMs(nodeId: string, model: string): number | undefined {
+    if (!this.learnedAnywhere(model, 'generate')) return undefined;
+    return 1000 / this.generateTokensPerSec(nodeId, model);
+  }
+
+  /**
+   * How long a request of `model` on `nodeId` is expected to take from dispatch to its last byte
+   * (load if cold, prefill, output), or undefined before any request of the model was served.
+   */
+  expectedServiceMs(nodeId: string, model: string, work: SlotWork, cold: boolean): number | undefined {
+    if (!this.learnedAnywhere(model, 'service')) return undefined;
+    if (cold && !this.learnedAnywhere(model, 'load')) return undefined;
+    return this.remainingMs(nodeId, model, work, 0) + (cold ? this.loadMs(nodeId, model) : 0);
+  }
+
   latencyMs(nodeId: string): number {
     return this.byNode.get(nodeId)?.latency.value(this.defaults.serviceMs) ?? this.defaults.serviceMs;
   }
@@ -197,6 +259,8 @@ export class Estimates {
   retainNodes(ids: ReadonlySet<string>): void {
     for (const k of [...this.byNodeModel.keys()]) if (!ids.has(k.split('\u0000')[0])) this.byNodeModel.delete(k);
     for (const k of [...this.byNode.keys()]) if (!ids.has(k)) this.byNode.delete(k);
+    for (const set of Object.values(this.seen)) set.clear();
+    for (const [k, nm] of this.byNodeModel) this.noteSeen(k.split('\u0000')[1], nm);
   }
 
   /** A plain copy for status endpoints and tests. */
@@ -212,6 +276,15 @@ export class Estimates {
       };
     }
     return out;
+  }
+
+  /** Whether any node has a sample of `kind` for `model` (kept as a set: this is asked per dispatch). */
+  private learnedAnywhere(model: string, kind: keyof NodeModel): boolean {
+    return this.seen[kind].has(model);
+  }
+
+  private noteSeen(model: string, nm: NodeModel): void {
+    for (const kind of NODE_MODEL_KINDS) if (nm[kind].count > 0) this.seen[kind].add(model);
   }
 
   private learned(nodeId: string, model: string, pick: (nm: NodeModel) => Ewma, prior: number): number {
@@ -237,6 +310,7 @@ export class Estimates {
         generate: new Ewma(this.alpha),
         service: new Ewma(this.alpha),
         output: new Ewma(this.alpha),
+        firstByte: new Ewma(this.alpha),
       };
       this.byNodeModel.set(key(nodeId, model), nm);
     }

@@ -18,6 +18,12 @@ export interface RequestEnd {
 }
 
 /**
+ * Why a node was suspected of hanging: a stream's learned first-byte deadline passed, a stream
+ * stalled, a connect timed out, or a non-streamed answer ran past its expected time.
+ */
+export type SuspicionCause = 'first-byte' | 'stall' | 'connect' | 'overdue';
+
+/**
  * What the scheduler reports as it works: metrics and logs subscribe. Every method is optional.
  */
 export interface SchedulerObserver {
@@ -29,6 +35,8 @@ export interface SchedulerObserver {
   queueWait?(ms: number): void;
   rejected?(kind: 'backpressure' | 'queue_full' | 'queue_timeout' | 'rate_limited' | 'no_node' | 'model_not_found' | 'validation', detail?: string): void;
   timeout?(phase: 'connect' | 'first-byte' | 'idle' | 'total' | 'queue'): void;
+  /** A node missed a deadline or ran overdue, and is being probed. */
+  suspected?(nodeId: string, cause: SuspicionCause): void;
   nodeChanged?(node: PoolNode): void;
   nodeRemoved?(nodeId: string): void;
 }
@@ -43,6 +51,7 @@ const OBSERVER_METHODS = [
   'queueWait',
   'rejected',
   'timeout',
+  'suspected',
   'nodeChanged',
   'nodeRemoved',
 ] as const satisfies readonly (keyof SchedulerObserver)[];

@@ -26,6 +26,12 @@ export interface SchedulerDeps {
    * come back in ring order with everything else. Default: straight to {@link Scheduler.post}.
    */
   post?: PostEvent;
+  /**
+   * Probes a node suspected of hanging at once, with `failover.probeTimeoutMs`; the result comes back
+   * as a `health-checked` event with `suspect` set. Absent: suspected nodes are only taken out of
+   * rotation, and come back through the breaker's recovery time.
+   */
+  probe?: (nodeId: string) => void;
   /** Hears every event as it is applied, and every scheduling pass (an event log, for replay). */
   journal?: SchedulerJournal;
   now?: () => number;

@@ -67,6 +67,8 @@ export interface HealthChecked {
   readonly ok: boolean;
   readonly error?: string;
   readonly at: number;
+  /** The probe of a node suspected of hanging (a missed deadline), with the short failover deadline. */
+  readonly suspect?: boolean;
 }
 
 /**
@@ -121,10 +123,13 @@ export interface ConfigReloaded extends Command {
   readonly config: BalancerConfig;
 }
 
-/** One of the scheduler's own timers: the earliest queue deadline, or the periodic re-offer. */
+/**
+ * One of the scheduler's own timers: the earliest queue deadline, the periodic re-offer, or the
+ * sweep for non-streamed answers past their expected time.
+ */
 export interface TimerFired {
   readonly type: 'timer-fired';
-  readonly timer: 'queue-deadline' | 'reoffer';
+  readonly timer: 'queue-deadline' | 'reoffer' | 'overdue';
 }
 
 /** Changes nothing; its reply says that every event posted before it has been applied. */

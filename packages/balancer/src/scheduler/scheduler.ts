@@ -16,6 +16,7 @@ import type { ConfigReloaded, RequestValidated, SchedulerEvent } from './schedul
 import type { SchedulerDeps } from './scheduler-deps';
 import { SlotBinder } from './slot-binder';
 import { SlotTable } from './slot-table';
+import { Suspicion } from './suspicion';
 import { WaitQueue } from './wait-queue';
 import { WaitTimers } from './wait-timers';
 
@@ -30,8 +31,9 @@ const REOFFER_MS = 100;
  *
  * Each step of a request's life is its own part, handed only the state and steps it needs:
  * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding),
- * {@link DispatchStarter} (upstream dispatch and its timeouts), {@link CompletionHandler}
- * (completions, retries, aborts) and {@link WaitTimers} (queue deadlines and re-offers). The pool's
+ * {@link DispatchStarter} (upstream dispatch and its deadlines), {@link CompletionHandler}
+ * (completions, retries, aborts), {@link Suspicion} (nodes that may hang) and {@link WaitTimers}
+ * (queue deadlines, re-offers and overdue sweeps). The pool's
  * membership events are handled in `nodes/node-events.ts`.
  *
  * Nothing outside this folder holds a Scheduler: callers post events through the control plane
@@ -51,6 +53,7 @@ export class Scheduler implements PoolState, SchedulerPort {
   readonly binder: SlotBinder;
   private readonly completions: CompletionHandler;
   private readonly timers: WaitTimers;
+  private readonly suspicion: Suspicion;
   private readonly inbox: SchedulerEvent[] = [];
   private drainScheduled = false;
   private draining = false;
@@ -85,6 +88,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       nextSeq: () => ++this.seq,
     });
     const starter = new DispatchStarter({ pool: this, arena, dispatcher: deps.dispatcher, post });
+    this.suspicion = new Suspicion({ pool: this, table, observer, probe: deps.probe, armSweep: (ms) => this.timers.armOverdueSweep(ms) });
     this.binder = new SlotBinder({
       pool: this,
       createStrategy: deps.createStrategy,
@@ -92,7 +96,10 @@ export class Scheduler implements PoolState, SchedulerPort {
       observer,
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),
-      startDispatch: (ctx, node, now) => starter.start(ctx, node, now),
+      startDispatch: (ctx, node, now) => {
+        starter.start(ctx, node, now);
+        this.suspicion.dispatched(ctx);
+      },
     });
     this.completions = new CompletionHandler({
       pool: this,
@@ -101,6 +108,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       finish,
       enqueue: (ctx, now) => this.admission.enqueue(ctx, now),
       dropNode: (n) => this.dropNode(n),
+      suspicion: this.suspicion,
       post,
       isStopped,
     });
@@ -167,7 +175,9 @@ export class Scheduler implements PoolState, SchedulerPort {
       case 'retry-due':
         return this.completions.onRetryDue(evt);
       case 'health-checked':
-        return applyHealth(this, evt);
+        applyHealth(this, evt);
+        if (evt.suspect) this.suspicion.probed(evt);
+        return;
       case 'models-discovered':
         return applyDiscovery(this, evt);
       case 'node-added':
@@ -184,7 +194,8 @@ export class Scheduler implements PoolState, SchedulerPort {
       case 'config-reloaded':
         return this.answer(evt.command, () => this.onReload(evt));
       case 'timer-fired':
-        // Nothing to change: the pass after this batch expires deadlines and re-offers waiters.
+        // Queue deadlines and re-offers need nothing here: the pass after this batch does them.
+        if (evt.timer === 'overdue') this.suspicion.sweep(this.now());
         return;
       case 'barrier':
         return this.answer(evt.command, () => undefined);

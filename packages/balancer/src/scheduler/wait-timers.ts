@@ -12,14 +12,16 @@ export interface WaitTimersDeps {
 }
 
 /**
- * The scheduler's timers: the queue-deadline timer (the earliest waiter's `queue.maxWaitMs`) and
- * the re-offer timer that offers waiters to the strategy again when no slot has freed. A timer
+ * The scheduler's timers: the queue-deadline timer (the earliest waiter's `queue.maxWaitMs`), the
+ * re-offer timer that offers waiters to the strategy again when no slot has freed, and the sweep
+ * for non-streamed answers past their expected time (see `Suspicion`). A timer
  * never touches pool state itself: it posts an event, which the scheduler applies in order.
  */
 export class WaitTimers {
   private queueTimer: NodeJS.Timeout | undefined;
   private queueTimerAt = Infinity;
   private repumpTimer: NodeJS.Timeout | undefined;
+  private overdueTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly d: WaitTimersDeps) {}
 
@@ -67,10 +69,20 @@ export class WaitTimers {
     }, ms);
   }
 
+  /** Sweeps dispatched requests for overdue answers in `ms` (once, however often it is asked before then). */
+  armOverdueSweep(ms: number): void {
+    if (this.overdueTimer || this.d.isStopped()) return;
+    this.overdueTimer = setTimeout(() => {
+      this.overdueTimer = undefined;
+      this.d.post({ type: 'timer-fired', timer: 'overdue' });
+    }, ms);
+  }
+
   clear(): void {
     clearTimeout(this.queueTimer);
     clearTimeout(this.repumpTimer);
-    this.queueTimer = this.repumpTimer = undefined;
+    clearTimeout(this.overdueTimer);
+    this.queueTimer = this.repumpTimer = this.overdueTimer = undefined;
     this.queueTimerAt = Infinity;
   }
 }

@@ -1,0 +1,47 @@
+import type { BalancerConfig } from '../config/types';
+import type { RequestFacts } from '../stages/request-facts';
+import type { DispatchTimeouts } from '../stages/dispatch-types';
+import type { Estimates } from './estimates';
+
+/** The deadlines of one dispatch: the timeouts dispatch enforces, and when a non-streamed answer is overdue. */
+export interface DispatchDeadlines {
+  timeouts: DispatchTimeouts;
+  /** Whether `firstByteMs` was learned (a miss then says more about the node than a fixed timeout does). */
+  learnedFirstByte: boolean;
+  /**
+   * ms after dispatch at which a non-streamed answer is overdue: its node is then probed (not the
+   * request cancelled: a long answer is not a hang). Infinity for streams and before anything was learned.
+   */
+  overdueMs: number;
+}
+
+/**
+ * The deadlines of a request bound to `nodeId` (`cold`: its model is not resident there), `elapsedMs`
+ * after it arrived. The fixed `timeouts` of the config bound everything; with `failover.adaptive`
+ * and once the estimates know the model, a stream's first byte is due at `firstByteFactor` × the
+ * expected first byte plus `firstByteMarginMs`, and each later chunk within `stallFactor` token gaps
+ * (never under `minStallMs`).
+ *
+ * @example
+ * const d = dispatchDeadlines(config, estimates, 'gpu-1', facts, false, 12);
+ * d.timeouts.firstByteMs; // e.g. 2 × 180 + 500 = 860 once the model's first byte was learned
+ */
+export function dispatchDeadlines(cfg: BalancerConfig, est: Estimates, nodeId: string, facts: RequestFacts, cold: boolean, elapsedMs: number): DispatchDeadlines {
+  const t = cfg.timeouts;
+  const f = cfg.failover;
+  const totalMs = Math.max(1_000, t.requestTimeoutMs - elapsedMs);
+  // A cold target sends nothing until the model has loaded: allow for the load we expect there.
+  const coldAllowance = cold ? 2 * est.loadMs(nodeId, facts.model) : 0;
+  const fixedFirstByte = Math.min(totalMs, t.firstByteTimeoutMs + coldAllowance);
+  if (!facts.stream) {
+    // Ollama sends the headers of a non-streamed answer with the whole of it: no first-byte deadline.
+    const service = f.adaptive ? est.expectedServiceMs(nodeId, facts.model, facts, cold) : undefined;
+    const overdueMs = service === undefined ? Infinity : f.firstByteFactor * service + f.firstByteMarginMs;
+    return { timeouts: { firstByteMs: totalMs, idleMs: t.idleTimeoutMs, totalMs }, learnedFirstByte: false, overdueMs };
+  }
+  const expected = f.adaptive ? est.expectedFirstByteMs(nodeId, facts.model, facts.promptTokens, cold) : undefined;
+  const gap = f.adaptive ? est.tokenGapMs(nodeId, facts.model) : undefined;
+  const firstByteMs = expected === undefined ? fixedFirstByte : Math.min(fixedFirstByte, Math.ceil(f.firstByteFactor * expected + f.firstByteMarginMs));
+  const idleMs = gap === undefined ? t.idleTimeoutMs : Math.min(t.idleTimeoutMs, Math.max(f.minStallMs, Math.ceil(f.stallFactor * gap)));
+  return { timeouts: { firstByteMs, idleMs, totalMs }, learnedFirstByte: expected !== undefined, overdueMs: Infinity };
+}
