@@ -7,8 +7,12 @@ export interface FaultCase {
   what: string;
   inject(node: SimNode): void;
   clear(node: SimNode): void;
-  /** A slow node is to be used less, not taken out; every other fault is to be left behind. */
-  kind: 'leave' | 'slow';
+  /**
+   * `deadline`: found by a missed deadline (out of rotation within 1 s of it); `error`: answers with
+   * an error at once (retried elsewhere; out when its breaker's threshold of failures is reached or
+   * at once when refused); `slow`: to be used less, not taken out.
+   */
+  kind: 'deadline' | 'error' | 'slow';
 }
 
 export const FAULTS: readonly FaultCase[] = [
@@ -17,42 +21,42 @@ export const FAULTS: readonly FaultCase[] = [
     what: 'stops listening (connections refused)',
     inject: (n) => n.refuse(),
     clear: (n) => void n.accept(),
-    kind: 'leave',
+    kind: 'error',
   },
   {
     name: 'reset',
     what: 'resets every connection before answering',
     inject: (n) => n.setFaults({ closeMidStream: { afterTokens: 0 } }),
     clear: (n) => n.setFaults({ closeMidStream: null }),
-    kind: 'leave',
+    kind: 'error',
   },
   {
     name: 'hang-before-headers',
     what: 'accepts connections, never answers (health checks too)',
     inject: (n) => n.setFaults({ hang: {} }),
     clear: (n) => n.setFaults({ hang: null }),
-    kind: 'leave',
+    kind: 'deadline',
   },
   {
     name: 'hang-before-first-token',
     what: 'inference never answers; /api/version still does',
     inject: (n) => n.setFaults({ hang: { paths: ['/api/generate', '/api/chat'] } }),
     clear: (n) => n.setFaults({ hang: null }),
-    kind: 'leave',
+    kind: 'deadline',
   },
   {
     name: 'stall-mid-stream',
     what: 'generations stop after 5 tokens, sockets stay open',
     inject: (n) => n.setFaults({ hang: { afterTokens: 5 } }),
     clear: (n) => n.setFaults({ hang: null }),
-    kind: 'leave',
+    kind: 'deadline',
   },
   {
     name: '503-storm',
     what: 'answers every request 503 (server busy)',
     inject: (n) => n.setFaults({ failNext: { count: 1_000_000, status: 503 } }),
     clear: (n) => n.setFaults({ failNext: null }),
-    kind: 'leave',
+    kind: 'error',
   },
   {
     name: 'slow-5x',

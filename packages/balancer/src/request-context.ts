@@ -43,6 +43,11 @@ export class RequestContext {
    * came): the completion that follows retries it elsewhere rather than ending it as aborted.
    */
   rescue?: BalancerError;
+  /**
+   * Its body was switched to ask the node for a stream (a non-streamed generate or chat, with
+   * `failover.streamUpstream`): dispatch assembles the single answer, on every attempt.
+   */
+  assembled = false;
   /** Epoch ms at which a non-streamed answer is overdue and its node gets probed; Infinity for none. */
   overdueAt = Infinity;
   detachAbort?: () => void;

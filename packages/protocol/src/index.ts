@@ -33,3 +33,4 @@ export {
   LineSplitter,
   FinalChunkTracker,
 } from './framing';
+export { type JsonSpan, topLevelValue, setStreamTrue } from './json-scan';

@@ -72,7 +72,7 @@ export function defaultConfig(): BalancerConfig {
     // characters a token) and a busy node's prefill varies, and a miss costs the node its rotation.
     // Stalls: Ollama holds back tokens while it parses a tool call or a thinking block, so a gap of
     // dozens of tokens is normal; 50 gaps and never under 2 s.
-    failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, probeTimeoutMs: 500 },
+    failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, streamUpstream: true, probeTimeoutMs: 500 },
     retry: { maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 5000, backoffMultiplier: 2.0 },
     healthCheck: {
       intervalMs: 30000,

@@ -118,6 +118,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     firstByteMarginMs: int(0),
     stallFactor: num(1),
     minStallMs: int(1),
+    streamUpstream: bool,
     probeTimeoutMs: int(1),
   }),
   retry: obj({ maxRetries: int(0, 100), initialBackoffMs: num(0), maxBackoffMs: num(0), backoffMultiplier: num(1) }),

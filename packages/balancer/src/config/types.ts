@@ -30,6 +30,12 @@ export interface FailoverConfig {
   /** A stream stalls after `stallFactor` × the learned gap between tokens, never less than `minStallMs` (within `timeouts.idleTimeoutMs`). */
   stallFactor: number;
   minStallMs: number;
+  /**
+   * Ask nodes for a stream for non-streamed `/api/generate` and `/api/chat` too, and answer the
+   * client with the single object Ollama would have sent: the stream's deadlines then apply to them,
+   * and one that stalls is retried elsewhere, since nothing has reached the client yet.
+   */
+  streamUpstream: boolean;
   /** Deadline of the probe sent to a node that missed a deadline; a miss of this one takes it out until it answers again. */
   probeTimeoutMs: number;
 }

@@ -77,7 +77,7 @@ export class CompletionHandler {
       if (missed) this.d.suspicion.missed(node, missed, now);
       if (outcome.kind === 'ok' && !v.nodeFailure) {
         // Not for an in-band error: it is a failure, already recorded above, and no sample of speed.
-        const hotStream = ctx.facts?.stream === true && !ctx.cold;
+        const hotStream = (ctx.facts?.stream === true || ctx.assembled) && !ctx.cold;
         pool.estimates.recordCompletion(nodeId, ctx.model, outcome.final, { ttftMs: outcome.ttftMs, latencyMs: outcome.latencyMs, hotStream });
       }
       this.learnResidency(node, ctx, outcome, now);

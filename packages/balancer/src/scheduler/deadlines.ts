@@ -17,7 +17,7 @@ export interface DispatchDeadlines {
 
 /**
  * The deadlines of a request bound to `nodeId` (`cold`: its model is not resident there), `elapsedMs`
- * after it arrived. The fixed `timeouts` of the config bound everything; with `failover.adaptive`
+ * after it arrived, whose node is asked for a stream or not (`streamed`). The fixed `timeouts` of the config bound everything; with `failover.adaptive`
  * and once the estimates know the model, a stream's first byte is due at `firstByteFactor` × the
  * expected first byte plus `firstByteMarginMs`, and each later chunk within `stallFactor` token gaps
  * (never under `minStallMs`).
@@ -26,14 +26,23 @@ export interface DispatchDeadlines {
  * const d = dispatchDeadlines(config, estimates, 'gpu-1', facts, false, 12);
  * d.timeouts.firstByteMs; // e.g. 2 × 180 + 500 = 860 once the model's first byte was learned
  */
-export function dispatchDeadlines(cfg: BalancerConfig, est: Estimates, nodeId: string, facts: RequestFacts, cold: boolean, elapsedMs: number): DispatchDeadlines {
+export function dispatchDeadlines(
+  cfg: BalancerConfig,
+  est: Estimates,
+  nodeId: string,
+  facts: RequestFacts,
+  cold: boolean,
+  elapsedMs: number,
+  /** The node is asked for a stream (the client's own, or one assembled for a non-streaming client). */
+  streamed: boolean = facts.stream,
+): DispatchDeadlines {
   const t = cfg.timeouts;
   const f = cfg.failover;
   const totalMs = Math.max(1_000, t.requestTimeoutMs - elapsedMs);
   // A cold target sends nothing until the model has loaded: allow for the load we expect there.
   const coldAllowance = cold ? 2 * est.loadMs(nodeId, facts.model) : 0;
   const fixedFirstByte = Math.min(totalMs, t.firstByteTimeoutMs + coldAllowance);
-  if (!facts.stream) {
+  if (!streamed) {
     // Ollama sends the headers of a non-streamed answer with the whole of it: no first-byte deadline.
     const service = f.adaptive ? est.expectedServiceMs(nodeId, facts.model, facts, cold) : undefined;
     const overdueMs = service === undefined ? Infinity : f.firstByteFactor * service + f.firstByteMarginMs;

@@ -6,6 +6,8 @@ import type { DispatchPort } from '../stages/dispatch-types';
 import { untilSignal } from '../until-signal';
 import { Cancel } from '../upstream/cancel';
 import { dispatchDeadlines } from './deadlines';
+import { canAssemble } from '../upstream/assembler';
+import { setStreamTrue } from '@ollama-ring/protocol';
 import type { PoolState, PostEvent } from './pool-state';
 
 /** What starting a dispatch needs: the timeouts and estimates, the body, and where to post its end. */
@@ -29,7 +31,10 @@ export class DispatchStarter {
     const facts = ctx.facts!;
     const ac = new Cancel();
     ctx.upstreamAbort = ac;
-    const { timeouts, overdueMs } = dispatchDeadlines(pool.config, pool.estimates, node.id, facts, ctx.cold, now - ctx.arrivedAt);
+    const body = this.d.arena.view(ctx.bodyOffset, ctx.bodyLength);
+    // Once switched, the body asks for a stream on every later attempt too.
+    if (!ctx.assembled && !facts.stream && pool.config.failover.streamUpstream && canAssemble(ctx.route)) ctx.assembled = setStreamTrue(body);
+    const { timeouts, overdueMs } = dispatchDeadlines(pool.config, pool.estimates, node.id, facts, ctx.cold, now - ctx.arrivedAt, facts.stream || ctx.assembled);
     ctx.overdueAt = now + overdueMs;
     const sink = ctx.sink;
     void this.d.dispatcher
@@ -37,8 +42,9 @@ export class DispatchStarter {
         requestId: ctx.id,
         nodeId: node.id,
         route: ctx.route,
-        body: this.d.arena.view(ctx.bodyOffset, ctx.bodyLength),
+        body,
         timeouts,
+        assemble: ctx.assembled && canAssemble(ctx.route) ? ctx.route : undefined,
         signal: ac,
         sink: {
           onStart: (status, headers) => {

@@ -1,4 +1,5 @@
 import type { Route } from '@ollama-ring/protocol';
+import type { AssembledRoute } from '../upstream/assembler';
 import type { DispatchTimeouts, NodeEndpoint } from './dispatch-types';
 
 /** Frames a dispatch worker writes into its byte ring: [kind u8, 0, 0, 0][requestId i32][payload]. */
@@ -18,6 +19,7 @@ export type ToDispatchWorker =
       bodyByteOffset: number;
       bodyLength: number;
       timeouts: DispatchTimeouts;
+      assemble?: AssembledRoute;
     }
   | { type: 'abort'; id: number }
   | { type: 'pause'; id: number }

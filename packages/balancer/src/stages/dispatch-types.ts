@@ -1,3 +1,4 @@
+import type { AssembledRoute } from '../upstream/assembler';
 import type { CancelSignal } from '../upstream/cancel';
 /**
  * The contract of dispatch, apart from its implementations (`Dispatcher` inline, `WorkerDispatcher`
@@ -33,6 +34,11 @@ export interface DispatchJob {
   /** The request body, typically a view of the byte arena (sent without another copy). */
   body: Uint8Array;
   timeouts: DispatchTimeouts;
+  /**
+   * Set for a non-streamed generate or chat whose body now asks the node for a stream: dispatch
+   * assembles Ollama's single answer from it, and the sink sees nothing until it is whole.
+   */
+  assemble?: AssembledRoute;
   /** Aborts the upstream request (client gone, or the scheduler's own decision). */
   signal: CancelSignal;
   sink: DispatchSink;

@@ -95,6 +95,7 @@ export class WorkerDispatcher implements DispatchPort {
         bodyByteOffset: body.byteOffset,
         bodyLength: body.byteLength,
         timeouts: job.timeouts,
+        assemble: job.assemble,
       });
     });
   }

@@ -2,6 +2,7 @@ import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { DispatchJob, DispatchOutcome } from '../stages/dispatch-types';
 import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, inBandErrorOf } from '@ollama-ring/protocol';
+import { assemble } from './assembler';
 import { statsOf } from './final-stats';
 import { stripHopByHop } from './hop-by-hop';
 
@@ -29,6 +30,9 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
   private errorParts?: Buffer[];
   private errorBytes = 0;
   private tracker?: FinalChunkTracker;
+  /** The stream of a non-streamed request being assembled (`job.assemble`), and its headers. */
+  private parts?: Buffer[];
+  private partHeaders?: Record<string, string>;
   private timer?: NodeJS.Timeout;
   private timedOut = false;
   private settled = false;
@@ -77,6 +81,12 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
     }
     this.status = status;
     this.ttftMs = performance.now() - this.t0;
+    if (this.job.assemble) {
+      // Nothing reaches the client until the answer is whole: until then it can still go elsewhere.
+      this.parts = [];
+      this.partHeaders = stripHopByHop(headers, KEEP_LENGTH);
+      return;
+    }
     this.tracker = new FinalChunkTracker();
     this.started = true;
     this.job.sink.onStart(status, stripHopByHop(headers, KEEP_LENGTH));
@@ -86,6 +96,10 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
     if (this.errorParts) {
       if (this.errorBytes < MAX_ERROR_BODY) this.errorParts.push(chunk);
       this.errorBytes += chunk.length;
+      return;
+    }
+    if (this.parts) {
+      this.parts.push(chunk);
       return;
     }
     this.tracker!.push(chunk);
@@ -103,8 +117,29 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
       this.settle({ kind: 'http-error', status: this.status, body, started: false, latencyMs });
       return;
     }
+    if (this.parts) {
+      this.endAssembled(latencyMs);
+      return;
+    }
     const last = this.tracker!.lastObject();
     this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError: inBandErrorOf(last) });
+  }
+
+  /** Sends the assembled answer as Ollama's own non-streamed one, or ends as the error Ollama would answer. */
+  private endAssembled(latencyMs: number): void {
+    const a = assemble(this.job.assemble!, this.parts!);
+    if (!a.ok) {
+      this.settle({ kind: 'http-error', status: 500, body: JSON.stringify({ error: a.error }), started: false, latencyMs });
+      return;
+    }
+    const body = Buffer.from(a.body);
+    const headers = this.partHeaders!;
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = String(body.length);
+    this.started = true;
+    this.job.sink.onStart(this.status, headers);
+    this.job.sink.onChunk(body);
+    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(a.last) });
   }
 
   onResponseError(_c: UndiciDispatcher.DispatchController, err: Error): void {

@@ -36,7 +36,7 @@ const SEED_EXPECTED: BalancerConfig = {
     firstByteTimeoutMs: 60000,
     idleTimeoutMs: 30000,
   },
-  failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, probeTimeoutMs: 500 },
+  failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, streamUpstream: true, probeTimeoutMs: 500 },
   retry: { maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 5000, backoffMultiplier: 2 },
   healthCheck: {
     intervalMs: 30000,

@@ -85,9 +85,55 @@ describe('failover from hung and stalled nodes', () => {
     );
   });
 
-  test('non-streamed requests on a node that hangs move to another node once its probe fails', async () => {
+  test('non-streamed requests to a node that hangs are streamed from it, so they too are retried on the learned first-byte deadline', async () => {
     await withPool(
       () => undefined,
+      async (h) => {
+        await warmUp(h);
+        h.sim.node('a').setFaults({ hang: {} });
+        const p = h.factory.getPipeline();
+        const results = await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            const start = Date.now();
+            const res = await p.submit(gen(12, false));
+            return { ms: Date.now() - start, res };
+          }),
+        );
+        for (const { ms, res } of results) {
+          expect(res.body).toMatchObject({ done: true, model: 'llama3.2' });
+          expect(typeof res.body.response).toBe('string');
+          expect(res.nodeId).toBe('b');
+          // The fixed request timeout is 120 s.
+          expect(ms).toBeLessThan(5_000);
+        }
+        expect(await metricValue(h, /node_suspected_total\{node="a",cause="first-byte"\}/)).toBeGreaterThanOrEqual(1);
+        await eventually(() => h.factory.getNodeRegistry().getNode('a')?.health === 'UNHEALTHY', 3_000, 'a marked down by its probe');
+        h.sim.node('a').setFaults({ hang: null });
+      },
+    );
+  });
+
+  test('a non-streamed generate that stalls on its node is retried elsewhere: nothing had reached the client', async () => {
+    await withPool(
+      (c) => (c.failover.minStallMs = 300),
+      async (h) => {
+        await warmUp(h);
+        h.sim.node('a').setFaults({ hang: { afterTokens: 3 } });
+        const results = await Promise.all(Array.from({ length: 4 }, () => h.factory.getPipeline().submit(gen(12, false))));
+        for (const r of results) {
+          expect(r.body.done).toBe(true);
+          expect(r.nodeId).toBe('b');
+        }
+        expect(results.some((r) => r.retries > 0)).toBe(true);
+        expect(await metricValue(h, /node_suspected_total\{node="a",cause="stall"\}/)).toBeGreaterThanOrEqual(1);
+        h.sim.node('a').setFaults({ hang: null });
+      },
+    );
+  });
+
+  test('non-streamed requests on a node that hangs move to another node once its probe fails (failover.streamUpstream off)', async () => {
+    await withPool(
+      (c) => (c.failover.streamUpstream = false),
       async (h) => {
         await warmUp(h);
         h.sim.node('a').setFaults({ hang: {} });
@@ -105,7 +151,7 @@ describe('failover from hung and stalled nodes', () => {
           // The fixed request timeout is 120 s; overdue sweep + probe + retry is about a second.
           expect(r.ms).toBeLessThan(6_000);
         }
-        expect(h.factory.getNodeRegistry().getNode('a')?.health).toBe('UNHEALTHY');
+        await eventually(() => h.factory.getNodeRegistry().getNode('a')?.health === 'UNHEALTHY', 3_000, 'a marked down by its probe');
         expect(await metricValue(h, /node_suspected_total\{node="a",cause="overdue"\}/)).toBeGreaterThanOrEqual(1);
         h.sim.node('a').setFaults({ hang: null });
       },

@@ -236,7 +236,7 @@ describe('HealthMonitor', () => {
           halfOpenRequests: 1,
         },
         timeouts: { requestTimeoutMs: 1, connectTimeoutMs: 1000, healthCheckTimeoutMs: 500, firstByteTimeoutMs: 1, idleTimeoutMs: 1 },
-        failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, probeTimeoutMs: 300 },
+        failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, streamUpstream: true, probeTimeoutMs: 300 },
       },
       { onHealth: (r) => health.push(r) },
     );

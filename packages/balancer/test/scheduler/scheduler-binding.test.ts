@@ -1,3 +1,4 @@
+import { Route } from '@ollama-ring/protocol';
 // The scheduler's late binding: queue order, per-model caps, hotness, per-request strategies.
 import { fakeClockForEachTest, Harness, nodeSpec, PickStrategy, settle } from '../helpers';
 
@@ -19,6 +20,19 @@ describe('late binding and order', () => {
     call.ok();
     await settle();
     expect(second.sink.starts[0].queueMs).toBe(500);
+    h.expectIdle();
+  });
+
+  test('without failover.streamUpstream a non-streamed request has no first-byte deadline: its headers come with the whole answer', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a')] });
+    h.config.failover.streamUpstream = false;
+    h.submit({ model: 'm', stream: false });
+    const job = h.dispatcher.calls[0].job;
+    expect(job.assemble).toBeUndefined();
+    expect(job.timeouts.firstByteMs).toBe(h.config.timeouts.requestTimeoutMs);
+    expect(JSON.parse(Buffer.from(job.body).toString())).toMatchObject({ stream: false });
+    for (const c of h.dispatcher.open()) c.ok();
+    await settle();
     h.expectIdle();
   });
 
@@ -83,8 +97,12 @@ describe('late binding and order', () => {
     // A cold streaming request gets twice the expected load time (prior 5 s) on top of the first-byte timeout.
     expect(c1.job.timeouts).toEqual({ firstByteMs: t.firstByteTimeoutMs + 10_000, idleMs: t.idleTimeoutMs, totalMs: t.requestTimeoutMs });
     expect(c2.job.timeouts.firstByteMs).toBe(t.firstByteTimeoutMs);
-    // A non-streaming request sends its headers only with the whole answer: first byte = total.
-    expect(h.dispatcher.calls[3].job.timeouts.firstByteMs).toBe(t.requestTimeoutMs);
+    // A non-streamed generate is streamed from the node (failover.streamUpstream): a stream's deadline,
+    // and its body now asks for a stream.
+    const c4 = h.dispatcher.calls[3].job;
+    expect(c4.assemble).toBe(Route.Generate);
+    expect(c4.timeouts.firstByteMs).toBe(t.firstByteTimeoutMs + 10_000);
+    expect(JSON.parse(Buffer.from(c4.body).toString())).toMatchObject({ stream: true });
     for (const c of h.dispatcher.open()) c.ok();
     await settle();
     h.expectIdle();
