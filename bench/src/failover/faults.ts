@@ -8,11 +8,13 @@ export interface FaultCase {
   inject(node: SimNode): void;
   clear(node: SimNode): void;
   /**
-   * `deadline`: found by a missed deadline (out of rotation within 1 s of it); `error`: answers with
+   * `deadline`: found by a missed first-byte deadline (out of rotation within 1 s of it, affected
+   * requests at most 1 s late); `stall`: found by a stall deadline (out within 1 s of it; requests
+   * pay the stall deadline, `failover.minStallMs` at least); `error`: answers with
    * an error at once (retried elsewhere; out when its breaker's threshold of failures is reached or
    * at once when refused); `slow`: to be used less, not taken out.
    */
-  kind: 'deadline' | 'error' | 'slow';
+  kind: 'deadline' | 'stall' | 'error' | 'slow';
 }
 
 export const FAULTS: readonly FaultCase[] = [
@@ -49,7 +51,7 @@ export const FAULTS: readonly FaultCase[] = [
     what: 'generations stop after 5 tokens, sockets stay open',
     inject: (n) => n.setFaults({ hang: { afterTokens: 5 } }),
     clear: (n) => n.setFaults({ hang: null }),
-    kind: 'deadline',
+    kind: 'stall',
   },
   {
     name: '503-storm',

@@ -108,7 +108,7 @@ function facts(rawModel: string, stream: boolean, text: string, optionsSignature
     model,
     optionsSignature,
     stream,
-    promptTokens: Math.ceil(text.length / 4),
+    promptTokens: estimateTokens(text),
     tags,
   };
   const cap = outputCapOf(b);
@@ -195,4 +195,28 @@ function isStringOrStrings(v: unknown): boolean {
 
 function reject(status: number, message: string): RequestRejection {
   return { status, message };
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A prompt's size in tokens, roughly: about four characters a token for ASCII text (English, code),
+ * one a token for every other character (CJK text runs close to one; other scripts between). The
+ * learned first-byte deadline scales with it, so an estimate four times short on a Chinese prompt
+ * would have timed out a healthy node's prefill.
+ *
+ * @example estimateTokens('hello world!'); // 3
+ * @example estimateTokens('你好世界'); // 4
+ */
+export function estimateTokens(text: string): number {
+  if (!NON_ASCII.test(text)) return Math.ceil(text.length / 4);
+  let ascii = 0;
+  let other = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) ascii++;
+    // A surrogate pair is one character: count its high half only.
+    else if (c < 0xdc00 || c > 0xdfff) other++;
+  }
+  return Math.ceil(ascii / 4) + other;
 }

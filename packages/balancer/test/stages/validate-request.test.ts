@@ -205,6 +205,13 @@ describe('validateRequest: prompt length limit', () => {
     const f = ok(Route.Generate, { model: 'm', prompt: 'abcd', input: 'x'.repeat(1_000) });
     expect(f.promptTokens).toBe(1);
   });
+
+  test('tokens: four ASCII characters a token, every other character one (a CJK prompt is not four times short)', () => {
+    expect(ok(Route.Generate, { model: 'm', prompt: 'abcdefgh' }).promptTokens).toBe(2);
+    expect(ok(Route.Generate, { model: 'm', prompt: '你好世界，今天天气很好' }).promptTokens).toBe(11);
+    // ASCII around non-ASCII; an emoji (a surrogate pair) is one.
+    expect(ok(Route.Generate, { model: 'm', prompt: 'abcd 😀 efgh' }).promptTokens).toBe(Math.ceil(10 / 4) + 1);
+  });
 });
 
 describe('validateRequest: allowedModels', () => {
