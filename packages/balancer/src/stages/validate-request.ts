@@ -197,7 +197,7 @@ function reject(status: number, message: string): RequestRejection {
   return { status, message };
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * A prompt's size in tokens, roughly: about four characters a token for ASCII text (English, code),
