@@ -27,13 +27,14 @@ export function judge(nodeId: string, o: DispatchOutcome): CompletionVerdict {
   switch (o.kind) {
     case 'ok':
       if (o.inBandError) {
-        // The runner failed mid-stream; the error line has already gone to the client as bytes.
+        // The runner failed mid-stream; the error line has already gone to the client as bytes,
+        // so the error is marked delivered: the sink ends the stream without a second copy.
         return {
           nodeFailure: true,
           nodeDown: false,
           retryable: false,
           outcome: 'upstream_error',
-          error: new UpstreamError(nodeId, 500, o.inBandError),
+          error: new UpstreamError(nodeId, 500, o.inBandError, { inBand: true }),
         };
       }
       return { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'success' };

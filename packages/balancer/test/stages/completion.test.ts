@@ -132,6 +132,13 @@ describe('judge', () => {
     expect([err.nodeId, err.upstreamStatus, err.body, err.code]).toEqual(['gpu-2', 400, '{"error":"bad"}', 'ERR_UPSTREAM']);
   });
 
+  test('an in-band error is marked delivered (the sink must not write it again); no other error is', () => {
+    const inBand = judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, inBandError: 'runner crashed' }).error as UpstreamError;
+    expect([inBand.inBand, inBand.code]).toEqual([true, 'ERR_UPSTREAM']);
+    expect((judge('a', httpError(500, '{"error":"x"}')).error as UpstreamError).inBand).toBe(false);
+    expect((judge('a', failed(new UpstreamError('a', 0, 'x'), { started: true })).error as UpstreamError).inBand).toBe(false);
+  });
+
   test('a failed outcome keeps its own error object', () => {
     const e = new UpstreamError('a', 0, 'x');
     expect(judge('a', failed(e)).error).toBe(e);
