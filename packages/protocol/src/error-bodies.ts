@@ -55,6 +55,16 @@ export function errorMessageOf(body: string): string | undefined {
   } catch {
     return undefined;
   }
+  return errorMessageIn(v);
+}
+
+/**
+ * The message of an already parsed error object in either shape (an Ollama error line, an OpenAI
+ * error event's payload), else undefined.
+ *
+ * @example errorMessageIn({ error: { message: 'boom', type: 'api_error' } }); // 'boom'
+ */
+export function errorMessageIn(v: unknown): string | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const error = (v as { error?: unknown }).error;
   if (typeof error === 'string') return error;

@@ -19,7 +19,18 @@ export {
   sameModel,
   shortestOrRaw,
 } from './model-names';
-export { ERROR_CONTENT_TYPE, openAIErrorType, ollamaErrorBody, openAIErrorBody, errorBody, streamErrorLine, errorMessageOf, isErrorBody, errorText } from './error-bodies';
+export {
+  ERROR_CONTENT_TYPE,
+  openAIErrorType,
+  ollamaErrorBody,
+  openAIErrorBody,
+  errorBody,
+  streamErrorLine,
+  errorMessageOf,
+  errorMessageIn,
+  isErrorBody,
+  errorText,
+} from './error-bodies';
 export { type NetworkErrorKind, type TimeoutPhase, type NetworkErrorClass, networkErrorCode, classifyNetworkError } from './network-errors';
 export {
   NDJSON_CONTENT_TYPE,

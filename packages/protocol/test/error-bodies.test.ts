@@ -1,4 +1,15 @@
-import { ERROR_CONTENT_TYPE, errorBody, errorMessageOf, errorText, isErrorBody, ollamaErrorBody, openAIErrorBody, openAIErrorType, streamErrorLine } from '@ollama-ring/protocol';
+import {
+  ERROR_CONTENT_TYPE,
+  errorBody,
+  errorMessageIn,
+  errorMessageOf,
+  errorText,
+  isErrorBody,
+  ollamaErrorBody,
+  openAIErrorBody,
+  openAIErrorType,
+  streamErrorLine,
+} from '@ollama-ring/protocol';
 
 describe('building error bodies', () => {
   test('Ollama: {"error":"…"} with no trailing newline (gin c.JSON)', () => {
@@ -42,6 +53,13 @@ describe('parsing error bodies', () => {
     ['', undefined],
   ])('errorMessageOf(%p) = %p', (body, message) => {
     expect(errorMessageOf(body)).toBe(message);
+  });
+
+  test('errorMessageIn: the same, of an object already parsed (a stream line or event)', () => {
+    expect(errorMessageIn({ error: 'boom' })).toBe('boom');
+    expect(errorMessageIn({ error: { message: 'boom', type: 'api_error' } })).toBe('boom');
+    expect(errorMessageIn({ done: true })).toBeUndefined();
+    expect(errorMessageIn(undefined)).toBeUndefined();
   });
 
   test('round trip: every body built parses back to its message', () => {

@@ -37,6 +37,17 @@ export function judge(nodeId: string, o: DispatchOutcome): CompletionVerdict {
           error: new UpstreamError(nodeId, 500, o.inBandError, { inBand: true }),
         };
       }
+      if (o.unterminated) {
+        // An OpenAI stream cut short without a word (Ollama's own way of failing one mid-way): a
+        // node failure, and the client is owed an error event, which the sink writes.
+        return {
+          nodeFailure: true,
+          nodeDown: false,
+          retryable: false,
+          outcome: 'upstream_error',
+          error: new UpstreamError(nodeId, 502, `node ${nodeId} ended the stream before it was done (no [DONE]): the generation failed there`),
+        };
+      }
       return { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'success' };
     case 'http-error': {
       if (o.status === 404 && /not found/i.test(o.body)) {

@@ -1,7 +1,7 @@
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { DispatchJob, DispatchOutcome } from '../stages/dispatch-types';
-import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, inBandErrorOf } from '@ollama-ring/protocol';
+import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, errorMessageIn } from '@ollama-ring/protocol';
 import { statsOf } from './final-stats';
 import { stripHopByHop } from './hop-by-hop';
 
@@ -77,9 +77,10 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
     }
     this.status = status;
     this.ttftMs = performance.now() - this.t0;
-    this.tracker = new FinalChunkTracker();
+    const kept = stripHopByHop(headers, KEEP_LENGTH);
+    this.tracker = new FinalChunkTracker(kept['content-type']);
     this.started = true;
-    this.job.sink.onStart(status, stripHopByHop(headers, KEEP_LENGTH));
+    this.job.sink.onStart(status, kept);
   }
 
   onResponseData(controller: UndiciDispatcher.DispatchController, chunk: Buffer): void {
@@ -104,7 +105,8 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
       return;
     }
     const last = this.tracker!.lastObject();
-    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError: inBandErrorOf(last) });
+    const unterminated = this.tracker!.unterminated() || undefined;
+    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError: errorMessageIn(last), unterminated });
   }
 
   onResponseError(_c: UndiciDispatcher.DispatchController, err: Error): void {

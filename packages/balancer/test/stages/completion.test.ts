@@ -32,6 +32,11 @@ describe('judge', () => {
       { nodeFailure: true, nodeDown: false, retryable: false, outcome: 'upstream_error', status: 500, message: 'runner crashed', errorClass: UpstreamError },
     ],
     [
+      'ok, but an SSE stream that ended without [DONE] (Ollama cut it after a failure): a node failure, never retried',
+      { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, unterminated: true },
+      { nodeFailure: true, nodeDown: false, retryable: false, outcome: 'upstream_error', status: 502, errorClass: UpstreamError },
+    ],
+    [
       '404 model not found (generate/chat text): model missing there, retry elsewhere, not a node failure',
       httpError(404, OLLAMA_404),
       { nodeFailure: false, nodeDown: false, retryable: true, modelMissing: true, outcome: 'client_error', status: 404, message: "model 'xyz' not found" },
@@ -136,6 +141,10 @@ describe('judge', () => {
     const inBand = judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, inBandError: 'runner crashed' }).error as UpstreamError;
     expect([inBand.inBand, inBand.code]).toEqual([true, 'ERR_UPSTREAM']);
     expect((judge('a', httpError(500, '{"error":"x"}')).error as UpstreamError).inBand).toBe(false);
+    // An SSE stream cut without a word: the client has had no error yet, the sink writes one.
+    expect((judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, unterminated: true }).error as UpstreamError).inBand).toBe(false);
+    // The node's own error event ended it: that is the error, already delivered.
+    expect((judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, inBandError: 'x', unterminated: true }).error as UpstreamError).inBand).toBe(true);
     expect((judge('a', failed(new UpstreamError('a', 0, 'x'), { started: true })).error as UpstreamError).inBand).toBe(false);
   });
 
