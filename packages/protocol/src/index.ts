@@ -29,6 +29,7 @@ export {
   errorMessageOf,
   errorMessageIn,
   isErrorBody,
+  isModelNotFound,
   errorText,
 } from './error-bodies';
 export { type NetworkErrorKind, type TimeoutPhase, type NetworkErrorClass, networkErrorCode, classifyNetworkError } from './network-errors';

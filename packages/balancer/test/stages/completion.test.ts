@@ -18,6 +18,7 @@ const BUSY_503 = '{"error":"server busy, please try again.  maximum pending requ
 
 type Expect = Pick<CompletionVerdict, 'nodeFailure' | 'nodeDown' | 'retryable' | 'outcome'> & {
   modelMissing?: boolean;
+  routeMissing?: boolean;
   status?: number;
   message?: string;
   errorClass?: new (...a: never[]) => Error;
@@ -47,9 +48,24 @@ describe('judge', () => {
       { nodeFailure: false, nodeDown: false, retryable: true, modelMissing: true, outcome: 'client_error', status: 404, message: 'model "xyz" not found, try pulling it first' },
     ],
     [
-      '404 with another text: passed through, not retried',
+      '404 model not found from the OpenAI layer: the same message in its shape',
+      httpError(404, '{"error":{"message":"model \'xyz:latest\' not found","type":"not_found_error","param":null,"code":null}}\n'),
+      { nodeFailure: false, nodeDown: false, retryable: true, modelMissing: true, outcome: 'client_error', status: 404, message: "model 'xyz:latest' not found" },
+    ],
+    [
+      "gin's 404 page not found (a route the node lacks): not the model, not a node failure; may be tried elsewhere",
+      httpError(404, '404 page not found'),
+      { nodeFailure: false, nodeDown: false, retryable: true, routeMissing: true, outcome: 'client_error', status: 404, message: '404 page not found' },
+    ],
+    [
+      '404 with another text: not the model either',
       httpError(404, '{"error":"no such thing"}'),
-      { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'client_error', status: 404, message: 'no such thing' },
+      { nodeFailure: false, nodeDown: false, retryable: true, routeMissing: true, outcome: 'client_error', status: 404, message: 'no such thing' },
+    ],
+    [
+      '404 whose text merely contains "not found": not the model',
+      httpError(404, '{"error":"blob \\"sha256:00\\" not found"}'),
+      { nodeFailure: false, nodeDown: false, retryable: true, routeMissing: true, outcome: 'client_error', status: 404 },
     ],
     [
       '429: node failure, retryable',
@@ -123,6 +139,7 @@ describe('judge', () => {
       outcome: e.outcome,
     });
     expect(Boolean(v.modelMissing)).toBe(Boolean(e.modelMissing));
+    expect(Boolean(v.routeMissing)).toBe(Boolean(e.routeMissing));
     if (e.outcome === 'success') expect(v.error).toBeUndefined();
     else expect(v.error).toBeDefined();
     if (e.status !== undefined) expect(v.error?.status).toBe(e.status);
