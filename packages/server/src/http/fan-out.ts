@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeSnapshot } from '@ollama-ring/balancer';
-import { LineSplitter, NDJSON_CONTENT_TYPE, errorText, ndjsonLine, inBandErrorOf, isModelNotFound, parseStreamLine } from '@ollama-ring/protocol';
+import { LineSplitter, NDJSON_CONTENT_TYPE, errorText, ndjsonLine, inBandErrorOf, isModelNotFound, parseStreamLine, toJson } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { type JsonObject, sendJson } from './route-util';
@@ -108,7 +108,7 @@ export async function fanOutCall(
   call: { method: 'POST' | 'DELETE'; path: string; body: JsonObject; nodes: NodeSnapshot[]; verb: string; after?: (ok: string[]) => Promise<void> },
 ): Promise<string[]> {
   const up = upstreamFor(gw);
-  const payload = JSON.stringify(call.body);
+  const payload = toJson(call.body);
   const answers = await Promise.allSettled(
     call.nodes.map((n) => up.text(n, { method: call.method, path: call.path, body: payload, headers: forwardable(req.headers), kind: 'op' })),
   );
@@ -154,7 +154,7 @@ export async function fanOutProgress(
   const signal = callSignal(gw, res);
   const up = upstreamFor(gw);
   // Streamed from every node whatever the client asked: the merge needs the progress to judge the end.
-  const payload = JSON.stringify({ ...call.body, stream: true });
+  const payload = toJson({ ...call.body, stream: true });
   const heads = await Promise.allSettled(
     call.nodes.map((n) => up.stream(n, { method: 'POST', path: call.path, body: payload, headers: forwardable(req.headers), signal, kind: 'stream' })),
   );

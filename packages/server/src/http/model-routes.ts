@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { errorText, isModelNotFound, normalizeModel } from '@ollama-ring/protocol';
+import { errorText, isModelNotFound, normalizeModel, toJson } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { NODE_HEADER } from './http-sink';
@@ -88,7 +88,7 @@ export function addModelRoutes(router: Router, gw: GatewayContext): void {
     // Nodes that list the model first; the rest after, in case they have pulled it since discovery.
     const order = [...serving.filter((n) => n.models.includes(key)), ...serving.filter((n) => !n.models.includes(key))];
     const up = upstreamFor(gw);
-    const payload = JSON.stringify(body);
+    const payload = toJson(body);
     let notFound: { status: number; text: string; headers: Record<string, string>; node: string } | undefined;
     let noRoute: string | undefined;
     let failure: NodeCallError | undefined;
