@@ -87,11 +87,18 @@ export class UpstreamError extends BalancerError {
   readonly upstreamStatus: number;
   /** The upstream's own error body, passed through unchanged by the gateway where it has one. */
   readonly body?: string;
-  constructor(nodeId: string, upstreamStatus: number, message: string, options?: { cause?: unknown; body?: string; code?: string; status?: number }) {
+  /**
+   * The node's own error line (Ollama's final `{"error":…}` of a stream that failed after it began)
+   * already reached the client as the stream's last chunk: a sink ends the response without
+   * writing the error again (see `ResponseSink.onError`).
+   */
+  readonly inBand: boolean;
+  constructor(nodeId: string, upstreamStatus: number, message: string, options?: { cause?: unknown; body?: string; code?: string; status?: number; inBand?: boolean }) {
     super(options?.code ?? UpstreamError.brand, options?.status ?? (upstreamStatus >= 400 ? upstreamStatus : 502), message, options);
     this.nodeId = nodeId;
     this.upstreamStatus = upstreamStatus;
     this.body = options?.body;
+    this.inBand = options?.inBand ?? false;
   }
 }
 

@@ -21,7 +21,7 @@ export {
 } from './errors';
 export { controlLayout, controlSchema, type ControlSchema, ingressLayout, ingressSchema, type IngressSchema } from './events';
 export { type ChatMessage, InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
-export type { EndInfo, ResponseSink, StartInfo } from './response-sink';
+export { deliveredInBand, type EndInfo, type ResponseSink, type StartInfo } from './response-sink';
 export { type CallOptions, Pipeline, PipelineEngine, type RawRequest } from './pipeline';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';

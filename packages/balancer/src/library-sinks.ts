@@ -2,7 +2,7 @@ import { LineSplitter, inBandErrorOf, parseStreamLine } from '@ollama-ring/proto
 import type { BalancerError } from './errors';
 import { UpstreamError } from './errors';
 import type { InferenceResponse } from './inference-request';
-import type { EndInfo, ResponseSink, StartInfo } from './response-sink';
+import { deliveredInBand, type EndInfo, type ResponseSink, type StartInfo } from './response-sink';
 
 /** A sink that gathers the whole body and resolves with it parsed (non-streaming `submit`). */
 export function collectingSink(): { sink: ResponseSink; result: Promise<InferenceResponse> } {
@@ -53,10 +53,14 @@ export function streamingSink(): { sink: ResponseSink; iterator: AsyncIterableIt
     wake = undefined;
     w?.();
   };
+  /** Whether the node's own error line is among the objects queued (thrown when reached). */
+  let inBandQueued = false;
   const take = (line: string) => {
     // A torn or foreign line (or SSE's `[DONE]`) is not an object the caller asked for; skip it.
     const obj = parseStreamLine(line);
-    if (obj) queue.push(obj);
+    if (!obj) return;
+    queue.push(obj);
+    if (inBandErrorOf(obj) !== undefined) inBandQueued = true;
   };
   const sink: ResponseSink = {
     onStart: (info) => void (start = info),
@@ -72,7 +76,10 @@ export function streamingSink(): { sink: ResponseSink; iterator: AsyncIterableIt
       notify();
     },
     onError: (e) => {
-      failure = e;
+      // The node's own error line is in the stream already (a final line without its newline
+      // included): the iterator throws it when it gets there, and only that once.
+      if (deliveredInBand(e)) take(lines.end());
+      if (!deliveredInBand(e) || !inBandQueued) failure = e;
       done = true;
       notify();
     },

@@ -1,6 +1,6 @@
 import { ARENA_FULL, type ByteArena, Disruptor, InsufficientCapacityError, type RingBuffer, SameThreadWaitStrategy } from '@ollama-ring/disruptor';
 import type { BalancerConfig } from './config/types';
-import { Route, normalizeModel } from '@ollama-ring/protocol';
+import { Route, normalizeModel, toJson } from '@ollama-ring/protocol';
 import { type ControlSchema, controlLayout, type IngressSchema, ingressLayout } from './events';
 import { BackpressureError, type BalancerError, RequestAbortedError, ValidationError } from './errors';
 import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
@@ -176,7 +176,8 @@ export class Pipeline {
    */
   execute(req: InferenceRequest | RawRequest, sink: ResponseSink, opts: CallOptions = {}): number {
     const cfg = this.cfg();
-    const bytes = req instanceof InferenceRequest ? encoder.encode(JSON.stringify(req.body)) : req.body;
+    // toJson: a caller's body of any depth becomes bytes; validation then refuses what Ollama would.
+    const bytes = req instanceof InferenceRequest ? encoder.encode(toJson(req.body)) : req.body;
     if (bytes.length > cfg.validation.maxBodyBytes) {
       throw new ValidationError(`request body of ${bytes.length} bytes exceeds the limit of ${cfg.validation.maxBodyBytes}`, 413);
     }

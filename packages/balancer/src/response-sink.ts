@@ -1,4 +1,4 @@
-import type { BalancerError } from './errors';
+import { type BalancerError, UpstreamError } from './errors';
 import type { FinalChunkStats } from './scheduler/estimates';
 
 /** Where a request's response goes: an HTTP response in the gateway, a promise or iterator in the library. */
@@ -15,6 +15,8 @@ export interface ResponseSink {
   /**
    * The request failed. `started` says whether `onStart` had been called: if so the error must be
    * delivered in-band (Ollama sends a final `{"error": …}` line), otherwise as an error response.
+   * When {@link deliveredInBand} is true the node's own error line was the stream's last chunk:
+   * the sink only ends the response, so that the stream ends with that error once.
    */
   onError(error: BalancerError, started: boolean): void;
   /** Resolves when the sink can take more bytes (after `onChunk` returned false). */
@@ -34,4 +36,14 @@ export interface EndInfo {
   final?: FinalChunkStats;
   ttftMs: number;
   latencyMs: number;
+}
+
+/**
+ * True when `error` is a node's in-band error whose line the sink has already been given as the
+ * stream's last chunk: writing it again would end the stream with the error twice.
+ *
+ * @example onError(e, started) { if (started && deliveredInBand(e)) return res.end(); … }
+ */
+export function deliveredInBand(error: BalancerError): boolean {
+  return error instanceof UpstreamError && error.inBand;
 }

@@ -55,11 +55,43 @@ export function errorMessageOf(body: string): string | undefined {
   } catch {
     return undefined;
   }
+  return errorMessageIn(v);
+}
+
+/**
+ * The message of an already parsed error object in either shape (an Ollama error line, an OpenAI
+ * error event's payload), else undefined.
+ *
+ * @example errorMessageIn({ error: { message: 'boom', type: 'api_error' } }); // 'boom'
+ */
+export function errorMessageIn(v: unknown): string | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const error = (v as { error?: unknown }).error;
   if (typeof error === 'string') return error;
   const nested = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
   return typeof nested === 'string' ? nested : undefined;
+}
+
+/**
+ * Ollama's model-not-found messages (ollama-api.md §4): `model 'x' not found` (generate, chat, show,
+ * delete: the name as given or normalised), `model "x" not found` (copy) and `model "x" not found,
+ * try pulling it first` (embed, embeddings: Go's `%q`). Its OpenAI layer carries the same message.
+ */
+const MODEL_NOT_FOUND = /^model (?:'.*'|".*") not found(?:, try pulling it first)?$/s;
+
+/**
+ * True when a node's answer is Ollama's own "this model is not here": a 404 whose JSON `error`
+ * (native) or `error.message` (OpenAI) is one of Ollama's model-not-found messages. The one rule
+ * for telling it from any other 404, above all a route the node lacks (gin's text
+ * `404 page not found`), which says nothing about the model.
+ *
+ * @example isModelNotFound(404, '{"error":"model \'x\' not found"}'); // true
+ * isModelNotFound(404, '404 page not found'); // false
+ */
+export function isModelNotFound(status: number, body: string): boolean {
+  if (status !== 404) return false;
+  const message = errorMessageOf(body);
+  return message !== undefined && MODEL_NOT_FOUND.test(message);
 }
 
 /** True when `body` is an error body in `flavor`'s shape, so that it can be passed on unchanged. */

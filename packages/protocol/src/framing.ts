@@ -88,11 +88,18 @@ const decoder = new TextDecoder();
 /**
  * Keeps the last complete line of a streamed response (NDJSON or SSE) without buffering the
  * stream, so dispatch can read Ollama's final chunk (`done`, durations, counts) or an in-band
- * `{"error": …}` line once the stream ends.
+ * `{"error": …}` line once the stream ends, and tell an SSE stream that ended without its
+ * `[DONE]`.
  */
 export class FinalChunkTracker {
   private last: Uint8Array = new Uint8Array(0);
   private pending: Uint8Array = new Uint8Array(0);
+  private readonly sse: boolean;
+
+  /** `contentType`: the response's, which says whether the stream is SSE (see {@link unterminated}). */
+  constructor(contentType = '') {
+    this.sse = contentType.includes('event-stream');
+  }
 
   push(chunk: Uint8Array): void {
     const end = chunk.lastIndexOf(NL);
@@ -125,6 +132,18 @@ export class FinalChunkTracker {
     const whole = parseStreamLine(text);
     if (whole) return whole;
     return tail.length >= MAX_LINE ? metricsOf(text) : undefined;
+  }
+
+  /**
+   * True for an SSE stream (by the content type given) whose last line is not `data: [DONE]`: the
+   * node stopped before the end. Ollama's OpenAI layer ends a stream that failed after it began so
+   * (one empty chunk, then the end, with no error event: ollama-api.md §7), so this is how such a
+   * failure shows. NDJSON streams are never unterminated here.
+   */
+  unterminated(): boolean {
+    if (!this.sse) return false;
+    const tail = nonBlank(this.pending) ? this.pending : this.last;
+    return decoder.decode(tail).trim() !== SSE_DONE.trim();
   }
 }
 

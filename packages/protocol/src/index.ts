@@ -1,7 +1,7 @@
 /**
  * @ollama-ring/protocol: what the balancer, the gateway and the emulator know of Ollama's wire
- * protocol, in one place: routes, model names, error bodies, network-error classification, stream
- * framing, and the product's error base.
+ * protocol, in one place: routes, model names, error bodies, JSON bodies of any depth Ollama accepts,
+ * network-error classification, stream framing, and the product's error base.
  */
 export { OllamaRingError } from './errors';
 export { type ErrorFlavor, flavorOfPath, Route, ROUTE_PATHS, INFERENCE_ROUTES, isOpenAIRoute, type Endpoint, OLLAMA_ENDPOINTS } from './routes';
@@ -19,7 +19,20 @@ export {
   sameModel,
   shortestOrRaw,
 } from './model-names';
-export { ERROR_CONTENT_TYPE, openAIErrorType, ollamaErrorBody, openAIErrorBody, errorBody, streamErrorLine, errorMessageOf, isErrorBody, errorText } from './error-bodies';
+export {
+  ERROR_CONTENT_TYPE,
+  openAIErrorType,
+  ollamaErrorBody,
+  openAIErrorBody,
+  errorBody,
+  streamErrorLine,
+  errorMessageOf,
+  errorMessageIn,
+  isErrorBody,
+  isModelNotFound,
+  errorText,
+} from './error-bodies';
+export { MAX_JSON_DEPTH, jsonDepthError, toJson } from './json';
 export { type NetworkErrorKind, type TimeoutPhase, type NetworkErrorClass, networkErrorCode, classifyNetworkError } from './network-errors';
 export {
   NDJSON_CONTENT_TYPE,

@@ -1,4 +1,16 @@
-import { ERROR_CONTENT_TYPE, errorBody, errorMessageOf, errorText, isErrorBody, ollamaErrorBody, openAIErrorBody, openAIErrorType, streamErrorLine } from '@ollama-ring/protocol';
+import {
+  ERROR_CONTENT_TYPE,
+  errorBody,
+  errorMessageIn,
+  errorMessageOf,
+  errorText,
+  isErrorBody,
+  isModelNotFound,
+  ollamaErrorBody,
+  openAIErrorBody,
+  openAIErrorType,
+  streamErrorLine,
+} from '@ollama-ring/protocol';
 
 describe('building error bodies', () => {
   test('Ollama: {"error":"…"} with no trailing newline (gin c.JSON)', () => {
@@ -42,6 +54,28 @@ describe('parsing error bodies', () => {
     ['', undefined],
   ])('errorMessageOf(%p) = %p', (body, message) => {
     expect(errorMessageOf(body)).toBe(message);
+  });
+
+  test('errorMessageIn: the same, of an object already parsed (a stream line or event)', () => {
+    expect(errorMessageIn({ error: 'boom' })).toBe('boom');
+    expect(errorMessageIn({ error: { message: 'boom', type: 'api_error' } })).toBe('boom');
+    expect(errorMessageIn({ done: true })).toBeUndefined();
+    expect(errorMessageIn(undefined)).toBeUndefined();
+  });
+
+  test.each<[string, number, string, boolean]>([
+    ['generate/chat', 404, `{"error":"model 'xyz' not found"}`, true],
+    ['show (normalised name)', 404, `{"error":"model 'xyz:latest' not found"}`, true],
+    ['embed (%q, with the hint)', 404, '{"error":"model \\"xyz\\" not found, try pulling it first"}', true],
+    ['copy (%q)', 404, '{"error":"model \\"xyz\\" not found"}', true],
+    ['the OpenAI layer', 404, `{"error":{"message":"model 'x:latest' not found","type":"not_found_error","param":null,"code":null}}\n`, true],
+    ["gin's route 404", 404, '404 page not found', false],
+    ['a bare text that says not found', 404, "model 'xyz' not found", false],
+    ['another JSON 404', 404, '{"error":"not found"}', false],
+    ['a blob', 404, '{"error":"blob \\"sha256:00\\" not found"}', false],
+    ['the right text with another status', 400, `{"error":"model 'xyz' not found"}`, false],
+  ])('isModelNotFound: %s', (_name, status, body, expected) => {
+    expect(isModelNotFound(status, body)).toBe(expected);
   });
 
   test('round trip: every body built parses back to its message', () => {

@@ -61,4 +61,20 @@ describe('FinalChunkTracker', () => {
     t.push(Buffer.from('data: {"id":"a"}\n\ndata: {"id":"b","usage":{}}\n\n'));
     expect(t.lastObject()).toEqual({ id: 'b', usage: {} });
   });
+
+  test('unterminated: an SSE stream whose last line is not [DONE] (Ollama cuts a failed one so); never NDJSON', () => {
+    const sse = (text: string) => {
+      const t = new FinalChunkTracker('text/event-stream; charset=utf-8');
+      t.push(Buffer.from(text));
+      return t.unterminated();
+    };
+    expect(sse('data: {"id":"a"}\n\ndata: [DONE]\n\n')).toBe(false);
+    expect(sse('data: {"id":"a"}\n\ndata: [DONE]')).toBe(false);
+    expect(sse('data: {"id":"a"}\n\ndata: {"id":"a","choices":[{"delta":{"content":""}}]}\n\n')).toBe(true);
+    expect(sse('')).toBe(true);
+    const ndjson = new FinalChunkTracker('application/x-ndjson');
+    ndjson.push(Buffer.from('{"response":"a","done":false}\n'));
+    expect(ndjson.unterminated()).toBe(false);
+    expect(new FinalChunkTracker().unterminated()).toBe(false);
+  });
 });

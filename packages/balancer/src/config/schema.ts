@@ -5,6 +5,7 @@
  */
 import Ajv, { type ErrorObject, type SchemaObject } from 'ajv';
 import { WAIT_STRATEGY_KINDS } from '@ollama-ring/disruptor';
+import { toJson } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
 import { fromPointer, type Segment } from './paths';
 import type { ApiKeyConfig, BalancerConfig } from './types';
@@ -197,7 +198,8 @@ export function checkSchema(input: unknown, schema: SchemaObject = CONFIG_SCHEMA
 }
 
 function shown(v: unknown): string {
-  const s = JSON.stringify(v);
+  // toJson: the value may be part of an admin request's body, nested past JSON.stringify's reach.
+  const s = toJson(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

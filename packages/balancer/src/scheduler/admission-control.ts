@@ -1,6 +1,6 @@
 import { BackpressureError, ModelNotFoundError, PipelineStateError, QueueFullError } from '../errors';
 import type { ByteArena } from '@ollama-ring/disruptor';
-import { Route, normalizeModel } from '@ollama-ring/protocol';
+import { Route, normalizeModel, toJson } from '@ollama-ring/protocol';
 import type { RequestContext } from '../request-context';
 import type { SchedulerObserver } from './observer';
 import type { FinishRequest, PoolState } from './pool-state';
@@ -58,7 +58,8 @@ export class AdmissionControl {
     const original = Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength));
     const body = JSON.parse(original.toString('utf8')) as Record<string, unknown>;
     body.model = model;
-    const bytes = Buffer.from(JSON.stringify(body));
+    // toJson: the body may nest as deep as validation lets through, past JSON.stringify's reach.
+    const bytes = Buffer.from(toJson(body));
     arena.free(ctx.bodyOffset);
     let off = arena.tryAllocCopy(bytes);
     if (off < 0) {

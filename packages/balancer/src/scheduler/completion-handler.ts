@@ -89,10 +89,11 @@ export class CompletionHandler {
       this.d.finish(ctx, 'aborted', ctx.abortReason, outcome);
       return;
     }
-    if (v.modelMissing) {
-      node?.missingModels.add(ctx.model);
-      // Only worth another try if some other node still claims the model.
-      const elsewhere = [...pool.nodes.values()].some((n) => n.id !== nodeId && !n.removed && n.hasModel(ctx.model));
+    if (v.modelMissing || v.routeMissing) {
+      if (v.modelMissing) node?.missingModels.add(ctx.model);
+      // Only worth another try if some other node still claims the model; for a route the node
+      // lacks, one it has not tried yet (every node lacking it answers once, then the 404 stands).
+      const elsewhere = [...pool.nodes.values()].some((n) => n.id !== nodeId && !n.removed && n.hasModel(ctx.model) && !(v.routeMissing && ctx.excluded.has(n.id)));
       if (!elsewhere) {
         this.d.finish(ctx, v.outcome, v.error, outcome);
         return;

@@ -29,7 +29,7 @@ export type ToDispatchWorker =
 
 /** A dispatch outcome as JSON: errors travel as their class name, fields and message. */
 export type WireOutcome =
-  | { kind: 'ok'; status: number; ttftMs: number; latencyMs: number; final?: unknown; inBandError?: string }
+  | { kind: 'ok'; status: number; ttftMs: number; latencyMs: number; final?: unknown; inBandError?: string; unterminated?: boolean }
   | { kind: 'http-error'; status: number; body: string; latencyMs: number }
   | { kind: 'failed'; error: WireError; started: boolean; refused: boolean; latencyMs: number; ttftMs: number }
   | { kind: 'aborted'; started: boolean; latencyMs: number };

@@ -44,9 +44,14 @@ export interface DispatchJob {
   sink: DispatchSink;
 }
 
-/** How an upstream exchange ended. `started` says whether any byte reached the sink. */
+/**
+ * How an upstream exchange ended. `started` says whether any byte reached the sink. For `ok`:
+ * `inBandError` is the message of the node's own error line or event that ended the stream (the
+ * client has had it); `unterminated` says an SSE stream ended without `data: [DONE]` (and nothing
+ * told the client why).
+ */
 export type DispatchOutcome =
-  | { kind: 'ok'; status: number; started: true; ttftMs: number; latencyMs: number; final?: FinalChunkStats; inBandError?: string }
+  | { kind: 'ok'; status: number; started: true; ttftMs: number; latencyMs: number; final?: FinalChunkStats; inBandError?: string; unterminated?: boolean }
   | { kind: 'http-error'; status: number; body: string; started: false; latencyMs: number }
   | { kind: 'failed'; error: UpstreamError; started: boolean; refused: boolean; latencyMs: number; ttftMs: number }
   | { kind: 'aborted'; started: boolean; latencyMs: number };

@@ -1,4 +1,4 @@
-import { Route, isOpenAIRoute, normalizeModel } from '@ollama-ring/protocol';
+import { Route, isOpenAIRoute, jsonDepthError, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
 
 /** Options whose change makes Ollama reload the model (ollama-api.md §8). */
@@ -18,6 +18,9 @@ type Body = Record<string, unknown>;
  */
 export function validateRequest(route: Route, bytes: Uint8Array, limits: ValidationLimits): RequestFacts | RequestRejection {
   if (bytes.length === 0) return reject(400, 'missing request body');
+  // Deeper than Ollama decodes is refused here, as Ollama would; what passes is forwarded as is.
+  const tooDeep = jsonDepthError(bytes);
+  if (tooDeep) return reject(400, tooDeep);
   let body: unknown;
   try {
     body = JSON.parse(decoder.decode(bytes));

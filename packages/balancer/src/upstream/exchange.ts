@@ -1,7 +1,7 @@
 import type { Dispatcher as UndiciDispatcher } from 'undici';
 import { UpstreamError, UpstreamTimeoutError } from '../errors';
 import type { DispatchJob, DispatchOutcome } from '../stages/dispatch-types';
-import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, inBandErrorOf } from '@ollama-ring/protocol';
+import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, errorMessageIn } from '@ollama-ring/protocol';
 import { assemble } from './assembler';
 import { statsOf } from './final-stats';
 import { stripHopByHop } from './hop-by-hop';
@@ -81,15 +81,16 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
     }
     this.status = status;
     this.ttftMs = performance.now() - this.t0;
+    const kept = stripHopByHop(headers, KEEP_LENGTH);
     if (this.job.assemble) {
       // Nothing reaches the client until the answer is whole: until then it can still go elsewhere.
       this.parts = [];
-      this.partHeaders = stripHopByHop(headers, KEEP_LENGTH);
+      this.partHeaders = kept;
       return;
     }
-    this.tracker = new FinalChunkTracker();
+    this.tracker = new FinalChunkTracker(kept['content-type']);
     this.started = true;
-    this.job.sink.onStart(status, stripHopByHop(headers, KEEP_LENGTH));
+    this.job.sink.onStart(status, kept);
   }
 
   onResponseData(controller: UndiciDispatcher.DispatchController, chunk: Buffer): void {
@@ -122,7 +123,8 @@ export class UpstreamExchange implements UndiciDispatcher.DispatchHandler {
       return;
     }
     const last = this.tracker!.lastObject();
-    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError: inBandErrorOf(last) });
+    const unterminated = this.tracker!.unterminated() || undefined;
+    this.settle({ kind: 'ok', status: this.status, started: true, ttftMs: this.ttftMs, latencyMs, final: statsOf(last), inBandError: errorMessageIn(last), unterminated });
   }
 
   /** Sends the assembled answer as Ollama's own non-streamed one, or ends as the error Ollama would answer. */

@@ -18,6 +18,7 @@ const BUSY_503 = '{"error":"server busy, please try again.  maximum pending requ
 
 type Expect = Pick<CompletionVerdict, 'nodeFailure' | 'nodeDown' | 'retryable' | 'outcome'> & {
   modelMissing?: boolean;
+  routeMissing?: boolean;
   status?: number;
   message?: string;
   errorClass?: new (...a: never[]) => Error;
@@ -32,6 +33,11 @@ describe('judge', () => {
       { nodeFailure: true, nodeDown: false, retryable: false, outcome: 'upstream_error', status: 500, message: 'runner crashed', errorClass: UpstreamError },
     ],
     [
+      'ok, but an SSE stream that ended without [DONE] (Ollama cut it after a failure): a node failure, never retried',
+      { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, unterminated: true },
+      { nodeFailure: true, nodeDown: false, retryable: false, outcome: 'upstream_error', status: 502, errorClass: UpstreamError },
+    ],
+    [
       '404 model not found (generate/chat text): model missing there, retry elsewhere, not a node failure',
       httpError(404, OLLAMA_404),
       { nodeFailure: false, nodeDown: false, retryable: true, modelMissing: true, outcome: 'client_error', status: 404, message: "model 'xyz' not found" },
@@ -42,9 +48,24 @@ describe('judge', () => {
       { nodeFailure: false, nodeDown: false, retryable: true, modelMissing: true, outcome: 'client_error', status: 404, message: 'model "xyz" not found, try pulling it first' },
     ],
     [
-      '404 with another text: passed through, not retried',
+      '404 model not found from the OpenAI layer: the same message in its shape',
+      httpError(404, '{"error":{"message":"model \'xyz:latest\' not found","type":"not_found_error","param":null,"code":null}}\n'),
+      { nodeFailure: false, nodeDown: false, retryable: true, modelMissing: true, outcome: 'client_error', status: 404, message: "model 'xyz:latest' not found" },
+    ],
+    [
+      "gin's 404 page not found (a route the node lacks): not the model, not a node failure; may be tried elsewhere",
+      httpError(404, '404 page not found'),
+      { nodeFailure: false, nodeDown: false, retryable: true, routeMissing: true, outcome: 'client_error', status: 404, message: '404 page not found' },
+    ],
+    [
+      '404 with another text: not the model either',
       httpError(404, '{"error":"no such thing"}'),
-      { nodeFailure: false, nodeDown: false, retryable: false, outcome: 'client_error', status: 404, message: 'no such thing' },
+      { nodeFailure: false, nodeDown: false, retryable: true, routeMissing: true, outcome: 'client_error', status: 404, message: 'no such thing' },
+    ],
+    [
+      '404 whose text merely contains "not found": not the model',
+      httpError(404, '{"error":"blob \\"sha256:00\\" not found"}'),
+      { nodeFailure: false, nodeDown: false, retryable: true, routeMissing: true, outcome: 'client_error', status: 404 },
     ],
     [
       '429: node failure, retryable',
@@ -118,6 +139,7 @@ describe('judge', () => {
       outcome: e.outcome,
     });
     expect(Boolean(v.modelMissing)).toBe(Boolean(e.modelMissing));
+    expect(Boolean(v.routeMissing)).toBe(Boolean(e.routeMissing));
     if (e.outcome === 'success') expect(v.error).toBeUndefined();
     else expect(v.error).toBeDefined();
     if (e.status !== undefined) expect(v.error?.status).toBe(e.status);
@@ -130,6 +152,17 @@ describe('judge', () => {
     const err = v.error as UpstreamError;
     expect(err).toBeInstanceOf(UpstreamError);
     expect([err.nodeId, err.upstreamStatus, err.body, err.code]).toEqual(['gpu-2', 400, '{"error":"bad"}', 'ERR_UPSTREAM']);
+  });
+
+  test('an in-band error is marked delivered (the sink must not write it again); no other error is', () => {
+    const inBand = judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, inBandError: 'runner crashed' }).error as UpstreamError;
+    expect([inBand.inBand, inBand.code]).toEqual([true, 'ERR_UPSTREAM']);
+    expect((judge('a', httpError(500, '{"error":"x"}')).error as UpstreamError).inBand).toBe(false);
+    // An SSE stream cut without a word: the client has had no error yet, the sink writes one.
+    expect((judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, unterminated: true }).error as UpstreamError).inBand).toBe(false);
+    // The node's own error event ended it: that is the error, already delivered.
+    expect((judge('a', { kind: 'ok', status: 200, started: true, ttftMs: 1, latencyMs: 2, inBandError: 'x', unterminated: true }).error as UpstreamError).inBand).toBe(true);
+    expect((judge('a', failed(new UpstreamError('a', 0, 'x'), { started: true })).error as UpstreamError).inBand).toBe(false);
   });
 
   test('a failed outcome keeps its own error object', () => {

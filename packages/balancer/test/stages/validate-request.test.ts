@@ -55,6 +55,13 @@ describe('validateRequest: framing, every route', () => {
   test.each(ALL)('route %i: the minimal body is valid', (route) => {
     expect(isRejection(v(route, base(route)))).toBe(false);
   });
+
+  test.each(ALL)('route %i: nesting up to 10,000 levels is valid (as in Ollama), deeper is 400', (route) => {
+    // The body's object is level 1; the arrays under `x` take the rest.
+    const body = (depth: number) => JSON.stringify(base(route)).replace(/}$/, `,"x":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`);
+    expect(isRejection(v(route, body(10_000)))).toBe(false);
+    expect(v(route, body(10_001))).toEqual({ status: 400, message: 'invalid JSON: nested more than 10000 levels deep' });
+  });
 });
 
 describe('validateRequest: field types', () => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeSnapshot } from '@ollama-ring/balancer';
-import { LineSplitter, NDJSON_CONTENT_TYPE, errorText, ndjsonLine, inBandErrorOf, parseStreamLine } from '@ollama-ring/protocol';
+import { LineSplitter, NDJSON_CONTENT_TYPE, errorText, ndjsonLine, inBandErrorOf, isModelNotFound, parseStreamLine, toJson } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { type JsonObject, sendJson } from './route-util';
@@ -51,7 +51,11 @@ export function combinedFailure(failed: [string, { status: number; message: stri
   return { status: status >= 400 ? status : 502, message };
 }
 
-/** The answers of a call sent to several nodes, sorted: 2xx, 404 (with its body), and failures. */
+/**
+ * The answers of a call sent to several nodes, sorted: 2xx, Ollama's model-not-found 404 (with its
+ * body: the node had nothing to do), and failures, any other 404 among them (a route the node
+ * lacks is no "nothing to do").
+ */
 export interface Tally {
   ok: string[];
   notFound: [string, string][];
@@ -76,7 +80,7 @@ export function tally(nodes: readonly { id: string }[], answers: PromiseSettledR
     } else if (a.value.status >= 200 && a.value.status < 300) {
       t.ok.push(id);
       t.summary[id] = words.ok?.(a.value.status) ?? 'success';
-    } else if (a.value.status === 404) {
+    } else if (isModelNotFound(a.value.status, a.value.text)) {
       t.notFound.push([id, a.value.text]);
       t.summary[id] = 'not found';
     } else {
@@ -104,7 +108,7 @@ export async function fanOutCall(
   call: { method: 'POST' | 'DELETE'; path: string; body: JsonObject; nodes: NodeSnapshot[]; verb: string; after?: (ok: string[]) => Promise<void> },
 ): Promise<string[]> {
   const up = upstreamFor(gw);
-  const payload = JSON.stringify(call.body);
+  const payload = toJson(call.body);
   const answers = await Promise.allSettled(
     call.nodes.map((n) => up.text(n, { method: call.method, path: call.path, body: payload, headers: forwardable(req.headers), kind: 'op' })),
   );
@@ -150,7 +154,7 @@ export async function fanOutProgress(
   const signal = callSignal(gw, res);
   const up = upstreamFor(gw);
   // Streamed from every node whatever the client asked: the merge needs the progress to judge the end.
-  const payload = JSON.stringify({ ...call.body, stream: true });
+  const payload = toJson({ ...call.body, stream: true });
   const heads = await Promise.allSettled(
     call.nodes.map((n) => up.stream(n, { method: 'POST', path: call.path, body: payload, headers: forwardable(req.headers), signal, kind: 'stream' })),
   );

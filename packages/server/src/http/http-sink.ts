@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { BalancerError, EndInfo, ResponseSink, StartInfo } from '@ollama-ring/balancer';
+import { type BalancerError, deliveredInBand, type EndInfo, type ResponseSink, type StartInfo } from '@ollama-ring/balancer';
 import { type ErrorFlavor, isStreamContentType, streamErrorLine } from '@ollama-ring/protocol';
 import { sendThrown } from './errors';
 
@@ -13,7 +13,8 @@ export const RETRIES_HEADER = 'x-ollama-ring-retries';
  * already stripped), then the bytes as they arrive, unbuffered, with socket backpressure passed back
  * to dispatch. An error before the first byte becomes an error response in the caller's API shape;
  * an error after it is delivered in-band, as Ollama does: a last `{"error": …}` line (or an SSE
- * `data:` event for OpenAI streams), then the end of the stream.
+ * `data:` event for OpenAI streams), then the end of the stream. A node's own error line, already
+ * passed on, is not written a second time.
  */
 export class HttpSink implements ResponseSink {
   private streaming = false;
@@ -96,6 +97,9 @@ export class HttpSink implements ResponseSink {
       sendThrown(this.res, error, this.flavor);
     } else if (this.res.destroyed) {
       // The client is gone; there is nobody to tell.
+    } else if (deliveredInBand(error)) {
+      // The node's own error line was the last chunk: the response is whole, end it as it is.
+      this.res.end(this.last);
     } else if (this.res.writableNeedDrain) {
       // A client that stopped reading (often the very reason for the timeout) would never get an
       // error line, and the response and its socket would be held until it went away: close it.

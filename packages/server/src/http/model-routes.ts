@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { normalizeModel } from '@ollama-ring/protocol';
+import { errorText, isModelNotFound, normalizeModel, toJson } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { NODE_HEADER } from './http-sink';
@@ -29,7 +29,9 @@ export const GATEWAY_VERSION: string = (() => {
  * - `GET`/`HEAD /api/tags`, `GET /api/ps`: merged over the nodes that can serve, each model with
  *   `ollama_ring.nodes`; 503 when every node failed;
  * - `POST /api/show`: to a node that lists the model, then to the other serving nodes (a model
- *   pulled since the last discovery is still found); the node's answer passes through, its 404 too.
+ *   pulled since the last discovery is still found); the node's answer passes through, its
+ *   model-not-found 404 too. A node that lacks the route (gin's `404 page not found`) is skipped;
+ *   when no node has it, the answer is that 404 in Ollama's shape.
  *
  * @example new Gateway({ factory, routes: [addModelRoutes] });
  */
@@ -86,14 +88,19 @@ export function addModelRoutes(router: Router, gw: GatewayContext): void {
     // Nodes that list the model first; the rest after, in case they have pulled it since discovery.
     const order = [...serving.filter((n) => n.models.includes(key)), ...serving.filter((n) => !n.models.includes(key))];
     const up = upstreamFor(gw);
-    const payload = JSON.stringify(body);
+    const payload = toJson(body);
     let notFound: { status: number; text: string; headers: Record<string, string>; node: string } | undefined;
+    let noRoute: string | undefined;
     let failure: NodeCallError | undefined;
     for (const node of order) {
       try {
         const r = await up.text(node, { method: 'POST', path: '/api/show', body: payload, headers: forwardable(req.headers), kind: 'op' });
-        if (r.status === 404) {
+        if (isModelNotFound(r.status, r.text)) {
           notFound ??= { ...r, node: node.id };
+          continue;
+        }
+        if (r.status === 404) {
+          noRoute ??= errorText(r.text) || '404 page not found';
           continue;
         }
         return passThrough(res, r.status, r.headers, r.text, node.id);
@@ -103,6 +110,7 @@ export function addModelRoutes(router: Router, gw: GatewayContext): void {
       }
     }
     if (notFound) return passThrough(res, notFound.status, notFound.headers, notFound.text, notFound.node);
+    if (noRoute !== undefined && !failure) return sendError(res, 404, noRoute, 'ollama');
     sendError(res, failure?.status ?? 502, failure?.message ?? 'no node answered /api/show', 'ollama');
   });
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { streamErrorLine } from '@ollama-ring/protocol';
+import { streamErrorLine, toJson } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { abortMessage, drained } from './fan-out';
@@ -23,7 +23,7 @@ export async function relayProgress(gw: GatewayContext, req: IncomingMessage, re
   const signal = callSignal(gw, res);
   let r: StreamResponse;
   try {
-    r = await upstreamFor(gw).stream(node, { method: 'POST', path: call.path, body: JSON.stringify(call.body), headers: forwardable(req.headers), signal, kind: 'stream' });
+    r = await upstreamFor(gw).stream(node, { method: 'POST', path: call.path, body: toJson(call.body), headers: forwardable(req.headers), signal, kind: 'stream' });
   } catch (e) {
     if (res.destroyed) return;
     if (signal.aborted) return sendError(res, 503, abortMessage(signal), 'ollama', 5);

@@ -3,7 +3,7 @@ import type { NodeSnapshot } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { clientIdentity, isAdmin, presentedKey } from './auth';
 import { BodyError, readBody } from './body';
-import type { ErrorFlavor } from '@ollama-ring/protocol';
+import { type ErrorFlavor, jsonDepthError } from '@ollama-ring/protocol';
 import { sendError } from './errors';
 
 /**
@@ -26,8 +26,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export type JsonObject = Record<string, unknown>;
 
 /**
- * Reads a JSON object body under `validation.maxBodyBytes`. On bad input it answers (400 empty or
- * malformed or not an object, 413 oversized) in the caller's error shape and returns undefined.
+ * Reads a JSON object body under `validation.maxBodyBytes`. On bad input it answers (400 empty,
+ * malformed, nested deeper than Ollama accepts (`MAX_JSON_DEPTH`) or not an object, 413 oversized)
+ * in the caller's error shape and returns undefined. A body that passes may still be thousands of
+ * levels deep: re-serialise it with `toJson`, not `JSON.stringify`.
  *
  * @example const body = await readJsonObject(gw, req, res, 'ollama'); if (!body) return;
  */
@@ -44,6 +46,11 @@ export async function readJsonObject(gw: GatewayContext, req: IncomingMessage, r
   }
   if (raw.length === 0) {
     sendError(res, 400, 'missing request body', flavor);
+    return undefined;
+  }
+  const tooDeep = jsonDepthError(raw);
+  if (tooDeep) {
+    sendError(res, 400, tooDeep, flavor);
     return undefined;
   }
   let v: unknown;
