@@ -6,6 +6,7 @@
 import Ajv, { type ErrorObject, type SchemaObject } from 'ajv';
 import { WAIT_STRATEGY_KINDS } from '@ollama-ring/disruptor';
 import type { NodeSpec } from '../nodes/node';
+import { redactCredentials } from '../nodes/node-url';
 import { fromPointer, type Segment } from './paths';
 import type { ApiKeyConfig, BalancerConfig } from './types';
 
@@ -187,9 +188,10 @@ export function checkSchema(input: unknown, schema: SchemaObject = CONFIG_SCHEMA
   return (validate.errors ?? []).map(toProblem);
 }
 
+/** A value quoted in a message: short, and a node URL's password masked (messages reach logs and admin answers). */
 function shown(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  const s = redactCredentials(JSON.stringify(v) ?? String(v));
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 function toProblem(e: ErrorObject): SchemaProblem {

@@ -2,7 +2,6 @@ import type { ControlPlane } from '../scheduler/control-plane';
 import type { NodeAction } from '../scheduler/scheduler-events';
 import type { NodeSpec } from './node';
 import type { NodeSnapshot } from './node-snapshot';
-import type { ProbeTarget } from './ollama-probe';
 
 export { type NodeSnapshot, snapshotNode } from './node-snapshot';
 
@@ -16,14 +15,15 @@ export { type NodeSnapshot, snapshotNode } from './node-snapshot';
  */
 export class NodeRegistry {
   /**
-   * `onMembershipChange` hears of every node added or removed here, with the resulting node list,
-   * so supervision (health checks, discovery) follows the admin API.
+   * `onMembershipChange` hears of every node added or removed here, so supervision (health checks,
+   * discovery) follows the admin API. It reads the nodes' URLs from the pool itself: a snapshot's
+   * URL has its password masked.
    */
   constructor(
     private readonly control: ControlPlane,
     /** Snapshots of every node, removed ones still draining included. */
     private readonly nodes: () => NodeSnapshot[],
-    private readonly onMembershipChange?: (nodes: ProbeTarget[]) => void,
+    private readonly onMembershipChange?: () => void,
   ) {}
 
   getAllNodes(): NodeSnapshot[] {
@@ -61,7 +61,7 @@ export class NodeRegistry {
   }
 
   private membershipChanged(): void {
-    this.onMembershipChange?.(this.getAllNodes().map((n) => ({ id: n.id, url: n.url })));
+    this.onMembershipChange?.();
   }
 
   private command(id: string, action: NodeAction): Promise<NodeSnapshot> {
