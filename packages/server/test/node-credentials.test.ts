@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { allRoutes } from '../src';
 import { logNodeTransitions } from '../src/commands/node-log';
@@ -67,6 +68,67 @@ describe.each(['inline', 'workers'] as const)('a node behind an authenticating p
     expect((JSON.parse(nodesText) as { nodes: { url: string }[] }).nodes[0].url).toBe(shown);
   });
 
+  /** POSTs JSON to the gateway; answers the status and the body's text. */
+  const post = async (path: string, body: unknown, headers: Record<string, string> = client, method = 'POST') => {
+    const res = await fetch(`${g.url}${path}`, { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, text: await res.text() };
+  };
+  const lastLine = (text: string) => JSON.parse(text.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+
+  test('inference reaches the node with its credentials: chat, generate, embed, streamed and not, native and OpenAI', async () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    for (const stream of [false, true]) {
+      const chat = await post('/api/chat', { model: 'llama3.2', messages, stream });
+      expect(chat).toMatchObject({ status: 200 });
+      expect(lastLine(chat.text)).toMatchObject({ done: true });
+      const gen = await post('/api/generate', { model: 'llama3.2', prompt: 'hi', stream });
+      expect(gen).toMatchObject({ status: 200 });
+      expect(lastLine(gen.text)).toMatchObject({ done: true });
+      const openai = await post('/v1/chat/completions', { model: 'llama3.2', messages, stream });
+      expect(openai.status).toBe(200);
+      expect(openai.text).toContain(stream ? 'data: [DONE]' : '"chat.completion"');
+    }
+    const embed = await post('/api/embed', { model: 'nomic-embed-text', input: ['a', 'b'] });
+    expect(embed.status).toBe(200);
+    expect((JSON.parse(embed.text) as { embeddings: number[][] }).embeddings).toHaveLength(2);
+    expect(proxy.refused).toEqual([]);
+  });
+
+  test('pool-wide routes reach the node with its credentials: version, tags, ps, show, pull, copy, delete, push, blobs', async () => {
+    const version = await fetch(`${g.url}/api/version`, { headers: client });
+    expect(version.status).toBe(200);
+    const tags = (await (await fetch(`${g.url}/api/tags`, { headers: client })).json()) as { models: { name: string }[] };
+    expect(tags.models.map((m) => m.name)).toEqual(expect.arrayContaining(['llama3.2:latest', 'nomic-embed-text:latest']));
+    const v1 = (await (await fetch(`${g.url}/v1/models`, { headers: client })).json()) as { data: { id: string }[] };
+    expect(v1.data.map((m) => m.id)).toEqual(expect.arrayContaining(['llama3.2:latest']));
+    await post('/api/generate', { model: 'llama3.2', prompt: 'hi', stream: false });
+    const ps = (await (await fetch(`${g.url}/api/ps`, { headers: client })).json()) as { models: { name: string }[] };
+    expect(ps.models.map((m) => m.name)).toContain('llama3.2:latest');
+    const show = await post('/api/show', { model: 'llama3.2' });
+    expect(show.status).toBe(200);
+    expect(JSON.parse(show.text)).toHaveProperty('details');
+
+    const pull = await post('/api/pull', { model: 'qwen3' });
+    expect(pull.status).toBe(200);
+    expect(lastLine(pull.text)).toMatchObject({ status: 'success' });
+    expect(await post('/api/copy', { source: 'qwen3', destination: 'qwen3-copy' }, admin)).toMatchObject({ status: 200 });
+    expect(await post('/api/delete', { model: 'qwen3-copy' }, admin, 'DELETE')).toMatchObject({ status: 200 });
+    const push = await post('/api/push', { model: 'qwen3', stream: false }, admin);
+    expect(push).toMatchObject({ status: 200 });
+    expect(await post('/api/delete', { model: 'qwen3' }, admin, 'DELETE')).toMatchObject({ status: 200 });
+
+    const blob = Buffer.from('a layer');
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    expect((await fetch(`${g.url}/api/blobs/${digest}`, { method: 'HEAD', headers: admin })).status).toBe(404);
+    expect((await fetch(`${g.url}/api/blobs/${digest}`, { method: 'POST', headers: admin, body: blob })).status).toBe(201);
+    expect((await fetch(`${g.url}/api/blobs/${digest}`, { method: 'HEAD', headers: admin })).status).toBe(200);
+    expect(proxy.refused).toEqual([]);
+  });
+
+  test("the client's own Authorization for the gateway never reaches the node; the node's own does", () => {
+    expect([...proxy.authorizations]).toEqual([`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`]);
+  });
+
   test('a node added through the admin API with credentials is answered and logged masked', async () => {
     const res = await fetch(`${g.url}/admin/nodes`, {
       method: 'POST',
@@ -89,6 +151,11 @@ describe.each(['inline', 'workers'] as const)('a node behind an authenticating p
     await eventually(() => g.factory.getNodeRegistry().getNode('extra')?.health === 'HEALTHY', 10_000, 'the added node to pass a health check');
     const gone = await fetch(`${g.url}/admin/nodes/extra`, { method: 'DELETE', headers: admin });
     expect(gone.ok).toBe(true);
+    // A wrong password: the node fails its health checks, and says why.
+    const wrong = proxy.url.replace(encodeURIComponent(PASSWORD), 'wrong');
+    expect((await post('/admin/nodes', { id: 'wrong', url: wrong, enabled: false }, admin)).status).toBe(201);
+    await eventually(() => /HTTP 401/.test(g.factory.getNodeRegistry().getNode('wrong')?.lastError ?? ''), 10_000, 'the wrong password to be reported');
+    expect((await fetch(`${g.url}/admin/nodes/wrong`, { method: 'DELETE', headers: admin })).ok).toBe(true);
   });
 
   test('nothing logged holds the password', () => {

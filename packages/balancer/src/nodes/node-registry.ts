@@ -2,6 +2,7 @@ import type { ControlPlane } from '../scheduler/control-plane';
 import type { NodeAction } from '../scheduler/scheduler-events';
 import type { NodeSpec } from './node';
 import type { NodeSnapshot } from './node-snapshot';
+import type { NodeUrlParts } from './node-url';
 
 export { type NodeSnapshot, snapshotNode } from './node-snapshot';
 
@@ -24,6 +25,8 @@ export class NodeRegistry {
     /** Snapshots of every node, removed ones still draining included. */
     private readonly nodes: () => NodeSnapshot[],
     private readonly onMembershipChange?: () => void,
+    /** How to call a node of the pool; snapshots only show a masked URL. */
+    private readonly addresses?: (id: string) => NodeUrlParts | undefined,
   ) {}
 
   getAllNodes(): NodeSnapshot[] {
@@ -32,6 +35,16 @@ export class NodeRegistry {
 
   getNode(id: string): NodeSnapshot | undefined {
     return this.getAllNodes().find((n) => n.id === id);
+  }
+
+  /**
+   * How to call node `id` yourself: its origin, path prefix, and the basic-auth header its URL's
+   * credentials make (the gateway's pool-wide routes use it). Undefined for a node not in the pool.
+   *
+   * @example const a = registry.addressOf('gpu-1'); if (a) await request(`${a.origin}${a.basePath}/api/tags`, { headers: a.headers });
+   */
+  addressOf(id: string): NodeUrlParts | undefined {
+    return this.addresses?.(id);
   }
 
   enable(id: string): Promise<NodeSnapshot> {

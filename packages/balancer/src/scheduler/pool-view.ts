@@ -1,5 +1,6 @@
 import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
+import type { NodeUrlParts } from '../nodes/node-url';
 import type { ProbeTarget } from '../nodes/ollama-probe';
 import type { PoolState } from './pool-state';
 
@@ -75,6 +76,12 @@ export function viewNodes(s: Pick<PoolState, 'nodes'>): NodeSnapshot[] {
  */
 export function probeTargets(s: Pick<PoolState, 'nodes'>): ProbeTarget[] {
   return [...s.nodes.values()].filter((n) => !n.removed).map((n) => ({ id: n.id, url: n.url }));
+}
+
+/** How node `id` is called (its URL's origin, prefix and credentials); undefined once it is removed. */
+export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlParts | undefined {
+  const n = s.nodes.get(id);
+  return n && !n.removed ? n.address : undefined;
 }
 
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
-import { stripHopByHop } from '@ollama-ring/balancer';
+import { type NodeUrlParts, stripHopByHop } from '@ollama-ring/balancer';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
@@ -46,10 +46,12 @@ export interface UpstreamCall {
   kind: CallKind;
 }
 
-/** A node to call: its id (for messages) and base URL. */
+/**
+ * A node of the pool to call, by id (a `NodeSnapshot` will do). Where it is and its credentials
+ * come from the node registry: a snapshot's URL has its password masked.
+ */
 export interface NodeAddress {
   id: string;
-  url: string;
 }
 
 /**
@@ -153,9 +155,12 @@ export class Upstream {
   }
 
   private async send(node: NodeAddress, call: UpstreamCall, headersTimeout: number, bodyTimeout: number): Promise<StreamResponse> {
-    const headers: Record<string, string> = { ...(call.headers ?? {}) };
+    const address = this.addressOf(node.id);
+    // The node's own credentials, after the caller's headers: a client's Authorization for the
+    // gateway is never forwarded (`forwardable`), and the node's basic auth must win anyway.
+    const headers: Record<string, string> = { ...(call.headers ?? {}), ...address.headers };
     if (call.body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
-    const res = await request(`${node.url.replace(/\/+$/, '')}${call.path}`, {
+    const res = await request(`${address.origin}${address.basePath}${call.path}`, {
       method: call.method,
       headers,
       body: call.body,
@@ -165,6 +170,12 @@ export class Upstream {
       dispatcher: this.dispatcher(),
     });
     return { status: res.statusCode, headers: stripHopByHop(res.headers, new Set(['content-length'])), body: res.body };
+  }
+
+  private addressOf(id: string): NodeUrlParts {
+    const address = this.gw.factory.getNodeRegistry().addressOf(id);
+    if (!address) throw new NodeCallError(id, 502, `node ${id} is no longer in the pool`);
+    return address;
   }
 
   private dispatcher(): Agent {
