@@ -64,6 +64,9 @@ const obj = (properties: Record<string, SchemaObject>, required: string[] = []):
 });
 
 const bucket = obj({ rps: num(0), burst: int(0) });
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timeout = int(1, MAX_TIMER_MS);
 
 /**
  * The JSON schema of one node input, also used alone for node-list files.
@@ -93,7 +96,14 @@ export const NODE_SCHEMA: SchemaObject = obj(
  * @example checkSchema({ server: { port: 70000 } }, CONFIG_SCHEMA);
  */
 export const CONFIG_SCHEMA: SchemaObject = obj({
-  server: obj({ host: nonEmpty, port: int(0, 65535) }),
+  server: obj({
+    host: nonEmpty,
+    port: int(0, 65535),
+    headersTimeoutMs: timeout,
+    requestTimeoutMs: timeout,
+    blobUploadTimeoutMs: timeout,
+    keepAliveTimeoutMs: timeout,
+  }),
   nodes: { type: 'array', items: NODE_SCHEMA },
   strategy: obj({ type: nonEmpty }),
   disruptor: obj({

@@ -28,10 +28,13 @@ export function forwardable(headers: IncomingHttpHeaders): Record<string, string
 /**
  * Which timeouts a call gets, from `timeouts.*` in the config:
  * - `meta` (`/api/tags`, `/api/ps`, `/api/version`): the whole exchange within `healthCheckTimeoutMs`, as the health monitor's own probes;
- * - `op` (`/api/show`, `/api/delete`, `/api/copy`, `/api/blobs` uploads): the whole exchange within `requestTimeoutMs`;
+ * - `op` (`/api/show`, `/api/delete`, `/api/copy`): the whole exchange within `requestTimeoutMs`;
+ * - `upload` (`/api/blobs` uploads): the whole exchange within the gateway's `server.blobUploadTimeoutMs` (and its
+ *   slack, so that a client too slow gets the gateway's 408 first), since the body streams from the client to the
+ *   nodes as it comes, and so as slowly;
  * - `stream` (`/api/pull`, `/api/push`, `/api/create` progress): headers within `firstByteTimeoutMs`, then at most `idleTimeoutMs` between chunks, and no total (a pull of a large model takes as long as it takes).
  */
-export type CallKind = 'meta' | 'op' | 'stream';
+export type CallKind = 'meta' | 'op' | 'upload' | 'stream';
 
 /** One request to one node. */
 export interface UpstreamCall {
@@ -100,10 +103,11 @@ export class Upstream {
 
   constructor(private readonly gw: GatewayContext) {}
 
-  /** The whole answer of a `meta` or `op` call, under that kind's total deadline. */
+  /** The whole answer of a `meta`, `op` or `upload` call, under that kind's total deadline. */
   async text(node: NodeAddress, call: UpstreamCall): Promise<TextResponse> {
     const t = this.gw.config().timeouts;
-    const totalMs = call.kind === 'meta' ? t.healthCheckTimeoutMs : t.requestTimeoutMs;
+    const c = this.gw.clientTimeouts;
+    const totalMs = call.kind === 'meta' ? t.healthCheckTimeoutMs : call.kind === 'upload' ? c.blobUploadTimeoutMs + c.slackMs : t.requestTimeoutMs;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), totalMs);
     const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
