@@ -4,6 +4,7 @@
  * of the package.
  */
 import { OllamaRingError } from '@ollama-ring/protocol';
+import { redactCredentials } from './nodes/node-url';
 
 /** Base of the errors a request can end with; carries the HTTP status the gateway answers with. */
 export class BalancerError extends OllamaRingError {
@@ -123,13 +124,17 @@ export class RequestAbortedError extends BalancerError {
   }
 }
 
-/** The config file or object is invalid; `issues` name each key (and line, for YAML files). */
+/**
+ * The config file or object is invalid; `issues` name each key (and line, for YAML files). A node
+ * URL quoted in the message or an issue has its password masked: these end up on stderr and in logs.
+ */
 export class ConfigError extends BalancerError {
   static override brand = 'ERR_CONFIG';
   readonly issues: readonly ConfigIssue[];
   constructor(message: string, issues: readonly ConfigIssue[] = []) {
-    super(ConfigError.brand, 500, issues.length ? `${message}:\n${issues.map(formatIssue).join('\n')}` : message);
-    this.issues = issues;
+    const masked = issues.map((i) => ({ ...i, message: redactCredentials(i.message) }));
+    super(ConfigError.brand, 500, redactCredentials(masked.length ? `${message}:\n${masked.map(formatIssue).join('\n')}` : message));
+    this.issues = masked;
   }
 }
 

@@ -27,6 +27,7 @@ export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipe
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';
 export { NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-registry';
+export { nodeUrlParts, type NodeUrlParts, REDACTED, redactCredentials } from './nodes/node-url';
 export { DEFAULT_ESTIMATES, type EstimateDefaults, Estimates, type FinalChunkStats, OUTPUT_SAMPLES, REAL_LOAD_MS, type SlotWork } from './scheduler/estimates';
 export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
 export { ControlPlane } from './scheduler/control-plane';

@@ -14,7 +14,7 @@ import type { SchedulerEvent } from './scheduler/scheduler-events';
 import { OutcomePipeline } from './outcomes/outcome-pipeline';
 import { combineObservers, type SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
-import { type PoolView, viewNodes, viewPool } from './scheduler/pool-view';
+import { nodeAddress, type PoolView, probeTargets, viewNodes, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
@@ -161,7 +161,8 @@ export class PipelineFactory {
     const registry = new NodeRegistry(
       control,
       () => viewNodes(scheduler),
-      (nodes) => monitor.updateNodes(nodes),
+      () => monitor.updateNodes(probeTargets(scheduler)),
+      (id) => nodeAddress(scheduler, id),
     );
     this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
     if (this.opts.watch && this.file) {

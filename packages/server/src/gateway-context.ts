@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BalancerConfig, Pipeline, PipelineFactory } from '@ollama-ring/balancer';
 import type { Route } from '@ollama-ring/protocol';
 import type { Logger } from 'pino';
+import type { ClientTimeouts } from './http/request-deadlines';
 
 /** One line of the request log. */
 export interface RequestLogEntry {
@@ -21,6 +22,8 @@ export interface RequestLogEntry {
 export interface GatewayContext {
   readonly factory: PipelineFactory;
   readonly logger: Logger;
+  /** The gateway's timeouts for its clients, fixed when it was made (`server.*`). */
+  readonly clientTimeouts: ClientTimeouts;
   config(): BalancerConfig;
   pipeline(): Pipeline;
   /** Re-reads the config file (if any) and applies it; resolves with a summary. */

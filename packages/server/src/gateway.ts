@@ -7,6 +7,7 @@ import type { GatewayContext, RequestLogEntry } from './gateway-context';
 import { addInferenceRoutes } from './http/inference-routes';
 import { sendError } from './http/errors';
 import { operationsFor } from './http/operations';
+import { type ClientTimeouts, clientTimeouts, RequestDeadlines } from './http/request-deadlines';
 import { Router } from './http/router';
 import { closeUpstream } from './http/upstream';
 
@@ -18,9 +19,15 @@ export interface GatewayOptions {
   loadConfig?: () => BalancerConfig;
   /** Adds more routes (admin, status, model management). */
   routes?: ((router: Router, gw: GatewayContext) => void)[];
-  /** Time to receive a request's headers, and its whole body; slow clients are cut off. */
+  /**
+   * The client timeouts, each by default its `server.*` config key: to receive a request's headers,
+   * a whole request, a whole blob upload, and how long an idle connection is kept. Read once, here:
+   * a change of the config's needs a new gateway (a restart).
+   */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  blobUploadTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 /**
@@ -36,6 +43,8 @@ export class Gateway implements GatewayContext {
   readonly factory: PipelineFactory;
   readonly logger: Logger;
   readonly router = new Router();
+  readonly clientTimeouts: ClientTimeouts;
+  private readonly deadlines: RequestDeadlines;
   private readonly server: Server;
   private readonly opts: GatewayOptions;
   private closing: Promise<void> | undefined;
@@ -46,20 +55,18 @@ export class Gateway implements GatewayContext {
     this.logger = opts.logger ?? pino({ level: 'silent' });
     addInferenceRoutes(this.router, this);
     for (const add of opts.routes ?? []) add(this.router, this);
+    const t = (this.clientTimeouts = clientTimeouts(this.factory.getConfig().server, opts));
+    this.deadlines = new RequestDeadlines(t);
+    // Slowloris: headers must arrive within headersTimeout (Node enforces it), and a whole request
+    // within its route class's deadline (RequestDeadlines enforces them: Node has one requestTimeout
+    // for all, kept here as a backstop just above the longest).
     this.server = createServer(
-      (() => {
-        // Slowloris: headers must arrive within headersTimeout, and a whole request within
-        // requestTimeout. Node refuses headersTimeout > requestTimeout, and only checks both every
-        // connectionsCheckingInterval (30 s by default): check often enough that the limits hold.
-        const requestTimeout = opts.requestTimeoutMs ?? 120_000;
-        const headersTimeout = Math.min(opts.headersTimeoutMs ?? 10_000, requestTimeout);
-        return {
-          headersTimeout,
-          requestTimeout,
-          connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
-          keepAliveTimeout: 5_000,
-        };
-      })(),
+      {
+        headersTimeout: t.headersTimeoutMs,
+        requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
+        connectionsCheckingInterval: t.checkEveryMs,
+        keepAliveTimeout: t.keepAliveTimeoutMs,
+      },
       (req, res) => void this.handle(req, res),
     );
   }
@@ -129,6 +136,7 @@ export class Gateway implements GatewayContext {
       const [, cut] = await Promise.all([this.factory.stop(graceMs), operationsFor(this).drain(graceMs)]);
       if (cut > 0) this.logger.warn({ cut, graceMs }, 'management requests still running at the end of the grace period were aborted');
       this.server.closeAllConnections();
+      this.deadlines.close();
       await closeUpstream(this);
       await closed;
     })();
@@ -143,6 +151,7 @@ export class Gateway implements GatewayContext {
       sendError(res, 400, 'malformed request URL', 'ollama');
       return;
     }
+    this.deadlines.watch(res, url.pathname);
     const m = this.router.match(req.method ?? 'GET', url.pathname);
     if ('status' in m) {
       const text = m.status === 404 ? '404 page not found' : '405 method not allowed';

@@ -97,6 +97,21 @@ describe('runCli (in-process)', () => {
     expect((JSON.parse(r.out) as { server: { port: number } }).server.port).toBe(9999);
   });
 
+  test('check-config: a password in a node URL is printed masked, in the config and in its errors', async () => {
+    const good = file('creds.yaml', 'nodes:\n  - id: gpu-1\n    url: http://ring:pw%40s3cret@10.0.0.5/ollama/\n');
+    for (const args of [[], ['--json']]) {
+      const r = await run(['check-config', good, ...args]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('http://ring:***@10.0.0.5/ollama');
+      expect(r.out).not.toContain('s3cret');
+    }
+    const bad = file('creds-bad.yaml', 'nodes:\n  - id: gpu-1\n    url: ftp://ring:pw%40s3cret@10.0.0.5/\n');
+    const r = await run(['check-config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/creds-bad\.yaml:3: nodes\[0\]\.url: must be an http:\/\/ or https:\/\/ URL with a host \(got "ftp:\/\/ring:\*\*\*@10\.0\.0\.5\/"\)/);
+    expect(r.err).not.toContain('s3cret');
+  });
+
   test('check-config: a bad file names the key and line on stderr, exit 2', async () => {
     const cfg = file('bad.yaml', 'server:\n  port: 8080\nnodes:\n  - url: http://a:1\n    maxConcurrentRequests: -3\n');
     const r = await run(['check-config', cfg]);

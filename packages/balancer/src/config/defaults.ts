@@ -47,7 +47,9 @@ export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurren
  */
 export function defaultConfig(): BalancerConfig {
   return {
-    server: { host: '127.0.0.1', port: 8080 },
+    // The client timeouts are Node's own defaults, but for the keep-alive (Node: 5 s, kept) and the
+    // blob uploads, whose model files may take many minutes on a slow link.
+    server: { host: '127.0.0.1', port: 8080, headersTimeoutMs: 10000, requestTimeoutMs: 120000, blobUploadTimeoutMs: 3600000, keepAliveTimeoutMs: 5000 },
     nodes: [],
     strategy: { type: 'predictive' },
     disruptor: {

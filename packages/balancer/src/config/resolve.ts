@@ -79,6 +79,14 @@ export function mergeEffective(input: Record<string, unknown>, strategies?: Stra
       warning: false,
     });
   }
+  // Node refuses a headers timeout longer than the request's; and a blob upload is a request.
+  const server = config.server;
+  if (server.headersTimeoutMs > server.requestTimeoutMs) {
+    problems.push({ segs: ['server', 'headersTimeoutMs'], message: `must be <= server.requestTimeoutMs (${server.requestTimeoutMs})`, warning: false });
+  }
+  if (server.blobUploadTimeoutMs < server.requestTimeoutMs) {
+    problems.push({ segs: ['server', 'blobUploadTimeoutMs'], message: `must be >= server.requestTimeoutMs (${server.requestTimeoutMs})`, warning: false });
+  }
   if (config.retry.initialBackoffMs > config.retry.maxBackoffMs) {
     problems.push({
       segs: ['retry', 'initialBackoffMs'],

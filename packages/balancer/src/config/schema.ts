@@ -7,6 +7,7 @@ import Ajv, { type ErrorObject, type SchemaObject } from 'ajv';
 import { WAIT_STRATEGY_KINDS } from '@ollama-ring/disruptor';
 import { toJson } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
+import { redactCredentials } from '../nodes/node-url';
 import { fromPointer, type Segment } from './paths';
 import type { ApiKeyConfig, BalancerConfig } from './types';
 
@@ -64,6 +65,9 @@ const obj = (properties: Record<string, SchemaObject>, required: string[] = []):
 });
 
 const bucket = obj({ rps: num(0), burst: int(0) });
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timeout = int(1, MAX_TIMER_MS);
 
 /**
  * The JSON schema of one node input, also used alone for node-list files.
@@ -93,7 +97,14 @@ export const NODE_SCHEMA: SchemaObject = obj(
  * @example checkSchema({ server: { port: 70000 } }, CONFIG_SCHEMA);
  */
 export const CONFIG_SCHEMA: SchemaObject = obj({
-  server: obj({ host: nonEmpty, port: int(0, 65535) }),
+  server: obj({
+    host: nonEmpty,
+    port: int(0, 65535),
+    headersTimeoutMs: timeout,
+    requestTimeoutMs: timeout,
+    blobUploadTimeoutMs: timeout,
+    keepAliveTimeoutMs: timeout,
+  }),
   nodes: { type: 'array', items: NODE_SCHEMA },
   strategy: obj({ type: nonEmpty }),
   disruptor: obj({
@@ -197,10 +208,11 @@ export function checkSchema(input: unknown, schema: SchemaObject = CONFIG_SCHEMA
   return (validate.errors ?? []).map(toProblem);
 }
 
+/** A value quoted in a message: short, and a node URL's password masked (messages reach logs and admin answers). */
 function shown(v: unknown): string {
   // toJson: the value may be part of an admin request's body, nested past JSON.stringify's reach.
-  const s = toJson(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  const s = redactCredentials(toJson(v) ?? String(v));
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 function toProblem(e: ErrorObject): SchemaProblem {

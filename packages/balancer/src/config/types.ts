@@ -41,7 +41,18 @@ export interface FailoverConfig {
 }
 
 export interface BalancerConfig {
-  server: { host: string; port: number };
+  server: {
+    host: string;
+    port: number;
+    /** Time a client has to send a request's headers, from its first byte. */
+    headersTimeoutMs: number;
+    /** Time a client has to send a whole request, headers and body; blob uploads have their own. */
+    requestTimeoutMs: number;
+    /** Time a client has to send a blob upload (`POST /api/blobs/:digest`), and the nodes to take it. */
+    blobUploadTimeoutMs: number;
+    /** How long an idle keep-alive connection from a client is kept open. */
+    keepAliveTimeoutMs: number;
+  };
   nodes: NodeSpec[];
   strategy: { type: string };
   disruptor: {

@@ -2,7 +2,7 @@ import type { ControlPlane } from '../scheduler/control-plane';
 import type { NodeAction } from '../scheduler/scheduler-events';
 import type { NodeSpec } from './node';
 import type { NodeSnapshot } from './node-snapshot';
-import type { ProbeTarget } from './ollama-probe';
+import type { NodeUrlParts } from './node-url';
 
 export { type NodeSnapshot, snapshotNode } from './node-snapshot';
 
@@ -16,14 +16,17 @@ export { type NodeSnapshot, snapshotNode } from './node-snapshot';
  */
 export class NodeRegistry {
   /**
-   * `onMembershipChange` hears of every node added or removed here, with the resulting node list,
-   * so supervision (health checks, discovery) follows the admin API.
+   * `onMembershipChange` hears of every node added or removed here, so supervision (health checks,
+   * discovery) follows the admin API. It reads the nodes' URLs from the pool itself: a snapshot's
+   * URL has its password masked.
    */
   constructor(
     private readonly control: ControlPlane,
     /** Snapshots of every node, removed ones still draining included. */
     private readonly nodes: () => NodeSnapshot[],
-    private readonly onMembershipChange?: (nodes: ProbeTarget[]) => void,
+    private readonly onMembershipChange?: () => void,
+    /** How to call a node of the pool; snapshots only show a masked URL. */
+    private readonly addresses?: (id: string) => NodeUrlParts | undefined,
   ) {}
 
   getAllNodes(): NodeSnapshot[] {
@@ -32,6 +35,16 @@ export class NodeRegistry {
 
   getNode(id: string): NodeSnapshot | undefined {
     return this.getAllNodes().find((n) => n.id === id);
+  }
+
+  /**
+   * How to call node `id` yourself: its origin, path prefix, and the basic-auth header its URL's
+   * credentials make (the gateway's pool-wide routes use it). Undefined for a node not in the pool.
+   *
+   * @example const a = registry.addressOf('gpu-1'); if (a) await request(`${a.origin}${a.basePath}/api/tags`, { headers: a.headers });
+   */
+  addressOf(id: string): NodeUrlParts | undefined {
+    return this.addresses?.(id);
   }
 
   enable(id: string): Promise<NodeSnapshot> {
@@ -61,7 +74,7 @@ export class NodeRegistry {
   }
 
   private membershipChanged(): void {
-    this.onMembershipChange?.(this.getAllNodes().map((n) => ({ id: n.id, url: n.url })));
+    this.onMembershipChange?.();
   }
 
   private command(id: string, action: NodeAction): Promise<NodeSnapshot> {

@@ -1,9 +1,11 @@
 import type { BreakerState } from './circuit-breaker';
 import type { HealthState, PoolNode } from './node';
+import { redactCredentials } from './node-url';
 
 /** A read-only copy of one node's state. */
 export interface NodeSnapshot {
   id: string;
+  /** The node's URL as it may be shown: a password in it is masked (`http://user:***@host`). */
   url: string;
   health: HealthState;
   enabled: boolean;
@@ -29,7 +31,9 @@ export interface NodeSnapshot {
 export function snapshotNode(n: PoolNode): NodeSnapshot {
   return {
     id: n.id,
-    url: n.url,
+    // Snapshots are what every view shows (/health, /api/stats, /admin, logs, the CLI): the one
+    // place where a node's credentials are masked for all of them.
+    url: redactCredentials(n.url),
     health: n.health,
     enabled: n.spec.enabled,
     adminDisabled: n.adminDisabled,

@@ -1,5 +1,6 @@
 import { normalizeModel } from '@ollama-ring/protocol';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
+import { nodeUrlParts, type NodeUrlParts } from './node-url';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
@@ -58,6 +59,8 @@ export class PoolNode {
   consecutiveHealthFailures = 0;
   lastHealthCheck = 0;
   lastError = '';
+  /** {@link address} for the URL it was worked out from (a reload may change the URL). */
+  private parts?: { url: string; parts: NodeUrlParts };
 
   constructor(spec: NodeSpec, breaker: CircuitBreakerOptions) {
     this.spec = spec;
@@ -70,6 +73,12 @@ export class PoolNode {
 
   get url(): string {
     return this.spec.url;
+  }
+
+  /** How the node is called (origin, path prefix, basic-auth header), worked out once per URL. */
+  get address(): NodeUrlParts {
+    if (this.parts?.url !== this.spec.url) this.parts = { url: this.spec.url, parts: nodeUrlParts(this.spec.url) };
+    return this.parts.parts;
   }
 
   get breakerState(): BreakerState {

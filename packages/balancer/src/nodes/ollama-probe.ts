@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
+import { nodeUrlParts } from './node-url';
 
 /**
  * What a probe needs to know about a node.
@@ -155,8 +156,10 @@ export class OllamaProbe {
     timer.unref();
     const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
     try {
-      const { url, headers } = endpoint(target.url, path);
-      const res = await request(url, { dispatcher: this.agent, method: 'GET', headers, signal: combined });
+      // A node behind an authenticating proxy: its URL's credentials go as a basic-auth header, and
+      // its path prefix (`http://gw/ollama`) is kept. Worked out per probe: probes are seconds apart.
+      const { origin, basePath, headers } = nodeUrlParts(target.url);
+      const res = await request(`${origin}${basePath}${path}`, { dispatcher: this.agent, method: 'GET', headers, signal: combined });
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const text = await readCapped(res.body, 4096, path, true);
         throw new ProbeError('http', `GET ${path}: HTTP ${res.statusCode}${reasonOf(text)}`, res.statusCode);
@@ -189,23 +192,6 @@ export function toProbeError(e: unknown, path?: string): ProbeError {
   const c = classifyNetworkError(e);
   if (c.kind === 'refused') return new ProbeError('refused', `${where}${c.code === 'ECONNREFUSED' ? 'connection refused' : `unreachable (${c.code})`}`);
   return new ProbeError(c.kind, `${where}${e instanceof Error ? e.message || c.code || e.name : String(e)}`);
-}
-
-function endpoint(base: string, path: string): { url: string; headers: Record<string, string> } {
-  const u = new URL(base);
-  const headers: Record<string, string> = {};
-  // Credentials in a node URL (behind an authenticating proxy) become a header: undici refuses
-  // userinfo in request URLs.
-  if (u.username || u.password) {
-    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-    u.username = '';
-    u.password = '';
-  }
-  // A node may sit under a path prefix (`http://gw/ollama`): keep it.
-  u.pathname = u.pathname.replace(/\/+$/, '') + path;
-  u.search = '';
-  u.hash = '';
-  return { url: u.toString(), headers };
 }
 
 // Leaving the loop early (break or throw) destroys the body, so an oversized answer costs no more.

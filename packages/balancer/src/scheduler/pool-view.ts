@@ -1,5 +1,7 @@
 import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
+import type { NodeUrlParts } from '../nodes/node-url';
+import type { ProbeTarget } from '../nodes/ollama-probe';
 import type { PoolState } from './pool-state';
 
 /** A request in the wait queue, as a snapshot shows it. */
@@ -66,6 +68,20 @@ export interface PoolView {
 /** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
 export function viewNodes(s: Pick<PoolState, 'nodes'>): NodeSnapshot[] {
   return [...s.nodes.values()].map(snapshotNode);
+}
+
+/**
+ * What health checks and discovery probe: every node not removed, with its URL as configured,
+ * credentials included (snapshots mask them).
+ */
+export function probeTargets(s: Pick<PoolState, 'nodes'>): ProbeTarget[] {
+  return [...s.nodes.values()].filter((n) => !n.removed).map((n) => ({ id: n.id, url: n.url }));
+}
+
+/** How node `id` is called (its URL's origin, prefix and credentials); undefined once it is removed. */
+export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlParts | undefined {
+  const n = s.nodes.get(id);
+  return n && !n.removed ? n.address : undefined;
 }
 
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */

@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import { NDJSON_CONTENT_TYPE, ROUTE_PATHS, SSE_CONTENT_TYPE } from '@ollama-ring/protocol';
 import { UpstreamError } from '../errors';
+import { nodeUrlParts } from '../nodes/node-url';
 import { UpstreamExchange } from '../upstream/exchange';
 import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch-types';
 
@@ -10,8 +11,17 @@ const REQUEST_HEADERS: Record<string, string> = {
   accept: `application/json, ${NDJSON_CONTENT_TYPE}, ${SSE_CONTENT_TYPE}`,
 };
 
+interface NodePool {
+  url: string;
+  basePath: string;
+  /** Every request's headers: {@link REQUEST_HEADERS}, plus the node's basic auth when its URL has credentials. */
+  headers: Record<string, string>;
+  connections: number;
+  pool: Pool;
+}
+
 export class Dispatcher {
-  private readonly pools = new Map<string, { url: string; basePath: string; connections: number; pool: Pool }>();
+  private readonly pools = new Map<string, NodePool>();
 
   constructor(private readonly opts: { connectTimeoutMs: number }) {}
 
@@ -28,11 +38,15 @@ export class Dispatcher {
       const cur = this.pools.get(n.id);
       if (cur && cur.url === n.url && cur.connections === n.connections) continue;
       if (cur) void cur.pool.close().catch(() => undefined);
+      // The pool is opened to the origin, which drops the URL's credentials: they travel as a
+      // header instead, built here once per node, not per request.
+      const { origin, basePath, headers } = nodeUrlParts(n.url);
       this.pools.set(n.id, {
         url: n.url,
-        basePath: new URL(n.url).pathname.replace(/\/$/, ''),
+        basePath,
+        headers: { ...REQUEST_HEADERS, ...headers },
         connections: n.connections,
-        pool: new Pool(new URL(n.url).origin, {
+        pool: new Pool(origin, {
           // Headroom over the slots, so a socket being torn down never holds up a new request.
           connections: n.connections + 2,
           pipelining: 1,
@@ -60,7 +74,7 @@ export class Dispatcher {
       });
     }
     if (job.signal.aborted) return Promise.resolve({ kind: 'aborted', started: false, latencyMs: 0 });
-    return new Promise<DispatchOutcome>((resolve) => new UpstreamExchange(job, t0, resolve).send(entry.pool, `${entry.basePath}${ROUTE_PATHS[job.route]}`, REQUEST_HEADERS));
+    return new Promise<DispatchOutcome>((resolve) => new UpstreamExchange(job, t0, resolve).send(entry.pool, `${entry.basePath}${ROUTE_PATHS[job.route]}`, entry.headers));
   }
 
   async close(): Promise<void> {

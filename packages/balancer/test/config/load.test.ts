@@ -6,7 +6,7 @@ import { CONFIG_DIR, issuesOf, tempDir } from './helpers';
 
 /** The issue's example, every key spelled out: what the seed's config.yaml must become. */
 const SEED_EXPECTED: BalancerConfig = {
-  server: { host: '127.0.0.1', port: 8080 },
+  server: { host: '127.0.0.1', port: 8080, headersTimeoutMs: 10000, requestTimeoutMs: 120000, blobUploadTimeoutMs: 3600000, keepAliveTimeoutMs: 5000 },
   nodes: [
     {
       id: 'gpu-1',
@@ -116,7 +116,7 @@ describe('loading', () => {
       strategy: 'round-robin',
       rateLimit: { global: { rps: 2.5 } },
     });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(config.server).toEqual({ ...defaultConfig().server, port: 9000 });
     expect(config.strategy.type).toBe('round-robin');
     expect(config.nodes.map((n) => [n.id, n.url, n.maxConcurrentRequests])).toEqual([
       ['10.0.0.5:11434', 'http://10.0.0.5:11434', 4],

@@ -39,6 +39,23 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
     'healthCheck:\n  degradedThreshold: 9\n  downThreshold: 6\n',
     { path: 'healthCheck.degradedThreshold', message: 'must be <= healthCheck.downThreshold (6)', line: 2 },
   ],
+  ['zero client timeout', 'server:\n  requestTimeoutMs: 0\n', { path: 'server.requestTimeoutMs', message: 'must be >= 1 (got 0)', line: 2 }],
+  ['fractional client timeout', 'server: { keepAliveTimeoutMs: 2.5 }\n', { path: 'server.keepAliveTimeoutMs', message: 'must be integer (got 2.5)', line: 1 }],
+  [
+    'client timeout beyond what a timer takes',
+    'server: { blobUploadTimeoutMs: 9999999999 }\n',
+    { path: 'server.blobUploadTimeoutMs', message: 'must be <= 2147483647 (got 9999999999)', line: 1 },
+  ],
+  [
+    'cross-field: headersTimeoutMs above requestTimeoutMs',
+    'server:\n  requestTimeoutMs: 5000\n  headersTimeoutMs: 10000\n',
+    { path: 'server.headersTimeoutMs', message: 'must be <= server.requestTimeoutMs (5000)', line: 3 },
+  ],
+  [
+    'cross-field: blobUploadTimeoutMs below requestTimeoutMs',
+    'server:\n  requestTimeoutMs: 600000\n  blobUploadTimeoutMs: 60000\n',
+    { path: 'server.blobUploadTimeoutMs', message: 'must be >= server.requestTimeoutMs (600000)', line: 3 },
+  ],
   ['bad string node entry', 'nodes:\n  - a:1\n  - "gpu=b:2*many"\n', { path: 'nodes[1]', message: /bad slot count/, line: 3 }],
   ['multi-line value: the key line is reported', 'nodes:\n  - id: a\n    url:\n      ftp://x\n', { path: 'nodes[0].url', message: /must be an http/, line: 3 }],
 ];

@@ -1,5 +1,5 @@
 /** `ollama-ring check-config FILE`: validate a config and print the effective one. */
-import { ConfigError } from '@ollama-ring/balancer';
+import { type BalancerConfig, ConfigError, redactCredentials } from '@ollama-ring/balancer';
 import { COMMON_OPTIONS, parseCommandArgs } from './args';
 import { composeConfig } from './serve-config';
 import { type Command, EXIT_OK, EXIT_USAGE } from './types';
@@ -10,6 +10,7 @@ const USAGE = `Usage: ollama-ring check-config [FILE] [--hosts FILE] [--json]
 
 Validates a config file (YAML or JSON config, a node list, or a hosts.txt) and prints the effective
 config: defaults, the file, and environment overrides (OLLAMA_RING_*) merged, as serve would run it.
+A password in a node URL is printed masked (user:***@host).
 Without FILE it checks what serve would load with no --config (OLLAMA_RING_CONFIG or zero config).
 Warnings (unknown keys and the like) go to stderr. Errors name the key and its line; exit status 2.
 
@@ -33,13 +34,14 @@ export const checkConfigCommand: Command = {
     try {
       const c = composeConfig({ config: positionals[0], hosts: values.hosts }, io.env);
       for (const w of c.warnings) io.err(`warning: ${w}\n`);
+      const shown = masked(c.config);
       if (values.json) {
-        io.out(JSON.stringify(c.config, null, 2) + '\n');
+        io.out(JSON.stringify(shown, null, 2) + '\n');
       } else {
         const from = [c.configFile ?? 'zero config (no file)', c.hostsFile ? `nodes from ${c.hostsFile}` : '', c.env.length ? `env: ${c.env.join(', ')}` : '']
           .filter(Boolean)
           .join('; ');
-        io.out(`# effective config: ${from}\n${toYaml(c.config)}`);
+        io.out(`# effective config: ${from}\n${toYaml(shown)}`);
       }
       io.err('config OK\n');
       return EXIT_OK;
@@ -50,3 +52,8 @@ export const checkConfigCommand: Command = {
     }
   },
 };
+
+/** The config as printed: node URLs with their passwords masked (the output is pasted into tickets and chats). */
+function masked(config: BalancerConfig): BalancerConfig {
+  return { ...config, nodes: config.nodes.map((n) => ({ ...n, url: redactCredentials(n.url) })) };
+}

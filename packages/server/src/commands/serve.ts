@@ -141,8 +141,10 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     io.env,
     (next, file) => {
       for (const w of next.warnings) log.warn({ file }, w);
-      if (next.config.server.port !== cfg.server.port || next.config.server.host !== cfg.server.host) {
-        log.warn({ file }, 'server.host/server.port changed: a restart applies them; everything else applies now');
+      // The listener and its client timeouts are set up once, at start.
+      const changed = (Object.keys(cfg.server) as (keyof typeof cfg.server)[]).filter((k) => next.config.server[k] !== cfg.server[k]);
+      if (changed.length > 0) {
+        log.warn({ file, keys: changed.map((k) => `server.${k}`) }, 'server.* changed: a restart applies it; everything else applies now');
       }
       factory
         .reload(next.config)

@@ -28,8 +28,8 @@ const BLOB_MISSING_HEADER = 'x-ollama-ring-blob-missing';
  *   buffering beyond a stream's high-water mark per node; no size cap, the nodes check the digest).
  *   201 when some node stored it, 200 when every node had it already; a digest mismatch is the
  *   nodes' 400 `digest mismatch, …`; nodes that disagree give 502 naming the failures.
- *   `ollama_ring.nodes` says `created`, `exists` or the error per node. The upload must end within
- *   `timeouts.requestTimeoutMs` (and the gateway's request timeout).
+ *   `ollama_ring.nodes` says `created`, `exists` or the error per node. The upload, from the client
+ *   and on to the nodes, must end within `server.blobUploadTimeoutMs`.
  * A digest not of the form `sha256:<64 hex>` is 400 `invalid digest format`, before any node is asked.
  *
  * @example new Gateway({ factory, routes: [addBlobRoutes] });
@@ -79,6 +79,8 @@ export function addBlobRoutes(router: Router, gw: GatewayContext): void {
       return;
     }
     const answers = await upload(gw, req, res, lacking, params.digest);
+    // The upload outlived its deadline: the gateway has answered 408 and closed the connection.
+    if (res.headersSent) return;
     const t = tally(lacking, answers, { ok: (status) => (status === 201 ? 'created' : 'exists') });
     Object.assign(summary, t.summary);
     const ollama_ring = { nodes: summary };
@@ -141,7 +143,7 @@ function upload(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, n
       resumeIfFree();
     });
     body.on('error', () => undefined);
-    return up.text(n, { method: 'POST', path: `/api/blobs/${encodeURIComponent(digest)}`, body, contentType, headers, signal, kind: 'op' }).finally(() => letGo(n.id));
+    return up.text(n, { method: 'POST', path: `/api/blobs/${encodeURIComponent(digest)}`, body, contentType, headers, signal, kind: 'upload' }).finally(() => letGo(n.id));
   });
   req.on('data', (chunk: Buffer) => {
     for (const p of pipes.values()) if (!p.write(chunk)) full.add(p);

@@ -15,7 +15,8 @@ export class BodyError extends OllamaRingError {
 /**
  * Reads a request body up to `maxBytes`. An oversized body is refused as soon as its size is known
  * (from Content-Length, or while it streams in), with 413, and the rest is not read. A body that
- * trickles in too slowly is cut off by the server's `requestTimeout`.
+ * trickles in too slowly is cut off by the gateway's request deadline (`RequestDeadlines`): the
+ * client gets 408, and this rejects as the connection closes.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);

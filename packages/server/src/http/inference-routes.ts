@@ -37,7 +37,8 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
       sendError(res, e.status, e.message, flavor);
       // The rest of an oversized body is not worth reading; close instead of draining it.
       res.once('finish', () => req.destroy());
-      gw.logRequest({ req, status: e.status, route, outcome: 'rejected' });
+      // What the client got: the gateway may have answered already (408 past the request deadline).
+      gw.logRequest({ req, status: res.statusCode, route, outcome: 'rejected' });
       return;
     }
     throw e;

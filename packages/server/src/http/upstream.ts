@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
-import { stripHopByHop } from '@ollama-ring/balancer';
+import { type NodeUrlParts, stripHopByHop } from '@ollama-ring/balancer';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
@@ -28,10 +28,13 @@ export function forwardable(headers: IncomingHttpHeaders): Record<string, string
 /**
  * Which timeouts a call gets, from `timeouts.*` in the config:
  * - `meta` (`/api/tags`, `/api/ps`, `/api/version`): the whole exchange within `healthCheckTimeoutMs`, as the health monitor's own probes;
- * - `op` (`/api/show`, `/api/delete`, `/api/copy`, `/api/blobs` uploads): the whole exchange within `requestTimeoutMs`;
+ * - `op` (`/api/show`, `/api/delete`, `/api/copy`): the whole exchange within `requestTimeoutMs`;
+ * - `upload` (`/api/blobs` uploads): the whole exchange within the gateway's `server.blobUploadTimeoutMs` (and its
+ *   slack, so that a client too slow gets the gateway's 408 first), since the body streams from the client to the
+ *   nodes as it comes, and so as slowly;
  * - `stream` (`/api/pull`, `/api/push`, `/api/create` progress): headers within `firstByteTimeoutMs`, then at most `idleTimeoutMs` between chunks, and no total (a pull of a large model takes as long as it takes).
  */
-export type CallKind = 'meta' | 'op' | 'stream';
+export type CallKind = 'meta' | 'op' | 'upload' | 'stream';
 
 /** One request to one node. */
 export interface UpstreamCall {
@@ -46,10 +49,12 @@ export interface UpstreamCall {
   kind: CallKind;
 }
 
-/** A node to call: its id (for messages) and base URL. */
+/**
+ * A node of the pool to call, by id (a `NodeSnapshot` will do). Where it is and its credentials
+ * come from the node registry: a snapshot's URL has its password masked.
+ */
 export interface NodeAddress {
   id: string;
-  url: string;
 }
 
 /**
@@ -98,10 +103,11 @@ export class Upstream {
 
   constructor(private readonly gw: GatewayContext) {}
 
-  /** The whole answer of a `meta` or `op` call, under that kind's total deadline. */
+  /** The whole answer of a `meta`, `op` or `upload` call, under that kind's total deadline. */
   async text(node: NodeAddress, call: UpstreamCall): Promise<TextResponse> {
     const t = this.gw.config().timeouts;
-    const totalMs = call.kind === 'meta' ? t.healthCheckTimeoutMs : t.requestTimeoutMs;
+    const c = this.gw.clientTimeouts;
+    const totalMs = call.kind === 'meta' ? t.healthCheckTimeoutMs : call.kind === 'upload' ? c.blobUploadTimeoutMs + c.slackMs : t.requestTimeoutMs;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), totalMs);
     const signal = call.signal ? AbortSignal.any([call.signal, deadline.signal]) : deadline.signal;
@@ -153,9 +159,12 @@ export class Upstream {
   }
 
   private async send(node: NodeAddress, call: UpstreamCall, headersTimeout: number, bodyTimeout: number): Promise<StreamResponse> {
-    const headers: Record<string, string> = { ...(call.headers ?? {}) };
+    const address = this.addressOf(node.id);
+    // The node's own credentials, after the caller's headers: a client's Authorization for the
+    // gateway is never forwarded (`forwardable`), and the node's basic auth must win anyway.
+    const headers: Record<string, string> = { ...(call.headers ?? {}), ...address.headers };
     if (call.body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
-    const res = await request(`${node.url.replace(/\/+$/, '')}${call.path}`, {
+    const res = await request(`${address.origin}${address.basePath}${call.path}`, {
       method: call.method,
       headers,
       body: call.body,
@@ -165,6 +174,12 @@ export class Upstream {
       dispatcher: this.dispatcher(),
     });
     return { status: res.statusCode, headers: stripHopByHop(res.headers, new Set(['content-length'])), body: res.body };
+  }
+
+  private addressOf(id: string): NodeUrlParts {
+    const address = this.gw.factory.getNodeRegistry().addressOf(id);
+    if (!address) throw new NodeCallError(id, 502, `node ${id} is no longer in the pool`);
+    return address;
   }
 
   private dispatcher(): Agent {
