@@ -36,6 +36,7 @@ async function run(opts: GatewayChildOptions): Promise<void> {
   config.disruptor.dispatchPlacement = opts.placement;
   if (opts.metricsPlacement) (config.disruptor as { metricsPlacement?: string }).metricsPlacement = opts.metricsPlacement;
   config.queue.maxDepth = opts.maxInFlight;
+  for (const [path, value] of Object.entries(opts.set ?? {})) setPath(config as unknown as Record<string, unknown>, path.split('.'), value);
   const factory = await PipelineFactory.fromConfig(config).start();
   // The Gateway's default logger is silent: no per-request log line, like nginx with access_log off.
   const gateway = new Gateway({ factory });
@@ -44,6 +45,14 @@ async function run(opts: GatewayChildOptions): Promise<void> {
     if (m.type === 'stop') void gateway.close(2_000).then(() => process.exit(0));
   });
   process.send?.({ type: 'ready', url: `http://127.0.0.1:${addr.port}` });
+}
+
+/** Sets `obj.a.b.c = value`; an unknown key fails the start, so a typo never measures the default. */
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  const [head, ...rest] = path;
+  if (!(head in obj)) throw new Error(`--set: no config key '${head}'`);
+  if (rest.length === 0) obj[head] = value;
+  else setPath(obj[head] as Record<string, unknown>, rest, value);
 }
 
 run(JSON.parse(process.argv[2] ?? '{}') as GatewayChildOptions).catch(failStartup);

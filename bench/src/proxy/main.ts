@@ -3,6 +3,7 @@
  *                  [--baseline GIT-REF|auto|none] [--baseline-dir DIR] [--cpu-prof DIR] [--only TARGET,…]
  *                  [--connections N] [--streams N] [--tokens-per-sec N] [--tokens N]
  *                  [--warmup-ms N] [--measure-ms N] [--rounds N] [--retries N] [--max-other-pct N]
+ *                  [--set key.path=value,…]
  *
  * What ollama-ring adds on the way to one simulated Ollama node, against a direct connection to
  * that node and against nginx (when installed), all in the same run:
@@ -35,6 +36,25 @@ import { combineRounds, compareRows, goals, measuredRow, skippedRow, type Measur
 import { REQUEST_PATH, requestBody, settingsFor, streamBody, type BenchSettings } from './settings';
 import { goalsTable, ratiosTable, requestsTable, streamsTable, summaryTable, type Labels } from './tables';
 import { REFERENCE_NAMES, TARGET_NAMES, startTarget, type Target, type TargetName, type TargetOptions } from './targets';
+
+/** `--set a.b=v,c.d=w`: values read as JSON when they parse (`false`, `2`), else as strings. */
+function configSets(flag: string | true | undefined): Record<string, unknown> | undefined {
+  if (typeof flag !== 'string') return undefined;
+  const out: Record<string, unknown> = {};
+  for (const pair of flag.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--set wants key.path=value, got '${pair}'`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a bare string
+    }
+    out[pair.slice(0, eq)] = value;
+  }
+  return out;
+}
 
 async function measure(t: Target, load: Child, sim: Child, s: BenchSettings): Promise<Measurement> {
   const procs = { proxy: t.pids, proxyChild: t.child, sim };
@@ -102,7 +122,14 @@ async function main(): Promise<void> {
   const previous = await previousBuild(args.flags);
   const labels: Labels = 'sha' in previous.info ? { 'ollama-ring-previous': `${previous.info.ref} = ${previous.info.sha.slice(0, 7)}` } : {};
   const profileDir = args.flags.get('cpu-prof');
-  const targetOpts = { maxInFlight, nginxBin, nginxWorkers, baseline: previous.option, profileDir: typeof profileDir === 'string' ? profileDir : undefined };
+  const targetOpts = {
+    maxInFlight,
+    nginxBin,
+    nginxWorkers,
+    baseline: previous.option,
+    profileDir: typeof profileDir === 'string' ? profileDir : undefined,
+    set: configSets(args.flags.get('set')),
+  };
 
   // Other engineers' jobs may share these cores: say how busy the machine was before starting.
   const loadBefore = await machineLoad(args.quick ? 1_000 : 2_000);

@@ -61,6 +61,8 @@ export interface GatewayChildOptions {
    * packages/server are loaded instead of this tree's. Absent: this tree's own build.
    */
   root?: string;
+  /** `--set`: config keys (dotted paths) set on this build's gateways, for an A/B of one setting. */
+  set?: Record<string, unknown>;
 }
 
 /** One closed-loop load run against one target. */

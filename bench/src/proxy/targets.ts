@@ -43,6 +43,8 @@ export interface TargetOptions {
   nginxWorkers: string;
   /** --cpu-prof DIR: each proxy written in Node writes `<target>.cpuprofile` there when it stops. */
   profileDir?: string;
+  /** `--set`: config keys set on this build's gateways (not the previous build's). */
+  set?: Record<string, unknown>;
   /** The previous build, built (or why not); absent: this target is skipped. */
   baseline?: { ok: true; build: BaselineBuild } | { ok: false; skipped: string; reason: string };
 }
@@ -64,7 +66,7 @@ async function startGateway(
   root?: string,
   metricsPlacement?: GatewayChildOptions['metricsPlacement'],
 ): Promise<Target> {
-  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight, root, metricsPlacement };
+  const opts: GatewayChildOptions = { simUrl: o.sim.url, placement, maxInFlight: o.maxInFlight, root, metricsPlacement, set: root === undefined ? o.set : undefined };
   const child = await startChild(script, opts, undefined, o.profileDir ? { dir: o.profileDir, name: name } : undefined);
   try {
     await probe(child.url);
