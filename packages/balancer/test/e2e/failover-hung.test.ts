@@ -183,6 +183,27 @@ describe('failover from hung and stalled nodes', () => {
     );
   });
 
+  test('a node left behind comes back through half-open trials once it answers again', async () => {
+    await withPool(
+      (c) => (c.healthCheck.circuitBreakerRecoveryMs = 300),
+      async (h) => {
+        await warmUp(h);
+        h.sim.node('a').setFaults({ hang: {} });
+        const p = h.factory.getPipeline();
+        await Promise.all(Array.from({ length: 4 }, () => drain(p.stream(gen()))));
+        await eventually(() => h.factory.getNodeRegistry().getNode('a')?.breakerState === 'open', 3_000, 'a out');
+        h.sim.node('a').setFaults({ hang: null });
+        // Recovery time over: one trial at a time, and its success closes the breaker.
+        const until = Date.now() + 5_000;
+        while (h.factory.getNodeRegistry().getNode('a')?.breakerState !== 'closed' && Date.now() < until) await drain(p.stream(gen()));
+        expect(h.factory.getNodeRegistry().getNode('a')?.breakerState).toBe('closed');
+        const served = new Set<string>();
+        for (let i = 0; i < 6; i++) served.add((await p.submit(gen(12, false))).nodeId);
+        expect(served.has('a')).toBe(true);
+      },
+    );
+  });
+
   test('a node five times slower than its peer is used, not suspected: its deadlines are its own', async () => {
     await withPool(
       () => undefined,
