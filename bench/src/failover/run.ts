@@ -35,7 +35,7 @@ export interface FaultRun {
   fault: string;
   /** ms from the fault to the faulty node's first failure (a retry off it, or a missed deadline). */
   firstMissMs: number | null;
-  /** ms from that first signal to the node being out of rotation (breaker open or marked down). */
+  /** ms from that first signal to the node being out of rotation (breaker not closed, or marked down). */
   outAfterMissMs: number | null;
   /** ms from the fault to the first request bound to the faulty node that was then served by another. */
   servedElsewhereMs: number | null;
@@ -108,7 +108,8 @@ export async function runFault(fault: FaultCase, s: RunSettings): Promise<FaultR
   const poll = setInterval(() => {
     if (outAt !== null || performance.now() < faultAt) return;
     const n = factory.getNodeRegistry().getNode(FAULTY);
-    if (n && (n.breakerState === 'open' || n.health === 'UNHEALTHY')) outAt = performance.now();
+    // Half-open counts as out: the node gets only its trial requests, not its share.
+    if (n && (n.breakerState !== 'closed' || n.health === 'UNHEALTHY')) outAt = performance.now();
   }, 5);
   const send = (stream: boolean): void => {
     const rec: Sent = { stream, sentAt: performance.now(), started: false, routed: [] };

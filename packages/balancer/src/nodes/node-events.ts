@@ -34,7 +34,9 @@ export function applyHealth(s: PoolMembership, r: Omit<HealthChecked, 'type'>): 
   node.lastHealthCheck = r.at;
   if (!r.ok && r.error) node.lastError = r.error;
   // A node that answers again gets its trial requests now rather than after the full recovery time.
-  if (r.ok && node.breaker.state === 'open') node.breaker.allowTrials();
+  // Not for the probe of a suspected node: suspicion decides that (a node that answers its probe but
+  // keeps missing deadlines must not get a trial per miss).
+  if (r.ok && !r.suspect && node.breaker.state === 'open') node.breaker.allowTrials();
 }
 
 export function applyDiscovery(s: PoolMembership, r: Omit<ModelsDiscovered, 'type'>): void {

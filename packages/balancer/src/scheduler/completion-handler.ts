@@ -47,13 +47,13 @@ export class CompletionHandler {
       return;
     }
     ctx.upstreamAbort = undefined;
-    this.d.suspicion.completed(ctx);
     // The outcome says whether bytes reached the client (the sink's onStart set this already): the
     // event alone decides, so a replay without a live dispatch makes the same retry decisions.
     if (outcome.started) ctx.started = true;
     const moved = ctx.rescue !== undefined && outcome.kind === 'aborted';
     const v = moved ? rescued(ctx.rescue!, outcome.started) : judge(nodeId, outcome);
     ctx.rescue = undefined;
+    this.d.suspicion.completed(ctx, nodeId, v.outcome === 'success');
     const missed = missCause(outcome);
     if (node) {
       // Neither success nor failure (an abort, a 4xx) gives back a trial place, if it held one.

@@ -32,11 +32,14 @@ export interface SuspicionDeps {
  *   hang, and cancelling it would waste the work done);
  * - a probe that fails marks the node down and moves its requests that have sent nothing yet to
  *   other nodes (their dispatch is cancelled and they are retried); one that answers lets the
- *   breaker's half-open trials bring the node back.
+ *   breaker's half-open trials bring the node back, at once after one miss, after the breaker's
+ *   recovery time after two in a row.
  */
 export class Suspicion {
   /** Dispatched non-streamed requests with a finite `overdueAt`. */
   private readonly watched = new Set<RequestContext>();
+  /** Deadlines each node has missed since its last success. */
+  private readonly streaks = new Map<string, number>();
 
   constructor(private readonly d: SuspicionDeps) {}
 
@@ -47,14 +50,16 @@ export class Suspicion {
     this.d.armSweep(OVERDUE_SWEEP_MS);
   }
 
-  /** A dispatch ended. */
-  completed(ctx: RequestContext): void {
+  /** A dispatch on `nodeId` ended; `ok`: in success, which ends the node's streak of misses. */
+  completed(ctx: RequestContext, nodeId: string, ok: boolean): void {
     if (this.watched.size > 0) this.watched.delete(ctx);
     ctx.overdueAt = Infinity;
+    if (ok && this.streaks.size > 0) this.streaks.delete(nodeId);
   }
 
   /** A request on `node` missed a deadline: out of rotation now, and probed. */
   missed(node: PoolNode, cause: SuspicionCause, now: number): void {
+    this.streaks.set(node.id, (this.streaks.get(node.id) ?? 0) + 1);
     node.breaker.trip(now);
     this.d.observer?.suspected?.(node.id, cause);
     this.d.probe?.(node.id);
@@ -79,11 +84,19 @@ export class Suspicion {
     if (this.watched.size > 0) this.d.armSweep(OVERDUE_SWEEP_MS);
   }
 
-  /** The probe of a suspected node came back; a failed one takes the node down and moves its waiting requests. */
+  /**
+   * The probe of a suspected node came back. One that answers after a single miss lets half-open
+   * trials bring the node back now (a one-off slow answer); after a second miss in a row the node
+   * waits out the breaker's recovery time (it answers probes but not requests: a hung runner). One
+   * that fails takes the node down and moves its requests that have sent nothing yet.
+   */
   probed(evt: HealthChecked): void {
-    if (evt.ok) return;
     const node = this.d.pool.nodes.get(evt.nodeId);
     if (!node) return;
+    if (evt.ok) {
+      if ((this.streaks.get(node.id) ?? 0) <= 1 && node.breaker.state === 'open') node.breaker.allowTrials();
+      return;
+    }
     node.health = 'UNHEALTHY';
     node.breaker.trip(evt.at);
     const error = new UpstreamError(node.id, 0, `node ${node.id} did not answer its probe (${evt.error ?? 'no answer'}); moved to another node`);

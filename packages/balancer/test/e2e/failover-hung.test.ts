@@ -204,6 +204,28 @@ describe('failover from hung and stalled nodes', () => {
     );
   });
 
+  test('a node that answers its probe but keeps missing deadlines (a hung runner) gets one trial, then waits out its recovery', async () => {
+    await withPool(
+      (c) => (c.healthCheck.circuitBreakerRecoveryMs = 60_000),
+      async (h) => {
+        await warmUp(h);
+        const inference = () => {
+          const byRoute = h.sim.node('a').state().byRoute;
+          return (byRoute['POST /api/generate'] ?? 0) + (byRoute['POST /api/chat'] ?? 0);
+        };
+        const before = inference();
+        h.sim.node('a').setFaults({ hang: { paths: ['/api/generate'] } });
+        const p = h.factory.getPipeline();
+        for (let i = 0; i < 8; i++) expect((await drain(p.stream(gen()))).at(-1)?.done).toBe(true);
+        // The first miss, then one trial after its probe answered; no more.
+        expect(inference() - before).toBeLessThanOrEqual(2);
+        expect(h.factory.getNodeRegistry().getNode('a')?.breakerState).toBe('open');
+        expect(h.factory.getNodeRegistry().getNode('a')?.health).toBe('HEALTHY');
+        h.sim.node('a').setFaults({ hang: null });
+      },
+    );
+  });
+
   test('a node five times slower than its peer is used, not suspected: its deadlines are its own', async () => {
     await withPool(
       () => undefined,
