@@ -256,4 +256,26 @@ describe('control API', () => {
       // Control calls are not counted as Ollama requests.
       expect(pool.node('a').state().requests).toBe(0);
     }));
+
+  it('counts inference requests in flight and their peak, probes and listings apart; a stats reset restarts the peak', () =>
+    withPool({ nodes: [node({ models: [M] })] }, async (pool) => {
+      const url = pool.nodes[0].url;
+      const sim = pool.node('n1');
+      sim.setFaults({ hang: { count: 2, paths: ['/api/chat', '/v1/chat/completions'] } });
+      const ac = new AbortController();
+      const held = [postJson(url + '/api/chat', chat(), { signal: ac.signal }), postJson(url + '/v1/chat/completions', chat(), { signal: ac.signal })].map((p) =>
+        p.catch(() => undefined),
+      );
+      expect(await eventually(() => sim.state().inferenceInFlight === 2)).toBe(true);
+      expect((await fetch(url + '/api/tags')).status).toBe(200);
+      expect(sim.state()).toMatchObject({ inFlight: 2, inferenceInFlight: 2, peakInferenceInFlight: 2 });
+      ac.abort();
+      await Promise.all(held);
+      expect(await eventually(() => sim.state().inferenceInFlight === 0)).toBe(true);
+      expect(sim.state().peakInferenceInFlight).toBe(2);
+      sim.reset({ models: false });
+      expect(sim.state().peakInferenceInFlight).toBe(0);
+      await (await postJson(url + '/api/chat', { ...chat(), stream: false })).json();
+      expect(sim.state()).toMatchObject({ inferenceInFlight: 0, peakInferenceInFlight: 1 });
+    }));
 });
