@@ -188,7 +188,14 @@ export function checkSchema(input: unknown, schema: SchemaObject = CONFIG_SCHEMA
 }
 
 function shown(v: unknown): string {
-  const s = JSON.stringify(v);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    // A value nested thousands deep (a client's node spec through the admin API) overflows the
+    // stack of JSON.stringify: the problem is still reported, without the value.
+    return `an ${Array.isArray(v) ? 'array' : typeof v} nested too deep to show`;
+  }
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
