@@ -30,6 +30,11 @@ describe('admin routes: JSON nested 10,000 deep is a 400, not a 500', () => {
     expect([s1, e1]).toEqual([400, expect.stringMatching(/^invalid node: id: must be string/)]);
     const [s2, e2] = await post('/admin/nodes', `{"id":"b","url":"http://127.0.0.1:9","tags":${deepArray(10_000)}}`);
     expect([s2, e2]).toEqual([400, expect.stringMatching(/^invalid node: tags\.0: must be string \(got an array nested too deep to show\)/)]);
-    expect(g.factory.getNodeRegistry().getAllNodes().map((n) => n.id)).toEqual(['a']);
+    expect(
+      g.factory
+        .getNodeRegistry()
+        .getAllNodes()
+        .map((n) => n.id),
+    ).toEqual(['a']);
   });
 });
