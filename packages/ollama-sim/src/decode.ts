@@ -105,7 +105,10 @@ export function checkFields(obj: Record<string, unknown>, struct: string, fields
       case 'think':
         if (typeof v === 'boolean') break;
         if (typeof v === 'string' && ['high', 'medium', 'low', 'max'].includes(v)) break;
-        throw new SimHttpError(400, `invalid think value: ${tryStringify(v) ?? `an ${jsonKind(v)} nested too deep to show`} (must be "high", "medium", "low", "max", true, or false)`);
+        throw new SimHttpError(
+          400,
+          `invalid think value: ${tryStringify(v) ?? `an ${jsonKind(v)} nested too deep to show`} (must be "high", "medium", "low", "max", true, or false)`,
+        );
       case 'any':
         break;
     }

@@ -235,7 +235,23 @@ export class SimNode implements ControlTarget {
       stats.inferenceInFlight--;
     };
     if (inference) stats.peakInferenceInFlight = Math.max(stats.peakInferenceInFlight, ++stats.inferenceInFlight);
+    // A client that hangs up (EOF) cancels its request at once, as in Ollama, whose Go server sees the
+    // EOF in its background read and cancels the request's context. Node would notice only at the
+    // next write, holding the slot meanwhile: long enough for a balancer that reused the slot to
+    // look as if it had sent one request too many.
+    const socket = req.socket;
+    const hungUp = (): void => {
+      if (res.writableFinished) return;
+      // Out of the count now: the response's 'close' comes only in the loop's close phase, after
+      // requests that arrived in the same poll.
+      leave();
+      res.destroy();
+    };
+    socket.once('end', hungUp);
+    socket.once('error', hungUp);
     res.once('close', () => {
+      socket.off('end', hungUp);
+      socket.off('error', hungUp);
       leave();
       stats.inFlight--;
       const complete = res.writableFinished;
