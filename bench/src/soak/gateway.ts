@@ -27,7 +27,7 @@ export interface SoakEnv {
 
 /** Messages between the soak and its gateway child. */
 export type ToGateway = { type: 'memory'; id: number } | { type: 'stop' };
-export type FromGateway = { type: 'ready'; url: string } | { type: 'failed'; error: string } | { type: 'memory'; id: number; rss: number; heapUsed: number };
+export type FromGateway = { type: 'ready'; url: string } | { type: 'failed'; error: string } | ({ type: 'memory'; id: number } & Omit<MemorySample, 'atMs'>);
 
 /** Reads the config file as the gateway's `loadConfig` does. */
 export function readConfig(file: string): BalancerConfig {
@@ -86,7 +86,7 @@ export async function startChild(tweak?: (c: BalancerConfig) => void): Promise<S
       const on = (m: FromGateway): void => {
         if (m.type !== 'memory' || m.id !== id) return;
         proc.off('message', on);
-        resolve({ rss: m.rss, heapUsed: m.heapUsed });
+        resolve({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, arenaResident: m.arenaResident });
       };
       proc.on('message', on);
       proc.send({ type: 'memory', id } satisfies ToGateway);

@@ -6,10 +6,12 @@ import type { MemorySample, SoakResult } from './run';
 export interface MemoryGrowth {
   warmupMs: number;
   /** Means of the first three samples after warm-up, and of the last three. */
-  baseline: { rss: number; heapUsed: number };
-  final: { rss: number; heapUsed: number };
+  baseline: { rss: number; heapUsed: number; arena: number };
+  final: { rss: number; heapUsed: number; arena: number };
   rssPct: number;
   heapPct: number;
+  /** RSS less the byte arena's resident pages: what is not bounded by the arena's reservation. */
+  rssLessArenaPct: number;
   peakRss: number;
 }
 
@@ -17,9 +19,10 @@ export interface MemoryGrowth {
 export function memoryGrowth(samples: readonly MemorySample[], warmupMs: number): MemoryGrowth | undefined {
   const after = samples.filter((s) => s.atMs >= warmupMs);
   if (after.length < 4) return undefined;
-  const mean = (xs: readonly MemorySample[]): { rss: number; heapUsed: number } => ({
+  const mean = (xs: readonly MemorySample[]): { rss: number; heapUsed: number; arena: number } => ({
     rss: xs.reduce((a, s) => a + s.rss, 0) / xs.length,
     heapUsed: xs.reduce((a, s) => a + s.heapUsed, 0) / xs.length,
+    arena: xs.reduce((a, s) => a + s.arenaResident, 0) / xs.length,
   });
   const n = Math.min(3, Math.floor(after.length / 2));
   const baseline = mean(after.slice(0, n));
@@ -30,6 +33,7 @@ export function memoryGrowth(samples: readonly MemorySample[], warmupMs: number)
     final,
     rssPct: (100 * (final.rss - baseline.rss)) / baseline.rss,
     heapPct: (100 * (final.heapUsed - baseline.heapUsed)) / baseline.heapUsed,
+    rssLessArenaPct: (100 * (final.rss - final.arena - (baseline.rss - baseline.arena))) / (baseline.rss - baseline.arena),
     peakRss: Math.max(...samples.map((s) => s.rss)),
   };
 }
@@ -45,6 +49,8 @@ export interface Report {
   queue?: QueueMemory;
 }
 
+const row = (m: MemorySample): string =>
+  `| ${(m.atMs / 60_000).toFixed(1)} | ${mib(m.rss)} | ${mib(m.arenaResident)} | ${mib(m.heapUsed)} | ${mib(m.heapTotal)} | ${mib(m.external)} (${mib(m.arrayBuffers)}) |`;
 const ms = (x: number): string => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)} %`;
 
@@ -94,18 +100,18 @@ export function markdown(r: Report): string {
     out.push('', '## Gateway memory (after a full GC)', '');
     if (g) {
       out.push(
-        `After ${(g.warmupMs / 60_000).toFixed(1)} min of warm-up: heap ${mib(g.baseline.heapUsed)} → ${mib(g.final.heapUsed)} (${pct(g.heapPct)}), RSS ${mib(g.baseline.rss)} → ${mib(g.final.rss)} (${pct(g.rssPct)}); peak RSS ${mib(g.peakRss)}. Target: under +10 %.`,
+        `After ${(g.warmupMs / 60_000).toFixed(1)} min of warm-up: heap ${mib(g.baseline.heapUsed)} → ${mib(g.final.heapUsed)} (${pct(g.heapPct)}), RSS ${mib(g.baseline.rss)} → ${mib(g.final.rss)} (${pct(g.rssPct)}); peak RSS ${mib(g.peakRss)}. Target: under +10 %. Of RSS, the byte arena's resident pages ${mib(g.baseline.arena)} → ${mib(g.final.arena)} (bounded by its reservation); RSS less the arena ${pct(g.rssLessArenaPct)}.`,
       );
     }
-    out.push('', '| min | RSS | heap |', '|---|---|---|');
+    out.push('', '| min | RSS | arena resident | heap used | heap total | external (array buffers) |', '|---|---|---|---|---|---|');
+    // One sample a minute, and the last one.
     let nextMin = 0;
-    for (const m of s.memory) {
-      if (m.atMs / 60_000 + 1e-9 < nextMin) continue;
-      out.push(`| ${(m.atMs / 60_000).toFixed(1)} | ${mib(m.rss)} | ${mib(m.heapUsed)} |`);
+    s.memory.forEach((m, i) => {
+      const last = i === s.memory.length - 1;
+      if (m.atMs / 60_000 + 1e-9 < nextMin && !last) return;
+      out.push(row(m));
       nextMin = Math.floor(m.atMs / 60_000) + 1;
-    }
-    const last = s.memory[s.memory.length - 1];
-    out.push(`| ${(last.atMs / 60_000).toFixed(1)} | ${mib(last.rss)} | ${mib(last.heapUsed)} |`);
+    });
   }
   const q = r.queue;
   if (q) {

@@ -18,6 +18,12 @@ export interface MemorySample {
   atMs: number;
   rss: number;
   heapUsed: number;
+  heapTotal: number;
+  /** Memory of C++ objects bound to JS ones, Buffers included. */
+  external: number;
+  arrayBuffers: number;
+  /** Resident bytes of the byte arena (a SharedArrayBuffer, in RSS but not in the heap); 0 when unknown. */
+  arenaResident: number;
 }
 
 export interface SoakOptions {

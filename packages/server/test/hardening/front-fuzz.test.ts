@@ -32,7 +32,7 @@ describe('HTTP front fuzz: methods, targets, headers', () => {
   });
   afterAll(() => g.close());
 
-  const runs = 150;
+  const runs = 300;
   it(
     'answers every request within the bound, never with a 5xx, errors in the caller shape, and refused requests reach no node',
     async () => {

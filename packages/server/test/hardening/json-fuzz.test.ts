@@ -47,7 +47,7 @@ describe('JSON body fuzz, every route that reads one', () => {
   });
   afterAll(() => g.close());
 
-  const refusedRuns = 250;
+  const refusedRuns = 400;
   it(
     'bodies the gateway must refuse get their 4xx in the caller shape, and reach no node',
     async () => {
