@@ -63,8 +63,14 @@ async function main(): Promise<number> {
   if (!flags.has('no-queue')) {
     const queued = num(flags, 'queued', 10_000);
     console.log(`queue memory: ${queued} waiting requests`);
-    report.queue = await measureQueueMemory(queued, (line) => console.log(`  ${line}`));
-    if (report.queue.leftInFlight !== 0) failed = true;
+    try {
+      report.queue = await measureQueueMemory(queued, (line) => console.log(`  ${line}`));
+      if (report.queue.leftInFlight !== 0) failed = true;
+    } catch (e) {
+      // The soak's figures are still worth writing.
+      console.error(`queue memory: ${e instanceof Error ? e.message : String(e)}`);
+      failed = true;
+    }
   }
   const text = markdown(report);
   console.log(`\n${text}`);

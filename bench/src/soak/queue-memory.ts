@@ -23,8 +23,16 @@ export interface QueueMemory {
 
 type Stats = { requests_in_progress: number; queue: { depth: number } };
 
-async function stats(url: string): Promise<Stats> {
-  return (await (await fetch(`${url}/api/stats`)).json()) as Stats;
+/**
+ * The gateway's stats, or undefined when the call failed: with thousands of connections opening,
+ * a pooled keep-alive connection may be closed by the gateway just as it is reused.
+ */
+async function stats(url: string): Promise<Stats | undefined> {
+  try {
+    return (await (await fetch(`${url}/api/stats`, { headers: { connection: 'close' } })).json()) as Stats;
+  } catch {
+    return undefined;
+  }
 }
 
 async function until(what: string, ms: number, cond: () => Promise<boolean>): Promise<void> {
@@ -65,19 +73,19 @@ export async function measureQueueMemory(queued: number, log: (line: string) => 
     await post();
     node.setFaults({ hang: { paths: ['/api/generate'] } });
     const held = post();
-    await until('the holder to take the slot', 10_000, async () => (await stats(url)).requests_in_progress === 1);
+    await until('the holder to take the slot', 10_000, async () => (await stats(url))?.requests_in_progress === 1);
     const before = await sample();
     log(`before: heap ${mib(before.heapUsed)}, RSS ${mib(before.rss)}`);
     const t0 = performance.now();
     const waiting = Array.from({ length: queued }, post);
-    await until(`${queued} requests queued`, 300_000, async () => (await stats(url)).queue.depth >= queued);
+    await until(`${queued} requests queued`, 300_000, async () => ((await stats(url))?.queue.depth ?? 0) >= queued);
     const fillSeconds = (performance.now() - t0) / 1000;
     const during = await sample();
     log(`${queued} queued in ${fillSeconds.toFixed(1)} s: heap ${mib(during.heapUsed)}, RSS ${mib(during.rss)}`);
     ac.abort();
     await Promise.all([held, ...waiting]);
     let left = -1;
-    await until('the gateway to hear every client leave', 120_000, async () => (left = (await stats(url)).requests_in_progress) === 0).catch(() => undefined);
+    await until('the gateway to hear every client leave', 120_000, async () => (left = (await stats(url))?.requests_in_progress ?? -1) === 0).catch(() => undefined);
     const after = await sample();
     log(`after the clients left: heap ${mib(after.heapUsed)}, RSS ${mib(after.rss)}, ${left} in flight`);
     return {

@@ -31,8 +31,11 @@ export function fuzzTimeout(ciRuns: number, msPerRun: number): number {
 /** The admin token of the fuzzed gateway: admin routes without it are 401, with it they validate. */
 export const ADMIN_TOKEN = 'fuzz-admin-token';
 
-/** The bound on any one exchange: past it, the gateway is taken to hang. */
-export const EXCHANGE_BOUND_MS = 10_000;
+/**
+ * The bound on any one exchange: past it, the gateway is taken to hang. Above the fuzzed gateway's
+ * own worst case (its 8 s request timeout, then up to three retries of at least 1 s each).
+ */
+export const EXCHANGE_BOUND_MS = 15_000;
 
 /** Request-level limits of the fuzzed gateway, small so that oversized inputs are cheap to make. */
 export const MAX_BODY_BYTES = 256 * 1024;
