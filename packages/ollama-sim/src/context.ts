@@ -15,6 +15,15 @@ export interface NodeStats {
   byStatus: Record<string, number>;
   /** Requests being handled right now. */
   inFlight: number;
+  /**
+   * Inference requests (generate, chat, embeddings, and their OpenAI forms) being handled right
+   * now: what a balancer's slots for this node count. Each leaves this count as soon as its
+   * handler returns, in the same tick as its last write (or when its client goes), so a balancer
+   * that reuses the slot on seeing the response end never shows here as one request too many.
+   */
+  inferenceInFlight: number;
+  /** The highest `inferenceInFlight` since start or the last stats reset. */
+  peakInferenceInFlight: number;
   /** Generations that ended with a done chunk. */
   completed: number;
   /** Requests whose client went away first. */
@@ -24,7 +33,7 @@ export interface NodeStats {
 }
 
 export function emptyStats(): NodeStats {
-  return { requests: 0, byRoute: {}, byStatus: {}, inFlight: 0, completed: 0, cancelled: 0, tokens: 0 };
+  return { requests: 0, byRoute: {}, byStatus: {}, inFlight: 0, inferenceInFlight: 0, peakInferenceInFlight: 0, completed: 0, cancelled: 0, tokens: 0 };
 }
 
 export interface NodeContext {

@@ -29,6 +29,18 @@ function typeError(v: unknown, struct: string, field: string, goType: string): S
   return new SimHttpError(400, `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${struct}.${field} of type ${goType}`);
 }
 
+/**
+ * JSON.stringify, or undefined for a value nested too deep for it: a client's JSON may nest
+ * thousands of levels (Go's decoder takes up to 10,000), and the recursion would overflow the stack.
+ */
+export function tryStringify(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Go's text for malformed JSON, as close as V8's parse error lets us get. */
 function syntaxError(text: string, err: Error): string {
   if (/end of (json )?input|Unterminated|Unexpected end/i.test(err.message)) return 'unexpected EOF';
@@ -93,7 +105,10 @@ export function checkFields(obj: Record<string, unknown>, struct: string, fields
       case 'think':
         if (typeof v === 'boolean') break;
         if (typeof v === 'string' && ['high', 'medium', 'low', 'max'].includes(v)) break;
-        throw new SimHttpError(400, `invalid think value: ${JSON.stringify(v)} (must be "high", "medium", "low", "max", true, or false)`);
+        throw new SimHttpError(
+          400,
+          `invalid think value: ${tryStringify(v) ?? `an ${jsonKind(v)} nested too deep to show`} (must be "high", "medium", "low", "max", true, or false)`,
+        );
       case 'any':
         break;
     }

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { flavorOfPath } from '@ollama-ring/protocol';
+import { INFERENCE_ROUTES, ROUTE_PATHS, flavorOfPath } from '@ollama-ring/protocol';
 import type { ResolvedNode } from './config';
 import type { SimFaults } from './config-types';
 import { emptyStats, type NodeContext, type NodeStats } from './context';
@@ -29,6 +29,9 @@ export interface SimNodeOptions {
   /** The other nodes of the pool, for `/_sim/nodes/{id}`. */
   peers?: () => readonly ControlTarget[];
 }
+
+/** The paths whose requests a balancer counts against a node's slots (see `NodeStats.inferenceInFlight`). */
+const INFERENCE_PATHS: ReadonlySet<string> = new Set(INFERENCE_ROUTES.map((r) => ROUTE_PATHS[r]));
 
 export class SimNode implements ControlTarget {
   readonly id: string;
@@ -137,8 +140,8 @@ export class SimNode implements ControlTarget {
     if (options.faults !== false) this.ctx.faults.clear();
     if (options.models !== false) this.ctx.scheduler.unloadAll();
     if (options.stats !== false) {
-      const inFlight = this.ctx.stats.inFlight;
-      Object.assign(this.ctx.stats, emptyStats(), { inFlight });
+      const { inFlight, inferenceInFlight } = this.ctx.stats;
+      Object.assign(this.ctx.stats, emptyStats(), { inFlight, inferenceInFlight, peakInferenceInFlight: inferenceInFlight });
       for (const k of Object.keys(this.ctx.faults.injected)) delete this.ctx.faults.injected[k];
     }
   }
@@ -150,6 +153,8 @@ export class SimNode implements ControlTarget {
       url: this.url,
       listening: this.listening,
       inFlight: s.inFlight,
+      inferenceInFlight: s.inferenceInFlight,
+      peakInferenceInFlight: s.peakInferenceInFlight,
       queued: this.ctx.scheduler.queued,
       loaded: this.ctx.scheduler.views().map((v) => ({
         model: v.model.name,
@@ -221,7 +226,33 @@ export class SimNode implements ControlTarget {
     const match = matchRoute(method, path);
     const routeKey = match.kind === 'none' ? `${method} (unknown)` : match.key;
     stats.byRoute[routeKey] = (stats.byRoute[routeKey] ?? 0) + 1;
+    // Counted from here until the handler returns (in the tick of its last write) or the client
+    // goes, whichever comes first; a hung request stays counted until its client goes.
+    let inference = method === 'POST' && INFERENCE_PATHS.has(path);
+    const leave = (): void => {
+      if (!inference) return;
+      inference = false;
+      stats.inferenceInFlight--;
+    };
+    if (inference) stats.peakInferenceInFlight = Math.max(stats.peakInferenceInFlight, ++stats.inferenceInFlight);
+    // A client that hangs up (EOF) cancels its request at once, as in Ollama, whose Go server sees the
+    // EOF in its background read and cancels the request's context. Node would notice only at the
+    // next write, holding the slot meanwhile: long enough for a balancer that reused the slot to
+    // look as if it had sent one request too many.
+    const socket = req.socket;
+    const hungUp = (): void => {
+      if (res.writableFinished) return;
+      // Out of the count now: the response's 'close' comes only in the loop's close phase, after
+      // requests that arrived in the same poll.
+      leave();
+      res.destroy();
+    };
+    socket.once('end', hungUp);
+    socket.once('error', hungUp);
     res.once('close', () => {
+      socket.off('end', hungUp);
+      socket.off('error', hungUp);
+      leave();
       stats.inFlight--;
       const complete = res.writableFinished;
       if (!complete && !abort.signal.aborted) {
@@ -242,50 +273,56 @@ export class SimNode implements ControlTarget {
       else sendNativeError(res, status, message);
     };
 
-    if (this.config.checkHost && isLoopbackAddress(this.config.host) && !isAllowedHost(req.headers.host)) {
-      res.writeHead(403, { 'Content-Length': 0 });
-      res.end();
-      return;
-    }
-    const failure = faults.takeFailure(path);
-    if (failure) {
-      notes.push(`fault=failNext`);
-      req.resume();
-      fail(failure.status, failure.message);
-      return;
-    }
-    if (faults.takeHang(path)) {
-      // Read the body so the client is not blocked on its upload, then never answer.
-      notes.push('fault=hang');
-      req.resume();
-      return;
-    }
-    if (match.kind === 'none' || match.kind === 'method') {
-      req.resume();
-      const text = match.kind === 'none' ? '404 page not found' : '405 method not allowed';
-      res.writeHead(match.kind === 'none' ? 404 : 405, { 'Content-Type': 'text/plain', 'Content-Length': text.length });
-      res.end(text);
-      return;
-    }
-    const r: RouteRequest = {
-      req,
-      res,
-      method,
-      path,
-      params: match.params,
-      signal: abort.signal,
-      t0,
-      note: (k, v) => notes.push(`${k}=${v}`),
-    };
+    let hung = false;
     try {
-      await match.route.handler(this.ctx, r);
-    } catch (e) {
-      if (e instanceof SimHttpError) {
-        if (e.status === 499 && abort.signal.aborted) return;
-        fail(e.status, e.message);
-      } else {
-        fail(500, (e as Error).message ?? String(e));
+      if (this.config.checkHost && isLoopbackAddress(this.config.host) && !isAllowedHost(req.headers.host)) {
+        res.writeHead(403, { 'Content-Length': 0 });
+        res.end();
+        return;
       }
+      const failure = faults.takeFailure(path);
+      if (failure) {
+        notes.push(`fault=failNext`);
+        req.resume();
+        fail(failure.status, failure.message);
+        return;
+      }
+      if (faults.takeHang(path)) {
+        // Read the body so the client is not blocked on its upload, then never answer.
+        notes.push('fault=hang');
+        req.resume();
+        hung = true;
+        return;
+      }
+      if (match.kind === 'none' || match.kind === 'method') {
+        req.resume();
+        const text = match.kind === 'none' ? '404 page not found' : '405 method not allowed';
+        res.writeHead(match.kind === 'none' ? 404 : 405, { 'Content-Type': 'text/plain', 'Content-Length': text.length });
+        res.end(text);
+        return;
+      }
+      const r: RouteRequest = {
+        req,
+        res,
+        method,
+        path,
+        params: match.params,
+        signal: abort.signal,
+        t0,
+        note: (k, v) => notes.push(`${k}=${v}`),
+      };
+      try {
+        await match.route.handler(this.ctx, r);
+      } catch (e) {
+        if (e instanceof SimHttpError) {
+          if (e.status === 499 && abort.signal.aborted) return;
+          fail(e.status, e.message);
+        } else {
+          fail(500, (e as Error).message ?? String(e));
+        }
+      }
+    } finally {
+      if (!hung) leave();
     }
   }
 }

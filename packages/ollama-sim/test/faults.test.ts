@@ -1,5 +1,6 @@
 /** Every fault mode, set in config or through `/_sim/...`, with its effect as a client sees it. */
 import { Ollama } from 'ollama';
+import { connect, type Socket } from 'node:net';
 import { Client } from 'undici';
 import type { SimModelConfig } from '@ollama-ring/ollama-sim';
 import { eventually, ndjson, node, postJson, sleep, withPool } from './helpers';
@@ -255,5 +256,51 @@ describe('control API', () => {
       expect((await control(url, 'GET', '/nodes/zzz/state'))[0]).toBe(404);
       // Control calls are not counted as Ollama requests.
       expect(pool.node('a').state().requests).toBe(0);
+    }));
+
+  it('counts inference requests in flight and their peak, probes and listings apart; a stats reset restarts the peak', () =>
+    withPool({ nodes: [node({ models: [M] })] }, async (pool) => {
+      const url = pool.nodes[0].url;
+      const sim = pool.node('n1');
+      sim.setFaults({ hang: { count: 2, paths: ['/api/chat', '/v1/chat/completions'] } });
+      const ac = new AbortController();
+      const held = [postJson(url + '/api/chat', chat(), { signal: ac.signal }), postJson(url + '/v1/chat/completions', chat(), { signal: ac.signal })].map((p) =>
+        p.catch(() => undefined),
+      );
+      expect(await eventually(() => sim.state().inferenceInFlight === 2)).toBe(true);
+      expect((await fetch(url + '/api/tags')).status).toBe(200);
+      expect(sim.state()).toMatchObject({ inFlight: 2, inferenceInFlight: 2, peakInferenceInFlight: 2 });
+      ac.abort();
+      await Promise.all(held);
+      expect(await eventually(() => sim.state().inferenceInFlight === 0)).toBe(true);
+      expect(sim.state().peakInferenceInFlight).toBe(2);
+      sim.reset({ models: false });
+      expect(sim.state().peakInferenceInFlight).toBe(0);
+      await (await postJson(url + '/api/chat', { ...chat(), stream: false })).json();
+      expect(sim.state()).toMatchObject({ inferenceInFlight: 0, peakInferenceInFlight: 1 });
+    }));
+
+  it('a client that hangs up leaves the counts before a request that arrives with its hang-up is counted', () =>
+    withPool({ nodes: [node({ models: [M], tokensPerSec: 5 })] }, async (pool) => {
+      const sim = pool.node('n1');
+      const body = JSON.stringify({ ...chat(), stream: true });
+      const raw = `POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const open = async (): Promise<Socket> => {
+        const s = connect({ port: pool.nodes[0].port, host: '127.0.0.1' });
+        await new Promise<void>((r) => s.once('connect', () => r()));
+        return s;
+      };
+      const [a, b] = [await open(), await open()];
+      a.write(raw);
+      await new Promise<void>((r) => a.once('data', () => r()));
+      sim.reset({ faults: false, models: false });
+      // A balancer that frees a slot when its client leaves sends the next request at once: the
+      // node sees the hang-up and the new request in the same turn of its event loop.
+      a.destroy();
+      b.write(raw);
+      await new Promise<void>((r) => b.once('data', () => r()));
+      expect(sim.state()).toMatchObject({ inferenceInFlight: 1, peakInferenceInFlight: 1, cancelled: 1 });
+      b.destroy();
+      expect(await eventually(() => sim.state().inferenceInFlight === 0)).toBe(true);
     }));
 });

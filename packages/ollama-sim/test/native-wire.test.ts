@@ -209,3 +209,23 @@ describe('in-band errors and the Host check', () => {
       await r.body.dump();
     }));
 });
+
+describe('JSON nested thousands deep', () => {
+  const deep = (n: number): string => `${'['.repeat(n)}1${']'.repeat(n)}`;
+  it('a deep think value is the 400 it always is, not a 500 from an overflowed stack', () =>
+    withPool({ nodes: [node()] }, async (pool) => {
+      const res = await fetch(pool.nodes[0].url + '/api/generate', { method: 'POST', body: `{"model":"tiny","prompt":"x","stream":false,"think":${deep(10_000)}}` });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/^invalid think value: .* \(must be "high", "medium", "low", "max", true, or false\)$/);
+    }));
+
+  it('deep tools are counted and answered, not a 500 from an overflowed stack', () =>
+    withPool({ nodes: [node()] }, async (pool) => {
+      const res = await fetch(pool.nodes[0].url + '/api/chat', {
+        method: 'POST',
+        body: `{"model":"tiny","messages":[{"role":"user","content":"x"}],"stream":false,"tools":[{"type":"function","function":{"name":"f","parameters":${deep(10_000)}}}]}`,
+      });
+      expect(res.status).toBeLessThan(500);
+      await res.text();
+    }));
+});

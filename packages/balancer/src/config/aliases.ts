@@ -43,6 +43,8 @@ export interface NormalizedInput {
  * The config is read with YAML's core schema, which has no merge type, so `<<` arrives as a plain
  * key. Ignoring it would silently drop what the author meant to include, so it is an error.
  */
+/** Deeper than any config nests (its deepest key is a handful of levels down); see `clone`. */
+const MAX_DEPTH = 64;
 const MERGE_UNSUPPORTED = 'YAML merge keys (<<) are not supported (configs are read with the core schema); write the keys out';
 
 interface AliasTarget {
@@ -196,8 +198,16 @@ class Normalizer {
     this.origins.set(toPointer(to), from);
   }
 
-  /** Deep copy of plain data, dropping keys that could reach Object.prototype. */
+  /**
+   * Deep copy of plain data, dropping keys that could reach Object.prototype. Data nested deeper
+   * than any config is an error rather than a recursion that overflows the stack (the admin API
+   * hands a client's JSON here): the deeper part is not copied.
+   */
   private clone(v: unknown, at: Segment[]): unknown {
+    if ((Array.isArray(v) || isPlainObject(v)) && at.length >= MAX_DEPTH) {
+      this.error(at, `nested more than ${MAX_DEPTH} levels deep`);
+      return undefined;
+    }
     if (Array.isArray(v)) return v.map((x, i) => this.clone(x, [...at, i]));
     if (!isPlainObject(v)) return v;
     const out: Record<string, unknown> = {};

@@ -2,6 +2,7 @@ import { NoAvailableNodeError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
+import { StrategyFactory } from '../strategies/strategy-factory';
 import type { SchedulerObserver } from './observer';
 import type { AdmissionLimiter, FinishRequest, PoolState, Queued } from './pool-state';
 import { expectedSlotWaitMs } from './slot-table';
@@ -31,8 +32,8 @@ export type BindResult = 'bound' | 'wait' | 'failed';
  * target is cold and what that load does to the node's resident models, and starts the dispatch.
  */
 export class SlotBinder {
-  /** Per-request strategies by name; null for a name that is not a strategy (the pool's is used). */
-  private readonly overrides = new Map<string, Strategy | null>();
+  /** Per-request strategies by canonical name (a custom strategy's own); only names that are strategies. */
+  private readonly overrides = new Map<string, Strategy>();
 
   constructor(private readonly d: BinderDeps) {}
 
@@ -151,17 +152,20 @@ export class SlotBinder {
     const pool = this.d.pool;
     const name = ctx.hints.strategy ?? ctx.facts?.strategy;
     if (!name) return pool.strategy;
-    let strategy = this.overrides.get(name);
+    // Keyed by the canonical name, and unknown names not kept: the name comes from the client, who
+    // may spell a strategy many ways (' Round_Robin') or send a new name with every request.
+    const key = StrategyFactory.resolve(name) ?? name;
+    let strategy = this.overrides.get(key);
     if (strategy === undefined) {
       try {
         strategy = this.d.createStrategy(name);
       } catch {
-        strategy = null;
+        // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
+        return pool.strategy;
       }
-      this.overrides.set(name, strategy);
+      this.overrides.set(key, strategy);
     }
-    // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
-    return strategy ?? pool.strategy;
+    return strategy;
   }
 
   /** One routing context per scheduling pass (strategies count their own deferrals within a pass). */

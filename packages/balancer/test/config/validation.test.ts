@@ -1,5 +1,5 @@
 import { ConfigError } from '../../src/errors';
-import { parseConfig, resolveConfig } from '../../src/config';
+import { NODE_SCHEMA, checkSchema, parseConfig, resolveConfig } from '../../src/config';
 import { issuesOf } from './helpers';
 
 /** Each bad config, and the one issue it must produce: key as written, message, line. */
@@ -92,6 +92,19 @@ describe('validation errors name the key and the line', () => {
   test('object configs get the same checks, without lines', () => {
     const issues = issuesOf(() => resolveConfig({ server: { port: 1e6 } }));
     expect(issues).toEqual([{ path: 'server.port', message: 'must be <= 65535 (got 1000000)' }]);
+  });
+
+  test('a wrong value nested thousands deep is reported as a problem, not a RangeError (the admin API hands client JSON to the same check)', () => {
+    const deep: unknown = JSON.parse(`${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`);
+    expect(() => resolveConfig({ nodes: [{ id: deep, url: 'http://a:1' }] })).toThrow(ConfigError);
+    expect(() => resolveConfig({ nodes: [{ id: deep, url: 'http://a:1' }] })).toThrow(/nodes\[0\]\.id\.a\.a\..*: nested more than 64 levels deep/);
+  });
+
+  test('checkSchema on raw client JSON (node specs from the admin API) reports a deep wrong value, shortened', () => {
+    const deep: unknown = JSON.parse(`${'['.repeat(10_000)}1${']'.repeat(10_000)}`);
+    expect(checkSchema({ id: 'b', url: 'http://a:1', tags: deep }, NODE_SCHEMA).map((p) => `${p.segs.join('.')}: ${p.message}`)).toEqual([
+      `tags.0: must be string (got ${'['.repeat(57)}...)`,
+    ]);
   });
 
   test('merge keys: the core schema has none, so `<<` is an error at its line, not silently dropped', () => {

@@ -179,6 +179,15 @@ describe('per-request strategy override', () => {
     await settle();
     h.expectIdle();
   });
+
+  test('every spelling of a strategy is one instance: the overrides are keyed by canonical name, so clients cannot grow them without bound', async () => {
+    const h = new Harness();
+    for (const name of ['round-robin', ' Round_Robin', 'ROUND ROBIN', 'round_robin  ']) h.submit({ load_balancing_strategy: name });
+    expect(h.dispatcher.nodeIds()).toEqual(['a', 'b', 'a', 'b']);
+    for (const c of h.dispatcher.open()) c.ok();
+    await settle();
+    h.expectIdle();
+  });
 });
 
 describe('what binding tells the wait estimates', () => {

@@ -28,6 +28,10 @@ export interface SimNodeState {
   listening: boolean;
   /** HTTP requests being handled now (control API excluded). */
   inFlight: number;
+  /** Inference requests being handled now: what a balancer's slots for this node count. */
+  inferenceInFlight: number;
+  /** The highest `inferenceInFlight` since start or the last stats reset. */
+  peakInferenceInFlight: number;
   /** Cold-load requests waiting in the pending queue. */
   queued: number;
   loaded: SimLoadedModelState[];

@@ -6,7 +6,7 @@
  */
 import type { ResolvedModel } from '../config';
 import type { NodeContext } from '../context';
-import { CHAT_FIELDS, GENERATE_FIELDS, checkFields, checkOptions, keepAliveOf } from '../decode';
+import { CHAT_FIELDS, GENERATE_FIELDS, checkFields, checkOptions, keepAliveOf, tryStringify } from '../decode';
 import { SimHttpError } from '../errors';
 import { parseModelName } from '@ollama-ring/protocol';
 import { runnerOptions } from '../runner';
@@ -190,7 +190,7 @@ export function prepareChat(ctx: NodeContext, body: Record<string, unknown>): Pr
     promptTokens += countTokens(m.content) + 4 + (m.images?.length ?? 0) * 768;
     seedText += `\n${m.role}:${m.content}`;
   }
-  if (tools) promptTokens += countTokens(JSON.stringify(body.tools));
+  if (tools) promptTokens += countTokens(tryStringify(body.tools) ?? '');
   promptTokens = Math.max(1, promptTokens);
   // Call a tool when offered one and the last word is the user's; after a tool result, answer in text.
   const last = messages[messages.length - 1];

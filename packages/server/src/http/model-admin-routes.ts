@@ -84,7 +84,12 @@ export function addModelAdminRoutes(router: Router, gw: GatewayContext): void {
     const body = await readJsonObject(gw, req, res, 'ollama');
     if (!body) return;
     for (const field of ['source', 'destination'] as const) {
-      if (typeof body[field] !== 'string' || body[field] === '') return sendError(res, 400, `${field} "${String(body[field] ?? '')}" is invalid`, 'ollama');
+      const v = body[field];
+      // Not String(v): a client's array nested thousands deep overflows the stack of its join.
+      if (v !== undefined && v !== null && typeof v !== 'string') {
+        return sendError(res, 400, `field '${field}' must be a string (got ${Array.isArray(v) ? 'array' : typeof v})`, 'ollama');
+      }
+      if (!v) return sendError(res, 400, `${field} "" is invalid`, 'ollama');
     }
     const t = targetNodes(gw, req);
     if ('error' in t) return sendError(res, t.status, t.error, 'ollama');
