@@ -17,11 +17,7 @@ export interface ChaosOptions {
   configFile: string;
   base: BalancerConfig;
   rnd: () => number;
-  /**
-   * Also inject in-band errors (`errorMidStream`). Off by default: a stream ending with an upstream
-   * `{"error":…}` line currently reaches the client with that error twice (a known defect being fixed
-   * on another branch), which the end count would report on every such stream.
-   */
+  /** Also inject in-band errors (`errorMidStream`): a stream must still end exactly once. */
   inBandErrors?: boolean;
 }
 

@@ -92,8 +92,6 @@ export class ByteArena {
   /** Per start block: the requested byte length. */
   private readonly lengths: Int32Array;
   private readonly shift: number;
-  /** Next-fit cursor, local to this thread's instance, so threads do not share a hot word. */
-  private hint = 0;
 
   constructor(options: ByteArenaOptions);
   /** @internal Used by `attach`. */
@@ -162,13 +160,15 @@ export class ByteArena {
    */
   tryAlloc(length: number): number {
     const blocks = this.blocksFor(length);
-    const start = this.bitmap.claimRun(blocks, this.hint);
+    // First fit, from block 0: the pages in use stay those the arena's peak use needs. A next-fit
+    // cursor swept the whole reservation, writing pages never touched before, which then stayed
+    // resident (a 10-minute soak: the gateway's RSS +12.6 %, all of it arena pages). Full words of
+    // the bitmap are crossed one compare each, so the search costs little.
+    const start = this.bitmap.claimRun(blocks, 0);
     if (start < 0) {
       Atomics.add(this.header, H_FAILED, 1);
       return ARENA_FULL;
     }
-    const next = start + blocks;
-    this.hint = next === this.blockCount ? 0 : next;
     Atomics.store(this.lengths, start, length);
     Atomics.store(this.runs, start, blocks);
     Atomics.add(this.header, H_ALLOCATIONS, 1);

@@ -123,13 +123,27 @@ describe('ByteArena: single thread', () => {
     expect([a, b]).toEqual([0, 40 * 64]);
     expect(arena.tryAlloc(21 * 64)).toBe(ARENA_FULL); // only 20 left, at the end
     arena.free(a);
-    // The next-fit hint is at block 80; the only 30-block run lies before it.
+    // The only 30-block run is the first one.
     expect(arena.alloc(30 * 64)).toBe(0);
     arena.free(0);
     arena.free(b);
     const all = arena.alloc(arena.capacity);
     expect(all).toBe(0);
     expect(arena.stats().usedBlocks).toBe(100);
+  });
+
+  test('first fit: a steady stream of allocations and frees keeps to the lowest blocks (the pages it touches stay few)', () => {
+    const arena = new ByteArena({ capacity: 1_000 * 64, blockSize: 64 });
+    let highest = 0;
+    const live: number[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const off = arena.alloc(100);
+      highest = Math.max(highest, off);
+      live.push(off);
+      // Up to four live at once, freed oldest first.
+      if (live.length > 4) arena.free(live.shift()!);
+    }
+    expect(highest).toBeLessThan(10 * 64);
   });
 
   test('randomised against a simple model: live allocations never overlap and all space comes back', () => {

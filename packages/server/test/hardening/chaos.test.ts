@@ -33,7 +33,7 @@ describe('soak and chaos, short', () => {
   }, 60_000);
 
   test('chaos: faults, reloads and admin changes under load', async () => {
-    const r = await runSoak({ ...env, durationMs: 20_000, concurrency: 24, chaos: true, chaosEveryMs: 150, seed: 12 });
+    const r = await runSoak({ ...env, durationMs: 20_000, concurrency: 24, chaos: true, chaosEveryMs: 150, seed: 12, inBandErrors: true });
     expectInvariants(r);
     expect(r.requests).toBeGreaterThan(200);
     // The chaos did happen, and it did disturb some requests.

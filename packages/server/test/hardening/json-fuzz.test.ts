@@ -11,16 +11,9 @@ import { rawExchange, requestBytes } from './raw-http';
 /** How deep generated JSON nests. */
 const DEPTH_CAP = 10_000;
 
-/**
- * fixed by the deep-JSON defect (in progress on another branch): /api/show and /api/pull
- * JSON.stringify the client's body to forward it, which overflows the stack past about 4,000 levels
- * and answers 500 "Maximum call stack size exceeded". Until that fix lands their bodies nest at most
- * 1,000 deep; then this goes, and every route gets DEPTH_CAP.
- */
-const STRINGIFIED_DEPTH_CAP = 1_000;
-
-function capFor(route: JsonRoute): number {
-  return route.path === '/api/show' || route.path === '/api/pull' ? STRINGIFIED_DEPTH_CAP : DEPTH_CAP;
+/** Every route takes the same depth: /api/show and /api/pull, which re-serialise the body, included. */
+function capFor(_route: JsonRoute): number {
+  return DEPTH_CAP;
 }
 
 async function send(g: GatewayHarness, c: JsonCase): Promise<void> {
