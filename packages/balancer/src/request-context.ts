@@ -48,6 +48,9 @@ export class RequestContext {
    * `failover.streamUpstream`): dispatch assembles the single answer, on every attempt.
    */
   assembled = false;
+  /** Its dispatch's first-byte and stall deadlines were learned ones: only their misses make a node suspect. */
+  learnedFirstByte = false;
+  learnedStall = false;
   /** Epoch ms at which a non-streamed answer is overdue and its node gets probed; Infinity for none. */
   overdueAt = Infinity;
   detachAbort?: () => void;

@@ -54,7 +54,7 @@ export class CompletionHandler {
     const v = moved ? rescued(ctx.rescue!, outcome.started) : judge(nodeId, outcome);
     ctx.rescue = undefined;
     this.d.suspicion.completed(ctx, nodeId, v.outcome === 'success');
-    const missed = missCause(outcome);
+    const missed = missCause(outcome, ctx);
     if (node) {
       // Neither success nor failure (an abort, a 4xx) gives back a trial place, if it held one.
       const neutral = outcome.kind === 'aborted' || (outcome.kind === 'http-error' && !v.nodeFailure);
@@ -179,14 +179,17 @@ function rescued(error: BalancerError, started: boolean): CompletionVerdict {
   return { nodeFailure: false, nodeDown: false, retryable: !started, outcome: 'upstream_error', error };
 }
 
-/** Which learned deadline an outcome missed (a sign the node hangs), if any. */
-function missCause(outcome: DispatchOutcome): SuspicionCause | undefined {
+/**
+ * Which learned deadline an outcome missed (a sign the node hangs), if any. A fixed timeout, or a
+ * first-byte deadline cut short by the request's own remaining time, says nothing new of the node.
+ */
+function missCause(outcome: DispatchOutcome, ctx: RequestContext): SuspicionCause | undefined {
   if (outcome.kind !== 'failed' || !(outcome.error instanceof UpstreamTimeoutError)) return undefined;
   switch (outcome.error.phase) {
     case 'first-byte':
-      return 'first-byte';
+      return ctx.learnedFirstByte ? 'first-byte' : undefined;
     case 'idle':
-      return 'stall';
+      return ctx.learnedStall ? 'stall' : undefined;
     case 'connect':
       return 'connect';
     default:

@@ -6,8 +6,10 @@ import type { Estimates } from './estimates';
 /** The deadlines of one dispatch: the timeouts dispatch enforces, and when a non-streamed answer is overdue. */
 export interface DispatchDeadlines {
   timeouts: DispatchTimeouts;
-  /** Whether `firstByteMs` was learned (a miss then says more about the node than a fixed timeout does). */
+  /** Whether `firstByteMs` was learned (only a miss of a learned deadline makes the node suspect). */
   learnedFirstByte: boolean;
+  /** Whether `idleMs` was learned. */
+  learnedStall: boolean;
   /**
    * ms after dispatch at which a non-streamed answer is overdue: its node is then probed (not the
    * request cancelled: a long answer is not a hang). Infinity for streams and before anything was learned.
@@ -46,11 +48,21 @@ export function dispatchDeadlines(
     // Ollama sends the headers of a non-streamed answer with the whole of it: no first-byte deadline.
     const service = f.adaptive ? est.expectedServiceMs(nodeId, facts.model, facts, cold) : undefined;
     const overdueMs = service === undefined ? Infinity : f.firstByteFactor * service + f.firstByteMarginMs;
-    return { timeouts: { firstByteMs: totalMs, idleMs: t.idleTimeoutMs, totalMs }, learnedFirstByte: false, overdueMs };
+    return { timeouts: { firstByteMs: totalMs, idleMs: t.idleTimeoutMs, totalMs }, learnedFirstByte: false, learnedStall: false, overdueMs };
   }
-  const expected = f.adaptive ? est.expectedFirstByteMs(nodeId, facts.model, facts.promptTokens, cold) : undefined;
-  const gap = f.adaptive ? est.tokenGapMs(nodeId, facts.model) : undefined;
-  const firstByteMs = expected === undefined ? fixedFirstByte : Math.min(fixedFirstByte, Math.ceil(f.firstByteFactor * expected + f.firstByteMarginMs));
-  const idleMs = gap === undefined ? t.idleTimeoutMs : Math.min(t.idleTimeoutMs, Math.max(f.minStallMs, Math.ceil(f.stallFactor * gap)));
-  return { timeouts: { firstByteMs, idleMs, totalMs }, learnedFirstByte: expected !== undefined, overdueMs: Infinity };
+  // With tools, Ollama sends nothing while a tool call is being generated: a reply that opens with
+  // one has no early first byte, and one mid-stream leaves a gap as long as the call.
+  const learn = f.adaptive && !facts.tools;
+  const expected = learn ? est.expectedFirstByteMs(nodeId, facts.model, facts.promptTokens, cold) : undefined;
+  const gap = learn ? est.tokenGapMs(nodeId, facts.model) : undefined;
+  const learnedFirstByteMs = expected === undefined ? Infinity : Math.ceil(f.firstByteFactor * expected + f.firstByteMarginMs);
+  const learnedIdleMs = gap === undefined ? Infinity : Math.max(f.minStallMs, Math.ceil(f.stallFactor * gap));
+  return {
+    timeouts: { firstByteMs: Math.min(fixedFirstByte, learnedFirstByteMs), idleMs: Math.min(t.idleTimeoutMs, learnedIdleMs), totalMs },
+    // Learned only where the learned deadline is the one that applies (not the fixed bound, nor the
+    // request's own remaining time).
+    learnedFirstByte: learnedFirstByteMs < fixedFirstByte,
+    learnedStall: learnedIdleMs < t.idleTimeoutMs,
+    overdueMs: Infinity,
+  };
 }

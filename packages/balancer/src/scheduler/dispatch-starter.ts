@@ -34,8 +34,18 @@ export class DispatchStarter {
     const body = this.d.arena.view(ctx.bodyOffset, ctx.bodyLength);
     // Once switched, the body asks for a stream on every later attempt too.
     if (!ctx.assembled && !facts.stream && pool.config.failover.streamUpstream && canAssemble(ctx.route)) ctx.assembled = setStreamTrue(body);
-    const { timeouts, overdueMs } = dispatchDeadlines(pool.config, pool.estimates, node.id, facts, ctx.cold, now - ctx.arrivedAt, facts.stream || ctx.assembled);
+    const { timeouts, overdueMs, learnedFirstByte, learnedStall } = dispatchDeadlines(
+      pool.config,
+      pool.estimates,
+      node.id,
+      facts,
+      ctx.cold,
+      now - ctx.arrivedAt,
+      facts.stream || ctx.assembled,
+    );
     ctx.overdueAt = now + overdueMs;
+    ctx.learnedFirstByte = learnedFirstByte;
+    ctx.learnedStall = learnedStall;
     const sink = ctx.sink;
     void this.d.dispatcher
       .dispatch({

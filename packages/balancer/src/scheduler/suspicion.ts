@@ -57,7 +57,12 @@ export class Suspicion {
     if (ok && this.streaks.size > 0) this.streaks.delete(nodeId);
   }
 
-  /** A request on `node` missed a deadline: out of rotation now, and probed. */
+  /**
+   * A request on `node` missed a deadline: out of rotation now, and probed. (The node keeps the
+   * models we believe it holds: forgetting one would make its next request cold, and a cold request
+   * with no load learned gets the fixed first-byte timeout, a minute by default, on a node that may
+   * be hung.)
+   */
   missed(node: PoolNode, cause: SuspicionCause, now: number): void {
     this.streaks.set(node.id, (this.streaks.get(node.id) ?? 0) + 1);
     node.breaker.trip(now);

@@ -22,6 +22,11 @@ export interface RequestFacts {
   strategy?: string;
   fallbackModel?: string;
   latencyBudgetMs?: number;
+  /**
+   * The request offers tools. Ollama then holds back the output while a tool call is being
+   * generated (nothing is sent until the call is whole), so no learned deadline fits its gaps.
+   */
+  tools?: boolean;
 }
 
 /** Validation's verdict on a bad request: an HTTP status and a message in Ollama's words. */

@@ -116,6 +116,7 @@ function facts(rawModel: string, stream: boolean, text: string, optionsSignature
   };
   const cap = outputCapOf(b);
   if (cap !== undefined) out.outputTokens = cap;
+  if (Array.isArray(b.tools) && b.tools.length > 0) out.tools = true;
   const priority = priorityOf(b.priority);
   if (priority !== undefined) out.priority = priority;
   if (typeof b.load_balancing_strategy === 'string') out.strategy = b.load_balancing_strategy;

@@ -18,7 +18,7 @@ type Json = Record<string, unknown>;
  * before any byte reached the client). Ollama builds its own non-streamed answer the same way: the
  * last chunk of its stream, with the text of every chunk joined: `response` and `thinking` for
  * generate; `message.content`, `message.thinking` and the `message.tool_calls` of every chunk for
- * chat. Fields keep the node's order; `thinking` and `tool_calls` are left out when empty, as Ollama
+ * chat; and the `logprobs` of every chunk, for both. Fields keep the node's order; `thinking` and `tool_calls` are left out when empty, as Ollama
  * leaves them out. An `{"error": …}` line ends it as an error, as Ollama's own answer would be.
  *
  * @example
@@ -31,6 +31,7 @@ export function assemble(route: AssembledRoute, parts: readonly Buffer[]): Assem
   let content = '';
   let thinking = '';
   const toolCalls: unknown[] = [];
+  const logprobs: unknown[] = [];
   const textKey = route === Route.Chat ? 'content' : 'response';
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -45,6 +46,7 @@ export function assemble(route: AssembledRoute, parts: readonly Buffer[]): Assem
     if (typeof part[textKey] === 'string') content += part[textKey];
     if (typeof part.thinking === 'string') thinking += part.thinking;
     if (Array.isArray(part.tool_calls)) toolCalls.push(...(part.tool_calls as unknown[]));
+    if (Array.isArray(o.logprobs)) logprobs.push(...(o.logprobs as unknown[]));
     last = o;
   }
   if (!last) return { ok: false, error: 'the node ended its answer without sending anything' };
@@ -53,6 +55,9 @@ export function assemble(route: AssembledRoute, parts: readonly Buffer[]): Assem
     route === Route.Chat
       ? { ...last, message: joined((last.message ?? { role: 'assistant' }) as Json, textKey, content, thinking, toolCalls) }
       : joined(last, textKey, content, thinking, []);
+  // Ollama gathers every chunk's log probabilities into its answer (left out when there are none).
+  if (logprobs.length > 0) body.logprobs = logprobs;
+  else delete body.logprobs;
   return { ok: true, body: JSON.stringify(body), last };
 }
 

@@ -66,6 +66,24 @@ describe('dispatchDeadlines', () => {
     expect(d.overdueMs).toBeCloseTo(2 * 1_100 + 500);
   });
 
+  it('a request that offers tools keeps the fixed deadlines: Ollama sends nothing while it generates a tool call', () => {
+    const est = new Estimates();
+    est.recordCompletion('a', 'm:latest', stats(), { ttftMs: 150, latencyMs: 1_200, hotStream: true });
+    const d = dispatchDeadlines(cfg, est, 'a', facts({ tools: true }), false, 0);
+    expect(d.timeouts).toEqual({ firstByteMs: 60_000, idleMs: 30_000, totalMs: 120_000 });
+    expect([d.learnedFirstByte, d.learnedStall]).toEqual([false, false]);
+  });
+
+  it('a learned deadline cut short by the request’s remaining time is not a learned one (its miss says nothing of the node)', () => {
+    const est = new Estimates();
+    est.recordCompletion('a', 'm:latest', stats(), { ttftMs: 150, latencyMs: 1_200, hotStream: true });
+    expect(dispatchDeadlines(cfg, est, 'a', facts(), false, 0).learnedFirstByte).toBe(true);
+    // A long prompt's learned deadline (2 × 2020 + 500 ms) is past the 1 s the request has left.
+    const late = dispatchDeadlines(cfg, est, 'a', facts({ promptTokens: 2_000 }), false, cfg.timeouts.requestTimeoutMs - 500);
+    expect(late.timeouts.firstByteMs).toBe(1_000);
+    expect(late.learnedFirstByte).toBe(false);
+  });
+
   it('never exceeds the fixed bounds, and with failover.adaptive off ignores what was learned', () => {
     const est = new Estimates();
     est.recordCompletion('a', 'm:latest', stats(), { ttftMs: 150, latencyMs: 1_200, hotStream: true });

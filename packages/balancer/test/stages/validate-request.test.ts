@@ -213,6 +213,12 @@ describe('validateRequest: prompt length limit', () => {
     expect(f.promptTokens).toBe(1);
   });
 
+  test('tools: a request that offers some is marked (no learned deadline fits its gaps)', () => {
+    expect(ok(Route.Chat, { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }).tools).toBe(true);
+    expect(ok(Route.Chat, { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [] }).tools).toBeUndefined();
+    expect(ok(Route.OpenAIChat, { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }).tools).toBe(true);
+  });
+
   test('tokens: four ASCII characters a token, every other character one (a CJK prompt is not four times short)', () => {
     expect(ok(Route.Generate, { model: 'm', prompt: 'abcdefgh' }).promptTokens).toBe(2);
     expect(ok(Route.Generate, { model: 'm', prompt: '你好世界，今天天气很好' }).promptTokens).toBe(11);

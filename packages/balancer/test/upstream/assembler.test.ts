@@ -60,6 +60,29 @@ describe('assemble: Ollama’s non-streamed answer from its stream', () => {
     expect(a.last).toMatchObject({ eval_count: 4 });
   });
 
+  test('the log probabilities of every chunk are gathered, as Ollama gathers them; none, none', () => {
+    const lp = (t: string) => ({ token: t, logprob: -0.5 });
+    const a = assemble(Route.Generate, [
+      Buffer.from(
+        lines(
+          { model: 'm', response: 'a', done: false, logprobs: [lp('a')] },
+          { model: 'm', response: 'b', done: false, logprobs: [lp('b')] },
+          { model: 'm', response: '', done: true },
+        ),
+      ),
+    ]);
+    expect(a).toMatchObject({ ok: true, body: JSON.stringify({ model: 'm', response: 'ab', done: true, logprobs: [lp('a'), lp('b')] }) });
+    const chat = assemble(Route.Chat, [
+      Buffer.from(
+        lines(
+          { model: 'm', message: { role: 'assistant', content: 'x' }, done: false, logprobs: [lp('x')] },
+          { model: 'm', message: { role: 'assistant', content: '' }, done: true },
+        ),
+      ),
+    ]);
+    expect(chat.ok && JSON.parse(chat.body)).toMatchObject({ message: { content: 'x' }, logprobs: [lp('x')] });
+  });
+
   test('an error line ends it as that error; a stream that never says done, or is not JSON, is an error too', () => {
     expect(assemble(Route.Generate, [Buffer.from(lines({ model: 'm', response: 'a', done: false }, { error: 'runner died' }))])).toEqual({ ok: false, error: 'runner died' });
     expect(assemble(Route.Generate, [Buffer.from(lines({ model: 'm', response: 'a', done: false }))])).toMatchObject({
