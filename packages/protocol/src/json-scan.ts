@@ -1,5 +1,5 @@
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+import { BACKSLASH, QUOTE } from './json';
+
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
@@ -20,7 +20,14 @@ export interface JsonSpan {
  * topLevelValue(b, 'stream'); // { start: 22, end: 27 }
  */
 export function topLevelValue(bytes: Uint8Array, key: string): JsonSpan | undefined {
-  const want = new TextEncoder().encode(key);
+  return findTopLevel(bytes, encoder.encode(key));
+}
+
+const encoder = new TextEncoder();
+/** The key `setStreamTrue` looks for, encoded once rather than per request. */
+const STREAM_KEY = encoder.encode('stream');
+
+function findTopLevel(bytes: Uint8Array, want: Uint8Array): JsonSpan | undefined {
   let depth = 0;
   let expectKey = false;
   let matched = false;
@@ -109,7 +116,7 @@ const TRUE_PADDED = [0x74, 0x72, 0x75, 0x65, 0x20];
  * setStreamTrue(b); // true; b reads {"stream":true }
  */
 export function setStreamTrue(bytes: Uint8Array): boolean {
-  const span = topLevelValue(bytes, 'stream');
+  const span = findTopLevel(bytes, STREAM_KEY);
   if (!span || span.end - span.start !== FALSE.length) return false;
   for (let k = 0; k < FALSE.length; k++) if (bytes[span.start + k] !== FALSE[k]) return false;
   for (let k = 0; k < TRUE_PADDED.length; k++) bytes[span.start + k] = TRUE_PADDED[k];

@@ -10,8 +10,9 @@
 /** The deepest nesting of arrays and objects a request body may have: Go's `encoding/json` limit, hence Ollama's. */
 export const MAX_JSON_DEPTH = 10_000;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+// Shared with json-scan.ts, the other reader of JSON bytes.
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const OPEN_OBJECT = 0x7b;
