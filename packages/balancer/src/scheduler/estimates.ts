@@ -69,8 +69,6 @@ export const REAL_LOAD_MS = 50;
 
 const NODE_MODEL_KINDS = ['load', 'prefill', 'generate', 'service', 'output', 'firstByte'] as const;
 
-const key = (node: string, model: string) => `${node}\u0000${model}`;
-
 /**
  * What the balancer has learned about each node and model, as EWMAs: load time, prefill speed,
  * generation speed and service time per (node, model); latency, time to first token and success rate
@@ -82,7 +80,8 @@ const key = (node: string, model: string) => `${node}\u0000${model}`;
  * est.loadMs('gpu-1', 'llama3.2:latest'); // learned, or the model's mean elsewhere, or the prior
  */
 export class Estimates {
-  private readonly byNodeModel = new Map<string, NodeModel>();
+  /** By node, then model: two lookups of strings the pool already holds, rather than a key string made per lookup. */
+  private readonly byNodeModel = new Map<string, Map<string, NodeModel>>();
   private readonly byNode = new Map<string, NodeStats>();
   /** Recent output lengths (eval_count) per model, a ring of {@link OUTPUT_SAMPLES}. */
   private readonly outputs = new Map<string, { samples: number[]; next: number }>();
@@ -257,23 +256,24 @@ export class Estimates {
 
   /** Drops what was learned about nodes that no longer exist (a reload keeps the rest). */
   retainNodes(ids: ReadonlySet<string>): void {
-    for (const k of [...this.byNodeModel.keys()]) if (!ids.has(k.split('\u0000')[0])) this.byNodeModel.delete(k);
+    for (const k of [...this.byNodeModel.keys()]) if (!ids.has(k)) this.byNodeModel.delete(k);
     for (const k of [...this.byNode.keys()]) if (!ids.has(k)) this.byNode.delete(k);
     for (const set of Object.values(this.seen)) set.clear();
-    for (const [k, nm] of this.byNodeModel) this.noteSeen(k.split('\u0000')[1], nm);
+    for (const models of this.byNodeModel.values()) for (const [model, nm] of models) this.noteSeen(model, nm);
   }
 
   /** A plain copy for status endpoints and tests. */
   snapshot(): Record<string, Record<string, { loadMs: number; prefillTps: number; generateTps: number; serviceMs: number }>> {
     const out: Record<string, Record<string, { loadMs: number; prefillTps: number; generateTps: number; serviceMs: number }>> = {};
-    for (const [k, nm] of this.byNodeModel) {
-      const [node, model] = k.split('\u0000');
-      (out[node] ??= {})[model] = {
-        loadMs: nm.load.value(NaN),
-        prefillTps: nm.prefill.value(NaN),
-        generateTps: nm.generate.value(NaN),
-        serviceMs: nm.service.value(NaN),
-      };
+    for (const [node, models] of this.byNodeModel) {
+      for (const [model, nm] of models) {
+        (out[node] ??= {})[model] = {
+          loadMs: nm.load.value(NaN),
+          prefillTps: nm.prefill.value(NaN),
+          generateTps: nm.generate.value(NaN),
+          serviceMs: nm.service.value(NaN),
+        };
+      }
     }
     return out;
   }
@@ -288,12 +288,13 @@ export class Estimates {
   }
 
   private learned(nodeId: string, model: string, pick: (nm: NodeModel) => Ewma, prior: number): number {
-    const own = this.byNodeModel.get(key(nodeId, model));
+    const own = this.byNodeModel.get(nodeId)?.get(model);
     if (own && pick(own).count > 0) return pick(own).value();
     let sum = 0;
     let n = 0;
-    for (const [k, nm] of this.byNodeModel) {
-      if (k.endsWith(`\u0000${model}`) && pick(nm).count > 0) {
+    for (const models of this.byNodeModel.values()) {
+      const nm = models.get(model);
+      if (nm && pick(nm).count > 0) {
         sum += pick(nm).value();
         n++;
       }
@@ -302,7 +303,9 @@ export class Estimates {
   }
 
   private nodeModel(nodeId: string, model: string): NodeModel {
-    let nm = this.byNodeModel.get(key(nodeId, model));
+    let models = this.byNodeModel.get(nodeId);
+    if (!models) this.byNodeModel.set(nodeId, (models = new Map()));
+    let nm = models.get(model);
     if (!nm) {
       nm = {
         load: new Ewma(this.alpha),
@@ -312,7 +315,7 @@ export class Estimates {
         output: new Ewma(this.alpha),
         firstByte: new Ewma(this.alpha),
       };
-      this.byNodeModel.set(key(nodeId, model), nm);
+      models.set(model, nm);
     }
     return nm;
   }
