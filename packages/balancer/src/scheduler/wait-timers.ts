@@ -42,11 +42,17 @@ export class WaitTimers {
     if (expired) observer?.queueChanged?.(pool.queue.depthByModel());
   }
 
-  /** Keeps one timer armed for the earliest waiter's deadline. */
+  /**
+   * Keeps one timer armed no later than the earliest waiter's deadline. A timer armed for an
+   * earlier time is left as it is, even when its waiter has gone: it fires, finds nothing due, and
+   * the pass after it arms for whoever waits then. Re-arming at every change would set and clear a
+   * timer per request whenever the queue empties and refills request by request, the common case
+   * when slots are free (profiled: about 2 % of the gateway's CPU per request).
+   */
   armQueueTimer(): void {
     const { pool, post } = this.d;
     const at = pool.queue.earliestDeadline();
-    if (at === this.queueTimerAt) return;
+    if (at >= this.queueTimerAt) return;
     clearTimeout(this.queueTimer);
     this.queueTimerAt = at;
     this.queueTimer = undefined;
@@ -58,6 +64,9 @@ export class WaitTimers {
       },
       Math.max(0, at - pool.now()) + 1,
     );
+    // It may outlive its waiter (above): it must not hold a process whose pipeline is otherwise
+    // idle. A running pipeline's processors keep the process alive while requests wait.
+    this.queueTimer.unref();
   }
 
   /** Offers the waiters again in `ms` (once, however often it is asked before then). */
