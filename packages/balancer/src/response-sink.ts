@@ -26,7 +26,7 @@ export interface ResponseSink {
 export interface StartInfo {
   nodeId: string;
   status: number;
-  /** Upstream response headers, hop-by-hop ones removed. */
+  /** Upstream response headers, hop-by-hop ones removed: an object made for this response, which the sink may complete in place. */
   headers: Record<string, string>;
   queueMs: number;
   retries: number;

@@ -8,7 +8,7 @@ import { addInferenceRoutes } from './http/inference-routes';
 import { sendError } from './http/errors';
 import { operationsFor } from './http/operations';
 import { type ClientTimeouts, clientTimeouts, RequestDeadlines } from './http/request-deadlines';
-import { Router } from './http/router';
+import { type HttpContext, Router } from './http/router';
 import { closeUpstream } from './http/upstream';
 
 export interface GatewayOptions {
@@ -28,6 +28,27 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   blobUploadTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+}
+
+const URL_BASE = 'http://gateway.invalid';
+/**
+ * A path a URL parser would leave as it is: segments of letters, digits, `-` and `_`, with no
+ * query, fragment, escape, dot segment, backslash, or empty segment (`//x` is a host to a parser).
+ */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_-]+)+$/;
+
+/** What a handler gets; the request's `URL` is parsed only if the handler reads it. */
+class RouteContext implements HttpContext {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly params: Record<string, string>,
+    private parsed: URL | undefined,
+  ) {}
+
+  get url(): URL {
+    return (this.parsed ??= new URL(this.req.url ?? '/', URL_BASE));
+  }
 }
 
 /**
@@ -144,15 +165,22 @@ export class Gateway implements GatewayContext {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://gateway.invalid');
-    } catch {
-      sendError(res, 400, 'malformed request URL', 'ollama');
-      return;
+    const raw = req.url ?? '/';
+    let url: URL | undefined;
+    let pathname = raw;
+    // A plain path (every route the gateway serves, without a query) is its own pathname: no URL
+    // is parsed for it unless a handler asks (about 1 µs a request, and an object of a dozen fields).
+    if (!PLAIN_PATH.test(raw)) {
+      try {
+        url = new URL(raw, URL_BASE);
+      } catch {
+        sendError(res, 400, 'malformed request URL', 'ollama');
+        return;
+      }
+      pathname = url.pathname;
     }
-    this.deadlines.watch(res, url.pathname);
-    const m = this.router.match(req.method ?? 'GET', url.pathname);
+    this.deadlines.watch(res, pathname);
+    const m = this.router.match(req.method ?? 'GET', pathname);
     if ('status' in m) {
       const text = m.status === 404 ? '404 page not found' : '405 method not allowed';
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
@@ -163,10 +191,10 @@ export class Gateway implements GatewayContext {
       return;
     }
     try {
-      await m.handler({ req, res, url, params: m.params });
+      await m.handler(new RouteContext(req, res, m.params, url));
     } catch (e) {
-      this.logger.error({ err: e, path: url.pathname }, 'handler failed');
-      sendError(res, 500, e instanceof Error ? e.message : String(e), flavorOfPath(url.pathname));
+      this.logger.error({ err: e, path: pathname }, 'handler failed');
+      sendError(res, 500, e instanceof Error ? e.message : String(e), flavorOfPath(pathname));
     }
   }
 }

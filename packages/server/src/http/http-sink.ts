@@ -30,7 +30,9 @@ export class HttpSink implements ResponseSink {
 
   onStart(info: StartInfo): void {
     this.start = info;
-    const headers: Record<string, string> = { ...info.headers };
+    // The exchange made this object for this response alone (hop-by-hop headers stripped): it is
+    // completed in place rather than copied.
+    const headers = info.headers;
     headers[NODE_HEADER] = info.nodeId;
     headers[QUEUE_HEADER] = String(Math.round(info.queueMs));
     headers[RETRIES_HEADER] = String(info.retries);

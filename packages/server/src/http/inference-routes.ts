@@ -51,19 +51,26 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
   });
   if (res.destroyed) return; // gone while its body was read: nothing to send, nobody to answer
   const started = performance.now();
-  const sink = new HttpSink(res, flavor, (info) =>
-    gw.logRequest({
-      req,
-      route,
-      status: info.status,
-      nodeId: info.nodeId,
-      queueMs: info.queueMs,
-      retries: info.retries,
-      ttftMs: info.end?.ttftMs,
-      tokens: info.end?.final?.evalTokens,
-      latencyMs: performance.now() - started,
-      outcome: info.error ? info.error.code : 'ok',
-    }),
+  // Without a request log (the default logger is silent) no line is built for it, nor its callback.
+  const logged = gw.logger.isLevelEnabled('info');
+  const sink = new HttpSink(
+    res,
+    flavor,
+    !logged
+      ? undefined
+      : (info) =>
+          gw.logRequest({
+            req,
+            route,
+            status: info.status,
+            nodeId: info.nodeId,
+            queueMs: info.queueMs,
+            retries: info.retries,
+            ttftMs: info.end?.ttftMs,
+            tokens: info.end?.final?.evalTokens,
+            latencyMs: performance.now() - started,
+            outcome: info.error ? info.error.code : 'ok',
+          }),
   );
   try {
     id = gw.pipeline().execute({ route, body, hints: hintsFromHeaders(req) }, sink, { clientKey: client });
