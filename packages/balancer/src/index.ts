@@ -94,7 +94,7 @@ export {
   type TimeoutPhase,
 } from './metrics-schema';
 export { bucketCapacity, DEFAULT_MAX_CLIENTS, isUnlimited, RateLimiter, rateLimitSettings, type RateLimitSettings, sameBucketConfig, type TakeResult, TokenBucket } from './limits';
-export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
+export { complexityOf, priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export {
   type ApiKeyConfig,
   type BalancerConfig,
