@@ -129,7 +129,9 @@ export function removeNode(s: PoolMembership, nodeId: string): void {
  * everything learned about nodes that still exist. Nodes that disappeared drain and go.
  */
 export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrategy: (name: string, settings: BalancerConfig['strategy']) => Strategy): void {
-  const strategyChanged = !sameStrategySettings(cfg.strategy, s.config.strategy);
+  // Built first: a strategy that cannot be built (unknown name, invalid `hybrid` settings) rejects
+  // the reload before anything has changed.
+  const strategy = sameStrategySettings(cfg.strategy, s.config.strategy) ? undefined : createStrategy(cfg.strategy.type, cfg.strategy);
   s.config = cfg;
   const keep = new Set(cfg.nodes.map((n) => n.id));
   for (const spec of cfg.nodes) {
@@ -146,7 +148,7 @@ export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrate
   }
   for (const node of [...s.nodes.values()]) if (!keep.has(node.id)) removeNode(s, node.id);
   s.estimates.retainNodes(keep);
-  if (strategyChanged) s.strategy = createStrategy(cfg.strategy.type, cfg.strategy);
+  if (strategy) s.strategy = strategy;
   s.syncDispatcher();
 }
 
