@@ -66,10 +66,10 @@ describe('hybrid rules through the gateway, over nodes of different sizes', () =
     expect(h.factory.getPoolView().live).toBe(0);
   });
 
-  /** The config in force with other rules. */
-  const withRules = (rules: HybridRule[]): BalancerConfig => {
+  /** The config in force with other rules (and, optionally, another pool strategy). */
+  const withRules = (rules: HybridRule[], type = 'hybrid'): BalancerConfig => {
     const next = structuredClone(h.config);
-    next.strategy = { type: 'hybrid', hybrid: { ...next.strategy.hybrid!, rules } };
+    next.strategy = { type, hybrid: { ...next.strategy.hybrid!, rules } };
     return next;
   };
 
@@ -102,6 +102,18 @@ describe('hybrid rules through the gateway, over nodes of different sizes', () =
       await h.factory.reload(withRules(RULES));
     }
     expect(await together(2, () => generate(h.url, LARGE))).toEqual(['big', 'big']);
+  });
+
+  test('a request may ask for hybrid under another pool strategy; it gets the rules in force, also after a reload changes them', async () => {
+    const perRequest = { 'x-ollama-ring-strategy': 'hybrid' };
+    try {
+      await h.factory.reload(withRules(RULES, 'least-in-flight'));
+      expect(await together(3, () => generate(h.url, LARGE, perRequest))).toEqual(['big', 'big', 'big']);
+      await h.factory.reload(withRules([{ match: { model: '*:32b' }, require: { nodes: ['small'] } }], 'least-in-flight'));
+      expect(await together(3, () => generate(h.url, LARGE, perRequest))).toEqual(['small', 'small', 'small']);
+    } finally {
+      await h.factory.reload(withRules(RULES));
+    }
   });
 
   test('a reload with invalid hybrid settings is refused and changes nothing', async () => {

@@ -168,10 +168,12 @@ function compileRule(r: HybridRule, i: number, problems: HybridProblem[], nodes?
   if (r.weight !== undefined && effect === 'require') error(['weight'], 'applies to `prefer` rules only');
   if (nodes) {
     ids.forEach((id, j) => {
-      if (!nodes.some((n) => n.id === id)) problems.push({ segs: [...at, effect, 'nodes', j], message: `no configured node has id "${id}" (the rule applies once one is added)`, warning: true });
+      if (!nodes.some((n) => n.id === id))
+        problems.push({ segs: [...at, effect, 'nodes', j], message: `no configured node has id "${id}" (the rule applies once one is added)`, warning: true });
     });
     tags.forEach((tag, j) => {
-      if (!nodes.some((n) => n.tags.includes(tag))) problems.push({ segs: [...at, effect, 'tags', j], message: `no configured node has tag "${tag}" (the rule applies once one has)`, warning: true });
+      if (!nodes.some((n) => n.tags.includes(tag)))
+        problems.push({ segs: [...at, effect, 'tags', j], message: `no configured node has tag "${tag}" (the rule applies once one has)`, warning: true });
     });
   }
   if (problems.slice(before).some((p) => !p.warning)) return undefined;

@@ -83,7 +83,11 @@ export class HybridStrategy implements Strategy {
   /** Throws `ConfigError` naming the key (`strategy.hybrid.…`) when the settings are invalid. */
   constructor(settings: Partial<HybridConfig> = {}) {
     const d = defaultHybridConfig();
-    const cfg: HybridConfig = { weights: { ...d.weights, ...settings.weights }, responseTimeScaleMs: settings.responseTimeScaleMs ?? d.responseTimeScaleMs, rules: settings.rules ?? d.rules };
+    const cfg: HybridConfig = {
+      weights: { ...d.weights, ...settings.weights },
+      responseTimeScaleMs: settings.responseTimeScaleMs ?? d.responseTimeScaleMs,
+      rules: settings.rules ?? d.rules,
+    };
     const { compiled, problems } = compileHybrid(cfg);
     if (!compiled) {
       const issues = problems.filter((p) => !p.warning).map((p) => ({ path: formatPath(['strategy', 'hybrid', ...p.segs]), message: p.message }));

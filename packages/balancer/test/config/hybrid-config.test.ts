@@ -44,10 +44,25 @@ describe('strategy.hybrid', () => {
     ['a rule without effect', '  hybrid: { rules: [ { match: { model: "x*" } } ] }', 'strategy.hybrid.rules[0]', /needs an effect: `prefer` or `require`/],
     ['a rule with both effects', '  hybrid: { rules: [ { prefer: { nodes: [big] }, require: { nodes: [big] } } ] }', 'strategy.hybrid.rules[0]', /has both `prefer` and `require`/],
     ['an effect naming nothing', '  hybrid: { rules: [ { prefer: {} } ] }', 'strategy.hybrid.rules[0].prefer', /must name `nodes` or `tags`/],
-    ['a priority that is no name', '  hybrid: { rules: [ { match: { priority: urgent }, require: { nodes: [big] } } ] }', 'strategy.hybrid.rules[0].match.priority', /high, normal, low \(got "urgent"\)/],
-    ['minPriority above maxPriority', '  hybrid: { rules: [ { match: { minPriority: high, maxPriority: 0 }, require: { nodes: [big] } } ] }', 'strategy.hybrid.rules[0].match.minPriority', /must be <= match.maxPriority/],
+    [
+      'a priority that is no name',
+      '  hybrid: { rules: [ { match: { priority: urgent }, require: { nodes: [big] } } ] }',
+      'strategy.hybrid.rules[0].match.priority',
+      /high, normal, low \(got "urgent"\)/,
+    ],
+    [
+      'minPriority above maxPriority',
+      '  hybrid: { rules: [ { match: { minPriority: high, maxPriority: 0 }, require: { nodes: [big] } } ] }',
+      'strategy.hybrid.rules[0].match.minPriority',
+      /must be <= match.maxPriority/,
+    ],
     ['a weight on a require rule', '  hybrid: { rules: [ { require: { nodes: [big] }, weight: 2 } ] }', 'strategy.hybrid.rules[0].weight', /`prefer` rules only/],
-    ['a model that is not a string', '  hybrid: { rules: [ { match: { model: 32 }, require: { nodes: [big] } } ] }', 'strategy.hybrid.rules[0].match.model', /must be a string or a list of strings/],
+    [
+      'a model that is not a string',
+      '  hybrid: { rules: [ { match: { model: 32 }, require: { nodes: [big] } } ] }',
+      'strategy.hybrid.rules[0].match.model',
+      /must be a string or a list of strings/,
+    ],
     ['an empty model pattern', '  hybrid: { rules: [ { match: { model: ["*:32b", " "] }, require: { nodes: [big] } } ] }', 'strategy.hybrid.rules[0].match.model[1]', /non-empty/],
     ['rules that are not a list', '  hybrid: { rules: { prefer: big } }', 'strategy.hybrid.rules', /must be array/],
   ])('%s is an error naming the key and its line', (_l, line, path, message) => {

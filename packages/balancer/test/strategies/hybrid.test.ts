@@ -50,7 +50,11 @@ describe('seed 002 scoring, on its own numbers', () => {
     const est = new Estimates();
     observe(est, 'ollama01', 2_500);
     observe(est, 'ollama02', 5_000);
-    for (const [id, ms] of [['ollama01', 2_500], ['ollama02', 5_000]] as const) observe(est, id, ms, 1, 'qwen2.5-coder:32b');
+    for (const [id, ms] of [
+      ['ollama01', 2_500],
+      ['ollama02', 5_000],
+    ] as const)
+      observe(est, id, ms, 1, 'qwen2.5-coder:32b');
     const hot = { [MODEL]: '', 'qwen2.5-coder:32b': '' };
     const nodes = [node('ollama01', { slots: 10, inFlight: 5, hot }), node('ollama02', { slots: 15, inFlight: 8, hot })];
     return { nodes, ctx: context({ estimates: est }), s: new HybridStrategy({ rules }) };
@@ -117,7 +121,11 @@ describe('the factors, from what the balancer knows', () => {
     const trial = node('c');
     for (let i = 0; i < 5; i++) trial.breaker.onFailure(0);
     expect(trial.breaker.canAttempt(10_000)).toBe(true);
-    const scores = Object.fromEntries(only('health').scoreAll([node('a'), degraded, trial, node('d')], request(), context({ estimates: est })).map((x) => [x.node.id, x.health]));
+    const scores = Object.fromEntries(
+      only('health')
+        .scoreAll([node('a'), degraded, trial, node('d')], request(), context({ estimates: est }))
+        .map((x) => [x.node.id, x.health]),
+    );
     expect(scores.a).toBeCloseTo(0.8, 10);
     expect(scores).toEqual({ a: scores.a, b: 0.5, c: 0.5, d: 1 });
   });
