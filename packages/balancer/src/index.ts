@@ -61,6 +61,7 @@ export {
   defaultHybridConfig,
   type HybridConfig,
   type HybridMatch,
+  type HybridOptions,
   type HybridRule,
   type HybridScore,
   HybridStrategy,

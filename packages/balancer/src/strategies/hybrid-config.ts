@@ -70,6 +70,9 @@ export function defaultHybridConfig(): HybridConfig {
   return { weights: { capacity: 0.4, health: 0.3, responseTime: 0.2, affinity: 0.1 }, responseTimeScaleMs: 10_000, rules: [] };
 }
 
+/** What `HybridStrategy` and `StrategyFactory.create('hybrid', { hybrid })` take: any part of the settings; the rest are the defaults. */
+export type HybridOptions = Partial<Omit<HybridConfig, 'weights'>> & { weights?: Partial<HybridWeights> };
+
 /** A rule's target, ready to test a node against without allocating. */
 export interface CompiledTarget {
   readonly nodes: ReadonlySet<string>;

@@ -2,7 +2,16 @@ import { formatPath } from '../config/paths';
 import { ConfigError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import { byLoadThenPriority } from './candidate-order';
-import { compileHybrid, defaultHybridConfig, type CompiledHybrid, type CompiledRule, type CompiledTarget, type HybridConfig, type HybridWeights } from './hybrid-config';
+import {
+  compileHybrid,
+  defaultHybridConfig,
+  type CompiledHybrid,
+  type CompiledRule,
+  type CompiledTarget,
+  type HybridConfig,
+  type HybridOptions,
+  type HybridWeights,
+} from './hybrid-config';
 import type { RoutingContext, RoutingRequest, Strategy } from './strategy';
 
 /** One candidate's factors, each in [0, 1] with 1 best, and the weighted score. */
@@ -81,7 +90,7 @@ export class HybridStrategy implements Strategy {
   private preferWeight = 0;
 
   /** Throws `ConfigError` naming the key (`strategy.hybrid.…`) when the settings are invalid. */
-  constructor(settings: Partial<HybridConfig> = {}) {
+  constructor(settings: HybridOptions = {}) {
     const d = defaultHybridConfig();
     const cfg: HybridConfig = {
       weights: { ...d.weights, ...settings.weights },

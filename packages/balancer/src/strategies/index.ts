@@ -24,6 +24,7 @@ export {
   type CompiledRule,
   type HybridConfig,
   type HybridMatch,
+  type HybridOptions,
   type HybridProblem,
   type HybridRule,
   type HybridTarget,

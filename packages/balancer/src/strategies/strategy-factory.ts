@@ -1,5 +1,5 @@
 import { HybridStrategy } from './hybrid';
-import type { HybridConfig } from './hybrid-config';
+import type { HybridOptions } from './hybrid-config';
 import { LatencyStrategy } from './latency';
 import { LeastInFlightStrategy } from './least-in-flight';
 import { ModelAwareStrategy } from './model-aware';
@@ -23,7 +23,7 @@ export interface StrategyOptions {
   /** `predictive`'s guard tuning (default `DEFAULT_PREDICTIVE_OPTIONS`). */
   predictive?: Partial<PredictiveOptions>;
   /** `hybrid`'s weights and rules (`strategy.hybrid` in the config; default `defaultHybridConfig()`). */
-  hybrid?: Partial<HybridConfig>;
+  hybrid?: HybridOptions;
 }
 
 /** The strategy used when the config names none. */

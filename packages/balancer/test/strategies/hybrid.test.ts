@@ -101,6 +101,13 @@ describe('seed 002 scoring, on its own numbers', () => {
 describe('the factors, from what the balancer knows', () => {
   const only = (factor: keyof HybridConfig['weights']) => new HybridStrategy({ weights: { capacity: 0, health: 0, responseTime: 0, affinity: 0, [factor]: 1 } });
 
+  it('weights given in part keep the others at their defaults, then all are normalised', () => {
+    const w = new HybridStrategy({ weights: { affinity: 0 } }).settings.weights;
+    expect(w.affinity).toBe(0);
+    expect(w.capacity).toBeCloseTo(0.4 / 0.9, 12);
+    expect(w.capacity + w.health + w.responseTime).toBeCloseTo(1, 12);
+  });
+
   it('capacity: the share of free slots, under the per-model cap', () => {
     const nodes = [node('a', { slots: 4, inFlight: 2 }), node('b', { slots: 8, inFlight: 2 }), node('c', { slots: 8, perModel: { [MODEL]: 2 }, inFlight: 1 })];
     const all = only('capacity').scoreAll(nodes, request(), context());
