@@ -20,6 +20,8 @@ export interface RequestHints {
   fallbackModel?: string;
   /** The caller's latency budget in ms; the predictive strategy weighs it. */
   latencyBudgetMs?: number;
+  /** How demanding the task is (`low`, `high`, or any word the config's `hybrid` rules match on). */
+  complexity?: string;
 }
 
 /**

@@ -114,7 +114,24 @@ function facts(rawModel: string, stream: boolean, text: string, optionsSignature
   if (typeof b.load_balancing_strategy === 'string') out.strategy = b.load_balancing_strategy;
   if (typeof b.fallback_model === 'string' && b.fallback_model) out.fallbackModel = b.fallback_model;
   if (typeof b.max_latency === 'number' && b.max_latency > 0) out.latencyBudgetMs = b.max_latency;
+  const complexity = complexityOf(b.complexity);
+  if (complexity !== undefined) out.complexity = complexity;
   return out;
+}
+
+/** The longest `complexity` hint kept; a longer one is no word a rule would name. */
+const MAX_COMPLEXITY_LENGTH = 64;
+
+/**
+ * A `complexity` hint (a body field or a header) as rules compare it: trimmed, lower case; undefined
+ * when it is not a non-empty string of at most 64 characters.
+ *
+ * @example complexityOf(' High '); // 'high'
+ */
+export function complexityOf(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  return t !== '' && t.length <= MAX_COMPLEXITY_LENGTH ? t.toLowerCase() : undefined;
 }
 
 /** The first positive integer cap among Ollama's and OpenAI's output-length fields. */

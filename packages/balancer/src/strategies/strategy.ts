@@ -16,6 +16,8 @@ export interface RoutingRequest {
   readonly priority: number;
   /** The client's latency budget, if it gave one. */
   readonly latencyBudgetMs?: number;
+  /** The client's `complexity` hint (trimmed, lower case), if it gave one; `hybrid` rules match on it. */
+  readonly complexity?: string;
   readonly clientKey?: string;
 }
 
