@@ -9,7 +9,8 @@ import { toJson } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
 import { redactCredentials } from '../nodes/node-url';
 import { fromPointer, type Segment } from './paths';
-import type { ApiKeyConfig, BalancerConfig } from './types';
+import { PERFORMANCE_WEIGHT_NAMES } from '../strategies/performance';
+import type { ApiKeyConfig, BalancerConfig, StrategyConfig } from './types';
 
 /**
  * A node as written in a config: only `url` is required.
@@ -32,7 +33,7 @@ type DeepPartial<T> = {
  */
 export type ConfigInput = DeepPartial<Omit<BalancerConfig, 'nodes' | 'strategy' | 'auth'>> & {
   nodes?: (NodeInput | string)[];
-  strategy?: { type?: string } | string;
+  strategy?: DeepPartial<StrategyConfig> | string;
   auth?: { apiKeys?: (ApiKeyConfig | string)[]; adminToken?: string };
 };
 
@@ -87,6 +88,7 @@ export const NODE_SCHEMA: SchemaObject = obj(
     enabled: bool,
     tags: strings,
     priority: { type: 'number' },
+    metricsUrl: { type: 'string', httpUrl: true },
   },
   ['url'],
 );
@@ -106,7 +108,10 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     keepAliveTimeoutMs: timeout,
   }),
   nodes: { type: 'array', items: NODE_SCHEMA },
-  strategy: obj({ type: nonEmpty }),
+  strategy: obj({
+    type: nonEmpty,
+    performance: obj({ weights: obj(Object.fromEntries(PERFORMANCE_WEIGHT_NAMES.map((k) => [k, num(0)]))) }),
+  }),
   disruptor: obj({
     // Capped at 2^24 slots: beyond that the SAB alone runs to gigabytes.
     ringBufferSize: { type: 'integer', minimum: 2, maximum: 2 ** 24, powerOfTwo: true },

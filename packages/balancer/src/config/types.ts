@@ -1,5 +1,6 @@
 import type { WaitStrategyKind } from '@ollama-ring/disruptor';
 import type { NodeSpec } from '../nodes/node';
+import type { PerformanceWeights } from '../strategies/performance';
 
 /** A token bucket's settings; `rps: 0` turns it off. */
 export interface BucketConfig {
@@ -40,6 +41,16 @@ export interface FailoverConfig {
   probeTimeoutMs: number;
 }
 
+/** `strategy` in the config: the pool's strategy, and the settings of those that take any. */
+export interface StrategyConfig {
+  type: string;
+  /**
+   * The `performance` strategy's term weights (each >= 0; see `PerformanceWeights`). Always present
+   * in a loaded config; a config built by hand may leave it out for the defaults.
+   */
+  performance?: { weights: PerformanceWeights };
+}
+
 export interface BalancerConfig {
   server: {
     host: string;
@@ -54,7 +65,7 @@ export interface BalancerConfig {
     keepAliveTimeoutMs: number;
   };
   nodes: NodeSpec[];
-  strategy: { type: string };
+  strategy: StrategyConfig;
   disruptor: {
     ringBufferSize: number;
     waitStrategy: WaitStrategyKind;

@@ -1,5 +1,5 @@
 import type { ByteArena } from '@ollama-ring/disruptor';
-import type { BalancerConfig } from '../config/types';
+import type { BalancerConfig, StrategyConfig } from '../config/types';
 import type { RequestTable } from '../request-context';
 import type { DispatchPort } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
@@ -15,7 +15,8 @@ export interface SchedulerDeps {
   arena: ByteArena;
   dispatcher: DispatchPort;
   estimates: Estimates;
-  createStrategy: (name: string) => Strategy;
+  /** A new strategy by name, with the config's strategy settings (the `performance` weights). */
+  createStrategy: (name: string, settings: StrategyConfig) => Strategy;
   limiter?: AdmissionLimiter;
   observer?: SchedulerObserver;
   /** Where commands are answered (the control plane); without it, command events are applied unanswered. */

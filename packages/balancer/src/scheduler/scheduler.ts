@@ -1,6 +1,6 @@
 import type { BalancerConfig } from '../config/types';
 import { BackpressureError, type BalancerError, ValidationError } from '../errors';
-import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, removeNode } from '../nodes/node-events';
+import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, applyResources, removeNode } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
 import type { RequestContext } from '../request-context';
@@ -70,7 +70,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.config = deps.config;
     this.estimates = deps.estimates;
     this.now = deps.now ?? Date.now;
-    this.strategy = deps.createStrategy(deps.config.strategy.type);
+    this.strategy = deps.createStrategy(deps.config.strategy.type, deps.config.strategy);
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
     applyConfig(this, deps.config, deps.createStrategy);
     const finish = this.finish.bind(this);
@@ -180,15 +180,17 @@ export class Scheduler implements PoolState, SchedulerPort {
         return;
       case 'models-discovered':
         return applyDiscovery(this, evt);
+      case 'resources-scraped':
+        return applyResources(this, evt);
       case 'node-added':
-        return this.answer(evt.command, () => snapshotNode(addNode(this, evt.spec)));
+        return this.answer(evt.command, () => snapshotNode(addNode(this, evt.spec), this.now()));
       case 'node-removed':
         return this.answer(evt.command, () => removeNode(this, evt.nodeId));
       case 'node-commanded':
-        return this.answer(evt.command, () => snapshotNode(applyNodeCommand(this, evt.nodeId, evt.action)));
+        return this.answer(evt.command, () => snapshotNode(applyNodeCommand(this, evt.nodeId, evt.action), this.now()));
       case 'strategy-set':
         return this.answer(evt.command, () => {
-          this.strategy = this.deps.createStrategy(evt.name);
+          this.strategy = this.deps.createStrategy(evt.name, this.config.strategy);
           return this.strategy.name;
         });
       case 'config-reloaded':

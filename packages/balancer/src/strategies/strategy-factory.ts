@@ -1,3 +1,4 @@
+import type { StrategyConfig } from '../config/types';
 import { LatencyStrategy } from './latency';
 import { LeastInFlightStrategy } from './least-in-flight';
 import { ModelAwareStrategy } from './model-aware';
@@ -20,6 +21,16 @@ export interface StrategyOptions {
   performanceWeights?: Partial<PerformanceWeights>;
   /** `predictive`'s guard tuning (default `DEFAULT_PREDICTIVE_OPTIONS`). */
   predictive?: Partial<PredictiveOptions>;
+}
+
+/**
+ * The options the config's `strategy` section gives the strategies that take any.
+ *
+ * @example
+ * StrategyFactory.create(config.strategy.type, strategyOptionsOf(config.strategy));
+ */
+export function strategyOptionsOf(settings: StrategyConfig): StrategyOptions {
+  return settings.performance ? { performanceWeights: settings.performance.weights } : {};
 }
 
 /** The strategy used when the config names none. */
