@@ -32,7 +32,7 @@ async function busy(sim: SimNode, n: number, abort: AbortController): Promise<vo
       .then((r) => r.body?.pipeTo(new WritableStream()))
       .catch(() => undefined);
   }
-  expect(await eventually(() => sim.state().inferenceInFlight === n)).toBe(true);
+  expect(await eventually(() => sim.state().inferenceInFlight === n, 10_000)).toBe(true);
 }
 
 describe('exporter', () => {
@@ -73,11 +73,11 @@ describe('exporter', () => {
         expect(sample(text, 'node_load1')).toBe(8); // every slot busy: one runnable task per core
         expect(sample(text, 'DCGM_FI_DEV_GPU_UTIL')).toBe(100);
         const user0 = sample(text, 'node_cpu_seconds_total', 'cpu="0",mode="user"') ?? 0;
-        expect(await eventually(async () => (sample(await metrics(url), 'node_cpu_seconds_total', 'cpu="0",mode="user"') ?? 0) > user0)).toBe(true);
+        expect(await eventually(async () => (sample(await metrics(url), 'node_cpu_seconds_total', 'cpu="0",mode="user"') ?? 0) > user0, 10_000)).toBe(true);
       } finally {
         abort.abort();
       }
-      expect(await eventually(async () => sample(await metrics(url), 'node_load1') === 0)).toBe(true);
+      expect(await eventually(async () => sample(await metrics(url), 'node_load1') === 0, 10_000)).toBe(true);
       expect(sample(await metrics(url), 'DCGM_FI_DEV_GPU_UTIL')).toBe(0);
     }));
 

@@ -61,8 +61,9 @@ export const DEFAULT_PERFORMANCE_WEIGHTS: Readonly<PerformanceWeights> = Object.
  *
  * The resource terms (CPU load, GPU memory, GPU utilisation) come from `node.resources(now)`. A
  * node without them (no exporter, a failed or stale scrape, a CPU-only node's GPU terms) is neutral
- * for that term: it scores the mean of the candidates that have it, neither a penalty nor a bonus;
- * when no candidate has it, the term is 0 for all. Ties go to the lower priority value, then the
+ * for that term: it scores the mean of the candidates that have it (every candidate, with a free
+ * slot or not, and the least free GPU memory is taken over them all too), neither a penalty nor a
+ * bonus; when no candidate has it, the term is 0 for all. Ties go to the lower priority value, then the
  * id. Unobserved nodes count as fully successful and at the prior latency, so they are neither
  * shunned nor favoured.
  *
@@ -82,7 +83,7 @@ export class PerformanceStrategy implements Strategy {
 
   select(candidates: readonly PoolNode[], req: RoutingRequest, ctx: RoutingContext): PoolNode | null {
     const free = freeCandidates(candidates, req.model);
-    const norms = normalisers(free, ctx);
+    const norms = normalisers(free, candidates, ctx);
     const scores = new Map(free.map((n) => [n.id, this.scoreWith(n, norms, ctx)]));
     const s = (n: PoolNode): number => scores.get(n.id) ?? Infinity;
     return minBy(free, (a, b) => s(a) - s(b) || a.spec.priority - b.spec.priority || compareIds(a.id, b.id));
@@ -90,7 +91,7 @@ export class PerformanceStrategy implements Strategy {
 
   /** The score of `node` among `peers` (which normalise latency, priority and GPU memory, and set the neutral resource terms); lower is better. */
   score(node: PoolNode, peers: readonly PoolNode[], ctx: RoutingContext): number {
-    return this.scoreWith(node, normalisers(peers, ctx), ctx);
+    return this.scoreWith(node, normalisers(peers, peers, ctx), ctx);
   }
 
   private scoreWith(node: PoolNode, n: Normalisers, ctx: RoutingContext): number {
@@ -125,7 +126,12 @@ interface Normalisers {
   gpuUtil: Neutral;
 }
 
-function normalisers(peers: readonly PoolNode[], ctx: RoutingContext): Normalisers {
+/**
+ * Latency and priority are normalised over the free candidates (the nodes being compared); the
+ * resource terms over every candidate, busy ones too: a node's unknown load is taken for the mean
+ * of the pool's known loads, not of whichever happen to have a free slot now.
+ */
+function normalisers(free: readonly PoolNode[], all: readonly PoolNode[], ctx: RoutingContext): Normalisers {
   const n: Normalisers = {
     maxLatency: 0,
     minPrio: Infinity,
@@ -135,17 +141,19 @@ function normalisers(peers: readonly PoolNode[], ctx: RoutingContext): Normalise
     gpuMem: { sum: 0, count: 0, neutral: 0 },
     gpuUtil: { sum: 0, count: 0, neutral: 0 },
   };
-  for (const p of peers) {
+  for (const p of free) {
     n.maxLatency = Math.max(n.maxLatency, ctx.estimates.latencyMs(p.id));
     n.minPrio = Math.min(n.minPrio, p.spec.priority);
     n.maxPrio = Math.max(n.maxPrio, p.spec.priority);
+  }
+  for (const p of all) {
     const r = p.resources(ctx.now);
     if (r?.gpuMemFreeBytes !== undefined) n.minGpuFree = Math.min(n.minGpuFree, r.gpuMemFreeBytes);
     if (r?.cpuLoadPerCore !== undefined) add(n.cpu, cpuTerm(r.cpuLoadPerCore));
     if (r?.gpuUtil !== undefined) add(n.gpuUtil, clamp01(r.gpuUtil));
   }
   // The GPU memory term of a node depends on the least free memory of all: a second pass.
-  for (const p of peers) {
+  for (const p of all) {
     const free = p.resources(ctx.now)?.gpuMemFreeBytes;
     if (free !== undefined) add(n.gpuMem, gpuMemoryTerm(free, n.minGpuFree));
   }

@@ -181,6 +181,13 @@ describe('performance without resource signals', () => {
     expect(perf.score(none, [loaded, none], context())).toBeCloseTo(perf.score(loaded, [loaded, none], context()), 10);
   });
 
+  it('a busy node still counts in the mean: with the idle node full, the unknown one beats the loaded one', () => {
+    const loaded = node('a', { resources: { cpuLoadPerCore: 1, gpuMemFreeBytes: 512 * MIB } });
+    const idleButFull = node('b', { slots: 1, inFlight: 1, resources: { cpuLoadPerCore: 0, gpuMemFreeBytes: 20 * 1024 * MIB } });
+    const none = node('c');
+    expect(perf.select([loaded, idleButFull, none], request(), context())?.id).toBe('c');
+  });
+
   it('when no node has signals the resource terms are 0 for all, and the other terms decide', () => {
     const a = node('a', { inFlight: 2 });
     const b = node('b', { inFlight: 1 });
