@@ -59,8 +59,9 @@ export interface StatsBody {
 }
 
 /**
- * `GET /api/stats`: node counts by health, per-node activity, error rate, availability and resident
- * models, and the wait queue's depth per model. Client API keys apply, as for the rest of `/api`.
+ * `GET /api/stats`: node counts by health, per-node activity, error rate, availability, resident
+ * models and resource signals (a node with `metricsUrl`), and the wait queue's depth per model. Client
+ * API keys apply, as for the rest of `/api`.
  *
  * @example new Gateway({ factory, routes: [addStatsRoutes] });
  */
