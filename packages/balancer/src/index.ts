@@ -27,6 +27,9 @@ export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipe
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';
 export { NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-registry';
+export { type NodeResources, RESOURCE_FAMILIES, resourceMaxAgeMs, type ResourceSignals, resourceSignals, resourcesView, type ScrapeOutcome } from './nodes/resource-signals';
+export { ExpositionError, parsePrometheusText, type PromSample } from './nodes/prometheus-text';
+export { type ResourceScrape, scrapeResources, type ScrapeTarget } from './nodes/resource-scrape';
 export { nodeUrlParts, type NodeUrlParts, REDACTED, redactCredentials } from './nodes/node-url';
 export { DEFAULT_ESTIMATES, type EstimateDefaults, Estimates, type FinalChunkStats, OUTPUT_SAMPLES, REAL_LOAD_MS, type SlotWork } from './scheduler/estimates';
 export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
@@ -41,6 +44,7 @@ export type {
   RetryDue,
   HealthChecked,
   ModelsDiscovered,
+  ResourcesScraped,
   NodeAdded,
   NodeRemoved,
   NodeAction,
@@ -68,6 +72,7 @@ export {
   type HybridTarget,
   type HybridWeights,
   DEFAULT_PERFORMANCE_WEIGHTS,
+  PERFORMANCE_WEIGHT_NAMES,
   DEFAULT_PREDICTIVE_OPTIONS,
   DEFAULT_STRATEGY,
   freeCandidates,
@@ -88,6 +93,7 @@ export {
   StrategyFactory,
   type StrategyName,
   type StrategyOptions,
+  strategyOptionsOf,
   type TtftEstimate,
   UnknownStrategyError,
   WeightedRoundRobinStrategy,
@@ -140,6 +146,7 @@ export {
   resolveConfig,
   type SchemaProblem,
   type StrategyCheck,
+  type StrategyConfig,
   watchConfig,
   type WatchOptions,
 } from './config';

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMetricName } from 'prom-client';
 import { ConfigError } from './errors';
+import { ResourceMetrics } from './metrics-resources';
 import type { SuspicionCause } from './scheduler/observer';
 import { normalizeModel } from '@ollama-ring/protocol';
 import { BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestRecord, type TimeoutPhase } from './metrics-schema';
@@ -24,7 +25,9 @@ const OTHER_MODEL = 'other';
  * `node_loaded_models{node}`, `ringbuffer_remaining`, `queue_depth{model}`, `queue_wait_seconds`,
  * `cold_loads_total{node,model}`, `retries_total{node}`, `tokens_generated_total{node,model}`,
  * `rate_limited_total{limit}`, `backpressure_total`, `queue_rejected_total{reason}`,
- * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`.
+ * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`,
+ * and the node resource families of {@link ResourceMetrics} (`node_resource_scrapes_total{node,outcome}`,
+ * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …).
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -38,6 +41,8 @@ export class BalancerMetrics {
   readonly registry = new Registry();
   /** The prefix in use, with its trailing `_`. */
   readonly prefix: string;
+  /** Scrapes of the nodes' exporters and the resource signals they gave. */
+  readonly resources: ResourceMetrics;
 
   private readonly requests: Counter<'model' | 'node' | 'outcome'>;
   private readonly latency: Histogram<'model' | 'node'>;
@@ -122,6 +127,8 @@ export class BalancerMetrics {
       registers: reg,
     });
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
+
+    this.resources = new ResourceMetrics(this.registry, p);
 
     this.seedZeros();
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: p });
@@ -285,6 +292,7 @@ export class BalancerMetrics {
   /** Zeroes every metric and forgets every labelled series (tests, or an admin reset). */
   reset(): void {
     this.registry.resetMetrics();
+    this.resources.reset();
     this.nodeSeries.clear();
     this.lastNodeGauges.clear();
     this.seedZeros();

@@ -19,7 +19,7 @@ import { Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
-import { StrategyFactory } from './strategies/strategy-factory';
+import { StrategyFactory, strategyOptionsOf } from './strategies/strategy-factory';
 
 /** Options of the factory beyond the config. */
 export interface FactoryOptions {
@@ -131,6 +131,10 @@ export class PipelineFactory {
         const models = r.models?.map((m) => (typeof m === 'string' ? m : m.name));
         control.modelsDiscovered({ nodeId: r.nodeId, models, loaded: r.loaded, probedAt: r.probedAt, at: r.checkedAt });
       },
+      onResources: (r) => {
+        if (cfg.metrics.enabled) metrics.resources.recordScrape(r.nodeId, r.outcome);
+        control.resourcesScraped({ nodeId: r.nodeId, signals: r.signals, at: r.checkedAt });
+      },
     });
     const scheduler = new Scheduler({
       config: cfg,
@@ -138,7 +142,7 @@ export class PipelineFactory {
       arena,
       dispatcher,
       estimates,
-      createStrategy: (name, settings) => control.customStrategy(name) ?? StrategyFactory.create(name, { hybrid: settings?.hybrid }),
+      createStrategy: (name, settings) => control.customStrategy(name) ?? StrategyFactory.create(name, strategyOptionsOf(settings)),
       limiter: admission,
       observer: combineObservers(outcomes?.publisher, this.opts.observer),
       replies: control,
@@ -196,6 +200,7 @@ export class PipelineFactory {
         p.metrics.setEventOverflowPeak(p.engine.inlet.overflowPeak);
         p.metrics.setOutcomesDropped(p.outcomes?.publisher.dropped ?? 0);
         p.metrics.syncNodeGauges(view.nodes, view.at);
+        p.metrics.resources.sync(view.nodes);
         p.metrics.syncQueueDepths(view.queue.byModel);
         return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();
       },

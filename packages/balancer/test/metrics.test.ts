@@ -24,6 +24,14 @@ const FAMILIES: Array<[string, string]> = [
   ['queue_rejected_total', 'counter'],
   ['timeouts_total', 'counter'],
   ['health_checks_total', 'counter'],
+  ['node_resource_scrapes_total', 'counter'],
+  ['node_cpu_load_per_core', 'gauge'],
+  ['node_memory_free_ratio', 'gauge'],
+  ['node_gpu_memory_free_bytes', 'gauge'],
+  ['node_gpu_memory_total_bytes', 'gauge'],
+  ['node_gpu_utilization_ratio', 'gauge'],
+  ['node_gpus', 'gauge'],
+  ['node_resource_age_seconds', 'gauge'],
 ];
 
 function node(id: string, over: Partial<PoolNode> = {}): PoolNode {
@@ -221,5 +229,26 @@ describe('BalancerMetrics', () => {
     expect(t).toContain('ollama_lb_backpressure_total 0');
     expect(t).toContain('ollama_lb_rate_limited_total{limit="node"} 0');
     expect(t).not.toContain('gpu-1');
+  });
+
+  it('node resources: scrapes by outcome from 0, gauges only for the signals a node has, gone with the node', async () => {
+    const m = new BalancerMetrics();
+    m.resources.recordScrape('a', 'ok');
+    m.resources.recordScrape('b', 'timeout');
+    m.resources.sync([{ id: 'a', resources: { cpuLoadPerCore: 0.5, gpuMemFreeBytes: 2048, gpuMemTotalBytes: 4096, gpuUtil: 0.25, gpuCount: 1, ageMs: 1500 } }, { id: 'b' }]);
+    let t = await m.scrape();
+    expect(samples(t, 'ollama_lb_node_resource_scrapes_total').filter((l) => l.includes('node="b"'))).toEqual(
+      ['ok', 'empty', 'refused', 'timeout', 'http', 'malformed', 'network'].map((o) => `ollama_lb_node_resource_scrapes_total{node="b",outcome="${o}"} ${o === 'timeout' ? 1 : 0}`),
+    );
+    expect(samples(t, 'ollama_lb_node_cpu_load_per_core')).toEqual(['ollama_lb_node_cpu_load_per_core{node="a"} 0.5']);
+    expect(samples(t, 'ollama_lb_node_resource_age_seconds')).toEqual(['ollama_lb_node_resource_age_seconds{node="a"} 1.5']);
+    expect(samples(t, 'ollama_lb_node_memory_free_ratio')).toEqual([]); // a has no memory signal, b none at all
+    // a's scrape failed since: its gauges go; b left the pool: its counters go.
+    m.resources.sync([{ id: 'a' }]);
+    t = await m.scrape();
+    expect(samples(t, 'ollama_lb_node_cpu_load_per_core')).toEqual([]);
+    expect(samples(t, 'ollama_lb_node_gpus')).toEqual([]);
+    expect(t).not.toContain('node="b"');
+    expect(samples(t, 'ollama_lb_node_resource_scrapes_total')).toContain('ollama_lb_node_resource_scrapes_total{node="a",outcome="ok"} 1');
   });
 });

@@ -106,6 +106,17 @@ const nodeSchema = {
     faults: faultsSchema,
     checkHost: { type: 'boolean' },
     version: { type: 'string' },
+    exporter: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        gpuFormat: { type: 'string', enum: ['dcgm', 'nvidia-smi'] },
+        cpus: { type: 'integer', minimum: 1 },
+        memoryBytes: positive,
+        gpus: { type: 'integer', minimum: 1 },
+        vramBytes: positive,
+      },
+    },
   },
 } as const;
 

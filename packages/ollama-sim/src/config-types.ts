@@ -62,6 +62,23 @@ export interface SimFaults {
   psOverride?: string[];
 }
 
+/**
+ * The Prometheus exporter a node serves at `GET /metrics`, as a real host would run node_exporter
+ * and a GPU exporter beside Ollama. Its numbers follow the node's simulated load.
+ */
+export interface SimExporterConfig {
+  /** The GPU families: `dcgm` (NVIDIA's DCGM exporter: MiB and percent) or `nvidia-smi` (nvidia_gpu_exporter: bytes and ratio). Default `dcgm`. */
+  gpuFormat?: 'dcgm' | 'nvidia-smi';
+  /** CPUs (`node_cpu_seconds_total`'s `cpu` labels). Default 8. */
+  cpus?: number;
+  /** Host memory in bytes (`node_memory_MemTotal_bytes`). Default 64 GiB. */
+  memoryBytes?: number;
+  /** GPUs on a GPU node (`gpu: true`). Default 1. */
+  gpus?: number;
+  /** Memory of each GPU in bytes. Default 24 GiB. */
+  vramBytes?: number;
+}
+
 /** One simulated Ollama server. */
 export interface SimNodeConfig {
   /** Unique id within the pool, used in logs and `/_sim/nodes/{id}`. */
@@ -100,6 +117,8 @@ export interface SimNodeConfig {
   checkHost?: boolean;
   /** `/api/version`'s answer. Default: the pool's `version`. */
   version?: string;
+  /** Serve a Prometheus exporter at `GET /metrics` (absent: 404 there, as from Ollama). */
+  exporter?: SimExporterConfig;
 }
 
 /** A pool of simulated nodes in one process. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
-import type { ModelCapability, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
+import type { ModelCapability, SimExporterConfig, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
 import { faultsSchema, poolSchema } from './config-schema';
 import { SimConfigError } from './errors';
 import { parseKeepAlive } from './durations';
@@ -64,7 +64,11 @@ export interface ResolvedNode {
   pullable: Map<string, ResolvedModel>;
   preload: string[];
   faults: SimFaults;
+  /** The exporter at `GET /metrics`, every field settled; undefined: none (404). */
+  exporter: Required<SimExporterConfig> | undefined;
 }
+
+const GIB = 2 ** 30;
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 const validatePool: ValidateFunction = ajv.compile(poolSchema);
@@ -257,5 +261,12 @@ export function resolveNode(pool: SimPoolConfig, node: SimNodeConfig, startMs = 
     pullable,
     preload: (node.preload ?? []).map((p) => nameKey(p) as string),
     faults: structuredClone(node.faults ?? {}),
+    exporter: node.exporter && {
+      gpuFormat: node.exporter.gpuFormat ?? 'dcgm',
+      cpus: node.exporter.cpus ?? 8,
+      memoryBytes: node.exporter.memoryBytes ?? 64 * GIB,
+      gpus: node.exporter.gpus ?? 1,
+      vramBytes: node.exporter.vramBytes ?? 24 * GIB,
+    },
   };
 }

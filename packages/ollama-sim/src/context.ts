@@ -36,6 +36,14 @@ export function emptyStats(): NodeStats {
   return { requests: 0, byRoute: {}, byStatus: {}, inFlight: 0, inferenceInFlight: 0, peakInferenceInFlight: 0, completed: 0, cancelled: 0, tokens: 0 };
 }
 
+/** CPU seconds the exporter has counted (`node_cpu_seconds_total`, per CPU), and when it last counted. */
+export interface CpuTime {
+  /** Monotonic ms of the last count. */
+  at: number;
+  user: number;
+  idle: number;
+}
+
 export interface NodeContext {
   readonly config: ResolvedNode;
   readonly scheduler: NodeScheduler;
@@ -43,4 +51,5 @@ export interface NodeContext {
   readonly ticker: TickScheduler;
   readonly models: ModelTable;
   readonly stats: NodeStats;
+  readonly cpuTime: CpuTime;
 }

@@ -22,7 +22,7 @@ export { SimNode } from './node';
 export type { SimNodeOptions } from './node';
 export { loadSimConfig, parseSimConfig, validateSimConfig, resolveNode, DEFAULT_VERSION } from './config';
 export type { ResolvedModel, ResolvedNode } from './config';
-export type { ModelCapability, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
+export type { ModelCapability, SimExporterConfig, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
 export type { FaultPatch } from './faults';
 export type { SimNodeState, SimLoadedModelState, SimResetOptions } from './routes/control';
 export { runCli } from './cli';

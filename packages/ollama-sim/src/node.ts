@@ -56,7 +56,7 @@ export class SimNode implements ControlTarget {
     const faults = new FaultState({ ...config.faults, refuse: undefined });
     const scheduler = new NodeScheduler(config, faults, ticker);
     const models = new ModelTable(config.models);
-    this.ctx = { config, scheduler, faults, ticker, models, stats: emptyStats() };
+    this.ctx = { config, scheduler, faults, ticker, models, stats: emptyStats(), cpuTime: { at: ticker.now(), user: 0, idle: 0 } };
     this.log = options.log ?? ((line) => console.log(line));
     this.peers = options.peers ?? (() => [this]);
     for (const key of config.preload) {

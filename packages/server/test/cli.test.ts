@@ -98,11 +98,12 @@ describe('runCli (in-process)', () => {
   });
 
   test('check-config: a password in a node URL is printed masked, in the config and in its errors', async () => {
-    const good = file('creds.yaml', 'nodes:\n  - id: gpu-1\n    url: http://ring:pw%40s3cret@10.0.0.5/ollama/\n');
+    const good = file('creds.yaml', 'nodes:\n  - id: gpu-1\n    url: http://ring:pw%40s3cret@10.0.0.5/ollama/\n    metricsUrl: http://prom:pw%40s3cret@10.0.0.5:9100/metrics\n');
     for (const args of [[], ['--json']]) {
       const r = await run(['check-config', good, ...args]);
       expect(r.code).toBe(0);
       expect(r.out).toContain('http://ring:***@10.0.0.5/ollama');
+      expect(r.out).toContain('http://prom:***@10.0.0.5:9100/metrics');
       expect(r.out).not.toContain('s3cret');
     }
     const bad = file('creds-bad.yaml', 'nodes:\n  - id: gpu-1\n    url: ftp://ring:pw%40s3cret@10.0.0.5/\n');

@@ -112,6 +112,8 @@ describe('demo parts', () => {
     ]);
     expect(b.nodes[0].maxConcurrentPerModel?.['llama3.2:3b']).toBe(4);
     expect(b.healthCheck.intervalMs).toBe(2000);
+    // Every node of the pool file has an exporter: the balancer scrapes it.
+    expect(b.nodes.map((n) => n.metricsUrl)).toEqual(sim.nodes.map((n) => `${n.url}/metrics`));
   });
 
   const snapshot: LiveSnapshot = {

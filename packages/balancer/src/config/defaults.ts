@@ -4,6 +4,7 @@
  */
 import type { NodeSpec } from '../nodes/node';
 import { defaultHybridConfig } from '../strategies/hybrid-config';
+import { DEFAULT_PERFORMANCE_WEIGHTS } from '../strategies/performance';
 import type { BalancerConfig } from './types';
 
 /**
@@ -31,7 +32,7 @@ export const LOCAL_NODE_ID = 'local';
  *
  * @example NODE_DEFAULTS.maxConcurrentRequests; // 4
  */
-export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurrentPerModel' | 'maxLoadedModels'>> = Object.freeze({
+export const NODE_DEFAULTS: Readonly<Omit<NodeSpec, 'id' | 'url' | 'maxConcurrentPerModel' | 'maxLoadedModels' | 'metricsUrl'>> = Object.freeze({
   models: [],
   maxConcurrentRequests: 4,
   weight: 1,
@@ -52,7 +53,7 @@ export function defaultConfig(): BalancerConfig {
     // blob uploads, whose model files may take many minutes on a slow link.
     server: { host: '127.0.0.1', port: 8080, headersTimeoutMs: 10000, requestTimeoutMs: 120000, blobUploadTimeoutMs: 3600000, keepAliveTimeoutMs: 5000 },
     nodes: [],
-    strategy: { type: 'predictive', hybrid: defaultHybridConfig() },
+    strategy: { type: 'predictive', performance: { weights: { ...DEFAULT_PERFORMANCE_WEIGHTS } }, hybrid: defaultHybridConfig() },
     disruptor: {
       ringBufferSize: 1024,
       // lite-blocking, not the seed's yielding: on 2 shared cores a spinning waiter steals the

@@ -159,6 +159,7 @@ export function completeNodes(list: readonly NodeLike[]): { nodes: NodeSpec[]; p
       spec.maxConcurrentPerModel = perModel;
     }
     if (typeof n.maxLoadedModels === 'number') spec.maxLoadedModels = n.maxLoadedModels;
+    if (typeof n.metricsUrl === 'string') spec.metricsUrl = n.metricsUrl;
     return spec;
   });
   return { nodes, problems };

@@ -10,7 +10,8 @@ import type { NodeSpec } from '../nodes/node';
 import { redactCredentials } from '../nodes/node-url';
 import { fromPointer, type Segment } from './paths';
 import type { HybridConfig } from '../strategies/hybrid-config';
-import type { ApiKeyConfig, BalancerConfig } from './types';
+import { PERFORMANCE_WEIGHT_NAMES } from '../strategies/performance';
+import type { ApiKeyConfig, BalancerConfig, StrategyConfig } from './types';
 
 /**
  * A node as written in a config: only `url` is required.
@@ -33,7 +34,7 @@ type DeepPartial<T> = {
  */
 export type ConfigInput = DeepPartial<Omit<BalancerConfig, 'nodes' | 'strategy' | 'auth'>> & {
   nodes?: (NodeInput | string)[];
-  strategy?: { type?: string; hybrid?: Partial<HybridConfig> } | string;
+  strategy?: (DeepPartial<Omit<StrategyConfig, 'hybrid'>> & { hybrid?: Partial<HybridConfig> }) | string;
   auth?: { apiKeys?: (ApiKeyConfig | string)[]; adminToken?: string };
 };
 
@@ -88,6 +89,7 @@ export const NODE_SCHEMA: SchemaObject = obj(
     enabled: bool,
     tags: strings,
     priority: { type: 'number' },
+    metricsUrl: { type: 'string', httpUrl: true },
   },
   ['url'],
 );
@@ -134,7 +136,11 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     keepAliveTimeoutMs: timeout,
   }),
   nodes: { type: 'array', items: NODE_SCHEMA },
-  strategy: obj({ type: nonEmpty, hybrid: HYBRID_SCHEMA }),
+  strategy: obj({
+    type: nonEmpty,
+    performance: obj({ weights: obj(Object.fromEntries(PERFORMANCE_WEIGHT_NAMES.map((k) => [k, num(0)]))) }),
+    hybrid: HYBRID_SCHEMA,
+  }),
   disruptor: obj({
     // Capped at 2^24 slots: beyond that the SAB alone runs to gigabytes.
     ringBufferSize: { type: 'integer', minimum: 2, maximum: 2 ** 24, powerOfTwo: true },

@@ -1,6 +1,7 @@
 import type { WaitStrategyKind } from '@ollama-ring/disruptor';
 import type { NodeSpec } from '../nodes/node';
 import type { HybridConfig } from '../strategies/hybrid-config';
+import type { PerformanceWeights } from '../strategies/performance';
 
 /** A token bucket's settings; `rps: 0` turns it off. */
 export interface BucketConfig {
@@ -41,6 +42,22 @@ export interface FailoverConfig {
   probeTimeoutMs: number;
 }
 
+/** `strategy` in the config: the pool's strategy, and the settings of those that take any. */
+export interface StrategyConfig {
+  type: string;
+  /**
+   * The `performance` strategy's term weights (each >= 0; see `PerformanceWeights`). Always present
+   * in a loaded config; a config built by hand may leave it out for the defaults.
+   */
+  performance?: { weights: PerformanceWeights };
+  /**
+   * The `hybrid` strategy's weights and affinity rules, read whenever `hybrid` is in use (for the
+   * pool, by an admin call or for one request). The loader always fills it in; a config built by
+   * hand may leave it out for the defaults.
+   */
+  hybrid?: HybridConfig;
+}
+
 export interface BalancerConfig {
   server: {
     host: string;
@@ -55,15 +72,7 @@ export interface BalancerConfig {
     keepAliveTimeoutMs: number;
   };
   nodes: NodeSpec[];
-  strategy: {
-    type: string;
-    /**
-     * The `hybrid` strategy's weights and affinity rules, read whenever `hybrid` is in use (for the
-     * pool, by an admin call or for one request). The loader always fills it in; a config built by
-     * hand may leave it out for the defaults.
-     */
-    hybrid?: HybridConfig;
-  };
+  strategy: StrategyConfig;
   disruptor: {
     ringBufferSize: number;
     waitStrategy: WaitStrategyKind;

@@ -2,6 +2,7 @@ import type { BalancerConfig } from '../config/types';
 import { discoverNode, type DiscoveryResult } from './discovery';
 import type { HealthState } from './node';
 import { OllamaProbe, type HealthPath, type HealthResult, type ProbeTarget } from './ollama-probe';
+import { type ResourceScrape, scrapeResources } from './resource-scrape';
 
 /**
  * The health fields of a node that a check result changes.
@@ -76,13 +77,18 @@ export interface HealthMonitorOptions {
   onHealth(result: HealthResult & { suspect?: boolean }): void;
   /** Receives every discovery result. */
   onDiscovery?(result: DiscoveryResult): void;
+  /**
+   * Receives every scrape of a node's exporter (`metricsUrl`), taken every `intervalMs` beside the
+   * health check. Nodes without a `metricsUrl` are not scraped.
+   */
+  onResources?(result: ResourceScrape): void;
   /** A callback threw; the monitor carries on. Default: ignored. */
   onError?(err: unknown): void;
   /** A probe to use instead of a private one; the monitor then does not close it. */
   probe?: OllamaProbe;
 }
 
-type Kind = 'health' | 'discovery';
+type Kind = 'health' | 'discovery' | 'resources';
 
 interface Task {
   timer: NodeJS.Timeout | null;
@@ -91,16 +97,23 @@ interface Task {
 }
 
 interface Entry {
-  target: ProbeTarget;
+  target: MonitorTarget;
   tasks: Record<Kind, Task>;
 }
 
 const idle = (): Task => ({ timer: null, running: null, abort: null });
 
+/** What the monitor probes of one node: its URL, and its exporter's when it has one. */
+export interface MonitorTarget extends ProbeTarget {
+  metricsUrl?: string;
+}
+
 /**
  * Probes every node on an interval (health: `GET /api/version` or `/`; discovery: `/api/tags` and
- * `/api/ps`) and hands each result to a callback. It never touches a `PoolNode`: results go to the
- * scheduler as events, and the scheduler applies {@link nextHealth}.
+ * `/api/ps`; resources: the node's `metricsUrl`, when it has one, on the health interval) and hands
+ * each result to a callback. It never touches a `PoolNode`: results go to the scheduler as events,
+ * and the scheduler applies {@link nextHealth}. A scrape is a kind of its own, so an exporter that
+ * is slow or down never delays or fails the node's health check.
  *
  * Per node and per kind, a probe never overlaps the next: the next one is timed from the end of
  * the last. Timers are unref'd. A new node is probed at once. `stop()` aborts probes in flight,
@@ -141,7 +154,7 @@ export class HealthMonitor {
    */
   static fromConfig(
     config: Pick<BalancerConfig, 'healthCheck' | 'timeouts' | 'failover'>,
-    handlers: Pick<HealthMonitorOptions, 'onHealth' | 'onDiscovery' | 'onError' | 'healthPath' | 'jitter'>,
+    handlers: Pick<HealthMonitorOptions, 'onHealth' | 'onDiscovery' | 'onResources' | 'onError' | 'healthPath' | 'jitter'>,
   ): HealthMonitor {
     return new HealthMonitor({
       intervalMs: config.healthCheck.intervalMs,
@@ -158,15 +171,18 @@ export class HealthMonitor {
     return [...this.entries.keys()];
   }
 
-  /** Starts monitoring a node (probing it at once); a known id with a new URL is restarted. */
-  addNode(target: ProbeTarget): void {
+  /** Starts monitoring a node (probing it at once); a known id with a new URL or metrics URL is restarted. */
+  addNode(target: MonitorTarget): void {
     if (this.stopping) return;
     const existing = this.entries.get(target.id);
-    if (existing && existing.target.url === target.url) return;
+    if (existing && existing.target.url === target.url && existing.target.metricsUrl === target.metricsUrl) return;
     if (existing) this.removeNode(target.id);
-    const entry: Entry = { target: { id: target.id, url: target.url }, tasks: { health: idle(), discovery: idle() } };
+    const entry: Entry = {
+      target: { id: target.id, url: target.url, ...(target.metricsUrl !== undefined && { metricsUrl: target.metricsUrl }) },
+      tasks: { health: idle(), discovery: idle(), resources: idle() },
+    };
     this.entries.set(target.id, entry);
-    for (const kind of this.kinds()) this.schedule(entry, kind, 0);
+    for (const kind of this.kinds(entry)) this.schedule(entry, kind, 0);
   }
 
   /**
@@ -210,7 +226,7 @@ export class HealthMonitor {
   }
 
   /** Makes the monitored set equal `targets` (a config reload): adds, removes, restarts changed URLs. */
-  updateNodes(targets: readonly ProbeTarget[]): void {
+  updateNodes(targets: readonly MonitorTarget[]): void {
     const wanted = new Set(targets.map((t) => t.id));
     for (const id of [...this.entries.keys()]) if (!wanted.has(id)) this.removeNode(id);
     for (const t of targets) this.addNode(t);
@@ -223,7 +239,7 @@ export class HealthMonitor {
   async checkNow(id?: string): Promise<void> {
     const entries = id === undefined ? [...this.entries.values()] : [this.entries.get(id)].filter((e): e is Entry => !!e);
     const runs: Promise<void>[] = [];
-    for (const entry of entries) for (const kind of this.kinds()) runs.push(this.run(entry, kind));
+    for (const entry of entries) for (const kind of this.kinds(entry)) runs.push(this.run(entry, kind));
     await Promise.all(runs);
   }
 
@@ -240,10 +256,11 @@ export class HealthMonitor {
     return this.stopping;
   }
 
-  private kinds(): Kind[] {
+  private kinds(entry: Entry): Kind[] {
     const kinds: Kind[] = [];
     if (this.opts.intervalMs > 0) kinds.push('health');
     if (this.discoveryInterval() > 0) kinds.push('discovery');
+    if (this.opts.intervalMs > 0 && entry.target.metricsUrl !== undefined) kinds.push('resources');
     return kinds;
   }
 
@@ -285,9 +302,12 @@ export class HealthMonitor {
       if (kind === 'health') {
         const r = await this.probe.checkHealth(entry.target, signal);
         if (this.isCurrent(entry) && !signal.aborted) this.opts.onHealth(r);
-      } else {
+      } else if (kind === 'discovery') {
         const r = await discoverNode(this.probe, entry.target, signal);
         if (this.isCurrent(entry) && !signal.aborted) this.opts.onDiscovery?.(r);
+      } else if (entry.target.metricsUrl !== undefined) {
+        const r = await scrapeResources(this.probe, { id: entry.target.id, metricsUrl: entry.target.metricsUrl }, signal);
+        if (this.isCurrent(entry) && !signal.aborted) this.opts.onResources?.(r);
       }
     } catch (e) {
       // Probes never throw, so this is a callback's error: report it, keep monitoring.
@@ -300,7 +320,7 @@ export class HealthMonitor {
   }
 
   private nextDelay(kind: Kind): number {
-    const base = kind === 'health' ? this.opts.intervalMs : this.discoveryInterval();
+    const base = kind === 'discovery' ? this.discoveryInterval() : this.opts.intervalMs;
     const jitter = Math.min(1, Math.max(0, this.opts.jitter ?? 0.1));
     return Math.max(0, base * (1 - jitter * Math.random()));
   }

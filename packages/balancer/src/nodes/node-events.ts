@@ -1,11 +1,12 @@
-import type { BalancerConfig } from '../config/types';
+import type { BalancerConfig, StrategyConfig } from '../config/types';
 import { InvalidNodeError } from '../errors';
 import { normalizeModel } from '@ollama-ring/protocol';
-import type { HealthChecked, ModelsDiscovered, NodeAction } from '../scheduler/scheduler-events';
+import type { HealthChecked, ModelsDiscovered, NodeAction, ResourcesScraped } from '../scheduler/scheduler-events';
 import type { Estimates } from '../scheduler/estimates';
 import type { Strategy } from '../strategies/strategy';
 import { nextHealth } from './health-monitor';
 import { type LoadedModel, type NodeSpec, PoolNode } from './node';
+import { resourceMaxAgeMs } from './resource-signals';
 
 /**
  * The scheduler's handlers of the events that do not come from requests: health and discovery
@@ -37,6 +38,21 @@ export function applyHealth(s: PoolMembership, r: Omit<HealthChecked, 'type'>): 
   // Not for the probe of a suspected node: suspicion decides that (a node that answers its probe but
   // keeps missing deadlines must not get a trial per miss).
   if (r.ok && !r.suspect && node.breaker.state === 'open') node.breaker.allowTrials();
+}
+
+/**
+ * Keeps a scrape's signals on the node, dated, until they go stale ({@link resourceMaxAgeMs});
+ * a scrape without signals (failed, or empty) clears them. Health is not touched.
+ */
+export function applyResources(s: PoolMembership, r: Omit<ResourcesScraped, 'type'>): void {
+  const node = s.nodes.get(r.nodeId);
+  if (!node) return;
+  // A result of an exporter the node no longer has (a reload took its metricsUrl away) is dropped.
+  if (!r.signals || node.spec.metricsUrl === undefined) {
+    node.resourceSample = undefined;
+    return;
+  }
+  node.resourceSample = Object.freeze({ ...r.signals, scrapedAt: r.at, staleAt: r.at + resourceMaxAgeMs(s.config) });
 }
 
 export function applyDiscovery(s: PoolMembership, r: Omit<ModelsDiscovered, 'type'>): void {
@@ -101,6 +117,7 @@ export function addNode(s: PoolMembership, spec: NodeSpec): PoolNode {
   if (existing) {
     // Removed but still finishing requests: bring back the same node, so that their completions
     // free the slots it counts (a new PoolNode would start at 0 and be sent more than its slots).
+    if (spec.metricsUrl !== existing.spec.metricsUrl) existing.resourceSample = undefined;
     existing.spec = spec;
     existing.removed = false;
     existing.draining = false;
@@ -128,15 +145,16 @@ export function removeNode(s: PoolMembership, nodeId: string): void {
  * Applies a reloaded config. Kept: in-flight counts, the waiting queue, breaker states and
  * everything learned about nodes that still exist. Nodes that disappeared drain and go.
  */
-export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrategy: (name: string, settings: BalancerConfig['strategy']) => Strategy): void {
+export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrategy: (name: string, settings: StrategyConfig) => Strategy): void {
   // Built first: a strategy that cannot be built (unknown name, invalid `hybrid` settings) rejects
-  // the reload before anything has changed.
+  // the reload before anything has changed. The type or any of its settings makes a new one.
   const strategy = sameStrategySettings(cfg.strategy, s.config.strategy) ? undefined : createStrategy(cfg.strategy.type, cfg.strategy);
   s.config = cfg;
   const keep = new Set(cfg.nodes.map((n) => n.id));
   for (const spec of cfg.nodes) {
     const node = s.nodes.get(spec.id);
     if (node) {
+      if (spec.metricsUrl !== node.spec.metricsUrl) node.resourceSample = undefined;
       node.spec = spec;
       if (node.removed) {
         // Back after a removal it was still draining from. An admin drain, by contrast, survives reloads.

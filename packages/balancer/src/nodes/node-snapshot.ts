@@ -1,6 +1,7 @@
 import type { BreakerState } from './circuit-breaker';
 import type { HealthState, PoolNode } from './node';
 import { redactCredentials } from './node-url';
+import { type ResourceSignals, resourcesView } from './resource-signals';
 
 /** A read-only copy of one node's state. */
 export interface NodeSnapshot {
@@ -26,9 +27,18 @@ export interface NodeSnapshot {
   lastError: string;
   /** Removed (admin API or reload) and kept only until its in-flight requests finish. */
   removed: boolean;
+  /** The exporter's URL (`metricsUrl`), masked as `url` is; absent when the node has none. */
+  metricsUrl?: string;
+  /**
+   * The node's resource signals and their age in ms, as strategies see them (see
+   * `PoolNode.resources`); absent without an exporter, after a failed scrape, or when stale.
+   */
+  resources?: ResourceSignals & { ageMs: number };
 }
 
-export function snapshotNode(n: PoolNode): NodeSnapshot {
+/** A snapshot of `n`; `now` (epoch ms) dates its resource signals. */
+export function snapshotNode(n: PoolNode, now: number = Date.now()): NodeSnapshot {
+  const resources = resourcesView(n.resources(now), now);
   return {
     id: n.id,
     // Snapshots are what every view shows (/health, /api/stats, /admin, logs, the CLI): the one
@@ -50,5 +60,7 @@ export function snapshotNode(n: PoolNode): NodeSnapshot {
     failedRequests: n.failedRequests,
     lastError: n.lastError,
     removed: n.removed,
+    ...(n.spec.metricsUrl !== undefined && { metricsUrl: redactCredentials(n.spec.metricsUrl) }),
+    ...(resources !== undefined && { resources }),
   };
 }

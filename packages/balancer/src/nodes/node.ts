@@ -2,6 +2,7 @@ import { normalizeModel } from '@ollama-ring/protocol';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 import { nodeUrlParts, type NodeUrlParts } from './node-url';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
+import type { NodeResources } from './resource-signals';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 
@@ -27,6 +28,13 @@ export interface NodeSpec {
   tags: string[];
   /** Lower is preferred (as in the seed pools): `performance` and `model-aware` use it to break ties. */
   priority: number;
+  /**
+   * Optional: the URL of a Prometheus exporter on the node (node_exporter, NVIDIA's DCGM exporter or
+   * nvidia_gpu_exporter, e.g. `http://10.0.0.5:9100/metrics`), scraped on the health interval for
+   * CPU load, memory and GPU signals (see `nodes/resource-signals.ts`). May carry credentials, as
+   * the node URL may.
+   */
+  metricsUrl?: string;
 }
 
 export type { LoadedModel } from './resident-models';
@@ -59,6 +67,11 @@ export class PoolNode {
   consecutiveHealthFailures = 0;
   lastHealthCheck = 0;
   lastError = '';
+  /**
+   * The signals of the node's last good exporter scrape, whatever their age; undefined without one.
+   * Strategies read {@link resources} instead, which also leaves out stale ones.
+   */
+  resourceSample: NodeResources | undefined = undefined;
   /** {@link address} for the URL it was worked out from (a reload may change the URL). */
   private parts?: { url: string; parts: NodeUrlParts };
 
@@ -179,6 +192,21 @@ export class PoolNode {
   /** Takes part in routing at all: enabled, not draining, not down, breaker willing. */
   isRoutable(now: number): boolean {
     return this.spec.enabled && !this.adminDisabled && !this.draining && this.health !== 'UNHEALTHY' && this.breaker.canAttempt(now);
+  }
+
+  /**
+   * The node's resource signals (CPU load, memory, GPU memory and utilisation, from its
+   * `metricsUrl`) at `now` (the routing context's clock): the last scrape's numbers, or undefined
+   * when the node has no exporter, its last scrape failed, or the numbers are stale. Reading it is
+   * a field read and a comparison, fit for every routing decision; age is `now - scrapedAt`.
+   *
+   * @example
+   * const r = node.resources(ctx.now);
+   * const cpu = r?.cpuLoadPerCore; // undefined: unknown, to be scored neutrally
+   */
+  resources(now: number): NodeResources | undefined {
+    const r = this.resourceSample;
+    return r !== undefined && now < r.staleAt ? r : undefined;
   }
 
   /** In-flight relative to capacity, in [0, 1+]. */

@@ -4,7 +4,7 @@ import type { NodeSpec } from '../nodes/node';
 import type { NodeSnapshot } from '../nodes/node-snapshot';
 import type { Strategy } from '../strategies/strategy';
 import type { PostEvent } from './pool-state';
-import type { CommandReplies, HealthChecked, ModelsDiscovered, NodeAction, SchedulerEvent } from './scheduler-events';
+import type { CommandReplies, HealthChecked, ModelsDiscovered, NodeAction, ResourcesScraped, SchedulerEvent } from './scheduler-events';
 
 type Pending = { resolve(value: unknown): void; reject(error: unknown): void };
 
@@ -74,6 +74,10 @@ export class ControlPlane implements CommandReplies {
 
   modelsDiscovered(r: Omit<ModelsDiscovered, 'type'>): void {
     if (!this.closed) this.post({ type: 'models-discovered', ...r });
+  }
+
+  resourcesScraped(r: Omit<ResourcesScraped, 'type'>): void {
+    if (!this.closed) this.post({ type: 'resources-scraped', ...r });
   }
 
   /**

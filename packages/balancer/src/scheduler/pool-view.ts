@@ -1,7 +1,7 @@
 import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
 import type { NodeUrlParts } from '../nodes/node-url';
-import type { ProbeTarget } from '../nodes/ollama-probe';
+import type { MonitorTarget } from '../nodes/health-monitor';
 import type { PoolState } from './pool-state';
 
 /** A request in the wait queue, as a snapshot shows it. */
@@ -66,16 +66,17 @@ export interface PoolView {
 }
 
 /** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
-export function viewNodes(s: Pick<PoolState, 'nodes'>): NodeSnapshot[] {
-  return [...s.nodes.values()].map(snapshotNode);
+export function viewNodes(s: Pick<PoolState, 'nodes' | 'now'>): NodeSnapshot[] {
+  const now = s.now();
+  return [...s.nodes.values()].map((n) => snapshotNode(n, now));
 }
 
 /**
- * What health checks and discovery probe: every node not removed, with its URL as configured,
- * credentials included (snapshots mask them).
+ * What health checks, discovery and resource scrapes probe: every node not removed, with its URL
+ * (and its exporter's) as configured, credentials included (snapshots mask them).
  */
-export function probeTargets(s: Pick<PoolState, 'nodes'>): ProbeTarget[] {
-  return [...s.nodes.values()].filter((n) => !n.removed).map((n) => ({ id: n.id, url: n.url }));
+export function probeTargets(s: Pick<PoolState, 'nodes'>): MonitorTarget[] {
+  return [...s.nodes.values()].filter((n) => !n.removed).map((n) => ({ id: n.id, url: n.url, ...(n.spec.metricsUrl !== undefined && { metricsUrl: n.spec.metricsUrl }) }));
 }
 
 /** How node `id` is called (its URL's origin, prefix and credentials); undefined once it is removed. */

@@ -1,5 +1,5 @@
 import type { ByteArena } from '@ollama-ring/disruptor';
-import type { BalancerConfig } from '../config/types';
+import type { BalancerConfig, StrategyConfig } from '../config/types';
 import type { RequestTable } from '../request-context';
 import type { DispatchPort } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
@@ -16,10 +16,10 @@ export interface SchedulerDeps {
   dispatcher: DispatchPort;
   estimates: Estimates;
   /**
-   * Builds a strategy by name with the config's strategy settings (`strategy.hybrid`, …), which the
-   * scheduler passes from the config in force.
+   * Builds a strategy by name with the config's strategy settings (`strategy.hybrid`, the
+   * `performance` weights, …), which the scheduler passes from the config in force.
    */
-  createStrategy: (name: string, settings?: BalancerConfig['strategy']) => Strategy;
+  createStrategy: (name: string, settings: StrategyConfig) => Strategy;
   limiter?: AdmissionLimiter;
   observer?: SchedulerObserver;
   /** Where commands are answered (the control plane); without it, command events are applied unanswered. */

@@ -1,6 +1,7 @@
 import type { BalancerConfig } from '../config/types';
 import type { BalancerError } from '../errors';
 import type { LoadedModel, NodeSpec } from '../nodes/node';
+import type { ResourceSignals } from '../nodes/resource-signals';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
 
@@ -21,6 +22,7 @@ export type SchedulerEvent =
   | RetryDue
   | HealthChecked
   | ModelsDiscovered
+  | ResourcesScraped
   | NodeAdded
   | NodeRemoved
   | NodeCommanded
@@ -81,6 +83,18 @@ export interface ModelsDiscovered {
   readonly models?: readonly string[];
   readonly loaded?: readonly LoadedModel[];
   readonly probedAt?: number;
+  readonly at: number;
+}
+
+/**
+ * One scrape of a node's exporter (`metricsUrl`), taken at `at` (epoch ms): its signals, or none
+ * after a failed or empty scrape, which leaves the node without signals (scored neutrally) until
+ * the next good one. Never changes the node's health.
+ */
+export interface ResourcesScraped {
+  readonly type: 'resources-scraped';
+  readonly nodeId: string;
+  readonly signals?: ResourceSignals;
   readonly at: number;
 }
 

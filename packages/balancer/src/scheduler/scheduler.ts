@@ -1,6 +1,6 @@
 import type { BalancerConfig } from '../config/types';
 import { BackpressureError, type BalancerError, ValidationError } from '../errors';
-import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, removeNode, sameStrategySettings } from '../nodes/node-events';
+import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, applyResources, removeNode, sameStrategySettings } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
 import type { RequestContext } from '../request-context';
@@ -180,12 +180,14 @@ export class Scheduler implements PoolState, SchedulerPort {
         return;
       case 'models-discovered':
         return applyDiscovery(this, evt);
+      case 'resources-scraped':
+        return applyResources(this, evt);
       case 'node-added':
-        return this.answer(evt.command, () => snapshotNode(addNode(this, evt.spec)));
+        return this.answer(evt.command, () => snapshotNode(addNode(this, evt.spec), this.now()));
       case 'node-removed':
         return this.answer(evt.command, () => removeNode(this, evt.nodeId));
       case 'node-commanded':
-        return this.answer(evt.command, () => snapshotNode(applyNodeCommand(this, evt.nodeId, evt.action)));
+        return this.answer(evt.command, () => snapshotNode(applyNodeCommand(this, evt.nodeId, evt.action), this.now()));
       case 'strategy-set':
         return this.answer(evt.command, () => {
           this.strategy = this.deps.createStrategy(evt.name, this.config.strategy);

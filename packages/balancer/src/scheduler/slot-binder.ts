@@ -1,3 +1,4 @@
+import type { StrategyConfig } from '../config/types';
 import { NoAvailableNodeError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
@@ -10,8 +11,8 @@ import { expectedSlotWaitMs } from './slot-table';
 
 /** What binding needs: the pool's state, the strategies, and the scheduler's steps it calls. */
 export interface BinderDeps {
-  readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'strategy'>;
-  readonly createStrategy: (name: string) => Strategy;
+  readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'strategy' | 'config'>;
+  readonly createStrategy: (name: string, settings: StrategyConfig) => Strategy;
   readonly limiter?: AdmissionLimiter;
   readonly observer?: SchedulerObserver;
   readonly finish: FinishRequest;
@@ -35,6 +36,8 @@ export type BindResult = 'bound' | 'wait' | 'failed';
 export class SlotBinder {
   /** Per-request strategies by canonical name (a custom strategy's own); only names that are strategies. */
   private readonly overrides = new Map<string, Strategy>();
+  /** The strategy settings the overrides were made with; a reload that replaces them empties the cache. */
+  private overridesOf: StrategyConfig | undefined;
 
   constructor(private readonly d: BinderDeps) {}
 
@@ -157,10 +160,15 @@ export class SlotBinder {
     // Keyed by the canonical name, and unknown names not kept: the name comes from the client, who
     // may spell a strategy many ways (' Round_Robin') or send a new name with every request.
     const key = StrategyFactory.resolve(name) ?? name;
+    const settings = pool.config.strategy;
+    if (this.overridesOf !== settings) {
+      this.overrides.clear();
+      this.overridesOf = settings;
+    }
     let strategy = this.overrides.get(key);
     if (strategy === undefined) {
       try {
-        strategy = this.d.createStrategy(name);
+        strategy = this.d.createStrategy(name, settings);
       } catch {
         // An unknown per-request strategy falls back to the pool's current one (not the one at the time).
         return pool.strategy;

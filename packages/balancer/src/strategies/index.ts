@@ -13,7 +13,7 @@ export { LeastInFlightStrategy } from './least-in-flight';
 export { RandomStrategy, type Rng } from './random';
 export { ModelAwareStrategy } from './model-aware';
 export { LatencyStrategy } from './latency';
-export { PerformanceStrategy, DEFAULT_PERFORMANCE_WEIGHTS, type PerformanceWeights } from './performance';
+export { PerformanceStrategy, DEFAULT_PERFORMANCE_WEIGHTS, PERFORMANCE_WEIGHT_NAMES, type PerformanceWeights } from './performance';
 export { PredictiveStrategy, DEFAULT_PREDICTIVE_OPTIONS, type PredictiveOptions, type TtftEstimate } from './predictive';
 export { HybridStrategy, hybridScore, responseScore, capacityScore, healthScore, expectedResponseMs, type HybridScore } from './hybrid';
 export {
@@ -31,4 +31,4 @@ export {
   type HybridWeights,
 } from './hybrid-config';
 export { UnknownStrategyError } from './strategy-errors';
-export { StrategyFactory, DEFAULT_STRATEGY, type StrategyName, type StrategyOptions } from './strategy-factory';
+export { StrategyFactory, DEFAULT_STRATEGY, type StrategyName, type StrategyOptions, strategyOptionsOf } from './strategy-factory';

@@ -1,3 +1,4 @@
+import type { StrategyConfig } from '../config/types';
 import { HybridStrategy } from './hybrid';
 import type { HybridOptions } from './hybrid-config';
 import { LatencyStrategy } from './latency';
@@ -24,6 +25,19 @@ export interface StrategyOptions {
   predictive?: Partial<PredictiveOptions>;
   /** `hybrid`'s weights and rules (`strategy.hybrid` in the config; default `defaultHybridConfig()`). */
   hybrid?: HybridOptions;
+}
+
+/**
+ * The options the config's `strategy` section gives the strategies that take any.
+ *
+ * @example
+ * StrategyFactory.create(config.strategy.type, strategyOptionsOf(config.strategy));
+ */
+export function strategyOptionsOf(settings: StrategyConfig): StrategyOptions {
+  const o: StrategyOptions = {};
+  if (settings.performance) o.performanceWeights = settings.performance.weights;
+  if (settings.hybrid) o.hybrid = settings.hybrid;
+  return o;
 }
 
 /** The strategy used when the config names none. */

@@ -20,7 +20,11 @@ const SEED_EXPECTED: BalancerConfig = {
       priority: 0,
     },
   ],
-  strategy: { type: 'predictive', hybrid: defaultHybridConfig() },
+  strategy: {
+    type: 'predictive',
+    performance: { weights: { cpuLoad: 0.3, gpuMemory: 0.2, priority: 0.1, latency: 0.2, failure: 0.2, load: 0.25, gpuUtil: 0 } },
+    hybrid: defaultHybridConfig(),
+  },
   disruptor: {
     ringBufferSize: 1024,
     waitStrategy: 'blocking',
@@ -108,6 +112,23 @@ describe('loading', () => {
         if (!commented) throw new Error(`default.yaml:${i + 1} has no comment: ${line.trim()}`);
       }
     });
+  });
+
+  test('nodes[].metricsUrl and strategy.performance.weights: given weights override the defaults one by one, from a file or the environment', () => {
+    const text =
+      'nodes:\n  - url: http://a:11434\n    metricsUrl: http://a:9100/metrics\n  - url: http://b:11434\nstrategy:\n  type: performance\n  performance:\n    weights: { cpuLoad: 0.6, gpuUtil: 0.1 }\n';
+    const { config, warnings } = parseConfig(text, 'perf.yaml');
+    expect(warnings).toEqual([]);
+    expect(config.nodes.map((n) => n.metricsUrl)).toEqual(['http://a:9100/metrics', undefined]);
+    expect(config.strategy.performance?.weights).toEqual({ ...defaultConfig().strategy.performance?.weights, cpuLoad: 0.6, gpuUtil: 0.1 });
+    const env = loadConfig(undefined, { env: { OLLAMA_RING__STRATEGY__PERFORMANCE__WEIGHTS__GPU_MEMORY: '0.5' } });
+    expect(env.config.strategy.performance?.weights.gpuMemory).toBe(0.5);
+  });
+
+  test("a weight the strategy does not know (the seed's snake_case spelling) is a warning naming it, not silently used", () => {
+    const { config, warnings } = parseConfig('strategy:\n  performance:\n    weights:\n      cpu_load: 0.9\n', 'perf.yaml');
+    expect(warnings.join('\n')).toMatch(/perf\.yaml:4: strategy\.performance\.weights\.cpu_load: unknown key/);
+    expect(config.strategy.performance?.weights.cpuLoad).toBe(0.3);
   });
 
   test('an object config (PipelineFactory.create({...})) resolves with defaults and derived ids', () => {

@@ -58,6 +58,26 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
   ],
   ['bad string node entry', 'nodes:\n  - a:1\n  - "gpu=b:2*many"\n', { path: 'nodes[1]', message: /bad slot count/, line: 3 }],
   ['multi-line value: the key line is reported', 'nodes:\n  - id: a\n    url:\n      ftp://x\n', { path: 'nodes[0].url', message: /must be an http/, line: 3 }],
+  [
+    'metricsUrl without a scheme',
+    'nodes:\n  - url: http://a:11434\n    metricsUrl: a:9100/metrics\n',
+    { path: 'nodes[0].metricsUrl', message: 'must be an http:// or https:// URL with a host (got "a:9100/metrics")', line: 3 },
+  ],
+  [
+    'metricsUrl with a password: masked in the message',
+    'nodes:\n  - url: http://a:11434\n    metricsUrl: ftp://u:s3cret@a:9100/metrics\n',
+    { path: 'nodes[0].metricsUrl', message: 'must be an http:// or https:// URL with a host (got "ftp://u:***@a:9100/metrics")', line: 3 },
+  ],
+  [
+    'negative performance weight',
+    'strategy:\n  type: performance\n  performance:\n    weights:\n      cpuLoad: -0.3\n',
+    { path: 'strategy.performance.weights.cpuLoad', message: 'must be >= 0 (got -0.3)', line: 5 },
+  ],
+  [
+    'performance weight not a number',
+    'strategy: { performance: { weights: { gpuMemory: high } } }\n',
+    { path: 'strategy.performance.weights.gpuMemory', message: 'must be number (got "high")', line: 1 },
+  ],
 ];
 
 describe('validation errors name the key and the line', () => {

@@ -1,5 +1,6 @@
 // Builders shared by the strategy tables: real PoolNodes and Estimates, a stub RoutingContext.
 import { PoolNode, type NodeSpec } from '../../src/nodes/node';
+import type { ResourceSignals } from '../../src/nodes/resource-signals';
 import { Estimates } from '../../src/scheduler/estimates';
 import type { RoutingContext, RoutingRequest } from '../../src/strategies/strategy';
 
@@ -26,6 +27,10 @@ export interface NodeSetup {
   loadingUntil?: number;
   /** A hot model still loading until this epoch ms. */
   readyAt?: Record<string, number>;
+  /** Resource signals from the node's exporter, scraped a second before NOW and fresh for a minute. */
+  resources?: ResourceSignals;
+  /** Like `resources`, but already stale at NOW. */
+  staleResources?: ResourceSignals;
 }
 
 export function node(id: string, s: NodeSetup = {}): PoolNode {
@@ -56,6 +61,8 @@ export function node(id: string, s: NodeSetup = {}): PoolNode {
   for (const [model, times] of Object.entries(s.uses ?? {})) for (let i = 0; i < times; i++) n.residency.noteBinding(model);
   for (const [model, at] of Object.entries(s.readyAt ?? {})) n.loaded.get(model)!.readyAt = at;
   n.residency.loadingUntil = s.loadingUntil ?? 0;
+  if (s.resources) n.resourceSample = { ...s.resources, scrapedAt: NOW - 1_000, staleAt: NOW + 60_000 };
+  if (s.staleResources) n.resourceSample = { ...s.staleResources, scrapedAt: NOW - 120_000, staleAt: NOW - 1 };
   return n;
 }
 

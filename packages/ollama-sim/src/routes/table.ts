@@ -1,10 +1,12 @@
 /**
- * The route table of a node: Ollama's endpoints (from the protocol package) with their handlers. A
- * known path with a wrong method gets 405, an unknown path 404, as with gin.
+ * The route table of a node: Ollama's endpoints (from the protocol package) with their handlers,
+ * then the emulator's own. A known path with a wrong method gets 405, an unknown path 404, as with
+ * gin.
  */
 import { handleBlob, handleCopy, handleCreate, handleDelete, handlePs, handlePull, handlePush, handleRoot, handleShow, handleTags, handleVersion } from './native-models';
 import { handleChat, handleEmbed, handleEmbeddings, handleGenerate } from './native';
 import { handleChatCompletions, handleCompletions, handleModel, handleModels, handleOpenAIEmbeddings } from './openai';
+import { handleMetrics } from './exporter';
 import { type Endpoint, OLLAMA_ENDPOINTS } from '@ollama-ring/protocol';
 import type { RouteHandler } from './types';
 
@@ -36,7 +38,13 @@ const HANDLERS: Readonly<Record<string, RouteHandler>> = {
   '/v1/models/:model': handleModel,
 };
 
-const ROUTES: Route[] = OLLAMA_ENDPOINTS.map((e) => ({ ...e, handler: HANDLERS[e.pattern] }));
+/**
+ * Endpoints Ollama does not have: the Prometheus exporter a host runs beside it (node_exporter and a
+ * GPU exporter, in one page), for a node whose config has `exporter`; 404 on the others.
+ */
+const SIM_ROUTES: readonly Route[] = [{ methods: ['GET'], pattern: '/metrics', handler: handleMetrics }];
+
+const ROUTES: Route[] = [...OLLAMA_ENDPOINTS.map((e) => ({ ...e, handler: HANDLERS[e.pattern] })), ...SIM_ROUTES];
 
 export type RouteMatch = { kind: 'found'; route: Route; params: Record<string, string>; key: string } | { kind: 'method'; key: string } | { kind: 'none' };
 

@@ -53,7 +53,10 @@ export const checkConfigCommand: Command = {
   },
 };
 
-/** The config as printed: node URLs with their passwords masked (the output is pasted into tickets and chats). */
+/** The config as printed: node and exporter URLs with their passwords masked (the output is pasted into tickets and chats). */
 function masked(config: BalancerConfig): BalancerConfig {
-  return { ...config, nodes: config.nodes.map((n) => ({ ...n, url: redactCredentials(n.url) })) };
+  return {
+    ...config,
+    nodes: config.nodes.map((n) => ({ ...n, url: redactCredentials(n.url), ...(n.metricsUrl !== undefined && { metricsUrl: redactCredentials(n.metricsUrl) }) })),
+  };
 }

@@ -64,6 +64,7 @@ export const EMBEDDED_SIM_POOL: SimPoolConfig = {
       promptTokensPerSec: 4000,
       models: ['llama3.2:3b', 'qwen3:8b', 'mistral:7b', 'gemma3:12b', 'nomic-embed-text'],
       preload: ['llama3.2:3b'],
+      exporter: { cpus: 16, gpus: 2, vramBytes: 25769803776 },
     },
     {
       id: 'gpu-small',
@@ -82,6 +83,7 @@ export const EMBEDDED_SIM_POOL: SimPoolConfig = {
         'nomic-embed-text',
       ],
       preload: ['nomic-embed-text'],
+      exporter: { gpuFormat: 'nvidia-smi', cpus: 8, vramBytes: 8589934592 },
     },
     {
       id: 'cpu-box',
@@ -95,6 +97,7 @@ export const EMBEDDED_SIM_POOL: SimPoolConfig = {
       promptTokensPerSec: 150,
       loadMs: 4000,
       models: ['llama3.2:3b', 'nomic-embed-text'],
+      exporter: { cpus: 4, memoryBytes: 17179869184 },
     },
   ],
 };

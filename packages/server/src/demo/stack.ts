@@ -20,7 +20,8 @@ export interface DemoStack {
  * The balancer config for a sim pool, as an operator would write it for those machines: each node's
  * slots are OLLAMA_NUM_PARALLEL per model it can hold at once, capped per model at NUM_PARALLEL (so
  * the balancer, not Ollama, holds the surplus); health and discovery every 2 s so the live view
- * sees loads and evictions promptly.
+ * sees loads and evictions promptly; a node whose sim config has an exporter gets it as its
+ * `metricsUrl`.
  */
 export function balancerConfigFor(simCfg: SimPoolConfig, sim: SimPool): BalancerConfig {
   const nodes = sim.nodes.map((n, i) => {
@@ -33,6 +34,7 @@ export function balancerConfigFor(simCfg: SimPoolConfig, sim: SimPool): Balancer
       models,
       maxConcurrentRequests: parallel * Math.min(spec.maxLoadedModels ?? 3, models.length),
       maxConcurrentPerModel: Object.fromEntries(models.map((m) => [m, parallel])),
+      ...(spec.exporter && { metricsUrl: `${n.url}/metrics` }),
     };
   });
   return resolveConfig({

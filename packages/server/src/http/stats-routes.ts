@@ -25,6 +25,23 @@ export interface InstanceStats {
   models_loaded: string[];
   circuit_breaker_open: boolean;
   circuit_breaker_state: NodeSnapshot['breakerState'];
+  /** The performance seed's `cpu_load`: `node_load1` per CPU from the node's exporter; null without signals. */
+  cpu_load: number | null;
+  /** The performance seed's `gpu_free_mem`: free GPU memory in MiB from the node's exporter; null without signals. */
+  gpu_free_mem: number | null;
+  /** Every resource signal of the node's exporter (`nodes[].metricsUrl`) and its age; null without fresh ones. */
+  resources: ResourceStats | null;
+}
+
+/** A node's resource signals in `/api/stats` (absent signals are left out). */
+export interface ResourceStats {
+  cpu_load_per_core?: number;
+  mem_free_ratio?: number;
+  gpu_mem_free_bytes?: number;
+  gpu_mem_total_bytes?: number;
+  gpu_util?: number;
+  gpus?: number;
+  age_ms: number;
 }
 
 /** `/api/stats`' body. */
@@ -42,8 +59,9 @@ export interface StatsBody {
 }
 
 /**
- * `GET /api/stats`: node counts by health, per-node activity, error rate, availability and resident
- * models, and the wait queue's depth per model. Client API keys apply, as for the rest of `/api`.
+ * `GET /api/stats`: node counts by health, per-node activity, error rate, availability, resident
+ * models and resource signals (a node with `metricsUrl`), and the wait queue's depth per model. Client
+ * API keys apply, as for the rest of `/api`.
  *
  * @example new Gateway({ factory, routes: [addStatsRoutes] });
  */
@@ -88,6 +106,7 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
         .sort(),
       circuit_breaker_open: n.breakerState === 'open',
       circuit_breaker_state: n.breakerState,
+      ...resourceStats(n.resources),
     };
   }
 
@@ -118,6 +137,25 @@ async function healthCheckCounts(gw: GatewayContext): Promise<Map<string, { ok: 
     out.set(node, row);
   }
   return out;
+}
+
+const MIB = 2 ** 20;
+
+function resourceStats(r: NodeSnapshot['resources']): Pick<InstanceStats, 'cpu_load' | 'gpu_free_mem' | 'resources'> {
+  if (!r) return { cpu_load: null, gpu_free_mem: null, resources: null };
+  return {
+    cpu_load: r.cpuLoadPerCore ?? null,
+    gpu_free_mem: r.gpuMemFreeBytes === undefined ? null : Math.round(r.gpuMemFreeBytes / MIB),
+    resources: {
+      cpu_load_per_core: r.cpuLoadPerCore,
+      mem_free_ratio: r.memFreeRatio,
+      gpu_mem_free_bytes: r.gpuMemFreeBytes,
+      gpu_mem_total_bytes: r.gpuMemTotalBytes,
+      gpu_util: r.gpuUtil,
+      gpus: r.gpuCount,
+      age_ms: Math.round(r.ageMs),
+    },
+  };
 }
 
 function round(x: number): number {
