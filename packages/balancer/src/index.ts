@@ -99,6 +99,8 @@ export {
   type ApiKeyConfig,
   type BalancerConfig,
   type BucketConfig,
+  type RouteClass,
+  type RouteTimeouts,
   checkSchema,
   CONFIG_PATH_ENV,
   CONFIG_SCHEMA,
@@ -134,3 +136,4 @@ export {
   type WatchOptions,
 } from './config';
 export { stripHopByHop } from './upstream/hop-by-hop';
+export { routeClassOf } from './scheduler/deadlines';

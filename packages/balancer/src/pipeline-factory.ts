@@ -119,7 +119,8 @@ export class PipelineFactory {
     const control = new ControlPlane(post);
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
-      discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
+      // 0 turns discovery off: nodes are then routed by their configured models alone.
+      discoveryIntervalMs: cfg.discovery.enabled ? cfg.healthCheck.discoveryIntervalMs : 0,
       timeoutMs: cfg.timeouts.healthCheckTimeoutMs,
       connectTimeoutMs: cfg.timeouts.connectTimeoutMs,
       suspectTimeoutMs: cfg.failover.probeTimeoutMs,

@@ -69,6 +69,8 @@ export function defaultConfig(): BalancerConfig {
       healthCheckTimeoutMs: 5000,
       firstByteTimeoutMs: 60000,
       idleTimeoutMs: 30000,
+      // No class differs from the timeouts above until configured.
+      routes: { chat: {}, embeddings: {} },
     },
     // Twice the expected first byte plus half a second: prompt-size estimates are rough (four
     // characters a token) and a busy node's prefill varies, and a miss costs the node its rotation.
@@ -86,6 +88,7 @@ export function defaultConfig(): BalancerConfig {
       // Placeholder: the loader sets it to the resolved intervalMs unless given.
       discoveryIntervalMs: 30000,
     },
+    discovery: { enabled: true },
     rateLimit: {
       global: { rps: 0, burst: 0 },
       perClient: { rps: 0, burst: 0 },

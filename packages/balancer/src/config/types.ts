@@ -40,6 +40,26 @@ export interface FailoverConfig {
   probeTimeoutMs: number;
 }
 
+/**
+ * Timeouts of one route class that differ from the `timeouts.*` of every route; a key left out
+ * keeps that value.
+ */
+export interface RouteTimeouts {
+  requestTimeoutMs?: number;
+  firstByteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+/**
+ * The route classes with timeouts of their own: `chat` is `/api/chat`, `/api/generate`,
+ * `/v1/chat/completions` and `/v1/completions`; `embeddings` is `/api/embed`, `/api/embeddings`
+ * and `/v1/embeddings`.
+ */
+export type RouteClass = 'chat' | 'embeddings';
+
+/** The route classes, in the order the config documents them. */
+export const ROUTE_CLASSES: readonly RouteClass[] = ['chat', 'embeddings'];
+
 export interface BalancerConfig {
   server: {
     host: string;
@@ -76,6 +96,8 @@ export interface BalancerConfig {
     healthCheckTimeoutMs: number;
     firstByteTimeoutMs: number;
     idleTimeoutMs: number;
+    /** Per route class: `requestTimeoutMs`, `firstByteTimeoutMs` and `idleTimeoutMs` for its requests only. */
+    routes: Record<RouteClass, RouteTimeouts>;
   };
   /**
    * Learned deadlines: once the pool has served a model, a request's first byte is due when the
@@ -97,6 +119,11 @@ export interface BalancerConfig {
     /** How often `/api/tags` and `/api/ps` are read; defaults to `intervalMs`. */
     discoveryIntervalMs: number;
   };
+  /**
+   * Reading each node's `/api/tags` and `/api/ps`. Off: the balancer never calls them and routes by
+   * each node's configured `models` alone (a node with none serves any model).
+   */
+  discovery: { enabled: boolean };
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
   metrics: { enabled: boolean; prefix: string };
