@@ -8,6 +8,7 @@ export {
   ConfigError,
   type ConfigIssue,
   InvalidNodeError,
+  LeaseExpiredError,
   ModelNotFoundError,
   NoAvailableNodeError,
   PipelineStateError,
@@ -23,6 +24,8 @@ export { controlLayout, controlSchema, type ControlSchema, ingressLayout, ingres
 export { type ChatMessage, InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 export { deliveredInBand, type EndInfo, type ResponseSink, type StartInfo } from './response-sink';
 export { type CallOptions, Pipeline, PipelineEngine, type RawRequest } from './pipeline';
+export { Lease, type LeasedNode, type LeaseFailureDetails, type LeaseOptions, type LeaseState, type LeaseSuccessDetails } from './lease';
+export type { LeaseCounts } from './scheduler/leases';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';
@@ -36,6 +39,9 @@ export type {
   SchedulerEvent,
   SchedulerEventType,
   RequestValidated,
+  LeaseRequested,
+  LeaseReleased,
+  LeaseExpired,
   RequestCompleted,
   RequestAborted,
   RetryDue,

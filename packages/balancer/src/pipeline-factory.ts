@@ -197,6 +197,7 @@ export class PipelineFactory {
         p.metrics.setRingBufferRemaining(p.engine.remaining());
         p.metrics.setEventOverflowPeak(p.engine.inlet.overflowPeak);
         p.metrics.setOutcomesDropped(p.outcomes?.publisher.dropped ?? 0);
+        p.metrics.setLeases(view.leases.held, view.leases.expired);
         p.metrics.syncNodeGauges(view.nodes, view.at);
         p.metrics.syncQueueDepths(view.queue.byModel);
         return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();

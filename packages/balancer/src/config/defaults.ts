@@ -89,6 +89,8 @@ export function defaultConfig(): BalancerConfig {
       discoveryIntervalMs: 30000,
     },
     discovery: { enabled: true },
+    // As long as the balancer gives a request it proxies (timeouts.requestTimeoutMs).
+    leases: { ttlMs: 120000 },
     rateLimit: {
       global: { rps: 0, burst: 0 },
       perClient: { rps: 0, burst: 0 },

@@ -147,6 +147,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     discoveryIntervalMs: int(1),
   }),
   discovery: obj({ enabled: bool }),
+  leases: obj({ ttlMs: timeout }),
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
   // Prometheus metric-name rules; the exporter appends `_` and the metric name.

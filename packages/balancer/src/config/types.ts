@@ -124,6 +124,11 @@ export interface BalancerConfig {
    * each node's configured `models` alone (a node with none serves any model).
    */
   discovery: { enabled: boolean };
+  /**
+   * Leases (`pipeline.select`: the application calls the node itself). One not released within
+   * `ttlMs` has its slot taken back and is counted (`leases_expired_total`).
+   */
+  leases: { ttlMs: number };
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
   metrics: { enabled: boolean; prefix: string };

@@ -49,6 +49,7 @@ const SEED_EXPECTED: BalancerConfig = {
     discoveryIntervalMs: 30000,
   },
   discovery: { enabled: true },
+  leases: { ttlMs: 120000 },
   rateLimit: { global: { rps: 0, burst: 0 }, perClient: { rps: 0, burst: 0 }, perNode: { rps: 0, burst: 0 } },
   validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },
   metrics: { enabled: true, prefix: 'ollama_lb' },

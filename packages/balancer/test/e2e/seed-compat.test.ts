@@ -58,7 +58,12 @@ describe('seed 001: a node’s specialization routes like a tag', () => {
     }
     // Nothing carries a specialization nobody has: refused at once, not left to wait.
     await expect(pipeline.submit(prompt(), { hints: { tags: ['tiny-models'] } })).rejects.toThrow(/with tags \[tiny-models\]/);
-    expect(factory.getNodeRegistry().getAllNodes().map((n) => n.inFlight)).toEqual([0, 0]);
+    expect(
+      factory
+        .getNodeRegistry()
+        .getAllNodes()
+        .map((n) => n.inFlight),
+    ).toEqual([0, 0]);
   });
 });
 
