@@ -47,6 +47,12 @@ const GENERIC: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
   ['flow lists', { OLLAMA_RING__VALIDATION__ALLOWED_MODELS: '[llama3.2, qwen3]' }, (c) => c.validation.allowedModels, ['llama3.2', 'qwen3']],
   ['a flow mapping merges into the section', { OLLAMA_RING__RATE_LIMIT__GLOBAL: '{rps: 10}' }, (c) => c.rateLimit.global, { rps: 10, burst: 10 }],
   ['string keys take the text verbatim', { OLLAMA_RING__METRICS__PREFIX: 'lb2' }, (c) => c.metrics.prefix, 'lb2'],
+  [
+    'the new sections: a route class’s timeouts as a flow mapping, discovery, leases',
+    { OLLAMA_RING__TIMEOUTS__ROUTES__EMBEDDINGS: '{requestTimeoutMs: 60000}', OLLAMA_RING__DISCOVERY__ENABLED: 'false', OLLAMA_RING__LEASES__TTL_MS: '5000' },
+    (c) => [c.timeouts.routes, c.discovery, c.leases],
+    [{ chat: {}, embeddings: { requestTimeoutMs: 60000 } }, { enabled: false }, { ttlMs: 5000 }],
+  ],
   ['named beats generic', { OLLAMA_RING__SERVER__PORT: '1111', OLLAMA_RING_PORT: '2222' }, (c) => c.server.port, 2222],
   [
     "the gateway's client timeouts",
