@@ -125,6 +125,19 @@ export class RequestAbortedError extends BalancerError {
 }
 
 /**
+ * A lease (`pipeline.select`) was held past its TTL (`leases.ttlMs`) without `success` or
+ * `failure`: the balancer took its slot back (HTTP 504 where it is shown).
+ */
+export class LeaseExpiredError extends BalancerError {
+  static override brand = 'ERR_LEASE_EXPIRED';
+  readonly nodeId: string;
+  constructor(nodeId: string, ttlMs: number) {
+    super(LeaseExpiredError.brand, 504, `lease on node ${nodeId} not released within its TTL of ${ttlMs} ms: its slot was taken back`);
+    this.nodeId = nodeId;
+  }
+}
+
+/**
  * The config file or object is invalid; `issues` name each key (and line, for YAML files). A node
  * URL quoted in the message or an issue has its password masked: these end up on stderr and in logs.
  */

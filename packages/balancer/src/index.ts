@@ -8,6 +8,7 @@ export {
   ConfigError,
   type ConfigIssue,
   InvalidNodeError,
+  LeaseExpiredError,
   ModelNotFoundError,
   NoAvailableNodeError,
   PipelineStateError,
@@ -23,6 +24,8 @@ export { controlLayout, controlSchema, type ControlSchema, ingressLayout, ingres
 export { type ChatMessage, InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
 export { deliveredInBand, type EndInfo, type ResponseSink, type StartInfo } from './response-sink';
 export { type CallOptions, Pipeline, PipelineEngine, type RawRequest } from './pipeline';
+export { Lease, type LeasedNode, type LeaseFailureDetails, type LeaseOptions, type LeaseState, type LeaseSuccessDetails } from './lease';
+export type { LeaseCounts } from './scheduler/leases';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';
@@ -39,6 +42,9 @@ export type {
   SchedulerEvent,
   SchedulerEventType,
   RequestValidated,
+  LeaseRequested,
+  LeaseReleased,
+  LeaseExpired,
   RequestCompleted,
   RequestAborted,
   RetryDue,
@@ -115,6 +121,8 @@ export {
   type ApiKeyConfig,
   type BalancerConfig,
   type BucketConfig,
+  type RouteClass,
+  type RouteTimeouts,
   checkSchema,
   CONFIG_PATH_ENV,
   CONFIG_SCHEMA,
@@ -151,3 +159,4 @@ export {
   type WatchOptions,
 } from './config';
 export { stripHopByHop } from './upstream/hop-by-hop';
+export { routeClassOf } from './scheduler/deadlines';

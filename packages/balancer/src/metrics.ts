@@ -57,6 +57,9 @@ export class BalancerMetrics {
   private readonly eventOverflowPeak: Gauge;
   private readonly outcomesDropped: Counter;
   private outcomesDroppedSeen = 0;
+  private readonly leasesHeld: Gauge;
+  private readonly leasesExpired: Counter;
+  private leasesExpiredSeen = 0;
   /** Models whose queue depth was last set non-zero (set to 0 when they leave the queue). */
   private readonly queuedModels = new Set<string>();
   private readonly queueDepth: Gauge<'model'>;
@@ -99,6 +102,12 @@ export class BalancerMetrics {
     this.outcomesDropped = new Counter({
       name: `${p}outcome_records_dropped_total`,
       help: 'Request outcome records lost to a full outcome ring (their metrics are missing).',
+      registers: reg,
+    });
+    this.leasesHeld = new Gauge({ name: `${p}leases_held`, help: 'Leases (pipeline.select) holding a node slot now.', registers: reg });
+    this.leasesExpired = new Counter({
+      name: `${p}leases_expired_total`,
+      help: 'Leases not released within their TTL (leases.ttlMs), whose slot the balancer took back.',
       registers: reg,
     });
     this.eventOverflowPeak = new Gauge({
@@ -224,6 +233,13 @@ export class BalancerMetrics {
     this.outcomesDroppedSeen = total;
   }
 
+  /** Leases held now, and the scheduler's count of those taken back at their TTL (monotonic). */
+  setLeases(held: number, expiredTotal: number): void {
+    this.leasesHeld.set(held);
+    if (expiredTotal > this.leasesExpiredSeen) this.leasesExpired.inc(expiredTotal - this.leasesExpiredSeen);
+    this.leasesExpiredSeen = expiredTotal;
+  }
+
   /** Every node's gauges from a snapshot of the pool; the series of nodes no longer in it go. */
   syncNodeGauges(nodes: readonly NodeGaugeInput[], now = Date.now()): void {
     const present = new Set<string>();
@@ -305,6 +321,8 @@ export class BalancerMetrics {
     this.ringRemaining.set(0);
     this.eventOverflowPeak.set(0);
     this.outcomesDropped.inc(0);
+    this.leasesHeld.set(0);
+    this.leasesExpired.inc(0);
     for (const limit of ['global', 'client', 'node']) this.rateLimited.inc({ limit }, 0);
     for (const reason of ['full', 'timeout']) this.queueRejected.inc({ reason }, 0);
     for (const phase of ['connect', 'first-byte', 'idle', 'total']) this.timeouts.inc({ phase }, 0);

@@ -118,7 +118,8 @@ export class PipelineFactory {
     const control = new ControlPlane(post);
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
-      discoveryIntervalMs: cfg.healthCheck.discoveryIntervalMs,
+      // 0 turns discovery off: nodes are then routed by their configured models alone.
+      discoveryIntervalMs: cfg.discovery.enabled ? cfg.healthCheck.discoveryIntervalMs : 0,
       timeoutMs: cfg.timeouts.healthCheckTimeoutMs,
       connectTimeoutMs: cfg.timeouts.connectTimeoutMs,
       suspectTimeoutMs: cfg.failover.probeTimeoutMs,
@@ -199,6 +200,7 @@ export class PipelineFactory {
         p.metrics.setRingBufferRemaining(p.engine.remaining());
         p.metrics.setEventOverflowPeak(p.engine.inlet.overflowPeak);
         p.metrics.setOutcomesDropped(p.outcomes?.publisher.dropped ?? 0);
+        p.metrics.setLeases(view.leases.held, view.leases.expired);
         p.metrics.syncNodeGauges(view.nodes, view.at);
         p.metrics.resources.sync(view.nodes);
         p.metrics.syncQueueDepths(view.queue.byModel);

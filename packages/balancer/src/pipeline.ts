@@ -4,6 +4,7 @@ import { Route, normalizeModel, toJson } from '@ollama-ring/protocol';
 import { type ControlSchema, controlLayout, type IngressSchema, ingressLayout } from './events';
 import { BackpressureError, type BalancerError, RequestAbortedError, ValidationError } from './errors';
 import { InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
+import { type Lease, type LeaseOptions, LeaseRequest } from './lease';
 import { collectingSink, streamingSink } from './library-sinks';
 import { RequestContext, type RequestTable } from './request-context';
 import type { ResponseSink } from './response-sink';
@@ -13,6 +14,7 @@ import type { PoolView } from './scheduler/pool-view';
 import { ControlHandler } from './stages/control';
 import { EventInlet } from './stages/event-inlet';
 import { SchedulingHandler } from './stages/scheduling';
+import { validateRequest } from './stages/validate-request';
 import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
 import { workerEntry } from './worker-entry';
@@ -100,6 +102,8 @@ export class PipelineEngine {
 }
 
 const encoder = new TextEncoder();
+/** The longest delay a Node timer takes (a longer one would fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The library's entry point for requests.
@@ -203,12 +207,7 @@ export class Pipeline {
     const hints = { ...(req.hints ?? {}), ...(opts.hints ?? {}) };
     const ctx = new RequestContext(id, req.route, off, bytes.length, hints, opts.clientKey, sink, now);
     this.table.add(ctx);
-    if (opts.signal) {
-      const signal = opts.signal;
-      const onAbort = () => this.engine.inlet.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
-      signal.addEventListener('abort', onAbort, { once: true });
-      ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
-    }
+    if (opts.signal) this.watchAbort(ctx, opts.signal);
     const e = ring.get(seq);
     e.requestId = id;
     e.route = req.route;
@@ -219,6 +218,56 @@ export class Pipeline {
     e.factsLength = 0;
     ring.publish(seq);
     return id;
+  }
+
+  /**
+   * A lease: a slot on a node that serves `model` (with `hints`' tags, priority, strategy, fallback
+   * model), for an application that makes the HTTP call itself. It is admitted, queued and bound
+   * like a request (the node's slots count leases and proxied requests together; it waits when none
+   * is free, within `queue.maxWaitMs`), and resolves once bound. Release it with `lease.success` or
+   * `lease.failure`: the breaker and the estimates learn from either as from a proxied request. One
+   * not released within `leases.ttlMs` (or `opts.ttlMs`) has its slot taken back. Rejects as
+   * `execute` throws (`BackpressureError`, `ValidationError`), and as a request ends when no slot
+   * comes (`QueueTimeoutError`, `ModelNotFoundError`, `NoAvailableNodeError`, `RequestAbortedError`).
+   *
+   * @example
+   * const lease = await pipeline.select('llama3.2', { tags: ['gpu'] });
+   * // … POST `${lease.node.url}/api/chat` with lease.node.headers …
+   * lease.success(elapsedMs, { response: ollamaAnswer });
+   */
+  select(model: string, hints: RequestHints = {}, opts: LeaseOptions = {}): Promise<Lease> {
+    return new Promise<Lease>((resolve, reject) => {
+      const cfg = this.cfg();
+      const ttlMs = opts.ttlMs ?? cfg.leases.ttlMs;
+      if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TIMER_MS) throw new ValidationError(`ttlMs must be an integer of ms, 1 to ${MAX_TIMER_MS} (got ${ttlMs})`);
+      // The body of a lease is its model alone: validation's rules for a model (a name, allowed)
+      // apply as to any request, and a fallback model rewrites it as it would a request's.
+      const body = encoder.encode(toJson({ model }));
+      const verdict = validateRequest(Route.Generate, body, { maxPromptLength: cfg.validation.maxPromptLength, allowedModels: cfg.validation.allowedModels.map(normalizeModel) });
+      if ('status' in verdict) throw new ValidationError(verdict.message, verdict.status);
+      if (opts.signal?.aborted) throw new RequestAbortedError();
+      this.scheduler.admitOrThrow();
+      const off = this.arena.tryAllocCopy(body);
+      if (off === ARENA_FULL) {
+        this.scheduler.unadmit();
+        throw new BackpressureError('server busy: request body arena is full');
+      }
+      const id = this.table.allocateId();
+      const holder = new LeaseRequest(id, ttlMs, this.engine.inlet.post.bind(this.engine.inlet), resolve, reject);
+      const ctx = new RequestContext(id, opts.route ?? Route.Chat, off, body.length, hints, opts.clientKey, holder, Date.now());
+      ctx.lease = holder;
+      this.table.add(ctx);
+      if (opts.signal) this.watchAbort(ctx, opts.signal);
+      this.engine.inlet.post({ type: 'lease-requested', requestId: id, verdict });
+    });
+  }
+
+  /** Aborting `signal` cancels the request wherever it is; the listener goes when the request ends. */
+  private watchAbort(ctx: RequestContext, signal: AbortSignal): void {
+    const id = ctx.id;
+    const onAbort = () => this.engine.inlet.post({ type: 'request-aborted', requestId: id, error: new RequestAbortedError() });
+    signal.addEventListener('abort', onAbort, { once: true });
+    ctx.detachAbort = () => signal.removeEventListener('abort', onAbort);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Route } from '@ollama-ring/protocol';
 import type { BalancerError } from './errors';
 import type { RequestHints } from './inference-request';
 import type { ResponseSink } from './response-sink';
+import type { LeaseGrantee } from './scheduler/lease-grantee';
 import type { RequestFacts } from './stages/request-facts';
 import type { RoutingRequest } from './strategies/strategy';
 
@@ -56,6 +57,8 @@ export class RequestContext {
   detachAbort?: () => void;
   /** Built once after validation, and reused on every re-offer to the strategy. */
   routing?: RoutingRequest;
+  /** Set for a lease (`pipeline.select`): bound, it is handed to this holder instead of dispatched. */
+  lease?: LeaseGrantee;
 
   constructor(
     readonly id: number,

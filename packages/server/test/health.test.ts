@@ -77,6 +77,11 @@ describe('health, readiness, metrics and stats', () => {
     expect(body.nodes.map((n) => n.id)).toEqual(['a', 'b']);
     expect(body.nodes[0]).toMatchObject({ health: 'HEALTHY', can_serve: true, circuit_breaker: 'closed', in_flight: 0, max_concurrent: 2 });
     expect((await fetch(`${g.url}/health`, { method: 'HEAD' })).status).toBe(200);
+    // Seed 004's path answers the same, without credentials, GET and HEAD.
+    const api = await fetch(`${g.url}/api/health`);
+    expect(api.status).toBe(200);
+    expect(await api.json()).toEqual(body);
+    expect((await fetch(`${g.url}/api/health`, { method: 'HEAD' })).status).toBe(200);
     const ready = await fetch(`${g.url}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
@@ -138,6 +143,9 @@ describe('health, readiness, metrics and stats', () => {
       const body = (await (await fetch(`${g.url}/health`)).json()) as HealthBody;
       expect(body).toMatchObject({ status: 'unavailable', error: 'no node can serve requests', serving: 0, total: 2 });
       expect(body.nodes.every((n) => !n.can_serve && n.health === 'UNHEALTHY')).toBe(true);
+      const api = await fetch(`${g.url}/api/health`);
+      expect(api.status).toBe(503);
+      expect(await api.json()).toMatchObject({ status: 'unavailable', error: 'no node can serve requests', serving: 0, total: 2 });
       const tags = await fetch(`${g.url}/api/tags`);
       expect(tags.status).toBe(503);
       expect(tags.headers.get('retry-after')).toBe('5');

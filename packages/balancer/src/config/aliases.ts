@@ -7,6 +7,7 @@
  * | `instances:`                                    | `nodes:`                                    |
  * | node `max_concurrent`                           | node `maxConcurrentRequests`                |
  * | node given as a string `id=url*slots`           | `{ id, url, maxConcurrentRequests }`        |
+ * | node `specialization: <name>` (seed 001)        | one more entry of the node's `tags`         |
  * | `strategy: <name>`                              | `strategy: { type: <name> }`                |
  * | `load_balancing.strategy`                       | `strategy.type`                             |
  * | `load_balancing.health_check_interval` (s)      | `healthCheck.intervalMs`                    |
@@ -16,6 +17,9 @@
  * | `load_balancing.circuit_breaker.recovery_timeout` (s) | `healthCheck.circuitBreakerRecoveryMs` |
  * | `load_balancing.circuit_breaker.half_open_requests` | `healthCheck.halfOpenRequests`          |
  * | `auth.apiKeys: [<key string>]`                  | `auth.apiKeys: [{ key }]`                   |
+ * | `check_models` (seed 000)                       | `discovery.enabled`                         |
+ * | `chat_timeout` (s, seed 004)                    | `timeouts.routes.chat.requestTimeoutMs`     |
+ * | `embedding_timeout` (s, seed 004)               | `timeouts.routes.embeddings.requestTimeoutMs` |
  *
  * Strategy names (`least_loaded`, …) are passed through; the strategy factory owns their aliases.
  */
@@ -59,6 +63,13 @@ const LOAD_BALANCING: Record<string, AliasTarget> = {
   retry_attempts: { to: ['retry', 'maxRetries'] },
 };
 
+/** Top-level keys of the seeds' own settings (seed 000's pool arguments, seed 004's config). */
+const TOP_LEVEL: Record<string, AliasTarget> = {
+  check_models: { to: ['discovery', 'enabled'] },
+  chat_timeout: { to: ['timeouts', 'routes', 'chat', 'requestTimeoutMs'], scale: 1000 },
+  embedding_timeout: { to: ['timeouts', 'routes', 'embeddings', 'requestTimeoutMs'], scale: 1000 },
+};
+
 const CIRCUIT_BREAKER: Record<string, AliasTarget> = {
   failure_threshold: { to: ['healthCheck', 'circuitBreakerFailureThreshold'] },
   recovery_timeout: { to: ['healthCheck', 'circuitBreakerRecoveryMs'], scale: 1000 },
@@ -98,7 +109,7 @@ class Normalizer {
     for (const [key, value] of Object.entries(raw)) {
       if (isUnsafeKey(key)) this.warn([key], 'unsafe key ignored');
       else if (key === '<<') this.error([key], MERGE_UNSUPPORTED);
-      else if (key === 'instances' || key === 'load_balancing')
+      else if (key === 'instances' || key === 'load_balancing' || Object.hasOwn(TOP_LEVEL, key))
         continue; // after canonical keys
       else if (key === 'nodes') this.out.nodes = Array.isArray(value) ? this.nodes(value, ['nodes']) : this.clone(value, ['nodes']);
       else if (key === 'strategy' && typeof value === 'string') this.put(['strategy', 'type'], value, ['strategy']);
@@ -113,6 +124,7 @@ class Normalizer {
       }
     }
     if (Object.hasOwn(raw, 'load_balancing')) this.loadBalancing(raw.load_balancing);
+    for (const [key, target] of Object.entries(TOP_LEVEL)) if (Object.hasOwn(raw, key)) this.alias(target, raw[key], [key]);
   }
 
   private nodes(list: unknown[], at: Segment[]): unknown[] {
@@ -138,8 +150,28 @@ class Normalizer {
         }
         delete node.max_concurrent;
       }
+      if (Object.hasOwn(node, 'specialization')) this.specialization(node, here, i);
       return node;
     });
+  }
+
+  /**
+   * Seed 001 gives a node an optional `specialization` ("large-models") beside its tags, with no
+   * routing rule of its own: here it is one more tag, so a request that requires it (`instance_tags`,
+   * `X-Ollama-Ring-Tags`, `RequestHints.tags`) goes to the nodes so specialised.
+   */
+  private specialization(node: Record<string, unknown>, here: Segment[], i: number): void {
+    const value = node.specialization;
+    delete node.specialization;
+    if (typeof value !== 'string' || value.trim() === '') {
+      this.error([...here, 'specialization'], `must be a non-empty string (got ${JSON.stringify(value) ?? String(value)})`);
+      return;
+    }
+    if (node.tags === undefined) node.tags = [];
+    // A `tags` that is not a list is the schema's to report, under its own key.
+    if (!Array.isArray(node.tags)) return;
+    if (!node.tags.includes(value)) node.tags.push(value);
+    this.origins.set(toPointer(['nodes', i, 'tags', node.tags.indexOf(value)]), [...here, 'specialization']);
   }
 
   private auth(auth: Record<string, unknown>): Record<string, unknown> {

@@ -71,6 +71,8 @@ export function defaultConfig(): BalancerConfig {
       healthCheckTimeoutMs: 5000,
       firstByteTimeoutMs: 60000,
       idleTimeoutMs: 30000,
+      // No class differs from the timeouts above until configured.
+      routes: { chat: {}, embeddings: {} },
     },
     // Twice the expected first byte plus half a second: prompt-size estimates are rough (four
     // characters a token) and a busy node's prefill varies, and a miss costs the node its rotation.
@@ -88,6 +90,9 @@ export function defaultConfig(): BalancerConfig {
       // Placeholder: the loader sets it to the resolved intervalMs unless given.
       discoveryIntervalMs: 30000,
     },
+    discovery: { enabled: true },
+    // As long as the balancer gives a request it proxies (timeouts.requestTimeoutMs).
+    leases: { ttlMs: 120000 },
     rateLimit: {
       global: { rps: 0, burst: 0 },
       perClient: { rps: 0, burst: 0 },

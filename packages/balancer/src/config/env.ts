@@ -1,7 +1,7 @@
 /**
- * Environment overrides. Precedence, lowest first: defaults < config file (or object) < generic
- * `OLLAMA_RING__SECTION__KEY` variables < the named variables below. An empty variable counts as
- * unset (compose files often declare `FOO=` with nothing).
+ * Environment overrides. Precedence, lowest first: defaults < config file (or object) < seed 001's
+ * `GLEITZEIT_OLLAMA_*` variables < generic `OLLAMA_RING__SECTION__KEY` variables < the named
+ * variables below. An empty variable counts as unset (compose files often declare `FOO=` with nothing).
  *
  * | variable                  | sets                                              |
  * |---------------------------|---------------------------------------------------|
@@ -13,6 +13,15 @@
  * | `OLLAMA_RING_LOG_LEVEL`   | `logging.level`                                   |
  * | `OLLAMA_RING_ADMIN_TOKEN` | `auth.adminToken`                                 |
  * | `OLLAMA_RING__A__B=v`     | key `a.b`; segments match keys ignoring case and `_` (`HEALTH_CHECK__INTERVAL_MS` → `healthCheck.intervalMs`); `v` is read as a YAML scalar or flow collection, except for string keys, which take it verbatim |
+ *
+ * Seed 001 (gleitzeit) configures its pool with these; they load unchanged:
+ *
+ * | variable                                 | sets                                                  |
+ * |------------------------------------------|-------------------------------------------------------|
+ * | `GLEITZEIT_OLLAMA_INSTANCES`             | the node list: `id:url,…` (and every `OLLAMA_RING_NODES` form); `OLLAMA_RING_NODES` wins |
+ * | `GLEITZEIT_OLLAMA_STRATEGY`              | `strategy.type` (`least_loaded`, … are strategy aliases) |
+ * | `GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL` | `healthCheck.intervalMs`, given in seconds            |
+ * | `GLEITZEIT_OLLAMA_FAILOVER`              | `false`: `retry.maxRetries: 0` (failover is how retries work here); `true`: nothing |
  */
 import * as yaml from 'js-yaml';
 import type { ConfigIssue } from '../errors';
@@ -34,6 +43,10 @@ export const CONFIG_PATH_ENV = 'OLLAMA_RING_CONFIG';
  */
 export const NODES_ENV = 'OLLAMA_RING_NODES';
 const GENERIC_PREFIX = 'OLLAMA_RING__';
+/** Seed 001's node list variable. */
+const GLEITZEIT_INSTANCES = 'GLEITZEIT_OLLAMA_INSTANCES';
+/** Seed 001's entry `id:http://…`: a name, a colon, then a URL with its scheme. */
+const GLEITZEIT_ENTRY = /^([^\s:/=*]+):(?=[A-Za-z][A-Za-z0-9+.-]*:\/\/)/;
 
 const NAMED: ReadonlyArray<{ name: string; segs: Segment[]; parse?: (v: string) => unknown }> = [
   { name: 'OLLAMA_RING_STRATEGY', segs: ['strategy', 'type'] },
@@ -80,6 +93,12 @@ export function readEnvOverrides(env: Readonly<Record<string, string | undefined
     return v === undefined || v.trim() === '' ? undefined : v;
   };
 
+  // Seed 001's variables first: every variable of ours is applied after them, and so wins.
+  for (const r of gleitzeitOverrides(set)) {
+    if ('issue' in r) issues.push(r.issue);
+    else overrides.push(r);
+  }
+
   const generic = Object.keys(env)
     .filter((k) => k.startsWith(GENERIC_PREFIX) && set(k) !== undefined)
     .sort();
@@ -104,6 +123,44 @@ export function readEnvOverrides(env: Readonly<Record<string, string | undefined
     }
   }
   return { overrides, issues };
+}
+
+type Read = (name: string) => string | undefined;
+
+/** The overrides seed 001's `GLEITZEIT_OLLAMA_*` variables ask for, or an issue naming the variable. */
+function gleitzeitOverrides(set: Read): (EnvOverride | { issue: ConfigIssue })[] {
+  const out: (EnvOverride | { issue: ConfigIssue })[] = [];
+  const fail = (name: string, path: string, message: string) => out.push({ issue: { path, message, file: `env:${name}` } });
+  const strategy = set('GLEITZEIT_OLLAMA_STRATEGY');
+  if (strategy !== undefined) out.push({ segs: ['strategy', 'type'], value: strategy.trim(), from: 'GLEITZEIT_OLLAMA_STRATEGY' });
+  const interval = set('GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL');
+  if (interval !== undefined) {
+    const seconds = Number(interval.trim());
+    if (Number.isFinite(seconds) && seconds > 0) {
+      out.push({ segs: ['healthCheck', 'intervalMs'], value: Math.round(seconds * 1000), from: 'GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL' });
+    } else fail('GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL', 'healthCheck.intervalMs', `must be a number of seconds > 0 (got "${interval}")`);
+  }
+  const failover = set('GLEITZEIT_OLLAMA_FAILOVER');
+  if (failover !== undefined) {
+    const v = failover.trim().toLowerCase();
+    if (v === 'false') out.push({ segs: ['retry', 'maxRetries'], value: 0, from: 'GLEITZEIT_OLLAMA_FAILOVER' });
+    else if (v !== 'true') fail('GLEITZEIT_OLLAMA_FAILOVER', 'retry.maxRetries', `must be true or false (got "${failover}")`);
+  }
+  const instances = set(GLEITZEIT_INSTANCES);
+  if (instances !== undefined) {
+    // `id:url` becomes our `id=url`; every other entry form of OLLAMA_RING_NODES is read as there.
+    const entries = instances
+      .split(/[,\s]+/)
+      .filter((e) => e !== '')
+      .map((e) => e.replace(GLEITZEIT_ENTRY, '$1='));
+    try {
+      out.push({ segs: ['nodes'], value: parseNodesEnv(entries.join(','), GLEITZEIT_INSTANCES), from: GLEITZEIT_INSTANCES });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const issue of err.issues) out.push({ issue });
+    }
+  }
+  return out;
 }
 
 function genericOverride(name: string, raw: string): EnvOverride | { issue: ConfigIssue } {

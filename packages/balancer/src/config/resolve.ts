@@ -8,7 +8,7 @@ import type { NodeSpec } from '../nodes/node';
 import { compileHybrid, defaultHybridConfig } from '../strategies/hybrid-config';
 import { defaultConfig, localNode, NODE_DEFAULTS } from './defaults';
 import { isPlainObject, type Segment } from './paths';
-import type { BalancerConfig, BucketConfig } from './types';
+import { type BalancerConfig, type BucketConfig, ROUTE_CLASSES, type RouteTimeouts } from './types';
 
 /**
  * Which strategy names a config may use: a list, or a predicate; a predicate may return a string
@@ -48,6 +48,11 @@ export function mergeEffective(input: Record<string, unknown>, strategies?: Stra
   // The defaults object is the shape: only its keys are read from the input, so unknown or unsafe
   // keys can never reach the result.
   mergeShape(config as unknown as Record<string, unknown>, input, ['nodes']);
+
+  // The defaults' route classes are empty objects, which mergeShape (led by the defaults' keys)
+  // would leave empty: copy what the input gives (the schema has checked its keys and types).
+  const routes = isPlainObject(input.timeouts) && isPlainObject(input.timeouts.routes) ? input.timeouts.routes : {};
+  for (const cls of ROUTE_CLASSES) if (isPlainObject(routes[cls])) config.timeouts.routes[cls] = structuredClone(routes[cls]) as RouteTimeouts;
 
   const hc = isPlainObject(input.healthCheck) ? input.healthCheck : {};
   if (hc.discoveryIntervalMs === undefined) config.healthCheck.discoveryIntervalMs = config.healthCheck.intervalMs;

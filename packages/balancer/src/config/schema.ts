@@ -70,6 +70,8 @@ const bucket = obj({ rps: num(0), burst: int(0) });
 /** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const timeout = int(1, MAX_TIMER_MS);
+/** One route class's own timeouts (`timeouts.routes.<class>`); each key optional. */
+const routeTimeouts = obj({ requestTimeoutMs: timeout, firstByteTimeoutMs: timeout, idleTimeoutMs: timeout });
 
 /**
  * The JSON schema of one node input, also used alone for node-list files.
@@ -157,6 +159,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     healthCheckTimeoutMs: int(1),
     firstByteTimeoutMs: int(1),
     idleTimeoutMs: int(1),
+    routes: obj({ chat: routeTimeouts, embeddings: routeTimeouts }),
   }),
   failover: obj({
     adaptive: bool,
@@ -177,6 +180,8 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     halfOpenRequests: int(1),
     discoveryIntervalMs: int(1),
   }),
+  discovery: obj({ enabled: bool }),
+  leases: obj({ ttlMs: timeout }),
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
   // Prometheus metric-name rules; the exporter appends `_` and the metric name.

@@ -58,6 +58,26 @@ export interface StrategyConfig {
   hybrid?: HybridConfig;
 }
 
+/**
+ * Timeouts of one route class that differ from the `timeouts.*` of every route; a key left out
+ * keeps that value.
+ */
+export interface RouteTimeouts {
+  requestTimeoutMs?: number;
+  firstByteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+/**
+ * The route classes with timeouts of their own: `chat` is `/api/chat`, `/api/generate`,
+ * `/v1/chat/completions` and `/v1/completions`; `embeddings` is `/api/embed`, `/api/embeddings`
+ * and `/v1/embeddings`.
+ */
+export type RouteClass = 'chat' | 'embeddings';
+
+/** The route classes, in the order the config documents them. */
+export const ROUTE_CLASSES: readonly RouteClass[] = ['chat', 'embeddings'];
+
 export interface BalancerConfig {
   server: {
     host: string;
@@ -94,6 +114,8 @@ export interface BalancerConfig {
     healthCheckTimeoutMs: number;
     firstByteTimeoutMs: number;
     idleTimeoutMs: number;
+    /** Per route class: `requestTimeoutMs`, `firstByteTimeoutMs` and `idleTimeoutMs` for its requests only. */
+    routes: Record<RouteClass, RouteTimeouts>;
   };
   /**
    * Learned deadlines: once the pool has served a model, a request's first byte is due when the
@@ -115,6 +137,16 @@ export interface BalancerConfig {
     /** How often `/api/tags` and `/api/ps` are read; defaults to `intervalMs`. */
     discoveryIntervalMs: number;
   };
+  /**
+   * Reading each node's `/api/tags` and `/api/ps`. Off: the balancer never calls them and routes by
+   * each node's configured `models` alone (a node with none serves any model).
+   */
+  discovery: { enabled: boolean };
+  /**
+   * Leases (`pipeline.select`: the application calls the node itself). One not released within
+   * `ttlMs` has its slot taken back and is counted (`leases_expired_total`).
+   */
+  leases: { ttlMs: number };
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
   metrics: { enabled: boolean; prefix: string };

@@ -153,12 +153,12 @@ export class HealthMonitor {
    * HealthMonitor.fromConfig(config, { onHealth: console.log });
    */
   static fromConfig(
-    config: Pick<BalancerConfig, 'healthCheck' | 'timeouts' | 'failover'>,
+    config: Pick<BalancerConfig, 'healthCheck' | 'timeouts' | 'failover' | 'discovery'>,
     handlers: Pick<HealthMonitorOptions, 'onHealth' | 'onDiscovery' | 'onResources' | 'onError' | 'healthPath' | 'jitter'>,
   ): HealthMonitor {
     return new HealthMonitor({
       intervalMs: config.healthCheck.intervalMs,
-      discoveryIntervalMs: config.healthCheck.discoveryIntervalMs,
+      discoveryIntervalMs: config.discovery.enabled ? config.healthCheck.discoveryIntervalMs : 0,
       timeoutMs: config.timeouts.healthCheckTimeoutMs,
       connectTimeoutMs: config.timeouts.connectTimeoutMs,
       suspectTimeoutMs: config.failover.probeTimeoutMs,

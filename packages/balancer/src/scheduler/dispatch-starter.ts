@@ -42,6 +42,7 @@ export class DispatchStarter {
       ctx.cold,
       now - ctx.arrivedAt,
       facts.stream || ctx.assembled,
+      ctx.route,
     );
     ctx.overdueAt = now + overdueMs;
     ctx.learnedFirstByte = learnedFirstByte;

@@ -2,6 +2,7 @@ import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
 import type { NodeUrlParts } from '../nodes/node-url';
 import type { MonitorTarget } from '../nodes/health-monitor';
+import type { LeaseCounts } from './leases';
 import type { PoolState } from './pool-state';
 
 /** A request in the wait queue, as a snapshot shows it. */
@@ -63,6 +64,8 @@ export interface PoolView {
   readonly estimates: Readonly<Record<string, NodeEstimate>>;
   /** Ids of the nodes the config (at start or the last reload) defines; every other node was added at run time. */
   readonly configuredNodeIds: readonly string[];
+  /** Leases (`pipeline.select`) holding a slot now, and those taken back at their TTL since start. */
+  readonly leases: LeaseCounts;
 }
 
 /** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
@@ -86,7 +89,7 @@ export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlPar
 }
 
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
-export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string> }): PoolView {
+export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string>; leaseCounts(): LeaseCounts }): PoolView {
   const nodes = [...s.nodes.values()];
   const estimates: Record<string, NodeEstimate> = {};
   const slots: HeldSlot[] = [];
@@ -118,5 +121,6 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
     queue: { depth: s.queue.size, byModel: Object.fromEntries(s.queue.depthByModel()), waiting },
     estimates,
     configuredNodeIds: [...s.configuredNodeIds()],
+    leases: s.leaseCounts(),
   };
 }

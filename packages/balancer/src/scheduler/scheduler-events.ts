@@ -17,6 +17,9 @@ import type { RequestFacts, RequestRejection } from '../stages/request-facts';
  */
 export type SchedulerEvent =
   | RequestValidated
+  | LeaseRequested
+  | LeaseReleased
+  | LeaseExpired
   | RequestCompleted
   | RequestAborted
   | RetryDue
@@ -39,6 +42,39 @@ export interface RequestValidated {
   readonly type: 'request-validated';
   readonly requestId: number;
   readonly verdict: RequestFacts | RequestRejection;
+}
+
+/**
+ * A lease (`pipeline.select`): a request the application sends to the node itself. It waits in
+ * the queue and is bound like any request (its context is in the request table already); bound, it
+ * hands the node to the application instead of dispatching. `verdict` is what validation makes of
+ * the model alone.
+ */
+export interface LeaseRequested {
+  readonly type: 'lease-requested';
+  readonly requestId: number;
+  readonly verdict: RequestFacts;
+}
+
+/**
+ * The application released its lease: `outcome` is what its own call to the node came to (`ok`
+ * with its timings, a failure, or `aborted` when the lease was cancelled). Frees the slot, exactly
+ * once per lease, as a completion does.
+ */
+export interface LeaseReleased {
+  readonly type: 'lease-released';
+  readonly requestId: number;
+  readonly nodeId: string;
+  readonly outcome: DispatchOutcome;
+}
+
+/** A lease was held past its TTL without a release: its slot is taken back (counted), judged neither success nor failure. */
+export interface LeaseExpired {
+  readonly type: 'lease-expired';
+  readonly requestId: number;
+  readonly nodeId: string;
+  /** The TTL it was held for. */
+  readonly ttlMs: number;
 }
 
 /** An upstream exchange ended, however it ended; frees its slot. Exactly one per dispatch. */

@@ -9,10 +9,11 @@ import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
+import { type LeaseCounts, Leases } from './leases';
 import type { Estimates } from './estimates';
 import type { Outcome } from './observer';
 import type { PoolState, Queued, SchedulerPort } from './pool-state';
-import type { ConfigReloaded, RequestValidated, SchedulerEvent } from './scheduler-events';
+import type { ConfigReloaded, LeaseRequested, RequestValidated, SchedulerEvent } from './scheduler-events';
 import type { SchedulerDeps } from './scheduler-deps';
 import { SlotBinder } from './slot-binder';
 import { SlotTable } from './slot-table';
@@ -32,8 +33,9 @@ const REOFFER_MS = 100;
  * Each step of a request's life is its own part, handed only the state and steps it needs:
  * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding),
  * {@link DispatchStarter} (upstream dispatch and its deadlines), {@link CompletionHandler}
- * (completions, retries, aborts), {@link Suspicion} (nodes that may hang) and {@link WaitTimers}
- * (queue deadlines, re-offers and overdue sweeps). The pool's
+ * (completions, retries, aborts), {@link Suspicion} (nodes that may hang), {@link WaitTimers}
+ * (queue deadlines, re-offers and overdue sweeps) and {@link Leases} (slots handed to applications
+ * that call the node themselves). The pool's
  * membership events are handled in `nodes/node-events.ts`.
  *
  * Nothing outside this folder holds a Scheduler: callers post events through the control plane
@@ -54,6 +56,7 @@ export class Scheduler implements PoolState, SchedulerPort {
   private readonly completions: CompletionHandler;
   private readonly timers: WaitTimers;
   private readonly suspicion: Suspicion;
+  private readonly leases: Leases;
   private readonly inbox: SchedulerEvent[] = [];
   private drainScheduled = false;
   private draining = false;
@@ -97,6 +100,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),
       startDispatch: (ctx, node, now) => {
+        if (ctx.lease) return this.leases.grant(ctx, node);
         starter.start(ctx, node, now);
         this.suspicion.dispatched(ctx);
       },
@@ -112,6 +116,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       post,
       isStopped,
     });
+    this.leases = new Leases({ table, complete: (evt) => this.completions.onCompletion(evt) });
   }
 
   // ---------------------------------------------------------------- events in
@@ -167,7 +172,12 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.deps.journal?.event(evt, this.now());
     switch (evt.type) {
       case 'request-validated':
+      case 'lease-requested':
         return this.onValidated(evt);
+      case 'lease-released':
+        return this.leases.onReleased(evt);
+      case 'lease-expired':
+        return this.leases.onExpired(evt);
       case 'request-completed':
         return this.completions.onCompletion(evt);
       case 'request-aborted':
@@ -236,8 +246,8 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.live = Math.max(0, this.live - 1);
   }
 
-  /** Validation's verdict: reject the request, or admit it to the wait queue. */
-  private onValidated({ requestId, verdict }: RequestValidated): void {
+  /** Validation's verdict (a lease's is made of its model alone): reject the request, or admit it to the wait queue. */
+  private onValidated({ requestId, verdict }: RequestValidated | LeaseRequested): void {
     // A request aborted while in the ring has already ended and left the table.
     const ctx = this.deps.table.get(requestId);
     if (!ctx || ctx.state === 'done') return;
@@ -361,6 +371,11 @@ export class Scheduler implements PoolState, SchedulerPort {
   /** Keeps the dispatcher's connection pools in step with the node list. */
   syncDispatcher(): void {
     this.deps.dispatcher.setNodes([...this.nodes.values()].map((n) => ({ id: n.id, url: n.url, connections: n.maxConcurrent })));
+  }
+
+  /** Leases held now, and taken back at their TTL since start. */
+  leaseCounts(): LeaseCounts {
+    return this.leases.counts();
   }
 
   /** Requests admitted and not yet ended. */

@@ -87,6 +87,31 @@ const CASES: Array<[name: string, yamlText: string, pick: Pick, expected: unknow
       ['[::1]:11500', 'http://[::1]:11500', 2],
     ],
   ],
+  [
+    'a node `specialization` is one more of its tags (seed 001)',
+    [
+      'instances:',
+      '  - id: "gpu-server-1"',
+      '    url: "http://gpu1:11434"',
+      '    tags: ["gpu", "high-memory"]',
+      '    specialization: "large-models"',
+      '  - { id: cpu, url: "http://cpu:11434", specialization: small-models }',
+      '  - { id: both, url: "http://both:11434", tags: [gpu, large-models], specialization: large-models }',
+    ].join('\n'),
+    (c) => c.nodes.map((n) => [n.id, n.tags]),
+    [
+      ['gpu-server-1', ['gpu', 'high-memory', 'large-models']],
+      ['cpu', ['small-models']],
+      ['both', ['gpu', 'large-models']],
+    ],
+  ],
+  ['check_models: false ≡ discovery.enabled: false (seed 000)', 'check_models: false', (c) => c.discovery, { enabled: false }],
+  [
+    'chat_timeout and embedding_timeout, in seconds (seed 004)',
+    'chat_timeout: 300.0\nembedding_timeout: 60',
+    (c) => c.timeouts.routes,
+    { chat: { requestTimeoutMs: 300000 }, embeddings: { requestTimeoutMs: 60000 } },
+  ],
   ['auth.apiKeys as plain strings', 'auth: { apiKeys: [k1, { key: k2, name: two }] }', (c) => c.auth.apiKeys, [{ key: 'k1' }, { key: 'k2', name: 'two' }]],
 ];
 
@@ -114,12 +139,27 @@ describe('aliases: the seeds’ spellings load', () => {
       'nodes:\n  - url: http://a:1\n    maxConcurrentRequests: 2\n    max_concurrent: 3\n',
       { path: 'nodes[0].max_concurrent', line: 4 },
     ],
+    ['discovery.enabled and check_models', 'discovery: { enabled: true }\ncheck_models: false\n', { path: 'check_models', line: 2 }],
+    ['timeouts.routes.chat.requestTimeoutMs and chat_timeout', 'timeouts:\n  routes:\n    chat: { requestTimeoutMs: 1000 }\nchat_timeout: 2\n', { path: 'chat_timeout', line: 4 }],
     ['strategy.type and load_balancing.strategy', 'strategy: { type: random }\nload_balancing:\n  strategy: random\n', { path: 'load_balancing.strategy', line: 3 }],
   ];
   test.each(CONFLICTS)('an alias given with its canonical key is an error: %s', (_n, text, where) => {
     const issues = issuesOf(() => parseConfig(text, 'c.yaml'));
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ ...where, file: 'c.yaml' });
+  });
+
+  test('a specialization that is not a name is an error naming it, with its line', () => {
+    const issues = issuesOf(() => parseConfig('instances:\n  - url: http://a:11434\n    specialization: [big]\n', 'seed.yaml'));
+    expect(issues).toEqual([{ path: 'instances[0].specialization', message: 'must be a non-empty string (got ["big"])', file: 'seed.yaml', line: 3 }]);
+  });
+
+  test('bad values under the seeds’ top-level keys name the key as written', () => {
+    const issues = issuesOf(() => parseConfig('check_models: maybe\nchat_timeout: 0\n', 'seed.yaml'));
+    expect(issues).toEqual([
+      { path: 'check_models', message: 'must be boolean (got "maybe")', file: 'seed.yaml', line: 1 },
+      { path: 'chat_timeout', message: 'must be >= 1 (got 0)', file: 'seed.yaml', line: 2 },
+    ]);
   });
 
   test('errors under an alias name the key as written, with its line', () => {

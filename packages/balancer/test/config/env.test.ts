@@ -47,6 +47,12 @@ const GENERIC: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
   ['flow lists', { OLLAMA_RING__VALIDATION__ALLOWED_MODELS: '[llama3.2, qwen3]' }, (c) => c.validation.allowedModels, ['llama3.2', 'qwen3']],
   ['a flow mapping merges into the section', { OLLAMA_RING__RATE_LIMIT__GLOBAL: '{rps: 10}' }, (c) => c.rateLimit.global, { rps: 10, burst: 10 }],
   ['string keys take the text verbatim', { OLLAMA_RING__METRICS__PREFIX: 'lb2' }, (c) => c.metrics.prefix, 'lb2'],
+  [
+    'the new sections: a route class’s timeouts as a flow mapping, discovery, leases',
+    { OLLAMA_RING__TIMEOUTS__ROUTES__EMBEDDINGS: '{requestTimeoutMs: 60000}', OLLAMA_RING__DISCOVERY__ENABLED: 'false', OLLAMA_RING__LEASES__TTL_MS: '5000' },
+    (c) => [c.timeouts.routes, c.discovery, c.leases],
+    [{ chat: {}, embeddings: { requestTimeoutMs: 60000 } }, { enabled: false }, { ttlMs: 5000 }],
+  ],
   ['named beats generic', { OLLAMA_RING__SERVER__PORT: '1111', OLLAMA_RING_PORT: '2222' }, (c) => c.server.port, 2222],
   [
     "the gateway's client timeouts",
@@ -55,6 +61,88 @@ const GENERIC: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
     { host: '10.1.1.1', port: 8080, headersTimeoutMs: 10000, requestTimeoutMs: 30000, blobUploadTimeoutMs: 7200000, keepAliveTimeoutMs: 65000 },
   ],
 ];
+
+/** Seed 001's variables, exactly as its guide exports them, and what each sets. */
+const GLEITZEIT: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
+  [
+    'GLEITZEIT_OLLAMA_INSTANCES: id:url entries replace the node list',
+    { GLEITZEIT_OLLAMA_INSTANCES: 'local:http://localhost:11434,gpu:http://gpu:11434' },
+    (c) => c.nodes.map((n) => [n.id, n.url, n.maxConcurrentRequests]),
+    [
+      ['local', 'http://localhost:11434', 4],
+      ['gpu', 'http://gpu:11434', 4],
+    ],
+  ],
+  [
+    'GLEITZEIT_OLLAMA_INSTANCES: our entry forms too (bare host:port, id=url*slots)',
+    { GLEITZEIT_OLLAMA_INSTANCES: 'gpu:11434, big=http://10.0.0.9:11434*8' },
+    (c) => c.nodes.map((n) => [n.id, n.url, n.maxConcurrentRequests]),
+    [
+      ['gpu:11434', 'http://gpu:11434', 4],
+      ['big', 'http://10.0.0.9:11434', 8],
+    ],
+  ],
+  ['GLEITZEIT_OLLAMA_STRATEGY', { GLEITZEIT_OLLAMA_STRATEGY: 'least_loaded' }, (c) => c.strategy.type, 'least_loaded'],
+  ['GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL is in seconds', { GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL: '30' }, (c) => c.healthCheck.intervalMs, 30000],
+  ['GLEITZEIT_OLLAMA_FAILOVER=false: no retries', { GLEITZEIT_OLLAMA_FAILOVER: 'false' }, (c) => c.retry.maxRetries, 0],
+  ['GLEITZEIT_OLLAMA_FAILOVER=true changes nothing', { GLEITZEIT_OLLAMA_FAILOVER: 'TRUE' }, (c) => c.retry.maxRetries, 3],
+  [
+    'ours win over seed 001’s',
+    { GLEITZEIT_OLLAMA_STRATEGY: 'round_robin', OLLAMA_RING_STRATEGY: 'random', GLEITZEIT_OLLAMA_INSTANCES: 'a:http://a:1', OLLAMA_RING_NODES: 'b=http://b:2' },
+    (c) => [c.strategy.type, c.nodes.map((n) => n.id)],
+    ['random', ['b']],
+  ],
+  ['the generic form wins too', { GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL: '30', OLLAMA_RING__HEALTH_CHECK__INTERVAL_MS: '2500' }, (c) => c.healthCheck.intervalMs, 2500],
+];
+
+describe('seed 001: GLEITZEIT_OLLAMA_* variables configure the pool', () => {
+  test.each(GLEITZEIT)('%s', (_n, env, pick, want) => {
+    const r = parseConfig(FILE, 'c.yaml', { env });
+    expect(pick(r.config)).toEqual(want);
+  });
+
+  test('seed 001’s whole example, with no config file, gives the pool it describes', () => {
+    const env = {
+      GLEITZEIT_OLLAMA_INSTANCES: 'local:http://localhost:11434,gpu:http://gpu:11434',
+      GLEITZEIT_OLLAMA_STRATEGY: 'least_loaded',
+      GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL: '30',
+      GLEITZEIT_OLLAMA_FAILOVER: 'true',
+    };
+    const r = loadConfig(undefined, { env, strategies: (n) => ['least_loaded', 'predictive'].includes(n) });
+    expect(r.config.nodes.map((n) => [n.id, n.url])).toEqual([
+      ['local', 'http://localhost:11434'],
+      ['gpu', 'http://gpu:11434'],
+    ]);
+    expect([r.config.strategy.type, r.config.healthCheck.intervalMs, r.config.healthCheck.discoveryIntervalMs, r.config.retry.maxRetries]).toEqual([
+      'least_loaded',
+      30000,
+      30000,
+      3,
+    ]);
+    expect(r.source.env.sort()).toEqual(
+      Object.keys(env)
+        .filter((k) => k !== 'GLEITZEIT_OLLAMA_FAILOVER')
+        .sort(),
+    );
+  });
+
+  const BAD: Array<[string, Env, { path: string; file: string; message: RegExp }]> = [
+    [
+      'an interval that is not a number',
+      { GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL: 'often' },
+      { path: 'healthCheck.intervalMs', file: 'env:GLEITZEIT_OLLAMA_HEALTH_CHECK_INTERVAL', message: /number of seconds > 0 \(got "often"\)/ },
+    ],
+    ['a failover that is not a boolean', { GLEITZEIT_OLLAMA_FAILOVER: 'sometimes' }, { path: 'retry.maxRetries', file: 'env:GLEITZEIT_OLLAMA_FAILOVER', message: /true or false/ }],
+    ['a bad instance entry', { GLEITZEIT_OLLAMA_INSTANCES: 'a:http://a:1,b:ftp://b' }, { path: 'nodes[1]', file: 'env:GLEITZEIT_OLLAMA_INSTANCES', message: /http/ }],
+    ['an unknown strategy', { GLEITZEIT_OLLAMA_STRATEGY: 'fastest' }, { path: 'strategy.type', file: 'env:GLEITZEIT_OLLAMA_STRATEGY', message: /unknown strategy "fastest"/ }],
+  ];
+  test.each(BAD)('errors name the variable: %s', (_n, env, want) => {
+    const issues = issuesOf(() => parseConfig(FILE, 'c.yaml', { env, strategies: ['round-robin', 'least_loaded'] }));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ path: want.path, file: want.file });
+    expect(issues[0].message).toMatch(want.message);
+  });
+});
 
 describe('env overrides: defaults < file < env', () => {
   test.each([...NAMED, ...GENERIC])('%s', (_n, env, pick, want) => {

@@ -40,6 +40,7 @@ const SEED_EXPECTED: BalancerConfig = {
     healthCheckTimeoutMs: 5000,
     firstByteTimeoutMs: 60000,
     idleTimeoutMs: 30000,
+    routes: { chat: {}, embeddings: {} },
   },
   failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, streamUpstream: true, probeTimeoutMs: 500 },
   retry: { maxRetries: 3, initialBackoffMs: 100, maxBackoffMs: 5000, backoffMultiplier: 2 },
@@ -52,6 +53,8 @@ const SEED_EXPECTED: BalancerConfig = {
     halfOpenRequests: 1,
     discoveryIntervalMs: 30000,
   },
+  discovery: { enabled: true },
+  leases: { ttlMs: 120000 },
   rateLimit: { global: { rps: 0, burst: 0 }, perClient: { rps: 0, burst: 0 }, perNode: { rps: 0, burst: 0 } },
   validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },
   metrics: { enabled: true, prefix: 'ollama_lb' },
@@ -190,12 +193,12 @@ describe('loading', () => {
   });
 
   test('unknown keys (top level and nested) are warnings naming the line, not errors', () => {
-    const text = ['server:', '  port: 8080', '  colour: blue', 'tracing:', '  enabled: true', 'nodes:', '  - url: http://a:11434', '    specialization: big', ''].join('\n');
+    const text = ['server:', '  port: 8080', '  colour: blue', 'tracing:', '  enabled: true', 'nodes:', '  - url: http://a:11434', '    flavour: big', ''].join('\n');
     const r = parseConfig(text, 'seed.yaml');
     expect(r.warnings).toEqual([
       'seed.yaml:3: server.colour: unknown key (ignored)',
       'seed.yaml:4: tracing: unknown key (ignored)',
-      'seed.yaml:8: nodes[0].specialization: unknown key (ignored)',
+      'seed.yaml:8: nodes[0].flavour: unknown key (ignored)',
     ]);
     expect(r.config.server.port).toBe(8080);
   });

@@ -25,6 +25,13 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
   ],
   ['negative slots', 'nodes:\n  - url: http://a:11434\n    maxConcurrentRequests: -2\n', { path: 'nodes[0].maxConcurrentRequests', message: 'must be >= 1 (got -2)', line: 3 }],
   ['negative timeout', 'timeouts:\n  connectTimeoutMs: -5\n', { path: 'timeouts.connectTimeoutMs', message: 'must be >= 1 (got -5)', line: 2 }],
+  [
+    'a route class’s timeout out of range',
+    'timeouts:\n  routes:\n    embeddings:\n      requestTimeoutMs: 0\n',
+    { path: 'timeouts.routes.embeddings.requestTimeoutMs', message: 'must be >= 1 (got 0)', line: 4 },
+  ],
+  ['discovery.enabled not a boolean', 'discovery: { enabled: sometimes }\n', { path: 'discovery.enabled', message: 'must be boolean (got "sometimes")', line: 1 }],
+  ['a lease TTL too long for a timer', 'leases: { ttlMs: 3000000000 }\n', { path: 'leases.ttlMs', message: /must be <= 2147483647/, line: 1 }],
   ['negative rate', 'rateLimit:\n  global: { rps: -1 }\n', { path: 'rateLimit.global.rps', message: 'must be >= 0 (got -1)', line: 2 }],
   ['zero weight', 'nodes: [{ url: "http://a:1", weight: 0 }]\n', { path: 'nodes[0].weight', message: 'must be > 0 (got 0)', line: 1 }],
   [

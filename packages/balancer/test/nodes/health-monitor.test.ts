@@ -223,20 +223,21 @@ describe('HealthMonitor', () => {
     }
   });
 
-  it('fromConfig takes intervals and timeouts from the config', async () => {
+  it('fromConfig takes intervals and timeouts from the config; discovery.enabled: false reads no /api/tags', async () => {
     monitor = HealthMonitor.fromConfig(
       {
         healthCheck: {
           intervalMs: 30_000,
-          discoveryIntervalMs: 0,
+          discoveryIntervalMs: 30_000,
           degradedThreshold: 3,
           downThreshold: 6,
           circuitBreakerFailureThreshold: 5,
           circuitBreakerRecoveryMs: 30_000,
           halfOpenRequests: 1,
         },
-        timeouts: { requestTimeoutMs: 1, connectTimeoutMs: 1000, healthCheckTimeoutMs: 500, firstByteTimeoutMs: 1, idleTimeoutMs: 1 },
+        timeouts: { requestTimeoutMs: 1, connectTimeoutMs: 1000, healthCheckTimeoutMs: 500, firstByteTimeoutMs: 1, idleTimeoutMs: 1, routes: { chat: {}, embeddings: {} } },
         failover: { adaptive: true, firstByteFactor: 2, firstByteMarginMs: 500, stallFactor: 50, minStallMs: 2000, streamUpstream: true, probeTimeoutMs: 300 },
+        discovery: { enabled: false },
       },
       { onHealth: (r) => health.push(r) },
     );

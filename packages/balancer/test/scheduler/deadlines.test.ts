@@ -1,5 +1,6 @@
+import { Route } from '@ollama-ring/protocol';
 import { defaultConfig } from '../../src';
-import { dispatchDeadlines } from '../../src/scheduler/deadlines';
+import { dispatchDeadlines, routeClassOf } from '../../src/scheduler/deadlines';
 import { Estimates, type FinalChunkStats } from '../../src/scheduler/estimates';
 import type { RequestFacts } from '../../src/stages/request-facts';
 
@@ -23,6 +24,25 @@ describe('dispatchDeadlines', () => {
     expect(d.timeouts).toEqual({ firstByteMs: 60_000, idleMs: 30_000, totalMs: 120_000 });
     expect(d.learnedFirstByte).toBe(false);
     expect(d.overdueMs).toBe(Infinity);
+  });
+
+  it('timeouts.routes: a route class’s own timeouts apply to its routes only, each key falling back to timeouts.*', () => {
+    const c = defaultConfig();
+    c.timeouts.routes = { chat: { requestTimeoutMs: 300_000, idleTimeoutMs: 90_000 }, embeddings: { requestTimeoutMs: 5_000, firstByteTimeoutMs: 2_000 } };
+    const est = new Estimates();
+    for (const route of [Route.Chat, Route.Generate, Route.OpenAIChat, Route.OpenAICompletions]) {
+      expect(routeClassOf(route)).toBe('chat');
+      expect(dispatchDeadlines(c, est, 'a', facts(), false, 0, true, route).timeouts).toEqual({ firstByteMs: 60_000, idleMs: 90_000, totalMs: 300_000 });
+    }
+    for (const route of [Route.Embed, Route.Embeddings, Route.OpenAIEmbeddings]) {
+      expect(routeClassOf(route)).toBe('embeddings');
+      // An embedding is never streamed: the whole answer is due within its request timeout.
+      expect(dispatchDeadlines(c, est, 'a', facts({ stream: false }), false, 0, false, route).timeouts).toEqual({ firstByteMs: 5_000, idleMs: 30_000, totalMs: 5_000 });
+      expect(dispatchDeadlines(c, est, 'a', facts(), false, 0, true, route).timeouts).toEqual({ firstByteMs: 2_000, idleMs: 30_000, totalMs: 5_000 });
+    }
+    // Without a route (or with none configured for its class) the timeouts of every route apply.
+    expect(dispatchDeadlines(c, est, 'a', facts(), false, 0).timeouts).toEqual({ firstByteMs: 60_000, idleMs: 30_000, totalMs: 120_000 });
+    expect(dispatchDeadlines(cfg, est, 'a', facts(), false, 0, true, Route.Embed).timeouts).toEqual({ firstByteMs: 60_000, idleMs: 30_000, totalMs: 120_000 });
   });
 
   it('learns a stream first byte: factor × the larger of the seen hot first byte and this prompt’s prefill, plus the margin', () => {

@@ -3,7 +3,7 @@ import type { GatewayContext } from '../gateway-context';
 import { sendError } from './errors';
 import { shuttingDown } from './operations';
 import { canServe, sendJson } from './route-util';
-import type { Router } from './router';
+import type { Handler, Router } from './router';
 
 /** One node in `/health`. */
 export interface NodeHealth {
@@ -31,17 +31,20 @@ export interface HealthBody {
 }
 
 /**
- * `/health` (200 while at least one node can serve, 503 otherwise, with per-node detail),
+ * `/health` (200 while at least one node can serve, 503 otherwise, with per-node detail), the same
+ * at `/api/health` (where seed 004's gateway answered it, so its probes keep working),
  * `/ready` (200 while the gateway takes requests, 503 once it is shutting down) and `/metrics`
  * (Prometheus text). None needs credentials: probes and scrapers call them.
  *
  * @example new Gateway({ factory, routes: [addHealthRoutes] });
  */
 export function addHealthRoutes(router: Router, gw: GatewayContext): void {
-  router.add(['GET', 'HEAD'], '/health', ({ res }) => {
+  const health: Handler = ({ res }) => {
     const body = healthOf(gw.factory.getNodeRegistry().getAllNodes());
     sendJson(res, body.status === 'ok' ? 200 : 503, body);
-  });
+  };
+  router.add(['GET', 'HEAD'], '/health', health);
+  router.add(['GET', 'HEAD'], '/api/health', health);
 
   router.add(['GET', 'HEAD'], '/ready', ({ req, res }) => {
     if (shuttingDown(req)) {

@@ -5,11 +5,13 @@ import { upstreamFor } from './upstream';
  * Re-reads `/api/tags` on the given nodes and hands the model lists to the scheduler as one event
  * (it alone writes pool state), as the health monitor's discovery does. Called after the gateway
  * pulled, created, copied or deleted models, or added a node, so routing knows at once rather than
- * at the next discovery round. Best effort: a node that does not answer keeps what it had.
+ * at the next discovery round. Best effort: a node that does not answer keeps what it had. With
+ * `discovery.enabled: false` it does nothing: routing then follows the configured models alone.
  *
  * @example await refreshModels(gw, ['gpu-1']);
  */
 export async function refreshModels(gw: GatewayContext, nodeIds: readonly string[]): Promise<void> {
+  if (!gw.config().discovery.enabled) return;
   const registry = gw.factory.getNodeRegistry();
   const up = upstreamFor(gw);
   const found = await Promise.all(

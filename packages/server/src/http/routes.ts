@@ -15,7 +15,7 @@ import { addStatsRoutes } from './stats-routes';
 type AddRoutes = (router: Router, gw: GatewayContext) => void;
 
 /** Paths that probes and scrapers call every few seconds: not worth a log line each. */
-const QUIET = new Set(['/', '/health', '/ready', '/metrics']);
+const QUIET = new Set(['/', '/health', '/api/health', '/ready', '/metrics']);
 
 /** The outcome word of the request log for a status. */
 function outcomeOf(status: number): string {
