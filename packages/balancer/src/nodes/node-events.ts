@@ -19,6 +19,8 @@ export interface PoolMembership {
   readonly estimates: Estimates;
   config: BalancerConfig;
   strategy: Strategy;
+  /** The scheduler's clock (epoch ms): a node's utilization counts from when it joins. */
+  now(): number;
   /** Keeps the dispatcher's connection pools in step with the node list. */
   syncDispatcher(): void;
   /** Forgets a removed node once it has nothing in flight. */
@@ -101,7 +103,7 @@ export function addNode(s: PoolMembership, spec: NodeSpec): PoolNode {
   if (existing) {
     // Removed but still finishing requests: bring back the same node, so that their completions
     // free the slots it counts (a new PoolNode would start at 0 and be sent more than its slots).
-    existing.spec = spec;
+    respec(s, existing, spec);
     existing.removed = false;
     existing.draining = false;
     existing.adminDisabled = false;
@@ -109,7 +111,7 @@ export function addNode(s: PoolMembership, spec: NodeSpec): PoolNode {
     s.syncDispatcher();
     return existing;
   }
-  const node = new PoolNode(spec, breakerOptions(s.config));
+  const node = new PoolNode(spec, breakerOptions(s.config), s.now());
   s.nodes.set(spec.id, node);
   s.syncDispatcher();
   return node;
@@ -135,14 +137,14 @@ export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrate
   for (const spec of cfg.nodes) {
     const node = s.nodes.get(spec.id);
     if (node) {
-      node.spec = spec;
+      respec(s, node, spec);
       if (node.removed) {
         // Back after a removal it was still draining from. An admin drain, by contrast, survives reloads.
         node.removed = false;
         node.draining = false;
       }
       node.breaker.reconfigure(breakerOptions(cfg));
-    } else s.nodes.set(spec.id, new PoolNode(spec, breakerOptions(cfg)));
+    } else s.nodes.set(spec.id, new PoolNode(spec, breakerOptions(cfg), s.now()));
   }
   for (const node of [...s.nodes.values()]) if (!keep.has(node.id)) removeNode(s, node.id);
   s.estimates.retainNodes(keep);
@@ -156,4 +158,10 @@ function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recove
     recoveryMs: cfg.healthCheck.circuitBreakerRecoveryMs,
     halfOpenRequests: cfg.healthCheck.halfOpenRequests,
   };
+}
+
+/** Gives a node its new spec; its capacity until now is booked at the slots it had. */
+function respec(s: PoolMembership, node: PoolNode, spec: NodeSpec): void {
+  node.usage.advance(s.now(), node.inFlight, node.spec.maxConcurrentRequests);
+  node.spec = spec;
 }

@@ -2,6 +2,7 @@ import { normalizeModel } from '@ollama-ring/protocol';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 import { nodeUrlParts, type NodeUrlParts } from './node-url';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
+import { SlotUsage } from './slot-usage';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 
@@ -59,12 +60,16 @@ export class PoolNode {
   consecutiveHealthFailures = 0;
   lastHealthCheck = 0;
   lastError = '';
+  /** Busy and capacity slot time, for utilization; the slot table books every change of `inFlight` here. */
+  readonly usage: SlotUsage;
   /** {@link address} for the URL it was worked out from (a reload may change the URL). */
   private parts?: { url: string; parts: NodeUrlParts };
 
-  constructor(spec: NodeSpec, breaker: CircuitBreakerOptions) {
+  /** `since`: when it joined the pool, on the scheduler's clock (epoch ms): its utilization counts from then. */
+  constructor(spec: NodeSpec, breaker: CircuitBreakerOptions, since = Date.now()) {
     this.spec = spec;
     this.breaker = new CircuitBreaker(breaker);
+    this.usage = new SlotUsage(since);
   }
 
   get id(): string {

@@ -1,6 +1,7 @@
 import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
 import type { NodeUrlParts } from '../nodes/node-url';
+import type { NodeUsage } from '../nodes/slot-usage';
 import type { ProbeTarget } from '../nodes/ollama-probe';
 import type { PoolState } from './pool-state';
 
@@ -61,6 +62,8 @@ export interface PoolView {
   readonly slots: readonly HeldSlot[];
   readonly queue: { readonly depth: number; readonly byModel: Readonly<Record<string, number>>; readonly waiting: readonly WaitingRequest[] };
   readonly estimates: Readonly<Record<string, NodeEstimate>>;
+  /** Each node's utilization (busy over capacity slot time) at `at`, since it joined and over the last minute. */
+  readonly usage: Readonly<Record<string, NodeUsage>>;
   /** Ids of the nodes the config (at start or the last reload) defines; every other node was added at run time. */
   readonly configuredNodeIds: readonly string[];
 }
@@ -87,7 +90,9 @@ export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlPar
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
 export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string> }): PoolView {
   const nodes = [...s.nodes.values()];
+  const at = s.now();
   const estimates: Record<string, NodeEstimate> = {};
+  const usage: Record<string, NodeUsage> = {};
   const slots: HeldSlot[] = [];
   const byModel = s.estimates.snapshot();
   for (const n of nodes) {
@@ -98,6 +103,7 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
       successRate: s.estimates.successRate(n.id),
       models: byModel[n.id] ?? {},
     };
+    usage[n.id] = n.usage.read(at, n.inFlight, n.spec.maxConcurrentRequests);
     for (const h of s.slots.holders(n.id)) slots.push({ nodeId: n.id, requestId: h.requestId, model: h.model, since: h.startedAt });
   }
   const waiting = s.queue.inOrder().map((w) => ({
@@ -109,13 +115,14 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
     deadline: w.deadline,
   }));
   return {
-    at: s.now(),
+    at,
     strategy: s.strategy.name,
     live: s.liveCount(),
     nodes: viewNodes(s),
     slots,
     queue: { depth: s.queue.size, byModel: Object.fromEntries(s.queue.depthByModel()), waiting },
     estimates,
+    usage,
     configuredNodeIds: [...s.configuredNodeIds()],
   };
 }

@@ -1,4 +1,4 @@
-import type { NodeSnapshot } from '@ollama-ring/balancer';
+import { IMBALANCE_DEFINITION, type NodeSnapshot, poolUtilization } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { requireClient, sendJson } from './route-util';
 import type { Router } from './router';
@@ -25,6 +25,22 @@ export interface InstanceStats {
   models_loaded: string[];
   circuit_breaker_open: boolean;
   circuit_breaker_state: NodeSnapshot['breakerState'];
+  /** Busy slot time ÷ capacity slot time (0–1), over the last minute and since the node joined the pool. */
+  utilization: { last_minute: number; since_start: number };
+}
+
+/** Two figures, over the last minute and since start. */
+interface Windows<T> {
+  last_minute: T;
+  since_start: T;
+}
+
+/** `/api/stats`' `load_imbalance`: how unevenly the nodes that serve the same models are used. */
+export interface ImbalanceStats extends Windows<number | null> {
+  /** How the figures are computed (`IMBALANCE_DEFINITION`). */
+  definition: string;
+  /** Per model that two or more nodes serve: those nodes, and their spread. */
+  by_model: Record<string, Windows<number> & { nodes: readonly string[] }>;
 }
 
 /** `/api/stats`' body. */
@@ -38,12 +54,13 @@ export interface StatsBody {
   /** Requests admitted and not finished: queued, backing off, or in flight. */
   requests_in_progress: number;
   queue: { depth: number; by_model: Record<string, number> };
+  load_imbalance: ImbalanceStats;
   instances: Record<string, InstanceStats>;
 }
 
 /**
- * `GET /api/stats`: node counts by health, per-node activity, error rate, availability and resident
- * models, and the wait queue's depth per model. Client API keys apply, as for the rest of `/api`.
+ * `GET /api/stats`: node counts by health, per-node activity, error rate, availability, resident
+ * models and utilization, the pool's load imbalance, and the wait queue's depth per model. Client API keys apply, as for the rest of `/api`.
  *
  * @example new Gateway({ factory, routes: [addStatsRoutes] });
  */
@@ -65,6 +82,7 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
   const checks = await healthCheckCounts(gw);
   const now = Date.now();
   const count = (h: NodeSnapshot['health']) => nodes.filter((n) => n.health === h).length;
+  const util = poolUtilization(view);
   const instances: Record<string, InstanceStats> = {};
   for (const n of nodes) {
     const c = checks.get(n.id);
@@ -88,6 +106,7 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
         .sort(),
       circuit_breaker_open: n.breakerState === 'open',
       circuit_breaker_state: n.breakerState,
+      utilization: { last_minute: fraction(util.nodes[n.id]?.lastMinute ?? 0), since_start: fraction(util.nodes[n.id]?.sinceStart ?? 0) },
     };
   }
 
@@ -100,6 +119,14 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
     strategy: view.strategy,
     requests_in_progress: view.live,
     queue: { depth: view.queue.depth, by_model: { ...view.queue.byModel } },
+    load_imbalance: {
+      definition: IMBALANCE_DEFINITION,
+      last_minute: util.imbalance.lastMinute === null ? null : fraction(util.imbalance.lastMinute),
+      since_start: util.imbalance.sinceStart === null ? null : fraction(util.imbalance.sinceStart),
+      by_model: Object.fromEntries(
+        Object.entries(util.imbalance.byModel).map(([m, g]) => [m, { nodes: g.nodes, last_minute: fraction(g.lastMinute), since_start: fraction(g.sinceStart) }]),
+      ),
+    },
     instances,
   };
 }
@@ -122,4 +149,9 @@ async function healthCheckCounts(gw: GatewayContext): Promise<Map<string, { ok: 
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** A ratio, to four decimals. */
+function fraction(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
 }
