@@ -129,7 +129,10 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
     // books at every bind and release); read at the phase boundaries.
     const mark = (): UsageMark => {
       const u = f.getPoolView().usage;
-      return { busy: Object.fromEntries(Object.entries(u).map(([id, x]) => [id, x.busySlotMs])), capacity: Object.fromEntries(Object.entries(u).map(([id, x]) => [id, x.capacitySlotMs])) };
+      return {
+        busy: Object.fromEntries(Object.entries(u).map(([id, x]) => [id, x.busySlotMs])),
+        capacity: Object.fromEntries(Object.entries(u).map(([id, x]) => [id, x.capacitySlotMs])),
+      };
     };
     const marks: Partial<RunResult['usage']> = {};
     loop.enable();

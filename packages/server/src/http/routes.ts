@@ -75,4 +75,13 @@ function logged(add: AddRoutes): AddRoutes {
  *
  * @example const gw = new Gateway({ factory, routes: allRoutes, loadConfig: () => loadConfig(file).config });
  */
-export const allRoutes: AddRoutes[] = [addHealthRoutes, addStatsRoutes, addModelRoutes, addModelAdminRoutes, addBlobRoutes, addOpenAIModelRoutes, addAdminRoutes, addDocsRoutes].map(logged);
+export const allRoutes: AddRoutes[] = [
+  addHealthRoutes,
+  addStatsRoutes,
+  addModelRoutes,
+  addModelAdminRoutes,
+  addBlobRoutes,
+  addOpenAIModelRoutes,
+  addAdminRoutes,
+  addDocsRoutes,
+].map(logged);

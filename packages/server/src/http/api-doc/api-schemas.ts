@@ -120,17 +120,26 @@ export const API_SCHEMAS: Record<string, Schema> = {
   EmbedResponse: obj({ model: str(), embeddings: arr(arr(num())), total_duration: int(), load_duration: int(), prompt_eval_count: int() }, ['model', 'embeddings']),
   EmbeddingsRequest: obj({ model: str(), prompt: str(), keep_alive: duration, options, ...hintFields }, ['model']),
   EmbeddingsResponse: obj({ embedding: arr(num()) }, ['embedding']),
-  VersionResponse: obj(
-    { version: str('the oldest version among the nodes that answered'), ollama_ring: obj({ version: str('the gateway'), nodes: map(str(), 'each node') }) },
-    ['version'],
-  ),
+  VersionResponse: obj({ version: str('the oldest version among the nodes that answered'), ollama_ring: obj({ version: str('the gateway'), nodes: map(str(), 'each node') }) }, [
+    'version',
+  ]),
   ModelList: obj(
     {
       models: arr(
-        obj({ name: str(), model: str(), modified_at: str(), size: int(), digest: str(), details: modelDetails, expires_at: str('`/api/ps`'), size_vram: int('`/api/ps`'), ollama_ring: ringNodes }, [
-          'name',
-          'model',
-        ]),
+        obj(
+          {
+            name: str(),
+            model: str(),
+            modified_at: str(),
+            size: int(),
+            digest: str(),
+            details: modelDetails,
+            expires_at: str('`/api/ps`'),
+            size_vram: int('`/api/ps`'),
+            ollama_ring: ringNodes,
+          },
+          ['name', 'model'],
+        ),
       ),
     },
     ['models'],
@@ -138,7 +147,17 @@ export const API_SCHEMAS: Record<string, Schema> = {
   ),
   ModelRequest: obj({ model: str(), name: str('the older spelling of `model`') }, [], 'Names a model (`model`, or `name`).'),
   ShowRequest: obj({ model: str(), name: str(), verbose: bool() }),
-  ShowResponse: obj({ license: str(), modelfile: str(), parameters: str(), template: str(), system: str(), details: modelDetails, model_info: { type: 'object' }, capabilities: arr(str()), modified_at: str() }),
+  ShowResponse: obj({
+    license: str(),
+    modelfile: str(),
+    parameters: str(),
+    template: str(),
+    system: str(),
+    details: modelDetails,
+    model_info: { type: 'object' },
+    capabilities: arr(str()),
+    modified_at: str(),
+  }),
   PullRequest: obj({ model: str(), name: str(), insecure: bool(), stream: bool('default true') }),
   PushRequest: obj({ model: str(), name: str(), insecure: bool(), stream: bool('default true') }),
   CreateRequest: obj({ model: str(), from: str(), files: map(str()), system: str(), template: str(), parameters: { type: 'object' }, quantize: str(), stream: bool() }, ['model']),
@@ -177,7 +196,14 @@ export const API_SCHEMAS: Record<string, Schema> = {
     ['model', 'prompt'],
   ),
   Completion: obj(
-    { id: str(), object: str('`text_completion`'), created: int(), model: str(), choices: arr(obj({ index: int(), text: str(), finish_reason: { type: ['string', 'null'] } })), usage },
+    {
+      id: str(),
+      object: str('`text_completion`'),
+      created: int(),
+      model: str(),
+      choices: arr(obj({ index: int(), text: str(), finish_reason: { type: ['string', 'null'] } })),
+      usage,
+    },
     ['id', 'object', 'choices'],
   ),
   OpenAIEmbeddingRequest: obj({ model: str(), input: oneOf(str(), arr(str())), dimensions: int(), encoding_format: str(), ...hintFields }, ['model', 'input']),

@@ -129,15 +129,18 @@ export const GATEWAY_SCHEMAS: Record<string, Schema> = {
   ),
   NodeList: obj({ nodes: arr(ref('Node')) }, ['nodes']),
   NodeRemoved: obj({ id: str(), status: { type: 'string', enum: ['draining', 'removed'] }, in_flight: int() }, ['id', 'status']),
-  Strategy: obj(
-    { strategy: str('in use'), configured: str('in the config'), available: arr(str()), aliases: map(str()), previous: str('after a change') },
-    ['strategy', 'configured', 'available', 'aliases'],
-  ),
+  Strategy: obj({ strategy: str('in use'), configured: str('in the config'), available: arr(str()), aliases: map(str()), previous: str('after a change') }, [
+    'strategy',
+    'configured',
+    'available',
+    'aliases',
+  ]),
   StrategyChange: obj({ strategy: str('a name or alias') }, ['strategy']),
-  Reloaded: obj(
-    { status: { type: 'string', enum: ['reloaded'] }, nodes: int(), strategy: str(), configured_nodes: arr(str()), runtime_nodes: arr(str()) },
-    ['status', 'nodes', 'strategy'],
-  ),
+  Reloaded: obj({ status: { type: 'string', enum: ['reloaded'] }, nodes: int(), strategy: str(), configured_nodes: arr(str()), runtime_nodes: arr(str()) }, [
+    'status',
+    'nodes',
+    'strategy',
+  ]),
   Queue: obj(
     {
       depth: int(),

@@ -49,7 +49,13 @@ const ollamaInference = (summary: string, body: string, answer: string, streamed
   access: 'client',
   inference: true,
   body: ref(body),
-  ok: { 200: { description: streamed ? 'NDJSON chunks as the node sends them (`stream: true`, the default), or one JSON answer' : 'The answer', schema: ref(answer), types: streamed ? [NDJSON, JSON_TYPE] : [JSON_TYPE] } },
+  ok: {
+    200: {
+      description: streamed ? 'NDJSON chunks as the node sends them (`stream: true`, the default), or one JSON answer' : 'The answer',
+      schema: ref(answer),
+      types: streamed ? [NDJSON, JSON_TYPE] : [JSON_TYPE],
+    },
+  },
 });
 
 const openAIInference = (summary: string, body: string, answer: string, streamed: boolean): OperationDoc => ({
@@ -59,10 +65,20 @@ const openAIInference = (summary: string, body: string, answer: string, streamed
   errors: 'openai',
   inference: true,
   body: ref(body),
-  ok: { 200: { description: streamed ? 'Server-sent events (`stream: true`), or one JSON answer' : 'The answer', schema: ref(answer), types: streamed ? [SSE, JSON_TYPE] : [JSON_TYPE] } },
+  ok: {
+    200: {
+      description: streamed ? 'Server-sent events (`stream: true`), or one JSON answer' : 'The answer',
+      schema: ref(answer),
+      types: streamed ? [SSE, JSON_TYPE] : [JSON_TYPE],
+    },
+  },
 });
 
-const progress = (what: string): Answer => ({ description: `NDJSON progress of the ${what}, merged over the nodes (one JSON object with \`stream: false\`)`, schema: ref('Progress'), types: [NDJSON, JSON_TYPE] });
+const progress = (what: string): Answer => ({
+  description: `NDJSON progress of the ${what}, merged over the nodes (one JSON object with \`stream: false\`)`,
+  schema: ref('Progress'),
+  types: [NDJSON, JSON_TYPE],
+});
 
 const admin = (summary: string, ok: Readonly<Record<string, Answer>>, more: Partial<OperationDoc> = {}): OperationDoc => ({ summary, tag: 'Admin', access: 'admin', ok, ...more });
 
@@ -82,7 +98,15 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
   '/v1/completions': { post: openAIInference('Text completion', 'CompletionRequest', 'Completion', true) },
   '/v1/embeddings': { post: openAIInference('Embeddings', 'OpenAIEmbeddingRequest', 'OpenAIEmbeddingList', false) },
 
-  '/': { get: { summary: 'Liveness, as Ollama answers it', tag: 'Status', access: 'open', errors: 'text', ok: { 200: { description: '`Ollama is running`', schema: { type: 'string' }, types: ['text/plain'] } } } },
+  '/': {
+    get: {
+      summary: 'Liveness, as Ollama answers it',
+      tag: 'Status',
+      access: 'open',
+      errors: 'text',
+      ok: { 200: { description: '`Ollama is running`', schema: { type: 'string' }, types: ['text/plain'] } },
+    },
+  },
   '/health': {
     get: {
       summary: "The pool's health, per node",
@@ -94,7 +118,13 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
     },
   },
   '/ready': {
-    get: { summary: "The gateway's readiness", tag: 'Status', access: 'open', ok: { 200: { description: 'Taking requests', schema: ref('Ready') } }, failures: { 503: 'Shutting down' } },
+    get: {
+      summary: "The gateway's readiness",
+      tag: 'Status',
+      access: 'open',
+      ok: { 200: { description: 'Taking requests', schema: ref('Ready') } },
+      failures: { 503: 'Shutting down' },
+    },
   },
   '/metrics': {
     get: {
@@ -115,10 +145,22 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
     },
   },
   '/openapi.json': {
-    get: { summary: 'This document', description: 'No credentials: it describes the API, not the pool.', tag: 'Docs', access: 'open', ok: { 200: { description: 'OpenAPI 3.1', schema: { type: 'object' } } } },
+    get: {
+      summary: 'This document',
+      description: 'No credentials: it describes the API, not the pool.',
+      tag: 'Docs',
+      access: 'open',
+      ok: { 200: { description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+    },
   },
   '/docs': {
-    get: { summary: 'This document, rendered (Swagger UI)', tag: 'Docs', access: 'open', errors: 'text', ok: { 200: { description: 'An HTML page', schema: { type: 'string' }, types: ['text/html'] } } },
+    get: {
+      summary: 'This document, rendered (Swagger UI)',
+      tag: 'Docs',
+      access: 'open',
+      errors: 'text',
+      ok: { 200: { description: 'An HTML page', schema: { type: 'string' }, types: ['text/html'] } },
+    },
   },
   '/docs/:asset': {
     get: {
@@ -126,19 +168,40 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
       tag: 'Docs',
       access: 'open',
       errors: 'text',
-      ok: { 200: { description: 'The file, cached for a day (ETag)', schema: { type: 'string' }, types: ['text/javascript', 'text/css', 'image/png'] }, 304: { description: 'Not modified' } },
+      ok: {
+        200: { description: 'The file, cached for a day (ETag)', schema: { type: 'string' }, types: ['text/javascript', 'text/css', 'image/png'] },
+        304: { description: 'Not modified' },
+      },
       failures: { 404: 'No such asset' },
     },
   },
 
   '/api/version': {
-    get: { summary: 'The oldest Ollama version among the nodes', tag: 'Ollama models', access: 'client', ok: { 200: { description: 'Versions', schema: ref('VersionResponse') } }, failures: { 503: 'No node answered' } },
+    get: {
+      summary: 'The oldest Ollama version among the nodes',
+      tag: 'Ollama models',
+      access: 'client',
+      ok: { 200: { description: 'Versions', schema: ref('VersionResponse') } },
+      failures: { 503: 'No node answered' },
+    },
   },
   '/api/tags': {
-    get: { summary: 'Models installed, merged over the nodes', tag: 'Ollama models', access: 'client', ok: { 200: { description: 'Models', schema: ref('ModelList') } }, failures: { 503: 'No node answered' } },
+    get: {
+      summary: 'Models installed, merged over the nodes',
+      tag: 'Ollama models',
+      access: 'client',
+      ok: { 200: { description: 'Models', schema: ref('ModelList') } },
+      failures: { 503: 'No node answered' },
+    },
   },
   '/api/ps': {
-    get: { summary: 'Models loaded, merged over the nodes', tag: 'Ollama models', access: 'client', ok: { 200: { description: 'Models', schema: ref('ModelList') } }, failures: { 503: 'No node answered' } },
+    get: {
+      summary: 'Models loaded, merged over the nodes',
+      tag: 'Ollama models',
+      access: 'client',
+      ok: { 200: { description: 'Models', schema: ref('ModelList') } },
+      failures: { 503: 'No node answered' },
+    },
   },
   '/api/show': {
     post: {
@@ -151,10 +214,26 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
     },
   },
   '/api/pull': {
-    post: { summary: 'Pull a model onto the nodes', tag: 'Ollama models', access: 'client', fanOut: true, body: ref('PullRequest'), ok: { 200: progress('pull') }, failures: { 503: 'No node to pull onto' } },
+    post: {
+      summary: 'Pull a model onto the nodes',
+      tag: 'Ollama models',
+      access: 'client',
+      fanOut: true,
+      body: ref('PullRequest'),
+      ok: { 200: progress('pull') },
+      failures: { 503: 'No node to pull onto' },
+    },
   },
   '/api/create': {
-    post: { summary: 'Create a model on the nodes', tag: 'Ollama models', access: 'admin', fanOut: true, body: ref('CreateRequest'), ok: { 200: progress('create') }, failures: { 503: 'No node to create on' } },
+    post: {
+      summary: 'Create a model on the nodes',
+      tag: 'Ollama models',
+      access: 'admin',
+      fanOut: true,
+      body: ref('CreateRequest'),
+      ok: { 200: progress('create') },
+      failures: { 503: 'No node to create on' },
+    },
   },
   '/api/push': {
     post: {
@@ -210,7 +289,14 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
     },
   },
   '/v1/models': {
-    get: { summary: 'Models, merged over the nodes', tag: 'OpenAI', access: 'client', errors: 'openai', ok: { 200: { description: 'Models', schema: ref('OpenAIModelList') } }, failures: { 503: 'No node answered' } },
+    get: {
+      summary: 'Models, merged over the nodes',
+      tag: 'OpenAI',
+      access: 'client',
+      errors: 'openai',
+      ok: { 200: { description: 'Models', schema: ref('OpenAIModelList') } },
+      failures: { 503: 'No node answered' },
+    },
   },
   '/v1/models/:model': {
     get: {
