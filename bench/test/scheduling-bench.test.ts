@@ -92,11 +92,19 @@ describe('bench:scheduling', () => {
       // Unscaled: a request's first token takes at least a prefill, which is simulated seconds × timeScale in wall time.
       expect(s.ttftP50Ms).toBeGreaterThan(50);
       expect(Object.keys(s.utilization).sort()).toEqual(['cpu-box', 'gpu-large', 'gpu-mid', 'gpu-small']);
-      for (const u of Object.values(s.utilization) as number[]) {
+      for (const u of [...Object.values(s.utilization), ...Object.values(s.burstUtilization)] as number[]) {
         expect(u).toBeGreaterThanOrEqual(0);
         expect(u).toBeLessThanOrEqual(1.01);
       }
+      expect(Object.keys(s.burstUtilization).sort()).toEqual(['cpu-box', 'gpu-large', 'gpu-mid', 'gpu-small']);
+      // Every node serves llama3.2, so there is always a group to compare; (max − min) ÷ mean is at most n for n nodes.
+      for (const x of [s.imbalance, s.burstImbalance]) {
+        expect(typeof x).toBe('number');
+        expect(x).toBeGreaterThanOrEqual(0);
+        expect(x).toBeLessThanOrEqual(4);
+      }
     }
+    expect(stdout).toMatch(/utilization in the burst/);
     for (const s of r.strategies) {
       // The capacity self-check: hot requests ran, at about their nominal speed (loose: a busy CI box).
       expect(s.hotSlotRatio).toBeGreaterThan(0.9);

@@ -5,7 +5,8 @@
  * Replays one seeded trace (Zipf model popularity, Poisson arrivals at 80% of the pool's capacity,
  * then a burst at 150%, half of it streamed) against a heterogeneous simulated pool, once per
  * strategy, each on a fresh pool and a fresh balancer. Reports throughput (overall and in the
- * burst), TTFT, latency, cold loads and per-node utilization, all in unscaled time.
+ * burst), TTFT, latency, cold loads and per-node utilization, all in unscaled time; and, next to
+ * seed 002's targets, each node's utilization in the burst and the balancer's load imbalance.
  *
  * `--scale` multiplies the trace's length (the test runs a tiny one); `--time-scale` is the sim's
  * (default 0.1: one simulated second takes 100 ms); `--discovery-ms` is the balancer's
@@ -21,7 +22,7 @@ import { writeJson } from '../common/json-out';
 import { machineInfo } from '../common/machine';
 import { median } from '../common/stats';
 import { NODES, simPoolConfig } from './pool';
-import { checkTargets, diagnosticsTable, markdownReport, resultsTable, selfCheckTable, targetsTable } from './report';
+import { checkTargets, diagnosticsTable, markdownReport, resultsTable, seedTargetsTable, selfCheckTable, targetsTable } from './report';
 import { hotReference } from './reference';
 import { runStrategy } from './run';
 import { summarise, type StrategyResult } from './summary';
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
 
   const nodeIds = NODES.map((n) => n.id);
   console.log(`\n${resultsTable(results, nodeIds)}\n`);
+  console.log(`${seedTargetsTable(results, nodeIds)}\n`);
   console.log(`${diagnosticsTable(results)}\n`);
   const selfCheck = selfCheckTable(results, nodeIds, { estimateRps: trace.capacity.rps, steadyRps: trace.steadyRps, burstRps: trace.burstRps });
   console.log(`${selfCheck}\n`);

@@ -30,6 +30,39 @@ export function resultsTable(results: readonly StrategyResult[], nodeIds: readon
   );
 }
 
+/** Seed 002's targets for a balanced pool: every node busy under saturation, and little spread among them. */
+export const SEED_TARGETS = { utilization: 0.8, imbalance: 0.05 } as const;
+
+/**
+ * Per strategy, the balancer's utilization per node and load imbalance next to seed 002's targets:
+ * at least 80 % utilization of every node under saturation (the burst, at 150 % of capacity), and
+ * under 5 % imbalance. The seed means equal nodes; this pool's differ in speed and models, so the
+ * imbalance is the balancer's own, among the nodes serving the same model (the worst model).
+ */
+export function seedTargetsTable(results: readonly StrategyResult[], nodeIds: readonly string[]): string {
+  const pct = (x: number | null): string => (x === null ? '-' : Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : String(x));
+  const met = (ok: boolean): string => (ok ? 'met' : 'missed');
+  return markdownTable(
+    [
+      'strategy',
+      `utilization in the burst (${nodeIds.join(' / ')})`,
+      `≥ ${SEED_TARGETS.utilization * 100} % on every node`,
+      'imbalance, whole run / burst',
+      `< ${SEED_TARGETS.imbalance * 100} % in the burst`,
+    ],
+    results.map((r) => {
+      const burst = nodeIds.map((id) => r.burstUtilization[id] ?? 0);
+      return [
+        r.name,
+        burst.map((u) => pct(u)).join(' / '),
+        met(burst.every((u) => u >= SEED_TARGETS.utilization)),
+        `${pct(r.imbalance)} / ${pct(r.burstImbalance)}`,
+        r.burstImbalance === null ? '-' : met(r.burstImbalance < SEED_TARGETS.imbalance),
+      ];
+    }),
+  );
+}
+
 export function diagnosticsTable(results: readonly StrategyResult[]): string {
   return markdownTable(
     [
@@ -139,6 +172,8 @@ export function markdownReport(
     'All times are unscaled (simulated) ms; req/s are per unscaled second.',
     '',
     resultsTable(results, nodeIds),
+    '',
+    seedTargetsTable(results, nodeIds),
     '',
     diagnosticsTable(results),
     '',

@@ -4,7 +4,7 @@
  * time (`atMs × timeScale`); every figure is kept in wall ms here and unscaled in summary.ts.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { InferenceRequest, PipelineFactory, type SchedulerObserver } from '@ollama-ring/balancer';
+import { InferenceRequest, PipelineFactory, type SchedulerObserver, peerGroups } from '@ollama-ring/balancer';
 import type { SimNodeState } from '@ollama-ring/ollama-sim';
 import { balancerConfig } from './balancer-config';
 import { simPoolConfig } from './pool';
@@ -29,12 +29,23 @@ export interface RequestRecord {
   loadMs?: number;
 }
 
+/** The balancer's own slot-time counters per node (`PoolView.usage`) at one moment, wall slot-ms. */
+export interface UsageMark {
+  busy: Record<string, number>;
+  capacity: Record<string, number>;
+}
+
 export interface RunResult {
   strategy: string;
   timeScale: number;
   records: RequestRecord[];
-  /** Slot-ms held per node (in-flight count integrated over time), wall. */
-  busyMs: Record<string, number>;
+  /**
+   * The balancer's slot-time counters when the replay started, when the burst began and ended, and
+   * when the last request ended: utilization over any of these spans is Δbusy ÷ Δcapacity.
+   */
+  usage: { start: UsageMark; burstStart: UsageMark; burstEnd: UsageMark; end: UsageMark };
+  /** The nodes serving each model that two or more serve, as the balancer groups them for its imbalance. */
+  peerGroups: Record<string, string[]>;
   slots: Record<string, number>;
   /** Cold loads the balancer knew it caused (`coldLoad` observer events), per node. */
   balancerColdLoads: Record<string, number>;
@@ -72,21 +83,11 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
   const ts = opts.timeScale;
   const sim = await startSimProcess(simPoolConfig(ts));
   const slots = Object.fromEntries(sim.nodes.map((n) => [n.id, 0]));
-  const busyMs: Record<string, number> = Object.fromEntries(sim.nodes.map((n) => [n.id, 0]));
   const balancerColdLoads: Record<string, number> = Object.fromEntries(sim.nodes.map((n) => [n.id, 0]));
   const queueMs: number[] = [];
   const routes: RunResult['routes'] = [];
   // Reset when the replay starts, so route times share the records' clock.
   let born = performance.now();
-  // Utilization integrates each node's in-flight count over time: the scheduler reports the node
-  // (nodeChanged) right after every slot it takes at binding and every slot it frees on completion.
-  const level = new Map<string, { inFlight: number; since: number }>();
-  const nodeChanged = (id: string, inFlight: number): void => {
-    const now = performance.now();
-    const l = level.get(id);
-    if (l) busyMs[id] = (busyMs[id] ?? 0) + l.inFlight * (now - l.since);
-    level.set(id, { inFlight, since: now });
-  };
   // Per binding, how long the request held its slot (until it ended or was re-routed), for diagnosis.
   const open = new Map<number, { since: number; route: RunResult['routes'][number] }>();
   const close = (requestId: number): void => {
@@ -110,7 +111,6 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
       routes.push(route);
       open.set(e.requestId, { since: performance.now(), route });
     },
-    nodeChanged: (node) => nodeChanged(node.id, node.inFlight),
     coldLoad: (nodeId) => void (balancerColdLoads[nodeId] = (balancerColdLoads[nodeId] ?? 0) + 1),
     requestEnded: (e) => {
       close(e.requestId);
@@ -120,24 +120,43 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
   const config = balancerConfig(strategy, sim.nodes, ts, { discoveryMs: opts.discoveryMs });
   for (const n of config.nodes) slots[n.id] = n.maxConcurrentRequests;
   const loop = monitorEventLoopDelay({ resolution: 5 });
+  const timers: NodeJS.Timeout[] = [];
   try {
     factory = await PipelineFactory.fromConfig(config, { observer }).start();
+    const f = factory;
     const pipeline = factory.getPipeline();
+    // Utilization is the balancer's own (busy and capacity slot time per node, which its slot table
+    // books at every bind and release); read at the phase boundaries.
+    const mark = (): UsageMark => {
+      const u = f.getPoolView().usage;
+      return {
+        busy: Object.fromEntries(Object.entries(u).map(([id, x]) => [id, x.busySlotMs])),
+        capacity: Object.fromEntries(Object.entries(u).map(([id, x]) => [id, x.capacitySlotMs])),
+      };
+    };
+    const marks: Partial<RunResult['usage']> = {};
     loop.enable();
     born = performance.now();
+    marks.start = mark();
+    timers.push(setTimeout(() => (marks.burstStart = mark()), trace.steadyMs * ts));
+    timers.push(setTimeout(() => (marks.burstEnd = mark()), (trace.steadyMs + trace.burstMs) * ts));
     const records = await replay(trace, ts, (r, rec, clock) => send(pipeline, r, rec, clock));
     loop.disable();
+    const end = mark();
+    const usage = { start: marks.start, burstStart: marks.burstStart ?? end, burstEnd: marks.burstEnd ?? end, end };
     const learnedLoadMs: RunResult['learnedLoadMs'] = {};
     for (const [node, e] of Object.entries(factory.getPoolView().estimates)) {
       learnedLoadMs[node] = Object.fromEntries(Object.entries(e.models).map(([m, v]) => [m, v.loadMs]));
     }
+    const groups = Object.fromEntries(peerGroups(factory.getPoolView().nodes));
     await factory.stop(1_000);
     factory = undefined;
     return {
       strategy,
       timeScale: ts,
       records,
-      busyMs,
+      usage,
+      peerGroups: groups,
       slots,
       balancerColdLoads,
       queueMs,
@@ -147,6 +166,7 @@ export async function runStrategy(strategy: string, trace: Trace, opts: RunOptio
       loopDelayP99Ms: loop.percentile(99) / 1e6,
     };
   } finally {
+    for (const t of timers) clearTimeout(t);
     loop.disable();
     await factory?.stop(1_000);
     await sim.close();

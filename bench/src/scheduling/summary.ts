@@ -1,7 +1,8 @@
 /** Turns one run's raw wall-clock records into the reported figures, in UNSCALED ms and req/s. */
+import { imbalanceOf } from '@ollama-ring/balancer';
 import { median, percentile } from '../common/stats';
 import { MODELS, NODES, TEMPLATE_TOKENS, estimateCapacity, meanTemplateTokens, nominalServiceMs } from './pool';
-import type { RunResult } from './run';
+import type { RunResult, UsageMark } from './run';
 import { WORKLOAD, meanOutputTokens, meanPromptTokens, modelPopularity, type Trace } from './trace';
 
 export interface StrategyResult {
@@ -18,8 +19,16 @@ export interface StrategyResult {
   latencyP99Ms: number;
   /** Model loads the sim actually performed (its `loadsStarted`; start-up preloads excluded). */
   coldLoads: number;
-  /** Busy slot time ÷ (slots × run time), per node. */
+  /** Busy slot time ÷ (slots × run time), per node, from the balancer's own counters (`PoolView.usage`). */
   utilization: Record<string, number>;
+  /** The same over the burst (arrivals at 150 % of capacity): utilization under saturation. */
+  burstUtilization: Record<string, number>;
+  /**
+   * The balancer's load imbalance over the run and over the burst: (max − min) ÷ mean utilization of
+   * the nodes serving a model, the largest over the models two or more nodes serve; null for none.
+   */
+  imbalance: number | null;
+  burstImbalance: number | null;
   // Diagnostics, beyond the required fields.
   /** Cold loads as the balancer saw them at binding (`coldLoad` events). */
   coldLoadsBalancer: number;
@@ -80,7 +89,11 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
   const coldLoadsByNode = Object.fromEntries(run.sim.map((s) => [s.id, s.loadsStarted]));
   const routedByNode: Record<string, number> = Object.fromEntries(run.sim.map((x) => [x.id, 0]));
   for (const r of run.routes) routedByNode[r.nodeId] = (routedByNode[r.nodeId] ?? 0) + 1;
-  const utilization = Object.fromEntries(Object.entries(run.busyMs).map(([id, busy]) => [id, round(busy / (run.slots[id] * runWallMs), 3)]));
+  const utilization = utilizationBetween(run.usage.start, run.usage.end);
+  const burstUtilization = utilizationBetween(run.usage.burstStart, run.usage.burstEnd);
+  const groups = new Map(Object.entries(run.peerGroups));
+  const imbalance = imbalanceOf(groups, (id) => utilization[id] ?? 0).worst;
+  const burstImbalance = imbalanceOf(groups, (id) => burstUtilization[id] ?? 0).worst;
   return {
     name: run.strategy,
     completed: ok.length,
@@ -92,6 +105,9 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
     latencyP99Ms: round(percentile(latency, 99)),
     coldLoads: run.sim.reduce((a, s) => a + s.loadsStarted, 0),
     utilization,
+    burstUtilization,
+    imbalance: imbalance === null ? null : round(imbalance, 3),
+    burstImbalance: burstImbalance === null ? null : round(burstImbalance, 3),
     coldLoadsBalancer: Object.values(run.balancerColdLoads).reduce((a, b) => a + b, 0),
     coldLoadsByNode,
     evictions: run.sim.reduce((a, s) => a + s.evictions, 0),
@@ -125,6 +141,16 @@ export function summarise(run: RunResult, trace: Trace): StrategyResult {
     learnedLoadRatio: round(learnedLoadRatio(run), 2),
     ...hotService(run, trace),
   };
+}
+
+/** Per node, busy ÷ capacity slot time between two marks of the balancer's counters. */
+function utilizationBetween(from: UsageMark, to: UsageMark): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(to.busy).map((id) => {
+      const capacity = to.capacity[id] - (from.capacity[id] ?? 0);
+      return [id, capacity > 0 ? round((to.busy[id] - (from.busy[id] ?? 0)) / capacity, 3) : 0];
+    }),
+  );
 }
 
 /** A final chunk's load_duration from this many wall ms on means a real load (the balancer's REAL_LOAD_MS). */

@@ -38,6 +38,8 @@ export { DEFAULT_ESTIMATES, type EstimateDefaults, Estimates, type FinalChunkSta
 export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
 export { ControlPlane } from './scheduler/control-plane';
 export type { PoolView, WaitingRequest, HeldSlot, NodeEstimate, ModelEstimate } from './scheduler/pool-view';
+export { type NodeUsage, USAGE_WINDOW_MS } from './nodes/slot-usage';
+export { IMBALANCE_DEFINITION, imbalanceOf, type ModelImbalance, peerGroups, poolUtilization, type PoolUtilization, spread } from './scheduler/load-imbalance';
 export type {
   SchedulerEvent,
   SchedulerEventType,

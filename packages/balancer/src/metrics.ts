@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMetricName } from 'prom-client';
 import { ConfigError } from './errors';
 import { ResourceMetrics } from './metrics-resources';
+import type { PoolUtilization } from './scheduler/load-imbalance';
 import type { SuspicionCause } from './scheduler/observer';
 import { normalizeModel } from '@ollama-ring/protocol';
 import { BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestRecord, type TimeoutPhase } from './metrics-schema';
@@ -27,7 +28,8 @@ const OTHER_MODEL = 'other';
  * `rate_limited_total{limit}`, `backpressure_total`, `queue_rejected_total{reason}`,
  * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`,
  * and the node resource families of {@link ResourceMetrics} (`node_resource_scrapes_total{node,outcome}`,
- * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …).
+ * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …),
+ * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`).
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -73,6 +75,10 @@ export class BalancerMetrics {
   private readonly timeouts: Counter<'phase'>;
   private readonly healthChecks: Counter<'node' | 'outcome'>;
   private readonly suspected: Counter<'node' | 'cause'>;
+  private readonly utilization: Gauge<'node' | 'window'>;
+  private readonly imbalance: Gauge<'window'>;
+  /** Nodes whose utilization was last set, so that those gone from the pool lose their series. */
+  private utilizationNodes = new Set<string>();
 
   private readonly maxModelLabels: number;
   private readonly modelLabels = new Map<string, string>();
@@ -133,6 +139,18 @@ export class BalancerMetrics {
       name: `${p}node_suspected_total`,
       help: 'Times a node was suspected of hanging and probed at once, by cause: first-byte, stall, connect (learned deadlines missed), overdue (a non-streamed answer past its expected time).',
       labelNames: ['node', 'cause'],
+      registers: reg,
+    });
+    this.utilization = new Gauge({
+      name: `${p}node_utilization`,
+      help: 'Busy slot time ÷ capacity slot time of the node, over the last minute (window="1m") or since it joined (window="start").',
+      labelNames: ['node', 'window'],
+      registers: reg,
+    });
+    this.imbalance = new Gauge({
+      name: `${p}load_imbalance`,
+      help: '(max − min) ÷ mean utilization of the nodes serving a model, the largest over models two or more nodes serve; absent when none does.',
+      labelNames: ['window'],
       registers: reg,
     });
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
@@ -260,6 +278,28 @@ export class BalancerMetrics {
     }
   }
 
+  /** Utilization per node and the load imbalance, read at scrape time from a view of the pool. */
+  syncUtilization(u: PoolUtilization): void {
+    const present = new Set(Object.keys(u.nodes));
+    for (const id of this.utilizationNodes) {
+      if (present.has(id)) continue;
+      this.utilization.remove({ node: id, window: '1m' });
+      this.utilization.remove({ node: id, window: 'start' });
+    }
+    this.utilizationNodes = present;
+    for (const [node, n] of Object.entries(u.nodes)) {
+      this.utilization.set({ node, window: '1m' }, n.lastMinute);
+      this.utilization.set({ node, window: 'start' }, n.sinceStart);
+    }
+    for (const [window, v] of [
+      ['1m', u.imbalance.lastMinute],
+      ['start', u.imbalance.sinceStart],
+    ] as const) {
+      if (v === null) this.imbalance.remove({ window });
+      else this.imbalance.set({ window }, v);
+    }
+  }
+
   /** Free slots left in the request ring. */
   setRingBufferRemaining(n: number): void {
     this.ringRemaining.set(n);
@@ -311,6 +351,7 @@ export class BalancerMetrics {
     this.resources.reset();
     this.nodeSeries.clear();
     this.lastNodeGauges.clear();
+    this.utilizationNodes.clear();
     this.seedZeros();
   }
 

@@ -10,6 +10,7 @@ import { Pipeline, PipelineEngine } from './pipeline';
 import { RequestTable } from './request-context';
 import { Estimates } from './scheduler/estimates';
 import { ControlPlane } from './scheduler/control-plane';
+import { poolUtilization } from './scheduler/load-imbalance';
 import type { SchedulerEvent } from './scheduler/scheduler-events';
 import { OutcomePipeline } from './outcomes/outcome-pipeline';
 import { combineObservers, type SchedulerObserver } from './scheduler/observer';
@@ -204,6 +205,7 @@ export class PipelineFactory {
         p.metrics.syncNodeGauges(view.nodes, view.at);
         p.metrics.resources.sync(view.nodes);
         p.metrics.syncQueueDepths(view.queue.byModel);
+        p.metrics.syncUtilization(poolUtilization(view));
         return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();
       },
     };

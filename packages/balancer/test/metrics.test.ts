@@ -149,6 +149,27 @@ describe('BalancerMetrics', () => {
     expect(await m.scrape()).toContain('ollama_lb_retries_total{node="gpu-1"} 1');
   });
 
+  it('syncUtilization writes both windows per node and the imbalance; a node that left loses its series', async () => {
+    const m = new BalancerMetrics();
+    const u = (lastMinute: number, sinceStart: number) => ({ busySlotMs: 0, capacitySlotMs: 0, lastMinute, sinceStart });
+    m.syncUtilization({ nodes: { a: u(1, 0.5), b: u(0, 0.25) }, imbalance: { lastMinute: 2, sinceStart: 0.5, byModel: {} } });
+    let t = await m.scrape();
+    expect(t).toContain('# TYPE ollama_lb_node_utilization gauge\n');
+    expect(samples(t, 'ollama_lb_node_utilization').sort()).toEqual([
+      'ollama_lb_node_utilization{node="a",window="1m"} 1',
+      'ollama_lb_node_utilization{node="a",window="start"} 0.5',
+      'ollama_lb_node_utilization{node="b",window="1m"} 0',
+      'ollama_lb_node_utilization{node="b",window="start"} 0.25',
+    ]);
+    expect(samples(t, 'ollama_lb_load_imbalance').sort()).toEqual(['ollama_lb_load_imbalance{window="1m"} 2', 'ollama_lb_load_imbalance{window="start"} 0.5']);
+    // b leaves the pool, and no model has two nodes any more.
+    m.syncUtilization({ nodes: { a: u(1, 0.5) }, imbalance: { lastMinute: null, sinceStart: null, byModel: {} } });
+    t = await m.scrape();
+    expect(samples(t, 'ollama_lb_node_utilization')).toHaveLength(2);
+    expect(t).not.toContain('node="b"');
+    expect(samples(t, 'ollama_lb_load_imbalance')).toEqual([]);
+  });
+
   it('has its own registry: two instances with one prefix never collide', async () => {
     const a = new BalancerMetrics();
     const b = new BalancerMetrics();

@@ -17,6 +17,8 @@ export { addAdminRoutes, nodeSpecOf } from './http/admin-routes';
 export { addModelRoutes, GATEWAY_VERSION } from './http/model-routes';
 export { addModelAdminRoutes } from './http/model-admin-routes';
 export { addOpenAIModelRoutes, type OpenAIModel } from './http/openai-model-routes';
+export { addDocsRoutes } from './http/docs-routes';
+export { ApiDocError, documentedRoutes, openApiDocument, type ServedRoute } from './http/api-doc/document';
 export { NODES_HEADER, targetNodes, fanOutCall, fanOutProgress, type NodeResult } from './http/fan-out';
 export { listModels, compareVersions, type Listing, type ModelEntry, type MergedEntry } from './http/model-listing';
 export { refreshModels } from './http/model-sync';

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,10 @@ describe('npm i -g of the packed server', () => {
     // Beyond the entry point: the bundled balancer loads and validates a config.
     const check = await run('ollama-ring', ['check-config', '--json'], { cwd: dir, env: { ...env, OLLAMA_RING_NODES: 'gpu-1=http://10.0.0.5:11434*4' } });
     expect(JSON.parse(check.stdout)).toMatchObject({ nodes: [{ id: 'gpu-1', url: 'http://10.0.0.5:11434', maxConcurrentRequests: 4 }] });
+    // The /docs page's files are in it; swagger-ui-dist's install-time usage report is not.
+    const installed = join(prefix, 'lib', 'node_modules', '@ollama-ring', 'server', 'node_modules');
+    expect(existsSync(join(installed, 'swagger-ui-dist', 'swagger-ui-bundle.js'))).toBe(true);
+    expect(existsSync(join(installed, '@scarf'))).toBe(false);
     // The demo's optional dependencies (the emulator, the ollama client) are in the tarball too.
     const demo = await run('ollama-ring', ['demo', '--duration', '1', '--no-color'], { cwd: dir, env, maxBuffer: 1 << 24 });
     expect(demo.stdout).toMatch(/Shut down: gateway drained and closed/);

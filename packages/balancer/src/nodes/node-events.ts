@@ -20,6 +20,8 @@ export interface PoolMembership {
   readonly estimates: Estimates;
   config: BalancerConfig;
   strategy: Strategy;
+  /** The scheduler's clock (epoch ms): a node's utilization counts from when it joins. */
+  now(): number;
   /** Keeps the dispatcher's connection pools in step with the node list. */
   syncDispatcher(): void;
   /** Forgets a removed node once it has nothing in flight. */
@@ -118,7 +120,7 @@ export function addNode(s: PoolMembership, spec: NodeSpec): PoolNode {
     // Removed but still finishing requests: bring back the same node, so that their completions
     // free the slots it counts (a new PoolNode would start at 0 and be sent more than its slots).
     if (spec.metricsUrl !== existing.spec.metricsUrl) existing.resourceSample = undefined;
-    existing.spec = spec;
+    respec(s, existing, spec);
     existing.removed = false;
     existing.draining = false;
     existing.adminDisabled = false;
@@ -126,7 +128,7 @@ export function addNode(s: PoolMembership, spec: NodeSpec): PoolNode {
     s.syncDispatcher();
     return existing;
   }
-  const node = new PoolNode(spec, breakerOptions(s.config));
+  const node = new PoolNode(spec, breakerOptions(s.config), s.now());
   s.nodes.set(spec.id, node);
   s.syncDispatcher();
   return node;
@@ -155,14 +157,14 @@ export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrate
     const node = s.nodes.get(spec.id);
     if (node) {
       if (spec.metricsUrl !== node.spec.metricsUrl) node.resourceSample = undefined;
-      node.spec = spec;
+      respec(s, node, spec);
       if (node.removed) {
         // Back after a removal it was still draining from. An admin drain, by contrast, survives reloads.
         node.removed = false;
         node.draining = false;
       }
       node.breaker.reconfigure(breakerOptions(cfg));
-    } else s.nodes.set(spec.id, new PoolNode(spec, breakerOptions(cfg)));
+    } else s.nodes.set(spec.id, new PoolNode(spec, breakerOptions(cfg), s.now()));
   }
   for (const node of [...s.nodes.values()]) if (!keep.has(node.id)) removeNode(s, node.id);
   s.estimates.retainNodes(keep);
@@ -181,4 +183,10 @@ function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recove
     recoveryMs: cfg.healthCheck.circuitBreakerRecoveryMs,
     halfOpenRequests: cfg.healthCheck.halfOpenRequests,
   };
+}
+
+/** Gives a node its new spec; its capacity until now is booked at the slots it had. */
+function respec(s: PoolMembership, node: PoolNode, spec: NodeSpec): void {
+  node.usage.advance(s.now(), node.inFlight, node.spec.maxConcurrentRequests);
+  node.spec = spec;
 }

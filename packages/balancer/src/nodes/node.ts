@@ -3,6 +3,7 @@ import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from '.
 import { nodeUrlParts, type NodeUrlParts } from './node-url';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
 import type { NodeResources } from './resource-signals';
+import { SlotUsage } from './slot-usage';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 
@@ -72,12 +73,16 @@ export class PoolNode {
    * Strategies read {@link resources} instead, which also leaves out stale ones.
    */
   resourceSample: NodeResources | undefined = undefined;
+  /** Busy and capacity slot time, for utilization; the slot table books every change of `inFlight` here. */
+  readonly usage: SlotUsage;
   /** {@link address} for the URL it was worked out from (a reload may change the URL). */
   private parts?: { url: string; parts: NodeUrlParts };
 
-  constructor(spec: NodeSpec, breaker: CircuitBreakerOptions) {
+  /** `since`: when it joined the pool, on the scheduler's clock (epoch ms): its utilization counts from then. */
+  constructor(spec: NodeSpec, breaker: CircuitBreakerOptions, since = Date.now()) {
     this.spec = spec;
     this.breaker = new CircuitBreaker(breaker);
+    this.usage = new SlotUsage(since);
   }
 
   get id(): string {

@@ -38,7 +38,7 @@ export class CompletionHandler {
     const { pool, observer } = this.d;
     const now = pool.now();
     const node = pool.nodes.get(nodeId);
-    if (node) pool.slots.release(node, requestId);
+    if (node) pool.slots.release(node, requestId, now);
     // A dispatching request stays in the table until this event, so this is only a safeguard: the
     // slot is freed above whatever happens next.
     const ctx = this.d.table.get(requestId);

@@ -2,6 +2,7 @@ import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
 import type { NodeUrlParts } from '../nodes/node-url';
 import type { MonitorTarget } from '../nodes/health-monitor';
+import type { NodeUsage } from '../nodes/slot-usage';
 import type { LeaseCounts } from './leases';
 import type { PoolState } from './pool-state';
 
@@ -62,6 +63,8 @@ export interface PoolView {
   readonly slots: readonly HeldSlot[];
   readonly queue: { readonly depth: number; readonly byModel: Readonly<Record<string, number>>; readonly waiting: readonly WaitingRequest[] };
   readonly estimates: Readonly<Record<string, NodeEstimate>>;
+  /** Each node's utilization (busy over capacity slot time) at `at`, since it joined and over the last minute. */
+  readonly usage: Readonly<Record<string, NodeUsage>>;
   /** Ids of the nodes the config (at start or the last reload) defines; every other node was added at run time. */
   readonly configuredNodeIds: readonly string[];
   /** Leases (`pipeline.select`) holding a slot now, and those taken back at their TTL since start. */
@@ -91,7 +94,9 @@ export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlPar
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
 export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string>; leaseCounts(): LeaseCounts }): PoolView {
   const nodes = [...s.nodes.values()];
+  const at = s.now();
   const estimates: Record<string, NodeEstimate> = {};
+  const usage: Record<string, NodeUsage> = {};
   const slots: HeldSlot[] = [];
   const byModel = s.estimates.snapshot();
   for (const n of nodes) {
@@ -102,6 +107,7 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
       successRate: s.estimates.successRate(n.id),
       models: byModel[n.id] ?? {},
     };
+    usage[n.id] = n.usage.read(at, n.inFlight, n.spec.maxConcurrentRequests);
     for (const h of s.slots.holders(n.id)) slots.push({ nodeId: n.id, requestId: h.requestId, model: h.model, since: h.startedAt });
   }
   const waiting = s.queue.inOrder().map((w) => ({
@@ -113,13 +119,14 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
     deadline: w.deadline,
   }));
   return {
-    at: s.now(),
+    at,
     strategy: s.strategy.name,
     live: s.liveCount(),
     nodes: viewNodes(s),
     slots,
     queue: { depth: s.queue.size, byModel: Object.fromEntries(s.queue.depthByModel()), waiting },
     estimates,
+    usage,
     configuredNodeIds: [...s.configuredNodeIds()],
     leases: s.leaseCounts(),
   };

@@ -15,7 +15,7 @@ const NO_WORK: SlotWork = Object.freeze({ promptTokens: 0 });
 /**
  * Which request holds which slot on which node, and since when. The scheduler is its only writer:
  * `acquire` on binding, `release` on completion, and nothing else moves a node's in-flight count,
- * so slots cannot leak. The start times let the predictive strategy estimate when a busy node will
+ * so slots cannot leak, and each change is booked in the node's utilization (`PoolNode.usage`). The start times let the predictive strategy estimate when a busy node will
  * next have a free slot.
  */
 export class SlotTable {
@@ -31,16 +31,18 @@ export class SlotTable {
     if (m.has(requestId)) return;
     const key = normalizeModel(model);
     m.set(requestId, { requestId, model: key, startedAt: now, work });
+    node.usage.advance(now, node.inFlight, node.spec.maxConcurrentRequests);
     node.inFlight++;
     node.inFlightByModel.set(key, (node.inFlightByModel.get(key) ?? 0) + 1);
   }
 
-  /** Frees the slot `requestId` holds on `node`; false when it held none (already released). */
-  release(node: PoolNode, requestId: number): boolean {
+  /** Frees the slot `requestId` holds on `node` at `now`; false when it held none (already released). */
+  release(node: PoolNode, requestId: number, now: number): boolean {
     const m = this.byNode.get(node.id);
     const h = m?.get(requestId);
     if (!m || !h) return false;
     m.delete(requestId);
+    node.usage.advance(now, node.inFlight, node.spec.maxConcurrentRequests);
     node.inFlight = Math.max(0, node.inFlight - 1);
     const n = (node.inFlightByModel.get(h.model) ?? 1) - 1;
     if (n > 0) node.inFlightByModel.set(h.model, n);

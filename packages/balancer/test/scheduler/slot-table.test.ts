@@ -31,19 +31,19 @@ describe('SlotTable', () => {
     const t = new SlotTable();
     t.acquire(n, 1, 'm', 0);
     t.acquire(n, 2, 'm', 0);
-    expect(t.release(n, 1)).toBe(true);
-    expect(t.release(n, 1)).toBe(false);
+    expect(t.release(n, 1, 0)).toBe(true);
+    expect(t.release(n, 1, 0)).toBe(false);
     expect(n.inFlight).toBe(1);
     expect(n.inFlightByModel.get('m:latest')).toBe(1);
-    expect(t.release(n, 2)).toBe(true);
+    expect(t.release(n, 2, 0)).toBe(true);
     expect(n.inFlight).toBe(0);
     expect(n.inFlightByModel.has('m:latest')).toBe(false);
     expect(t.total()).toBe(0);
   });
 
   test.each<[string, (t: SlotTable, a: PoolNode, b: PoolNode) => boolean]>([
-    ['a request never acquired', (t, a) => t.release(a, 42)],
-    ['a node never seen', (t, _a, b) => t.release(b, 1)],
+    ['a request never acquired', (t, a) => t.release(a, 42, 0)],
+    ['a node never seen', (t, _a, b) => t.release(b, 1, 0)],
   ])('release of %s is false and changes nothing', (_name, op) => {
     const a = makeNode('a');
     const b = makeNode('b');
@@ -60,7 +60,7 @@ describe('SlotTable', () => {
     const t = new SlotTable();
     t.acquire(a, 1, 'm', 0);
     t.acquire(b, 1, 'm', 0);
-    t.release(a, 1);
+    t.release(a, 1, 0);
     expect([a.inFlight, b.inFlight]).toEqual([0, 1]);
   });
 
@@ -82,7 +82,7 @@ describe('SlotTable', () => {
     t.acquire(a, 1, 'm', 0);
     t.dropNode('a');
     expect(t.inFlightOn('a')).toBe(1);
-    expect(t.release(a, 1)).toBe(true);
+    expect(t.release(a, 1, 0)).toBe(true);
     t.dropNode('a');
     expect(t.inFlightOn('a')).toBe(0);
   });

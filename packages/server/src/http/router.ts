@@ -40,6 +40,11 @@ export class Router {
     return this;
   }
 
+  /** What is served: each route's methods and pattern, in the order added (the API document is built from this). */
+  list(): { methods: string[]; pattern: string }[] {
+    return this.routes.map((r) => ({ methods: [...r.methods], pattern: `/${r.segments.join('/')}` }));
+  }
+
   match(method: string, path: string): RouteMatch {
     const segs = split(path);
     const allow = new Set<string>();

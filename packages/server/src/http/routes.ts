@@ -2,6 +2,7 @@ import { flavorOfPath } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { addAdminRoutes } from './admin-routes';
 import { addBlobRoutes } from './blob-routes';
+import { addDocsRoutes } from './docs-routes';
 import { addHealthRoutes } from './health-routes';
 import { NODE_HEADER } from './http-sink';
 import { addModelAdminRoutes } from './model-admin-routes';
@@ -67,10 +68,20 @@ function logged(add: AddRoutes): AddRoutes {
 /**
  * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
  * and metrics, `/api/stats`, the Ollama model routes (listings, show, version, pull, and the
- * admin-only delete, copy, create, push and blobs), OpenAI's `/v1/models`, and the admin API. Each request but
+ * admin-only delete, copy, create, push and blobs), OpenAI's `/v1/models`, the admin API, and the API's
+ * own documentation (`/openapi.json`, `/docs`). Each request but
  * the probes' gets a line in the request log, and is tracked so that `Gateway.close()` lets it
  * finish within the grace period (a pull's progress stream, say) before cutting it.
  *
  * @example const gw = new Gateway({ factory, routes: allRoutes, loadConfig: () => loadConfig(file).config });
  */
-export const allRoutes: AddRoutes[] = [addHealthRoutes, addStatsRoutes, addModelRoutes, addModelAdminRoutes, addBlobRoutes, addOpenAIModelRoutes, addAdminRoutes].map(logged);
+export const allRoutes: AddRoutes[] = [
+  addHealthRoutes,
+  addStatsRoutes,
+  addModelRoutes,
+  addModelAdminRoutes,
+  addBlobRoutes,
+  addOpenAIModelRoutes,
+  addAdminRoutes,
+  addDocsRoutes,
+].map(logged);

@@ -1,4 +1,4 @@
-import type { NodeSnapshot } from '@ollama-ring/balancer';
+import { IMBALANCE_DEFINITION, type NodeSnapshot, poolUtilization } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { requireClient, sendJson } from './route-util';
 import type { Router } from './router';
@@ -31,6 +31,8 @@ export interface InstanceStats {
   gpu_free_mem: number | null;
   /** Every resource signal of the node's exporter (`nodes[].metricsUrl`) and its age; null without fresh ones. */
   resources: ResourceStats | null;
+  /** Busy slot time ÷ capacity slot time (0–1), over the last minute and since the node joined the pool. */
+  utilization: { last_minute: number; since_start: number };
 }
 
 /** A node's resource signals in `/api/stats` (absent signals are left out). */
@@ -44,6 +46,20 @@ export interface ResourceStats {
   age_ms: number;
 }
 
+/** Two figures, over the last minute and since start. */
+interface Windows<T> {
+  last_minute: T;
+  since_start: T;
+}
+
+/** `/api/stats`' `load_imbalance`: how unevenly the nodes that serve the same models are used. */
+export interface ImbalanceStats extends Windows<number | null> {
+  /** How the figures are computed (`IMBALANCE_DEFINITION`). */
+  definition: string;
+  /** Per model that two or more nodes serve: those nodes, and their spread. */
+  by_model: Record<string, Windows<number> & { nodes: readonly string[] }>;
+}
+
 /** `/api/stats`' body. */
 export interface StatsBody {
   total_instances: number;
@@ -55,13 +71,14 @@ export interface StatsBody {
   /** Requests admitted and not finished: queued, backing off, or in flight. */
   requests_in_progress: number;
   queue: { depth: number; by_model: Record<string, number> };
+  load_imbalance: ImbalanceStats;
   instances: Record<string, InstanceStats>;
 }
 
 /**
  * `GET /api/stats`: node counts by health, per-node activity, error rate, availability, resident
- * models and resource signals (a node with `metricsUrl`), and the wait queue's depth per model. Client
- * API keys apply, as for the rest of `/api`.
+ * models, resource signals (a node with `metricsUrl`) and utilization, the pool's load imbalance,
+ * and the wait queue's depth per model. Client API keys apply, as for the rest of `/api`.
  *
  * @example new Gateway({ factory, routes: [addStatsRoutes] });
  */
@@ -83,6 +100,7 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
   const checks = await healthCheckCounts(gw);
   const now = Date.now();
   const count = (h: NodeSnapshot['health']) => nodes.filter((n) => n.health === h).length;
+  const util = poolUtilization(view);
   const instances: Record<string, InstanceStats> = {};
   for (const n of nodes) {
     const c = checks.get(n.id);
@@ -107,6 +125,7 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
       circuit_breaker_open: n.breakerState === 'open',
       circuit_breaker_state: n.breakerState,
       ...resourceStats(n.resources),
+      utilization: { last_minute: fraction(util.nodes[n.id]?.lastMinute ?? 0), since_start: fraction(util.nodes[n.id]?.sinceStart ?? 0) },
     };
   }
 
@@ -119,6 +138,14 @@ export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
     strategy: view.strategy,
     requests_in_progress: view.live,
     queue: { depth: view.queue.depth, by_model: { ...view.queue.byModel } },
+    load_imbalance: {
+      definition: IMBALANCE_DEFINITION,
+      last_minute: util.imbalance.lastMinute === null ? null : fraction(util.imbalance.lastMinute),
+      since_start: util.imbalance.sinceStart === null ? null : fraction(util.imbalance.sinceStart),
+      by_model: Object.fromEntries(
+        Object.entries(util.imbalance.byModel).map(([m, g]) => [m, { nodes: g.nodes, last_minute: fraction(g.lastMinute), since_start: fraction(g.sinceStart) }]),
+      ),
+    },
     instances,
   };
 }
@@ -160,4 +187,9 @@ function resourceStats(r: NodeSnapshot['resources']): Pick<InstanceStats, 'cpu_l
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** A ratio, to four decimals. */
+function fraction(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
 }

@@ -32,6 +32,9 @@ export const ROUTES: readonly { path: string; methods: readonly string[] }[] = [
   { path: '/admin/nodes', methods: ['GET', 'POST'] },
   { path: '/admin/strategy', methods: ['GET', 'POST'] },
   { path: '/admin/queue', methods: ['GET'] },
+  { path: '/openapi.json', methods: ['GET', 'HEAD'] },
+  { path: '/docs', methods: ['GET', 'HEAD'] },
+  { path: '/docs/swagger-ui.css', methods: ['GET', 'HEAD'] },
 ];
 
 /** Methods: the routes' own, every other one llhttp knows, lower-case and made-up tokens. */
