@@ -117,6 +117,16 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
       failures: { 503: 'No node can serve (the body is the same shape, with `error`)' },
     },
   },
+  '/api/health': {
+    get: {
+      summary: "The pool's health, per node: the same answer as `/health`",
+      description: 'No credentials: probes call it. The path some pool managers probe.',
+      tag: 'Status',
+      access: 'open',
+      ok: { 200: { description: 'At least one node can serve', schema: ref('Health') } },
+      failures: { 503: 'No node can serve (the body is the same shape, with `error`)' },
+    },
+  },
   '/ready': {
     get: {
       summary: "The gateway's readiness",
