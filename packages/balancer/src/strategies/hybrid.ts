@@ -127,7 +127,7 @@ export class HybridStrategy implements Strategy {
     const w = this.settings.weights;
     return candidates
       .map((node): HybridScore => {
-        const capacity = capacityScore(node, req.model);
+        const capacity = capacityScore(node, req.model, ctx.now, req.optionsSignature);
         const health = healthScore(node, ctx);
         const responseMs = expectedResponseMs(node, req, ctx);
         const responseTime = responseScore(responseMs, this.settings.responseTimeScaleMs);
@@ -140,7 +140,7 @@ export class HybridStrategy implements Strategy {
   private scoreOf(n: PoolNode, req: RoutingRequest, ctx: RoutingContext): number {
     const w = this.settings.weights;
     // A factor whose weight is 0 is not worked out at all.
-    let s = w.capacity > 0 ? w.capacity * capacityScore(n, req.model) : 0;
+    let s = w.capacity > 0 ? w.capacity * capacityScore(n, req.model, ctx.now, req.optionsSignature) : 0;
     if (w.health > 0) s += w.health * healthScore(n, ctx);
     if (w.responseTime > 0) s += w.responseTime * responseScore(expectedResponseMs(n, req, ctx), this.settings.responseTimeScaleMs);
     if (w.affinity > 0) s += w.affinity * this.affinity(n);
@@ -189,15 +189,22 @@ export class HybridStrategy implements Strategy {
 }
 
 /**
- * The capacity factor: the share of the slots `model` may use on the node that are free now.
- *
- * This is the one place where node resource signals (free GPU memory, CPU load, once the balancer
- * reads them) are to be combined with the slot share, e.g. as the smaller of the two shares. Until
- * then the slots are all the balancer knows of a node's capacity.
+ * The capacity factor: the share of the slots `model` may use on the node that are free now,
+ * bounded by the node's resource signals when its exporter gives fresh ones (`nodes[].metricsUrl`):
+ * the CPU's headroom (1 − load per core), and, when the model is cold there and would have to be
+ * loaded, the share of GPU memory free. The tightest of these is the node's capacity; a node
+ * without signals is scored on its slots alone (neutral, neither bonus nor penalty).
  */
-export function capacityScore(node: PoolNode, model: string): number {
-  const slotShare = node.freeSlots(model) / node.slotsFor(model);
-  return Math.min(1, Math.max(0, slotShare));
+export function capacityScore(node: PoolNode, model: string, now: number, optionsSignature = ''): number {
+  let share = node.freeSlots(model) / node.slotsFor(model);
+  const r = node.resources(now);
+  if (r !== undefined) {
+    if (r.cpuLoadPerCore !== undefined) share = Math.min(share, 1 - r.cpuLoadPerCore);
+    if (r.gpuMemFreeBytes !== undefined && r.gpuMemTotalBytes !== undefined && r.gpuMemTotalBytes > 0 && !node.isHot(model, optionsSignature, now)) {
+      share = Math.min(share, r.gpuMemFreeBytes / r.gpuMemTotalBytes);
+    }
+  }
+  return Math.min(1, Math.max(0, share));
 }
 
 /** The health factor: learned success rate, halved while DEGRADED and again while the breaker is half-open (on trial). */

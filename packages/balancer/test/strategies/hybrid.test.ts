@@ -119,6 +119,28 @@ describe('the factors, from what the balancer knows', () => {
     ]);
   });
 
+  it('capacity: bounded by fresh resource signals (CPU headroom; free GPU memory when the model must be loaded), slots alone without them', () => {
+    const GiB = 2 ** 30;
+    const gpu = { gpuMemFreeBytes: 2 * GiB, gpuMemTotalBytes: 8 * GiB };
+    const nodes = [
+      node('cpu-busy', { slots: 4, resources: { cpuLoadPerCore: 0.9 } }), // slots 1, CPU headroom 0.1
+      node('gpu-full-cold', { slots: 4, resources: gpu }), // slots 1, model not resident: GPU 0.25
+      node('gpu-full-hot', { slots: 4, resources: gpu, hot: { [MODEL]: '' } }), // resident: GPU memory is its own
+      node('no-exporter', { slots: 4, inFlight: 1 }), // slots 0.75, neutral
+      node('stale', { slots: 4, staleResources: { cpuLoadPerCore: 1 } }), // stale: slots alone
+    ];
+    const byId = Object.fromEntries(
+      only('capacity')
+        .scoreAll(nodes, request(), context())
+        .map((x) => [x.node.id, x.capacity]),
+    );
+    expect(byId['cpu-busy']).toBeCloseTo(0.1, 12);
+    expect(byId['gpu-full-cold']).toBeCloseTo(0.25, 12);
+    expect(byId['gpu-full-hot']).toBe(1);
+    expect(byId['no-exporter']).toBe(0.75);
+    expect(byId.stale).toBe(1);
+  });
+
   it('health: success rate, halved while DEGRADED and while the breaker is half-open', () => {
     const est = new Estimates();
     observe(est, 'a', 1000);
