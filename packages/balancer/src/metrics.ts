@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMetricName } from 'prom-client';
 import { ConfigError } from './errors';
 import type { SuspicionCause } from './scheduler/observer';
+import type { FallbackReason } from './scheduler/hint-rules';
 import { normalizeModel } from '@ollama-ring/protocol';
 import { BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestRecord, type TimeoutPhase } from './metrics-schema';
 
@@ -24,7 +25,8 @@ const OTHER_MODEL = 'other';
  * `node_loaded_models{node}`, `ringbuffer_remaining`, `queue_depth{model}`, `queue_wait_seconds`,
  * `cold_loads_total{node,model}`, `retries_total{node}`, `tokens_generated_total{node,model}`,
  * `rate_limited_total{limit}`, `backpressure_total`, `queue_rejected_total{reason}`,
- * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`.
+ * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`,
+ * `fallbacks_total{model,fallback,reason}`.
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -65,6 +67,7 @@ export class BalancerMetrics {
   private readonly timeouts: Counter<'phase'>;
   private readonly healthChecks: Counter<'node' | 'outcome'>;
   private readonly suspected: Counter<'node' | 'cause'>;
+  private readonly fallbacks: Counter<'model' | 'fallback' | 'reason'>;
 
   private readonly maxModelLabels: number;
   private readonly modelLabels = new Map<string, string>();
@@ -119,6 +122,12 @@ export class BalancerMetrics {
       name: `${p}node_suspected_total`,
       help: 'Times a node was suspected of hanging and probed at once, by cause: first-byte, stall, connect (learned deadlines missed), overdue (a non-streamed answer past its expected time).',
       labelNames: ['node', 'cause'],
+      registers: reg,
+    });
+    this.fallbacks = new Counter({
+      name: `${p}fallbacks_total`,
+      help: 'Requests switched to their fallback model, by the model asked for, the fallback, and why: not_installed, unavailable (its nodes down, breaker open, disabled or draining), deadline (none could start it before its queue deadline), budget (none could meet its latency budget).',
+      labelNames: ['model', 'fallback', 'reason'],
       registers: reg,
     });
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
@@ -176,12 +185,17 @@ export class BalancerMetrics {
     this.coldLoads.inc(this.track(this.coldLoads, { node, model: this.modelLabel(model) }));
   }
 
-  /** A request is retried after failing on `node`. */
+  /** A request was switched from `model` to its `fallback` model (see `fallbacks_total`). */
+  recordFallback(model: string, fallback: string, reason: FallbackReason): void {
+    this.fallbacks.inc({ model: this.modelLabel(model), fallback: this.modelLabel(fallback), reason });
+  }
+
   /** A node was suspected of hanging (see `node_suspected_total`). */
   recordSuspected(node: string, cause: SuspicionCause): void {
     this.suspected.inc(this.track(this.suspected, { node, cause }));
   }
 
+  /** A request is retried after failing on `node`. */
   recordRetry(node: string): void {
     this.retries.inc(this.track(this.retries, { node }));
   }

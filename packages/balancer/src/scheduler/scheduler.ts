@@ -9,6 +9,7 @@ import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
+import { ModelFallback } from './model-fallback';
 import type { Estimates } from './estimates';
 import type { Outcome } from './observer';
 import type { PoolState, Queued, SchedulerPort } from './pool-state';
@@ -78,9 +79,10 @@ export class Scheduler implements PoolState, SchedulerPort {
     const isStopped = () => this.stopped;
     const { observer, arena, table } = deps;
     this.timers = new WaitTimers({ pool: this, observer, finish, post, isStopped });
+    const fallbacks = new ModelFallback({ pool: this, arena, observer });
     this.admission = new AdmissionControl({
       pool: this,
-      arena,
+      fallbacks,
       observer,
       finish,
       pump: () => this.pump(),
@@ -93,6 +95,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       pool: this,
       createStrategy: deps.createStrategy,
       limiter: deps.limiter,
+      fallbacks,
       observer,
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),
