@@ -1,7 +1,18 @@
 // The rules of the latency budget and the fallback model, as pure functions of what the scheduler
 // knows (hint-rules.ts): tables of nodes, estimates and limits, and what the rules make of them.
 import { Estimates } from '../../src/scheduler/estimates';
-import { type HintFacts, type HintLimits, aheadMs, answerMs, bestLatenessMs, budgetCandidates, latenessMs, meetsBudget, shouldFallBack, startMs } from '../../src/scheduler/hint-rules';
+import {
+  type HintFacts,
+  type HintLimits,
+  aheadMs,
+  answerMs,
+  bestLatenessMs,
+  budgetCandidates,
+  latenessMs,
+  meetsBudget,
+  shouldFallBack,
+  startMs,
+} from '../../src/scheduler/hint-rules';
 import { MODEL, NOW, context, node } from '../strategies/fixtures';
 
 const facts = (f: Partial<HintFacts> = {}): HintFacts => ({ model: MODEL, promptTokens: 100, stream: true, optionsSignature: '', ...f });

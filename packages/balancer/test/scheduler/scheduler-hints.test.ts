@@ -172,7 +172,12 @@ describe('max_latency: every strategy avoids the nodes predicted to miss it', ()
       ['slow', 2_000],
     ] as const) {
       h.estimates.recordCompletion(id, 'm:latest', undefined, { ttftMs: firstByte, latencyMs: firstByte * 3, hotStream: true });
-      h.estimates.recordCompletion(id, 'm:latest', { loadMs: 1_000, promptTokens: 2, promptEvalMs: 1, evalTokens: 10, evalMs: 10, totalMs: 1_100 }, { ttftMs: 1_100, latencyMs: 1_200 });
+      h.estimates.recordCompletion(
+        id,
+        'm:latest',
+        { loadMs: 1_000, promptTokens: 2, promptEvalMs: 1, evalTokens: 10, evalMs: 10, totalMs: 1_100 },
+        { ttftMs: 1_100, latencyMs: 1_200 },
+      );
     }
     return h;
   }
@@ -223,7 +228,13 @@ describe('max_latency: every strategy avoids the nodes predicted to miss it', ()
       ['slow', 'm:latest'],
       ['small', 's:latest'],
     ]) {
-      h.scheduler.post({ type: 'models-discovered', nodeId: id, at: Date.now(), probedAt: Date.now(), loaded: [{ model, optionsSignature: null, expiresAt: Date.now() + 600_000 }] });
+      h.scheduler.post({
+        type: 'models-discovered',
+        nodeId: id,
+        at: Date.now(),
+        probedAt: Date.now(),
+        loaded: [{ model, optionsSignature: null, expiresAt: Date.now() + 600_000 }],
+      });
     }
     await settle();
     const r = h.submit({ model: 'm', fallback_model: 's', max_latency: 1_000 });

@@ -5,6 +5,7 @@ import { priorityOf, type RequestHints } from '@ollama-ring/balancer';
  * Per-request routing hints from headers (the body's own hint fields are read by validation):
  * `X-Ollama-Ring-Priority` (number, or high/normal/low), `X-Ollama-Ring-Tags` (comma-separated),
  * `X-Ollama-Ring-Strategy`, `X-Ollama-Ring-Fallback-Model`, `X-Ollama-Ring-Latency-Budget-Ms`.
+ * The last two are honoured under every strategy (see the balancer README, "Hints and strategies").
  */
 export function hintsFromHeaders(req: IncomingMessage): RequestHints {
   const h = (name: string) => {
