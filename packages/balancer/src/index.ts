@@ -57,6 +57,16 @@ export type { MetricsPlacement } from './outcomes/outcome-pipeline';
 export {
   byLoadThenPriority,
   compareIds,
+  compileHybrid,
+  defaultHybridConfig,
+  type HybridConfig,
+  type HybridMatch,
+  type HybridOptions,
+  type HybridRule,
+  type HybridScore,
+  HybridStrategy,
+  type HybridTarget,
+  type HybridWeights,
   DEFAULT_PERFORMANCE_WEIGHTS,
   DEFAULT_PREDICTIVE_OPTIONS,
   DEFAULT_STRATEGY,
@@ -94,7 +104,7 @@ export {
   type TimeoutPhase,
 } from './metrics-schema';
 export { bucketCapacity, DEFAULT_MAX_CLIENTS, isUnlimited, RateLimiter, rateLimitSettings, type RateLimitSettings, sameBucketConfig, type TakeResult, TokenBucket } from './limits';
-export { priorityOf, signatureOf, validateRequest } from './stages/validate-request';
+export { complexityOf, priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export {
   type ApiKeyConfig,
   type BalancerConfig,

@@ -28,6 +28,8 @@ export interface RequestHints {
    * can meet it.
    */
   latencyBudgetMs?: number;
+  /** How demanding the task is (`low`, `high`, or any word the config's `hybrid` rules match on). */
+  complexity?: string;
 }
 
 /**

@@ -77,8 +77,7 @@ export class PipelineFactory {
    * const other = await PipelineFactory.create({ nodes: [{ url: 'http://10.0.0.5:11434' }] }).start();
    */
   static create(source?: string | Readonly<Record<string, unknown>>, opts: FactoryOptions = {}): PipelineFactory {
-    const strategies = (n: string) => StrategyFactory.resolve(n) !== undefined;
-    const loaded = loadConfig(source, { env: opts.env, strategies });
+    const loaded = loadConfig(source, { env: opts.env, strategies: StrategyFactory.accepts });
     const f = new PipelineFactory(loaded.config, opts);
     f.warnings = loaded.warnings;
     f.file = loaded.source.kind === 'file' ? loaded.source.file : undefined;
@@ -139,7 +138,7 @@ export class PipelineFactory {
       arena,
       dispatcher,
       estimates,
-      createStrategy: (name) => control.customStrategy(name) ?? StrategyFactory.create(name),
+      createStrategy: (name, settings) => control.customStrategy(name) ?? StrategyFactory.create(name, { hybrid: settings?.hybrid }),
       limiter: admission,
       observer: combineObservers(outcomes?.publisher, this.opts.observer),
       replies: control,
@@ -169,7 +168,7 @@ export class PipelineFactory {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(this.file, (next) => void this.reload(next).catch(report), report, {
         env: this.opts.env,
-        strategies: (n) => StrategyFactory.resolve(n) !== undefined,
+        strategies: StrategyFactory.accepts,
       });
       await this.watcher.ready;
     }

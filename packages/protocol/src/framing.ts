@@ -92,8 +92,9 @@ const decoder = new TextDecoder();
  * `[DONE]`.
  */
 export class FinalChunkTracker {
-  private last: Uint8Array = new Uint8Array(0);
-  private pending: Uint8Array = new Uint8Array(0);
+  /** The last non-blank complete line, and what came after the last newline: copies, in buffers reused line after line. */
+  private readonly last = new ByteTail();
+  private readonly pending = new ByteTail();
   private readonly sse: boolean;
 
   /** `contentType`: the response's, which says whether the stream is SSE (see {@link unterminated}). */
@@ -101,24 +102,33 @@ export class FinalChunkTracker {
     this.sse = contentType.includes('event-stream');
   }
 
+  /**
+   * Reads one chunk. What it keeps is copied (the caller may reuse the chunk afterwards), into
+   * buffers of its own that each line reuses: a stream of token lines allocates nothing here.
+   */
   push(chunk: Uint8Array): void {
     const end = chunk.lastIndexOf(NL);
     if (end === -1) {
-      this.pending = append(this.pending, chunk);
+      this.pending.append(chunk, 0, chunk.length);
       return;
     }
-    const rest = chunk.subarray(end + 1).slice();
     // The newest non-blank complete line: walk back over blank ones (SSE ends each event with one).
     for (let e = end; e !== -1;) {
       const prev = e === 0 ? -1 : chunk.lastIndexOf(NL, e - 1);
-      const line = prev === -1 ? append(this.pending, chunk.subarray(0, e)) : chunk.subarray(prev + 1, e);
-      if (nonBlank(line)) {
-        this.last = line.slice();
+      if (prev !== -1) {
+        if (nonBlank(chunk, prev + 1, e)) {
+          this.last.set(chunk, prev + 1, e);
+          break;
+        }
+      } else if (nonBlank(chunk, 0, e) || this.pending.nonBlank()) {
+        // The line began in an earlier chunk: what was pending, then this chunk's head.
+        this.pending.append(chunk, 0, e);
+        this.last.take(this.pending);
         break;
       }
       e = prev;
     }
-    this.pending = rest;
+    this.pending.set(chunk, end + 1, chunk.length);
   }
 
   /**
@@ -127,8 +137,8 @@ export class FinalChunkTracker {
    * durations and counts, which Ollama writes last, are read from the tail.
    */
   lastObject(): Record<string, unknown> | undefined {
-    const tail = nonBlank(this.pending) ? this.pending : this.last;
-    const text = decoder.decode(tail);
+    const tail = this.pending.nonBlank() ? this.pending : this.last;
+    const text = decoder.decode(tail.bytes());
     const whole = parseStreamLine(text);
     if (whole) return whole;
     return tail.length >= MAX_LINE ? metricsOf(text) : undefined;
@@ -142,19 +152,57 @@ export class FinalChunkTracker {
    */
   unterminated(): boolean {
     if (!this.sse) return false;
-    const tail = nonBlank(this.pending) ? this.pending : this.last;
-    return decoder.decode(tail).trim() !== SSE_DONE.trim();
+    const tail = this.pending.nonBlank() ? this.pending : this.last;
+    return decoder.decode(tail.bytes()).trim() !== SSE_DONE.trim();
   }
 }
 
-/** `a` then `b`, keeping only the last MAX_LINE bytes. */
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (b.length >= MAX_LINE) return b.slice(b.length - MAX_LINE);
-  const keepA = Math.min(a.length, MAX_LINE - b.length);
-  const out = new Uint8Array(keepA + b.length);
-  out.set(a.subarray(a.length - keepA), 0);
-  out.set(b, keepA);
-  return out;
+/** The last MAX_LINE bytes of what was written to it, in a buffer that grows as needed and is reused. */
+class ByteTail {
+  private buf = new Uint8Array(256);
+  length = 0;
+
+  /** Replaces the contents with `src[from, to)`. */
+  set(src: Uint8Array, from: number, to: number): void {
+    this.length = 0;
+    this.append(src, from, to);
+  }
+
+  /** Adds `src[from, to)`, keeping only the last MAX_LINE bytes. */
+  append(src: Uint8Array, from: number, to: number): void {
+    if (to - from >= MAX_LINE) {
+      from = to - MAX_LINE;
+      this.length = 0;
+    }
+    const n = to - from;
+    if (n === 0) return;
+    const keep = Math.min(this.length, MAX_LINE - n);
+    const need = keep + n;
+    if (need > this.buf.length) {
+      const grown = new Uint8Array(Math.min(MAX_LINE, Math.max(need, this.buf.length * 2)));
+      grown.set(this.buf.subarray(this.length - keep, this.length), 0);
+      this.buf = grown;
+    } else if (keep < this.length) this.buf.copyWithin(0, this.length - keep, this.length);
+    this.buf.set(src.subarray(from, to), keep);
+    this.length = need;
+  }
+
+  /** Moves `other`'s contents here (swapping buffers, no copy) and empties it. */
+  take(other: ByteTail): void {
+    const buf = this.buf;
+    this.buf = other.buf;
+    this.length = other.length;
+    other.buf = buf;
+    other.length = 0;
+  }
+
+  nonBlank(): boolean {
+    return nonBlank(this.buf, 0, this.length);
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 const METRIC = /"(total_duration|load_duration|prompt_eval_count|prompt_eval_duration|eval_count|eval_duration)":(\d+)/g;
@@ -166,7 +214,7 @@ function metricsOf(text: string): Record<string, unknown> | undefined {
   return out.total_duration === undefined ? undefined : out;
 }
 
-function nonBlank(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 32 && b[i] !== 13 && b[i] !== 9 && b[i] !== NL) return true;
+function nonBlank(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 32 && b[i] !== 13 && b[i] !== 9 && b[i] !== NL) return true;
   return false;
 }

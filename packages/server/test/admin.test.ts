@@ -184,8 +184,12 @@ describe('admin API (no token: loopback clients)', () => {
     for (const bad of [{ strategy: 'fastest' }, { strategy: 5 }, {}]) {
       const r = await call(g.url, 'POST', '/admin/strategy', bad);
       expect(r.status).toBe(400);
-      expect(r.body.error).toMatch(/valid strategies: round-robin, weighted-round-robin, least-in-flight, .*predictive \(aliases: .*least_conn/);
+      expect(r.body.error).toMatch(/valid strategies: round-robin, weighted-round-robin, least-in-flight, .*predictive, hybrid \(aliases: .*least_conn/);
     }
+    // A seed's name that is not a strategy here is refused with what to use instead.
+    const refused = await call(g.url, 'POST', '/admin/strategy', { strategy: 'priority' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/^'priority' is not a strategy here: .*use `performance`.*; valid strategies: /);
     expect((await call(g.url, 'GET', '/admin/strategy')).body.strategy).toBe('round-robin');
   });
 

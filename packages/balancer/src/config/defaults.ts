@@ -3,6 +3,7 @@
  * `config.yaml` (the Java seed's), except where this engine measured better ones (noted inline).
  */
 import type { NodeSpec } from '../nodes/node';
+import { defaultHybridConfig } from '../strategies/hybrid-config';
 import type { BalancerConfig } from './types';
 
 /**
@@ -51,7 +52,7 @@ export function defaultConfig(): BalancerConfig {
     // blob uploads, whose model files may take many minutes on a slow link.
     server: { host: '127.0.0.1', port: 8080, headersTimeoutMs: 10000, requestTimeoutMs: 120000, blobUploadTimeoutMs: 3600000, keepAliveTimeoutMs: 5000 },
     nodes: [],
-    strategy: { type: 'predictive' },
+    strategy: { type: 'predictive', hybrid: defaultHybridConfig() },
     disruptor: {
       ringBufferSize: 1024,
       // lite-blocking, not the seed's yielding: on 2 shared cores a spinning waiter steals the

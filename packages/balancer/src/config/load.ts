@@ -49,14 +49,14 @@ export interface LoadedConfig {
 /**
  * Options of `loadConfig`, `parseConfig` and `resolveConfig`.
  *
- * @example loadConfig('config.yaml', { env: {}, strategies: (n) => StrategyFactory.resolve(n) !== undefined });
+ * @example loadConfig('config.yaml', { env: {}, strategies: StrategyFactory.accepts });
  */
 export interface LoadOptions {
   /** Environment for overrides; `loadConfig` defaults to `process.env`, the others to none. */
   env?: Readonly<Record<string, string | undefined>>;
   /**
    * Strategy names to accept: a list (aliases included) or a predicate, e.g.
-   * `(n) => StrategyFactory.resolve(n) !== undefined`. Unchecked when omitted (the factory checks).
+   * `StrategyFactory.accepts`, which also gives the reason a seed's name is refused. Unchecked when omitted (the factory checks).
    */
   strategies?: StrategyCheck;
 }

@@ -5,16 +5,18 @@
  */
 import { normalizeModel } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
+import { compileHybrid, defaultHybridConfig } from '../strategies/hybrid-config';
 import { defaultConfig, localNode, NODE_DEFAULTS } from './defaults';
 import { isPlainObject, type Segment } from './paths';
 import type { BalancerConfig, BucketConfig } from './types';
 
 /**
- * Which strategy names a config may use: a list, or a predicate.
+ * Which strategy names a config may use: a list, or a predicate; a predicate may return a string
+ * instead of false, the reason the name is refused (it becomes the error's message).
  *
- * @example const check: StrategyCheck = (n) => StrategyFactory.resolve(n) !== undefined;
+ * @example const check: StrategyCheck = StrategyFactory.accepts;
  */
-export type StrategyCheck = readonly string[] | ((name: string) => boolean);
+export type StrategyCheck = readonly string[] | ((name: string) => boolean | string);
 
 /** A node input of any provenance; the schema has already checked the types. */
 export type NodeLike = { readonly [K in keyof NodeSpec]?: unknown };
@@ -36,7 +38,7 @@ export interface MergeResult {
 /**
  * Merges a schema-valid input over the defaults. `strategies`, when given, says which strategy
  * names to accept: a list (aliases included) or a predicate such as
- * `(n) => StrategyFactory.resolve(n) !== undefined`.
+ * `StrategyFactory.accepts` (which also says why a seed's name is refused).
  *
  * @example mergeEffective({ server: { port: 9000 } }).config.server; // { host: '127.0.0.1', port: 9000 }
  */
@@ -95,10 +97,14 @@ export function mergeEffective(input: Record<string, unknown>, strategies?: Stra
     });
   }
   const name = config.strategy.type;
-  if (strategies && !(typeof strategies === 'function' ? strategies(name) : strategies.includes(name))) {
-    const known = typeof strategies === 'function' ? '' : `; known: ${strategies.join(', ')}`;
+  const verdict = !strategies || (typeof strategies === 'function' ? strategies(name) : strategies.includes(name));
+  if (typeof verdict === 'string') problems.push({ segs: ['strategy', 'type'], message: verdict, warning: false });
+  else if (!verdict) {
+    const known = typeof strategies === 'function' || !strategies ? '' : `; known: ${strategies.join(', ')}`;
     problems.push({ segs: ['strategy', 'type'], message: `unknown strategy "${name}"${known}`, warning: false });
   }
+  // Checked whatever the pool's strategy: an admin call or a request may switch to `hybrid` at any time.
+  for (const p of compileHybrid(config.strategy.hybrid ?? defaultHybridConfig(), config.nodes).problems) problems.push({ ...p, segs: ['strategy', 'hybrid', ...p.segs] });
   return { config, problems, usedLocalNode };
 }
 

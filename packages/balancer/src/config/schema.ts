@@ -9,6 +9,7 @@ import { toJson } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
 import { redactCredentials } from '../nodes/node-url';
 import { fromPointer, type Segment } from './paths';
+import type { HybridConfig } from '../strategies/hybrid-config';
 import type { ApiKeyConfig, BalancerConfig } from './types';
 
 /**
@@ -32,7 +33,7 @@ type DeepPartial<T> = {
  */
 export type ConfigInput = DeepPartial<Omit<BalancerConfig, 'nodes' | 'strategy' | 'auth'>> & {
   nodes?: (NodeInput | string)[];
-  strategy?: { type?: string } | string;
+  strategy?: { type?: string; hybrid?: Partial<HybridConfig> } | string;
   auth?: { apiKeys?: (ApiKeyConfig | string)[]; adminToken?: string };
 };
 
@@ -91,6 +92,33 @@ export const NODE_SCHEMA: SchemaObject = obj(
   ['url'],
 );
 
+/** `strategy.hybrid`: types here; the rest (weights not all 0, one effect per rule, priority names) in `compileHybrid`. */
+const hybridTarget = obj({ nodes: strings, tags: strings });
+// Union types need ajv's own keywords under strict mode; these say what was wrong in plain words.
+const stringOrStrings: SchemaObject = { stringOrStrings: true };
+const numberOrString: SchemaObject = { numberOrString: true };
+const HYBRID_SCHEMA: SchemaObject = obj({
+  weights: obj({ capacity: num(0), health: num(0), responseTime: num(0), affinity: num(0) }),
+  responseTimeScaleMs: positive,
+  rules: {
+    type: 'array',
+    items: obj({
+      name: str,
+      match: obj({
+        model: stringOrStrings,
+        priority: numberOrString,
+        minPriority: numberOrString,
+        maxPriority: numberOrString,
+        tags: strings,
+        complexity: stringOrStrings,
+      }),
+      prefer: hybridTarget,
+      require: hybridTarget,
+      weight: positive,
+    }),
+  },
+});
+
 /**
  * The input schema: every section and key of `BalancerConfig`, all optional, unknown keys flagged.
  *
@@ -106,7 +134,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     keepAliveTimeoutMs: timeout,
   }),
   nodes: { type: 'array', items: NODE_SCHEMA },
-  strategy: obj({ type: nonEmpty }),
+  strategy: obj({ type: nonEmpty, hybrid: HYBRID_SCHEMA }),
   disruptor: obj({
     // Capped at 2^24 slots: beyond that the SAB alone runs to gigabytes.
     ringBufferSize: { type: 'integer', minimum: 2, maximum: 2 ** 24, powerOfTwo: true },
@@ -187,6 +215,16 @@ function validatorFor(schema: SchemaObject): ReturnType<Ajv['compile']> {
       schemaType: 'boolean',
       validate: (_on: boolean, data: string) => isHttpUrl(data),
     });
+    ajv.addKeyword({
+      keyword: 'stringOrStrings',
+      schemaType: 'boolean',
+      validate: (_on: boolean, data: unknown) => typeof data === 'string' || (Array.isArray(data) && data.every((x) => typeof x === 'string')),
+    });
+    ajv.addKeyword({
+      keyword: 'numberOrString',
+      schemaType: 'boolean',
+      validate: (_on: boolean, data: unknown) => typeof data === 'string' || (typeof data === 'number' && Number.isFinite(data)),
+    });
   }
   let v = compiled.get(schema);
   if (!v) {
@@ -232,6 +270,10 @@ function toProblem(e: ErrorObject): SchemaProblem {
       return { segs, message: `must be a power of two${got}`, unknownKey: false };
     case 'httpUrl':
       return { segs, message: `must be an http:// or https:// URL with a host${got}`, unknownKey: false };
+    case 'stringOrStrings':
+      return { segs, message: `must be a string or a list of strings${got}`, unknownKey: false };
+    case 'numberOrString':
+      return { segs, message: `must be a number or a name${got}`, unknownKey: false };
     case 'minLength':
       return { segs, message: 'must not be empty', unknownKey: false };
     default:

@@ -1,5 +1,6 @@
 import type { WaitStrategyKind } from '@ollama-ring/disruptor';
 import type { NodeSpec } from '../nodes/node';
+import type { HybridConfig } from '../strategies/hybrid-config';
 
 /** A token bucket's settings; `rps: 0` turns it off. */
 export interface BucketConfig {
@@ -54,7 +55,15 @@ export interface BalancerConfig {
     keepAliveTimeoutMs: number;
   };
   nodes: NodeSpec[];
-  strategy: { type: string };
+  strategy: {
+    type: string;
+    /**
+     * The `hybrid` strategy's weights and affinity rules, read whenever `hybrid` is in use (for the
+     * pool, by an admin call or for one request). The loader always fills it in; a config built by
+     * hand may leave it out for the defaults.
+     */
+    hybrid?: HybridConfig;
+  };
   disruptor: {
     ringBufferSize: number;
     waitStrategy: WaitStrategyKind;

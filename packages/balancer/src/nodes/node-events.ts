@@ -128,8 +128,10 @@ export function removeNode(s: PoolMembership, nodeId: string): void {
  * Applies a reloaded config. Kept: in-flight counts, the waiting queue, breaker states and
  * everything learned about nodes that still exist. Nodes that disappeared drain and go.
  */
-export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrategy: (name: string) => Strategy): void {
-  const strategyChanged = cfg.strategy.type !== s.config.strategy.type;
+export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrategy: (name: string, settings: BalancerConfig['strategy']) => Strategy): void {
+  // Built first: a strategy that cannot be built (unknown name, invalid `hybrid` settings) rejects
+  // the reload before anything has changed.
+  const strategy = sameStrategySettings(cfg.strategy, s.config.strategy) ? undefined : createStrategy(cfg.strategy.type, cfg.strategy);
   s.config = cfg;
   const keep = new Set(cfg.nodes.map((n) => n.id));
   for (const spec of cfg.nodes) {
@@ -146,8 +148,13 @@ export function applyConfig(s: PoolMembership, cfg: BalancerConfig, createStrate
   }
   for (const node of [...s.nodes.values()]) if (!keep.has(node.id)) removeNode(s, node.id);
   s.estimates.retainNodes(keep);
-  if (strategyChanged) s.strategy = createStrategy(cfg.strategy.type);
+  if (strategy) s.strategy = strategy;
   s.syncDispatcher();
+}
+
+/** Same strategy and same settings (reloads are rare: a deep comparison of plain config data is cheap enough). */
+export function sameStrategySettings(a: BalancerConfig['strategy'], b: BalancerConfig['strategy']): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 function breakerOptions(cfg: BalancerConfig): { failureThreshold: number; recoveryMs: number; halfOpenRequests: number } {

@@ -15,7 +15,11 @@ export interface SchedulerDeps {
   arena: ByteArena;
   dispatcher: DispatchPort;
   estimates: Estimates;
-  createStrategy: (name: string) => Strategy;
+  /**
+   * Builds a strategy by name with the config's strategy settings (`strategy.hybrid`, …), which the
+   * scheduler passes from the config in force.
+   */
+  createStrategy: (name: string, settings?: BalancerConfig['strategy']) => Strategy;
   limiter?: AdmissionLimiter;
   observer?: SchedulerObserver;
   /** Where commands are answered (the control plane); without it, command events are applied unanswered. */

@@ -1,6 +1,6 @@
 import type { BalancerConfig } from '../config/types';
 import { BackpressureError, type BalancerError, ValidationError } from '../errors';
-import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, removeNode } from '../nodes/node-events';
+import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, removeNode, sameStrategySettings } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
 import type { RequestContext } from '../request-context';
@@ -71,7 +71,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.config = deps.config;
     this.estimates = deps.estimates;
     this.now = deps.now ?? Date.now;
-    this.strategy = deps.createStrategy(deps.config.strategy.type);
+    this.strategy = deps.createStrategy(deps.config.strategy.type, deps.config.strategy);
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
     applyConfig(this, deps.config, deps.createStrategy);
     const finish = this.finish.bind(this);
@@ -93,7 +93,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.suspicion = new Suspicion({ pool: this, table, observer, probe: deps.probe, armSweep: (ms) => this.timers.armOverdueSweep(ms) });
     this.binder = new SlotBinder({
       pool: this,
-      createStrategy: deps.createStrategy,
+      createStrategy: (name) => deps.createStrategy(name, this.config.strategy),
       limiter: deps.limiter,
       fallbacks,
       observer,
@@ -191,7 +191,7 @@ export class Scheduler implements PoolState, SchedulerPort {
         return this.answer(evt.command, () => snapshotNode(applyNodeCommand(this, evt.nodeId, evt.action)));
       case 'strategy-set':
         return this.answer(evt.command, () => {
-          this.strategy = this.deps.createStrategy(evt.name);
+          this.strategy = this.deps.createStrategy(evt.name, this.config.strategy);
           return this.strategy.name;
         });
       case 'config-reloaded':
@@ -274,7 +274,10 @@ export class Scheduler implements PoolState, SchedulerPort {
     const fileIds = new Set(config.nodes.map((n) => n.id));
     const runtime = [...this.nodes.values()].filter((n) => !n.removed && !this.configuredIds.has(n.id) && !fileIds.has(n.id));
     const effective: BalancerConfig = runtime.length > 0 ? { ...config, nodes: [...config.nodes, ...runtime.map((n) => n.spec)] } : config;
+    const before = this.config.strategy;
     applyConfig(this, effective, this.deps.createStrategy);
+    // Per-request strategies were built with the old settings (a `hybrid` rule may have changed).
+    if (!sameStrategySettings(before, effective.strategy)) this.binder.forgetStrategies();
     this.deps.limiter?.reconfigure?.(effective, this.now());
     this.configuredIds = fileIds;
     return effective;

@@ -1,6 +1,7 @@
 import { NoAvailableNodeError } from '../errors';
 import type { PoolNode } from '../nodes/node';
 import type { RequestContext } from '../request-context';
+import { complexityOf } from '../stages/validate-request';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
 import { StrategyFactory } from '../strategies/strategy-factory';
 import { type HintLimits, bestLatenessMs, budgetCandidates } from './hint-rules';
@@ -181,6 +182,7 @@ export class SlotBinder {
       priority: ctx.priority,
       latencyBudgetMs: ctx.hints.latencyBudgetMs ?? facts.latencyBudgetMs,
       arrivedAt: ctx.arrivedAt,
+      complexity: complexityOf(ctx.hints.complexity) ?? facts.complexity,
       clientKey: ctx.clientKey,
     };
     return ctx.routing;
@@ -204,6 +206,11 @@ export class SlotBinder {
       this.overrides.set(key, strategy);
     }
     return strategy;
+  }
+
+  /** Drops the per-request strategies built so far: the config's strategy settings changed. */
+  forgetStrategies(): void {
+    this.overrides.clear();
   }
 
   /** One routing context per scheduling pass (strategies count their own deferrals within a pass). */

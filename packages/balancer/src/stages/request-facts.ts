@@ -22,6 +22,8 @@ export interface RequestFacts {
   strategy?: string;
   fallbackModel?: string;
   latencyBudgetMs?: number;
+  /** The body's `complexity` hint, trimmed and in lower case (see `complexityOf`). */
+  complexity?: string;
   /**
    * The request offers tools. Ollama then holds back the output while a tool call is being
    * generated (nothing is sent until the call is whole), so no learned deadline fits its gaps.

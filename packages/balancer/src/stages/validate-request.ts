@@ -39,15 +39,7 @@ export function isRejection(v: RequestFacts | RequestRejection): v is RequestRej
 }
 
 function validateNative(route: Route, b: Body, limits: ValidationLimits): RequestFacts | RequestRejection {
-  const typeError = checkTypes(b, {
-    model: 'string',
-    prompt: 'string',
-    system: 'string',
-    stream: 'boolean',
-    raw: 'boolean',
-    options: 'object',
-    messages: 'array',
-  });
+  const typeError = checkTypes(b, NATIVE_TYPES);
   if (typeError) return typeError;
   const rawModel = (b.model as string | undefined) ?? '';
   if (rawModel.trim() === '') {
@@ -81,7 +73,7 @@ function validateNative(route: Route, b: Body, limits: ValidationLimits): Reques
 }
 
 function validateOpenAI(route: Route, b: Body, limits: ValidationLimits): RequestFacts | RequestRejection {
-  const typeError = checkTypes(b, { model: 'string', stream: 'boolean', messages: 'array', prompt: 'string|array' });
+  const typeError = checkTypes(b, OPENAI_TYPES);
   if (typeError) return typeError;
   const rawModel = (b.model as string | undefined) ?? '';
   if (rawModel.trim() === '') return reject(400, 'model is required');
@@ -122,7 +114,24 @@ function facts(rawModel: string, stream: boolean, text: string, optionsSignature
   if (typeof b.load_balancing_strategy === 'string') out.strategy = b.load_balancing_strategy;
   if (typeof b.fallback_model === 'string' && b.fallback_model) out.fallbackModel = b.fallback_model;
   if (typeof b.max_latency === 'number' && b.max_latency > 0) out.latencyBudgetMs = b.max_latency;
+  const complexity = complexityOf(b.complexity);
+  if (complexity !== undefined) out.complexity = complexity;
   return out;
+}
+
+/** The longest `complexity` hint kept; a longer one is no word a rule would name. */
+const MAX_COMPLEXITY_LENGTH = 64;
+
+/**
+ * A `complexity` hint (a body field or a header) as rules compare it: trimmed, lower case; undefined
+ * when it is not a non-empty string of at most 64 characters.
+ *
+ * @example complexityOf(' High '); // 'high'
+ */
+export function complexityOf(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  return t !== '' && t.length <= MAX_COMPLEXITY_LENGTH ? t.toLowerCase() : undefined;
 }
 
 /** The first positive integer cap among Ollama's and OpenAI's output-length fields. */
@@ -172,14 +181,34 @@ function promptText(route: Route, b: Body): string {
   return text;
 }
 
-function checkTypes(b: Body, types: Record<string, string>): RequestRejection | undefined {
-  for (const [k, t] of Object.entries(types)) {
+/** A field and the JSON types it may have (the first is the Go field's own, named in errors). */
+type FieldTypes = readonly (readonly [field: string, types: readonly string[]])[];
+
+/** The typed fields checked, as tables built once rather than an object and its splits per request. */
+const NATIVE_TYPES: FieldTypes = [
+  ['model', ['string']],
+  ['prompt', ['string']],
+  ['system', ['string']],
+  ['stream', ['boolean']],
+  ['raw', ['boolean']],
+  ['options', ['object']],
+  ['messages', ['array']],
+];
+const OPENAI_TYPES: FieldTypes = [
+  ['model', ['string']],
+  ['stream', ['boolean']],
+  ['messages', ['array']],
+  ['prompt', ['string', 'array']],
+];
+
+function checkTypes(b: Body, fields: FieldTypes): RequestRejection | undefined {
+  for (const [k, types] of fields) {
     const v = b[k];
     if (v === undefined || v === null) continue;
     const actual = Array.isArray(v) ? 'array' : typeof v;
-    if (!t.split('|').includes(actual)) {
+    if (!types.includes(actual)) {
       // Go's decode error text, which Ollama returns as is.
-      return reject(400, `json: cannot unmarshal ${goType(actual)} into Go struct field .${k} of type ${goType(t.split('|')[0])}`);
+      return reject(400, `json: cannot unmarshal ${goType(actual)} into Go struct field .${k} of type ${goType(types[0])}`);
     }
   }
   return undefined;

@@ -15,5 +15,20 @@ export { ModelAwareStrategy } from './model-aware';
 export { LatencyStrategy } from './latency';
 export { PerformanceStrategy, DEFAULT_PERFORMANCE_WEIGHTS, type PerformanceWeights } from './performance';
 export { PredictiveStrategy, DEFAULT_PREDICTIVE_OPTIONS, type PredictiveOptions, type TtftEstimate } from './predictive';
+export { HybridStrategy, hybridScore, responseScore, capacityScore, healthScore, expectedResponseMs, type HybridScore } from './hybrid';
+export {
+  compileHybrid,
+  defaultHybridConfig,
+  globToRegExp,
+  type CompiledHybrid,
+  type CompiledRule,
+  type HybridConfig,
+  type HybridMatch,
+  type HybridOptions,
+  type HybridProblem,
+  type HybridRule,
+  type HybridTarget,
+  type HybridWeights,
+} from './hybrid-config';
 export { UnknownStrategyError } from './strategy-errors';
 export { StrategyFactory, DEFAULT_STRATEGY, type StrategyName, type StrategyOptions } from './strategy-factory';

@@ -15,8 +15,10 @@ export class UnknownStrategyError extends BalancerError {
   /** Canonical names, then aliases. */
   readonly validNames: readonly string[];
 
-  constructor(strategy: string, canonical: readonly string[], aliases: readonly string[]) {
-    super(UnknownStrategyError.brand, 400, `unknown strategy '${strategy}'; valid: ${canonical.join(', ')} (aliases: ${aliases.join(', ')})`);
+  /** `reason`: why a name the seeds use is refused, and what to use instead (it leads the message). */
+  constructor(strategy: string, canonical: readonly string[], aliases: readonly string[], reason?: string) {
+    const valid = `valid: ${canonical.join(', ')} (aliases: ${aliases.join(', ')})`;
+    super(UnknownStrategyError.brand, 400, reason ? `${reason}; ${valid}` : `unknown strategy '${strategy}'; ${valid}`);
     this.strategy = strategy;
     this.validNames = Object.freeze([...canonical, ...aliases]);
   }

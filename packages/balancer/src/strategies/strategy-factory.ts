@@ -1,3 +1,5 @@
+import { HybridStrategy } from './hybrid';
+import type { HybridOptions } from './hybrid-config';
 import { LatencyStrategy } from './latency';
 import { LeastInFlightStrategy } from './least-in-flight';
 import { ModelAwareStrategy } from './model-aware';
@@ -10,7 +12,7 @@ import { UnknownStrategyError } from './strategy-errors';
 import { WeightedRoundRobinStrategy } from './weighted-round-robin';
 
 /** The canonical strategy names. */
-export type StrategyName = 'round-robin' | 'weighted-round-robin' | 'least-in-flight' | 'random' | 'model-aware' | 'latency' | 'performance' | 'predictive';
+export type StrategyName = 'round-robin' | 'weighted-round-robin' | 'least-in-flight' | 'random' | 'model-aware' | 'latency' | 'performance' | 'predictive' | 'hybrid';
 
 /** What some strategies take at construction; the others ignore it. */
 export interface StrategyOptions {
@@ -20,6 +22,8 @@ export interface StrategyOptions {
   performanceWeights?: Partial<PerformanceWeights>;
   /** `predictive`'s guard tuning (default `DEFAULT_PREDICTIVE_OPTIONS`). */
   predictive?: Partial<PredictiveOptions>;
+  /** `hybrid`'s weights and rules (`strategy.hybrid` in the config; default `defaultHybridConfig()`). */
+  hybrid?: HybridOptions;
 }
 
 /** The strategy used when the config names none. */
@@ -34,18 +38,17 @@ const BUILDERS: Readonly<Record<StrategyName, (o: StrategyOptions) => Strategy>>
   latency: () => new LatencyStrategy(),
   performance: (o) => new PerformanceStrategy(o.performanceWeights),
   predictive: (o) => new PredictiveStrategy(o.predictive),
+  hybrid: (o) => new HybridStrategy(o.hybrid),
 };
 
 /**
- * Names from the seed balancers and from nginx, as users will type them. Lookup also folds case
- * and `_` to `-`, so `round_robin` and `least_in_flight` need no entry of their own.
+ * Names from the seeds and from nginx, as users will type them. Lookup also folds case, blanks and
+ * `_` to `-`, so `round_robin`, `Round Robin` and `least_in_flight` need no entry of their own.
  * - `least_loaded`, `least_conn`, `least_connections` → `least-in-flight` (fewest requests in flight)
  * - `model_affinity` → `model-aware` (prefer nodes with the model loaded)
  * - `latency_based` → `latency` (lowest average response time)
  * - `weighted` → `weighted-round-robin`: the seed picked at random in proportion to weight; smooth
  *   WRR gives the same proportions without random bunching
- * - `hybrid` → `predictive`: the seed's hybrid blended load, health, speed and affinity; predictive
- *   weighs the same things as one predicted time to first token
  */
 const ALIASES: Readonly<Record<string, StrategyName>> = {
   'least-loaded': 'least-in-flight',
@@ -54,7 +57,20 @@ const ALIASES: Readonly<Record<string, StrategyName>> = {
   'model-affinity': 'model-aware',
   'latency-based': 'latency',
   weighted: 'weighted-round-robin',
-  hybrid: 'predictive',
+};
+
+/**
+ * Names the seeds use for something that is not a strategy of its own here, with what to use
+ * instead. They are refused (a config error at `strategy.type`) rather than mapped onto a strategy
+ * that means something else.
+ */
+const REFUSED: Readonly<Record<string, string>> = {
+  priority:
+    "'priority' is not a strategy here: a node's `priority` (lower preferred) breaks ties in every load-based strategy and is a factor of `performance`, and a request's priority orders the queue under any strategy; use `performance`, or `hybrid` with a `match: { priority: high }` rule",
+  'capability-based':
+    "'capability-based' is not a strategy here: every strategy only considers nodes that have the model and the tags a request asks for; to send requests to nodes by capability (large models to the bigger node), use `hybrid` with rules",
+  'tag-based':
+    "'tag-based' is not a strategy here: every strategy only considers nodes carrying the tags a request asks for (`instance_tags`, `require_gpu`, `X-Ollama-Ring-Tags`); keep the default `predictive`, or use `hybrid` with `prefer: { tags: [...] }` rules",
 };
 
 const fold = (name: string): string =>
@@ -70,16 +86,20 @@ const fold = (name: string): string =>
  * pipeline.setStrategy(StrategyFactory.create('round-robin'));
  * StrategyFactory.create('least_loaded').name;          // 'least-in-flight'
  * StrategyFactory.create('random', { rng: seeded(42) });
+ * StrategyFactory.create('hybrid', { hybrid: config.strategy.hybrid });
  * StrategyFactory.names();                               // canonical names
  */
 export class StrategyFactory {
   private constructor() {}
 
-  /** A new strategy for `name` (canonical or alias); throws `UnknownStrategyError` otherwise. */
+  /**
+   * A new strategy for `name` (canonical or alias); throws `UnknownStrategyError` otherwise (saying
+   * what to use instead for a refused seed name), and `ConfigError` for invalid `hybrid` settings.
+   */
   static create(name: string, opts: StrategyOptions = {}): Strategy {
     const canonical = StrategyFactory.resolve(name);
     if (canonical === undefined) {
-      throw new UnknownStrategyError(name, StrategyFactory.names(), Object.keys(StrategyFactory.aliases()));
+      throw new UnknownStrategyError(name, StrategyFactory.names(), Object.keys(StrategyFactory.aliases()), StrategyFactory.refusal(name));
     }
     return BUILDERS[canonical](opts);
   }
@@ -89,6 +109,22 @@ export class StrategyFactory {
     const f = fold(name);
     if (Object.prototype.hasOwnProperty.call(BUILDERS, f)) return f as StrategyName;
     return Object.prototype.hasOwnProperty.call(ALIASES, f) ? ALIASES[f] : undefined;
+  }
+
+  /** Why a name the seeds use is refused, naming the strategy to use instead; undefined for any other name. */
+  static refusal(name: string): string | undefined {
+    const f = fold(name);
+    return Object.prototype.hasOwnProperty.call(REFUSED, f) ? REFUSED[f] : undefined;
+  }
+
+  /**
+   * The config loader's check of `strategy.type`: true for a strategy or an alias, the reason for a
+   * refused seed name, false for anything else.
+   *
+   * @example loadConfig('config.yaml', { strategies: StrategyFactory.accepts });
+   */
+  static accepts(this: void, name: string): boolean | string {
+    return StrategyFactory.resolve(name) !== undefined || (StrategyFactory.refusal(name) ?? false);
   }
 
   /** The canonical names, in a fixed order. */

@@ -21,6 +21,8 @@ export interface RoutingRequest {
   readonly latencyBudgetMs?: number;
   /** Epoch ms when the request arrived (its budget counts from then). */
   readonly arrivedAt?: number;
+  /** The client's `complexity` hint (trimmed, lower case), if it gave one; `hybrid` rules match on it. */
+  readonly complexity?: string;
   readonly clientKey?: string;
 }
 

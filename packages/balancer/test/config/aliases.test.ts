@@ -61,7 +61,7 @@ const CASES: Array<[name: string, yamlText: string, pick: Pick, expected: unknow
   ['load_balancing.failover: false → no retries', 'load_balancing: { failover: false }', (c) => c.retry.maxRetries, 0],
   ['load_balancing.failover: true changes nothing', 'load_balancing: { failover: true }', (c) => c.retry.maxRetries, 3],
   ['fractional seconds round to ms', 'load_balancing: { health_check_interval: 0.25 }', (c) => c.healthCheck.intervalMs, 250],
-  ['strategy: <name> shorthand', 'strategy: round_robin', (c) => c.strategy, { type: 'round_robin' }],
+  ['strategy: <name> shorthand', 'strategy: round_robin', (c) => c.strategy.type, 'round_robin'],
   [
     'a bare list of {url, max_concurrent} is a node list (seed 000)',
     '[{"url": "http://localhost:11434", "max_concurrent": 1}, {"url": "http://server3:11434", "max_concurrent": 2}]',

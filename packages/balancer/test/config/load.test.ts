@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { defaultConfig, loadConfig, parseConfig, resolveConfig, type BalancerConfig } from '../../src/config';
 import { CONFIG_DIR, issuesOf, tempDir } from './helpers';
+import { defaultHybridConfig } from '../../src/strategies/hybrid-config';
 
 /** The issue's example, every key spelled out: what the seed's config.yaml must become. */
 const SEED_EXPECTED: BalancerConfig = {
@@ -19,7 +20,7 @@ const SEED_EXPECTED: BalancerConfig = {
       priority: 0,
     },
   ],
-  strategy: { type: 'predictive' },
+  strategy: { type: 'predictive', hybrid: defaultHybridConfig() },
   disruptor: {
     ringBufferSize: 1024,
     waitStrategy: 'blocking',

@@ -338,11 +338,15 @@ describe('validateRequest: facts', () => {
     [{ max_latency: 0 }, {}],
     [{ max_latency: -5 }, {}],
     [{ max_latency: '2500' }, {}],
+    [{ complexity: ' High ' }, { complexity: 'high' }],
+    [{ complexity: '' }, {}],
+    [{ complexity: 3 }, {}],
+    [{ complexity: 'x'.repeat(65) }, {}],
   ])('hints %j → %j', (extra, hints) => {
     for (const route of ALL) {
       const f = ok(route, { ...base(route), ...extra });
       const got: Partial<RequestFacts> = {};
-      for (const k of ['priority', 'strategy', 'fallbackModel', 'latencyBudgetMs'] as const) {
+      for (const k of ['priority', 'strategy', 'fallbackModel', 'latencyBudgetMs', 'complexity'] as const) {
         if (k in f) (got as Record<string, unknown>)[k] = f[k];
       }
       expect(got).toEqual(hints);

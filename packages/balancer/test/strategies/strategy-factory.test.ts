@@ -1,8 +1,8 @@
 import { BalancerError } from '../../src/errors';
-import { PerformanceStrategy, PredictiveStrategy, StrategyFactory, UnknownStrategyError, DEFAULT_STRATEGY } from '../../src/strategies';
+import { HybridStrategy, PerformanceStrategy, PredictiveStrategy, StrategyFactory, UnknownStrategyError, DEFAULT_STRATEGY } from '../../src/strategies';
 import { context, node, request } from './fixtures';
 
-const canonical = ['round-robin', 'weighted-round-robin', 'least-in-flight', 'random', 'model-aware', 'latency', 'performance', 'predictive'];
+const canonical = ['round-robin', 'weighted-round-robin', 'least-in-flight', 'random', 'model-aware', 'latency', 'performance', 'predictive', 'hybrid'];
 
 const aliases: Array<[string, string]> = [
   ['least_loaded', 'least-in-flight'],
@@ -10,7 +10,6 @@ const aliases: Array<[string, string]> = [
   ['model_affinity', 'model-aware'],
   ['latency_based', 'latency'],
   ['weighted', 'weighted-round-robin'],
-  ['hybrid', 'predictive'],
   ['least_conn', 'least-in-flight'],
   ['least-connections', 'least-in-flight'],
   ['weighted_round_robin', 'weighted-round-robin'],
@@ -39,7 +38,6 @@ describe('StrategyFactory', () => {
       model_affinity: 'model-aware',
       latency_based: 'latency',
       weighted: 'weighted-round-robin',
-      hybrid: 'predictive',
     });
   });
 
@@ -61,7 +59,7 @@ describe('StrategyFactory', () => {
     expect(e.code).toBe('ERR_UNKNOWN_STRATEGY');
     expect(e.status).toBe(400);
     expect(e.strategy).toBe(bad);
-    expect(e.validNames).toEqual(expect.arrayContaining([...canonical, 'least_loaded', 'hybrid']));
+    expect(e.validNames).toEqual(expect.arrayContaining([...canonical, 'least_loaded', 'model_affinity']));
     for (const n of canonical) expect(e.message).toContain(n);
   });
 
@@ -70,7 +68,9 @@ describe('StrategyFactory', () => {
     expect(StrategyFactory.create('random', { rng: () => 0.9 }).select(nodes, request(), context())?.id).toBe('c');
     const perf = StrategyFactory.create('performance', { performanceWeights: { priority: 0 } }) as PerformanceStrategy;
     expect(perf.weights.priority).toBe(0);
-    const pred = StrategyFactory.create('hybrid', { predictive: { waitMarginRatio: 0.3 } }) as PredictiveStrategy;
+    const pred = StrategyFactory.create('predictive', { predictive: { waitMarginRatio: 0.3 } }) as PredictiveStrategy;
     expect(pred.options.waitMarginRatio).toBe(0.3);
+    const hybrid = StrategyFactory.create('hybrid', { hybrid: { weights: { capacity: 1, health: 1, responseTime: 1, affinity: 1 } } }) as HybridStrategy;
+    expect(hybrid.settings.weights).toEqual({ capacity: 0.25, health: 0.25, responseTime: 0.25, affinity: 0.25 });
   });
 });

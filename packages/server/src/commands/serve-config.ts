@@ -28,7 +28,7 @@ export interface ComposedConfig {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Strategy names the factory knows, so a typo is a config error with a line, not a crash later. */
-const knownStrategy = (name: string): boolean => StrategyFactory.resolve(name) !== undefined;
+const knownStrategy = StrategyFactory.accepts;
 
 /** Loads and composes; throws `ConfigError` (key and line in the message) on any bad input. */
 export function composeConfig(src: ServeSources, env: Env): ComposedConfig {

@@ -99,7 +99,7 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
       const canonical = typeof name === 'string' ? StrategyFactory.resolve(name) : undefined;
       if (canonical === undefined) {
         const aliases = Object.keys(StrategyFactory.aliases()).join(', ');
-        const got = typeof name === 'string' ? `unknown strategy '${name}'` : "field 'strategy' must be a string";
+        const got = typeof name === 'string' ? (StrategyFactory.refusal(name) ?? `unknown strategy '${name}'`) : "field 'strategy' must be a string";
         sendError(res, 400, `${got}; valid strategies: ${StrategyFactory.names().join(', ')} (aliases: ${aliases})`, 'ollama');
         return;
       }

@@ -1,11 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import { priorityOf, type RequestHints } from '@ollama-ring/balancer';
+import { complexityOf, priorityOf, type RequestHints } from '@ollama-ring/balancer';
 
 /**
  * Per-request routing hints from headers (the body's own hint fields are read by validation):
  * `X-Ollama-Ring-Priority` (number, or high/normal/low), `X-Ollama-Ring-Tags` (comma-separated),
- * `X-Ollama-Ring-Strategy`, `X-Ollama-Ring-Fallback-Model`, `X-Ollama-Ring-Latency-Budget-Ms`.
- * The last two are honoured under every strategy (see the balancer README, "Hints and strategies").
+ * `X-Ollama-Ring-Strategy`, `X-Ollama-Ring-Fallback-Model`, `X-Ollama-Ring-Latency-Budget-Ms`,
+ * `X-Ollama-Ring-Complexity` (a word the `hybrid` strategy's rules match on, e.g. high/low). The
+ * fallback model and the latency budget are honoured under every strategy (see the balancer README,
+ * "Hints and strategies").
  */
 export function hintsFromHeaders(req: IncomingMessage): RequestHints {
   const h = (name: string) => {
@@ -27,5 +29,7 @@ export function hintsFromHeaders(req: IncomingMessage): RequestHints {
   if (fallback) hints.fallbackModel = fallback;
   const budget = Number(h('x-ollama-ring-latency-budget-ms'));
   if (Number.isFinite(budget) && budget > 0) hints.latencyBudgetMs = budget;
+  const complexity = complexityOf(h('x-ollama-ring-complexity'));
+  if (complexity !== undefined) hints.complexity = complexity;
   return hints;
 }
