@@ -59,11 +59,14 @@ describe('a latency budget keeps requests off a node predicted to miss it', () =
     expect([...nodes].sort()).toEqual(['fast', 'slow']);
   });
 
-  test.each<StrategyName>(['round-robin', 'random', 'least-in-flight', 'weighted-round-robin', 'predictive'])('%s: with the budget, only the fast node', async (strategy) => {
-    const nodes: string[] = [];
-    for (let i = 0; i < 4; i++) nodes.push(await servedBy(h, ask({ strategy, latencyBudgetMs: BUDGET_MS })));
-    expect(nodes).toEqual(['fast', 'fast', 'fast', 'fast']);
-  });
+  test.each<StrategyName>(['round-robin', 'random', 'least-in-flight', 'weighted-round-robin', 'predictive', 'hybrid'])(
+    '%s: with the budget, only the fast node',
+    async (strategy) => {
+      const nodes: string[] = [];
+      for (let i = 0; i < 4; i++) nodes.push(await servedBy(h, ask({ strategy, latencyBudgetMs: BUDGET_MS })));
+      expect(nodes).toEqual(['fast', 'fast', 'fast', 'fast']);
+    },
+  );
 
   test('the body field max_latency does the same', async () => {
     const req = new InferenceRequest(ask().route, { ...ask().body, max_latency: BUDGET_MS }, { strategy: 'round-robin' });
