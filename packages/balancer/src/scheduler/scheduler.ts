@@ -31,7 +31,8 @@ const REOFFER_MS = 100;
  * requests, late (when a slot frees, not when they arrive), to the node the strategy picks.
  *
  * Each step of a request's life is its own part, handed only the state and steps it needs:
- * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding),
+ * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding, with
+ * the hints every strategy honours), {@link ModelFallback} (switching to a fallback model),
  * {@link DispatchStarter} (upstream dispatch and its deadlines), {@link CompletionHandler}
  * (completions, retries, aborts), {@link Suspicion} (nodes that may hang) and {@link WaitTimers}
  * (queue deadlines, re-offers and overdue sweeps). The pool's
