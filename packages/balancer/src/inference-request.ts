@@ -16,9 +16,17 @@ export interface RequestHints {
   tags?: string[];
   /** A strategy for this request only (name or alias). */
   strategy?: string;
-  /** Used when no node has the requested model. */
+  /**
+   * Served instead when the requested model cannot be: no node has it, none that has it is routable
+   * (down, breaker open, disabled, draining), or none can start it before its queue deadline or
+   * latency budget (see the balancer README, "Hints and strategies").
+   */
   fallbackModel?: string;
-  /** The caller's latency budget in ms; the predictive strategy weighs it. */
+  /**
+   * The caller's latency budget in ms, from arrival until the answer begins (a stream's first byte,
+   * a non-streamed answer whole): every strategy avoids the nodes predicted to miss it while another
+   * can meet it.
+   */
   latencyBudgetMs?: number;
   /** How demanding the task is (`low`, `high`, or any word the config's `hybrid` rules match on). */
   complexity?: string;
@@ -73,4 +81,6 @@ export interface InferenceResponse {
   nodeId: string;
   queueMs: number;
   retries: number;
+  /** The model asked for, when the request was served by its fallback model (`body.model` names the fallback). */
+  fallbackFrom?: string;
 }

@@ -26,7 +26,9 @@ export function collectingSink(): { sink: ResponseSink; result: Promise<Inferenc
         reject(new UpstreamError(start?.nodeId ?? '', 502, `upstream sent a body that is not JSON: ${text.slice(0, 200)}`));
         return;
       }
-      resolve({ body, text: textOf(body), nodeId: start?.nodeId ?? '', queueMs: start?.queueMs ?? 0, retries: start?.retries ?? 0 });
+      const res: InferenceResponse = { body, text: textOf(body), nodeId: start?.nodeId ?? '', queueMs: start?.queueMs ?? 0, retries: start?.retries ?? 0 };
+      if (start?.fallbackFrom !== undefined) res.fallbackFrom = start.fallbackFrom;
+      resolve(res);
     },
     onError: (e) => reject(e),
   };

@@ -3,6 +3,7 @@ import { ConfigError } from './errors';
 import { ResourceMetrics } from './metrics-resources';
 import type { PoolUtilization } from './scheduler/load-imbalance';
 import type { SuspicionCause } from './scheduler/observer';
+import type { FallbackReason } from './scheduler/hint-rules';
 import { normalizeModel } from '@ollama-ring/protocol';
 import { BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestRecord, type TimeoutPhase } from './metrics-schema';
 
@@ -29,7 +30,8 @@ const OTHER_MODEL = 'other';
  * `timeouts_total{phase}`, `health_checks_total{node,outcome}`, `node_suspected_total{node,cause}`,
  * and the node resource families of {@link ResourceMetrics} (`node_resource_scrapes_total{node,outcome}`,
  * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …),
- * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`).
+ * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`),
+ * `fallbacks_total{model,fallback,reason}`.
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -79,6 +81,7 @@ export class BalancerMetrics {
   private readonly imbalance: Gauge<'window'>;
   /** Nodes whose utilization was last set, so that those gone from the pool lose their series. */
   private utilizationNodes = new Set<string>();
+  private readonly fallbacks: Counter<'model' | 'fallback' | 'reason'>;
 
   private readonly maxModelLabels: number;
   private readonly modelLabels = new Map<string, string>();
@@ -153,6 +156,12 @@ export class BalancerMetrics {
       labelNames: ['window'],
       registers: reg,
     });
+    this.fallbacks = new Counter({
+      name: `${p}fallbacks_total`,
+      help: 'Requests switched to their fallback model, by the model asked for, the fallback, and why: not_installed, unavailable (its nodes down, breaker open, disabled or draining), deadline (none could start it before its queue deadline), budget (none could meet its latency budget).',
+      labelNames: ['model', 'fallback', 'reason'],
+      registers: reg,
+    });
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
 
     this.resources = new ResourceMetrics(this.registry, p);
@@ -210,12 +219,17 @@ export class BalancerMetrics {
     this.coldLoads.inc(this.track(this.coldLoads, { node, model: this.modelLabel(model) }));
   }
 
-  /** A request is retried after failing on `node`. */
+  /** A request was switched from `model` to its `fallback` model (see `fallbacks_total`). */
+  recordFallback(model: string, fallback: string, reason: FallbackReason): void {
+    this.fallbacks.inc({ model: this.modelLabel(model), fallback: this.modelLabel(fallback), reason });
+  }
+
   /** A node was suspected of hanging (see `node_suspected_total`). */
   recordSuspected(node: string, cause: SuspicionCause): void {
     this.suspected.inc(this.track(this.suspected, { node, cause }));
   }
 
+  /** A request is retried after failing on `node`. */
   recordRetry(node: string): void {
     this.retries.inc(this.track(this.retries, { node }));
   }

@@ -55,6 +55,11 @@ export class RequestContext {
   /** Epoch ms at which a non-streamed answer is overdue and its node gets probed; Infinity for none. */
   overdueAt = Infinity;
   detachAbort?: () => void;
+  /**
+   * The model the client asked for (as it named it), once the request was switched to its fallback
+   * model (at most once); the response says so.
+   */
+  fallbackFrom?: string;
   /** Built once after validation, and reused on every re-offer to the strategy. */
   routing?: RoutingRequest;
   /** Set for a lease (`pipeline.select`): bound, it is handed to this holder instead of dispatched. */

@@ -30,6 +30,8 @@ export interface StartInfo {
   headers: Record<string, string>;
   queueMs: number;
   retries: number;
+  /** The model the client asked for, when the request was switched to its fallback model (the body names the fallback). */
+  fallbackFrom?: string;
 }
 
 export interface EndInfo {

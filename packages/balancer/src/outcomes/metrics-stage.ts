@@ -3,7 +3,8 @@ import type { BalancerMetrics } from '../metrics';
 import type { RequestOutcome, TimeoutPhase } from '../metrics-schema';
 import type { LabelTable } from './label-table';
 import type { SuspicionCause } from '../scheduler/observer';
-import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode, SuspicionCode } from './outcome-record';
+import type { FallbackReason } from '../scheduler/hint-rules';
+import { FallbackCode, OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode, SuspicionCode } from './outcome-record';
 
 const REQUEST_OUTCOME: Record<OutcomeCode, RequestOutcome> = {
   [OutcomeCode.success]: 'success',
@@ -51,6 +52,8 @@ export class MetricsStage implements EventHandler<OutcomeSchema> {
       }
       case OutcomeKind.ColdLoad:
         return m.recordColdLoad(name(e.node), name(e.model));
+      case OutcomeKind.FellBack:
+        return m.recordFallback(name(e.model), name(e.code), FallbackCode[e.detail] as FallbackReason);
       case OutcomeKind.Retried:
         return m.recordRetry(name(e.node));
       case OutcomeKind.QueueWait:

@@ -1,7 +1,7 @@
 import { InsufficientCapacityError, type RingBuffer } from '@ollama-ring/disruptor';
 import type { RequestEnd, SchedulerObserver } from '../scheduler/observer';
 import type { LabelTable } from './label-table';
-import { OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode, SuspicionCode } from './outcome-record';
+import { FallbackCode, OutcomeCode, OutcomeKind, type OutcomeSchema, PhaseCode, RejectionCode, SuspicionCode } from './outcome-record';
 
 /**
  * The scheduler's side of the completion/metrics stage: what it reports (a request ended, a cold
@@ -26,6 +26,10 @@ export class OutcomePublisher implements SchedulerObserver {
 
   coldLoad(nodeId: string, model: string): void {
     this.write(OutcomeKind.ColdLoad, 0, nodeId, model, 0, undefined, 0, 0, 0);
+  }
+
+  fellBack(e: { model: string; fallback: string; reason: keyof typeof FallbackCode }): void {
+    this.write(OutcomeKind.FellBack, 0, undefined, e.model, FallbackCode[e.reason], e.fallback, 0, 0, 0);
   }
 
   retry(nodeId: string): void {

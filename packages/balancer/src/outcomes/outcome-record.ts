@@ -16,6 +16,16 @@ export enum OutcomeKind {
   TimedOut = 6,
   /** `node` was suspected of hanging: `detail` is its {@link SuspicionCode}. */
   Suspected = 7,
+  /** A request was switched from `model` to its fallback model (`code`): `detail` is its {@link FallbackCode}. */
+  FellBack = 8,
+}
+
+/** Why a request was switched to its fallback model (`FallbackReason`), as a number. */
+export enum FallbackCode {
+  not_installed = 1,
+  unavailable = 2,
+  deadline = 3,
+  budget = 4,
 }
 
 export enum SuspicionCode {
@@ -64,7 +74,7 @@ export const outcomeSchema = {
   node: 'int32',
   model: 'int32',
   detail: 'int32',
-  /** Label id of the error code (Ended) or of the limit (Rejected); -1 for none. */
+  /** Label id of the error code (Ended), of the limit (Rejected) or of the fallback model (FellBack); -1 for none. */
   code: 'int32',
   tokens: 'int32',
   latencyMs: 'float64',

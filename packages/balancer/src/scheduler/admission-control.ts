@@ -1,14 +1,15 @@
-import { BackpressureError, ModelNotFoundError, PipelineStateError, QueueFullError } from '../errors';
-import type { ByteArena } from '@ollama-ring/disruptor';
-import { Route, normalizeModel, toJson } from '@ollama-ring/protocol';
+import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
+import { Route } from '@ollama-ring/protocol';
 import type { RequestContext } from '../request-context';
+import { ModelFallback } from './model-fallback';
 import type { SchedulerObserver } from './observer';
 import type { FinishRequest, PoolState } from './pool-state';
 
 /** What admission needs: the nodes and the queue, and the scheduler's steps it calls. */
 export interface AdmissionDeps {
   readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'config'>;
-  readonly arena: ByteArena;
+  /** Switches a request to its fallback model. */
+  readonly fallbacks: ModelFallback;
   readonly observer?: SchedulerObserver;
   readonly finish: FinishRequest;
   /** Binds what the free slots allow (a request that a free slot takes now is never refused). */
@@ -20,7 +21,8 @@ export interface AdmissionDeps {
 
 /**
  * Admission of a validated request into the wait queue: checks some node has its model (switching
- * to the request's `fallback_model` when none has the one asked for), and enforces `queue.maxDepth`.
+ * to the request's `fallback_model` when none has the one asked for; the later switches, when the
+ * model's nodes are down or too late, are the slot binder's), and enforces `queue.maxDepth`.
  * Part of the scheduler (single writer); it only runs inside the scheduler's event handling.
  */
 export class AdmissionControl {
@@ -35,9 +37,9 @@ export class AdmissionControl {
     const facts = ctx.facts!;
     const known = (m: string) => [...this.d.pool.nodes.values()].some((n) => n.hasModel(m) && !n.removed);
     if (known(facts.model)) return true;
-    const fallback = ctx.hints.fallbackModel ?? facts.fallbackModel;
+    const fallback = ModelFallback.of(ctx);
     if (fallback && known(fallback)) {
-      if (this.rewriteModel(ctx, fallback)) return true;
+      if (this.d.fallbacks.switchTo(ctx, fallback, 'not_installed')) return true;
       this.d.observer?.rejected?.('backpressure', 'arena');
       this.d.finish(ctx, 'rejected', new BackpressureError('server busy: no room in the body arena to rewrite the request for its fallback model'));
       return false;
@@ -45,33 +47,6 @@ export class AdmissionControl {
     this.d.observer?.rejected?.('model_not_found', facts.rawModel);
     this.d.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
     return false;
-  }
-
-  /**
-   * Re-encodes the body with another model name (a fallback). The old body is freed first, so its
-   * blocks can take the new one: a full arena still fits a body that grew by less than a block.
-   * When even that fails the original body is put back (its run was just freed, and only this
-   * thread allocates) and the result is false.
-   */
-  private rewriteModel(ctx: RequestContext, model: string): boolean {
-    const arena = this.d.arena;
-    const original = Buffer.from(arena.view(ctx.bodyOffset, ctx.bodyLength));
-    const body = JSON.parse(original.toString('utf8')) as Record<string, unknown>;
-    body.model = model;
-    // toJson: the body may nest as deep as validation lets through, past JSON.stringify's reach.
-    const bytes = Buffer.from(toJson(body));
-    arena.free(ctx.bodyOffset);
-    let off = arena.tryAllocCopy(bytes);
-    if (off < 0) {
-      off = arena.tryAllocCopy(original);
-      if (off < 0) throw new PipelineStateError('byte arena: the run of a body just freed could not be taken back');
-      ctx.bodyOffset = off;
-      return false;
-    }
-    ctx.bodyOffset = off;
-    ctx.bodyLength = bytes.length;
-    ctx.facts = { ...ctx.facts!, rawModel: model, model: normalizeModel(model) };
-    return true;
   }
 
   /**

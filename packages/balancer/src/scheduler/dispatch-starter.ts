@@ -61,7 +61,7 @@ export class DispatchStarter {
           onStart: (status, headers) => {
             ctx.started = true;
             ctx.firstByteAt = pool.now();
-            sink.onStart({ nodeId: node.id, status, headers, queueMs: ctx.queueMs, retries: ctx.retries });
+            sink.onStart({ nodeId: node.id, status, headers, queueMs: ctx.queueMs, retries: ctx.retries, fallbackFrom: ctx.fallbackFrom });
           },
           onChunk: (chunk) => sink.onChunk(chunk),
           // A reader that has gone (a stream left early) never drains: the abort must still free dispatch.

@@ -1,4 +1,5 @@
 import type { PoolNode } from '../nodes/node';
+import type { FallbackReason } from './hint-rules';
 
 /** How a request ended, for metrics and logs. */
 export type Outcome = 'success' | 'client_error' | 'upstream_error' | 'timeout' | 'aborted' | 'rejected';
@@ -30,6 +31,8 @@ export interface SchedulerObserver {
   requestEnded?(e: RequestEnd): void;
   routed?(e: { requestId: number; model: string; nodeId: string; strategy: string; cold: boolean; queueMs: number; candidates: number }): void;
   coldLoad?(nodeId: string, model: string): void;
+  /** A request was switched from `model` (normalised) to its fallback model, for `reason`. */
+  fellBack?(e: { requestId: number; model: string; fallback: string; reason: FallbackReason }): void;
   retry?(nodeId: string, requestId: number, reason: string): void;
   queueChanged?(depthByModel: ReadonlyMap<string, number>): void;
   queueWait?(ms: number): void;
@@ -46,6 +49,7 @@ const OBSERVER_METHODS = [
   'requestEnded',
   'routed',
   'coldLoad',
+  'fellBack',
   'retry',
   'queueChanged',
   'queueWait',

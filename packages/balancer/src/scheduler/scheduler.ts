@@ -10,6 +10,7 @@ import { AdmissionControl } from './admission-control';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
 import { type LeaseCounts, Leases } from './leases';
+import { ModelFallback } from './model-fallback';
 import type { Estimates } from './estimates';
 import type { Outcome } from './observer';
 import type { PoolState, Queued, SchedulerPort } from './pool-state';
@@ -31,7 +32,8 @@ const REOFFER_MS = 100;
  * requests, late (when a slot frees, not when they arrive), to the node the strategy picks.
  *
  * Each step of a request's life is its own part, handed only the state and steps it needs:
- * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding),
+ * {@link AdmissionControl} (model, fallback, queue depth), {@link SlotBinder} (late binding, with
+ * the hints every strategy honours), {@link ModelFallback} (switching to a fallback model),
  * {@link DispatchStarter} (upstream dispatch and its deadlines), {@link CompletionHandler}
  * (completions, retries, aborts), {@link Suspicion} (nodes that may hang), {@link WaitTimers}
  * (queue deadlines, re-offers and overdue sweeps) and {@link Leases} (slots handed to applications
@@ -81,9 +83,10 @@ export class Scheduler implements PoolState, SchedulerPort {
     const isStopped = () => this.stopped;
     const { observer, arena, table } = deps;
     this.timers = new WaitTimers({ pool: this, observer, finish, post, isStopped });
+    const fallbacks = new ModelFallback({ pool: this, arena, observer });
     this.admission = new AdmissionControl({
       pool: this,
-      arena,
+      fallbacks,
       observer,
       finish,
       pump: () => this.pump(),
@@ -96,6 +99,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       pool: this,
       createStrategy: (name) => deps.createStrategy(name, this.config.strategy),
       limiter: deps.limiter,
+      fallbacks,
       observer,
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),

@@ -5,6 +5,8 @@ import type { RequestContext } from '../request-context';
 import { complexityOf } from '../stages/validate-request';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
 import { StrategyFactory } from '../strategies/strategy-factory';
+import { type HintLimits, bestLatenessMs, budgetCandidates } from './hint-rules';
+import { ModelFallback } from './model-fallback';
 import type { SchedulerObserver } from './observer';
 import type { AdmissionLimiter, FinishRequest, PoolState, Queued } from './pool-state';
 import { expectedSlotWaitMs } from './slot-table';
@@ -14,6 +16,8 @@ export interface BinderDeps {
   readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'strategy' | 'config'>;
   readonly createStrategy: (name: string, settings: StrategyConfig) => Strategy;
   readonly limiter?: AdmissionLimiter;
+  /** Switches a request to its fallback model. */
+  readonly fallbacks: ModelFallback;
   readonly observer?: SchedulerObserver;
   readonly finish: FinishRequest;
   /** Offers the waiters again in `ms` (a rate-limited node may have a token by then). */
@@ -41,20 +45,36 @@ export class SlotBinder {
 
   constructor(private readonly d: BinderDeps) {}
 
-  /** Offers `ctx` to its strategy once; binds it when the strategy picks a node with a free slot. */
+  /**
+   * Offers `ctx` to its strategy once; binds it when the strategy picks a node with a free slot.
+   * The hints every strategy honours are applied here, before the strategy chooses (rules in
+   * `hint-rules.ts`): a latency budget narrows the candidates to the nodes predicted to meet it
+   * (all of them when none is), and a fallback model is switched to when the model asked for cannot
+   * be served (no capable node, none routable, none in time) and the fallback would do better. A
+   * request without these hints pays one property test for each.
+   */
   tryBind(item: Queued, now: number, routing: RoutingContext): BindResult {
     const d = this.d;
     const ctx = item.ctx;
     const facts = ctx.facts!;
     const req = this.routingRequest(ctx);
     const tags = req.requiredTags;
+    const fallback = ModelFallback.of(ctx);
     const capable = [...d.pool.nodes.values()].filter((n) => !n.removed && n.hasModel(facts.model) && n.hasTags(tags));
     if (capable.length === 0) {
+      if (fallback !== undefined) {
+        const moved = d.fallbacks.consider(item, fallback, Infinity, 'not_installed', tags, now, routing);
+        if (moved) return this.tryBind(moved, now, routing);
+      }
       d.finish(ctx, 'rejected', new NoAvailableNodeError(`no node has model '${facts.rawModel}' with tags [${tags.join(', ')}]`));
       return 'failed';
     }
     let routable = capable.filter((n) => n.isRoutable(now));
     if (routable.length === 0) {
+      if (fallback !== undefined) {
+        const moved = d.fallbacks.consider(item, fallback, Infinity, 'unavailable', tags, now, routing);
+        if (moved) return this.tryBind(moved, now, routing);
+      }
       if (capable.some(mayRecover)) return 'wait';
       d.observer?.rejected?.('no_node', facts.model);
       d.finish(ctx, 'rejected', new NoAvailableNodeError());
@@ -74,9 +94,26 @@ export class SlotBinder {
       }
       routable = open;
     }
+    let limits: HintLimits | undefined;
+    if (req.latencyBudgetMs !== undefined) {
+      limits = d.fallbacks.limits(item, routable, facts.model, now, routing);
+      const budget = budgetCandidates(routable, facts, limits, routing);
+      if (!budget.met && fallback !== undefined) {
+        const moved = d.fallbacks.consider(item, fallback, bestLatenessMs(routable, facts, limits, routing), 'budget', tags, now, routing);
+        if (moved) return this.tryBind(moved, now, routing);
+      }
+      routable = budget.nodes;
+    }
     const strategy = this.strategyFor(ctx);
     const node = strategy.select(routable, req, routing);
-    if (!node || node.freeSlots(facts.model) <= 0) return 'wait';
+    if (!node || node.freeSlots(facts.model) <= 0) {
+      if (fallback !== undefined) {
+        limits ??= d.fallbacks.limits(item, routable, facts.model, now, routing);
+        const moved = d.fallbacks.consider(item, fallback, bestLatenessMs(routable, facts, limits, routing), 'deadline', tags, now, routing);
+        if (moved) return this.tryBind(moved, now, routing);
+      }
+      return 'wait';
+    }
     if (limiter && !limiter.allowNode(node.id, now)) {
       d.armReoffer(50);
       return 'wait';
@@ -147,6 +184,7 @@ export class SlotBinder {
       requiredTags: [...new Set([...(ctx.hints.tags ?? []), ...facts.tags])],
       priority: ctx.priority,
       latencyBudgetMs: ctx.hints.latencyBudgetMs ?? facts.latencyBudgetMs,
+      arrivedAt: ctx.arrivedAt,
       complexity: complexityOf(ctx.hints.complexity) ?? facts.complexity,
       clientKey: ctx.clientKey,
     };

@@ -77,6 +77,19 @@ export class WaitQueue<T extends Waiting = Waiting> {
     return this.byModel.get(model) ?? 0;
   }
 
+  /**
+   * How many requests for `model` wait ahead of `requestId` (all of them when it is not in the
+   * queue). A walk of the queue: only requests with a hint that needs it ask.
+   */
+  countAhead(requestId: number, model: string): number {
+    let n = 0;
+    for (const w of this.items) {
+      if (w.requestId === requestId) break;
+      if (w.model === model) n++;
+    }
+    return n;
+  }
+
   /** The earliest deadline of any waiter, or Infinity. */
   earliestDeadline(): number {
     let d = Infinity;

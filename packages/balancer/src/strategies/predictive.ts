@@ -118,8 +118,10 @@ interface Deferral {
  *    wins even if it is wrong by as much again. A slot that really is about to free (per-request
  *    remaining times, see `expectedSlotWaitMs`) is still waited for; one whose estimate keeps
  *    slipping is not, and as the slip grows with time this still bounds starvation;
- * 3. budget: with `latencyBudgetMs`, if F meets the budget still remaining but B only does when its
- *    slot wait is counted once rather than `budgetWaitSafety` times, take F.
+ * 3. budget: with `latencyBudgetMs`, if F meets the budget still remaining (since the request's
+ *    `arrivedAt`) but B only does when its slot wait is counted once rather than `budgetWaitSafety`
+ *    times, take F. The scheduler has already left out the nodes predicted to miss the budget
+ *    whenever another meets it (`scheduler/hint-rules.ts`); this guard refines the choice among those.
  * With no free node at all, it returns null. Guards 2 and 3 recognise a request by the identity of
  * its `RoutingRequest` object; a scheduler that passes a fresh object on each offer simply gets
  * guard 1 only.
@@ -211,7 +213,9 @@ export class PredictiveStrategy implements Strategy {
     if (d && now >= d.giveUpAt && busy.costMs + Math.max(0, now - d.expectedAt) + margin >= free.costMs) return false;
     const budget = req.latencyBudgetMs;
     if (budget !== undefined && budget >= 0) {
-      const remaining = budget - (d ? now - d.since : 0);
+      // Counted from arrival, as the scheduler's budget filter counts it (from the first deferral
+      // for a request that does not say when it arrived).
+      const remaining = budget - (now - (req.arrivedAt ?? d?.since ?? now));
       const pessimistic = busy.ttftMs + (o.budgetWaitSafety - 1) * (busy.slotWaitMs + busy.queuedAheadMs);
       if (free.ttftMs <= remaining && pessimistic > remaining) return false;
     }

@@ -14,8 +14,13 @@ export interface RoutingRequest {
   readonly requiredTags: readonly string[];
   /** Higher is served first. */
   readonly priority: number;
-  /** The client's latency budget, if it gave one. */
+  /**
+   * The client's latency budget, if it gave one: ms from its arrival until its answer begins. The
+   * scheduler has already narrowed the candidates to the nodes predicted to meet it, when any is.
+   */
   readonly latencyBudgetMs?: number;
+  /** Epoch ms when the request arrived (its budget counts from then). */
+  readonly arrivedAt?: number;
   /** The client's `complexity` hint (trimmed, lower case), if it gave one; `hybrid` rules match on it. */
   readonly complexity?: string;
   readonly clientKey?: string;

@@ -58,7 +58,9 @@ async function liveRun(seed: number, journal: Recorder): Promise<Harness> {
   for (let step = 0; step < 300; step++) {
     const action = rnd(12);
     if (action < 4) {
-      h.submit({ model: ['m', 'x', 'nope'][rnd(3)], priority: rnd(3) }, { clientKey: `k${rnd(3)}` });
+      // Some carry the hints the scheduler applies itself: a fallback model, a latency budget.
+      const hints = { ...(rnd(3) === 0 && { fallback_model: ['m', 'x'][rnd(2)] }), ...(rnd(4) === 0 && { max_latency: 50 + rnd(1_000) }) };
+      h.submit({ model: ['m', 'x', 'nope'][rnd(3)], priority: rnd(3), ...hints }, { clientKey: `k${rnd(3)}` });
     } else if (action < 8) {
       const open = h.dispatcher.open();
       if (open.length > 0) {
@@ -137,6 +139,7 @@ test.each([1, 2, 3])('a recorded run (seed %i) replayed into a fresh scheduler m
   const want = decisions(live);
   expect(want.endings.map((e) => e.outcome)).toEqual(expect.arrayContaining(['success', 'rejected', 'upstream_error', 'client_error', 'aborted']));
   expect(want.endings.some((e) => e.retries > 0)).toBe(true);
+  expect(live.submitted.some((r) => r.ctx.fallbackFrom !== undefined)).toBe(true);
 
   const again = replay(live, journal);
   expect(decisions(again)).toEqual(want);

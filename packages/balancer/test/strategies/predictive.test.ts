@@ -254,6 +254,13 @@ describe('predictive', () => {
     expect(s.select(nodes(), r, context({ now: NOW + 2_000, waits: { busy: 3_000 } }))?.id).toBe('cold');
   });
 
+  it('counts the budget from the request’s arrival when it says when that was, as the scheduler’s filter does', () => {
+    const s = new PredictiveStrategy();
+    // Arrived 2 s before its first offer: 6 000 ms remain at once, so the wait (6 200) does not fit.
+    const r = request({ latencyBudgetMs: 8_000, arrivedAt: NOW - 2_000 });
+    expect(s.select([coldFree(), hotFull()], r, context({ waits: { busy: 3_000 } }))?.id).toBe('cold');
+  });
+
   it('prefers the hot node once its slot frees', () => {
     const s = new PredictiveStrategy();
     const r = request();

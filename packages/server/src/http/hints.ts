@@ -5,7 +5,9 @@ import { complexityOf, priorityOf, type RequestHints } from '@ollama-ring/balanc
  * Per-request routing hints from headers (the body's own hint fields are read by validation):
  * `X-Ollama-Ring-Priority` (number, or high/normal/low), `X-Ollama-Ring-Tags` (comma-separated),
  * `X-Ollama-Ring-Strategy`, `X-Ollama-Ring-Fallback-Model`, `X-Ollama-Ring-Latency-Budget-Ms`,
- * `X-Ollama-Ring-Complexity` (a word the `hybrid` strategy's rules match on, e.g. high/low).
+ * `X-Ollama-Ring-Complexity` (a word the `hybrid` strategy's rules match on, e.g. high/low). The
+ * fallback model and the latency budget are honoured under every strategy (see the balancer README,
+ * "Hints and strategies").
  */
 export function hintsFromHeaders(req: IncomingMessage): RequestHints {
   const h = (name: string) => {

@@ -7,6 +7,8 @@ import { sendThrown } from './errors';
 export const NODE_HEADER = 'x-ollama-ring-node';
 export const QUEUE_HEADER = 'x-ollama-ring-queue-ms';
 export const RETRIES_HEADER = 'x-ollama-ring-retries';
+/** On a response served by the request's fallback model: the model the client asked for. */
+export const FALLBACK_HEADER = 'x-ollama-ring-fallback';
 
 /**
  * Delivers a pipeline response to an HTTP client: upstream status and headers (hop-by-hop ones
@@ -36,6 +38,7 @@ export class HttpSink implements ResponseSink {
     headers[NODE_HEADER] = info.nodeId;
     headers[QUEUE_HEADER] = String(Math.round(info.queueMs));
     headers[RETRIES_HEADER] = String(info.retries);
+    if (info.fallbackFrom !== undefined) headers[FALLBACK_HEADER] = info.fallbackFrom;
     const type = headers['content-type'] ?? '';
     // A stream of known length cannot take an in-band error line at its end (see onError).
     this.streaming = isStreamContentType(type) && headers['content-length'] === undefined;
