@@ -1,10 +1,11 @@
 /**
- * pnpm bench:profile FILE.cpuprofile [OTHER.cpuprofile] [--top N] [--by function|file]
+ * pnpm bench:profile FILE.cpuprofile [OTHER.cpuprofile …] [--top N] [--by function|file]
  *
  * The top entries of a V8 CPU profile (as `bench:proxy --cpu-prof DIR` writes one per proxy), by self
- * time, as a markdown table: each entry's share of the busy time (idle excluded). Given two profiles
- * (before and after a change, or the gateway and the passthrough), it lists the top entries of
- * either, side by side, in the order of the first.
+ * time, as a markdown table: each entry's share of the busy time (idle excluded), an entry being a
+ * function and its file (or a file, with `--by file`). Given several profiles (before and after a
+ * change, the gateway and the passthrough), it lists the top entries of any, side by side, in the
+ * order of the first.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -43,7 +44,8 @@ export function profileShares(profile: CpuProfile, by: 'function' | 'file' = 'fu
     if (!frame || frame.functionName === '(idle)') continue;
     busy += dt;
     const file = shortPath(frame.url);
-    const key = by === 'file' ? file || frame.functionName : `${frame.functionName || '(anonymous)'}${file ? ` ${file}:${frame.lineNumber + 1}` : ''}`;
+    // Function and file, not the line: lines move between the builds a comparison puts side by side.
+    const key = by === 'file' ? file || frame.functionName : `${frame.functionName || '(anonymous)'}${file ? ` ${file}` : ''}`;
     self.set(key, (self.get(key) ?? 0) + dt);
   }
   const shares = new Map<string, number>();
@@ -72,7 +74,7 @@ function main(): void {
   const argv = process.argv.slice(2);
   const files = argv.filter((a) => a.endsWith('.cpuprofile'));
   const args = parseArgs(argv.filter((a) => !a.endsWith('.cpuprofile')));
-  if (files.length === 0 || files.length > 2) throw new Error('usage: bench:profile FILE.cpuprofile [OTHER.cpuprofile] [--top N] [--by function|file]');
+  if (files.length === 0) throw new Error('usage: bench:profile FILE.cpuprofile [OTHER.cpuprofile …] [--top N] [--by function|file]');
   const top = Number(args.flags.get('top') ?? 25);
   const by = args.flags.get('by') === 'file' ? 'file' : 'function';
   const profiles = files.map((f) => ({ label: basename(f, '.cpuprofile'), shares: profileShares(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile, by) }));

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMet
 import { ConfigError } from './errors';
 import { ResourceMetrics } from './metrics-resources';
 import type { PoolUtilization } from './scheduler/load-imbalance';
+import { UtilizationMetrics } from './metrics-utilization';
 import type { SuspicionCause } from './scheduler/observer';
 import type { FallbackReason } from './scheduler/hint-rules';
 import { normalizeModel } from '@ollama-ring/protocol';
@@ -77,10 +78,7 @@ export class BalancerMetrics {
   private readonly timeouts: Counter<'phase'>;
   private readonly healthChecks: Counter<'node' | 'outcome'>;
   private readonly suspected: Counter<'node' | 'cause'>;
-  private readonly utilization: Gauge<'node' | 'window'>;
-  private readonly imbalance: Gauge<'window'>;
-  /** Nodes whose utilization was last set, so that those gone from the pool lose their series. */
-  private utilizationNodes = new Set<string>();
+  private readonly utilization: UtilizationMetrics;
   private readonly fallbacks: Counter<'model' | 'fallback' | 'reason'>;
 
   private readonly maxModelLabels: number;
@@ -144,18 +142,7 @@ export class BalancerMetrics {
       labelNames: ['node', 'cause'],
       registers: reg,
     });
-    this.utilization = new Gauge({
-      name: `${p}node_utilization`,
-      help: 'Busy slot time ÷ capacity slot time of the node, over the last minute (window="1m") or since it joined (window="start").',
-      labelNames: ['node', 'window'],
-      registers: reg,
-    });
-    this.imbalance = new Gauge({
-      name: `${p}load_imbalance`,
-      help: '(max − min) ÷ mean utilization of the nodes serving a model, the largest over models two or more nodes serve; absent when none does.',
-      labelNames: ['window'],
-      registers: reg,
-    });
+    this.utilization = new UtilizationMetrics(this.registry, p);
     this.fallbacks = new Counter({
       name: `${p}fallbacks_total`,
       help: 'Requests switched to their fallback model, by the model asked for, the fallback, and why: not_installed, unavailable (its nodes down, breaker open, disabled or draining), deadline (none could start it before its queue deadline), budget (none could meet its latency budget).',
@@ -294,24 +281,7 @@ export class BalancerMetrics {
 
   /** Utilization per node and the load imbalance, read at scrape time from a view of the pool. */
   syncUtilization(u: PoolUtilization): void {
-    const present = new Set(Object.keys(u.nodes));
-    for (const id of this.utilizationNodes) {
-      if (present.has(id)) continue;
-      this.utilization.remove({ node: id, window: '1m' });
-      this.utilization.remove({ node: id, window: 'start' });
-    }
-    this.utilizationNodes = present;
-    for (const [node, n] of Object.entries(u.nodes)) {
-      this.utilization.set({ node, window: '1m' }, n.lastMinute);
-      this.utilization.set({ node, window: 'start' }, n.sinceStart);
-    }
-    for (const [window, v] of [
-      ['1m', u.imbalance.lastMinute],
-      ['start', u.imbalance.sinceStart],
-    ] as const) {
-      if (v === null) this.imbalance.remove({ window });
-      else this.imbalance.set({ window }, v);
-    }
+    this.utilization.sync(u);
   }
 
   /** Free slots left in the request ring. */
@@ -365,7 +335,7 @@ export class BalancerMetrics {
     this.resources.reset();
     this.nodeSeries.clear();
     this.lastNodeGauges.clear();
-    this.utilizationNodes.clear();
+    this.utilization.reset();
     this.seedZeros();
   }
 

@@ -144,6 +144,19 @@ export function removeNode(s: PoolMembership, nodeId: string): void {
 }
 
 /**
+ * The config a reload puts in force: the new file's, plus the nodes added at run time, which are in
+ * no file: the effective node list is the new config's, then every run-time node (not in
+ * `configuredIds`, the previous file's) whose id it does not define (when it does, the config wins,
+ * and the node belongs to the config from then on). With {@link applyConfig}, a reload keeps
+ * in-flight counts, the waiting queue, breaker states, and what was learned about nodes that stay.
+ */
+export function withRuntimeNodes(s: Pick<PoolMembership, 'nodes'>, config: BalancerConfig, configuredIds: ReadonlySet<string>): BalancerConfig {
+  const fileIds = new Set(config.nodes.map((n) => n.id));
+  const runtime = [...s.nodes.values()].filter((n) => !n.removed && !configuredIds.has(n.id) && !fileIds.has(n.id));
+  return runtime.length > 0 ? { ...config, nodes: [...config.nodes, ...runtime.map((n) => n.spec)] } : config;
+}
+
+/**
  * Applies a reloaded config. Kept: in-flight counts, the waiting queue, breaker states and
  * everything learned about nodes that still exist. Nodes that disappeared drain and go.
  */

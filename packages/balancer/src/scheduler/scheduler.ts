@@ -1,6 +1,6 @@
 import type { BalancerConfig } from '../config/types';
 import { BackpressureError, type BalancerError, ValidationError } from '../errors';
-import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, applyResources, removeNode, sameStrategySettings } from '../nodes/node-events';
+import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, applyResources, removeNode, sameStrategySettings, withRuntimeNodes } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
 import type { RequestContext } from '../request-context';
@@ -277,22 +277,15 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.admission.enqueue(ctx, now);
   }
 
-  /**
-   * A new config. Kept: in-flight counts, the waiting queue, breaker states, what was learned about
-   * nodes that still exist, and nodes added at run time, which are in no file: the effective node
-   * list is the new config's, then every run-time node whose id it does not define (when it does,
-   * the config wins, and the node belongs to the config from then on). Returns the effective config.
-   */
+  /** A new config (see `withRuntimeNodes` for what is kept); returns the effective config. */
   private onReload({ config }: ConfigReloaded): BalancerConfig {
-    const fileIds = new Set(config.nodes.map((n) => n.id));
-    const runtime = [...this.nodes.values()].filter((n) => !n.removed && !this.configuredIds.has(n.id) && !fileIds.has(n.id));
-    const effective: BalancerConfig = runtime.length > 0 ? { ...config, nodes: [...config.nodes, ...runtime.map((n) => n.spec)] } : config;
+    const effective = withRuntimeNodes(this, config, this.configuredIds);
     const before = this.config.strategy;
     applyConfig(this, effective, this.deps.createStrategy);
     // Per-request strategies were built with the old settings (a `hybrid` rule may have changed).
     if (!sameStrategySettings(before, effective.strategy)) this.binder.forgetStrategies();
     this.deps.limiter?.reconfigure?.(effective, this.now());
-    this.configuredIds = fileIds;
+    this.configuredIds = new Set(config.nodes.map((n) => n.id));
     return effective;
   }
 
