@@ -34,6 +34,21 @@ async function fallbacksCounted(h: GatewayHarness, reason: string): Promise<numb
 
 const inFlightZero = (h: GatewayHarness) => h.factory.getPoolView().nodes.every((n) => n.inFlight === 0);
 
+/** Node a has llama3.2, node b qwen3 (the fallback); a request may wait 1 s for its slot. */
+function twoModelPool(): ReturnType<typeof startGateway> {
+  return startGateway(
+    [
+      { id: 'a', models: ['llama3.2'], preload: ['llama3.2'] },
+      { id: 'b', models: ['qwen3'], preload: ['qwen3'] },
+    ],
+    (c) => {
+      c.healthCheck.intervalMs = 600_000;
+      c.queue.maxWaitMs = 1_000;
+    },
+    { routes: allRoutes },
+  );
+}
+
 describe('fallback_model through the gateway', () => {
   let h: GatewayHarness;
   afterEach(async () => {
@@ -42,17 +57,7 @@ describe('fallback_model through the gateway', () => {
   });
 
   test('the model’s only node is down: served by the fallback, the response says so, counted', async () => {
-    h = await startGateway(
-      [
-        { id: 'a', models: ['llama3.2'], preload: ['llama3.2'] },
-        { id: 'b', models: ['qwen3'], preload: ['qwen3'] },
-      ],
-      (c) => {
-        c.healthCheck.intervalMs = 600_000;
-        c.queue.maxWaitMs = 1_000;
-      },
-      { routes: allRoutes },
-    );
+    h = await twoModelPool();
     // A refusing node is marked down by the first request that meets it, which is then retried: its
     // model's only node is down, so it moves to its fallback. The second finds the node down already.
     h.sim.node('a').refuse();
@@ -75,17 +80,7 @@ describe('fallback_model through the gateway', () => {
   });
 
   test('the model’s only node is busy past the queue deadline: served by the fallback at once', async () => {
-    h = await startGateway(
-      [
-        { id: 'a', models: ['llama3.2'], preload: ['llama3.2'] },
-        { id: 'b', models: ['qwen3'], preload: ['qwen3'] },
-      ],
-      (c) => {
-        c.healthCheck.intervalMs = 600_000;
-        c.queue.maxWaitMs = 1_000;
-      },
-      { routes: allRoutes },
-    );
+    h = await twoModelPool();
     // Teaches the estimates llama3.2's token rate on a, then holds a's only slot for seconds.
     expect((await generate(h.url, { model: 'llama3.2', options: { num_predict: 16 } })).res.status).toBe(200);
     const long = new AbortController();
