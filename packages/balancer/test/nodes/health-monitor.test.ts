@@ -141,7 +141,8 @@ describe('HealthMonitor', () => {
     await node.waitFor('/api/tags');
     const t0 = Date.now();
     await monitor!.stop();
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // Far below the probes' 10 s timeout: they were aborted, not awaited out (room for a loaded machine).
+    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(health).toHaveLength(0);
     expect(discovery).toHaveLength(0);
     const seen = node.requests.length;
