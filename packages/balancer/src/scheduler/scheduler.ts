@@ -7,6 +7,7 @@ import type { RequestContext } from '../request-context';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
+import { ClientKeys } from './client-keys';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
 import { type LeaseCounts, Leases } from './leases';
@@ -45,7 +46,9 @@ const REOFFER_MS = 100;
  */
 export class Scheduler implements PoolState, SchedulerPort {
   readonly nodes = new Map<string, PoolNode>();
-  readonly queue = new WaitQueue<Queued>();
+  /** API keys' fair-queue weights, priority caps and served counts (`auth.apiKeys`). */
+  readonly keys: ClientKeys;
+  readonly queue = new WaitQueue<Queued>((key) => this.keys.weight(key));
   readonly slots = new SlotTable();
   config: BalancerConfig;
   strategy: Strategy;
@@ -77,6 +80,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.now = deps.now ?? Date.now;
     this.strategy = deps.createStrategy(deps.config.strategy.type, deps.config.strategy);
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
+    this.keys = new ClientKeys(deps.config.auth?.apiKeys ?? []);
     applyConfig(this, deps.config, deps.createStrategy);
     const finish = this.finish.bind(this);
     const post = deps.post ?? this.post.bind(this);
@@ -104,6 +108,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),
       startDispatch: (ctx, node, now) => {
+        this.keys.noteServed(ctx.clientKey);
         if (ctx.lease) return this.leases.grant(ctx, node);
         starter.start(ctx, node, now);
         this.suspicion.dispatched(ctx);
@@ -266,6 +271,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       return;
     }
     ctx.facts = verdict;
+    ctx.maxPriority = this.keys.maxPriority(ctx.clientKey);
     const now = this.now();
     const limited = this.deps.limiter?.check(ctx.clientKey, now);
     if (limited) {
@@ -285,6 +291,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     // Per-request strategies were built with the old settings (a `hybrid` rule may have changed).
     if (!sameStrategySettings(before, effective.strategy)) this.binder.forgetStrategies();
     this.deps.limiter?.reconfigure?.(effective, this.now());
+    this.keys.configure(effective.auth?.apiKeys ?? []);
     this.configuredIds = new Set(config.nodes.map((n) => n.id));
     return effective;
   }
@@ -304,11 +311,14 @@ export class Scheduler implements PoolState, SchedulerPort {
     // One routing context per pass: the predictive strategy counts the requests it has told to wait
     // for a node within a pass, so that a queue does not pile onto one busy node.
     const routing = this.binder.routingContext(now);
-    for (const item of this.queue.inOrder()) {
+    // Interactive requests come first in the walk; a batch line after them takes only the slots
+    // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
+    this.binder.beginPass(this.queue.sizeOf('batch') > 0);
+    for (const item of this.queue.ordered()) {
       if (this.freeSlotsAnywhere() === 0) break;
       const r = this.binder.tryBind(item, now, routing);
       if (r === 'bound' || r === 'failed') {
-        this.queue.remove(item.requestId);
+        this.queue.remove(item.requestId, r === 'bound');
         bound = true;
       }
     }
