@@ -3,6 +3,7 @@ import { BackpressureError, type BalancerError, ValidationError } from '../error
 import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, applyResources, removeNode, sameStrategySettings, withRuntimeNodes } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
+import type { RequestClass } from '../request-class';
 import type { RequestContext } from '../request-context';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
@@ -383,6 +384,13 @@ export class Scheduler implements PoolState, SchedulerPort {
   /** Leases held now, and taken back at their TTL since start. */
   leaseCounts(): LeaseCounts {
     return this.leases.counts();
+  }
+
+  /** Requests holding a slot now (proxied or leased), by class: a walk of the live requests, for views. */
+  running(): Record<RequestClass, number> {
+    const n = { interactive: 0, batch: 0 };
+    for (const ctx of this.deps.table.values()) if (ctx.state === 'dispatching') n[ctx.requestClass]++;
+    return n;
   }
 
   /** Requests admitted and not yet ended. */
