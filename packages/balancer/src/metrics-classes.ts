@@ -24,7 +24,12 @@ export class ClassMetrics {
   constructor(registry: Registry, prefix: string) {
     const registers = [registry];
     this.queued = new Gauge({ name: `${prefix}requests_queued`, help: 'Requests waiting for a slot, by class (interactive, batch).', labelNames: ['class'], registers });
-    this.running = new Gauge({ name: `${prefix}requests_running`, help: 'Requests holding a node slot (leases included), by class (interactive, batch).', labelNames: ['class'], registers });
+    this.running = new Gauge({
+      name: `${prefix}requests_running`,
+      help: 'Requests holding a node slot (leases included), by class (interactive, batch).',
+      labelNames: ['class'],
+      registers,
+    });
     this.served = new Counter({
       name: `${prefix}fair_queue_served_total`,
       help: 'Requests bound to a node, by API key name (anonymous: no key; other: a client key that is no configured API key): each key’s share of the fair queue.',

@@ -45,10 +45,14 @@ const idle = (h: GatewayHarness) => h.factory.getPoolView().nodes.every((n) => n
 describe('fair queuing between API keys through the gateway', () => {
   let h: GatewayHarness;
   beforeEach(async () => {
-    h = await startGateway([{ id: 'a', models: ['llama3.2'], preload: ['llama3.2'], numParallel: 1 }], (c) => {
-      c.auth.apiKeys = KEYS.map((k) => ({ ...k }));
-      c.healthCheck.intervalMs = 600_000;
-    }, { routes: allRoutes });
+    h = await startGateway(
+      [{ id: 'a', models: ['llama3.2'], preload: ['llama3.2'], numParallel: 1 }],
+      (c) => {
+        c.auth.apiKeys = KEYS.map((k) => ({ ...k }));
+        c.healthCheck.intervalMs = 600_000;
+      },
+      { routes: allRoutes },
+    );
   });
   afterEach(async () => {
     await until(() => idle(h), 10_000, 'in-flight back to 0');

@@ -72,6 +72,11 @@ export class AdmissionControl {
       retry,
       waitingSince: now,
       ctx,
+      qTag: 0,
+      qPrev: undefined,
+      qNext: undefined,
+      qFlow: undefined,
+      qGone: false,
     });
     if (pool.queue.size > pool.config.queue.maxDepth) {
       // maxDepth bounds the requests that wait: one that a free slot takes now is never refused.

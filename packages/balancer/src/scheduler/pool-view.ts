@@ -105,7 +105,13 @@ export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlPar
 
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
 export function viewPool(
-  s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string>; leaseCounts(): LeaseCounts; running(): Record<RequestClass, number>; keys: { servedCounts(): Record<string, number> } },
+  s: PoolState & {
+    liveCount(): number;
+    configuredNodeIds(): ReadonlySet<string>;
+    leaseCounts(): LeaseCounts;
+    running(): Record<RequestClass, number>;
+    keys: { servedCounts(): Record<string, number> };
+  },
 ): PoolView {
   const nodes = [...s.nodes.values()];
   const at = s.now();

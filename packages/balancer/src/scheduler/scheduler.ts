@@ -309,18 +309,20 @@ export class Scheduler implements PoolState, SchedulerPort {
     if (this.stopped) return;
     const now = this.now();
     let bound = false;
-    // One routing context per pass: the predictive strategy counts the requests it has told to wait
-    // for a node within a pass, so that a queue does not pile onto one busy node.
-    const routing = this.binder.routingContext(now);
-    // Interactive requests come first in the walk; a batch line after them takes only the slots
-    // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
-    this.binder.beginPass(this.queue.sizeOf('batch') > 0);
-    for (const item of this.queue.ordered()) {
-      if (this.freeSlotsAnywhere() === 0) break;
-      const r = this.binder.tryBind(item, now, routing);
-      if (r === 'bound' || r === 'failed') {
-        this.queue.remove(item.requestId, r === 'bound');
-        bound = true;
+    if (this.queue.size > 0) {
+      // One routing context per pass: the predictive strategy counts the requests it has told to
+      // wait for a node within a pass, so that a queue does not pile onto one busy node.
+      const routing = this.binder.routingContext(now);
+      // Interactive requests come first in the walk; a batch line after them takes only the slots
+      // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
+      this.binder.beginPass(this.queue.sizeOf('batch') > 0);
+      for (const item of this.queue.ordered()) {
+        if (this.freeSlotsAnywhere() === 0) break;
+        const r = this.binder.tryBind(item, now, routing);
+        if (r === 'bound' || r === 'failed') {
+          this.queue.remove(item.requestId, r === 'bound');
+          bound = true;
+        }
       }
     }
     if (bound) this.deps.observer?.queueChanged?.(this.queue.depthByModel());

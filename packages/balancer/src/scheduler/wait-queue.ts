@@ -20,8 +20,21 @@ export interface Waiting {
   readonly retry?: boolean;
 }
 
-/** The queue's own fields on an item it holds (written by the queue alone). */
-interface Linked extends Waiting {
+/**
+ * The queue's own fields on an item it holds, written by the queue alone. An item made with them in
+ * place (`qTag: 0, qPrev: undefined, qNext: undefined, qFlow: undefined, qGone: false`, as admission
+ * makes its entries) keeps its shape when pushed, rather than growing five properties there.
+ */
+export interface QueueLinks {
+  qTag: number;
+  qPrev: unknown;
+  qNext: unknown;
+  qFlow: unknown;
+  qGone: boolean;
+}
+
+/** An item as the queue links it. */
+interface Linked extends Waiting, QueueLinks {
   /** Virtual start tag: the order among the keys of a level. */
   qTag: number;
   qPrev: Linked | undefined;
@@ -204,7 +217,14 @@ export class WaitQueue<T extends Waiting = Waiting> {
       const level = levels[i];
       if (level.size === 0) continue;
       if (level.flows.size === 1 || level.size === 1) {
-        for (const f of level.flows.values()) yield* walk<T>(f.head);
+        // One key waiting here (the common case): its line as it is, without a merge.
+        for (const f of level.flows.values()) {
+          for (let w = f.head; w;) {
+            const next = w.qNext;
+            if (!w.qGone) yield w as unknown as T;
+            w = next;
+          }
+        }
         continue;
       }
       yield* merge<T>(level);
@@ -285,15 +305,6 @@ export class WaitQueue<T extends Waiting = Waiting> {
   }
 }
 
-/** One line from `head` on, skipping what was removed behind the walk's back. */
-function* walk<T>(head: Linked | undefined): Generator<T, void, undefined> {
-  for (let w = head; w; ) {
-    const next = w.qNext;
-    if (!w.qGone) yield w as unknown as T;
-    w = next;
-  }
-}
-
 /** A level's lines merged by start tag (then arrival sequence): a binary heap of the lines' next requests. */
 function* merge<T>(level: Level): Generator<T, void, undefined> {
   const heap: Linked[] = [];
@@ -313,7 +324,7 @@ function earlier(a: Linked, b: Linked): boolean {
 
 function heapPush(h: Linked[], w: Linked): void {
   h.push(w);
-  for (let i = h.length - 1; i > 0; ) {
+  for (let i = h.length - 1; i > 0;) {
     const p = (i - 1) >> 1;
     if (!earlier(h[i], h[p])) break;
     [h[i], h[p]] = [h[p], h[i]];
@@ -326,7 +337,7 @@ function heapPop(h: Linked[]): Linked {
   const last = h.pop()!;
   if (h.length > 0) {
     h[0] = last;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;

@@ -13,7 +13,11 @@ describe('WaitQueue ordering', () => {
     ['negative priorities sort below 0', [w(1, { priority: -10 }), w(2, { priority: -1 })], [2, 1]],
     ['one key, one priority: arrival (FIFO)', [w(1), w(2), w(3)], [1, 2, 3]],
     ['a retried request goes ahead of its key', [w(1), w(2), w(3, { retry: true })], [3, 1, 2]],
-    ['every interactive request before any batch line, whatever the priorities', [w(1, { requestClass: 'batch', priority: 100 }), w(2, { priority: -5 }), w(3, { requestClass: 'batch' }), w(4)], [4, 2, 1, 3]],
+    [
+      'every interactive request before any batch line, whatever the priorities',
+      [w(1, { requestClass: 'batch', priority: 100 }), w(2, { priority: -5 }), w(3, { requestClass: 'batch' }), w(4)],
+      [4, 2, 1, 3],
+    ],
     ['priority within the batch class', [w(1, { requestClass: 'batch' }), w(2, { requestClass: 'batch', priority: 1 })], [2, 1]],
     [
       'keys take turns within a priority',
