@@ -46,7 +46,6 @@ interface Linked extends Waiting, QueueLinks {
 /** One key's line within a level, oldest first (a retried request at its head). */
 interface Flow {
   readonly key: string;
-  readonly weight: number;
   readonly level: Level;
   head: Linked | undefined;
   tail: Linked | undefined;
@@ -104,7 +103,7 @@ export class WaitQueue<T extends Waiting = Waiting> {
   /** Set when too many empty lines are kept; the next push drops them (never during a walk). */
   private pruneDue = false;
 
-  /** `weightOf` gives a client key's share (default 1 each); read when its line is made. */
+  /** `weightOf` gives a client key's share (default 1 each), read at each push (a reload's weights apply at once). */
   constructor(private readonly weightOf: (key: string | undefined) => number = () => 1) {}
 
   get size(): number {
@@ -135,7 +134,7 @@ export class WaitQueue<T extends Waiting = Waiting> {
     } else {
       const start = w.retry ? level.vtime : Math.max(level.vtime, flow.finish);
       item.qTag = start;
-      if (!w.retry) flow.finish = start + 1 / flow.weight;
+      if (!w.retry) flow.finish = start + 1 / this.weight(w.clientKey);
       if (flow.tail) {
         flow.tail.qNext = item;
         item.qPrev = flow.tail;
@@ -268,6 +267,11 @@ export class WaitQueue<T extends Waiting = Waiting> {
     return d;
   }
 
+  private weight(key: string | undefined): number {
+    const w = this.weightOf(key);
+    return w > 0 && Number.isFinite(w) ? w : 1;
+  }
+
   private level(rank: number, priority: number): Level {
     let level = this.levelOf[rank].get(priority);
     if (level !== undefined) return level;
@@ -283,8 +287,7 @@ export class WaitQueue<T extends Waiting = Waiting> {
     const key = clientKey ?? ANONYMOUS;
     let flow = level.flows.get(key);
     if (flow !== undefined) return flow;
-    const weight = this.weightOf(clientKey);
-    flow = { key, weight: weight > 0 && Number.isFinite(weight) ? weight : 1, level, head: undefined, tail: undefined, size: 0, finish: 0 };
+    flow = { key, level, head: undefined, tail: undefined, size: 0, finish: 0 };
     level.flows.set(key, flow);
     this.emptyFlows++;
     return flow;

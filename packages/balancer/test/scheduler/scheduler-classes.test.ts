@@ -178,4 +178,18 @@ describe('auth.apiKeys[].maxPriority', () => {
     await finishAll(h);
     h.expectIdle();
   });
+
+  test("a reload's API keys apply to the requests admitted after it", async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    const before = h.submit({ priority: 9 }, { clientKey: 'sk-x' });
+    const cfg = structuredClone(h.config);
+    cfg.auth.apiKeys = [{ key: 'sk-x', name: 'x', maxPriority: 1 }];
+    await h.control.reload(cfg);
+    const after = h.submit({ priority: 9 }, { clientKey: 'sk-x' });
+    expect([before.ctx.priority, after.ctx.priority]).toEqual([9, 1]);
+    await finishAll(h);
+    // Counted under the name the key had when each was bound: no configured key yet, then `x`.
+    expect(h.view().fairShare).toEqual({ other: 1, x: 1 });
+    h.expectIdle();
+  });
 });
