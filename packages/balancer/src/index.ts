@@ -37,7 +37,7 @@ export { nodeUrlParts, type NodeUrlParts, REDACTED, redactCredentials } from './
 export { DEFAULT_ESTIMATES, type EstimateDefaults, Estimates, type FinalChunkStats, OUTPUT_SAMPLES, REAL_LOAD_MS, type SlotWork } from './scheduler/estimates';
 export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
 export { ControlPlane } from './scheduler/control-plane';
-export type { PoolView, WaitingRequest, HeldSlot, NodeEstimate, ModelEstimate } from './scheduler/pool-view';
+export type { PoolView, WaitingRequest, HeldSlot, NodeEstimate, ModelEstimate, ClassCounts } from './scheduler/pool-view';
 export { type NodeUsage, USAGE_WINDOW_MS } from './nodes/slot-usage';
 export { IMBALANCE_DEFINITION, imbalanceOf, type ModelImbalance, peerGroups, poolUtilization, type PoolUtilization, spread } from './scheduler/load-imbalance';
 export type {
@@ -107,6 +107,7 @@ export {
   WeightedRoundRobinStrategy,
 } from './strategies';
 export { BalancerMetrics } from './metrics';
+export type { RequestClass } from './request-class';
 export {
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,

@@ -3,6 +3,8 @@ import { ConfigError } from './errors';
 import { ResourceMetrics } from './metrics-resources';
 import type { PoolUtilization } from './scheduler/load-imbalance';
 import { UtilizationMetrics } from './metrics-utilization';
+import { ClassMetrics } from './metrics-classes';
+import type { ClassCounts } from './scheduler/pool-view';
 import type { SuspicionCause } from './scheduler/observer';
 import type { FallbackReason } from './scheduler/hint-rules';
 import { normalizeModel } from '@ollama-ring/protocol';
@@ -32,7 +34,8 @@ const OTHER_MODEL = 'other';
  * and the node resource families of {@link ResourceMetrics} (`node_resource_scrapes_total{node,outcome}`,
  * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …),
  * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`),
- * `fallbacks_total{model,fallback,reason}`.
+ * `fallbacks_total{model,fallback,reason}`, and the class and fair-queue families of {@link ClassMetrics}
+ * (`requests_queued{class}`, `requests_running{class}`, `fair_queue_served_total{key}`).
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -79,6 +82,7 @@ export class BalancerMetrics {
   private readonly healthChecks: Counter<'node' | 'outcome'>;
   private readonly suspected: Counter<'node' | 'cause'>;
   private readonly utilization: UtilizationMetrics;
+  private readonly classes: ClassMetrics;
   private readonly fallbacks: Counter<'model' | 'fallback' | 'reason'>;
 
   private readonly maxModelLabels: number;
@@ -143,6 +147,7 @@ export class BalancerMetrics {
       registers: reg,
     });
     this.utilization = new UtilizationMetrics(this.registry, p);
+    this.classes = new ClassMetrics(this.registry, p);
     this.fallbacks = new Counter({
       name: `${p}fallbacks_total`,
       help: 'Requests switched to their fallback model, by the model asked for, the fallback, and why: not_installed, unavailable (its nodes down, breaker open, disabled or draining), deadline (none could start it before its queue deadline), budget (none could meet its latency budget).',
@@ -284,6 +289,11 @@ export class BalancerMetrics {
     this.utilization.sync(u);
   }
 
+  /** Queued and running requests by class, and the requests bound per API key, read at scrape time from a view of the pool. */
+  syncClasses(classes: ClassCounts, served: Readonly<Record<string, number>>): void {
+    this.classes.sync(classes, served);
+  }
+
   /** Free slots left in the request ring. */
   setRingBufferRemaining(n: number): void {
     this.ringRemaining.set(n);
@@ -336,6 +346,7 @@ export class BalancerMetrics {
     this.nodeSeries.clear();
     this.lastNodeGauges.clear();
     this.utilization.reset();
+    this.classes.reset();
     this.seedZeros();
   }
 

@@ -206,6 +206,7 @@ export class PipelineFactory {
         p.metrics.resources.sync(view.nodes);
         p.metrics.syncQueueDepths(view.queue.byModel);
         p.metrics.syncUtilization(poolUtilization(view));
+        p.metrics.syncClasses(view.classes, view.fairShare);
         return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();
       },
     };

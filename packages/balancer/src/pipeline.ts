@@ -17,6 +17,7 @@ import { SchedulingHandler } from './stages/scheduling';
 import { validateRequest } from './stages/validate-request';
 import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
+import type { RequestClass } from './request-class';
 import { workerEntry } from './worker-entry';
 
 /** Per-call options of `submit`, `stream` and `execute`. */
@@ -27,6 +28,8 @@ export interface CallOptions {
   clientKey?: string;
   /** Routing hints; they override hints given in the body. */
   hints?: RequestHints;
+  /** `interactive` (the default) or `batch`: see `RequestClass`. */
+  requestClass?: RequestClass;
 }
 
 /** A request as the gateway has it: raw body bytes for a route. */
@@ -186,6 +189,9 @@ export class Pipeline {
       throw new ValidationError(`request body of ${bytes.length} bytes exceeds the limit of ${cfg.validation.maxBodyBytes}`, 413);
     }
     if (opts.signal?.aborted) throw new RequestAbortedError();
+    if (opts.requestClass !== undefined && opts.requestClass !== 'interactive' && opts.requestClass !== 'batch') {
+      throw new ValidationError(`requestClass must be 'interactive' or 'batch' (got ${JSON.stringify(opts.requestClass)})`);
+    }
     this.scheduler.admitOrThrow();
     const off = this.arena.tryAllocCopy(bytes);
     if (off === ARENA_FULL) {
@@ -206,6 +212,7 @@ export class Pipeline {
     const id = this.table.allocateId();
     const hints = { ...(req.hints ?? {}), ...(opts.hints ?? {}) };
     const ctx = new RequestContext(id, req.route, off, bytes.length, hints, opts.clientKey, sink, now);
+    if (opts.requestClass === 'batch') ctx.requestClass = 'batch';
     this.table.add(ctx);
     if (opts.signal) this.watchAbort(ctx, opts.signal);
     const e = ring.get(seq);

@@ -2,6 +2,7 @@ import type { Cancel } from './upstream/cancel';
 import type { Route } from '@ollama-ring/protocol';
 import type { BalancerError } from './errors';
 import type { RequestHints } from './inference-request';
+import type { RequestClass } from './request-class';
 import type { ResponseSink } from './response-sink';
 import type { LeaseGrantee } from './scheduler/lease-grantee';
 import type { RequestFacts } from './stages/request-facts';
@@ -64,6 +65,10 @@ export class RequestContext {
   routing?: RoutingRequest;
   /** Set for a lease (`pipeline.select`): bound, it is handed to this holder instead of dispatched. */
   lease?: LeaseGrantee;
+  /** `batch`: served only from slots no interactive request is waiting for (see `WaitQueue`, `SlotBinder`). */
+  requestClass: RequestClass = 'interactive';
+  /** The highest priority its client key may ask for (`auth.apiKeys[].maxPriority`), set at admission. */
+  maxPriority = Infinity;
 
   constructor(
     readonly id: number,
@@ -81,9 +86,10 @@ export class RequestContext {
     return this.facts?.model ?? '';
   }
 
-  /** Priority: explicit hint, else the body's, else 0. */
+  /** Priority: explicit hint, else the body's, else 0; never above its key's `maxPriority`. */
   get priority(): number {
-    return this.hints.priority ?? this.facts?.priority ?? 0;
+    const p = this.hints.priority ?? this.facts?.priority ?? 0;
+    return p > this.maxPriority ? this.maxPriority : p;
   }
 }
 

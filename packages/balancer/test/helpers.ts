@@ -7,6 +7,7 @@ import type { BalancerError } from '../src/errors';
 import { RequestAbortedError, UpstreamError } from '../src/errors';
 import { Route, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestHints } from '../src/inference-request';
+import type { RequestClass } from '../src/request-class';
 import { type NodeSpec, PoolNode } from '../src/nodes/node';
 import { RequestContext, RequestTable } from '../src/request-context';
 import type { EndInfo, ResponseSink, StartInfo } from '../src/response-sink';
@@ -228,6 +229,8 @@ export interface SubmitOpts {
   sink?: RecordingSink;
   /** Don't validate/schedule yet (the request sits "in the ring"). */
   hold?: boolean;
+  /** `batch`: as `CallOptions.requestClass`. */
+  requestClass?: RequestClass;
 }
 
 export class Harness {
@@ -308,6 +311,7 @@ export class Harness {
     if (off < 0) throw new Error('test arena full');
     const sink = o.sink ?? new RecordingSink();
     const ctx = new RequestContext(this.table.allocateId(), route, off, bytes.length, o.hints ?? {}, o.clientKey, sink, Date.now());
+    if (o.requestClass) ctx.requestClass = o.requestClass;
     this.table.add(ctx);
     const s = { ctx, sink, body: full };
     this.submitted.push(s);

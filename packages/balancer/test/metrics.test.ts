@@ -32,6 +32,9 @@ const FAMILIES: Array<[string, string]> = [
   ['node_gpu_utilization_ratio', 'gauge'],
   ['node_gpus', 'gauge'],
   ['node_resource_age_seconds', 'gauge'],
+  ['requests_queued', 'gauge'],
+  ['requests_running', 'gauge'],
+  ['fair_queue_served_total', 'counter'],
 ];
 
 function node(id: string, over: Partial<PoolNode> = {}): PoolNode {
@@ -168,6 +171,22 @@ describe('BalancerMetrics', () => {
     expect(samples(t, 'ollama_lb_node_utilization')).toHaveLength(2);
     expect(t).not.toContain('node="b"');
     expect(samples(t, 'ollama_lb_load_imbalance')).toEqual([]);
+  });
+
+  it('syncClasses writes queued and running requests by class, and counts the served totals per key by their growth', async () => {
+    const m = new BalancerMetrics();
+    let t = await m.scrape();
+    expect(samples(t, 'ollama_lb_requests_queued').sort()).toEqual(['ollama_lb_requests_queued{class="batch"} 0', 'ollama_lb_requests_queued{class="interactive"} 0']);
+    m.syncClasses({ queued: { interactive: 3, batch: 40 }, running: { interactive: 2, batch: 1 } }, { light: 5, flood: 40 });
+    m.syncClasses({ queued: { interactive: 1, batch: 38 }, running: { interactive: 3, batch: 1 } }, { light: 7, flood: 41, anonymous: 1 });
+    t = await m.scrape();
+    expect(samples(t, 'ollama_lb_requests_queued').sort()).toEqual(['ollama_lb_requests_queued{class="batch"} 38', 'ollama_lb_requests_queued{class="interactive"} 1']);
+    expect(samples(t, 'ollama_lb_requests_running').sort()).toEqual(['ollama_lb_requests_running{class="batch"} 1', 'ollama_lb_requests_running{class="interactive"} 3']);
+    expect(samples(t, 'ollama_lb_fair_queue_served_total').sort()).toEqual([
+      'ollama_lb_fair_queue_served_total{key="anonymous"} 1',
+      'ollama_lb_fair_queue_served_total{key="flood"} 41',
+      'ollama_lb_fair_queue_served_total{key="light"} 7',
+    ]);
   });
 
   it('has its own registry: two instances with one prefix never collide', async () => {

@@ -189,7 +189,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
   auth: obj({
     apiKeys: {
       type: 'array',
-      items: obj({ key: nonEmpty, name: str, rateLimit: bucket, maxPriority: { type: 'number' } }, ['key']),
+      items: obj({ key: nonEmpty, name: str, rateLimit: bucket, maxPriority: { type: 'number' }, weight: positive }, ['key']),
     },
     adminToken: str,
   }),

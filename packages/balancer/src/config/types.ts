@@ -14,8 +14,10 @@ export interface ApiKeyConfig {
   key: string;
   name?: string;
   rateLimit?: BucketConfig;
-  /** Highest request priority this key may ask for. */
+  /** Highest request priority this key may ask for: a higher one (header or body) is lowered to it. */
   maxPriority?: number;
+  /** The key's share of the wait queue against other keys at the same class and priority (default 1). */
+  weight?: number;
 }
 
 /**

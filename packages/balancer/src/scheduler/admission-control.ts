@@ -56,7 +56,9 @@ export class AdmissionControl {
    */
   enqueue(ctx: RequestContext, now: number): void {
     const { pool, observer } = this.d;
-    if (ctx.queuedAt === 0) ctx.queuedAt = now;
+    // Waited before: back from a retry's backoff, it goes ahead of its key's line (see WaitQueue).
+    const retry = ctx.queuedAt !== 0;
+    if (!retry) ctx.queuedAt = now;
     ctx.state = 'queued';
     pool.queue.push({
       requestId: ctx.id,
@@ -65,8 +67,16 @@ export class AdmissionControl {
       arrivedAt: ctx.arrivedAt,
       seq: this.d.nextSeq(),
       model: ctx.model,
+      requestClass: ctx.requestClass,
+      clientKey: ctx.clientKey,
+      retry,
       waitingSince: now,
       ctx,
+      qTag: 0,
+      qPrev: undefined,
+      qNext: undefined,
+      qFlow: undefined,
+      qGone: false,
     });
     if (pool.queue.size > pool.config.queue.maxDepth) {
       // maxDepth bounds the requests that wait: one that a free slot takes now is never refused.

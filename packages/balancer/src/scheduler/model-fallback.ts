@@ -60,9 +60,10 @@ export class ModelFallback {
     const late = bestLatenessMs(nodes, facts, this.limits(item, nodes, model, now, routing), routing);
     if (!shouldFallBack(primaryLatenessMs, late) || !this.switchTo(ctx, fallback, reason)) return null;
     const queue = this.d.pool.queue;
-    if (!queue.remove(item.requestId)) return item;
+    if (!queue.has(item.requestId)) return item;
+    // Same place in the queue, new model.
     const moved: Queued = { ...item, model: ctx.model };
-    queue.push(moved);
+    queue.replace(moved);
     this.d.observer?.queueChanged?.(queue.depthByModel());
     return moved;
   }

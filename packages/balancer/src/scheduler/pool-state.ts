@@ -8,7 +8,7 @@ import type { Estimates } from './estimates';
 import type { Outcome } from './observer';
 import type { SchedulerEvent } from './scheduler-events';
 import type { SlotTable } from './slot-table';
-import type { WaitQueue, Waiting } from './wait-queue';
+import type { QueueLinks, WaitQueue, Waiting } from './wait-queue';
 
 /**
  * The scheduler's state as its parts see it. The scheduler owns it and is its only writer; each
@@ -26,8 +26,8 @@ export interface PoolState {
   now(): number;
 }
 
-/** A waiting request as the wait queue holds it. */
-export interface Queued extends Waiting {
+/** A waiting request as the wait queue holds it (with the queue's links in place from the start). */
+export interface Queued extends Waiting, QueueLinks {
   ctx: RequestContext;
   /** Epoch ms when this stay in the queue began (a retry starts a new stay; `ctx.queuedAt` is the first). */
   waitingSince: number;

@@ -3,6 +3,7 @@ import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
 import type { NodeUrlParts } from '../nodes/node-url';
 import type { MonitorTarget } from '../nodes/health-monitor';
 import type { NodeUsage } from '../nodes/slot-usage';
+import type { RequestClass } from '../request-class';
 import type { LeaseCounts } from './leases';
 import type { PoolState } from './pool-state';
 
@@ -12,6 +13,7 @@ export interface WaitingRequest {
   readonly model: string;
   readonly route: Route;
   readonly priority: number;
+  readonly requestClass: RequestClass;
   /** Epoch ms when it first entered the queue. */
   readonly queuedAt: number;
   /** Epoch ms by which it must have a slot (`queue.maxWaitMs` after it first queued); Infinity for none. */
@@ -69,6 +71,16 @@ export interface PoolView {
   readonly configuredNodeIds: readonly string[];
   /** Leases (`pipeline.select`) holding a slot now, and those taken back at their TTL since start. */
   readonly leases: LeaseCounts;
+  /** Requests waiting in the queue and holding a slot (leases included), by class. */
+  readonly classes: ClassCounts;
+  /** Requests bound since start, by API key name (`anonymous`: no key; `other`: a client key that is no configured API key). */
+  readonly fairShare: Readonly<Record<string, number>>;
+}
+
+/** Requests by class, waiting and running. */
+export interface ClassCounts {
+  readonly queued: Readonly<Record<RequestClass, number>>;
+  readonly running: Readonly<Record<RequestClass, number>>;
 }
 
 /** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
@@ -92,7 +104,15 @@ export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlPar
 }
 
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */
-export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds(): ReadonlySet<string>; leaseCounts(): LeaseCounts }): PoolView {
+export function viewPool(
+  s: PoolState & {
+    liveCount(): number;
+    configuredNodeIds(): ReadonlySet<string>;
+    leaseCounts(): LeaseCounts;
+    running(): Record<RequestClass, number>;
+    keys: { servedCounts(): Record<string, number> };
+  },
+): PoolView {
   const nodes = [...s.nodes.values()];
   const at = s.now();
   const estimates: Record<string, NodeEstimate> = {};
@@ -115,6 +135,7 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
     model: w.model,
     route: w.ctx.route,
     priority: w.priority,
+    requestClass: w.requestClass ?? 'interactive',
     queuedAt: w.ctx.queuedAt || w.arrivedAt,
     deadline: w.deadline,
   }));
@@ -129,5 +150,7 @@ export function viewPool(s: PoolState & { liveCount(): number; configuredNodeIds
     usage,
     configuredNodeIds: [...s.configuredNodeIds()],
     leases: s.leaseCounts(),
+    classes: { queued: { interactive: s.queue.sizeOf('interactive'), batch: s.queue.sizeOf('batch') }, running: s.running() },
+    fairShare: s.keys.servedCounts(),
   };
 }

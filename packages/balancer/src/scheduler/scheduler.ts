@@ -3,10 +3,12 @@ import { BackpressureError, type BalancerError, ValidationError } from '../error
 import { addNode, applyConfig, applyDiscovery, applyHealth, applyNodeCommand, applyResources, removeNode, sameStrategySettings, withRuntimeNodes } from '../nodes/node-events';
 import type { PoolNode } from '../nodes/node';
 import { snapshotNode } from '../nodes/node-snapshot';
+import type { RequestClass } from '../request-class';
 import type { RequestContext } from '../request-context';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
 import { AdmissionControl } from './admission-control';
+import { ClientKeys } from './client-keys';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
 import { type LeaseCounts, Leases } from './leases';
@@ -45,7 +47,9 @@ const REOFFER_MS = 100;
  */
 export class Scheduler implements PoolState, SchedulerPort {
   readonly nodes = new Map<string, PoolNode>();
-  readonly queue = new WaitQueue<Queued>();
+  /** API keys' fair-queue weights, priority caps and served counts (`auth.apiKeys`). */
+  readonly keys: ClientKeys;
+  readonly queue = new WaitQueue<Queued>((key) => this.keys.weight(key));
   readonly slots = new SlotTable();
   config: BalancerConfig;
   strategy: Strategy;
@@ -77,6 +81,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.now = deps.now ?? Date.now;
     this.strategy = deps.createStrategy(deps.config.strategy.type, deps.config.strategy);
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
+    this.keys = new ClientKeys(deps.config.auth?.apiKeys ?? []);
     applyConfig(this, deps.config, deps.createStrategy);
     const finish = this.finish.bind(this);
     const post = deps.post ?? this.post.bind(this);
@@ -104,6 +109,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),
       startDispatch: (ctx, node, now) => {
+        this.keys.noteServed(ctx.clientKey);
         if (ctx.lease) return this.leases.grant(ctx, node);
         starter.start(ctx, node, now);
         this.suspicion.dispatched(ctx);
@@ -266,6 +272,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       return;
     }
     ctx.facts = verdict;
+    ctx.maxPriority = this.keys.maxPriority(ctx.clientKey);
     const now = this.now();
     const limited = this.deps.limiter?.check(ctx.clientKey, now);
     if (limited) {
@@ -285,6 +292,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     // Per-request strategies were built with the old settings (a `hybrid` rule may have changed).
     if (!sameStrategySettings(before, effective.strategy)) this.binder.forgetStrategies();
     this.deps.limiter?.reconfigure?.(effective, this.now());
+    this.keys.configure(effective.auth?.apiKeys ?? []);
     this.configuredIds = new Set(config.nodes.map((n) => n.id));
     return effective;
   }
@@ -301,15 +309,20 @@ export class Scheduler implements PoolState, SchedulerPort {
     if (this.stopped) return;
     const now = this.now();
     let bound = false;
-    // One routing context per pass: the predictive strategy counts the requests it has told to wait
-    // for a node within a pass, so that a queue does not pile onto one busy node.
-    const routing = this.binder.routingContext(now);
-    for (const item of this.queue.inOrder()) {
-      if (this.freeSlotsAnywhere() === 0) break;
-      const r = this.binder.tryBind(item, now, routing);
-      if (r === 'bound' || r === 'failed') {
-        this.queue.remove(item.requestId);
-        bound = true;
+    if (this.queue.size > 0) {
+      // One routing context per pass: the predictive strategy counts the requests it has told to
+      // wait for a node within a pass, so that a queue does not pile onto one busy node.
+      const routing = this.binder.routingContext(now);
+      // Interactive requests come first in the walk; a batch line after them takes only the slots
+      // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
+      this.binder.beginPass(this.queue.sizeOf('batch') > 0);
+      for (const item of this.queue.ordered()) {
+        if (this.freeSlotsAnywhere() === 0) break;
+        const r = this.binder.tryBind(item, now, routing);
+        if (r === 'bound' || r === 'failed') {
+          this.queue.remove(item.requestId, r === 'bound');
+          bound = true;
+        }
       }
     }
     if (bound) this.deps.observer?.queueChanged?.(this.queue.depthByModel());
@@ -373,6 +386,13 @@ export class Scheduler implements PoolState, SchedulerPort {
   /** Leases held now, and taken back at their TTL since start. */
   leaseCounts(): LeaseCounts {
     return this.leases.counts();
+  }
+
+  /** Requests holding a slot now (proxied or leased), by class: a walk of the live requests, for views. */
+  running(): Record<RequestClass, number> {
+    const n = { interactive: 0, batch: 0 };
+    for (const ctx of this.deps.table.values()) if (ctx.state === 'dispatching') n[ctx.requestClass]++;
+    return n;
   }
 
   /** Requests admitted and not yet ended. */

@@ -42,8 +42,21 @@ export class SlotBinder {
   private readonly overrides = new Map<string, Strategy>();
   /** The strategy settings the overrides were made with; a reload that replaces them empties the cache. */
   private overridesOf: StrategyConfig | undefined;
+  /**
+   * This pass's claims of interactive waiters on nodes: for each node, how many interactive
+   * requests left waiting could have been placed there. Kept only in a pass where a batch line
+   * waits; otherwise nothing is recorded (and nothing allocated).
+   */
+  private readonly claims = new Map<PoolNode, number>();
+  private claiming = false;
 
   constructor(private readonly d: BinderDeps) {}
+
+  /** Starts a scheduling pass; `batchWaiting`: some batch line waits, so interactive waiters' claims are recorded. */
+  beginPass(batchWaiting: boolean): void {
+    this.claiming = batchWaiting;
+    if (batchWaiting) this.claims.clear();
+  }
 
   /**
    * Offers `ctx` to its strategy once; binds it when the strategy picks a node with a free slot.
@@ -104,9 +117,14 @@ export class SlotBinder {
       }
       routable = budget.nodes;
     }
+    if (ctx.requestClass === 'batch') {
+      routable = this.unclaimed(routable);
+      if (routable.length === 0) return 'wait';
+    }
     const strategy = this.strategyFor(ctx);
     const node = strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) {
+      if (this.claiming && ctx.requestClass !== 'batch') this.claim(routable);
       if (fallback !== undefined) {
         limits ??= d.fallbacks.limits(item, routable, facts.model, now, routing);
         const moved = d.fallbacks.consider(item, fallback, bestLatenessMs(routable, facts, limits, routing), 'deadline', tags, now, routing);
@@ -120,6 +138,29 @@ export class SlotBinder {
     }
     this.bind(item, node, now, strategy.name, routable.length);
     return 'bound';
+  }
+
+  /**
+   * An interactive request left waiting claims one slot on every node it could have been placed on
+   * now (the candidates its strategy was offered: capable, routable, open to it, within its latency
+   * budget), whether its strategy chose to wait for a busier node or found no slot at all.
+   */
+  private claim(nodes: readonly PoolNode[]): void {
+    for (const n of nodes) this.claims.set(n, (this.claims.get(n) ?? 0) + 1);
+  }
+
+  /**
+   * A batch line's candidates: every node but those whose free slots are all claimed by interactive
+   * waiters. A node with no free slot stays a candidate: its strategy may choose to wait for it (a
+   * hot node, say), as for any request; it binds only when a slot frees there and no interactive
+   * request wants it.
+   */
+  private unclaimed(nodes: PoolNode[]): PoolNode[] {
+    if (this.claims.size === 0) return nodes;
+    return nodes.filter((n) => {
+      const free = n.maxConcurrent - n.inFlight;
+      return free <= 0 || free > (this.claims.get(n) ?? 0);
+    });
   }
 
   private bind(item: Queued, node: PoolNode, now: number, strategyName: string, candidates: number): void {

@@ -113,6 +113,12 @@ const CASES: Array<[name: string, yamlText: string, pick: Pick, expected: unknow
     { chat: { requestTimeoutMs: 300000 }, embeddings: { requestTimeoutMs: 60000 } },
   ],
   ['auth.apiKeys as plain strings', 'auth: { apiKeys: [k1, { key: k2, name: two }] }', (c) => c.auth.apiKeys, [{ key: 'k1' }, { key: 'k2', name: 'two' }]],
+  [
+    'auth.apiKeys with a weight and a priority cap',
+    'auth: { apiKeys: [{ key: k1, weight: 2.5, maxPriority: 0 }] }',
+    (c) => c.auth.apiKeys,
+    [{ key: 'k1', weight: 2.5, maxPriority: 0 }],
+  ],
 ];
 
 describe('aliases: the seeds’ spellings load', () => {

@@ -34,6 +34,12 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
   ['a lease TTL too long for a timer', 'leases: { ttlMs: 3000000000 }\n', { path: 'leases.ttlMs', message: /must be <= 2147483647/, line: 1 }],
   ['negative rate', 'rateLimit:\n  global: { rps: -1 }\n', { path: 'rateLimit.global.rps', message: 'must be >= 0 (got -1)', line: 2 }],
   ['zero weight', 'nodes: [{ url: "http://a:1", weight: 0 }]\n', { path: 'nodes[0].weight', message: 'must be > 0 (got 0)', line: 1 }],
+  ['an API key with a zero weight', 'auth:\n  apiKeys:\n    - { key: k1, weight: 0 }\n', { path: 'auth.apiKeys[0].weight', message: 'must be > 0 (got 0)', line: 3 }],
+  [
+    'an API key whose maxPriority is no number',
+    'auth:\n  apiKeys:\n    - { key: k1, maxPriority: top }\n',
+    { path: 'auth.apiKeys[0].maxPriority', message: 'must be number (got "top")', line: 3 },
+  ],
   [
     'unknown wait strategy',
     'disruptor: { waitStrategy: spinning }\n',

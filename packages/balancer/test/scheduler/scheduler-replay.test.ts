@@ -60,7 +60,8 @@ async function liveRun(seed: number, journal: Recorder): Promise<Harness> {
     if (action < 4) {
       // Some carry the hints the scheduler applies itself: a fallback model, a latency budget.
       const hints = { ...(rnd(3) === 0 && { fallback_model: ['m', 'x'][rnd(2)] }), ...(rnd(4) === 0 && { max_latency: 50 + rnd(1_000) }) };
-      h.submit({ model: ['m', 'x', 'nope'][rnd(3)], priority: rnd(3), ...hints }, { clientKey: `k${rnd(3)}` });
+      // A quarter are batch lines, behind the interactive requests; three client keys share the queue.
+      h.submit({ model: ['m', 'x', 'nope'][rnd(3)], priority: rnd(3), ...hints }, { clientKey: `k${rnd(3)}`, requestClass: rnd(4) === 0 ? 'batch' : 'interactive' });
     } else if (action < 8) {
       const open = h.dispatcher.open();
       if (open.length > 0) {
@@ -111,7 +112,7 @@ function replay(live: Harness, journal: Recorder): Harness {
     }
     const evt = entry.event;
     if (evt.type === 'request-validated' && !created.has(evt.requestId)) {
-      // The request's side-table entry, as the front made it: same id, route, hints, arrival, body.
+      // The request's side-table entry, as the front made it: same id, route, hints, class, arrival, body.
       created.add(evt.requestId);
       const sent = live.submitted.find((s) => s.ctx.id === evt.requestId)!;
       const orig = sent.ctx;
@@ -119,6 +120,7 @@ function replay(live: Harness, journal: Recorder): Harness {
       h.scheduler.admitOrThrow();
       const off = h.arena.tryAllocCopy(bytes);
       const ctx = new RequestContext(orig.id, orig.route, off, bytes.length, orig.hints, orig.clientKey, new RecordingSink(), orig.arrivedAt);
+      ctx.requestClass = orig.requestClass;
       h.table.add(ctx);
       h.submitted.push({ ctx, sink: ctx.sink as RecordingSink, body: sent.body });
     }

@@ -147,6 +147,7 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
         model: w.model,
         route: Route[w.route],
         priority: w.priority,
+        class: w.requestClass,
         waited_ms: Math.max(0, now - w.queuedAt),
         deadline_in_ms: Number.isFinite(w.deadline) ? w.deadline - now : null,
       }));

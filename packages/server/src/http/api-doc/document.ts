@@ -26,7 +26,7 @@ const PARAMS: Readonly<Record<string, string>> = {
 };
 
 const HINT_HEADERS: readonly [string, string][] = [
-  ['X-Ollama-Ring-Priority', 'A number, or high / normal / low: the wait queue serves higher first'],
+  ['X-Ollama-Ring-Priority', 'A number, or high / normal / low: the wait queue serves higher first (never above the API key’s `auth.apiKeys[].maxPriority`)'],
   ['X-Ollama-Ring-Tags', 'Comma-separated: only nodes carrying every tag'],
   ['X-Ollama-Ring-Strategy', 'The strategy for this request'],
   ['X-Ollama-Ring-Fallback-Model', 'Served instead when no node has the model'],

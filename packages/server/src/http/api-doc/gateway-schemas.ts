@@ -144,7 +144,17 @@ export const GATEWAY_SCHEMAS: Record<string, Schema> = {
   Queue: obj(
     {
       depth: int(),
-      waiting: arr(obj({ id: int(), model: str(), route: str(), priority: num(), waited_ms: num(), deadline_in_ms: nullable(num()) })),
+      waiting: arr(
+        obj({
+          id: int(),
+          model: str(),
+          route: str(),
+          priority: num(),
+          class: { type: 'string', enum: ['interactive', 'batch'] },
+          waited_ms: num(),
+          deadline_in_ms: nullable(num()),
+        }),
+      ),
     },
     ['depth', 'waiting'],
     'The waiting requests, in service order.',
