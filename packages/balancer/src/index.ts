@@ -107,6 +107,7 @@ export {
   WeightedRoundRobinStrategy,
 } from './strategies';
 export { BalancerMetrics } from './metrics';
+export type { RequestClass } from './request-class';
 export {
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,
