@@ -1,13 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  BackpressureError,
-  BalancerError,
-  type CallOptions,
-  QueueFullError,
-  RateLimitedError,
-  type RawRequest,
-  type ResponseSink,
-} from '@ollama-ring/balancer';
+import { BackpressureError, BalancerError, type CallOptions, QueueFullError, RateLimitedError, type RawRequest, type ResponseSink } from '@ollama-ring/balancer';
 import { errorBody, flavorOfPath, isErrorBody, Route, toJson } from '@ollama-ring/protocol';
 import { BATCH_ENDPOINTS, type BatchLine, type ResultLine } from './types';
 

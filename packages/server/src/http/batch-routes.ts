@@ -81,7 +81,7 @@ export function addBatchRoutes(router: Router, gw: GatewayContext): void {
     const body = await readJsonObject(gw, req, res, 'openai');
     if (!body) return;
     const { input_file_id, endpoint, completion_window, metadata } = body;
-    if (typeof input_file_id !== 'string') return sendError(res, 400, "input_file_id is required and must be a string", 'openai');
+    if (typeof input_file_id !== 'string') return sendError(res, 400, 'input_file_id is required and must be a string', 'openai');
     if (typeof endpoint !== 'string' || !(endpoint in BATCH_ENDPOINTS)) {
       return sendError(res, 400, `endpoint must be one of ${Object.keys(BATCH_ENDPOINTS).join(', ')}`, 'openai');
     }

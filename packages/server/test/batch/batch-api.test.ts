@@ -61,7 +61,10 @@ describe('the OpenAI Batch API, through the unchanged openai client', () => {
 
   test('embedding lines, and native /api/embed lines', async () => {
     const ids = ['e1', 'e2', 'e3'];
-    const b = await until(client, (await client.batches.create({ input_file_id: await upload(client, jsonl(ids.map(embedLine))), endpoint: '/v1/embeddings', completion_window: '24h' })).id);
+    const b = await until(
+      client,
+      (await client.batches.create({ input_file_id: await upload(client, jsonl(ids.map(embedLine))), endpoint: '/v1/embeddings', completion_window: '24h' })).id,
+    );
     expect(b.request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
     for (const r of await results(client, b.output_file_id)) {
       const data = r.response?.body.data as { embedding: number[] }[];
@@ -75,7 +78,10 @@ describe('the OpenAI Batch API, through the unchanged openai client', () => {
 
   test('a line the pool answers with an error goes to the error file, in the endpoint’s error shape', async () => {
     const lines = [chatLine('ok-1'), { ...chatLine('missing'), body: { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] } }, chatLine('ok-2')];
-    const b = await until(client, (await client.batches.create({ input_file_id: await upload(client, jsonl(lines)), endpoint: '/v1/chat/completions', completion_window: '24h' })).id);
+    const b = await until(
+      client,
+      (await client.batches.create({ input_file_id: await upload(client, jsonl(lines)), endpoint: '/v1/chat/completions', completion_window: '24h' })).id,
+    );
     expect(b.status).toBe('completed');
     expect(b.request_counts).toEqual({ total: 3, completed: 2, failed: 1 });
     const { out, err } = await answers(client, b);
@@ -155,7 +161,11 @@ describe('the OpenAI Batch API, through the unchanged openai client', () => {
   test('cancel mid-run: no line starts after it, running ones are aborted, every line answered once', async () => {
     for (const id of ['a', 'b']) g.sim.node(id).setFaults({ slowdown: 100 });
     const ids = Array.from({ length: 20 }, (_, i) => `slow-${i}`);
-    const created = await client.batches.create({ input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))), endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const created = await client.batches.create({
+      input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     await until(client, created.id, (b) => b.status === 'in_progress');
     await eventually(() => Object.values(inFlight(g)).some((n) => n > 0), 10_000, 'a line in flight');
     const c = await client.batches.cancel(created.id);
@@ -174,7 +184,11 @@ describe('the OpenAI Batch API, through the unchanged openai client', () => {
   test('a node failing mid-batch: its lines are retried on the other, every line answered once', async () => {
     for (const id of ['a', 'b']) g.sim.node(id).setFaults({ slowdown: 20 });
     const ids = Array.from({ length: 16 }, (_, i) => `f-${i}`);
-    const created = await client.batches.create({ input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))), endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const created = await client.batches.create({
+      input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     await until(client, created.id, (b) => b.request_counts.completed >= 2);
     g.sim.node('a').setFaults({ closeMidStream: { afterTokens: 1 }, refuse: {} });
     const b = await until(client, created.id, undefined, 60_000);

@@ -68,7 +68,11 @@ describe('a gateway killed with SIGKILL mid-batch and restarted on the same data
     children.push(first.proc);
     let client = new OpenAI({ baseURL: `${first.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const ids = Array.from({ length: 30 }, (_, i) => `line-${i}`);
-    const created = await client.batches.create({ input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))), endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const created = await client.batches.create({
+      input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     const mid = await until(client, created.id, (b) => b.request_counts.completed >= 5, 60_000);
     expect(mid.status).toBe('in_progress');
     first.proc.kill('SIGKILL');

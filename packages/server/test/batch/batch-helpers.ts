@@ -3,7 +3,12 @@ import { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
 
 /** One input line of a batch. */
-export const chatLine = (id: string, text = `say ${id}`) => ({ custom_id: id, method: 'POST', url: '/v1/chat/completions', body: { model: 'llama3.2', messages: [{ role: 'user', content: text }] } });
+export const chatLine = (id: string, text = `say ${id}`) => ({
+  custom_id: id,
+  method: 'POST',
+  url: '/v1/chat/completions',
+  body: { model: 'llama3.2', messages: [{ role: 'user', content: text }] },
+});
 export const embedLine = (id: string) => ({ custom_id: id, method: 'POST', url: '/v1/embeddings', body: { model: 'nomic-embed-text', input: `text ${id}` } });
 
 export const jsonl = (lines: unknown[]): string => lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';

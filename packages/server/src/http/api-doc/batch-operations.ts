@@ -1,7 +1,14 @@
 import type { OperationDoc } from './operation-types';
 import { ref } from './schema-kit';
 
-const openai = (summary: string, ok: OperationDoc['ok'], more: Partial<OperationDoc> = {}): OperationDoc => ({ summary, tag: 'OpenAI', access: 'client', errors: 'openai', ok, ...more });
+const openai = (summary: string, ok: OperationDoc['ok'], more: Partial<OperationDoc> = {}): OperationDoc => ({
+  summary,
+  tag: 'OpenAI',
+  access: 'client',
+  errors: 'openai',
+  ok,
+  ...more,
+});
 const noFile = { 404: 'No such file, or another API key made it' };
 const noBatch = { 404: 'No such batch, or another API key made it' };
 
@@ -44,7 +51,8 @@ export const BATCH_OPERATIONS: Readonly<Record<string, Partial<Record<'get' | 'p
       'Create a batch over an uploaded file',
       { 200: { description: 'The batch, `validating`', schema: ref('Batch') } },
       {
-        description: "Each line `{custom_id, method: POST, url, body}` with `url` the batch's endpoint runs through the pool as a request of class `batch`. A file with bad lines ends `failed`, its `errors` naming each line.",
+        description:
+          "Each line `{custom_id, method: POST, url, body}` with `url` the batch's endpoint runs through the pool as a request of class `batch`. A file with bad lines ends `failed`, its `errors` naming each line.",
         body: ref('BatchRequest'),
         failures: { 404: 'No such input file' },
       },

@@ -9,10 +9,10 @@ const list = (item: string): Schema =>
 
 /** Component schemas of the Files and Batch APIs, by name. */
 export const BATCH_SCHEMAS: Record<string, Schema> = {
-  FileUpload: obj(
-    { file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'JSONL: one request a line' }, purpose: { const: 'batch' } },
-    ['file', 'purpose'],
-  ),
+  FileUpload: obj({ file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'JSONL: one request a line' }, purpose: { const: 'batch' } }, [
+    'file',
+    'purpose',
+  ]),
   OpenAIFile: obj(
     {
       id: str(),
