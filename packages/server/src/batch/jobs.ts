@@ -24,6 +24,8 @@ interface Live {
   abort: AbortController;
   out?: ResultLog;
   err?: ResultLog;
+  /** Lines handed to the runner and not yet recorded. */
+  running: number;
   done: Promise<void>;
 }
 
@@ -98,11 +100,12 @@ export class BatchJobs {
     return { ...b, request_counts: { ...b.request_counts } };
   }
 
-  /** Lines queued, running and done for each job running here (for the metrics). */
-  progress(): { id: string; queued: number; done: number; failed: number }[] {
-    return [...this.live.values()].map(({ job: { batch: b } }) => ({
+  /** Each job running here: its lines waiting, running, done and failed (for the metrics). */
+  progress(): { id: string; queued: number; running: number; done: number; failed: number }[] {
+    return [...this.live.values()].map(({ job: { batch: b }, running }) => ({
       id: b.id,
-      queued: Math.max(0, b.request_counts.total - b.request_counts.completed - b.request_counts.failed),
+      queued: Math.max(0, b.request_counts.total - b.request_counts.completed - b.request_counts.failed - running),
+      running,
       done: b.request_counts.completed,
       failed: b.request_counts.failed,
     }));
@@ -121,7 +124,7 @@ export class BatchJobs {
   }
 
   private start(job: JobRecord): void {
-    const live: Live = { job, abort: new AbortController(), done: Promise.resolve() };
+    const live: Live = { job, abort: new AbortController(), running: 0, done: Promise.resolve() };
     if (job.batch.status === 'cancelling') live.abort.abort('cancel');
     this.live.set(job.batch.id, live);
     live.done = this.drive(live)
@@ -162,7 +165,12 @@ export class BatchJobs {
       expiry.unref();
       try {
         const runner = new BatchRunner(this.o.pipeline, { concurrency: this.o.concurrency, clientKey: this.o.clientKeyOf(job.owner) });
-        await runner.run(this.pending(live, input, b.endpoint), (r) => this.record(live, r).then(count), { signal: live.abort.signal, stop: this.stop.signal });
+        const lines = this.pending(live, input, b.endpoint, () => live.running++);
+        const onResult = (r: LineResult) =>
+          this.record(live, r)
+            .then(count)
+            .finally(() => live.running--);
+        await runner.run(lines, onResult, { signal: live.abort.signal, stop: this.stop.signal });
       } finally {
         clearTimeout(expiry);
       }
@@ -240,10 +248,12 @@ export class BatchJobs {
     await (r.error ? live.err! : live.out!).append(line);
   }
 
-  /** The input lines with no result yet. */
-  private async *pending(live: Live, input: string, endpoint: string): AsyncGenerator<BatchLine> {
+  /** The input lines with no result yet; `taken` is called as each is handed out. */
+  private async *pending(live: Live, input: string, endpoint: string, taken: () => void = () => undefined): AsyncGenerator<BatchLine> {
     for await (const line of inputLines(input, endpoint)) {
-      if (!live.out!.done.has(line.custom_id) && !live.err!.done.has(line.custom_id)) yield line;
+      if (live.out!.done.has(line.custom_id) || live.err!.done.has(line.custom_id)) continue;
+      taken();
+      yield line;
     }
   }
 

@@ -58,6 +58,23 @@ export async function closeBatches(gw: GatewayContext): Promise<void> {
 }
 
 /**
+ * The batch gauges in Prometheus' text format, read when scraped: `<prefix>_batch_lines{batch,state}`,
+ * the lines of each job running in this process that are `queued`, `running`, `done` and `failed`.
+ * Empty before the batch service is open (it is opened by the batch routes, not by a scrape).
+ */
+export async function batchMetrics(gw: GatewayContext): Promise<string> {
+  const s = services.get(gw);
+  if (!s) return '';
+  const jobs = (await s.catch(() => undefined))?.jobs.progress() ?? [];
+  const name = `${gw.config().metrics.prefix}_batch_lines`;
+  const lines = [`# HELP ${name} Lines of each batch job running here, by state: queued, running, done, failed.`, `# TYPE ${name} gauge`];
+  for (const j of jobs) {
+    for (const state of ['queued', 'running', 'done', 'failed'] as const) lines.push(`${name}{batch="${j.id}",state="${state}"} ${j[state]}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
  * The owner a batch request acts for, or undefined after answering 401 in OpenAI's shape: with
  * `auth.apiKeys` configured, its key; without, everyone (see `ownerOf`).
  */

@@ -73,7 +73,7 @@ describe('a gateway killed with SIGKILL mid-batch and restarted on the same data
       endpoint: '/v1/chat/completions',
       completion_window: '24h',
     });
-    const mid = await until(client, created.id, (b) => b.request_counts.completed >= 5, 60_000);
+    const mid = await until(client, created.id, (b) => (b.request_counts?.completed ?? 0) >= 5, 60_000);
     expect(mid.status).toBe('in_progress');
     first.proc.kill('SIGKILL');
     await first.exited;

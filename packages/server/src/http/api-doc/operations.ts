@@ -104,7 +104,8 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
   '/metrics': {
     get: {
       summary: 'Prometheus metrics',
-      description: 'No credentials: scrapers call it. Includes `node_utilization{node,window}` and `load_imbalance{window}` (window `1m` or `start`).',
+      description:
+        'No credentials: scrapers call it. Includes `node_utilization{node,window}` and `load_imbalance{window}` (window `1m` or `start`), and `batch_lines{batch,state}` for the batch jobs running.',
       tag: 'Status',
       access: 'open',
       ok: { 200: { description: 'Prometheus text exposition', schema: { type: 'string' }, types: ['text/plain'] } },
