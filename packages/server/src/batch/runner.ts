@@ -84,7 +84,7 @@ export class BatchRunner {
         }
         const next = await it.next();
         if (next.done) break;
-        const p = this.runLine(next.value, run.signal)
+        const p = this.runLine(next.value, run)
           .then(async (r) => {
             await onResult(r);
             if (r.error) summary.failed++;
@@ -120,15 +120,18 @@ export class BatchRunner {
     return typeof c === 'function' ? c() : c;
   }
 
-  private async runLine(line: BatchLine, signal: AbortSignal | undefined): Promise<LineResult> {
+  private async runLine(line: BatchLine, run: RunOptions): Promise<LineResult> {
+    const { signal, stop } = run;
     let wait = 50;
     for (;;) {
       const r = await this.attempt(line, signal);
-      if (!(r.error && isPoolRefusal(r.error)) || signal?.aborted) return r;
+      if (!(r.error && isPoolRefusal(r.error)) || signal?.aborted || stop?.aborted) return r;
       const retryMs = (r.error.retryAfterSec ?? 0) * 1000;
-      await sleep(Math.min(Math.max(wait, retryMs), 5_000), signal);
+      // A stop ends the wait too: the line is then left with the refusal, not offered again.
+      await sleep(Math.min(Math.max(wait, retryMs), 5_000), signal, stop);
       wait = Math.min(wait * 2, 1_000);
       if (signal?.aborted) return { ...r, aborted: true };
+      if (stop?.aborted) return r;
     }
   }
 
@@ -170,15 +173,17 @@ function parse(text: string): unknown {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or less if a signal aborts first. */
+function sleep(ms: number, ...signals: (AbortSignal | undefined)[]): Promise<void> {
+  const live = signals.filter((s): s is AbortSignal => s !== undefined);
   return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
+    if (live.some((s) => s.aborted)) return resolve();
     const done = () => {
       clearTimeout(t);
-      signal?.removeEventListener('abort', done);
+      for (const s of live) s.removeEventListener('abort', done);
       resolve();
     };
     const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+    for (const s of live) s.addEventListener('abort', done, { once: true });
   });
 }

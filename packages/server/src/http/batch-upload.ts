@@ -57,7 +57,9 @@ export async function receiveUpload(req: IncomingMessage, res: ServerResponse, t
     });
     bb.on('close', resolve);
     bb.on('error', reject);
-    req.on('aborted', () => reject(new Error('the client went away')));
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the client went away'));
+    });
   });
   const fail = async (status: number, message: string): Promise<undefined> => {
     await written?.catch(() => undefined);

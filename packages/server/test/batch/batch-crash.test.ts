@@ -36,7 +36,7 @@ function serve(cfg: string): Promise<Gw> {
   });
 }
 
-describe('a gateway killed with SIGKILL mid-batch and restarted on the same data dir', () => {
+describe('a gateway stopped mid-batch and restarted on the same data dir', () => {
   let sim: SimPool;
   let dir: string;
   const children: ChildProcess[] = [];
@@ -57,12 +57,18 @@ describe('a gateway killed with SIGKILL mid-batch and restarted on the same data
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('every line is answered exactly once in the output', async () => {
+  /** A config for the pool, with its own data dir. */
+  const configFor = (name: string): string => {
+    const cfg = join(dir, `${name}.yaml`);
+    const nodes = sim.nodes.map((n) => `  - { id: ${n.id}, url: "${n.url}", maxConcurrentRequests: 2 }`).join('\n');
+    writeFileSync(cfg, `server: { port: 0 }\nnodes:\n${nodes}\nbatch: { dataDir: "${join(dir, name)}" }\nlogging: { level: info }\n`);
+    return cfg;
+  };
+
+  test('killed with SIGKILL: every line is answered exactly once in the output', async () => {
     // Slow enough that lines are in flight when the process dies.
     for (const n of sim.nodes) n.setFaults({ slowdown: 30 });
-    const cfg = join(dir, 'config.yaml');
-    const nodes = sim.nodes.map((n) => `  - { id: ${n.id}, url: "${n.url}", maxConcurrentRequests: 2 }`).join('\n');
-    writeFileSync(cfg, `server: { port: 0 }\nnodes:\n${nodes}\nbatch: { dataDir: "${join(dir, 'data')}" }\nlogging: { level: info }\n`);
+    const cfg = configFor('data');
 
     const first = await serve(cfg);
     children.push(first.proc);
@@ -100,6 +106,38 @@ describe('a gateway killed with SIGKILL mid-batch and restarted on the same data
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     for (const r of out) expect(r.response?.status_code).toBe(200);
+    second.proc.kill('SIGTERM');
+    await second.exited;
+  });
+
+  test('stopped with SIGTERM: the running lines finish or run again, none is recorded as failed', async () => {
+    for (const n of sim.nodes) n.setFaults({ slowdown: 30 });
+    const cfg = configFor('graceful');
+    const first = await serve(cfg);
+    children.push(first.proc);
+    let client = new OpenAI({ baseURL: `${first.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const ids = Array.from({ length: 20 }, (_, i) => `g-${i}`);
+    const created = await client.batches.create({
+      input_file_id: await upload(client, jsonl(ids.map((id) => chatLine(id)))),
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    await until(client, created.id, (b) => (b.request_counts?.completed ?? 0) >= 3, 60_000);
+    first.proc.kill('SIGTERM');
+    await first.exited;
+    const job = JSON.parse(readFileSync(join(dir, 'graceful', 'batches', `${created.id}.json`), 'utf8')) as { batch: { status: string } };
+    expect(job.batch.status).toBe('in_progress');
+
+    for (const n of sim.nodes) n.setFaults({ slowdown: 1 });
+    const second = await serve(cfg);
+    children.push(second.proc);
+    client = new OpenAI({ baseURL: `${second.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const b = await until(client, created.id, undefined, 60_000);
+    expect(b.request_counts).toEqual({ total: 20, completed: 20, failed: 0 });
+    const { out, err, counts } = await answers(client, b);
+    expect(err).toEqual([]);
+    expect(out).toHaveLength(20);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
     second.proc.kill('SIGTERM');
     await second.exited;
   });
