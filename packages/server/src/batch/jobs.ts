@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { inputLines, validateInput } from './input';
+import { inputLines, type Validation, validateInput } from './input';
 import { ResultLog } from './result-log';
 import { BatchRunner, type BatchPipeline, type LineResult } from './runner';
 import type { BatchStore } from './store';
@@ -140,9 +140,20 @@ export class BatchJobs {
     const b = job.batch;
     const input = this.o.store.contentPath(b.input_file_id);
     if (b.status === 'validating') {
-      const v = await validateInput(input, b.endpoint);
+      let v: Validation;
+      try {
+        v = await validateInput(input, b.endpoint);
+      } catch (e) {
+        b.errors = {
+          object: 'list',
+          data: [{ code: 'file_unreadable', message: `the input file could not be read: ${(e as Error).message}`, param: 'input_file_id', line: null }],
+        };
+        return this.end(live, 'failed');
+      }
       if (v.errors.length > 0) {
-        b.errors = { object: 'list', data: v.errors };
+        const more = v.errorCount - v.errors.length;
+        const tail = more > 0 ? [{ code: 'too_many_errors', message: `${more} more lines have errors`, param: null, line: null }] : [];
+        b.errors = { object: 'list', data: [...v.errors, ...tail] };
         return this.end(live, 'failed');
       }
       b.request_counts.total = v.total;
