@@ -32,7 +32,8 @@ export class BatchService {
     readonly jobs: BatchJobs,
     private readonly o: BatchServiceOptions,
   ) {
-    this.timer = setInterval(() => void this.sweep(), Math.min(SWEEP_EVERY_MS, o.retentionMs()));
+    // Hourly, or more often for a shorter retention, but not more than once a minute.
+    this.timer = setInterval(() => void this.sweep(), Math.max(60_000, Math.min(SWEEP_EVERY_MS, o.retentionMs())));
     this.timer.unref();
   }
 
