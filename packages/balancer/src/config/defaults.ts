@@ -93,6 +93,8 @@ export function defaultConfig(): BalancerConfig {
     discovery: { enabled: true },
     // As long as the balancer gives a request it proxies (timeouts.requestTimeoutMs).
     leases: { ttlMs: 120000 },
+    // Relative to the working directory; OpenAI's own limit on a batch input file (200 MB); a week.
+    batch: { dataDir: '.ollama-ring/batch', maxFileBytes: 209715200, retentionMs: 604800000, concurrency: 0 },
     rateLimit: {
       global: { rps: 0, burst: 0 },
       perClient: { rps: 0, burst: 0 },

@@ -182,6 +182,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
   }),
   discovery: obj({ enabled: bool }),
   leases: obj({ ttlMs: timeout }),
+  batch: obj({ dataDir: nonEmpty, maxFileBytes: int(1), retentionMs: int(1), concurrency: int(0, 100000) }),
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
   // Prometheus metric-name rules; the exporter appends `_` and the metric name.

@@ -149,6 +149,12 @@ export interface BalancerConfig {
    * `ttlMs` has its slot taken back and is counted (`leases_expired_total`).
    */
   leases: { ttlMs: number };
+  /**
+   * The batch store and runner (`/v1/files`, `/v1/batches`): where uploads, job state and results
+   * live on disk, the largest upload taken, how long a finished job and its files are kept, and how
+   * many of a job's lines are in the pipeline at once (0: the pool's slot count).
+   */
+  batch: { dataDir: string; maxFileBytes: number; retentionMs: number; concurrency: number };
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
   metrics: { enabled: boolean; prefix: string };

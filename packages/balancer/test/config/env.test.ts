@@ -21,6 +21,7 @@ const NAMED: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
   ['OLLAMA_RING_STRATEGY', { OLLAMA_RING_STRATEGY: 'least_loaded' }, (c) => c.strategy.type, 'least_loaded'],
   ['OLLAMA_RING_LOG_LEVEL (case-folded)', { OLLAMA_RING_LOG_LEVEL: 'DEBUG' }, (c) => c.logging.level, 'debug'],
   ['OLLAMA_RING_ADMIN_TOKEN (kept verbatim, even if numeric)', { OLLAMA_RING_ADMIN_TOKEN: '007' }, (c) => c.auth.adminToken, '007'],
+  ['OLLAMA_RING_BATCH_DIR', { OLLAMA_RING_BATCH_DIR: '/var/lib/ollama-ring/batch' }, (c) => c.batch.dataDir, '/var/lib/ollama-ring/batch'],
   [
     'OLLAMA_RING_NODES replaces the node list',
     { OLLAMA_RING_NODES: 'a=http://10.0.0.5:11434*2,10.0.0.6' },

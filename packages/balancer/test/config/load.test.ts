@@ -55,6 +55,7 @@ const SEED_EXPECTED: BalancerConfig = {
   },
   discovery: { enabled: true },
   leases: { ttlMs: 120000 },
+  batch: { dataDir: '.ollama-ring/batch', maxFileBytes: 209715200, retentionMs: 604800000, concurrency: 0 },
   rateLimit: { global: { rps: 0, burst: 0 }, perClient: { rps: 0, burst: 0 }, perNode: { rps: 0, burst: 0 } },
   validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },
   metrics: { enabled: true, prefix: 'ollama_lb' },

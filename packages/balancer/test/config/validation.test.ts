@@ -32,6 +32,8 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
   ],
   ['discovery.enabled not a boolean', 'discovery: { enabled: sometimes }\n', { path: 'discovery.enabled', message: 'must be boolean (got "sometimes")', line: 1 }],
   ['a lease TTL too long for a timer', 'leases: { ttlMs: 3000000000 }\n', { path: 'leases.ttlMs', message: /must be <= 2147483647/, line: 1 }],
+  ['an empty batch data dir', 'batch: { dataDir: "" }\n', { path: 'batch.dataDir', message: /must not be empty/, line: 1 }],
+  ['a batch file cap of zero', 'batch: { maxFileBytes: 0 }\n', { path: 'batch.maxFileBytes', message: /must be >= 1/, line: 1 }],
   ['negative rate', 'rateLimit:\n  global: { rps: -1 }\n', { path: 'rateLimit.global.rps', message: 'must be >= 0 (got -1)', line: 2 }],
   ['zero weight', 'nodes: [{ url: "http://a:1", weight: 0 }]\n', { path: 'nodes[0].weight', message: 'must be > 0 (got 0)', line: 1 }],
   ['an API key with a zero weight', 'auth:\n  apiKeys:\n    - { key: k1, weight: 0 }\n', { path: 'auth.apiKeys[0].weight', message: 'must be > 0 (got 0)', line: 3 }],

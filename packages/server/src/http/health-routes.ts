@@ -1,5 +1,6 @@
 import type { NodeSnapshot } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
+import { batchMetrics } from './batch-context';
 import { sendError } from './errors';
 import { shuttingDown } from './operations';
 import { canServe, sendJson } from './route-util';
@@ -60,7 +61,7 @@ export function addHealthRoutes(router: Router, gw: GatewayContext): void {
       return;
     }
     const m = gw.factory.getMetricsRegistry();
-    const text = await m.scrape();
+    const text = (await m.scrape()) + (await batchMetrics(gw));
     res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });

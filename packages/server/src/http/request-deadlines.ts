@@ -51,12 +51,13 @@ export function clientTimeouts(server: BalancerConfig['server'], overrides: Part
 }
 
 /**
- * Whether a request is a blob upload, whose deadline is `blobUploadTimeoutMs`. Only blob bodies are
- * large: `/api/create`, `/api/push` and `/api/pull` send small JSON, and their long part, the
- * progress stream, is a response, which no request timeout limits.
+ * Whether a request is a blob upload, whose deadline is `blobUploadTimeoutMs`. Only blob bodies and
+ * batch input files (`POST /v1/files`, up to `batch.maxFileBytes`) are large: `/api/create`,
+ * `/api/push` and `/api/pull` send small JSON, and their long part, the progress stream, is a
+ * response, which no request timeout limits.
  */
 function isBlobUpload(method: string | undefined, pathname: string): boolean {
-  return method === 'POST' && pathname.startsWith('/api/blobs/');
+  return method === 'POST' && (pathname.startsWith('/api/blobs/') || pathname === '/v1/files');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { OllamaRingError } from '@ollama-ring/protocol';
 import { API_SCHEMAS } from './api-schemas';
+import { BATCH_SCHEMAS } from './batch-schemas';
 import { GATEWAY_SCHEMAS } from './gateway-schemas';
 import { type Method, OPERATIONS, type OperationDoc } from './operations';
 import { ref, type Schema } from './schema-kit';
@@ -25,6 +26,13 @@ const PARAMS: Readonly<Record<string, string>> = {
   asset: 'A file name',
 };
 
+/** `:id` under the Files and Batch APIs names a file or a batch, not a node. */
+function paramDescription(pattern: string, name: string): string {
+  if (name === 'id' && pattern.startsWith('/v1/files/')) return "A file's id";
+  if (name === 'id' && pattern.startsWith('/v1/batches/')) return "A batch's id";
+  return PARAMS[name] ?? name;
+}
+
 const HINT_HEADERS: readonly [string, string][] = [
   ['X-Ollama-Ring-Priority', 'A number, or high / normal / low: the wait queue serves higher first (never above the API key’s `auth.apiKeys[].maxPriority`)'],
   ['X-Ollama-Ring-Tags', 'Comma-separated: only nodes carrying every tag'],
@@ -42,7 +50,7 @@ const PROXIED_HEADERS: Readonly<Record<string, string>> = {
 /** The errors every route of a kind can give, besides its own. */
 function impliedFailures(op: OperationDoc): Record<string, string> {
   const out: Record<string, string> = {};
-  if (op.body) Object.assign(out, { 400: 'A body that is not a JSON object, or is missing a field', 413: 'A body over `validation.maxBodyBytes`' });
+  if (op.body && !op.bodyType) Object.assign(out, { 400: 'A body that is not a JSON object, or is missing a field', 413: 'A body over `validation.maxBodyBytes`' });
   if (op.access === 'client') out[401] = 'API keys are configured and none valid was given';
   if (op.access === 'admin') Object.assign(out, { 401: 'No admin token given', 403: 'A wrong admin token, or (with none configured) a client not on loopback' });
   if (op.fanOut) out[502] = 'The nodes disagreed (the body names each failure)';
@@ -88,7 +96,7 @@ function operation(pattern: string, method: Method, op: OperationDoc, head: bool
     name,
     in: 'path',
     required: true,
-    description: PARAMS[name] ?? name,
+    description: paramDescription(pattern, name),
     schema: { type: 'string' },
   }));
   if (op.inference) for (const [name, description] of HINT_HEADERS) params.push({ name, in: 'header', description, schema: { type: 'string' } });
@@ -99,7 +107,7 @@ function operation(pattern: string, method: Method, op: OperationDoc, head: bool
     ...(op.description ? { description: op.description } : {}),
     tags: [op.tag],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(op.body && !head ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
+    ...(op.body && !head ? { requestBody: { required: true, content: { [op.bodyType ?? 'application/json']: { schema: op.body } } } } : {}),
     responses: responses(op, head),
     security: security(op),
   };
@@ -164,7 +172,7 @@ export function openApiDocument(routes: readonly ServedRoute[], version: string)
     ],
     paths,
     components: {
-      schemas: { ...API_SCHEMAS, ...GATEWAY_SCHEMAS },
+      schemas: { ...API_SCHEMAS, ...GATEWAY_SCHEMAS, ...BATCH_SCHEMAS },
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: 'A client API key (`auth.apiKeys`), when keys are configured' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, in its own header' },

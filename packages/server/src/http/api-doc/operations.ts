@@ -1,43 +1,8 @@
-import { ref, type Schema } from './schema-kit';
+import { BATCH_OPERATIONS } from './batch-operations';
+import type { Answer, Method, OperationDoc } from './operation-types';
+import { ref } from './schema-kit';
 
-/**
- * Who may call a route: `open` needs nothing (probes, scrapers, the docs); `client` needs an API key
- * when `auth.apiKeys` is configured (as inference does); `admin` needs `auth.adminToken`, or, with
- * none configured, a loopback client.
- */
-export type Access = 'open' | 'client' | 'admin';
-
-export type Tag = 'Ollama inference' | 'OpenAI' | 'Ollama models' | 'Status' | 'Admin' | 'Docs';
-
-/** One success answer: its description, body schema and content types (JSON unless said). */
-export interface Answer {
-  description: string;
-  schema?: Schema;
-  /** Content types of the body; a schema applies to each. Default `application/json`. */
-  types?: readonly string[];
-}
-
-/** What the API document says of one method of one route. */
-export interface OperationDoc {
-  summary: string;
-  description?: string;
-  tag: Tag;
-  access: Access;
-  /** The shape of its error bodies: Ollama's (default), OpenAI's, or plain text. */
-  errors?: 'ollama' | 'openai' | 'text';
-  /** Goes through the pipeline: routing-hint headers in, `X-Ollama-Ring-*` headers out, the pipeline's refusals. */
-  inference?: boolean;
-  /** Fans out to nodes: `X-Ollama-Ring-Nodes` picks them. */
-  fanOut?: boolean;
-  /** A JSON body (required). */
-  body?: Schema;
-  /** Success answers by status. */
-  ok: Readonly<Record<string, Answer>>;
-  /** Errors beyond those its access, body and kind imply, by status. */
-  failures?: Readonly<Record<string, string>>;
-}
-
-export type Method = 'get' | 'head' | 'post' | 'delete';
+export type { Access, Answer, Method, OperationDoc, Tag } from './operation-types';
 
 const NDJSON = 'application/x-ndjson';
 const JSON_TYPE = 'application/json';
@@ -139,7 +104,8 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
   '/metrics': {
     get: {
       summary: 'Prometheus metrics',
-      description: 'No credentials: scrapers call it. Includes `node_utilization{node,window}` and `load_imbalance{window}` (window `1m` or `start`).',
+      description:
+        'No credentials: scrapers call it. Includes `node_utilization{node,window}` and `load_imbalance{window}` (window `1m` or `start`), and `batch_lines{batch,state}` for the batch jobs running.',
       tag: 'Status',
       access: 'open',
       ok: { 200: { description: 'Prometheus text exposition', schema: { type: 'string' }, types: ['text/plain'] } },
@@ -318,6 +284,8 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
       failures: { 404: 'No node has it', 503: 'No node answered' },
     },
   },
+
+  ...BATCH_OPERATIONS,
 
   '/admin/nodes': {
     get: admin('Every node, as the scheduler holds it', { 200: { description: 'Nodes', schema: ref('NodeList') } }),
