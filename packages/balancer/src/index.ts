@@ -107,6 +107,23 @@ export {
   WeightedRoundRobinStrategy,
 } from './strategies';
 export { BalancerMetrics } from './metrics';
+export type { RequestClass } from './request-class';
+export {
+  Autobatch,
+  BatchJobError,
+  COALESCED_HEADER,
+  EmbedCoalescer,
+  EmbedJobs,
+  type EmbedJobResults,
+  type EmbedJobStatus,
+  type EmbedJobSummary,
+  type EmbedResult,
+  type EmbedTicket,
+  partsFor,
+  runEmbed,
+  type RunningEmbed,
+} from './autobatch';
+export { AutobatchMetrics } from './metrics-autobatch';
 export {
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,
@@ -121,6 +138,7 @@ export { bucketCapacity, DEFAULT_MAX_CLIENTS, isUnlimited, RateLimiter, rateLimi
 export { complexityOf, priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export {
   type ApiKeyConfig,
+  type AutobatchConfig,
   type BalancerConfig,
   type BucketConfig,
   type RouteClass,

@@ -17,6 +17,7 @@ import { SchedulingHandler } from './stages/scheduling';
 import { validateRequest } from './stages/validate-request';
 import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
+import type { RequestClass } from './request-class';
 import { workerEntry } from './worker-entry';
 
 /** Per-call options of `submit`, `stream` and `execute`. */
@@ -27,6 +28,8 @@ export interface CallOptions {
   clientKey?: string;
   /** Routing hints; they override hints given in the body. */
   hints?: RequestHints;
+  /** `interactive` (the default) or `batch`: see `RequestClass`. */
+  requestClass?: RequestClass;
 }
 
 /** A request as the gateway has it: raw body bytes for a route. */

@@ -93,6 +93,17 @@ export function defaultConfig(): BalancerConfig {
     discovery: { enabled: true },
     // As long as the balancer gives a request it proxies (timeouts.requestTimeoutMs).
     leases: { ttlMs: 120000 },
+    // See the README's "Embedding autobatch" for the measurement behind these.
+    autobatch: {
+      enabled: true,
+      windowMs: 2,
+      maxInputs: 64,
+      maxBytes: 262144,
+      legacy: false,
+      splitAbove: 256,
+      minPartSize: 32,
+      jobs: { maxJobs: 100, maxDocs: 10000, retentionMs: 3600000, concurrency: 2, chunkSize: 64 },
+    },
     rateLimit: {
       global: { rps: 0, burst: 0 },
       perClient: { rps: 0, burst: 0 },

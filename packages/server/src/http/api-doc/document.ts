@@ -158,6 +158,7 @@ export function openApiDocument(routes: readonly ServedRoute[], version: string)
       { name: 'Ollama inference', description: 'Through the balancer: queued, routed to a node, streamed back unbuffered' },
       { name: 'OpenAI', description: "OpenAI's API, through the balancer" },
       { name: 'Ollama models', description: 'Listings merged over the nodes; management fanned out to them' },
+      { name: 'Batch', description: 'Embedding jobs run in the background (held in memory)' },
       { name: 'Status', description: 'Health, readiness, metrics and statistics' },
       { name: 'Admin', description: 'The pool at run time' },
       { name: 'Docs', description: 'This document' },
