@@ -4,6 +4,7 @@
  * shape (`embedAnswerOf`): Ollama's `/api/embed`, the legacy `/api/embeddings` and OpenAI's
  * `/v1/embeddings`.
  */
+import { jsonDepthError } from './json';
 import { Route } from './routes';
 
 /** The API a caller spoke, and so the shape its answer takes. */
@@ -41,11 +42,13 @@ const PASSED: Readonly<Record<EmbedShape, readonly string[]>> = {
 };
 
 const decoder = new TextDecoder();
+/** The deepest body that is coalesced (an embed call with options is 3 levels deep). */
+const MAX_COALESCED_DEPTH = 16;
 
 /**
  * The request as a coalescable embedding call, or undefined when it must go to a node as it is:
  * not an embedding route, not a JSON object, a field the three APIs' plain form does not have
- * (hint fields in the body, OpenAI token arrays), or an input that is not text (an empty input,
+ * (hint fields in the body, OpenAI token arrays), nesting deeper than 16 levels, or an input that is not text (an empty input,
  * which only loads the model, included). Whatever this passes on, the node still judges: a bad
  * `dimensions` fails the combined call, and each of its callers gets that error.
  *
@@ -54,6 +57,9 @@ const decoder = new TextDecoder();
 export function embedCallOf(route: Route, body: Uint8Array): EmbedCall | undefined {
   const shape: EmbedShape | undefined = route === Route.Embed ? 'ollama' : route === Route.Embeddings ? 'legacy' : route === Route.OpenAIEmbeddings ? 'openai' : undefined;
   if (shape === undefined) return undefined;
+  // A deeply nested body (options of any depth Ollama takes) goes as it is: the key is built by
+  // recursion, and such a body is no plain embedding call.
+  if (jsonDepthError(body, MAX_COALESCED_DEPTH) !== undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(decoder.decode(body));
