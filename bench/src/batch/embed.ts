@@ -49,7 +49,12 @@ async function load(url: string, requests: number, clients: number): Promise<{ l
       const i = next++;
       const start = performance.now();
       try {
-        const res = await pool.request({ method: 'POST', path: '/api/embed', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: EMBED_MODEL, input: `document ${i}` }) });
+        const res = await pool.request({
+          method: 'POST',
+          path: '/api/embed',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: EMBED_MODEL, input: `document ${i}` }),
+        });
         await res.body.text();
         if (res.statusCode !== 200) errors++;
       } catch {
@@ -105,7 +110,9 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   for (const on of [false, true]) results.push(await runOnce(on, requests, clients, sim, windowMs));
   const f = (n: number, d = 1) => n.toFixed(d);
-  console.log(`\n${requests} single-input /api/embed requests, ${clients} concurrent clients; node: ${sim.embedCallMs} ms a call + ${sim.embedInputMs} ms an input; window ${windowMs} ms\n`);
+  console.log(
+    `\n${requests} single-input /api/embed requests, ${clients} concurrent clients; node: ${sim.embedCallMs} ms a call + ${sim.embedInputMs} ms an input; window ${windowMs} ms\n`,
+  );
   console.log(
     markdownTable(
       ['autobatch', 'wall s', 'req/s', 'p50 ms', 'p99 ms', 'upstream calls', 'errors'],

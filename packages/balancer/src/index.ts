@@ -29,7 +29,7 @@ export type { LeaseCounts } from './scheduler/leases';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';
-export { NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-registry';
+export { canServe, NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-registry';
 export { type NodeResources, RESOURCE_FAMILIES, resourceMaxAgeMs, type ResourceSignals, resourceSignals, resourcesView, type ScrapeOutcome } from './nodes/resource-signals';
 export { ExpositionError, parsePrometheusText, type PromSample } from './nodes/prometheus-text';
 export { type ResourceScrape, scrapeResources, type ScrapeTarget } from './nodes/resource-scrape';

@@ -26,9 +26,18 @@ export class AutobatchMetrics {
     const registers = [registry];
     this.calls = new Counter({ name: `${prefix}embed_coalesced_calls_total`, help: 'Combined /api/embed calls the autobatch coalescer sent (before any split).', registers });
     this.size = new Histogram({ name: `${prefix}embed_batch_size`, help: 'Callers per combined embedding call.', buckets: SIZE_BUCKETS, registers });
-    this.coalesced = new Counter({ name: `${prefix}embed_requests_coalesced_total`, help: 'Embedding requests answered from an upstream call shared with at least one other request.', registers });
+    this.coalesced = new Counter({
+      name: `${prefix}embed_requests_coalesced_total`,
+      help: 'Embedding requests answered from an upstream call shared with at least one other request.',
+      registers,
+    });
     this.parts = new Counter({ name: `${prefix}embed_split_parts_total`, help: 'Parts of embedding calls split across the nodes that have the model loaded.', registers });
-    this.docs = new Counter({ name: `${prefix}embed_batch_docs_total`, help: 'Documents of /api/embed/batch jobs, by outcome (embedded or failed).', labelNames: ['outcome'], registers });
+    this.docs = new Counter({
+      name: `${prefix}embed_batch_docs_total`,
+      help: 'Documents of /api/embed/batch jobs, by outcome (embedded or failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
   }
 
   /** A combined call of `callers` requests, sent as `parts` upstream calls. */

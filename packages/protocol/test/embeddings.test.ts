@@ -17,12 +17,22 @@ describe('embedCallOf', () => {
   });
 
   it('keeps apart calls whose options differ', () => {
-    const keys = [{ dimensions: 4 }, { truncate: false }, { keep_alive: '1m' }, { options: { num_ctx: 64 } }, {}].map((x) => embedCallOf(Route.Embed, bytes({ model: 'm', input: 'a', ...x }))!.key);
+    const keys = [{ dimensions: 4 }, { truncate: false }, { keep_alive: '1m' }, { options: { num_ctx: 64 } }, {}].map(
+      (x) => embedCallOf(Route.Embed, bytes({ model: 'm', input: 'a', ...x }))!.key,
+    );
     expect(new Set(keys).size).toBe(keys.length);
   });
 
   it('passes on what is not a plain call', () => {
-    for (const body of [{ model: 'm', input: '' }, { model: 'm' }, { model: 'm', input: [] }, { model: 'm', input: [1, 2] }, { model: '', input: 'a' }, { model: 'm', input: 'a', priority: 'high' }, [1]]) {
+    for (const body of [
+      { model: 'm', input: '' },
+      { model: 'm' },
+      { model: 'm', input: [] },
+      { model: 'm', input: [1, 2] },
+      { model: '', input: 'a' },
+      { model: 'm', input: 'a', priority: 'high' },
+      [1],
+    ]) {
       expect(embedCallOf(Route.Embed, bytes(body))).toBeUndefined();
     }
     expect(embedCallOf(Route.Embed, new TextEncoder().encode('{not json'))).toBeUndefined();
@@ -37,7 +47,13 @@ describe('embedCallOf', () => {
 describe('embedAnswerOf', () => {
   const share = { vectors: [[0.6, 0.8]], promptTokens: 3, totalDuration: 10, loadDuration: 2 };
   it("answers in each API's shape", () => {
-    expect(embedAnswerOf(embedCallOf(Route.Embed, bytes({ model: 'm', input: 'a' }))!, share)).toEqual({ model: 'm', embeddings: [[0.6, 0.8]], total_duration: 10, load_duration: 2, prompt_eval_count: 3 });
+    expect(embedAnswerOf(embedCallOf(Route.Embed, bytes({ model: 'm', input: 'a' }))!, share)).toEqual({
+      model: 'm',
+      embeddings: [[0.6, 0.8]],
+      total_duration: 10,
+      load_duration: 2,
+      prompt_eval_count: 3,
+    });
     expect(embedAnswerOf(embedCallOf(Route.Embeddings, bytes({ model: 'm', prompt: 'a' }))!, share)).toEqual({ embedding: [0.6, 0.8] });
     expect(embedAnswerOf(embedCallOf(Route.OpenAIEmbeddings, bytes({ model: 'm', input: 'a' }))!, share)).toEqual({
       object: 'list',
@@ -56,7 +72,11 @@ describe('apportion', () => {
     expect(apportion(10, [1, 1, 2])).toEqual([3, 2, 5]);
     expect(apportion(7, [0, 0])).toEqual([4, 3]);
     expect(apportion(0, [5, 1])).toEqual([0, 0]);
-    for (const [t, w] of [[101, [3, 7, 11, 13]], [5, [1, 1, 1, 1, 1, 1, 1]]] as const) expect(apportion(t, w).reduce((a, b) => a + b, 0)).toBe(t);
+    for (const [t, w] of [
+      [101, [3, 7, 11, 13]],
+      [5, [1, 1, 1, 1, 1, 1, 1]],
+    ] as const)
+      expect(apportion(t, w).reduce((a, b) => a + b, 0)).toBe(t);
   });
 });
 

@@ -73,7 +73,9 @@ describe('embedding autobatch: coalescing', () => {
 
   it('does not merge requests whose options differ', async () => {
     const groups = [{}, { dimensions: 4 }, { truncate: false }, { options: { num_ctx: 512 } }];
-    const answers = await Promise.all(groups.flatMap((g) => [0, 1, 2].map((k) => post(h.url, '/api/embed', { model: MODEL, input: `text ${k}`, ...g }).then((r) => ({ g, k, r })))));
+    const answers = await Promise.all(
+      groups.flatMap((g) => [0, 1, 2].map((k) => post(h.url, '/api/embed', { model: MODEL, input: `text ${k}`, ...g }).then((r) => ({ g, k, r })))),
+    );
     for (const { g, k, r } of answers) {
       expect(r.status).toBe(200);
       // Shared at most with the two others of its group.

@@ -8,7 +8,11 @@ import { startGateway, type GatewayHarness } from './gateway-harness';
 const MODEL = 'nomic-embed-text';
 
 async function call(url: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(url + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -27,10 +31,13 @@ describe('/api/embed/batch', () => {
   let h: GatewayHarness;
   beforeAll(async () => {
     h = await startGateway(
-      [{ id: 'a', models: [MODEL] }, { id: 'b', models: [MODEL] }],
+      [
+        { id: 'a', models: [MODEL] },
+        { id: 'b', models: [MODEL] },
+      ],
       (c) => {
-      c.autobatch.jobs.chunkSize = 4;
-      c.autobatch.jobs.maxDocs = 50;
+        c.autobatch.jobs.chunkSize = 4;
+        c.autobatch.jobs.maxDocs = 50;
       },
       { routes: allRoutes },
     );

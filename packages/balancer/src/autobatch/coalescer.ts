@@ -151,7 +151,11 @@ export class EmbedCoalescer {
           at += m.call.inputs.length;
           if (m.left) return;
           const bytes = encoder.encode(JSON.stringify(embedAnswerOf(m.call, { vectors, promptTokens: tokens[i], totalDuration: r.totalDuration, loadDuration: r.loadDuration })));
-          const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), [COALESCED_HEADER]: String(live.length) };
+          const headers: Record<string, string> = {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': String(bytes.length),
+            [COALESCED_HEADER]: String(live.length),
+          };
           m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries });
           m.sink.onChunk(bytes);
           m.sink.onEnd({ ttftMs: latencyMs, latencyMs });

@@ -108,7 +108,8 @@ export class EmbedJobs {
   results(id: string): EmbedJobResults {
     this.sweep();
     const j = this.job(id);
-    if (j.summary.status !== 'completed') throw new BatchJobError('ERR_BATCH_JOB_NOT_READY', `batch job ${id} is ${j.summary.status}${j.summary.error ? ` (${j.summary.error})` : ''}: its results are not available`);
+    if (j.summary.status !== 'completed')
+      throw new BatchJobError('ERR_BATCH_JOB_NOT_READY', `batch job ${id} is ${j.summary.status}${j.summary.error ? ` (${j.summary.error})` : ''}: its results are not available`);
     return { ...j.summary, embeddings: j.vectors, promptTokens: j.promptTokens };
   }
 
@@ -119,7 +120,11 @@ export class EmbedJobs {
 
   private job(id: string): Job {
     const j = this.jobs.get(id);
-    if (!j) throw new BatchJobError('ERR_BATCH_JOB_NOT_FOUND', `batch job ${id} not found (jobs are kept in memory for autobatch.jobs.retentionMs after they finish, and not across restarts)`);
+    if (!j)
+      throw new BatchJobError(
+        'ERR_BATCH_JOB_NOT_FOUND',
+        `batch job ${id} not found (jobs are kept in memory for autobatch.jobs.retentionMs after they finish, and not across restarts)`,
+      );
     return j;
   }
 
@@ -161,30 +166,32 @@ export class EmbedJobs {
     } catch (e) {
       result = Promise.reject(e as Error);
     }
-    result.then(
-      (r) => {
-        r.vectors.forEach((v, i) => (j.vectors[from + i] = v));
-        j.promptTokens += r.promptTokens;
-        j.summary.embedded += docs.length;
-        this.deps.metrics?.recordDocs('embedded', docs.length);
-      },
-      (e: Error) => {
-        j.summary.failed += docs.length;
-        this.deps.metrics?.recordDocs('failed', docs.length);
-        if (j.summary.status !== 'failed') {
-          j.summary.status = 'failed';
-          j.summary.error = e.message;
+    result
+      .then(
+        (r) => {
+          r.vectors.forEach((v, i) => (j.vectors[from + i] = v));
+          j.promptTokens += r.promptTokens;
+          j.summary.embedded += docs.length;
+          this.deps.metrics?.recordDocs('embedded', docs.length);
+        },
+        (e: Error) => {
+          j.summary.failed += docs.length;
+          this.deps.metrics?.recordDocs('failed', docs.length);
+          if (j.summary.status !== 'failed') {
+            j.summary.status = 'failed';
+            j.summary.error = e.message;
+          }
+        },
+      )
+      .finally(() => {
+        j.running--;
+        this.inFlight--;
+        if (j.running === 0 && (j.summary.status === 'failed' || j.next >= j.docs.length)) {
+          if (j.summary.status !== 'failed') j.summary.status = 'completed';
+          j.summary.finishedAt ??= this.now();
+          if (j.summary.status === 'failed') j.vectors = []; // a failed job's results are never read
         }
-      },
-    ).finally(() => {
-      j.running--;
-      this.inFlight--;
-      if (j.running === 0 && (j.summary.status === 'failed' || j.next >= j.docs.length)) {
-        if (j.summary.status !== 'failed') j.summary.status = 'completed';
-        j.summary.finishedAt ??= this.now();
-        if (j.summary.status === 'failed') j.vectors = []; // a failed job's results are never read
-      }
-      this.pump();
-    });
+        this.pump();
+      });
   }
 }

@@ -1,5 +1,6 @@
 import { normalizeModel } from '@ollama-ring/protocol';
 import type { AutobatchConfig } from '../config/types';
+import { canServe } from '../nodes/node-snapshot';
 import type { PoolView } from '../scheduler/pool-view';
 
 /**
@@ -17,8 +18,7 @@ export function partsFor(view: PoolView, model: string, inputs: number, cfg: Pic
   const want = normalizeModel(model);
   let hot = 0;
   for (const n of view.nodes) {
-    const routable = n.enabled && !n.adminDisabled && !n.draining && !n.removed && n.health !== 'UNHEALTHY' && n.breakerState !== 'open';
-    if (!routable || n.inFlight >= n.maxConcurrent) continue;
+    if (n.removed || !canServe(n) || n.inFlight >= n.maxConcurrent) continue;
     if (n.loadedModels.some((m) => m.model === want && m.expiresAt > view.at)) hot++;
   }
   return Math.max(1, Math.min(hot, Math.floor(inputs / cfg.minPartSize)));

@@ -23,7 +23,12 @@ export function addEmbedBatchRoutes(router: Router, gw: GatewayContext): void {
     // The documents are judged as an /api/embed call's input would be, with the same other fields.
     const call = embedCallOf(Route.Embed, encoder.encode(toJson({ ...rest, input: docs })));
     if (call === undefined || Array.isArray(docs) === false) {
-      sendError(res, 400, 'a batch job needs a non-empty "model" and "docs", a non-empty list of non-empty strings; other fields: truncate, dimensions, keep_alive, options', 'ollama');
+      sendError(
+        res,
+        400,
+        'a batch job needs a non-empty "model" and "docs", a non-empty list of non-empty strings; other fields: truncate, dimensions, keep_alive, options',
+        'ollama',
+      );
       return;
     }
     try {

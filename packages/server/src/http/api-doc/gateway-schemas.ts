@@ -185,8 +185,11 @@ export const GATEWAY_SCHEMAS: Record<string, Schema> = {
     },
     ['counts', 'jobs', 'persistent'],
   ),
-  EmbedBatchResults: obj(
-    { id: str(), model: str(), status: str(), embeddings: arr(arr(num()), 'one per document, in order'), promptTokens: int() },
-    ['id', 'model', 'status', 'embeddings', 'promptTokens'],
-  ),
+  EmbedBatchResults: obj({ id: str(), model: str(), status: str(), embeddings: arr(arr(num()), 'one per document, in order'), promptTokens: int() }, [
+    'id',
+    'model',
+    'status',
+    'embeddings',
+    'promptTokens',
+  ]),
 };
