@@ -68,6 +68,12 @@ describe('embedding autobatch: coalescing', () => {
         expect(a.body.prompt_eval_count).toBeGreaterThan(0);
       }
     }
+    const metrics = await h.factory.getMetricsRegistry().scrape();
+    const value = (name: string) => Number(new RegExp(`^ollama_lb_${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('embed_coalesced_calls_total')).toBe(calls);
+    expect(value('embed_requests_coalesced_total')).toBe(texts.length);
+    expect(value('embed_batch_size_count')).toBe(calls);
+    expect(value('embed_batch_size_sum')).toBe(texts.length);
     await eventually(() => Object.values(inFlight(h)).every((n) => n === 0), 5_000, 'in-flight back to 0');
   });
 

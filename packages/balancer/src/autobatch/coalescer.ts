@@ -5,7 +5,7 @@ import type { AutobatchMetrics } from '../metrics-autobatch';
 import type { CallOptions, Pipeline } from '../pipeline';
 import type { ResponseSink } from '../response-sink';
 import type { PoolView } from '../scheduler/pool-view';
-import { type RunningEmbed, runEmbed } from './embed-call';
+import { type EmbedResult, type RunningEmbed, runEmbed } from './embed-call';
 import { partsFor } from './split-plan';
 
 /** On a coalesced answer: how many requests shared its upstream call. */
@@ -42,6 +42,22 @@ interface Batch {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Writes one caller's answer to its sink as a proxied answer of known length. A sink that throws
+ * (its client gone mid-write) is that caller's alone: the others are still answered.
+ */
+function deliver(m: Member, answer: Record<string, unknown>, r: EmbedResult, shared: number, latencyMs: number): void {
+  try {
+    const bytes = encoder.encode(JSON.stringify(answer));
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), [COALESCED_HEADER]: String(shared) };
+    m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries });
+    m.sink.onChunk(bytes);
+    m.sink.onEnd({ ttftMs: latencyMs, latencyMs });
+  } catch {
+    m.left = true;
+  }
+}
 
 /**
  * Coalesces concurrent embedding requests (`/api/embed`, `/v1/embeddings`, and with
@@ -149,16 +165,8 @@ export class EmbedCoalescer {
         live.forEach((m, i) => {
           const vectors = r.vectors.slice(at, at + m.call.inputs.length);
           at += m.call.inputs.length;
-          if (m.left) return;
-          const bytes = encoder.encode(JSON.stringify(embedAnswerOf(m.call, { vectors, promptTokens: tokens[i], totalDuration: r.totalDuration, loadDuration: r.loadDuration })));
-          const headers: Record<string, string> = {
-            'content-type': 'application/json; charset=utf-8',
-            'content-length': String(bytes.length),
-            [COALESCED_HEADER]: String(live.length),
-          };
-          m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries });
-          m.sink.onChunk(bytes);
-          m.sink.onEnd({ ttftMs: latencyMs, latencyMs });
+          if (!m.left)
+            deliver(m, embedAnswerOf(m.call, { vectors, promptTokens: tokens[i], totalDuration: r.totalDuration, loadDuration: r.loadDuration }), r, live.length, latencyMs);
         });
       },
       (e: BalancerError) => {

@@ -34,9 +34,10 @@ const HINT_HEADERS: readonly [string, string][] = [
 ];
 
 const PROXIED_HEADERS: Readonly<Record<string, string>> = {
-  'X-Ollama-Ring-Node': 'The node that answered',
+  'X-Ollama-Ring-Node': 'The node that answered (comma-separated nodes for an embedding call split across them)',
   'X-Ollama-Ring-Queue-Ms': 'Time waited for a slot, ms',
   'X-Ollama-Ring-Retries': 'Retries on other nodes before this answer',
+  'X-Ollama-Ring-Coalesced': 'Embeddings only (autobatch): how many requests shared the upstream call this answer came from',
 };
 
 /** The errors every route of a kind can give, besides its own. */
