@@ -29,7 +29,7 @@ export type { LeaseCounts } from './scheduler/leases';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';
-export { NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-registry';
+export { canServe, NodeRegistry, type NodeSnapshot, snapshotNode } from './nodes/node-registry';
 export { type NodeResources, RESOURCE_FAMILIES, resourceMaxAgeMs, type ResourceSignals, resourceSignals, resourcesView, type ScrapeOutcome } from './nodes/resource-signals';
 export { ExpositionError, parsePrometheusText, type PromSample } from './nodes/prometheus-text';
 export { type ResourceScrape, scrapeResources, type ScrapeTarget } from './nodes/resource-scrape';
@@ -109,6 +109,22 @@ export {
 export { BalancerMetrics } from './metrics';
 export type { RequestClass } from './request-class';
 export {
+  Autobatch,
+  BatchJobError,
+  COALESCED_HEADER,
+  EmbedCoalescer,
+  EmbedJobs,
+  type EmbedJobResults,
+  type EmbedJobStatus,
+  type EmbedJobSummary,
+  type EmbedResult,
+  type EmbedTicket,
+  partsFor,
+  runEmbed,
+  type RunningEmbed,
+} from './autobatch';
+export { AutobatchMetrics } from './metrics-autobatch';
+export {
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,
   LLM_LATENCY_BUCKETS,
@@ -122,6 +138,7 @@ export { bucketCapacity, DEFAULT_MAX_CLIENTS, isUnlimited, RateLimiter, rateLimi
 export { complexityOf, priorityOf, signatureOf, validateRequest } from './stages/validate-request';
 export {
   type ApiKeyConfig,
+  type AutobatchConfig,
   type BalancerConfig,
   type BucketConfig,
   type RouteClass,

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMetricName } from 'prom-client';
 import { ConfigError } from './errors';
 import { ResourceMetrics } from './metrics-resources';
+import { AutobatchMetrics } from './metrics-autobatch';
 import type { PoolUtilization } from './scheduler/load-imbalance';
 import { UtilizationMetrics } from './metrics-utilization';
 import { ClassMetrics } from './metrics-classes';
@@ -34,8 +35,9 @@ const OTHER_MODEL = 'other';
  * and the node resource families of {@link ResourceMetrics} (`node_resource_scrapes_total{node,outcome}`,
  * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …),
  * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`),
- * `fallbacks_total{model,fallback,reason}`, and the class and fair-queue families of {@link ClassMetrics}
- * (`requests_queued{class}`, `requests_running{class}`, `fair_queue_served_total{key}`).
+ * `fallbacks_total{model,fallback,reason}`, the class and fair-queue families of {@link ClassMetrics}
+ * (`requests_queued{class}`, `requests_running{class}`, `fair_queue_served_total{key}`), and the
+ * embedding autobatch families of {@link AutobatchMetrics} (`embed_coalesced_calls_total`, `embed_batch_size`, …).
  *
  * @example
  * const metrics = new BalancerMetrics({ prefix: config.metrics.prefix });
@@ -51,6 +53,8 @@ export class BalancerMetrics {
   readonly prefix: string;
   /** Scrapes of the nodes' exporters and the resource signals they gave. */
   readonly resources: ResourceMetrics;
+  /** The embedding autobatch families (`metrics-autobatch.ts`). */
+  readonly autobatch: AutobatchMetrics;
 
   private readonly requests: Counter<'model' | 'node' | 'outcome'>;
   private readonly latency: Histogram<'model' | 'node'>;
@@ -157,6 +161,7 @@ export class BalancerMetrics {
     this.healthChecks = new Counter({ name: `${p}health_checks_total`, help: 'Health checks, by node and outcome.', labelNames: ['node', 'outcome'], registers: reg });
 
     this.resources = new ResourceMetrics(this.registry, p);
+    this.autobatch = new AutobatchMetrics(this.registry, p);
 
     this.seedZeros();
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: p });

@@ -1,4 +1,5 @@
 import { ByteArena } from '@ollama-ring/disruptor';
+import { Autobatch } from './autobatch';
 import { type ConfigWatcher, loadConfig, watchConfig } from './config';
 import type { BalancerConfig } from './config/types';
 import { BackpressureError, PipelineStateError, RequestAbortedError } from './errors';
@@ -169,7 +170,8 @@ export class PipelineFactory {
       () => monitor.updateNodes(probeTargets(scheduler)),
       (id) => nodeAddress(scheduler, id),
     );
-    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry };
+    const autobatch = new Autobatch({ config: () => this.config.autobatch, pipeline: () => pipeline, view, metrics: cfg.metrics.enabled ? metrics.autobatch : undefined });
+    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(this.file, (next) => void this.reload(next).catch(report), report, {
@@ -183,6 +185,11 @@ export class PipelineFactory {
 
   getPipeline(): Pipeline {
     return this.started().pipeline;
+  }
+
+  /** The embedding autobatch: the coalescer the gateway hands embedding requests to, and the batch jobs. */
+  getAutobatch(): Autobatch {
+    return this.started().autobatch;
   }
 
   getNodeRegistry(): NodeRegistry {
@@ -266,6 +273,7 @@ export class PipelineFactory {
 
   private async doStop(p: Parts, graceMs: number): Promise<void> {
     await this.watcher?.close();
+    p.autobatch.close(); // calls still gathering go out now, and finish within the grace period
     await p.control.shutdown(new BackpressureError('the balancer is shutting down'));
     const deadline = Date.now() + graceMs;
     while (p.table.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -301,6 +309,7 @@ interface Parts {
   pipeline: Pipeline;
   monitor: HealthMonitor;
   registry: NodeRegistry;
+  autobatch: Autobatch;
 }
 
 /**

@@ -29,6 +29,10 @@ export interface SimModelConfig {
   tokensPerSec?: number;
   /** Prompt (prefill) tokens/s, absolute. Default: the node's `promptTokensPerSec` × `relativeSpeed`. */
   promptTokensPerSec?: number;
+  /** Fixed cost of one embedding call in ms, whatever its number of inputs. Default: the node's `embedCallMs`. */
+  embedCallMs?: number;
+  /** Cost of each input of an embedding call in ms, beside its prefill. Default: the node's `embedInputMs`. */
+  embedInputMs?: number;
   /** Speed relative to the node's base speeds (a 12B model might be 0.4). Default 1. */
   relativeSpeed?: number;
   /** How many tokens the model writes before stopping on its own, inclusive bounds. */
@@ -101,6 +105,10 @@ export interface SimNodeConfig {
   tokensPerSec?: number;
   /** Base prompt (prefill) tokens/s. Default 1000. */
   promptTokensPerSec?: number;
+  /** Fixed cost of one embedding call (`/api/embed`, `/api/embeddings`, `/v1/embeddings`) in ms. Default 0. */
+  embedCallMs?: number;
+  /** Cost of each input of an embedding call in ms, beside its prefill. Default 0. */
+  embedInputMs?: number;
   /** Base model load time in ms. Default 1000. */
   loadMs?: number;
   /** Natural response length bounds for models that set none. Default 16–64. */

@@ -36,6 +36,9 @@ export interface ResolvedModel {
   loadMs: number;
   tokensPerSec: number;
   promptTokensPerSec: number;
+  /** An embedding call's fixed cost, and each input's (ms, before `timeScale`). */
+  embedCallMs: number;
+  embedInputMs: number;
   responseTokens: { min: number; max: number };
   modifiedAtMs: number;
   template: string;
@@ -218,6 +221,8 @@ export function resolveModel(entry: SimModelConfig, node: SimNodeConfig, index: 
     loadMs: entry.loadMs ?? node.loadMs ?? 1000,
     tokensPerSec: entry.tokensPerSec ?? (node.tokensPerSec ?? 50) * rel,
     promptTokensPerSec: entry.promptTokensPerSec ?? (node.promptTokensPerSec ?? 1000) * rel,
+    embedCallMs: entry.embedCallMs ?? node.embedCallMs ?? 0,
+    embedInputMs: entry.embedInputMs ?? node.embedInputMs ?? 0,
     responseTokens: entry.responseTokens ?? node.responseTokens ?? { min: 16, max: 64 },
     // Default timestamps an hour apart in list order, so `/api/tags` order is stable and predictable.
     modifiedAtMs: Number.isFinite(modified) ? modified : startMs - index * 3_600_000,

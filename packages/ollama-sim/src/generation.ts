@@ -172,7 +172,10 @@ export async function runGeneration(ctx: NodeContext, spec: GenerationSpec, sink
   }
 }
 
-/** Holds a runner and a slot for the prompt's prefill time (embeddings); returns the load ms. */
+/**
+ * Holds a runner and a slot for the prompt's prefill time plus `extraMs` (an embedding call's fixed
+ * and per-input costs); returns the load ms.
+ */
 export async function runPrefill(
   ctx: NodeContext,
   model: ResolvedModel,
@@ -181,6 +184,7 @@ export async function runPrefill(
   promptTokens: number,
   t0: number,
   signal: AbortSignal,
+  extraMs = 0,
 ): Promise<{ loadMs: number; prefillMs: number }> {
   const { scheduler, ticker } = ctx;
   const runner = await scheduler.acquire(model, runnerOptions(options, ctx.config.defaultNumCtx), keepAliveMs, signal);
@@ -190,7 +194,7 @@ export async function runPrefill(
     await runner.slots.acquire(signal);
     slot = true;
     const start = ticker.now();
-    await ticker.sleep(scheduler.workMs((promptTokens / model.promptTokensPerSec) * 1000), signal);
+    await ticker.sleep(scheduler.workMs((promptTokens / model.promptTokensPerSec) * 1000 + extraMs), signal);
     return { loadMs, prefillMs: ticker.now() - start };
   } finally {
     if (slot) runner.slots.release();

@@ -279,3 +279,30 @@ describe('keep-alive and time scale', () => {
       await sleep(1);
     }));
 });
+
+describe('embedding cost', () => {
+  it('a call costs embedCallMs plus embedInputMs per input: one call of ten inputs beats ten calls of one', async () => {
+    const embedder = { name: 'embedder', loadMs: 0, capabilities: ['embedding' as const], embeddingLength: 8, promptTokensPerSec: 1e9, embedCallMs: 400, embedInputMs: 20 };
+    await withPool({ nodes: [node({ models: [embedder], preload: ['embedder'] })] }, async (pool) => {
+      const url = pool.nodes[0].url;
+      const embed = async (path: string, body: Record<string, unknown>): Promise<number> => {
+        const t0 = performance.now();
+        const res = await postJson(url + path, { model: 'embedder', ...body });
+        expect(res.status).toBe(200);
+        await res.json();
+        return performance.now() - t0;
+      };
+      const one = await embed('/api/embed', { input: 'a' });
+      const ten = await embed('/api/embed', { input: Array.from({ length: 10 }, (_, i) => `text ${i}`) });
+      const legacy = await embed('/api/embeddings', { prompt: 'a' });
+      const openai = await embed('/v1/embeddings', { input: ['a', 'b'] });
+      // Lower bounds are what the emulator guarantees (400 + 20 ms; 400 + 200 ms; …).
+      expect(one).toBeGreaterThanOrEqual(415);
+      expect(ten).toBeGreaterThanOrEqual(595);
+      expect(legacy).toBeGreaterThanOrEqual(415);
+      expect(openai).toBeGreaterThanOrEqual(435);
+      // Ten calls of one would take at least 4,200 ms; the one call of ten is far from it.
+      expect(ten).toBeLessThan(3_000);
+    });
+  });
+});

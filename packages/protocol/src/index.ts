@@ -47,3 +47,4 @@ export {
   FinalChunkTracker,
 } from './framing';
 export { type JsonSpan, topLevelValue, setStreamTrue } from './json-scan';
+export { apportion, base64Floats, canonicalJson, type EmbedCall, type EmbedShape, type EmbedShare, embedAnswerOf, embedCallOf } from './embeddings';

@@ -95,6 +95,17 @@ export function defaultConfig(): BalancerConfig {
     leases: { ttlMs: 120000 },
     // Relative to the working directory; OpenAI's own limit on a batch input file (200 MB); a week.
     batch: { dataDir: '.ollama-ring/batch', maxFileBytes: 209715200, retentionMs: 604800000, concurrency: 0 },
+    // See the README's "Embedding autobatch" for the measurement behind these.
+    autobatch: {
+      enabled: true,
+      windowMs: 2,
+      maxInputs: 64,
+      maxBytes: 262144,
+      legacy: false,
+      splitAbove: 256,
+      minPartSize: 32,
+      jobs: { maxJobs: 100, maxDocs: 10000, retentionMs: 3600000, concurrency: 2, chunkSize: 64 },
+    },
     rateLimit: {
       global: { rps: 0, burst: 0 },
       perClient: { rps: 0, burst: 0 },

@@ -183,6 +183,16 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
   discovery: obj({ enabled: bool }),
   leases: obj({ ttlMs: timeout }),
   batch: obj({ dataDir: nonEmpty, maxFileBytes: int(1), retentionMs: int(1), concurrency: int(0, 100000) }),
+  autobatch: obj({
+    enabled: bool,
+    windowMs: int(0, 1000),
+    maxInputs: int(1, 4096),
+    maxBytes: int(1),
+    legacy: bool,
+    splitAbove: int(0),
+    minPartSize: int(1),
+    jobs: obj({ maxJobs: int(1), maxDocs: int(1), retentionMs: timeout, concurrency: int(1, 64), chunkSize: int(1, 4096) }),
+  }),
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
   // Prometheus metric-name rules; the exporter appends `_` and the metric name.

@@ -155,6 +155,12 @@ export interface BalancerConfig {
    * many of a job's lines are in the pipeline at once (0: the pool's slot count).
    */
   batch: { dataDir: string; maxFileBytes: number; retentionMs: number; concurrency: number };
+  /**
+   * Embedding autobatch: concurrent embedding requests that differ in nothing but their input share
+   * one upstream `/api/embed` call, a large input is split across the nodes that have the model
+   * loaded, and `/api/embed/batch` jobs embed documents in the background (see `AutobatchConfig`).
+   */
+  autobatch: AutobatchConfig;
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
   metrics: { enabled: boolean; prefix: string };
@@ -162,4 +168,24 @@ export interface BalancerConfig {
   logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; verbose: boolean };
   /** Priors for the predictive strategy until it has learned a node. */
   estimates: { loadMs: number; prefillTokensPerSec: number; generateTokensPerSec: number; serviceMs: number };
+}
+
+/** `autobatch.*`: embedding coalescing, splitting and the in-memory batch jobs. */
+export interface AutobatchConfig {
+  /** Coalesce concurrent embedding requests (the splitting and the jobs work either way). */
+  enabled: boolean;
+  /** How long the first request of a combined call waits for others (ms; 0: those of the same tick). */
+  windowMs: number;
+  /** A combined call is sent at once when it holds this many inputs. */
+  maxInputs: number;
+  /** … or this many bytes of input text. */
+  maxBytes: number;
+  /** Coalesce the legacy `/api/embeddings` too: its callers then get `/api/embed`'s normalised vector. */
+  legacy: boolean;
+  /** A call of more inputs than this is split across the nodes that have the model loaded (0: never). */
+  splitAbove: number;
+  /** No part of a split call has fewer inputs than this. */
+  minPartSize: number;
+  /** `/api/embed/batch` jobs, held in memory (lost on restart). */
+  jobs: { maxJobs: number; maxDocs: number; retentionMs: number; concurrency: number; chunkSize: number };
 }

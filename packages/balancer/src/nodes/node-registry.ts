@@ -4,7 +4,7 @@ import type { NodeSpec } from './node';
 import type { NodeSnapshot } from './node-snapshot';
 import type { NodeUrlParts } from './node-url';
 
-export { type NodeSnapshot, snapshotNode } from './node-snapshot';
+export { canServe, type NodeSnapshot, snapshotNode } from './node-snapshot';
 
 /**
  * The pool's nodes as callers see them: snapshots to read, and commands that go to the scheduler

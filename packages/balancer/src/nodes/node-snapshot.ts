@@ -64,3 +64,14 @@ export function snapshotNode(n: PoolNode, now: number = Date.now()): NodeSnapsho
     ...(resources !== undefined && { resources }),
   };
 }
+
+/**
+ * Whether a node can take requests now: enabled, not disabled by an admin, not draining, not
+ * UNHEALTHY, and its breaker not open. `/health` counts these; model listings and the embedding
+ * splitter ask only these.
+ *
+ * @example registry.getAllNodes().filter(canServe);
+ */
+export function canServe(n: NodeSnapshot): boolean {
+  return n.enabled && !n.adminDisabled && !n.draining && n.health !== 'UNHEALTHY' && n.breakerState !== 'open';
+}

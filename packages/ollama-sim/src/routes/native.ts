@@ -1,5 +1,6 @@
 /** `/api/generate`, `/api/chat`, `/api/embed` and `/api/embeddings`. */
 import type { NodeContext } from '../context';
+import type { ResolvedModel } from '../config';
 import { EMBED_FIELDS, EMBEDDINGS_FIELDS, checkFields, checkOptions, keepAliveOf, parseJsonBody } from '../decode';
 import { createdAtNow } from '../durations';
 import { SimHttpError } from '../errors';
@@ -66,6 +67,11 @@ export async function handleChat(ctx: NodeContext, r: RouteRequest): Promise<voi
   await runPrepared(ctx, r, p, sink, (reason) => sendJson(r.res, 200, lifecycleBody(p, reason)));
 }
 
+/** An embedding call's cost beside its prefill (ms, before `timeScale`): `embedCallMs` + inputs × `embedInputMs`. */
+export function embedCostMs(model: ResolvedModel, inputs: number): number {
+  return model.embedCallMs + inputs * model.embedInputMs;
+}
+
 /** The vectors of an embed request, after the scheduler and prefill delay. */
 export interface EmbedResult {
   vectors: number[][];
@@ -98,7 +104,9 @@ export async function embedInputs(
   if (dimensions !== undefined && (dimensions < 0 || dimensions > model.embeddingLength)) {
     throw new SimHttpError(400, `invalid dimensions: must be between 0 and ${model.embeddingLength}`);
   }
-  const { loadMs } = await runPrefill(ctx, model, options, keepAliveMs, promptTokens, r.t0, r.signal);
+  // One call costs a fixed overhead plus each input's share, beside the prefill of every token: what
+  // a batched call saves is the overhead of the calls it replaces.
+  const { loadMs } = await runPrefill(ctx, model, options, keepAliveMs, promptTokens, r.t0, r.signal, embedCostMs(model, inputs.length));
   const vectors = inputs.map((text) => {
     const v = embedding(model.seedName, text, model.embeddingLength, true);
     return dimensions ? l2normalise(v.slice(0, dimensions)) : v;
@@ -154,7 +162,7 @@ export async function handleEmbeddings(ctx: NodeContext, r: RouteRequest): Promi
     sendJson(r.res, 200, { embedding: [] });
     return;
   }
-  await runPrefill(ctx, model, options, keepAliveMs, countTokens(prompt), r.t0, r.signal);
+  await runPrefill(ctx, model, options, keepAliveMs, countTokens(prompt), r.t0, r.signal, embedCostMs(model, 1));
   // The legacy endpoint returns raw, unnormalised values.
   sendJson(r.res, 200, { embedding: embedding(model.seedName, prompt, model.embeddingLength, false) });
 }

@@ -12,7 +12,7 @@ import { listedModels } from './native-models';
 import { ChatCompletionJsonSink, ChatCompletionStreamSink, CompletionJsonSink, CompletionStreamSink } from './openai-sinks';
 import { prepareChat, prepareGenerate } from './prepare';
 import type { RouteRequest } from './types';
-import { shortestOrRaw } from '@ollama-ring/protocol';
+import { base64Floats, shortestOrRaw } from '@ollama-ring/protocol';
 
 const bad = (message: string): SimHttpError => new SimHttpError(400, message);
 
@@ -183,13 +183,6 @@ export async function handleOpenAIEmbeddings(ctx: NodeContext, r: RouteRequest):
     index,
   }));
   sendJson(r.res, 200, { object: 'list', data, model: echo, usage: { prompt_tokens: res.promptTokens, total_tokens: res.promptTokens } });
-}
-
-/** Little-endian float32s, base64-encoded (OpenAI's `encoding_format: base64`). */
-function base64Floats(v: number[]): string {
-  const buf = Buffer.alloc(v.length * 4);
-  v.forEach((x, i) => buf.writeFloatLE(x, i * 4));
-  return buf.toString('base64');
 }
 
 export function handleModels(ctx: NodeContext, r: RouteRequest): void {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ErrorFlavor, INFERENCE_ROUTES, ROUTE_PATHS, type Route, flavorOfPath } from '@ollama-ring/protocol';
+import { type ErrorFlavor, INFERENCE_ROUTES, ROUTE_PATHS, Route, flavorOfPath } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { clientIdentity } from './auth';
 import { BodyError, readBody } from './body';
@@ -8,12 +8,16 @@ import { hintsFromHeaders } from './hints';
 import { HttpSink } from './http-sink';
 import type { Router } from './router';
 
+/** The embedding routes: offered to the autobatch coalescer before the pipeline. */
+const EMBEDDING_ROUTES: ReadonlySet<Route> = new Set([Route.Embed, Route.Embeddings, Route.OpenAIEmbeddings]);
+
 /** The routes that go through the pipeline, each answering errors in its own API's shape. */
 export function addInferenceRoutes(router: Router, gw: GatewayContext): void {
   for (const route of INFERENCE_ROUTES) {
     const path = ROUTE_PATHS[route];
     const flavor = flavorOfPath(path);
-    router.add('POST', path, ({ req, res }) => proxyInference(gw, req, res, route, flavor));
+    const embedding = EMBEDDING_ROUTES.has(route);
+    router.add('POST', path, ({ req, res }) => proxyInference(gw, req, res, route, flavor, embedding));
   }
 }
 
@@ -21,7 +25,7 @@ export function addInferenceRoutes(router: Router, gw: GatewayContext): void {
  * Reads the body under the size cap, then hands the request to the pipeline with a sink that
  * streams the response back. A client that disconnects aborts the request, upstream included.
  */
-async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, route: Route, flavor: ErrorFlavor): Promise<void> {
+async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, route: Route, flavor: ErrorFlavor, embedding: boolean): Promise<void> {
   const cfg = gw.config();
   const client = clientIdentity(req, cfg);
   if (client === null) {
@@ -72,6 +76,17 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
             outcome: info.error ? info.error.code : 'ok',
           }),
   );
+  if (embedding) {
+    // Concurrent embedding requests may share one upstream call (autobatch); the coalescer answers
+    // through the sink, and one client leaving takes nothing from the others.
+    const ticket = gw.factory.getAutobatch().coalescer.offer(route, body, sink, { clientKey: client, hints: hintsFromHeaders(req) });
+    if (ticket) {
+      res.once('close', () => {
+        if (!res.writableFinished) ticket.leave();
+      });
+      return;
+    }
+  }
   try {
     id = gw.pipeline().execute({ route, body, hints: hintsFromHeaders(req) }, sink, { clientKey: client });
   } catch (e) {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NodeSnapshot } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { clientIdentity, isAdmin, presentedKey } from './auth';
 import { BodyError, readBody } from './body';
@@ -133,12 +132,5 @@ export function requireAdmin(gw: GatewayContext, req: IncomingMessage, res: Serv
   return false;
 }
 
-/**
- * Whether a node can take requests now: enabled, not disabled by an admin, not draining, not
- * UNHEALTHY, and its breaker not open. `/health` counts these; model listings ask only these.
- *
- * @example registry.getAllNodes().filter(canServe);
- */
-export function canServe(n: NodeSnapshot): boolean {
-  return n.enabled && !n.adminDisabled && !n.draining && n.health !== 'UNHEALTHY' && n.breakerState !== 'open';
-}
+/** Whether a node can take requests now (the balancer's rule, re-exported for the routes). */
+export { canServe } from '@ollama-ring/balancer';

@@ -4,6 +4,7 @@ import { addAdminRoutes } from './admin-routes';
 import { addBatchRoutes } from './batch-routes';
 import { addBlobRoutes } from './blob-routes';
 import { addDocsRoutes } from './docs-routes';
+import { addEmbedBatchRoutes } from './embed-batch-routes';
 import { addHealthRoutes } from './health-routes';
 import { NODE_HEADER } from './http-sink';
 import { addModelAdminRoutes } from './model-admin-routes';
@@ -68,9 +69,9 @@ function logged(add: AddRoutes): AddRoutes {
 
 /**
  * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
- * and metrics, `/api/stats`, the Ollama model routes (listings, show, version, pull, and the
- * admin-only delete, copy, create, push and blobs), OpenAI's `/v1/models`, its Files and Batch APIs
- * (`/v1/files`, `/v1/batches`), the admin API, and the API's
+ * and metrics, `/api/stats`, the embedding batch jobs (`/api/embed/batch`, `/api/batch-status`), the
+ * Ollama model routes (listings, show, version, pull, and the admin-only delete, copy, create, push
+ * and blobs), OpenAI's `/v1/models`, its Files and Batch APIs (`/v1/files`, `/v1/batches`), the admin API, and the API's
  * own documentation (`/openapi.json`, `/docs`). Each request but
  * the probes' gets a line in the request log, and is tracked so that `Gateway.close()` lets it
  * finish within the grace period (a pull's progress stream, say) before cutting it.
@@ -80,6 +81,7 @@ function logged(add: AddRoutes): AddRoutes {
 export const allRoutes: AddRoutes[] = [
   addHealthRoutes,
   addStatsRoutes,
+  addEmbedBatchRoutes,
   addModelRoutes,
   addModelAdminRoutes,
   addBlobRoutes,

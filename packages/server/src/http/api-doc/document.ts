@@ -42,9 +42,10 @@ const HINT_HEADERS: readonly [string, string][] = [
 ];
 
 const PROXIED_HEADERS: Readonly<Record<string, string>> = {
-  'X-Ollama-Ring-Node': 'The node that answered',
+  'X-Ollama-Ring-Node': 'The node that answered (comma-separated nodes for an embedding call split across them)',
   'X-Ollama-Ring-Queue-Ms': 'Time waited for a slot, ms',
   'X-Ollama-Ring-Retries': 'Retries on other nodes before this answer',
+  'X-Ollama-Ring-Coalesced': 'Embeddings only (autobatch): how many requests shared the upstream call this answer came from',
 };
 
 /** The errors every route of a kind can give, besides its own. */
@@ -166,6 +167,7 @@ export function openApiDocument(routes: readonly ServedRoute[], version: string)
       { name: 'Ollama inference', description: 'Through the balancer: queued, routed to a node, streamed back unbuffered' },
       { name: 'OpenAI', description: "OpenAI's API, through the balancer" },
       { name: 'Ollama models', description: 'Listings merged over the nodes; management fanned out to them' },
+      { name: 'Batch', description: 'Embedding jobs run in the background (held in memory)' },
       { name: 'Status', description: 'Health, readiness, metrics and statistics' },
       { name: 'Admin', description: 'The pool at run time' },
       { name: 'Docs', description: 'This document' },

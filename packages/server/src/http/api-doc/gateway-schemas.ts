@@ -159,4 +159,47 @@ export const GATEWAY_SCHEMAS: Record<string, Schema> = {
     ['depth', 'waiting'],
     'The waiting requests, in service order.',
   ),
+  EmbedBatchRequest: obj(
+    {
+      model: str(),
+      docs: arr(str(), 'the documents, non-empty strings, at most `autobatch.jobs.maxDocs`'),
+      truncate: bool(),
+      dimensions: int(),
+      keep_alive: { oneOf: [str(), num()] },
+      options: map({}),
+    },
+    ['model', 'docs'],
+  ),
+  EmbedBatchJob: obj(
+    {
+      id: str(),
+      model: str(),
+      status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
+      total: int('documents in the job'),
+      embedded: int(),
+      failed: int('documents of failed chunks'),
+      createdAt: int('epoch ms'),
+      startedAt: int('epoch ms'),
+      finishedAt: int('epoch ms'),
+      error: str('why it failed'),
+      status_url: str('on submission'),
+      results_url: str('on submission'),
+    },
+    ['id', 'model', 'status', 'total', 'embedded', 'failed', 'createdAt'],
+  ),
+  EmbedBatchList: obj(
+    {
+      counts: obj({ queued: int(), running: int(), completed: int(), failed: int() }),
+      jobs: arr(ref('EmbedBatchJob'), 'newest first'),
+      persistent: bool('false: jobs are held in memory and lost on a restart'),
+    },
+    ['counts', 'jobs', 'persistent'],
+  ),
+  EmbedBatchResults: obj({ id: str(), model: str(), status: str(), embeddings: arr(arr(num()), 'one per document, in order'), promptTokens: int() }, [
+    'id',
+    'model',
+    'status',
+    'embeddings',
+    'promptTokens',
+  ]),
 };

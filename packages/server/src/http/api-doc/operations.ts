@@ -63,6 +63,45 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
   '/v1/completions': { post: openAIInference('Text completion', 'CompletionRequest', 'Completion', true) },
   '/v1/embeddings': { post: openAIInference('Embeddings', 'OpenAIEmbeddingRequest', 'OpenAIEmbeddingList', false) },
 
+  '/api/embed/batch': {
+    post: {
+      summary: 'Queue documents for embedding in the background',
+      description:
+        'A job of `/api/embed` calls in chunks of `autobatch.jobs.chunkSize`, sent as batch-class requests. Jobs are held in memory (`autobatch.jobs`) and lost on a restart.',
+      tag: 'Batch',
+      access: 'client',
+      body: ref('EmbedBatchRequest'),
+      ok: { 202: { description: 'The job, queued', schema: ref('EmbedBatchJob') } },
+      failures: { 413: 'More documents than `autobatch.jobs.maxDocs`', 503: '`autobatch.jobs.maxJobs` jobs are unfinished' },
+    },
+  },
+  '/api/batch-status': {
+    get: {
+      summary: 'The embedding batch jobs held, newest first',
+      tag: 'Batch',
+      access: 'client',
+      ok: { 200: { description: 'The jobs and their counts by status', schema: ref('EmbedBatchList') } },
+    },
+  },
+  '/api/batch-status/:id': {
+    get: {
+      summary: 'One embedding batch job',
+      tag: 'Batch',
+      access: 'client',
+      ok: { 200: { description: 'The job', schema: ref('EmbedBatchJob') } },
+      failures: { 404: 'No such job (never made, past its retention, or made before a restart)' },
+    },
+  },
+  '/api/embed/batch/:id/results': {
+    get: {
+      summary: "A completed embedding batch job's vectors",
+      tag: 'Batch',
+      access: 'client',
+      ok: { 200: { description: 'One vector per document, in order', schema: ref('EmbedBatchResults') } },
+      failures: { 404: 'No such job', 409: 'The job has not completed, or failed' },
+    },
+  },
+
   '/': {
     get: {
       summary: 'Liveness, as Ollama answers it',

@@ -1,0 +1,28 @@
+import type { AutobatchConfig } from '../config/types';
+import type { AutobatchMetrics } from '../metrics-autobatch';
+import type { Pipeline } from '../pipeline';
+import type { PoolView } from '../scheduler/pool-view';
+import { EmbedCoalescer } from './coalescer';
+import { EmbedJobs } from './embed-jobs';
+
+export { COALESCED_HEADER, EmbedCoalescer, type EmbedTicket } from './coalescer';
+export { BatchJobError, EmbedJobs, type EmbedJobResults, type EmbedJobStatus, type EmbedJobSummary } from './embed-jobs';
+export { type EmbedResult, runEmbed, type RunningEmbed } from './embed-call';
+export { partsFor } from './split-plan';
+
+/** The embedding autobatch of one balancer: the coalescer and the batch jobs (`autobatch.*`). */
+export class Autobatch {
+  readonly coalescer: EmbedCoalescer;
+  readonly jobs: EmbedJobs;
+
+  constructor(deps: { config: () => AutobatchConfig; pipeline: () => Pipeline; view: () => PoolView; metrics?: AutobatchMetrics }) {
+    this.coalescer = new EmbedCoalescer(deps);
+    this.jobs = new EmbedJobs(deps);
+  }
+
+  /** Sends the calls still gathering and takes no more jobs: the first step of a shutdown. */
+  close(): void {
+    this.coalescer.flushAll();
+    this.jobs.close();
+  }
+}

@@ -1,0 +1,91 @@
+import { inFlight } from '../../balancer/test/e2e/harness';
+import { allRoutes } from '../src';
+import { startGateway, type GatewayHarness } from './gateway-harness';
+
+// The background embedding jobs, end to end against the emulator: POST /api/embed/batch queues the
+// documents, /api/batch-status follows the job, and its results are every document's vector, in order.
+
+const MODEL = 'nomic-embed-text';
+
+async function call(url: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The job's status once it has finished (polled; fails the test after 10 s). */
+async function finished(h: GatewayHarness, id: string): Promise<Record<string, unknown>> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const s = (await call(h.url, 'GET', `/api/batch-status/${id}`)).body;
+    if (s.status === 'completed' || s.status === 'failed') return s;
+    if (Date.now() > end) throw new Error(`job ${id} still ${String(s.status)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('/api/embed/batch', () => {
+  let h: GatewayHarness;
+  beforeAll(async () => {
+    h = await startGateway(
+      [
+        { id: 'a', models: [MODEL] },
+        { id: 'b', models: [MODEL] },
+      ],
+      (c) => {
+        c.autobatch.jobs.chunkSize = 4;
+        c.autobatch.jobs.maxDocs = 50;
+      },
+      { routes: allRoutes },
+    );
+  });
+  afterAll(() => h.close());
+
+  it('embeds the queued documents in the background and gives their vectors in order', async () => {
+    const docs = Array.from({ length: 18 }, (_, i) => `doc ${i}`);
+    const made = await call(h.url, 'POST', '/api/embed/batch', { model: MODEL, docs, dimensions: 4 });
+    expect(made.status).toBe(202);
+    const id = made.body.id as string;
+    expect(made.body).toMatchObject({ model: MODEL, total: 18, status_url: `/api/batch-status/${id}`, results_url: `/api/embed/batch/${id}/results` });
+    const done = await finished(h, id);
+    expect(done).toMatchObject({ status: 'completed', total: 18, embedded: 18, failed: 0 });
+    const results = await call(h.url, 'GET', `/api/embed/batch/${id}/results`);
+    expect(results.status).toBe(200);
+    const direct = await fetch(`${h.sim.nodes[0].url}/api/embed`, { method: 'POST', body: JSON.stringify({ model: MODEL, input: docs, dimensions: 4 }) });
+    expect(results.body.embeddings).toEqual(((await direct.json()) as { embeddings: number[][] }).embeddings);
+    expect(results.body.promptTokens).toBeGreaterThan(0);
+    const list = await call(h.url, 'GET', '/api/batch-status');
+    expect(list.body.persistent).toBe(false);
+    expect((list.body.jobs as { id: string }[]).map((j) => j.id)).toContain(id);
+    expect((list.body.counts as Record<string, number>).completed).toBeGreaterThanOrEqual(1);
+    expect(Object.values(inFlight(h)).every((n) => n === 0)).toBe(true);
+  });
+
+  it('a job whose calls fail is failed, and has no results', async () => {
+    const made = await call(h.url, 'POST', '/api/embed/batch', { model: 'not-installed', docs: ['a', 'b'] });
+    expect(made.status).toBe(202);
+    const done = await finished(h, made.body.id as string);
+    expect(done).toMatchObject({ status: 'failed', failed: 2 });
+    expect(typeof done.error).toBe('string');
+    const results = await call(h.url, 'GET', `/api/embed/batch/${made.body.id as string}/results`);
+    expect(results.status).toBe(409);
+    expect(results.body.error).toMatch(/failed/);
+  });
+
+  it('refuses bad input and unknown jobs clearly', async () => {
+    for (const body of [{ model: MODEL }, { model: MODEL, docs: [] }, { model: MODEL, docs: ['a', 3] }, { docs: ['a'] }, { model: MODEL, docs: 'a' }]) {
+      const r = await call(h.url, 'POST', '/api/embed/batch', body);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatch(/docs/);
+    }
+    const big = await call(h.url, 'POST', '/api/embed/batch', { model: MODEL, docs: Array.from({ length: 51 }, () => 'x') });
+    expect(big.status).toBe(413);
+    expect(big.body.error).toMatch(/autobatch\.jobs\.maxDocs/);
+    const unknown = await call(h.url, 'GET', '/api/batch-status/embed-nope');
+    expect(unknown.status).toBe(404);
+    expect((await call(h.url, 'GET', '/api/embed/batch/embed-nope/results')).status).toBe(404);
+  });
+});
