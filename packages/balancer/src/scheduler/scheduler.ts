@@ -11,6 +11,7 @@ import { AdmissionControl } from './admission-control';
 import { ClientKeys } from './client-keys';
 import { CompletionHandler } from './completion-handler';
 import { DispatchStarter } from './dispatch-starter';
+import { EventInbox } from './event-inbox';
 import { type LeaseCounts, Leases } from './leases';
 import { ModelFallback } from './model-fallback';
 import type { Estimates } from './estimates';
@@ -63,9 +64,13 @@ export class Scheduler implements PoolState, SchedulerPort {
   private readonly timers: WaitTimers;
   private readonly suspicion: Suspicion;
   private readonly leases: Leases;
-  private readonly inbox: SchedulerEvent[] = [];
-  private drainScheduled = false;
-  private draining = false;
+  private readonly inbox = new EventInbox(
+    (evt) => this.apply(evt),
+    () => {
+      this.deps.journal?.pass(this.now());
+      this.pump();
+    },
+  );
   private seq = 0;
   private stopped = false;
   private stopError: BalancerError | undefined;
@@ -131,47 +136,19 @@ export class Scheduler implements PoolState, SchedulerPort {
 
   // ---------------------------------------------------------------- events in
 
-  /**
-   * Queues an event; events are applied in order once the current task's synchronous work is done
-   * (a microtask), so that events posted together are applied together, as one batch. Not a loop
-   * turn later: a completion frees its slot, and ends the client's response, before any other
-   * socket is read — on a busy loop a turn is milliseconds, and a client's next request would find
-   * its own last one still counted.
-   */
+  /** Queues an event, applied with the others posted in this task as one batch (see `EventInbox`). */
   post(evt: SchedulerEvent): void {
-    this.inbox.push(evt);
-    if (!this.drainScheduled) {
-      this.drainScheduled = true;
-      // A promise job rather than queueMicrotask: the same microtask, but one that fake timers
-      // (jest's included) leave real, so tests still see events applied when the code would.
-      void Promise.resolve().then(this.drainNow);
-    }
+    this.inbox.post(evt);
   }
-
-  private readonly drainNow = (): void => this.drain();
 
   /** Queues an event without scheduling a drain: the ring's scheduling stage drains at the end of its batch. */
   accept(evt: SchedulerEvent): void {
-    this.inbox.push(evt);
+    this.inbox.accept(evt);
   }
 
   /** Applies every queued event now, then runs one scheduling pass (the ring's scheduling stage calls this per batch). */
   drain(): void {
-    this.drainScheduled = false;
-    if (this.draining) return;
-    this.draining = true;
-    // An index walk, not shift(): a batch of thousands stays linear. Events posted while applying
-    // (a handler's own) land at the end and are applied in this same batch.
-    let i = 0;
-    try {
-      for (; i < this.inbox.length; i++) this.apply(this.inbox[i]);
-    } finally {
-      // Applied events go, and so does one that threw (it must not be applied twice).
-      this.inbox.splice(0, i + 1);
-      this.draining = false;
-    }
-    this.deps.journal?.pass(this.now());
-    this.pump();
+    this.inbox.drain();
   }
 
   /**
