@@ -121,6 +121,13 @@ describe('embedding autobatch: coalescing', () => {
     expect((openai.body.error as { message: string }).message).toMatch(/not-installed/);
   });
 
+  it('answers a request its own route refuses as it would without autobatch', async () => {
+    // Blank model: /v1/embeddings answers 400, where the /api/embed of a combined call would say 404.
+    const [openai, ollama] = await Promise.all([post(h.url, '/v1/embeddings', { model: '  ', input: 'x' }), post(h.url, '/api/embed', { model: '  ', input: 'y' })]);
+    expect(openai.status).toBe(400);
+    expect(ollama.status).toBe(404);
+  });
+
   it('leaves the legacy /api/embeddings alone by default (its vectors are not normalised)', async () => {
     const before = upstreamCalls(h, '/api/embeddings');
     const got = await Promise.all(['l1', 'l2', 'l3'].map((p) => post(h.url, '/api/embeddings', { model: MODEL, prompt: p })));
@@ -145,6 +152,27 @@ describe('embedding autobatch: settings', () => {
       const got = await Promise.all(['p', 'q', 'r'].map((p) => post(h.url, '/api/embeddings', { model: MODEL, prompt: p })));
       expect(upstreamCalls(h, '/api/embed') - mid).toBeLessThan(3);
       for (const [i, r] of got.entries()) expect(r.body).toEqual({ embedding: (await direct(h, [['p', 'q', 'r'][i]]))[0] });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('embedding autobatch: limits', () => {
+  it('never makes a combined call longer than validation.maxPromptLength', async () => {
+    const h = await startGateway([embedNode('a')], (c) => {
+      c.autobatch.windowMs = 100;
+      c.validation.maxPromptLength = 50;
+    });
+    try {
+      const texts = ['a'.repeat(20), 'b'.repeat(20), 'c'.repeat(20), 'd'.repeat(20)];
+      const got = await Promise.all(texts.map((t) => post(h.url, '/api/embed', { model: MODEL, input: t })));
+      for (const [i, r] of got.entries()) {
+        expect(r.status).toBe(200);
+        // Two of 20 characters fit under 50, three do not.
+        expect(Number(r.headers.get('x-ollama-ring-coalesced'))).toBeLessThanOrEqual(2);
+        expect(r.body.embeddings).toEqual(await direct(h, [texts[i]]));
+      }
     } finally {
       await h.close();
     }
