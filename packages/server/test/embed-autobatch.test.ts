@@ -158,6 +158,32 @@ describe('embedding autobatch: settings', () => {
   });
 });
 
+describe('embedding autobatch: every caller leaving', () => {
+  it('cancels the upstream call, and the slot comes back', async () => {
+    // A slow call (100 s at the harness's time scale 0.02: 2 s), so that it is still upstream when they leave.
+    const h = await startGateway([embedNode('a', { models: [{ name: MODEL, embedCallMs: 100_000 }] })], (c) => {
+      c.autobatch.windowMs = 20;
+    });
+    try {
+      const ac = new AbortController();
+      const calls = ['x', 'y'].map((t) =>
+        post(h.url, '/api/embed', { model: MODEL, input: t }, ac.signal).then(
+          () => 'answered',
+          () => 'aborted',
+        ),
+      );
+      await eventually(() => h.sim.state()[0].inferenceInFlight === 1, 5_000, 'the combined call upstream');
+      ac.abort();
+      expect(await Promise.all(calls)).toEqual(['aborted', 'aborted']);
+      await eventually(() => h.sim.state()[0].inferenceInFlight === 0, 5_000, 'the upstream call cancelled');
+      expect(h.sim.state()[0].cancelled).toBe(1);
+      await eventually(() => Object.values(inFlight(h)).every((n) => n === 0), 5_000, 'in-flight back to 0');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('embedding autobatch: limits', () => {
   it('never makes a combined call longer than validation.maxPromptLength', async () => {
     const h = await startGateway([embedNode('a')], (c) => {
