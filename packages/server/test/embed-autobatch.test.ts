@@ -128,6 +128,23 @@ describe('embedding autobatch: coalescing', () => {
     expect(ollama.status).toBe(404);
   });
 
+  it('a combined call served by the fallback model says so to each caller, as a lone one would', async () => {
+    const headers = { 'content-type': 'application/json', 'x-ollama-ring-fallback-model': MODEL };
+    const got = await Promise.all(
+      ['f1', 'f2'].map(async (t) => {
+        const res = await fetch(`${h.url}/api/embed`, { method: 'POST', headers, body: JSON.stringify({ model: 'not-installed', input: t }) });
+        return { res, body: (await res.json()) as Record<string, unknown> };
+      }),
+    );
+    for (const [i, { res, body }] of got.entries()) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ollama-ring-fallback')).toBe('not-installed');
+      expect(res.headers.get('x-ollama-ring-coalesced')).toBe('2');
+      expect(body.model).toBe(MODEL);
+      expect(body.embeddings).toEqual(await direct(h, [['f1', 'f2'][i]]));
+    }
+  });
+
   it('leaves the legacy /api/embeddings alone by default (its vectors are not normalised)', async () => {
     const before = upstreamCalls(h, '/api/embeddings');
     const got = await Promise.all(['l1', 'l2', 'l3'].map((p) => post(h.url, '/api/embeddings', { model: MODEL, prompt: p })));

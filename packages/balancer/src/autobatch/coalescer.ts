@@ -52,7 +52,7 @@ function deliver(m: Member, answer: Record<string, unknown>, r: EmbedResult, sha
   try {
     const bytes = encoder.encode(JSON.stringify(answer));
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), [COALESCED_HEADER]: String(shared) };
-    m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries });
+    m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries, fallbackFrom: r.fallbackFrom });
     m.sink.onChunk(bytes);
     m.sink.onEnd({ ttftMs: latencyMs, latencyMs });
   } catch {
@@ -174,7 +174,19 @@ export class EmbedCoalescer {
           const vectors = r.vectors.slice(at, at + m.call.inputs.length);
           at += m.call.inputs.length;
           if (!m.left)
-            deliver(m, embedAnswerOf(m.call, { vectors, promptTokens: tokens[i], totalDuration: r.totalDuration, loadDuration: r.loadDuration }), r, live.length, latencyMs);
+            // Served by the fallback model: the answer names it, as the node's own answer would.
+            deliver(
+              m,
+              embedAnswerOf(r.model !== undefined ? { ...m.call, model: r.model } : m.call, {
+                vectors,
+                promptTokens: tokens[i],
+                totalDuration: r.totalDuration,
+                loadDuration: r.loadDuration,
+              }),
+              r,
+              live.length,
+              latencyMs,
+            );
         });
       },
       (e: BalancerError) => {
