@@ -170,7 +170,7 @@ export class PipelineFactory {
       () => monitor.updateNodes(probeTargets(scheduler)),
       (id) => nodeAddress(scheduler, id),
     );
-    const autobatch = new Autobatch({ config: () => this.config.autobatch, pipeline: () => pipeline, view, metrics: cfg.metrics.enabled ? metrics.autobatch : undefined });
+    const autobatch = new Autobatch({ config: () => this.config, pipeline: () => pipeline, view, metrics: cfg.metrics.enabled ? metrics.autobatch : undefined });
     this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));

@@ -121,6 +121,30 @@ describe('embedding autobatch: coalescing', () => {
     expect((openai.body.error as { message: string }).message).toMatch(/not-installed/);
   });
 
+  it('answers a request its own route refuses as it would without autobatch', async () => {
+    // Blank model: /v1/embeddings answers 400, where the /api/embed of a combined call would say 404.
+    const [openai, ollama] = await Promise.all([post(h.url, '/v1/embeddings', { model: '  ', input: 'x' }), post(h.url, '/api/embed', { model: '  ', input: 'y' })]);
+    expect(openai.status).toBe(400);
+    expect(ollama.status).toBe(404);
+  });
+
+  it('a combined call served by the fallback model says so to each caller, as a lone one would', async () => {
+    const headers = { 'content-type': 'application/json', 'x-ollama-ring-fallback-model': MODEL };
+    const got = await Promise.all(
+      ['f1', 'f2'].map(async (t) => {
+        const res = await fetch(`${h.url}/api/embed`, { method: 'POST', headers, body: JSON.stringify({ model: 'not-installed', input: t }) });
+        return { res, body: (await res.json()) as Record<string, unknown> };
+      }),
+    );
+    for (const [i, { res, body }] of got.entries()) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ollama-ring-fallback')).toBe('not-installed');
+      expect(res.headers.get('x-ollama-ring-coalesced')).toBe('2');
+      expect(body.model).toBe(MODEL);
+      expect(body.embeddings).toEqual(await direct(h, [['f1', 'f2'][i]]));
+    }
+  });
+
   it('leaves the legacy /api/embeddings alone by default (its vectors are not normalised)', async () => {
     const before = upstreamCalls(h, '/api/embeddings');
     const got = await Promise.all(['l1', 'l2', 'l3'].map((p) => post(h.url, '/api/embeddings', { model: MODEL, prompt: p })));
@@ -145,6 +169,53 @@ describe('embedding autobatch: settings', () => {
       const got = await Promise.all(['p', 'q', 'r'].map((p) => post(h.url, '/api/embeddings', { model: MODEL, prompt: p })));
       expect(upstreamCalls(h, '/api/embed') - mid).toBeLessThan(3);
       for (const [i, r] of got.entries()) expect(r.body).toEqual({ embedding: (await direct(h, [['p', 'q', 'r'][i]]))[0] });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('embedding autobatch: every caller leaving', () => {
+  it('cancels the upstream call, and the slot comes back', async () => {
+    // A slow call (100 s at the harness's time scale 0.02: 2 s), so that it is still upstream when they leave.
+    const h = await startGateway([embedNode('a', { models: [{ name: MODEL, embedCallMs: 100_000 }] })], (c) => {
+      c.autobatch.windowMs = 20;
+    });
+    try {
+      const ac = new AbortController();
+      const calls = ['x', 'y'].map((t) =>
+        post(h.url, '/api/embed', { model: MODEL, input: t }, ac.signal).then(
+          () => 'answered',
+          () => 'aborted',
+        ),
+      );
+      await eventually(() => h.sim.state()[0].inferenceInFlight === 1, 5_000, 'the combined call upstream');
+      ac.abort();
+      expect(await Promise.all(calls)).toEqual(['aborted', 'aborted']);
+      await eventually(() => h.sim.state()[0].inferenceInFlight === 0, 5_000, 'the upstream call cancelled');
+      expect(h.sim.state()[0].cancelled).toBe(1);
+      await eventually(() => Object.values(inFlight(h)).every((n) => n === 0), 5_000, 'in-flight back to 0');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('embedding autobatch: limits', () => {
+  it('never makes a combined call longer than validation.maxPromptLength', async () => {
+    const h = await startGateway([embedNode('a')], (c) => {
+      c.autobatch.windowMs = 100;
+      c.validation.maxPromptLength = 50;
+    });
+    try {
+      const texts = ['a'.repeat(20), 'b'.repeat(20), 'c'.repeat(20), 'd'.repeat(20)];
+      const got = await Promise.all(texts.map((t) => post(h.url, '/api/embed', { model: MODEL, input: t })));
+      for (const [i, r] of got.entries()) {
+        expect(r.status).toBe(200);
+        // Two of 20 characters fit under 50, three do not.
+        expect(Number(r.headers.get('x-ollama-ring-coalesced'))).toBeLessThanOrEqual(2);
+        expect(r.body.embeddings).toEqual(await direct(h, [texts[i]]));
+      }
     } finally {
       await h.close();
     }

@@ -1,5 +1,5 @@
-import { apportion, canonicalJson, type EmbedCall, embedAnswerOf, embedCallOf, type Route } from '@ollama-ring/protocol';
-import type { AutobatchConfig } from '../config/types';
+import { apportion, canonicalJson, type EmbedCall, embedAnswerOf, embedCallOf, normalizeModel, type Route } from '@ollama-ring/protocol';
+import type { BalancerConfig } from '../config/types';
 import type { BalancerError } from '../errors';
 import type { AutobatchMetrics } from '../metrics-autobatch';
 import type { CallOptions, Pipeline } from '../pipeline';
@@ -7,6 +7,7 @@ import type { ResponseSink } from '../response-sink';
 import type { PoolView } from '../scheduler/pool-view';
 import { type EmbedResult, type RunningEmbed, runEmbed } from './embed-call';
 import { partsFor } from './split-plan';
+import { isRejection, validateRequest } from '../stages/validate-request';
 
 /** On a coalesced answer: how many requests shared its upstream call. */
 export const COALESCED_HEADER = 'x-ollama-ring-coalesced';
@@ -17,7 +18,7 @@ export interface EmbedTicket {
 }
 
 export interface CoalescerDeps {
-  config: () => AutobatchConfig;
+  config: () => BalancerConfig;
   pipeline: () => Pipeline;
   view: () => PoolView;
   metrics?: AutobatchMetrics;
@@ -51,7 +52,7 @@ function deliver(m: Member, answer: Record<string, unknown>, r: EmbedResult, sha
   try {
     const bytes = encoder.encode(JSON.stringify(answer));
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length), [COALESCED_HEADER]: String(shared) };
-    m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries });
+    m.sink.onStart({ nodeId: r.nodes.join(','), status: 200, headers, queueMs: r.queueMs, retries: r.retries, fallbackFrom: r.fallbackFrom });
     m.sink.onChunk(bytes);
     m.sink.onEnd({ ttftMs: latencyMs, latencyMs });
   } catch {
@@ -89,28 +90,35 @@ export class EmbedCoalescer {
    * through the pipeline as it is. Never throws; every outcome reaches `sink`.
    */
   offer(route: Route, body: Uint8Array, sink: ResponseSink, opts: CallOptions = {}): EmbedTicket | undefined {
-    const cfg = this.deps.config();
+    const full = this.deps.config();
+    const cfg = full.autobatch;
     const call = embedCallOf(route, body);
     if (call === undefined) return undefined;
     const split = cfg.splitAbove > 0 && call.inputs.length > cfg.splitAbove;
     if (!split && (!cfg.enabled || (call.shape === 'legacy' && !cfg.legacy))) return undefined;
+    // A request its own route's validation refuses goes through the pipeline alone, so that its
+    // answer is the one it would get without autobatch (the combined call is an /api/embed one).
+    const limits = { maxPromptLength: full.validation.maxPromptLength, allowedModels: full.validation.allowedModels.map(normalizeModel) };
+    if (isRejection(validateRequest(route, body, limits))) return undefined;
+    // Validation counts a call's characters over all its inputs: a combined call stays under its limit.
+    const maxBytes = Math.min(cfg.maxBytes, full.validation.maxPromptLength);
     const member: Member = { call, sink, left: false };
     const key = `${call.key}\n${opts.clientKey ?? ''}\n${canonicalJson(opts.hints ?? {})}`;
     const fresh = (): Batch => ({ key, common: call.common, opts: { clientKey: opts.clientKey, hints: opts.hints }, members: [], inputs: 0, bytes: 0 });
     let batch: Batch;
-    if (!cfg.enabled || call.inputs.length >= cfg.maxInputs || call.bytes >= cfg.maxBytes) {
+    if (!cfg.enabled || call.inputs.length >= cfg.maxInputs || call.bytes >= maxBytes) {
       batch = fresh(); // alone: it fills a call by itself
       batch.members.push(member);
       this.send(batch);
       return this.ticketOf(batch, member);
     }
     const current = this.open.get(key);
-    if (current && (current.inputs + call.inputs.length > cfg.maxInputs || current.bytes + call.bytes > cfg.maxBytes)) this.send(current);
+    if (current && (current.inputs + call.inputs.length > cfg.maxInputs || current.bytes + call.bytes > maxBytes)) this.send(current);
     batch = this.open.get(key) ?? fresh();
     batch.members.push(member);
     batch.inputs += call.inputs.length;
     batch.bytes += call.bytes;
-    if (batch.inputs >= cfg.maxInputs || batch.bytes >= cfg.maxBytes) {
+    if (batch.inputs >= cfg.maxInputs || batch.bytes >= maxBytes) {
       this.send(batch);
     } else if (batch.timer === undefined) {
       this.open.set(key, batch);
@@ -142,7 +150,7 @@ export class EmbedCoalescer {
     const live = batch.members.filter((m) => !m.left);
     if (live.length === 0) return;
     const inputs = live.length === 1 ? live[0].call.inputs : live.flatMap((m) => m.call.inputs);
-    const cfg = this.deps.config();
+    const cfg = this.deps.config().autobatch;
     const parts = inputs.length > cfg.splitAbove && cfg.splitAbove > 0 ? partsFor(this.deps.view(), live[0].call.model, inputs.length, cfg) : 1;
     this.deps.metrics?.recordCall(live.length, parts);
     const started = performance.now();
@@ -166,7 +174,19 @@ export class EmbedCoalescer {
           const vectors = r.vectors.slice(at, at + m.call.inputs.length);
           at += m.call.inputs.length;
           if (!m.left)
-            deliver(m, embedAnswerOf(m.call, { vectors, promptTokens: tokens[i], totalDuration: r.totalDuration, loadDuration: r.loadDuration }), r, live.length, latencyMs);
+            // Served by the fallback model: the answer names it, as the node's own answer would.
+            deliver(
+              m,
+              embedAnswerOf(r.model !== undefined ? { ...m.call, model: r.model } : m.call, {
+                vectors,
+                promptTokens: tokens[i],
+                totalDuration: r.totalDuration,
+                loadDuration: r.loadDuration,
+              }),
+              r,
+              live.length,
+              latencyMs,
+            );
         });
       },
       (e: BalancerError) => {

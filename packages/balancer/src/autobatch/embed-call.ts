@@ -16,6 +16,9 @@ export interface EmbedResult {
   /** The longest wait for a slot among the parts (ms), and their retries added up. */
   queueMs: number;
   retries: number;
+  /** When the pipeline served it with the request's fallback model: the model asked for, and the one that answered. */
+  fallbackFrom?: string;
+  model?: string;
 }
 
 /** A running call: its result, and a cancel that aborts every part still running. */
@@ -70,6 +73,10 @@ export function runEmbed(pipeline: Pipeline, common: Record<string, unknown>, in
       out.nodes.push(a.start.nodeId);
       out.queueMs = Math.max(out.queueMs, a.start.queueMs);
       out.retries += a.start.retries;
+      if (a.start.fallbackFrom !== undefined) {
+        out.fallbackFrom = a.start.fallbackFrom;
+        out.model = a.model;
+      }
       if (a.totalDuration !== undefined) out.totalDuration = Math.max(out.totalDuration ?? 0, a.totalDuration);
       if (a.loadDuration !== undefined) out.loadDuration = Math.max(out.loadDuration ?? 0, a.loadDuration);
     }
@@ -80,6 +87,8 @@ export function runEmbed(pipeline: Pipeline, common: Record<string, unknown>, in
 
 interface PartAnswer {
   start: StartInfo;
+  /** The model the node's answer names. */
+  model?: string;
   vectors: number[][];
   promptTokens: number;
   totalDuration?: number;
@@ -110,7 +119,7 @@ class PartSink implements ResponseSink {
   onEnd(_info: EndInfo): void {
     const start = this.start ?? { nodeId: '', status: 200, headers: {}, queueMs: 0, retries: 0 };
     const text = decoder.decode(Buffer.concat(this.chunks));
-    let body: { embeddings?: unknown; prompt_eval_count?: unknown; total_duration?: unknown; load_duration?: unknown };
+    let body: { model?: unknown; embeddings?: unknown; prompt_eval_count?: unknown; total_duration?: unknown; load_duration?: unknown };
     try {
       body = JSON.parse(text) as typeof body;
     } catch {
@@ -124,6 +133,7 @@ class PartSink implements ResponseSink {
     }
     this.resolve({
       start,
+      model: typeof body.model === 'string' ? body.model : undefined,
       vectors: vectors as number[][],
       promptTokens: typeof body.prompt_eval_count === 'number' ? body.prompt_eval_count : 0,
       totalDuration: typeof body.total_duration === 'number' ? body.total_duration : undefined,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EmbedCall } from '@ollama-ring/protocol';
-import type { AutobatchConfig } from '../config/types';
+import type { BalancerConfig } from '../config/types';
 import { BalancerError, QueueFullError, ValidationError } from '../errors';
 import type { AutobatchMetrics } from '../metrics-autobatch';
 import type { Pipeline } from '../pipeline';
@@ -51,7 +51,7 @@ interface Job {
 }
 
 export interface EmbedJobsDeps {
-  config: () => AutobatchConfig;
+  config: () => BalancerConfig;
   pipeline: () => Pipeline;
   metrics?: AutobatchMetrics;
   now?: () => number;
@@ -79,7 +79,7 @@ export class EmbedJobs {
 
   /** Queues `docs` (an `/api/embed` call's form, `input` being the documents); returns the job. */
   submit(call: EmbedCall): EmbedJobSummary {
-    const cfg = this.deps.config().jobs;
+    const cfg = this.deps.config().autobatch.jobs;
     if (this.closed) throw new QueueFullError('the balancer is shutting down');
     if (call.inputs.length > cfg.maxDocs) throw new ValidationError(`a batch job takes at most ${cfg.maxDocs} documents (autobatch.jobs.maxDocs); got ${call.inputs.length}`, 413);
     this.sweep();
@@ -130,7 +130,7 @@ export class EmbedJobs {
 
   /** Drops finished jobs past their retention, then the oldest finished ones beyond `maxJobs`. */
   private sweep(): void {
-    const cfg = this.deps.config().jobs;
+    const cfg = this.deps.config().autobatch.jobs;
     const now = this.now();
     const finished: string[] = [];
     for (const [id, j] of this.jobs) {
@@ -143,16 +143,19 @@ export class EmbedJobs {
   }
 
   private pump(): void {
-    const cfg = this.deps.config().jobs;
+    const full = this.deps.config();
+    const cfg = full.autobatch.jobs;
     for (const j of this.jobs.values()) {
-      while (!this.closed && this.inFlight < cfg.concurrency && j.summary.status !== 'failed' && j.next < j.docs.length) this.sendChunk(j, cfg.chunkSize);
+      while (!this.closed && this.inFlight < cfg.concurrency && j.summary.status !== 'failed' && j.next < j.docs.length) {
+        this.sendChunk(j, chunkEnd(j.docs, j.next, cfg.chunkSize, full.validation.maxPromptLength));
+      }
       if (this.inFlight >= cfg.concurrency) return;
     }
   }
 
-  private sendChunk(j: Job, chunkSize: number): void {
+  private sendChunk(j: Job, end: number): void {
     const from = j.next;
-    const docs = j.docs.slice(from, from + chunkSize);
+    const docs = j.docs.slice(from, end);
     j.next += docs.length;
     j.running++;
     this.inFlight++;
@@ -194,4 +197,16 @@ export class EmbedJobs {
         this.pump();
       });
   }
+}
+
+/**
+ * Where the chunk from `from` ends: at most `size` documents and, since validation counts a call's
+ * characters over all its inputs, at most `maxChars` of them, but always one document (one over the
+ * limit fails its chunk with validation's own 400).
+ */
+function chunkEnd(docs: readonly string[], from: number, size: number, maxChars: number): number {
+  let end = from + 1;
+  let chars = docs[from].length;
+  while (end < docs.length && end - from < size && chars + docs[end].length <= maxChars) chars += docs[end++].length;
+  return end;
 }

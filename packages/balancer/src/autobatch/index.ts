@@ -1,4 +1,4 @@
-import type { AutobatchConfig } from '../config/types';
+import type { BalancerConfig } from '../config/types';
 import type { AutobatchMetrics } from '../metrics-autobatch';
 import type { Pipeline } from '../pipeline';
 import type { PoolView } from '../scheduler/pool-view';
@@ -15,7 +15,7 @@ export class Autobatch {
   readonly coalescer: EmbedCoalescer;
   readonly jobs: EmbedJobs;
 
-  constructor(deps: { config: () => AutobatchConfig; pipeline: () => Pipeline; view: () => PoolView; metrics?: AutobatchMetrics }) {
+  constructor(deps: { config: () => BalancerConfig; pipeline: () => Pipeline; view: () => PoolView; metrics?: AutobatchMetrics }) {
     this.coalescer = new EmbedCoalescer(deps);
     this.jobs = new EmbedJobs(deps);
   }

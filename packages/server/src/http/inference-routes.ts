@@ -76,10 +76,11 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
             outcome: info.error ? info.error.code : 'ok',
           }),
   );
+  const hints = hintsFromHeaders(req);
   if (embedding) {
     // Concurrent embedding requests may share one upstream call (autobatch); the coalescer answers
     // through the sink, and one client leaving takes nothing from the others.
-    const ticket = gw.factory.getAutobatch().coalescer.offer(route, body, sink, { clientKey: client, hints: hintsFromHeaders(req) });
+    const ticket = gw.factory.getAutobatch().coalescer.offer(route, body, sink, { clientKey: client, hints });
     if (ticket) {
       res.once('close', () => {
         if (!res.writableFinished) ticket.leave();
@@ -88,7 +89,7 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
     }
   }
   try {
-    id = gw.pipeline().execute({ route, body, hints: hintsFromHeaders(req) }, sink, { clientKey: client });
+    id = gw.pipeline().execute({ route, body, hints }, sink, { clientKey: client });
   } catch (e) {
     sendThrown(res, e, flavor);
     gw.logRequest({ req, route, status: res.statusCode, outcome: (e as { code?: string }).code ?? 'error' });
