@@ -10,6 +10,7 @@ import { type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
 import { allRoutes } from '../../src';
 import { runCli } from '../../src/cli';
 import { fillPrompt, globRegExp } from '../../src/commands/batch-dir';
+import { Progress } from '../../src/commands/batch-output';
 import type { CliIo } from '../../src/commands/types';
 import { startGateway, type GatewayHarness } from '../gateway-harness';
 import { eventually, inFlight } from '../../../balancer/test/e2e/harness';
@@ -29,8 +30,8 @@ afterEach(() => {
 });
 
 /** The CLI as a child; `during` runs while it does (to signal it). */
-function cli(args: string[], during?: (p: ChildProcess, err: () => string) => Promise<void>): Promise<Ran> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(args: string[], during?: (p: ChildProcess, err: () => string) => Promise<void>, env: Record<string, string> = {}): Promise<Ran> {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(proc);
   let out = '';
   let err = '';
@@ -40,10 +41,10 @@ function cli(args: string[], during?: (p: ChildProcess, err: () => string) => Pr
   return Promise.all([exited, during?.(proc, () => err)]).then(([code]) => ({ code, out, err }));
 }
 
-async function inProcess(argv: string[]): Promise<Ran> {
+async function inProcess(argv: string[], env: Record<string, string> = {}): Promise<Ran> {
   let out = '';
   let err = '';
-  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false, env: {} };
+  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false, env };
   const code = await runCli(argv, io);
   return { code, out, err };
 }
@@ -99,6 +100,7 @@ describe('batch run, embedded over a simulated pool', () => {
     writeFileSync(at('in.jsonl'), jsonl(lines));
     const r = await cli(['batch', 'run', at('in.jsonl'), '--output', at('out.jsonl'), '--errors', at('err.jsonl'), '--config', config, '--concurrency', '3']);
     expect(r.err).toMatch(/batch: 12 answered, 1 failed/);
+    expect(r.err).toMatch(/^batch: 13\/13 done, 1 failed, [\d.]+ req\/s, \d+ tok\/s, ETA 0s$/m);
     expect(r.code).toBe(1); // a line failed
     const out = readResults(at('out.jsonl'));
     expect(out.map((l) => l.custom_id).sort()).toEqual([...ids].sort());
@@ -191,6 +193,8 @@ describe('batch run, embedded over a simulated pool', () => {
 });
 
 describe('batch against a gateway (--url)', () => {
+  const KEY = 'sk-batch-cli';
+  const auth = { authorization: `Bearer ${KEY}` };
   let g: GatewayHarness;
   beforeAll(async () => {
     g = await startGateway(
@@ -200,6 +204,7 @@ describe('batch against a gateway (--url)', () => {
       ],
       (c) => {
         c.batch.dataDir = at('gateway-data');
+        c.auth.apiKeys = [{ key: KEY }];
       },
       { routes: allRoutes },
     );
@@ -211,7 +216,7 @@ describe('batch against a gateway (--url)', () => {
     const ids = Array.from({ length: 6 }, (_, i) => `u-${i}`);
     writeFileSync(at('remote.jsonl'), jsonl(ids.map((id) => chatLine(id))));
     const out = at('remote-out.jsonl');
-    const r = await cli(['batch', 'run', at('remote.jsonl'), '--output', out, '--url', g.url]);
+    const r = await cli(['batch', 'run', at('remote.jsonl'), '--output', out, '--url', g.url, '--api-key', KEY]);
     expect(r.err).toMatch(/batch (batch_\w+) created on/);
     expect(r.err).toMatch(/batch: 6 answered, 0 failed/);
     expect(r.code).toBe(0);
@@ -220,15 +225,16 @@ describe('batch against a gateway (--url)', () => {
     for (const l of got) expect(l.response?.status_code).toBe(200);
     const id = /batch (batch_\w+) created/.exec(r.err)![1];
 
-    const status = await cli(['batch', 'status', id, '--url', g.url]);
+    // The key from the environment, as scripts would pass it.
+    const status = await cli(['batch', 'status', id, '--url', g.url], undefined, { OLLAMA_RING_API_KEY: KEY });
     expect(status.code).toBe(0);
     expect(status.out).toMatch(new RegExp(`^${id}  completed  /v1/chat/completions`));
     expect(status.out).toMatch(/requests: +6 total, 6 completed, 0 failed/);
-    const list = await inProcess(['batch', 'list', '--url', g.url]);
+    const list = await inProcess(['batch', 'list', '--url', g.url, '--api-key', KEY]);
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/^ID\s+STATUS\s+ENDPOINT/);
     expect(list.out).toMatch(new RegExp(`^${id}\\s+completed\\s+/v1/chat/completions\\s+6/0/6`, 'm'));
-    const results = await inProcess(['batch', 'results', id, '--url', g.url]);
+    const results = await inProcess(['batch', 'results', id, '--url', g.url, '--api-key', KEY]);
     expect(results.code).toBe(0);
     expect(
       results.out
@@ -237,7 +243,7 @@ describe('batch against a gateway (--url)', () => {
         .map((l) => (JSON.parse(l) as Result).custom_id)
         .sort(),
     ).toEqual([...ids].sort());
-    const toFile = await inProcess(['batch', 'results', id, '--url', g.url, '--output', at('results.jsonl')]);
+    const toFile = await inProcess(['batch', 'results', id, '--url', g.url, '--api-key', KEY, '--output', at('results.jsonl')]);
     expect(toFile.code).toBe(0);
     expect(readResults(at('results.jsonl'))).toHaveLength(6);
   });
@@ -265,6 +271,8 @@ describe('batch against a gateway (--url)', () => {
       out,
       '--url',
       g.url,
+      '--api-key',
+      KEY,
     ]);
     expect(r.code).toBe(0);
     expect(readResults(out).map((l) => [l.custom_id, l.response?.status_code])).toEqual(
@@ -275,6 +283,37 @@ describe('batch against a gateway (--url)', () => {
     );
   });
 
+  test('Ctrl-C cancels the gateway job and keeps what it answered; running again sends only the rest', async () => {
+    for (const id of ['a', 'b']) g.sim.node(id).setFaults({ slowdown: 30 });
+    const ids = Array.from({ length: 24 }, (_, i) => `r-${i}`);
+    writeFileSync(at('interrupt.jsonl'), jsonl(ids.map((id) => chatLine(id))));
+    const out = at('interrupt-out.jsonl');
+    const args = ['batch', 'run', at('interrupt.jsonl'), '--output', out, '--url', g.url, '--api-key', KEY];
+    const first = await cli(args, async (p, err) => {
+      await eventually(() => /batch batch_\w+ created/.test(err()), 20_000, 'the job created');
+      const id = /batch (batch_\w+) created/.exec(err())![1];
+      const end = Date.now() + 20_000;
+      for (;;) {
+        const b = (await (await fetch(`${g.url}/v1/batches/${id}`, { headers: auth })).json()) as { request_counts: { completed: number } };
+        if (b.request_counts.completed >= 2 || Date.now() > end) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      p.kill('SIGINT');
+    });
+    for (const id of ['a', 'b']) g.sim.node(id).clearFaults();
+    expect(first.err).toMatch(/cancelling batch batch_\w+/);
+    expect(first.code).toBe(130);
+    const part = readResults(out);
+    expect(part.length).toBeGreaterThanOrEqual(2);
+    expect(part.length).toBeLessThan(ids.length);
+    for (const l of part) expect(l.response?.status_code).toBe(200);
+    const second = await cli(args);
+    expect(second.err).toMatch(new RegExp(`${part.length} skipped`));
+    expect(second.err).toMatch(new RegExp(`\\(${ids.length - part.length} lines\\)`));
+    expect(second.code).toBe(0);
+    expect([...counts(readResults(out)).entries()].sort()).toEqual(ids.map((id) => [id, 1]).sort());
+  });
+
   test('cancel: a job stops, and status says so; errors are clear', async () => {
     // A job of many lines on a pool slowed down: still running when the cancel arrives.
     for (const id of ['a', 'b']) g.sim.node(id).setFaults({ slowdown: 50 });
@@ -282,18 +321,18 @@ describe('batch against a gateway (--url)', () => {
     const form = new FormData();
     form.append('purpose', 'batch');
     form.append('file', new Blob([readFileSync(at('long.jsonl'))]), 'long.jsonl');
-    const file = (await (await fetch(`${g.url}/v1/files`, { method: 'POST', body: form })).json()) as { id: string };
+    const file = (await (await fetch(`${g.url}/v1/files`, { method: 'POST', headers: auth, body: form })).json()) as { id: string };
     const created = (await (
       await fetch(`${g.url}/v1/batches`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...auth, 'content-type': 'application/json' },
         body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
       })
     ).json()) as { id: string };
-    const statusOf = async () => (await inProcess(['batch', 'status', created.id, '--url', g.url])).out;
+    const statusOf = async () => (await inProcess(['batch', 'status', created.id, '--url', g.url], { OLLAMA_RING_API_KEY: KEY })).out;
     const end = Date.now() + 20_000;
     while (!(await statusOf()).startsWith(`${created.id}  in_progress`) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    const cancel = await inProcess(['batch', 'cancel', created.id, '--url', g.url]);
+    const cancel = await inProcess(['batch', 'cancel', created.id, '--url', g.url, '--api-key', KEY]);
     expect(cancel.code).toBe(0);
     expect(cancel.out).toMatch(new RegExp(`^${created.id}  (cancelling|cancelled)`));
     let status = await statusOf();
@@ -305,9 +344,12 @@ describe('batch against a gateway (--url)', () => {
     expect(status).toMatch(/requests: +40 total, \d+ completed, \d+ failed/);
     for (const id of ['a', 'b']) g.sim.node(id).clearFaults();
 
-    const missing = await inProcess(['batch', 'status', 'batch_nope', '--url', g.url]);
+    const missing = await inProcess(['batch', 'status', 'batch_nope', '--url', g.url, '--api-key', KEY]);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/answered 404: No such Batch object: batch_nope/);
+    const noKey = await inProcess(['batch', 'list', '--url', g.url]);
+    expect(noKey.code).toBe(1);
+    expect(noKey.err).toMatch(/ollama-ring batch list: GET \/v1\/batches\?limit=20 .* answered 401/);
   });
 });
 
@@ -342,5 +384,20 @@ describe('batch: usage and input errors (in-process)', () => {
     expect(globRegExp('docs/?.txt').test('docs/a.txt')).toBe(true);
     expect(fillPrompt('Summarise {{path}}: {{content}}', 'a/b.txt', 'text with {{path}} in it')).toBe('Summarise a/b.txt: text with {{path}} in it');
     expect(fillPrompt('Summarise this document', 'a.txt', 'body')).toBe('Summarise this document\n\nbody');
+  });
+
+  test('on a terminal the progress line is redrawn in place, and notes do not tear it', () => {
+    let err = '';
+    const io: CliIo = { out: () => undefined, err: (t) => void (err += t), isTTY: true, columns: 200, env: {} };
+    const p = new Progress(io, 4, 2);
+    p.start();
+    p.add({ id: 'x', custom_id: 'a', response: { status_code: 200, request_id: 'r', body: { eval_count: 30 } }, error: null });
+    p.add({ id: 'y', custom_id: 'b', response: null, error: { code: 'file_too_large', message: 'too big' } });
+    p.note('batch batch_1 created');
+    p.finish();
+    expect(err.startsWith('\r\x1b[Kbatch: 0/4 done')).toBe(true);
+    expect(err).toContain('\r\x1b[Kbatch batch_1 created\n\r\x1b[Kbatch: 2/4 done, 1 failed');
+    // eslint-disable-next-line no-control-regex
+    expect(err).toMatch(/\r\x1b\[Kbatch: 2\/4 done, 1 failed, [\d.]+ req\/s, \d+ tok\/s, ETA \S+, \(2 from an earlier run\)\n$/);
   });
 });
