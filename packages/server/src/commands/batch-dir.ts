@@ -61,12 +61,19 @@ export function globRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** The files under `dir` whose relative path matches `pattern`, sorted, as `/`-separated relative paths. */
+/**
+ * The files under `dir` whose relative path matches `pattern`, sorted, as `/`-separated relative
+ * paths. As in a shell, hidden files and directories (`.git/`) are passed over unless the pattern
+ * names one (`.github/**`, `**\/.env`); symbolic links are not followed.
+ */
 export async function matchingFiles(dir: string, pattern: string): Promise<string[]> {
-  const re = globRegExp(pattern.replace(/^\.\//, ''));
+  const glob = pattern.replace(/^\.\//, '');
+  const re = globRegExp(glob);
+  const hidden = /(^|\/)\./.test(glob);
   const found: string[] = [];
   const walk = async (at: string): Promise<void> => {
     for await (const entry of await opendir(at)) {
+      if (entry.name.startsWith('.') && !hidden) continue;
       const full = join(at, entry.name);
       if (entry.isDirectory()) await walk(full);
       else if (entry.isFile()) {

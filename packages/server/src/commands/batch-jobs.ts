@@ -88,7 +88,7 @@ async function results(client: BatchClient, id: string, output: string | undefin
     return (t) => new Promise<void>((resolve, reject) => (s.write(t) ? resolve() : s.once('drain', resolve).once('error', reject)));
   };
   const out = sink(output);
-  const err = errors !== undefined ? sink(errors) : out;
+  const err = errors !== undefined && errors !== output ? sink(errors) : out;
   try {
     for (const [fileId, to] of [
       [b.output_file_id, out],

@@ -3,7 +3,7 @@
  * per file of a directory) embedded over a pool or through a gateway's Batch API, and look after
  * the jobs on a gateway (status, list, cancel, results).
  */
-import { ConfigError } from '@ollama-ring/balancer';
+import { type BalancerConfig, ConfigError } from '@ollama-ring/balancer';
 import { jsonlLines, inputLines, validateInput } from '../batch/input';
 import { BATCH_ENDPOINTS } from '../batch/types';
 import { COMMON_OPTIONS, intFlag, parseCommandArgs, positiveFlag } from './args';
@@ -35,7 +35,8 @@ output and error files downloaded).
 Ctrl-C stops cleanly: no new line starts and the running ones finish (a second Ctrl-C aborts them;
 with --url, the gateway's job is cancelled). The output holds only whole lines, and running the
 same command again with the same --output resumes: lines whose custom_id is already written (in
---output or --errors) are skipped.
+--output or --errors) are skipped. To run the failed lines again, use --errors FILE and delete
+FILE before running again.
 
 Options of run:
   -o, --output FILE      where result lines go (appended; created if absent). Required
@@ -94,7 +95,8 @@ export const batchCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
-    if (sub === undefined || sub === '--help' || sub === '-h') return (io.out(USAGE), sub === undefined ? EXIT_USAGE : EXIT_OK);
+    if (sub === undefined) return (io.err(`ollama-ring batch: no batch command given\n\n${USAGE}`), EXIT_USAGE);
+    if (sub === '--help' || sub === '-h') return (io.out(USAGE), EXIT_OK);
     if (sub === '--version' || sub === '-V') return (io.out(`${packageVersion()}\n`), EXIT_OK);
     try {
       if (sub === 'run') return await runCommand(rest, io);
@@ -129,7 +131,7 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const timeoutMs = (positiveFlag(v.timeout, '--timeout') ?? 30) * 1000;
   const client = v.url !== undefined ? new BatchClient(gatewayUrl(v.url), v['api-key'] ?? io.env.OLLAMA_RING_API_KEY, timeoutMs) : undefined;
   // Read the pool before opening anything, so that a config error leaves no file behind.
-  let config;
+  let config: BalancerConfig | undefined;
   if (!client) {
     try {
       config = composeConfig({ config: v.config, hosts: v.hosts }, io.env).config;

@@ -119,6 +119,12 @@ describe('batch run, embedded over a simulated pool', () => {
     expect(again.err).toMatch(/0 answered, 0 failed, 13 skipped/);
     expect(again.code).toBe(0);
     expect(readResults(at('out.jsonl'))).toHaveLength(12);
+    // Deleting the error file runs its lines again, and only those.
+    rmSync(at('err.jsonl'));
+    const retry = await cli(['batch', 'run', at('in.jsonl'), '--output', at('out.jsonl'), '--errors', at('err.jsonl'), '--config', config]);
+    expect(retry.err).toMatch(/0 answered, 1 failed, 12 skipped/);
+    expect(readResults(at('err.jsonl')).map((l) => l.custom_id)).toEqual(['missing']);
+    expect(readResults(at('out.jsonl'))).toHaveLength(12);
   });
 
   test('a directory: one request per matching file, custom_id its relative path, its text in the prompt; a file over the cap is an error line', async () => {
@@ -129,6 +135,8 @@ describe('batch run, embedded over a simulated pool', () => {
     writeFileSync(join(docs, 'sub', 'deep', 'c.txt'), 'deep down');
     writeFileSync(join(docs, 'sub', 'notes.md'), 'not matched');
     writeFileSync(join(docs, 'big.txt'), 'x'.repeat(5000));
+    mkdirSync(join(docs, '.cache'));
+    writeFileSync(join(docs, '.cache', 'hidden.txt'), 'passed over, as a shell would');
     const out = at('dir-out.jsonl');
     const r = await cli([
       'batch',
