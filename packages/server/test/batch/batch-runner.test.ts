@@ -1,7 +1,10 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchRunner, BatchStore, type BatchLine, type LineResult } from '../../src';
+import OpenAI from 'openai';
+import { allRoutes, BatchRunner, BatchStore, type BatchLine, type LineResult } from '../../src';
+import { startGateway } from '../gateway-harness';
+import { answers, embedLine, jsonl, until } from './batch-helpers';
 import type { JobRecord } from '../../src/batch/types';
 import { eventually, inFlight, startHarness, type Harness } from '../../../balancer/test/e2e/harness';
 
@@ -115,5 +118,56 @@ describe('the store’s retention sweep', () => {
     const again = await BatchStore.open(dir);
     expect([...again.jobs.keys()]).toEqual(['batch_running']);
     expect([...again.files.keys()]).toEqual([oldInput.file.id]);
+  });
+});
+
+describe('a job past its completion window when the gateway starts', () => {
+  test('expires: every line not answered goes to the error file as batch_expired', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'batch-expired-'));
+    const store = await BatchStore.open(dir);
+    const tmp = await store.tempPath();
+    writeFileSync(tmp, jsonl(['e1', 'e2', 'e3'].map(embedLine)));
+    const input = await store.addUpload('anyone', tmp, { bytes: 1, created_at: 0, filename: 'in.jsonl', purpose: 'batch', expires_at: null });
+    const now = Math.floor(Date.now() / 1000);
+    const batch = {
+      id: 'batch_expired',
+      object: 'batch' as const,
+      endpoint: '/v1/embeddings',
+      errors: null,
+      input_file_id: input.file.id,
+      completion_window: '24h',
+      status: 'in_progress' as const,
+      output_file_id: null,
+      error_file_id: null,
+      created_at: now - 90_000,
+      in_progress_at: now - 90_000,
+      expires_at: now - 3_600,
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      request_counts: { total: 3, completed: 0, failed: 0 },
+      metadata: null,
+    };
+    await store.saveJob({ owner: 'anyone', outputId: 'file-exp-out', errorId: 'file-exp-err', batch });
+    const g = await startGateway([{ id: 'a', models: ['nomic-embed-text'] }], (c) => (c.batch.dataDir = dir), { routes: allRoutes });
+    try {
+      const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const b = await until(client, 'batch_expired');
+      expect(b.status).toBe('expired');
+      expect(b.expired_at).not.toBeNull();
+      expect(b.request_counts).toEqual({ total: 3, completed: 0, failed: 3 });
+      const { err } = await answers(client, b);
+      expect(err.map((r) => [r.custom_id, r.error?.code, r.response]).sort()).toEqual([
+        ['e1', 'batch_expired', null],
+        ['e2', 'batch_expired', null],
+        ['e3', 'batch_expired', null],
+      ]);
+    } finally {
+      await g.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
