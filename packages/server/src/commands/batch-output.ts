@@ -71,6 +71,7 @@ export class Progress {
   private readonly t0 = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private drawn = false;
+  private readonly tty: boolean;
 
   constructor(
     private readonly io: CliIo,
@@ -78,12 +79,14 @@ export class Progress {
     private readonly total: number,
     /** Lines already written by an earlier run. */
     private readonly skipped = 0,
-  ) {}
+  ) {
+    this.tty = io.errIsTTY ?? io.isTTY;
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.draw(), this.io.isTTY ? 250 : LOG_EVERY_MS);
+    this.timer = setInterval(() => this.draw(), this.tty ? 250 : LOG_EVERY_MS);
     this.timer.unref();
-    if (this.io.isTTY) this.draw();
+    if (this.tty) this.draw();
   }
 
   /** One line ended. */
@@ -109,7 +112,7 @@ export class Progress {
   /** Stops redrawing and leaves the final counts on their own line. */
   finish(): void {
     clearInterval(this.timer);
-    if (this.io.isTTY) {
+    if (this.tty) {
       this.draw();
       this.io.err('\n');
     } else this.io.err(`${this.text()}\n`);
@@ -133,7 +136,7 @@ export class Progress {
   }
 
   private draw(): void {
-    if (this.io.isTTY) {
+    if (this.tty) {
       const cols = this.io.columns ?? 120;
       this.io.err(`\r\x1b[K${this.text().slice(0, cols - 1)}`);
       this.drawn = true;

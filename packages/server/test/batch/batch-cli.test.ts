@@ -198,6 +198,30 @@ describe('batch run, embedded over a simulated pool', () => {
     expect([...counts(all).entries()].sort()).toEqual(ids.map((id) => [id, 1]).sort());
     for (const l of all) expect(l.response?.body.done).toBe(true);
   });
+  test('a second Ctrl-C aborts the running lines, which are not written; running again answers them', async () => {
+    // Slowed down: both lines are still running when the second Ctrl-C arrives.
+    for (const n of sim.nodes) n.setFaults({ slowdown: 40 });
+    const ids = Array.from({ length: 8 }, (_, i) => `t-${i}`);
+    writeFileSync(at('abort.jsonl'), jsonl(ids.map((id) => ({ custom_id: id, method: 'POST', url: '/api/generate', body: { model: 'slow', prompt: `story ${id}` } }))));
+    const out = at('abort-out.jsonl');
+    const args = ['batch', 'run', at('abort.jsonl'), '--output', out, '--config', config, '--concurrency', '2'];
+    const first = await cli(args, async (p, err) => {
+      await eventually(() => existsSync(out) && readFileSync(out, 'utf8').includes('\n'), 30_000, 'a line written');
+      p.kill('SIGINT');
+      await eventually(() => err().includes('no new line starts'), 10_000, 'the first Ctrl-C heard');
+      p.kill('SIGINT');
+    });
+    for (const n of sim.nodes) n.clearFaults();
+    expect(first.err).toMatch(/SIGINT again: aborting the running lines/);
+    expect(first.code).toBe(130);
+    const part = readResults(out);
+    // Only answers: no line was written as failed by the abort.
+    for (const l of part) expect(l.response?.status_code).toBe(200);
+    expect(part.length).toBeLessThan(ids.length);
+    const second = await cli(args);
+    expect(second.code).toBe(0);
+    expect([...counts(readResults(out)).entries()].sort()).toEqual(ids.map((id) => [id, 1]).sort());
+  });
 });
 
 describe('batch against a gateway (--url)', () => {
