@@ -1,7 +1,8 @@
 /**
- * The `ollama-ring` command line: `serve`, `demo`, `sim`, `check-config`, `status`, with `--help`
+ * The `ollama-ring` command line: `serve`, `demo`, `sim`, `check-config`, `status`, `batch`, with `--help`
  * and `--version` everywhere. Exit status: 0 ok, 1 a runtime failure, 2 a usage or config error.
  */
+import { batchCommand } from './commands/batch';
 import { checkConfigCommand } from './commands/check-config';
 import { demoCommand } from './commands/demo';
 import { MissingDependencyError } from './commands/optional-deps';
@@ -11,7 +12,7 @@ import { statusCommand } from './commands/status';
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, UsageError } from './commands/types';
 import { packageVersion } from './commands/version';
 
-export const COMMANDS: readonly Command[] = [serveCommand, demoCommand, simCommand, checkConfigCommand, statusCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, demoCommand, simCommand, checkConfigCommand, statusCommand, batchCommand];
 
 function topUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

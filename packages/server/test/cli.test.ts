@@ -47,7 +47,7 @@ function file(name: string, text: string): string {
 
 describe('runCli (in-process)', () => {
   test.each<[string, string[], number, RegExp, 'out' | 'err']>([
-    ['--help', ['--help'], 0, /Usage: ollama-ring <command>[\s\S]*serve[\s\S]*demo[\s\S]*check-config[\s\S]*status/, 'out'],
+    ['--help', ['--help'], 0, /Usage: ollama-ring <command>[\s\S]*serve[\s\S]*demo[\s\S]*check-config[\s\S]*status[\s\S]*batch/, 'out'],
     ['help serve', ['help', 'serve'], 0, /Usage: ollama-ring serve/, 'out'],
     ['--version', ['--version'], 0, new RegExp(`^${VERSION.replace(/\./g, '\\.')}\\n$`), 'out'],
     ['-V', ['-V'], 0, new RegExp(`^${VERSION.replace(/\./g, '\\.')}\\n$`), 'out'],

@@ -7,6 +7,8 @@ export interface CliIo {
   err(text: string): void;
   /** stdout is a terminal (the demo redraws in place only then). */
   readonly isTTY: boolean;
+  /** stderr is a terminal (`batch run` redraws its progress there only then); when absent, `isTTY`. */
+  readonly errIsTTY?: boolean;
   /** Terminal width in columns, when known. */
   readonly columns?: number;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -18,6 +20,7 @@ export function processIo(): CliIo {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),
     isTTY: process.stdout.isTTY === true,
+    errIsTTY: process.stderr.isTTY === true,
     columns: process.stdout.columns,
     env: process.env,
   };
