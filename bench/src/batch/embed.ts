@@ -1,9 +1,10 @@
 /**
- * `bench:embed`: what embedding autobatch buys. The same closed-loop load, single-input `/api/embed`
+ * `bench:embed` (and scenario 2 of `bench:batch`): what embedding autobatch buys. The same closed-loop load, single-input `/api/embed`
  * requests from many concurrent clients, is sent through a gateway with `autobatch.enabled` off and
  * then on, each against a fresh emulated node whose embed calls cost a fixed overhead plus a little
  * per input (`--call-ms`, `--input-ms`). Reported: wall time, requests per second, client latency
  * percentiles, and the upstream calls the node received. Not a test: run it on a quiet machine.
+ * `bench:batch --only embed` runs the same comparison in rounds, with its target (on ÷ off ≥ 3×).
  *
  *   pnpm bench:embed [--quick] [--requests 20000] [--clients 64] [--call-ms 10] [--input-ms 0.5] [--window-ms 2] [--json out.json]
  */
@@ -16,9 +17,10 @@ import { percentile } from '../common/stats';
 import { markdownTable } from '../common/table';
 import { type Child, startChild } from '../proxy/child';
 import type { GatewayChildOptions } from '../proxy/protocol';
+import { cpuWindow } from './load';
 import { EMBED_MODEL, type EmbedSimOptions } from './sim-child';
 
-interface RunResult {
+export interface EmbedRun {
   autobatch: boolean;
   requests: number;
   errors: number;
@@ -29,7 +31,7 @@ interface RunResult {
   upstreamCalls: number;
 }
 
-function num(flags: Map<string, string | true>, key: string, fallback: number): number {
+export function num(flags: Map<string, string | true>, key: string, fallback: number): number {
   const v = flags.get(key);
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -75,7 +77,30 @@ async function upstreamCalls(simUrl: string): Promise<number> {
   return state.byRoute['POST /api/embed'] ?? 0;
 }
 
-async function runOnce(autobatch: boolean, requests: number, clients: number, sim: EmbedSimOptions, windowMs: number): Promise<RunResult> {
+/** The settings of one comparison: the load, the node's embed cost, the coalescing window. */
+export interface EmbedSettings {
+  requests: number;
+  clients: number;
+  sim: EmbedSimOptions;
+  windowMs: number;
+}
+
+/** The settings from the command line (`--requests`, `--clients`, `--call-ms`, `--input-ms`, `--window-ms`). */
+export function embedSettings(flags: Map<string, string | true>, quick: boolean, quickSize = { requests: 1_000, clients: 16 }): EmbedSettings {
+  return {
+    requests: num(flags, 'requests', quick ? quickSize.requests : 20_000),
+    clients: num(flags, 'clients', quick ? quickSize.clients : 64),
+    sim: { embedCallMs: num(flags, 'call-ms', 10), embedInputMs: num(flags, 'input-ms', 0.5) },
+    windowMs: num(flags, 'window-ms', 2),
+  };
+}
+
+/**
+ * One setting on a fresh node and gateway. `otherPct`: the share of a core other processes took
+ * meanwhile (not the bench's own: the driver, the node and the gateway), when it can be read.
+ */
+export async function runOnce(autobatch: boolean, s: EmbedSettings): Promise<EmbedRun & { otherPct?: number }> {
+  const { requests, clients, sim, windowMs } = s;
   const children: Child[] = [];
   try {
     const simChild = await startChild('../batch/sim-child', sim);
@@ -84,9 +109,12 @@ async function runOnce(autobatch: boolean, requests: number, clients: number, si
     const gateway = await startChild('gateway-child', gw);
     children.push(gateway);
     const before = await upstreamCalls(simChild.url);
+    const other = cpuWindow([simChild.pid, gateway.pid]);
     const r = await load(gateway.url, requests, clients);
+    const otherPct = other();
     const calls = (await upstreamCalls(simChild.url)) - before;
     return {
+      ...(otherPct !== undefined && { otherPct }),
       autobatch,
       requests,
       errors: r.errors,
@@ -103,12 +131,10 @@ async function runOnce(autobatch: boolean, requests: number, clients: number, si
 
 async function main(): Promise<void> {
   const args = parseArgs();
-  const requests = num(args.flags, 'requests', args.quick ? 1_000 : 20_000);
-  const clients = num(args.flags, 'clients', args.quick ? 16 : 64);
-  const sim: EmbedSimOptions = { embedCallMs: num(args.flags, 'call-ms', 10), embedInputMs: num(args.flags, 'input-ms', 0.5) };
-  const windowMs = num(args.flags, 'window-ms', 2);
-  const results: RunResult[] = [];
-  for (const on of [false, true]) results.push(await runOnce(on, requests, clients, sim, windowMs));
+  const settings = embedSettings(args.flags, args.quick);
+  const { requests, clients, sim, windowMs } = settings;
+  const results: EmbedRun[] = [];
+  for (const on of [false, true]) results.push(await runOnce(on, settings));
   const f = (n: number, d = 1) => n.toFixed(d);
   console.log(
     `\n${requests} single-input /api/embed requests, ${clients} concurrent clients; node: ${sim.embedCallMs} ms a call + ${sim.embedInputMs} ms an input; window ${windowMs} ms\n`,
@@ -122,7 +148,10 @@ async function main(): Promise<void> {
   if (args.json) console.log(`\nwrote ${writeJson(args.json, { machine: machineInfo(), requests, clients, sim, windowMs, results })}`);
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+// Only when run as `bench:embed` (bench:batch imports the comparison from here).
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -14,15 +14,21 @@
 import { defaultConfig, type BalancerConfig } from '@ollama-ring/balancer';
 import { NODES } from './pool';
 
-export function balancerConfig(strategy: string, nodes: readonly { id: string; url: string }[], timeScale: number, opts: { discoveryMs?: number } = {}): BalancerConfig {
+export function balancerConfig(
+  strategy: string,
+  nodes: readonly { id: string; url: string }[],
+  timeScale: number,
+  /** `slots`: each node's `numParallel`, for a pool other than this bench's (bench:batch's); default NODES'. */
+  opts: { discoveryMs?: number; slots?: Readonly<Record<string, number>> } = {},
+): BalancerConfig {
   const c = defaultConfig();
   const s = (ms: number): number => Math.max(1, Math.round(ms * timeScale));
   c.strategy = { type: strategy };
   c.nodes = nodes.map((n) => {
-    const spec = NODES.find((x) => x.id === n.id);
-    if (!spec) throw new Error(`no bench node ${n.id}`);
+    const numParallel = opts.slots?.[n.id] ?? NODES.find((x) => x.id === n.id)?.numParallel;
+    if (numParallel === undefined) throw new Error(`no bench node ${n.id}`);
     // One balancer slot per sim slot: the operator sets maxConcurrentRequests to OLLAMA_NUM_PARALLEL.
-    return { id: n.id, url: n.url, models: [], maxConcurrentRequests: spec.numParallel, weight: spec.numParallel, enabled: true, tags: [], priority: 0 };
+    return { id: n.id, url: n.url, models: [], maxConcurrentRequests: numParallel, weight: numParallel, enabled: true, tags: [], priority: 0 };
   });
   c.queue = { maxDepth: c.queue.maxDepth, maxWaitMs: s(c.queue.maxWaitMs) };
   c.timeouts = {

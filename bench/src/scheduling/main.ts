@@ -14,12 +14,12 @@
  * `--burst-load` change the arrival rates (fractions of capacity, default 0.8 and 1.5) for diagnosis.
  */
 import { StrategyFactory } from '@ollama-ring/balancer';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from '../common/args';
 import { writeJson } from '../common/json-out';
 import { machineInfo } from '../common/machine';
+import { revision } from '../common/revision';
 import { median } from '../common/stats';
 import { NODES, simPoolConfig } from './pool';
 import { checkTargets, diagnosticsTable, markdownReport, resultsTable, seedTargetsTable, selfCheckTable, targetsTable } from './report';
@@ -44,17 +44,6 @@ import { WORKLOAD, buildTrace, meanOutputTokens, meanPromptTokens, modelPopulari
 const DEFAULT_TIME_SCALE = 0.1;
 const FULL = { steadyMs: 120_000, burstMs: 40_000 };
 const QUICK = { steadyMs: 45_000, burstMs: 15_000 };
-
-/** The commit measured, and whether the balancer's sources differed from it (best effort). */
-function revision(): string {
-  try {
-    const git = (...a: string[]): string => execFileSync('git', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = git('status', '--porcelain', '--', 'packages/balancer/src', 'packages/ollama-sim/src') !== '';
-    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (balancer/sim sources modified)' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
 
 function num(v: string | true | undefined, d: number): number {
   if (typeof v !== 'string') return d;
@@ -121,7 +110,7 @@ async function main(): Promise<void> {
   const checks = checkTargets(results);
   if (checks) console.log(`${targetsTable(checks)}\n`);
 
-  const rev = revision();
+  const rev = revision(['packages/balancer/src', 'packages/ollama-sim/src']);
   const command = `pnpm bench:scheduling ${process.argv.slice(2).join(' ')}`.trim();
   const md = args.flags.get('md');
   if (typeof md === 'string') {

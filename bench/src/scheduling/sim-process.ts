@@ -5,6 +5,8 @@ import type { SimNodeState, SimPoolConfig } from '@ollama-ring/ollama-sim';
 import type { ChildMessage, ParentMessage, SimChildOptions } from './protocol';
 
 export interface SimProcess {
+  /** The child's process id (for its CPU time). */
+  pid: number;
   nodes: { id: string; url: string }[];
   state(): Promise<SimNodeState[]>;
   close(): Promise<void>;
@@ -32,6 +34,7 @@ export async function startSimProcess(config: SimPoolConfig): Promise<SimProcess
   const send = (m: ParentMessage): void => void child.send(m);
   const ready = await next('ready');
   return {
+    pid: child.pid ?? -1,
     nodes: ready.nodes,
     async state() {
       send({ type: 'state' });
