@@ -94,8 +94,10 @@ export class BatchJobs {
     if (b.status === 'validating' || b.status === 'in_progress') {
       b.status = 'cancelling';
       b.cancelling_at = nowSec();
-      await this.save(job);
+      // Aborted before the save is awaited: a validation ending meanwhile must see the cancel, or it
+      // would set the job in_progress over it.
       this.live.get(b.id)?.abort.abort('cancel');
+      await this.save(job);
     }
     return { ...b, request_counts: { ...b.request_counts } };
   }
