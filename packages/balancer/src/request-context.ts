@@ -98,6 +98,13 @@ export class RequestTable {
   private readonly live = new Map<number, RequestContext>();
   private next = 1;
 
+  /** Requests holding a slot now (dispatching, or a lease held), by class: a walk of the live requests. */
+  runningByClass(): Record<RequestClass, number> {
+    const n = { interactive: 0, batch: 0 };
+    for (const ctx of this.live.values()) if (ctx.state === 'dispatching') n[ctx.requestClass]++;
+    return n;
+  }
+
   allocateId(): number {
     for (;;) {
       const id = this.next;

@@ -20,7 +20,7 @@ import type { PoolState, Queued, SchedulerPort } from './pool-state';
 import type { ConfigReloaded, LeaseRequested, RequestValidated, SchedulerEvent } from './scheduler-events';
 import type { SchedulerDeps } from './scheduler-deps';
 import { SlotBinder } from './slot-binder';
-import { SlotTable } from './slot-table';
+import { SlotTable, freeSlotsIn } from './slot-table';
 import { Suspicion } from './suspicion';
 import { WaitQueue } from './wait-queue';
 import { WaitTimers } from './wait-timers';
@@ -294,7 +294,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
       this.binder.beginPass(this.queue.sizeOf('batch') > 0);
       for (const item of this.queue.ordered()) {
-        if (this.freeSlotsAnywhere() === 0) break;
+        if (freeSlotsIn(this.nodes.values()) === 0) break;
         const r = this.binder.tryBind(item, now, routing);
         if (r === 'bound' || r === 'failed') {
           this.queue.remove(item.requestId, r === 'bound');
@@ -365,11 +365,9 @@ export class Scheduler implements PoolState, SchedulerPort {
     return this.leases.counts();
   }
 
-  /** Requests holding a slot now (proxied or leased), by class: a walk of the live requests, for views. */
+  /** Requests holding a slot now (proxied or leased), by class, for views. */
   running(): Record<RequestClass, number> {
-    const n = { interactive: 0, batch: 0 };
-    for (const ctx of this.deps.table.values()) if (ctx.state === 'dispatching') n[ctx.requestClass]++;
-    return n;
+    return this.deps.table.runningByClass();
   }
 
   /** Requests admitted and not yet ended. */
@@ -394,11 +392,5 @@ export class Scheduler implements PoolState, SchedulerPort {
     for (const ctx of [...this.deps.table.values()]) {
       if (ctx.state === 'backoff') this.finish(ctx, 'rejected', error);
     }
-  }
-
-  private freeSlotsAnywhere(): number {
-    let n = 0;
-    for (const node of this.nodes.values()) n += Math.max(0, node.maxConcurrent - node.inFlight);
-    return n;
   }
 }

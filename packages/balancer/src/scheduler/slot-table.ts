@@ -84,6 +84,13 @@ export class SlotTable {
   }
 }
 
+/** Free slots over `nodes`, whatever their models: a pass stops once there are none. */
+export function freeSlotsIn(nodes: Iterable<PoolNode>): number {
+  let n = 0;
+  for (const node of nodes) n += Math.max(0, node.maxConcurrent - node.inFlight);
+  return n;
+}
+
 /**
  * Expected ms until `node` has a free slot for `model`: 0 when one is free now; otherwise the
  * soonest expected finish among its in-flight requests. Each holder's remaining time is its own
