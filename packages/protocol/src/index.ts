@@ -4,7 +4,7 @@
  * network-error classification, stream framing, and the product's error base.
  */
 export { OllamaRingError } from './errors';
-export { type ErrorFlavor, flavorOfPath, Route, ROUTE_PATHS, INFERENCE_ROUTES, isOpenAIRoute, type Endpoint, OLLAMA_ENDPOINTS } from './routes';
+export { type ErrorFlavor, flavorOfPath, Route, ROUTE_PATHS, INFERENCE_ROUTES, isEmbeddingRoute, isOpenAIRoute, type Endpoint, OLLAMA_ENDPOINTS } from './routes';
 export {
   DEFAULT_HOST,
   DEFAULT_NAMESPACE,

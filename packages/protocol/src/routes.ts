@@ -40,6 +40,11 @@ export const ROUTE_PATHS: Readonly<Record<Route, string>> = {
 /** Every inference route, in enum order (all are POST). */
 export const INFERENCE_ROUTES: readonly Route[] = [Route.Generate, Route.Chat, Route.Embed, Route.Embeddings, Route.OpenAIChat, Route.OpenAICompletions, Route.OpenAIEmbeddings];
 
+/** True for the embedding routes (`/api/embed`, `/api/embeddings`, `/v1/embeddings`); every other route generates text. */
+export function isEmbeddingRoute(route: Route): boolean {
+  return route === Route.Embed || route === Route.Embeddings || route === Route.OpenAIEmbeddings;
+}
+
 /** True for routes whose errors and streams use OpenAI's shapes (SSE, `{"error":{...}}`). */
 export function isOpenAIRoute(route: Route): boolean {
   return route >= Route.OpenAIChat;

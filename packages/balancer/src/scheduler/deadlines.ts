@@ -1,19 +1,8 @@
-import { Route } from '@ollama-ring/protocol';
+import { type Route, isEmbeddingRoute } from '@ollama-ring/protocol';
 import type { BalancerConfig, RouteClass } from '../config/types';
 import type { RequestFacts } from '../stages/request-facts';
 import type { DispatchTimeouts } from '../stages/dispatch-types';
 import type { Estimates } from './estimates';
-
-/** Which `timeouts.routes` class each inference route takes its own timeouts from. */
-const ROUTE_CLASS: Readonly<Record<Route, RouteClass>> = {
-  [Route.Generate]: 'chat',
-  [Route.Chat]: 'chat',
-  [Route.OpenAIChat]: 'chat',
-  [Route.OpenAICompletions]: 'chat',
-  [Route.Embed]: 'embeddings',
-  [Route.Embeddings]: 'embeddings',
-  [Route.OpenAIEmbeddings]: 'embeddings',
-};
 
 /**
  * The route class of an inference route, for `timeouts.routes`.
@@ -21,7 +10,7 @@ const ROUTE_CLASS: Readonly<Record<Route, RouteClass>> = {
  * @example routeClassOf(Route.OpenAIEmbeddings); // 'embeddings'
  */
 export function routeClassOf(route: Route): RouteClass {
-  return ROUTE_CLASS[route];
+  return isEmbeddingRoute(route) ? 'embeddings' : 'chat';
 }
 
 /** The deadlines of one dispatch: the timeouts dispatch enforces, and when a non-streamed answer is overdue. */
@@ -64,7 +53,7 @@ export function dispatchDeadlines(
 ): DispatchDeadlines {
   const t = cfg.timeouts;
   const f = cfg.failover;
-  const own = route === undefined ? undefined : t.routes[ROUTE_CLASS[route]];
+  const own = route === undefined ? undefined : t.routes[routeClassOf(route)];
   const requestTimeoutMs = own?.requestTimeoutMs ?? t.requestTimeoutMs;
   const idleTimeoutMs = own?.idleTimeoutMs ?? t.idleTimeoutMs;
   const totalMs = Math.max(1_000, requestTimeoutMs - elapsedMs);

@@ -1,4 +1,4 @@
-import { Route, isOpenAIRoute, jsonDepthError, normalizeModel } from '@ollama-ring/protocol';
+import { Route, isEmbeddingRoute, isOpenAIRoute, jsonDepthError, normalizeModel } from '@ollama-ring/protocol';
 import type { RequestFacts, RequestRejection, ValidationLimits } from './request-facts';
 
 /** Options whose change makes Ollama reload the model (ollama-api.md §8). */
@@ -174,7 +174,7 @@ function promptText(route: Route, b: Body): string {
       else if (Array.isArray(c)) for (const part of c) if (typeof (part as Body)?.text === 'string') text += (part as Body).text;
     }
   }
-  if (route === Route.Embed || route === Route.Embeddings || route === Route.OpenAIEmbeddings) {
+  if (isEmbeddingRoute(route)) {
     if (typeof b.input === 'string') text += b.input;
     else if (Array.isArray(b.input)) text += b.input.filter((p) => typeof p === 'string').join('');
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ErrorFlavor, INFERENCE_ROUTES, ROUTE_PATHS, Route, flavorOfPath } from '@ollama-ring/protocol';
+import { type ErrorFlavor, INFERENCE_ROUTES, ROUTE_PATHS, type Route, flavorOfPath, isEmbeddingRoute } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { clientIdentity } from './auth';
 import { BodyError, readBody } from './body';
@@ -9,14 +9,13 @@ import { HttpSink } from './http-sink';
 import type { Router } from './router';
 
 /** The embedding routes: offered to the autobatch coalescer before the pipeline. */
-const EMBEDDING_ROUTES: ReadonlySet<Route> = new Set([Route.Embed, Route.Embeddings, Route.OpenAIEmbeddings]);
 
 /** The routes that go through the pipeline, each answering errors in its own API's shape. */
 export function addInferenceRoutes(router: Router, gw: GatewayContext): void {
   for (const route of INFERENCE_ROUTES) {
     const path = ROUTE_PATHS[route];
     const flavor = flavorOfPath(path);
-    const embedding = EMBEDDING_ROUTES.has(route);
+    const embedding = isEmbeddingRoute(route);
     router.add('POST', path, ({ req, res }) => proxyInference(gw, req, res, route, flavor, embedding));
   }
 }
