@@ -30,7 +30,7 @@ export function balancerConfig(
     // One balancer slot per sim slot: the operator sets maxConcurrentRequests to OLLAMA_NUM_PARALLEL.
     return { id: n.id, url: n.url, models: [], maxConcurrentRequests: numParallel, weight: numParallel, enabled: true, tags: [], priority: 0 };
   });
-  c.queue = { maxDepth: c.queue.maxDepth, maxWaitMs: s(c.queue.maxWaitMs) };
+  c.queue = { ...c.queue, maxWaitMs: s(c.queue.maxWaitMs) };
   c.timeouts = {
     ...c.timeouts,
     requestTimeoutMs: s(c.timeouts.requestTimeoutMs),

@@ -32,7 +32,7 @@ export function soakConfig(nodes: readonly { id: string; url: string; slots: num
   c.nodes = nodes.map((n) => ({ id: n.id, url: n.url, models: [], maxConcurrentRequests: n.slots, weight: 1, enabled: true, tags: [], priority: 0 }));
   c.strategy = { type: 'least-in-flight' };
   c.timeouts = { ...c.timeouts, requestTimeoutMs: 8_000, connectTimeoutMs: 1_000, healthCheckTimeoutMs: 1_000, firstByteTimeoutMs: 3_000, idleTimeoutMs: 3_000 };
-  c.queue = { maxDepth: 400, maxWaitMs: 4_000 };
+  c.queue = { ...c.queue, maxDepth: 400, maxWaitMs: 4_000 };
   c.retry = { maxRetries: 2, initialBackoffMs: 20, maxBackoffMs: 200, backoffMultiplier: 2 };
   c.healthCheck = { ...c.healthCheck, intervalMs: 1_000, discoveryIntervalMs: 5_000, circuitBreakerFailureThreshold: 5, circuitBreakerRecoveryMs: 1_000 };
   c.disruptor.maxGlobalInFlight = 600;

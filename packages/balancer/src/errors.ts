@@ -125,6 +125,17 @@ export class RequestAbortedError extends BalancerError {
 }
 
 /**
+ * A batch line's dispatch was cut to free its slot for an interactive request (`queue.batchPreemptions`).
+ * Never shown to a caller: the line goes back to the queue and runs again.
+ */
+export class PreemptedError extends BalancerError {
+  static override brand = 'ERR_PREEMPTED';
+  constructor(nodeId: string) {
+    super(PreemptedError.brand, 503, `batch line cut on node '${nodeId}' to free its slot for an interactive request`);
+  }
+}
+
+/**
  * A lease (`pipeline.select`) was held past its TTL (`leases.ttlMs`) without `success` or
  * `failure`: the balancer took its slot back (HTTP 504 where it is shown).
  */

@@ -8,7 +8,8 @@ const CLASSES = ['interactive', 'batch'] as const;
  * pool at each scrape (nothing per request): `requests_queued{class}` and `requests_running{class}`
  * (`interactive` or `batch`), and `fair_queue_served_total{key}`, the requests bound per API key
  * name (`anonymous` without a key, `other` for client keys that are no configured API key; never
- * the secret), counted by the scheduler as it binds.
+ * the secret), counted by the scheduler as it binds; `batch_preemptions_total`, the batch lines cut
+ * for interactive requests.
  *
  * @example
  * const c = new ClassMetrics(registry, 'ollama_lb_');
@@ -18,6 +19,8 @@ export class ClassMetrics {
   private readonly queued: Gauge<'class'>;
   private readonly running: Gauge<'class'>;
   private readonly served: Counter<'key'>;
+  private readonly preempted: Counter;
+  private preemptedSeen = 0;
   /** The scheduler's totals as last seen, per key, so the counter moves by the difference. */
   private readonly seen = new Map<string, number>();
 
@@ -36,6 +39,11 @@ export class ClassMetrics {
       labelNames: ['key'],
       registers,
     });
+    this.preempted = new Counter({
+      name: `${prefix}batch_preemptions_total`,
+      help: 'Batch lines cut (and queued again) to free their slots for interactive requests that found none (queue.batchPreemptions).',
+      registers,
+    });
     this.seedZeros();
   }
 
@@ -49,11 +57,14 @@ export class ClassMetrics {
       if (total > before) this.served.inc({ key }, total - before);
       this.seen.set(key, total);
     }
+    if (classes.preempted > this.preemptedSeen) this.preempted.inc(classes.preempted - this.preemptedSeen);
+    this.preemptedSeen = classes.preempted;
   }
 
   /** Forgets the totals seen (the registry's reset zeroes the values). */
   reset(): void {
     this.seen.clear();
+    this.preemptedSeen = 0;
     this.seedZeros();
   }
 

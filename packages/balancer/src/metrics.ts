@@ -35,7 +35,7 @@ const NO_NODE = 'none';
  * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …),
  * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`),
  * `fallbacks_total{model,fallback,reason}`, the class and fair-queue families of {@link ClassMetrics}
- * (`requests_queued{class}`, `requests_running{class}`, `fair_queue_served_total{key}`), and the
+ * (`requests_queued{class}`, `requests_running{class}`, `fair_queue_served_total{key}`, `batch_preemptions_total`), and the
  * embedding autobatch families of {@link AutobatchMetrics} (`embed_coalesced_calls_total`, `embed_batch_size`, …).
  *
  * @example

@@ -67,6 +67,10 @@ export class RequestContext {
   lease?: LeaseGrantee;
   /** `batch`: served only from slots no interactive request is waiting for (see `WaitQueue`, `SlotBinder`). */
   requestClass: RequestClass = 'interactive';
+  /** Times its dispatch was cut to free its slot for an interactive request (batch lines only; see `Preemption`). */
+  preemptions = 0;
+  /** Set while such a cut is pending: the completion that follows sends it back to the queue. */
+  preempting = false;
   /** The highest priority its client key may ask for (`auth.apiKeys[].maxPriority`), set at admission. */
   maxPriority = Infinity;
 

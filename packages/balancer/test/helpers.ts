@@ -249,7 +249,7 @@ export class Harness {
     cfg.nodes = o.nodes ?? [nodeSpec('a'), nodeSpec('b')];
     cfg.strategy = { type: o.strategy ?? 'first' };
     cfg.retry = { maxRetries: 2, initialBackoffMs: 100, maxBackoffMs: 1_000, backoffMultiplier: 2 };
-    cfg.queue = { maxDepth: 100, maxWaitMs: 10_000 };
+    cfg.queue = { ...cfg.queue, maxDepth: 100, maxWaitMs: 10_000 };
     cfg.healthCheck.circuitBreakerFailureThreshold = BREAKER.failureThreshold;
     cfg.healthCheck.circuitBreakerRecoveryMs = BREAKER.recoveryMs;
     cfg.healthCheck.halfOpenRequests = BREAKER.halfOpenRequests;

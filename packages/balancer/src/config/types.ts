@@ -109,7 +109,11 @@ export interface BalancerConfig {
     /** Where the completion/metrics stage runs: `inline` on the main thread, or on a worker thread of its own. */
     metricsPlacement: 'inline' | 'worker';
   };
-  queue: { maxDepth: number; maxWaitMs: number };
+  /**
+   * The wait queue: its depth and wait bounds, and how many times one batch line may be cut to free
+   * its slot for an interactive request that found none (0: never; see `scheduler/preemption.ts`).
+   */
+  queue: { maxDepth: number; maxWaitMs: number; batchPreemptions: number };
   timeouts: {
     requestTimeoutMs: number;
     connectTimeoutMs: number;

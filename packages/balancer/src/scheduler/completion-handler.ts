@@ -8,6 +8,7 @@ import type { SchedulerObserver, SuspicionCause } from './observer';
 import type { FinishRequest, PoolState, PostEvent } from './pool-state';
 import { backoffMs } from './retry-policy';
 import type { RequestAborted, RequestCompleted, RetryDue } from './scheduler-events';
+import type { Preemption } from './preemption';
 import type { Suspicion } from './suspicion';
 
 /** What completions need: the pool's state and the requests, and the scheduler's steps they call. */
@@ -22,6 +23,8 @@ export interface CompletionDeps {
   readonly dropNode: (node: PoolNode) => void;
   /** Told of every dispatch's end, and of missed deadlines (the node may hang). */
   readonly suspicion: Pick<Suspicion, 'completed' | 'missed'>;
+  /** Told when the dispatch of a batch line it cut has ended. */
+  readonly preemption: Pick<Preemption, 'settled'>;
   readonly post: PostEvent;
   readonly isStopped: () => boolean;
 }
@@ -50,6 +53,11 @@ export class CompletionHandler {
     // The outcome says whether bytes reached the client (the sink's onStart set this already): the
     // event alone decides, so a replay without a live dispatch makes the same retry decisions.
     if (outcome.started) ctx.started = true;
+    const cut = ctx.preempting;
+    if (cut) {
+      ctx.preempting = false;
+      this.d.preemption.settled(nodeId);
+    }
     const moved = ctx.rescue !== undefined && outcome.kind === 'aborted';
     const v = moved ? rescued(ctx.rescue!, outcome.started) : judge(nodeId, outcome);
     ctx.rescue = undefined;
@@ -87,6 +95,14 @@ export class CompletionHandler {
     if (ctx.state === 'done') return;
     if (ctx.abortReason) {
       this.d.finish(ctx, 'aborted', ctx.abortReason, outcome);
+      return;
+    }
+    if (cut && outcome.kind === 'aborted' && !ctx.started && !this.d.isStopped()) {
+      // Cut for an interactive request: back to the head of its key's line, its wait bound afresh.
+      ctx.state = 'backoff';
+      ctx.nodeId = undefined;
+      ctx.queuedAt = now;
+      this.d.enqueue(ctx, now);
       return;
     }
     if (v.modelMissing || v.routeMissing) {

@@ -81,6 +81,8 @@ export interface PoolView {
 export interface ClassCounts {
   readonly queued: Readonly<Record<RequestClass, number>>;
   readonly running: Readonly<Record<RequestClass, number>>;
+  /** Batch lines cut since start to free their slots for interactive requests (see `Preemption`). */
+  readonly preempted: number;
 }
 
 /** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
@@ -109,7 +111,7 @@ export function viewPool(
     liveCount(): number;
     configuredNodeIds(): ReadonlySet<string>;
     leaseCounts(): LeaseCounts;
-    running(): Record<RequestClass, number>;
+    running(): { running: Record<RequestClass, number>; preempted: number };
     keys: { servedCounts(): Record<string, number> };
   },
 ): PoolView {
@@ -150,7 +152,7 @@ export function viewPool(
     usage,
     configuredNodeIds: [...s.configuredNodeIds()],
     leases: s.leaseCounts(),
-    classes: { queued: { interactive: s.queue.sizeOf('interactive'), batch: s.queue.sizeOf('batch') }, running: s.running() },
+    classes: { queued: { interactive: s.queue.sizeOf('interactive'), batch: s.queue.sizeOf('batch') }, ...s.running() },
     fairShare: s.keys.servedCounts(),
   };
 }

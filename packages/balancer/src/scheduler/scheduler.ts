@@ -19,6 +19,7 @@ import type { Outcome } from './observer';
 import type { PoolState, Queued, SchedulerPort } from './pool-state';
 import type { ConfigReloaded, LeaseRequested, RequestValidated, SchedulerEvent } from './scheduler-events';
 import type { SchedulerDeps } from './scheduler-deps';
+import { Preemption } from './preemption';
 import { SlotBinder } from './slot-binder';
 import { SlotTable, freeSlotsIn } from './slot-table';
 import { Suspicion } from './suspicion';
@@ -64,6 +65,7 @@ export class Scheduler implements PoolState, SchedulerPort {
   private readonly timers: WaitTimers;
   private readonly suspicion: Suspicion;
   private readonly leases: Leases;
+  private readonly preemption: Preemption;
   private readonly inbox = new EventInbox(
     (evt) => this.apply(evt),
     () => {
@@ -103,6 +105,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       armQueueTimer: () => this.timers.armQueueTimer(),
       nextSeq: () => ++this.seq,
     });
+    this.preemption = new Preemption({ pool: this, table });
     const starter = new DispatchStarter({ pool: this, arena, dispatcher: deps.dispatcher, post });
     this.suspicion = new Suspicion({ pool: this, table, observer, probe: deps.probe, armSweep: (ms) => this.timers.armOverdueSweep(ms) });
     this.binder = new SlotBinder({
@@ -113,6 +116,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       observer,
       finish,
       armReoffer: (ms) => this.timers.armReoffer(ms),
+      preemption: this.preemption,
       startDispatch: (ctx, node, now) => {
         this.keys.noteServed(ctx.clientKey);
         if (ctx.lease) return this.leases.grant(ctx, node);
@@ -128,6 +132,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       enqueue: (ctx, now) => this.admission.enqueue(ctx, now),
       dropNode: (n) => this.dropNode(n),
       suspicion: this.suspicion,
+      preemption: this.preemption,
       post,
       isStopped,
     });
@@ -294,7 +299,8 @@ export class Scheduler implements PoolState, SchedulerPort {
       // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
       this.binder.beginPass(this.queue.sizeOf('batch') > 0);
       for (const item of this.queue.ordered()) {
-        if (freeSlotsIn(this.nodes.values()) === 0) break;
+        // A full pool still offers interactive waiters while batch lines could be cut for them.
+        if (freeSlotsIn(this.nodes.values()) === 0 && (item.requestClass === 'batch' || !this.preemption.offerWhileFull(this.nodes.values()))) break;
         const r = this.binder.tryBind(item, now, routing);
         if (r === 'bound' || r === 'failed') {
           this.queue.remove(item.requestId, r === 'bound');
@@ -365,9 +371,9 @@ export class Scheduler implements PoolState, SchedulerPort {
     return this.leases.counts();
   }
 
-  /** Requests holding a slot now (proxied or leased), by class, for views. */
-  running(): Record<RequestClass, number> {
-    return this.deps.table.runningByClass();
+  /** Requests holding a slot now (proxied or leased) by class, and the batch lines cut since start, for views. */
+  running(): { running: Record<RequestClass, number>; preempted: number } {
+    return { running: this.deps.table.runningByClass(), preempted: this.preemption.total };
   }
 
   /** Requests admitted and not yet ended. */

@@ -9,6 +9,7 @@ import { type HintLimits, bestLatenessMs, budgetCandidates } from './hint-rules'
 import { ModelFallback } from './model-fallback';
 import type { SchedulerObserver } from './observer';
 import type { AdmissionLimiter, FinishRequest, PoolState, Queued } from './pool-state';
+import type { Preemption } from './preemption';
 import { expectedSlotWaitMs } from './slot-table';
 
 /** What binding needs: the pool's state, the strategies, and the scheduler's steps it calls. */
@@ -24,6 +25,8 @@ export interface BinderDeps {
   readonly armReoffer: (ms: number) => void;
   /** Starts the upstream dispatch of a request just bound to `node`. */
   readonly startDispatch: (ctx: RequestContext, node: PoolNode, now: number) => void;
+  /** Cuts a running batch line for an interactive request that found no slot. */
+  readonly preemption: Preemption;
 }
 
 /** How long Ollama keeps a model loaded when the request does not say (its default). */
@@ -56,6 +59,7 @@ export class SlotBinder {
   beginPass(batchWaiting: boolean): void {
     this.claiming = batchWaiting;
     if (batchWaiting) this.claims.clear();
+    this.d.preemption.beginPass();
   }
 
   /**
@@ -124,7 +128,11 @@ export class SlotBinder {
     const strategy = this.strategyFor(ctx);
     const node = strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) {
-      if (this.claiming && ctx.requestClass !== 'batch') this.claim(routable);
+      if (ctx.requestClass !== 'batch') {
+        if (this.claiming) this.claim(routable);
+        // A batch line cut for it frees a slot within moments: nothing to fall back from.
+        if (d.preemption.forWaiter(ctx, routable, now)) return 'wait';
+      }
       if (fallback !== undefined) {
         limits ??= d.fallbacks.limits(item, routable, facts.model, now, routing);
         const moved = d.fallbacks.consider(item, fallback, bestLatenessMs(routable, facts, limits, routing), 'deadline', tags, now, routing);

@@ -97,12 +97,13 @@ describe('request classes', () => {
   });
 
   test('the pool view counts queued and running requests by class', async () => {
-    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
+    // Nothing cut (see scheduler-preemption.test.ts), so the interactive request waits behind the line.
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => void (c.queue.batchPreemptions = 0) });
     h.submit({}, { requestClass: 'batch' });
     h.submit();
     h.submit({}, { requestClass: 'batch' });
     const v = h.view();
-    expect(v.classes).toEqual({ queued: { interactive: 1, batch: 1 }, running: { interactive: 0, batch: 1 } });
+    expect(v.classes).toEqual({ queued: { interactive: 1, batch: 1 }, running: { interactive: 0, batch: 1 }, preempted: 0 });
     expect(v.queue.waiting.map((w) => w.requestClass)).toEqual(['interactive', 'batch']);
     await finishAll(h);
     h.expectIdle();

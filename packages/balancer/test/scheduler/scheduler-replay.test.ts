@@ -36,7 +36,7 @@ const opts = (journal?: SchedulerJournal, now?: () => number): HarnessOpts => ({
   nodes: [nodeSpec('a', { slots: 2, models: ['m', 'x'] }), nodeSpec('b', { slots: 1, models: ['m'] }), nodeSpec('c', { slots: 1, models: ['x'] })],
   strategy: 'least-in-flight',
   config: (c) => {
-    c.queue = { maxDepth: 6, maxWaitMs: 1_500 };
+    c.queue = { ...c.queue, maxDepth: 6, maxWaitMs: 1_500 };
     c.retry = { maxRetries: 2, initialBackoffMs: 50, maxBackoffMs: 400, backoffMultiplier: 2 };
   },
   journal,
