@@ -16,7 +16,7 @@ import type { SchedulerEvent } from './scheduler/scheduler-events';
 import { OutcomePipeline } from './outcomes/outcome-pipeline';
 import { combineObservers, type SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
-import { nodeAddress, type PoolView, probeTargets, viewNodes, viewPool } from './scheduler/pool-view';
+import { hasFreeSlotFor, nodeAddress, type PoolView, probeTargets, viewNodes, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
@@ -170,7 +170,13 @@ export class PipelineFactory {
       () => monitor.updateNodes(probeTargets(scheduler)),
       (id) => nodeAddress(scheduler, id),
     );
-    const autobatch = new Autobatch({ config: () => this.config, pipeline: () => pipeline, view, metrics: cfg.metrics.enabled ? metrics.autobatch : undefined });
+    const autobatch = new Autobatch({
+      config: () => this.config,
+      pipeline: () => pipeline,
+      view,
+      freeSlotFor: (model) => hasFreeSlotFor(scheduler, model),
+      metrics: cfg.metrics.enabled ? metrics.autobatch : undefined,
+    });
     this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));

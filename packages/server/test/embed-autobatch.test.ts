@@ -201,6 +201,37 @@ describe('embedding autobatch: every caller leaving', () => {
   });
 });
 
+describe('embedding autobatch: a busy pool', () => {
+  it('requests that arrive while a call holds the only slot go on gathering, and leave as one call when it ends', async () => {
+    // The first call takes 50 s at the time scale 0.02 (1 s real); the window is 5 ms.
+    const h = await startGateway([embedNode('a', { numParallel: 1, models: [{ name: MODEL, embedCallMs: 50_000 }] })], (c) => {
+      c.autobatch.windowMs = 5;
+    });
+    try {
+      const first = post(h.url, '/api/embed', { model: MODEL, input: 'first' });
+      await eventually(() => h.sim.state()[0].inferenceInFlight === 1, 5_000, 'the first call upstream');
+      // Ten more, spread over many windows while the slot is held.
+      const later: ReturnType<typeof post>[] = [];
+      for (let i = 0; i < 10; i++) {
+        later.push(post(h.url, '/api/embed', { model: MODEL, input: `later ${i}` }));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const answers = await Promise.all([first, ...later]);
+      expect(answers.map((a) => a.status)).toEqual(Array(11).fill(200));
+      expect(upstreamCalls(h, '/api/embed')).toBe(2);
+      expect(answers.slice(1).map((a) => a.headers.get('x-ollama-ring-coalesced'))).toEqual(Array(10).fill('10'));
+      const reference = await direct(
+        h,
+        Array.from({ length: 10 }, (_, i) => `later ${i}`),
+      );
+      for (const [i, a] of answers.slice(1).entries()) expect(a.body.embeddings).toEqual([reference[i]]);
+      await eventually(() => Object.values(inFlight(h)).every((n) => n === 0), 5_000, 'in-flight back to 0');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('embedding autobatch: limits', () => {
   it('never makes a combined call longer than validation.maxPromptLength', async () => {
     const h = await startGateway([embedNode('a')], (c) => {

@@ -21,6 +21,8 @@ export interface CoalescerDeps {
   config: () => BalancerConfig;
   pipeline: () => Pipeline;
   view: () => PoolView;
+  /** Whether some node that could serve `model` has a free slot now (cheap: asked at each window's end). */
+  freeSlotFor: (model: string) => boolean;
   metrics?: AutobatchMetrics;
 }
 
@@ -40,6 +42,8 @@ interface Batch {
   bytes: number;
   timer?: NodeJS.Timeout;
   running?: RunningEmbed;
+  /** Its window has ended, and it goes on gathering until a slot could take it (see `windowEnded`). */
+  stretched?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -71,7 +75,12 @@ function deliver(m: Member, answer: Record<string, unknown>, r: EmbedResult, sha
  * when their upstream body is the same but for the input (`EmbedCall.key`: model, `truncate`,
  * `dimensions`, `options`, `keep_alive`), and so are their client (rate limits stay per client) and
  * routing hints. The first request of a call waits `windowMs` for others; a call is sent at once when
- * it reaches `maxInputs` inputs or `maxBytes` of text. A call above `splitAbove` inputs (one large
+ * it reaches `maxInputs` inputs or `maxBytes` of text. When the window ends while an earlier call of
+ * the same kind is still running and no node that could serve the model has a free slot, the call
+ * would only wait in the queue for that slot: it goes on gathering instead, and is sent when that
+ * earlier call ends, when a slot frees elsewhere (checked every `windowMs`), or when it is full. So
+ * the busier the pool, the larger the calls: a saturated node gets one call of every request that
+ * arrived while its last call ran, not a queue of small ones. A call above `splitAbove` inputs (one large
  * request, or many) is split across the nodes that have the model loaded (`partsFor`).
  *
  * Each caller gets the combined call's durations and its share of `prompt_eval_count` (OpenAI's
@@ -81,6 +90,8 @@ function deliver(m: Member, answer: Record<string, unknown>, r: EmbedResult, sha
  */
 export class EmbedCoalescer {
   private readonly open = new Map<string, Batch>();
+  /** Calls sent and not yet answered, by batch key. */
+  private readonly running = new Map<string, number>();
 
   constructor(private readonly deps: CoalescerDeps) {}
 
@@ -122,7 +133,7 @@ export class EmbedCoalescer {
       this.send(batch);
     } else if (batch.timer === undefined) {
       this.open.set(key, batch);
-      batch.timer = setTimeout(() => this.send(batch), cfg.windowMs);
+      batch.timer = setTimeout(() => this.windowEnded(batch), cfg.windowMs);
     }
     return this.ticketOf(batch, member);
   }
@@ -130,6 +141,26 @@ export class EmbedCoalescer {
   /** Sends every call still gathering, at once (a shutdown). */
   flushAll(): void {
     for (const b of [...this.open.values()]) this.send(b);
+  }
+
+  /** A call's window is over: sent, unless it would only queue behind a call of its own kind (see the class). */
+  private windowEnded(batch: Batch): void {
+    batch.timer = undefined;
+    if ((this.running.get(batch.key) ?? 0) > 0 && !this.deps.freeSlotFor(batch.members[0].call.model)) {
+      batch.stretched = true;
+      batch.timer = setTimeout(() => this.windowEnded(batch), this.deps.config().autobatch.windowMs);
+      return;
+    }
+    this.send(batch);
+  }
+
+  /** A call of `key` was answered: one gathering behind it goes now, into the slot it leaves. */
+  private callEnded(key: string): void {
+    const n = (this.running.get(key) ?? 1) - 1;
+    if (n > 0) this.running.set(key, n);
+    else this.running.delete(key);
+    const next = this.open.get(key);
+    if (next?.stretched) this.send(next);
   }
 
   private ticketOf(batch: Batch, member: Member): EmbedTicket {
@@ -162,8 +193,10 @@ export class EmbedCoalescer {
       return;
     }
     batch.running = running;
+    this.running.set(batch.key, (this.running.get(batch.key) ?? 0) + 1);
     running.result.then(
       (r) => {
+        this.callEnded(batch.key);
         const latencyMs = performance.now() - started;
         const tokens = apportion(
           r.promptTokens,
@@ -190,6 +223,7 @@ export class EmbedCoalescer {
         });
       },
       (e: BalancerError) => {
+        this.callEnded(batch.key);
         for (const m of live) if (!m.left) m.sink.onError(e, false);
       },
     );

@@ -1,8 +1,4 @@
-import type { BalancerConfig } from '../config/types';
-import type { AutobatchMetrics } from '../metrics-autobatch';
-import type { Pipeline } from '../pipeline';
-import type { PoolView } from '../scheduler/pool-view';
-import { EmbedCoalescer } from './coalescer';
+import { type CoalescerDeps, EmbedCoalescer } from './coalescer';
 import { EmbedJobs } from './embed-jobs';
 
 export { COALESCED_HEADER, EmbedCoalescer, type EmbedTicket } from './coalescer';
@@ -15,7 +11,7 @@ export class Autobatch {
   readonly coalescer: EmbedCoalescer;
   readonly jobs: EmbedJobs;
 
-  constructor(deps: { config: () => BalancerConfig; pipeline: () => Pipeline; view: () => PoolView; metrics?: AutobatchMetrics }) {
+  constructor(deps: CoalescerDeps) {
     this.coalescer = new EmbedCoalescer(deps);
     this.jobs = new EmbedJobs(deps);
   }

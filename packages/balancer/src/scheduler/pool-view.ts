@@ -85,6 +85,16 @@ export interface ClassCounts {
   readonly preempted: number;
 }
 
+/**
+ * Whether a node that could take a request for `model` now (routable, has the model, a slot free for
+ * it) exists: what the embedding coalescer asks at each window's end, without building a view.
+ */
+export function hasFreeSlotFor(s: Pick<PoolState, 'nodes' | 'now'>, model: string): boolean {
+  const now = s.now();
+  for (const n of s.nodes.values()) if (!n.removed && n.freeSlots(model) > 0 && n.isRoutable(now) && n.hasModel(model)) return true;
+  return false;
+}
+
 /** Just the nodes of a view: what the node registry and `/health` read, without the queue and slots. */
 export function viewNodes(s: Pick<PoolState, 'nodes' | 'now'>): NodeSnapshot[] {
   const now = s.now();
