@@ -152,7 +152,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     validationThreads: int(0, 256),
     metricsPlacement: { enum: ['inline', 'worker'] },
   }),
-  queue: obj({ maxDepth: int(0), maxWaitMs: int(0), batchPreemptions: int(0) }),
+  queue: obj({ maxDepth: int(0), maxWaitMs: int(0), batchPreemptions: int(0), fairBurst: num(0) }),
   timeouts: obj({
     requestTimeoutMs: int(1),
     connectTimeoutMs: int(1),

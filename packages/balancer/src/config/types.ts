@@ -110,10 +110,11 @@ export interface BalancerConfig {
     metricsPlacement: 'inline' | 'worker';
   };
   /**
-   * The wait queue: its depth and wait bounds, and how many times one batch line may be cut to free
-   * its slot for an interactive request that found none (0: never; see `scheduler/preemption.ts`).
+   * The wait queue: its depth and wait bounds, how many times one batch line may be cut to free its
+   * slot for an interactive request that found none (0: never; see `scheduler/preemption.ts`), and
+   * how many requests a client key that fell behind its fair share may go ahead (see `WaitQueue`).
    */
-  queue: { maxDepth: number; maxWaitMs: number; batchPreemptions: number };
+  queue: { maxDepth: number; maxWaitMs: number; batchPreemptions: number; fairBurst: number };
   timeouts: {
     requestTimeoutMs: number;
     connectTimeoutMs: number;

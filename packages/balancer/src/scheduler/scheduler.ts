@@ -51,7 +51,10 @@ export class Scheduler implements PoolState, SchedulerPort {
   readonly nodes = new Map<string, PoolNode>();
   /** API keys' fair-queue weights, priority caps and served counts (`auth.apiKeys`). */
   readonly keys: ClientKeys;
-  readonly queue = new WaitQueue<Queued>((key) => this.keys.weight(key));
+  readonly queue = new WaitQueue<Queued>(
+    (key) => this.keys.weight(key),
+    () => this.config.queue.fairBurst,
+  );
   readonly slots = new SlotTable();
   config: BalancerConfig;
   strategy: Strategy;

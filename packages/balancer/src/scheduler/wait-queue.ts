@@ -80,8 +80,11 @@ const KEEP_EMPTY = 32;
  *    earlier than the level's virtual time (the tag of the last request served from the head of its
  *    key's line): a key that floods the queue lines its requests up far ahead in virtual time, and
  *    a light key's request goes in at the virtual time now, right after the next of the flood's.
- *    Over any stretch in which keys keep requests waiting, each is served in proportion to its weight;
- *    a key whose line empties starts again from the virtual time (no credit for being idle);
+ *    Over any stretch in which keys keep requests waiting, each is served in proportion to its weight.
+ *    A key that has fallen behind the virtual time (it was idle, or sends less than its share) may
+ *    start up to `burst` requests before it (`queue.fairBurst`): a light key's short burst goes ahead
+ *    of the flood as a whole, not one request for each of the flood's. That is its only credit: no
+ *    key is ever more than `burst` requests ahead of its share, however long it was idle;
  * 4. within a key: arrival, except that a retried request goes to the head of its key's line.
  *
  * Costs: push, remove and lookup by id are O(1) (a line per key and level, doubly linked; a map by
@@ -103,8 +106,14 @@ export class WaitQueue<T extends Waiting = Waiting> {
   /** Set when too many empty lines are kept; the next push drops them (never during a walk). */
   private pruneDue = false;
 
-  /** `weightOf` gives a client key's share (default 1 each), read at each push (a reload's weights apply at once). */
-  constructor(private readonly weightOf: (key: string | undefined) => number = () => 1) {}
+  /**
+   * `weightOf` gives a client key's share (default 1 each), `burst` how many requests a key that
+   * fell behind may be tagged before the virtual time; both read at each push (a reload applies at once).
+   */
+  constructor(
+    private readonly weightOf: (key: string | undefined) => number = () => 1,
+    private readonly burst: () => number = () => 0,
+  ) {}
 
   get size(): number {
     return this.byId.size;
@@ -132,9 +141,11 @@ export class WaitQueue<T extends Waiting = Waiting> {
       flow.head.qPrev = item;
       flow.head = item;
     } else {
-      const start = w.retry ? level.vtime : Math.max(level.vtime, flow.finish);
+      const cost = 1 / this.weight(w.clientKey);
+      // A key that fell behind the virtual time (idle, or light) starts up to `burst` requests before it.
+      const start = w.retry ? level.vtime : Math.max(level.vtime - this.burst() * cost, flow.finish);
       item.qTag = start;
-      if (!w.retry) flow.finish = start + 1 / this.weight(w.clientKey);
+      if (!w.retry) flow.finish = start + cost;
       if (flow.tail) {
         flow.tail.qNext = item;
         item.qPrev = flow.tail;
@@ -287,7 +298,7 @@ export class WaitQueue<T extends Waiting = Waiting> {
     const key = clientKey ?? ANONYMOUS;
     let flow = level.flows.get(key);
     if (flow !== undefined) return flow;
-    flow = { key, level, head: undefined, tail: undefined, size: 0, finish: 0 };
+    flow = { key, level, head: undefined, tail: undefined, size: 0, finish: -Infinity };
     level.flows.set(key, flow);
     this.emptyFlows++;
     return flow;

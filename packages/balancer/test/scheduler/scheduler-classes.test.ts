@@ -111,9 +111,32 @@ describe('request classes', () => {
 });
 
 describe('fair queuing between client keys', () => {
-  test('a key that floods the queue does not hold back another: they take turns', async () => {
-    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })] });
-    h.config.queue.maxDepth = 1_000;
+  test('a key that floods the queue does not hold back another: a short burst goes ahead, then they take turns', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => void (c.queue.fairBurst = 2) });
+    h.submit({}, { clientKey: 'flood' });
+    for (let i = 0; i < 20; i++) h.submit({}, { clientKey: 'flood' });
+    // The flood has been served a while (its own burst allowance, as a key that was idle, used up).
+    for (let i = 0; i < 3; i++) {
+      h.dispatcher.one().ok();
+      await settle();
+    }
+    const light = [1, 2, 3, 4, 5].map(() => h.submit({}, { clientKey: 'light' }));
+    const order: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      h.dispatcher.one().ok();
+      await settle();
+      order.push(h.dispatcher.one().job.requestId);
+    }
+    const lightIds = light.map((l) => l.ctx.id);
+    // The light key, behind its share, starts fairBurst (2) requests before the virtual time: those
+    // two and the one at it go first; then light and flood alternate, and the flood goes on alone.
+    expect(order.map((id) => (lightIds.includes(id) ? 'L' : 'F')).join('')).toBe('LLLFLFLFFF');
+    await finishAll(h);
+    h.expectIdle();
+  });
+
+  test('without a burst allowance (queue.fairBurst 0) the keys take turns from the first request', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 })], config: (c) => void (c.queue.fairBurst = 0) });
     h.submit({}, { clientKey: 'flood' });
     for (let i = 0; i < 20; i++) h.submit({}, { clientKey: 'flood' });
     const light = [1, 2, 3].map(() => h.submit({}, { clientKey: 'light' }));
@@ -124,7 +147,6 @@ describe('fair queuing between client keys', () => {
       order.push(h.dispatcher.one().job.requestId);
     }
     const lightIds = light.map((l) => l.ctx.id);
-    // The flood has had its turn (the request on the slot): then light and flood alternate, and the flood goes on alone.
     expect(order.map((id) => (lightIds.includes(id) ? 'L' : 'F')).join('')).toBe('LFLFLFFF');
     await finishAll(h);
     h.expectIdle();
@@ -134,6 +156,8 @@ describe('fair queuing between client keys', () => {
     const h = new Harness({
       nodes: [nodeSpec('a', { slots: 1 })],
       config: (c) => {
+        // Shares alone: no key starts ahead of the virtual time.
+        c.queue.fairBurst = 0;
         c.auth.apiKeys = [
           { key: 'sk-heavy', name: 'heavy', weight: 2 },
           { key: 'sk-plain' }, // no name: counted as key-2

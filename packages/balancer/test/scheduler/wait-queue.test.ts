@@ -46,6 +46,19 @@ describe('WaitQueue ordering', () => {
     expect(ids(q).indexOf(5000)).toBeLessThanOrEqual(1);
   });
 
+  test('a key behind its share starts at most `burst` requests ahead of the virtual time, however long it was idle', () => {
+    const q = new WaitQueue(
+      () => 1,
+      () => 2,
+    );
+    // A flood served for a long while: the virtual time has moved far past the idle key's last tag.
+    for (let i = 1; i <= 60; i++) q.push(w(i, { clientKey: 'flood' }));
+    for (let i = 1; i <= 50; i++) q.remove(i, true);
+    for (let i = 101; i <= 105; i++) q.push(w(i, { clientKey: 'idle' }));
+    // Its first three (two before the virtual time, one at it) go ahead of the flood; then turns.
+    expect(ids(q).slice(0, 9)).toEqual([101, 102, 103, 51, 104, 52, 105, 53, 54]);
+  });
+
   test('served in proportion to the weights while every key keeps requests waiting', () => {
     const weights: Record<string, number> = { a: 1, b: 2, c: 1 };
     const q = new WaitQueue((key) => weights[key ?? ''] ?? 1);
