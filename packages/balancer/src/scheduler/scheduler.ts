@@ -20,6 +20,7 @@ import type { PoolState, Queued, SchedulerPort } from './pool-state';
 import type { ConfigReloaded, LeaseRequested, RequestValidated, SchedulerEvent } from './scheduler-events';
 import type { SchedulerDeps } from './scheduler-deps';
 import { Preemption } from './preemption';
+import { endRequest } from './request-end';
 import { SlotBinder } from './slot-binder';
 import { SlotTable, freeSlotsIn } from './slot-table';
 import { Suspicion } from './suspicion';
@@ -323,35 +324,11 @@ export class Scheduler implements PoolState, SchedulerPort {
 
   // ---------------------------------------------------------------- the end of a request
 
-  /** Ends a request exactly once: tells the sink, frees its body, forgets it. */
+  /** Ends a request exactly once: tells the sink, frees its body, forgets it (see `endRequest`). */
   finish(ctx: RequestContext, outcome: Outcome, error?: BalancerError, dispatch?: DispatchOutcome): void {
     if (ctx.state === 'done') return;
-    ctx.state = 'done';
-    clearTimeout(ctx.backoffTimer);
-    ctx.detachAbort?.();
-    this.deps.table.delete(ctx.id);
-    this.deps.arena.free(ctx.bodyOffset);
     this.live = Math.max(0, this.live - 1);
-    const ok = dispatch?.kind === 'ok' ? dispatch : undefined;
-    try {
-      if (error) ctx.sink.onError(error, ctx.started);
-      else ctx.sink.onEnd({ final: ok?.final, ttftMs: ok?.ttftMs ?? 0, latencyMs: ok?.latencyMs ?? 0 });
-    } catch (e) {
-      // A sink that throws must not take the scheduler down with it.
-      process.emitWarning(`response sink threw: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    this.deps.observer?.requestEnded?.({
-      requestId: ctx.id,
-      model: ctx.model,
-      nodeId: ctx.nodeId ?? '',
-      outcome,
-      errorCode: error?.code,
-      latencyMs: this.now() - ctx.arrivedAt,
-      ttftMs: ctx.firstByteAt ? ctx.firstByteAt - ctx.arrivedAt : 0,
-      queueMs: ctx.queueMs,
-      retries: ctx.retries,
-      evalTokens: ok?.final?.evalTokens ?? 0,
-    });
+    endRequest(this.deps, ctx, outcome, this.now(), error, dispatch);
   }
 
   // ---------------------------------------------------------------- pool membership and lifecycle
