@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { DirLock } from './dir-lock';
 import { BatchJobs } from './jobs';
 import type { BatchPipeline } from './runner';
 import { BatchStore } from './store';
@@ -31,16 +32,25 @@ export class BatchService {
     readonly store: BatchStore,
     readonly jobs: BatchJobs,
     private readonly o: BatchServiceOptions,
+    private readonly lock: DirLock,
   ) {
     // Hourly, or more often for a shorter retention, but not more than once a minute.
     this.timer = setInterval(() => void this.sweep(), Math.max(60_000, Math.min(SWEEP_EVERY_MS, o.retentionMs())));
     this.timer.unref();
   }
 
+  /** Opens the store (taking its directory's lock: `BatchDirLockedError` when another gateway holds it) and resumes its jobs. */
   static async open(o: BatchServiceOptions): Promise<BatchService> {
-    const store = await BatchStore.open(o.dir);
+    const lock = await DirLock.acquire(o.dir);
+    let store: BatchStore;
+    try {
+      store = await BatchStore.open(o.dir);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
     const jobs = new BatchJobs({ store, pipeline: o.pipeline, concurrency: o.concurrency, clientKeyOf: o.clientKeyOf, logger: o.logger });
-    const s = new BatchService(store, jobs, o);
+    const s = new BatchService(store, jobs, o, lock);
     await s.sweep();
     jobs.resumeAll();
     return s;
@@ -64,6 +74,7 @@ export class BatchService {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.jobs.close();
+    await this.lock.release();
   }
 }
 
