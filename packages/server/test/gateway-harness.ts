@@ -19,7 +19,7 @@ export async function startGateway(nodes: SimNodeConfig[], tweak: (c: BalancerCo
     url: `http://127.0.0.1:${addr.port}`,
     async close() {
       await gateway.close(5_000);
-      await h.sim.close();
+      await h.close(); // the factory is stopped already; the emulator and the data directory go
     },
   };
 }

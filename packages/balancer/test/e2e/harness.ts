@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSimPool, type SimPool, type SimNodeConfig } from '@ollama-ring/ollama-sim';
 import { PipelineFactory, defaultConfig, type BalancerConfig, type FactoryOptions } from '@ollama-ring/balancer';
 
@@ -35,6 +38,9 @@ export async function startHarness(
     priority: 0,
   }));
   config.retry = { maxRetries: 3, initialBackoffMs: 5, maxBackoffMs: 50, backoffMultiplier: 2 };
+  // A batch data directory of its own: a gateway over this harness takes its lock, and tests run side by side.
+  const dataDir = mkdtempSync(join(tmpdir(), 'ollama-ring-harness-'));
+  config.batch.dataDir = dataDir;
   tweak(config);
   const factory = await PipelineFactory.fromConfig(config, opts.factory).start();
   return {
@@ -44,6 +50,7 @@ export async function startHarness(
     async close() {
       await factory.stop(5_000);
       await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
