@@ -119,9 +119,9 @@ function truthy(v: unknown): boolean {
 /** Splits `A == B` / `A != B` outside templates; undefined for a plain condition. */
 export function comparisonOf(expr: string): { left: string; op: '==' | '!='; right: string } | undefined {
   const masked = expr.replace(PATTERN, (m) => ' '.repeat(m.length));
-  const m = /\s(==|!=)\s/.exec(masked);
+  const m = /(^|\s)(==|!=)(\s|$)/.exec(masked);
   if (!m) return undefined;
-  return { left: expr.slice(0, m.index).trim(), op: m[1] as '==' | '!=', right: expr.slice(m.index + m[0].length).trim() };
+  return { left: expr.slice(0, m.index).trim(), op: m[2] as '==' | '!=', right: expr.slice(m.index + m[0].length).trim() };
 }
 
 /** Evaluates a `when`. */
