@@ -64,6 +64,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
   private inFlight = 0;
   private readonly concurrency: number;
   private finished: (() => void) | undefined;
+  private stopped = false;
 
   constructor(
     private readonly wf: Workflow,
@@ -95,6 +96,15 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
     if (!this.ac.signal.aborted) this.ac.abort(new RequestAbortedError(reason));
   }
 
+  /**
+   * Stops without cancelling (a gateway closing): no task or request starts from now on, the
+   * running requests finish, and the run resolves still `running`, to be resumed from its results.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.advance();
+  }
+
   get cancelled(): boolean {
     return this.ac.signal.aborted;
   }
@@ -111,6 +121,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
     await done;
     signal?.removeEventListener('abort', onAbort);
     const states = Object.values(this.results.tasks).map((t) => t.status);
+    if (this.stopped && states.some((s) => s === 'pending' || s === 'running')) return this.results;
     this.results.status = states.includes('cancelled') ? 'cancelled' : states.includes('failed') ? 'failed' : 'succeeded';
     this.results.endedAt = new Date().toISOString();
     this.results.durationMs = Date.now() - t0;
@@ -126,7 +137,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
       moved = false;
       for (const t of this.wf.tasks) {
         const r = this.results.tasks[t.id];
-        if (r.status !== 'pending') continue;
+        if (r.status !== 'pending' || this.stopped) continue;
         if (this.ac.signal.aborted) {
           this.end(t, { status: 'cancelled', reason: 'the run was cancelled before it started', attempts: 0 });
           moved = true;
@@ -141,7 +152,8 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
       }
     }
     this.pump();
-    if (this.inFlight === 0 && this.queue.length === 0 && Object.values(this.results.tasks).every((r) => r.status !== 'pending' && r.status !== 'running')) this.finished?.();
+    if (this.stopped && this.inFlight === 0) this.finished?.();
+    else if (this.inFlight === 0 && this.queue.length === 0 && Object.values(this.results.tasks).every((r) => r.status !== 'pending' && r.status !== 'running')) this.finished?.();
   }
 
   private scope(item?: unknown, index?: number): TemplateScope {
@@ -194,7 +206,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
   }
 
   private pump(): void {
-    while (this.inFlight < this.concurrency && this.queue.length > 0) this.queue.shift()!.start();
+    while (!this.stopped && this.inFlight < this.concurrency && this.queue.length > 0) this.queue.shift()!.start();
   }
 
   /** One request of a task, with its retries and each attempt's timeout. */
@@ -205,7 +217,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
     let last: CallAnswer | undefined;
     let attempts = 0;
     for (;;) {
-      if (this.ac.signal.aborted) break;
+      if (this.ac.signal.aborted || (this.stopped && attempts > 0)) break;
       attempts++;
       r.attempts++;
       const body = render(t.params, this.scope(item, index)) as Record<string, unknown>;
