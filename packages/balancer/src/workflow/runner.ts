@@ -181,6 +181,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
     r.startedAt = new Date().toISOString();
     this.opts.metrics?.taskStarted();
     this.emit('task-start', { id: t.id, result: r });
+    this.emit('change', this.results);
     const calls: CallResult[] = [];
     const n = items?.length ?? 1;
     if (n === 0) return this.finishTask(t, [], items);
