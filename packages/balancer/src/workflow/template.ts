@@ -1,8 +1,10 @@
 /**
  * The workflow's templates: `${var}` (a variable) and `{{ … }}` (a task's answer: `tasks.<id>.output`,
- * `tasks.<id>.json.<path>`; in a `for_each` task, `item`, `item.<path>` and `index`). A string that
- * is exactly one template takes the value as it is (a list stays a list); elsewhere the value is
- * written into the text (a string as is, anything else as JSON). No code runs: a template only reads.
+ * `tasks.<id>.json.<path>`; in a `for_each` task, `item`, `item.<path>` and `index`). A task's
+ * `output` is always text (a `for_each` task's answers joined by blank lines). A string that is
+ * exactly one template takes the value as it is (a list from `json`, a variable or an item stays a
+ * list); elsewhere the value is written into the text (a string as is, anything else as JSON). No
+ * code runs: a template only reads.
  */
 
 /** One template found in a string. */
@@ -76,7 +78,8 @@ function valueOf(ref: TemplateRef, scope: TemplateScope): unknown {
       return atPath(scope.item, ref.path);
     case 'task': {
       const t = scope.task(ref.id);
-      return ref.field === 'output' ? t?.output : atPath(t?.json, ref.path);
+      // `output` is text always (a for_each task's answers joined); `json` keeps its type.
+      return ref.field === 'output' ? (t?.output === undefined ? undefined : asText(t.output)) : atPath(t?.json, ref.path);
     }
     default:
       return undefined;
