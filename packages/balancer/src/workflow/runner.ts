@@ -3,7 +3,7 @@
  * every task it needs has ended (no waves); requests in flight are bounded by `concurrency`, and
  * when more are ready than that, the one with the heaviest chain of work after it goes first.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { BalancerError, RequestAbortedError } from '../errors';
 import type { WorkflowMetrics } from '../metrics-workflow';
@@ -71,6 +71,8 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
     private readonly opts: WorkflowRunnerOptions,
   ) {
     super();
+    // Every request in flight listens on the run's signal (its cancel): as many as `concurrency`.
+    setMaxListeners(0, this.ac.signal);
     this.rank = ranks(wf.tasks);
     this.byId = new Map(wf.tasks.map((t) => [t.id, t]));
     this.concurrency = Math.max(1, opts.concurrency ?? wf.concurrency ?? 4);
