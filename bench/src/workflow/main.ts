@@ -88,7 +88,9 @@ async function main(): Promise<void> {
   for (let r = 1; r <= rounds; r++) {
     const x = await quietly(`round ${r}`, quiet, () => round(tasks, timeScale, r % 2 === 1));
     done.push(x);
-    console.log(`round ${r}: ours ${s(x.ours.makespanMs / timeScale)}, waves ${s(x.waves.makespanMs / timeScale)}${x.ours.failed + x.waves.failed > 0 ? ` (failed: ${x.ours.failed} / ${x.waves.failed})` : ''}`);
+    console.log(
+      `round ${r}: ours ${s(x.ours.makespanMs / timeScale)}, waves ${s(x.waves.makespanMs / timeScale)}${x.ours.failed + x.waves.failed > 0 ? ` (failed: ${x.ours.failed} / ${x.waves.failed})` : ''}`,
+    );
   }
   const med = (pick: (r: Round) => number) => median(done.map(pick));
   const ours = med((r) => r.ours.makespanMs) / timeScale;

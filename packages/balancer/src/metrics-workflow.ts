@@ -24,8 +24,18 @@ export class WorkflowMetrics {
 
   constructor(registry: Registry, prefix: string) {
     const registers = [registry];
-    this.runs = new Counter({ name: `${prefix}workflow_runs_total`, help: 'Workflow runs that ended, by outcome (succeeded, failed, cancelled).', labelNames: ['outcome'], registers });
-    this.tasks = new Counter({ name: `${prefix}workflow_tasks_total`, help: 'Workflow tasks that ended, by state (succeeded, failed, skipped, cancelled).', labelNames: ['state'], registers });
+    this.runs = new Counter({
+      name: `${prefix}workflow_runs_total`,
+      help: 'Workflow runs that ended, by outcome (succeeded, failed, cancelled).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.tasks = new Counter({
+      name: `${prefix}workflow_tasks_total`,
+      help: 'Workflow tasks that ended, by state (succeeded, failed, skipped, cancelled).',
+      labelNames: ['state'],
+      registers,
+    });
     this.running = new Gauge({ name: `${prefix}workflow_tasks_running`, help: 'Workflow tasks running now (their requests out).', registers });
     this.duration = new Histogram({
       name: `${prefix}workflow_task_duration_seconds`,

@@ -18,7 +18,11 @@ export const VAR_ENV_PREFIX = 'OLLAMA_RING_VAR_';
  * The variables a run uses: the file's defaults, then `OLLAMA_RING_VAR_<name>` from the
  * environment, then `overrides` (`--var k=v`). A value that reads as a JSON list or object is one.
  */
-export function resolveVars(wf: Workflow, overrides: Readonly<Record<string, string | unknown>> = {}, env: Readonly<Record<string, string | undefined>> = {}): Record<string, unknown> {
+export function resolveVars(
+  wf: Workflow,
+  overrides: Readonly<Record<string, string | unknown>> = {},
+  env: Readonly<Record<string, string | undefined>> = {},
+): Record<string, unknown> {
   const vars: Record<string, unknown> = { ...wf.vars };
   for (const [k, v] of Object.entries(env)) if (k.startsWith(VAR_ENV_PREFIX) && v !== undefined) vars[k.slice(VAR_ENV_PREFIX.length)] = typed(v);
   for (const [k, v] of Object.entries(overrides)) vars[k] = typeof v === 'string' ? typed(v) : v;

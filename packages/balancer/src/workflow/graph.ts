@@ -38,7 +38,11 @@ export function topoOrder(tasks: readonly WorkflowTask[]): WorkflowTask[] {
   const out: WorkflowTask[] = [];
   while (out.length < tasks.length) {
     const before = out.length;
-    for (const t of tasks) if (!done.has(t.id) && t.needs.every((n) => done.has(n))) out.push(t), done.add(t.id);
+    for (const t of tasks) {
+      if (done.has(t.id) || !t.needs.every((n) => done.has(n))) continue;
+      out.push(t);
+      done.add(t.id);
+    }
     if (out.length === before) break; // a cycle: checkWorkflow reports it
   }
   return out;

@@ -31,7 +31,11 @@ export class Issues {
   }
 
   throwIfAny(what: string): void {
-    if (this.list.length > 0) throw new WorkflowError(what, [...this.list].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+    if (this.list.length > 0)
+      throw new WorkflowError(
+        what,
+        [...this.list].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+      );
   }
 }
 
@@ -85,7 +89,8 @@ export function workflowOf(doc: unknown, file?: string, lineOf: (segs: readonly 
     const timeoutMs = t.timeout === undefined ? undefined : durationMs(t.timeout);
     if (timeoutMs === null) issues.add([...at, 'timeout'], `must be seconds (a number) or a duration such as 500ms, 30s, 2m (got ${JSON.stringify(t.timeout)})`);
     if (t.when !== undefined && typeof t.when !== 'string' && typeof t.when !== 'boolean') issues.add([...at, 'when'], 'must be a condition (a string) or true/false');
-    if (t.for_each !== undefined && !Array.isArray(t.for_each) && typeof t.for_each !== 'string') issues.add([...at, 'for_each'], 'must be a list, or a template giving one (${var}, {{ tasks.<id>.json.<path> }})');
+    if (t.for_each !== undefined && !Array.isArray(t.for_each) && typeof t.for_each !== 'string')
+      issues.add([...at, 'for_each'], 'must be a list, or a template giving one (${var}, {{ tasks.<id>.json.<path> }})');
     const params = t.params as Record<string, unknown>;
     if (typeof params.model !== 'string' || params.model === '') issues.add([...at, 'params', 'model'], 'is required (a model name)');
     tasks.push({

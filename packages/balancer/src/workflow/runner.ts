@@ -263,7 +263,10 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
     const r = this.results.tasks[t.id];
     const status = calls.some((c) => c.status === 'cancelled') ? 'cancelled' : calls.some((c) => c.status === 'failed') ? 'failed' : 'succeeded';
     const tokens = { prompt: 0, completion: 0 };
-    for (const c of calls) (tokens.prompt += c.tokens.prompt), (tokens.completion += c.tokens.completion);
+    for (const c of calls) {
+      tokens.prompt += c.tokens.prompt;
+      tokens.completion += c.tokens.completion;
+    }
     const firstBad = calls.find((c) => c.status !== 'succeeded');
     const result: TaskResult = { ...r, status, tokens, attempts: r.attempts, node: calls[calls.length - 1]?.node ?? r.node };
     if (items) {

@@ -15,7 +15,10 @@ afterEach(() => {
   for (const n of ['a', 'b']) h.sim.node(n).clearFaults();
 });
 
-async function run(yaml: string, o: { vars?: Record<string, string>; previous?: RunResults; during?: (r: WorkflowRunner) => void } = {}): Promise<{ results: RunResults; events: string[] }> {
+async function run(
+  yaml: string,
+  o: { vars?: Record<string, string>; previous?: RunResults; during?: (r: WorkflowRunner) => void } = {},
+): Promise<{ results: RunResults; events: string[] }> {
   const wf = parseWorkflow(yaml, 'flow.yaml');
   const vars = o.previous?.vars ?? resolveVars(wf, o.vars);
   checkWorkflow(wf, vars, poolCatalog(h.factory.getNodeRegistry().getAllNodes()));
@@ -122,9 +125,9 @@ tasks:
   const json = c.json as { label: string; urgent: boolean };
   expect(typeof json.label).toBe('string');
   // The embedding of the label as rendered equals the emulator's embedding of that text.
-  const direct = (await (
-    await fetch(`${h.sim.nodes[0].url}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'nomic-embed-text', input: json.label }) })
-  ).json()) as { embeddings: number[][] };
+  const direct = (await (await fetch(`${h.sim.nodes[0].url}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'nomic-embed-text', input: json.label }) })).json()) as {
+    embeddings: number[][];
+  };
   expect(results.tasks.embed_label.output).toEqual(direct.embeddings);
   expect(results.tasks.escalate.status).toBe(json.urgent ? 'succeeded' : 'skipped');
   expect(results.tasks.file_it.status).toBe(json.urgent ? 'skipped' : 'succeeded');

@@ -1,4 +1,6 @@
 // Every check a workflow goes through before it runs: each error names the key and its line.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { checkWorkflow, parseWorkflow, poolCatalog, resolveVars, WorkflowError, graphMermaid, graphText } from '../../src';
 
 const POOL = poolCatalog([
@@ -27,25 +29,71 @@ test.each([
   ['a document that is not a mapping', '- just a list\n', /^1: : a workflow is a mapping with a `tasks` list/],
   ['no tasks', 'name: t\n', /tasks: is required/],
   ['an unknown key (a typo)', ok('  - id: b\n    method: llm/chat\n    depend_on: a\n    params: { model: llama3.2 }\n'), /^8: tasks\[1\]\.depend_on: unknown key/],
-  ['an unknown method', ok('  - id: b\n    method: llm/complete\n    params: { model: llama3.2 }\n'), /^7: tasks\[1\]\.method: must be one of: llm\/chat, llm\/generate, llm\/embed/],
+  [
+    'an unknown method',
+    ok('  - id: b\n    method: llm/complete\n    params: { model: llama3.2 }\n'),
+    /^7: tasks\[1\]\.method: must be one of: llm\/chat, llm\/generate, llm\/embed/,
+  ],
   ['a task without a model', ok('  - id: b\n    method: llm/chat\n    params: { messages: [] }\n'), /^8: tasks\[1\]\.params\.model: is required/],
   ['a task without id or name', ok('  - method: llm/chat\n    params: { model: llama3.2 }\n'), /^6: tasks\[1\]: a task needs an `id`/],
   ['two tasks with one id', ok('  - id: a\n    method: llm/chat\n    params: { model: llama3.2 }\n'), /^6: tasks\[1\]\.id: task id 'a' is also tasks\[0\]'s/],
-  ['an unknown dependency', ok('  - id: b\n    method: llm/chat\n    depends_on: [a, nope]\n    params: { model: llama3.2 }\n'), /^8: tasks\[1\]\.depends_on\[1\]: unknown task 'nope'/],
-  ['a template reading an unknown task', ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ tasks.zz.output }}" }\n'), /^8: tasks\[1\]\.params\.prompt: .*unknown task 'zz'/],
-  ['JSON read from a task that asks for none', ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ tasks.a.json.x }}" }\n'), /does not ask for JSON output/],
-  ['a variable with no value', ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "${who}" }\n'), /^8: tasks\[1\]\.params\.prompt: variable 'who' has no value/],
+  [
+    'an unknown dependency',
+    ok('  - id: b\n    method: llm/chat\n    depends_on: [a, nope]\n    params: { model: llama3.2 }\n'),
+    /^8: tasks\[1\]\.depends_on\[1\]: unknown task 'nope'/,
+  ],
+  [
+    'a template reading an unknown task',
+    ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ tasks.zz.output }}" }\n'),
+    /^8: tasks\[1\]\.params\.prompt: .*unknown task 'zz'/,
+  ],
+  [
+    'JSON read from a task that asks for none',
+    ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ tasks.a.json.x }}" }\n'),
+    /does not ask for JSON output/,
+  ],
+  [
+    'a variable with no value',
+    ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "${who}" }\n'),
+    /^8: tasks\[1\]\.params\.prompt: variable 'who' has no value/,
+  ],
   ['item outside for_each', ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ item }}" }\n'), /only for a task with for_each/],
   ['a template it does not know', ok('  - id: b\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ steps.a }}" }\n'), /is not a template this knows/],
-  ['for_each over a variable that is no list', 'vars: { n: 3 }\n' + ok('  - id: b\n    method: llm/generate\n    for_each: ${n}\n    params: { model: llama3.2, prompt: "{{ item }}" }\n'), /^9: tasks\[1\]\.for_each: variable 'n' is not a list/],
-  ['for_each over a task\'s text', ok('  - id: b\n    method: llm/generate\n    for_each: "{{ tasks.a.output }}"\n    params: { model: llama3.2, prompt: "{{ item }}" }\n'), /for_each takes a list from its JSON/],
+  [
+    'for_each over a variable that is no list',
+    'vars: { n: 3 }\n' + ok('  - id: b\n    method: llm/generate\n    for_each: ${n}\n    params: { model: llama3.2, prompt: "{{ item }}" }\n'),
+    /^9: tasks\[1\]\.for_each: variable 'n' is not a list/,
+  ],
+  [
+    "for_each over a task's text",
+    ok('  - id: b\n    method: llm/generate\n    for_each: "{{ tasks.a.output }}"\n    params: { model: llama3.2, prompt: "{{ item }}" }\n'),
+    /for_each takes a list from its JSON/,
+  ],
   ['a bad timeout', ok('  - id: b\n    method: llm/generate\n    timeout: soon\n    params: { model: llama3.2, prompt: x }\n'), /^8: tasks\[1\]\.timeout: must be seconds/],
   ['a bad `when`', ok('  - id: b\n    method: llm/generate\n    when: [1]\n    params: { model: llama3.2, prompt: x }\n'), /^8: tasks\[1\]\.when: must be a condition/],
-  ['a comparison without a side', ok('  - id: b\n    method: llm/generate\n    when: "{{ tasks.a.output }} =="\n    params: { model: llama3.2, prompt: x }\n'), /needs a value on each side/],
-  ['a cycle', ok('  - id: b\n    method: llm/generate\n    depends_on: c\n    params: { model: llama3.2, prompt: x }\n  - id: c\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ tasks.b.output }}" }\n'), /in a cycle: (b -> c -> b|c -> b -> c)/],
+  [
+    'a comparison without a side',
+    ok('  - id: b\n    method: llm/generate\n    when: "{{ tasks.a.output }} =="\n    params: { model: llama3.2, prompt: x }\n'),
+    /needs a value on each side/,
+  ],
+  [
+    'a cycle',
+    ok(
+      '  - id: b\n    method: llm/generate\n    depends_on: c\n    params: { model: llama3.2, prompt: x }\n  - id: c\n    method: llm/generate\n    params: { model: llama3.2, prompt: "{{ tasks.b.output }}" }\n',
+    ),
+    /in a cycle: (b -> c -> b|c -> b -> c)/,
+  ],
   ['a task depending on itself', ok('  - id: b\n    method: llm/generate\n    depends_on: b\n    params: { model: llama3.2, prompt: x }\n'), /depends on itself/],
-  ['a model no node has', ok('  - id: b\n    method: llm/generate\n    params: { model: mixtral, prompt: x }\n'), /^8: tasks\[1\]\.params\.model: model 'mixtral' is on no node of the pool \(nodes: a, b\)/],
-  ['a model from a variable that no node has', 'vars: { m: phi }\n' + ok('  - id: b\n    method: llm/generate\n    params: { model: "${m}", prompt: x }\n'), /model 'phi' is on no node/],
+  [
+    'a model no node has',
+    ok('  - id: b\n    method: llm/generate\n    params: { model: mixtral, prompt: x }\n'),
+    /^8: tasks\[1\]\.params\.model: model 'mixtral' is on no node of the pool \(nodes: a, b\)/,
+  ],
+  [
+    'a model from a variable that no node has',
+    'vars: { m: phi }\n' + ok('  - id: b\n    method: llm/generate\n    params: { model: "${m}", prompt: x }\n'),
+    /model 'phi' is on no node/,
+  ],
   ['both pool and providers', ok('pool: [{ url: "http://x:11434" }]\nproviders: { ollama: { instances: [] } }\n'), /both `pool` and `providers.ollama.instances`/],
   ['an unknown top-level key', ok('workers: 3\n'), /^6: workers: unknown key/],
   ['a bad class', ok('class: urgent\n'), /class: must be one of: interactive, batch/],
@@ -97,4 +145,18 @@ tasks:
   ]);
   expect(graphText(wf)).toContain('deep_analysis  [llm/chat llama3.2]  <- quick_analysis');
   expect(graphMermaid(wf)).toContain('quick_analysis --> deep_analysis');
+});
+
+test("docs/workflows.md's example loads and passes every check, with the dependencies its templates imply", () => {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', '..', 'docs', 'workflows.md'), 'utf8');
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1];
+  const wf = parseWorkflow(yaml, 'docs-example.yaml');
+  checkWorkflow(wf, resolveVars(wf), POOL);
+  expect(Object.fromEntries(wf.tasks.map((t) => [t.id, t.needs.sort()]))).toEqual({
+    classify: [],
+    summary: [],
+    translate: ['summary'],
+    page_on_call: ['classify', 'summary'],
+    report: ['classify', 'summary', 'translate'],
+  });
 });

@@ -32,7 +32,12 @@ export class WorkflowClient {
   /** The gateway's models (merged over its nodes), for the model check. */
   async catalog(): Promise<ModelCatalog> {
     const tags = await this.call<{ models?: { name?: string; model?: string }[] }>('GET', '/api/tags');
-    const names = new Set((tags.models ?? []).flatMap((m) => [m.name, m.model]).filter((n): n is string => typeof n === 'string').map(normalizeModel));
+    const names = new Set(
+      (tags.models ?? [])
+        .flatMap((m) => [m.name, m.model])
+        .filter((n): n is string => typeof n === 'string')
+        .map(normalizeModel),
+    );
     return { hasModel: (m) => names.has(normalizeModel(m)), describe: `the gateway at ${this.base}` };
   }
 

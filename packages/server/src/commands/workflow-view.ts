@@ -60,7 +60,9 @@ export class WorkflowView {
     this.drawnLines = 0;
     const c = counts(r);
     const to = where ? ` -> ${where}` : '';
-    this.io.err(`workflow ${this.wf.name}: ${r.status}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled in ${secs(r.durationMs ?? Date.now() - this.t0)}${to}\n`);
+    this.io.err(
+      `workflow ${this.wf.name}: ${r.status}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled in ${secs(r.durationMs ?? Date.now() - this.t0)}${to}\n`,
+    );
     for (const t of this.wf.tasks) {
       const res = r.tasks[t.id];
       if (res?.status === 'failed') this.io.err(`  failed ${t.id}: ${res.error?.message ?? 'failed'} (${res.attempts} attempts)\n`);
@@ -76,7 +78,9 @@ export class WorkflowView {
     if (!this.tty || !r) return;
     const cols = (this.io.columns ?? 120) - 1;
     const c = counts(r);
-    const lines = [`workflow ${this.wf.name}: ${c.succeeded} done, ${c.running} running, ${c.pending} waiting, ${c.failed} failed, ${c.skipped} skipped  ${secs(Date.now() - this.t0)}`];
+    const lines = [
+      `workflow ${this.wf.name}: ${c.succeeded} done, ${c.running} running, ${c.pending} waiting, ${c.failed} failed, ${c.skipped} skipped  ${secs(Date.now() - this.t0)}`,
+    ];
     const tasks = this.wf.tasks.map((t) => ({ id: t.id, res: r.tasks[t.id] })).filter((x) => x.res);
     const shown = tasks.length <= MAX_ROWS ? tasks : [...tasks].sort((a, b) => ORDER[a.res.status] - ORDER[b.res.status]).slice(0, MAX_ROWS);
     const width = Math.min(28, Math.max(...shown.map((x) => x.id.length), 4));

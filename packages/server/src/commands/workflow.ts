@@ -110,7 +110,8 @@ export const workflowCommand: Command = {
     if (v.version) return (io.out(`${packageVersion()}\n`), EXIT_OK);
     const file = positionals[0];
     if (file === undefined) throw new UsageError(`workflow ${sub} needs a FILE`);
-    if (v.url !== undefined && (v.config !== undefined || v.hosts !== undefined)) throw new UsageError('--config and --hosts are for runs here; with --url the gateway’s pool applies');
+    if (v.url !== undefined && (v.config !== undefined || v.hosts !== undefined))
+      throw new UsageError('--config and --hosts are for runs here; with --url the gateway’s pool applies');
     try {
       const wf = loadWorkflowFile(file);
       if (sub === 'graph') checkWorkflow(wf, resolveVars(wf, flagVars(v), io.env));
@@ -185,7 +186,11 @@ async function run(wf: Workflow, file: string, v: Values, io: CliIo): Promise<nu
   let results: RunResults;
   if (v.url !== undefined) {
     const client = new WorkflowClient(gatewayUrl(v.url), v['api-key'] ?? io.env.OLLAMA_RING_API_KEY);
-    const envVars = Object.fromEntries(Object.entries(io.env).filter(([k]) => k.startsWith(VAR_ENV_PREFIX)).map(([k, x]) => [k.slice(VAR_ENV_PREFIX.length), x]));
+    const envVars = Object.fromEntries(
+      Object.entries(io.env)
+        .filter(([k]) => k.startsWith(VAR_ENV_PREFIX))
+        .map(([k, x]) => [k.slice(VAR_ENV_PREFIX.length), x]),
+    );
     const body = { workflow: await readFile(file, 'utf8'), vars: { ...envVars, ...flagVars(v) }, concurrency, class: requestClass, resume: previous };
     results = await runRemote(client, body, view, output);
   } else {

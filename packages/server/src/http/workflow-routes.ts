@@ -122,6 +122,7 @@ function requestProblem(b: Record<string, unknown>): string | undefined {
   if (b.vars !== undefined && !isPlainObject(b.vars)) return '`vars` must be an object';
   if (b.concurrency !== undefined && !(Number.isInteger(b.concurrency) && (b.concurrency as number) >= 1)) return '`concurrency` must be an integer >= 1';
   if (b.class !== undefined && b.class !== 'interactive' && b.class !== 'batch') return '`class` must be interactive or batch';
-  if (b.resume !== undefined && !(isPlainObject(b.resume) && isPlainObject(b.resume.tasks) && isPlainObject(b.resume.vars))) return '`resume` must be the results of an earlier run';
+  if (b.resume !== undefined && !(isPlainObject(b.resume) && isPlainObject(b.resume.tasks) && isPlainObject(b.resume.vars)))
+    return '`resume` must be the results of an earlier run';
   return undefined;
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
+import { type SimModelConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
 import type { RunResults } from '@ollama-ring/balancer';
 import { eventually } from '../../../balancer/test/e2e/harness';
 import { allRoutes } from '../../src/http/routes';
@@ -12,7 +12,7 @@ import { startGateway, type GatewayHarness } from '../gateway-harness';
 import { cli, cliSuite, inProcess } from '../batch/cli-harness';
 
 const at = cliSuite();
-const MODELS = [
+const MODELS: SimModelConfig[] = [
   { name: 'llama3.2', loadMs: 200 },
   { name: 'qwen3', loadMs: 300 },
   { name: 'nomic-embed-text', loadMs: 100, capabilities: ['embedding'], embeddingLength: 8 },
@@ -64,7 +64,9 @@ tasks:
 `;
 
 test("seed 001's example form loads and runs unchanged: its pool, names, protocol and routing hints", async () => {
-  const text = readFileSync(join(__dirname, 'fixtures', 'seed-001-form.yaml'), 'utf8').replace('__CPU_URL__', sim.nodes[0].url).replace('__GPU_URL__', sim.nodes[1].url);
+  const text = readFileSync(join(__dirname, 'fixtures', 'seed-001-form.yaml'), 'utf8')
+    .replace('__CPU_URL__', sim.nodes[0].url)
+    .replace('__GPU_URL__', sim.nodes[1].url);
   writeFileSync(at('seed.yaml'), text);
   const v = await inProcess(['workflow', 'validate', at('seed.yaml')]);
   expect(v.out).toMatch(/ok: 3 tasks; models checked against nodes: cpu-1, gpu-1/);
@@ -175,7 +177,9 @@ tasks:
 describe('through a gateway (--url)', () => {
   let gw: GatewayHarness;
   beforeAll(async () => {
-    gw = await startGateway([{ id: 'g1', numParallel: 2, models: ['llama3.2', 'qwen3', 'nomic-embed-text'] }], (c) => void (c.batch.dataDir = at('gw-data')), { routes: allRoutes });
+    gw = await startGateway([{ id: 'g1', numParallel: 2, models: ['llama3.2', 'qwen3', 'nomic-embed-text'] }], (c) => void (c.batch.dataDir = at('gw-data')), {
+      routes: allRoutes,
+    });
   });
   afterAll(() => gw.close());
 

@@ -110,7 +110,8 @@ test('a workflow with errors is refused with 400 and each issue named by key and
 test('DELETE cancels: the running requests are aborted upstream, the rest never starts; a second DELETE is 409', async () => {
   for (const n of ['a', 'b']) g.sim.node(n).setFaults({ hang: { paths: ['/api/generate'] } });
   const post = await call('POST', '/api/workflows', {
-    workflow: 'name: c\ntasks:\n  - { id: a, method: llm/generate, params: { model: llama3.2, prompt: x } }\n  - { id: b, method: llm/generate, params: { model: llama3.2, prompt: "{{ tasks.a.output }}" } }\n',
+    workflow:
+      'name: c\ntasks:\n  - { id: a, method: llm/generate, params: { model: llama3.2, prompt: x } }\n  - { id: b, method: llm/generate, params: { model: llama3.2, prompt: "{{ tasks.a.output }}" } }\n',
     class: 'batch',
   });
   const id = post.json.id as string;
@@ -146,7 +147,10 @@ test('a run survives a gateway restart: the next gateway on the same data direct
     await first.gateway.close(200);
     first.sim.node('r1').clearFaults();
     // A new gateway over the same pool and data directory.
-    second = new Gateway({ factory: await (await import('@ollama-ring/balancer')).PipelineFactory.fromConfig({ ...first.config, batch: { ...first.config.batch, dataDir: own } }).start(), routes: allRoutes });
+    second = new Gateway({
+      factory: await (await import('@ollama-ring/balancer')).PipelineFactory.fromConfig({ ...first.config, batch: { ...first.config.batch, dataDir: own } }).start(),
+      routes: allRoutes,
+    });
     const addr = await second.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${addr.port}`;
     const r = await until(id, (x) => x.status !== 'running', base);
