@@ -3,7 +3,7 @@
  * its model list for `validate`.
  */
 import { normalizeModel } from '@ollama-ring/protocol';
-import type { ModelCatalog, RunResults } from '@ollama-ring/balancer';
+import { type ConfigIssue, type ModelCatalog, type RunResults, WorkflowError } from '@ollama-ring/balancer';
 import { GatewayCallError } from './batch-remote';
 
 /** A run as the gateway answers it. */
@@ -61,7 +61,9 @@ export class WorkflowClient {
       json = undefined;
     }
     if (!res.ok && !okStatuses.includes(res.status)) {
-      const e = json as { error?: string | { message?: string } } | undefined;
+      const e = json as { error?: string | { message?: string }; code?: string; issues?: ConfigIssue[] } | undefined;
+      // The gateway found errors in the workflow: the same error as a check here would give.
+      if (e?.code === WorkflowError.brand && typeof e.error === 'string') throw new WorkflowError(e.error.split(':\n')[0], e.issues ?? []);
       const message = typeof e?.error === 'string' ? e.error : (e?.error?.message ?? text.slice(0, 300));
       throw new GatewayCallError(`${method} ${path} answered ${res.status}: ${message}`);
     }

@@ -10,6 +10,7 @@ import { eventually } from '../../../balancer/test/e2e/harness';
 import { allRoutes } from '../../src/http/routes';
 import { startGateway, type GatewayHarness } from '../gateway-harness';
 import { cli, cliSuite, inProcess } from '../batch/cli-harness';
+import { runCli } from '../../src/cli';
 
 const at = cliSuite();
 const MODELS: SimModelConfig[] = [
@@ -114,6 +115,24 @@ test('validate names each problem with its line; a model no node has is caught b
   expect(usage.code).toBe(2);
 });
 
+test('on a terminal the tasks are redrawn in place with their state, node and elapsed time', async () => {
+  writeFileSync(at('tty.yaml'), DIAMOND);
+  let err = '';
+  const code = await runCli(['workflow', 'run', at('tty.yaml'), '--config', config, '--output', at('tty.json')], {
+    out: () => undefined,
+    err: (t) => void (err += t),
+    isTTY: true,
+    errIsTTY: true,
+    columns: 100,
+    env: {},
+  });
+  expect(code).toBe(0);
+  expect(err).toContain('\x1b[');
+  expect(err).toMatch(/workflow diamond: \d+ done, \d+ running, \d+ waiting, 0 failed, 0 skipped/);
+  expect(err).toMatch(/^ {2}sections +running +(cpu-1|gpu-1)? +[\d.]+s/m);
+  expect(err).toMatch(/^ {2}report +succeeded +(cpu-1|gpu-1) +[\d.]+s/m);
+});
+
 test('graph prints the tasks as text and as Mermaid', async () => {
   writeFileSync(at('g.yaml'), DIAMOND);
   const t = await inProcess(['workflow', 'graph', at('g.yaml')]);
@@ -193,5 +212,10 @@ describe('through a gateway (--url)', () => {
     const res = read(at('remote.json'));
     expect(res).toMatchObject({ status: 'succeeded', requestClass: 'batch', vars: { topic: 'dunes' } });
     expect(res.tasks.report.node).toBe('g1');
+    // A workflow the gateway refuses: its errors, with their lines, and exit 2.
+    writeFileSync(at('remote-bad.yaml'), 'name: x\ntasks:\n  - id: a\n    method: llm/generate\n    params: { model: mixtral, prompt: hi }\n');
+    const bad = await inProcess(['workflow', 'run', at('remote-bad.yaml'), '--url', gw.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/workflow:5: tasks\[0\]\.params\.model: model 'mixtral' is on no node of the pool \(nodes: g1\)/);
   });
 });
