@@ -94,7 +94,7 @@ tasks:
   expect(results.tasks.compare.status).toBe('succeeded');
 });
 
-test('a JSON answer is read by path in a later task, and `when` runs or skips a task on it', async () => {
+test('a JSON answer is read by path in a later task, `when` runs or skips a task on it, and `for_each` takes a list from it', async () => {
   const { results } = await run(`
 name: json
 tasks:
@@ -103,7 +103,15 @@ tasks:
     params:
       model: llama3.2
       messages: [{ role: user, content: classify this ticket }]
-      format: { type: object, properties: { label: { type: string }, urgent: { type: boolean } } }
+      format: { type: object, properties: { label: { type: string }, urgent: { type: boolean }, tags: { type: array } } }
+  - id: per_tag
+    method: llm/generate
+    for_each: "{{ tasks.classify.json.tags }}"
+    params: { model: llama3.2, prompt: "tag {{ item }}" }
+  - id: per_label
+    method: llm/generate
+    for_each: "{{ tasks.classify.json.label }}"
+    params: { model: llama3.2, prompt: "label {{ item }}" }
   - id: embed_label
     method: llm/embed
     params: { model: nomic-embed-text, input: "{{ tasks.classify.json.label }}" }
@@ -133,7 +141,11 @@ tasks:
   expect(results.tasks.file_it.status).toBe(json.urgent ? 'skipped' : 'succeeded');
   expect(results.tasks.never).toMatchObject({ status: 'skipped', attempts: 0 });
   expect(results.tasks.never.reason).toMatch(/condition/);
-  expect(results.status).toBe('succeeded');
+  // for_each over a JSON list (the emulator's arrays are empty: no items, nothing sent), and over
+  // something that is no list, which fails at run time.
+  expect(results.tasks.per_tag).toMatchObject({ status: 'succeeded', output: [], items: [], attempts: 0 });
+  expect(results.tasks.per_label).toMatchObject({ status: 'failed', error: { code: 'ERR_WORKFLOW_FOR_EACH' } });
+  expect(results.status).toBe('failed');
 });
 
 const failing = `
