@@ -195,3 +195,11 @@ export class PipelineStateError extends BalancerError {
     super(PipelineStateError.brand, 500, message);
   }
 }
+
+/**
+ * A refusal of the pool as a whole, before any node tried the request (ring, queue or rate limit
+ * full): nothing ran, so a caller that can wait (a batch line, a workflow task) offers it again.
+ */
+export function isPoolRefusal(e: unknown): e is BalancerError {
+  return e instanceof BackpressureError || e instanceof QueueFullError || e instanceof RateLimitedError;
+}

@@ -19,6 +19,7 @@ export {
   UpstreamError,
   UpstreamTimeoutError,
   ValidationError,
+  isPoolRefusal,
 } from './errors';
 export { controlLayout, controlSchema, type ControlSchema, ingressLayout, ingressSchema, type IngressSchema } from './events';
 export { type ChatMessage, InferenceRequest, type InferenceResponse, type RequestHints } from './inference-request';
@@ -180,3 +181,5 @@ export {
 } from './config';
 export { stripHopByHop } from './upstream/hop-by-hop';
 export { routeClassOf } from './scheduler/deadlines';
+export * from './workflow';
+export { WorkflowMetrics } from './metrics-workflow';

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, validateMet
 import { ConfigError } from './errors';
 import { ResourceMetrics } from './metrics-resources';
 import { AutobatchMetrics } from './metrics-autobatch';
+import { WorkflowMetrics } from './metrics-workflow';
 import type { PoolUtilization } from './scheduler/load-imbalance';
 import { UtilizationMetrics } from './metrics-utilization';
 import { ClassMetrics } from './metrics-classes';
@@ -54,6 +55,8 @@ export class BalancerMetrics {
   readonly resources: ResourceMetrics;
   /** The embedding autobatch families (`metrics-autobatch.ts`). */
   readonly autobatch: AutobatchMetrics;
+  /** The workflow families (`metrics-workflow.ts`). */
+  readonly workflow: WorkflowMetrics;
 
   private readonly requests: Counter<'model' | 'node' | 'outcome'>;
   private readonly latency: Histogram<'model' | 'node'>;
@@ -160,6 +163,7 @@ export class BalancerMetrics {
 
     this.resources = new ResourceMetrics(this.registry, p);
     this.autobatch = new AutobatchMetrics(this.registry, p);
+    this.workflow = new WorkflowMetrics(this.registry, p);
 
     this.seedZeros();
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: p });

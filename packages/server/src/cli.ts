@@ -1,5 +1,5 @@
 /**
- * The `ollama-ring` command line: `serve`, `demo`, `sim`, `check-config`, `status`, `batch`, with `--help`
+ * The `ollama-ring` command line: `serve`, `demo`, `sim`, `check-config`, `status`, `batch`, `workflow`, with `--help`
  * and `--version` everywhere. Exit status: 0 ok, 1 a runtime failure, 2 a usage or config error.
  */
 import { batchCommand } from './commands/batch';
@@ -11,8 +11,9 @@ import { simCommand } from './commands/sim';
 import { statusCommand } from './commands/status';
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, UsageError } from './commands/types';
 import { packageVersion } from './commands/version';
+import { workflowCommand } from './commands/workflow';
 
-export const COMMANDS: readonly Command[] = [serveCommand, demoCommand, simCommand, checkConfigCommand, statusCommand, batchCommand];
+export const COMMANDS: readonly Command[] = [serveCommand, demoCommand, simCommand, checkConfigCommand, statusCommand, batchCommand, workflowCommand];
 
 function topUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

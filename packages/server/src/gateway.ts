@@ -5,6 +5,7 @@ import { Route, flavorOfPath } from '@ollama-ring/protocol';
 import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
 import { closeBatches, stopBatches } from './http/batch-context';
+import { closeWorkflows, stopWorkflows } from './http/workflow-routes';
 import { addInferenceRoutes } from './http/inference-routes';
 import { sendError } from './http/errors';
 import { operationsFor } from './http/operations';
@@ -158,9 +159,11 @@ export class Gateway implements GatewayContext {
       // Batch lines: none starts from now on; those running drain with the pipeline, and a line the
       // grace period cuts is left unrecorded, to run again at the next start.
       stopBatches(this);
+      stopWorkflows(this);
       const [, cut] = await Promise.all([this.factory.stop(graceMs), operationsFor(this).drain(graceMs)]);
       if (cut > 0) this.logger.warn({ cut, graceMs }, 'management requests still running at the end of the grace period were aborted');
       await closeBatches(this);
+      await closeWorkflows(this);
       this.server.closeAllConnections();
       this.deadlines.close();
       await closeUpstream(this);

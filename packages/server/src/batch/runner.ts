@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BackpressureError, BalancerError, type CallOptions, QueueFullError, RateLimitedError, type RawRequest, type ResponseSink } from '@ollama-ring/balancer';
+import { BalancerError, type CallOptions, isPoolRefusal, type RawRequest, type ResponseSink } from '@ollama-ring/balancer';
 import { errorBody, flavorOfPath, isErrorBody, Route, toJson } from '@ollama-ring/protocol';
 import { BATCH_ENDPOINTS, type BatchLine, type ResultLine } from './types';
 
@@ -41,11 +41,6 @@ export interface RunSummary {
   failed: number;
   /** True when it halted (cancelled or stopped) before reaching the last line. */
   stopped: boolean;
-}
-
-/** A refusal of the pool as a whole, before any node tried the line: it waits and tries again. */
-function isPoolRefusal(e: unknown): e is BalancerError {
-  return e instanceof BackpressureError || e instanceof QueueFullError || e instanceof RateLimitedError;
 }
 
 const GENERATION = new Set([Route.Generate, Route.Chat, Route.OpenAIChat, Route.OpenAICompletions]);

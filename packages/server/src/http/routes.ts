@@ -2,6 +2,7 @@ import { flavorOfPath } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { addAdminRoutes } from './admin-routes';
 import { addBatchRoutes } from './batch-routes';
+import { addWorkflowRoutes } from './workflow-routes';
 import { addBlobRoutes } from './blob-routes';
 import { addDocsRoutes } from './docs-routes';
 import { addEmbedBatchRoutes } from './embed-batch-routes';
@@ -71,7 +72,7 @@ function logged(add: AddRoutes): AddRoutes {
  * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
  * and metrics, `/api/stats`, the embedding batch jobs (`/api/embed/batch`, `/api/batch-status`), the
  * Ollama model routes (listings, show, version, pull, and the admin-only delete, copy, create, push
- * and blobs), OpenAI's `/v1/models`, its Files and Batch APIs (`/v1/files`, `/v1/batches`), the admin API, and the API's
+ * and blobs), OpenAI's `/v1/models`, its Files and Batch APIs (`/v1/files`, `/v1/batches`), workflow runs (`/api/workflows`), the admin API, and the API's
  * own documentation (`/openapi.json`, `/docs`). Each request but
  * the probes' gets a line in the request log, and is tracked so that `Gateway.close()` lets it
  * finish within the grace period (a pull's progress stream, say) before cutting it.
@@ -87,6 +88,7 @@ export const allRoutes: AddRoutes[] = [
   addBlobRoutes,
   addOpenAIModelRoutes,
   addBatchRoutes,
+  addWorkflowRoutes,
   addAdminRoutes,
   addDocsRoutes,
 ].map(logged);

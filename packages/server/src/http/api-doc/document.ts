@@ -1,6 +1,7 @@
 import { OllamaRingError } from '@ollama-ring/protocol';
 import { API_SCHEMAS } from './api-schemas';
 import { BATCH_SCHEMAS } from './batch-schemas';
+import { WORKFLOW_SCHEMAS } from './workflow-operations';
 import { GATEWAY_SCHEMAS } from './gateway-schemas';
 import { type Method, OPERATIONS, type OperationDoc } from './operations';
 import { ref, type Schema } from './schema-kit';
@@ -168,13 +169,14 @@ export function openApiDocument(routes: readonly ServedRoute[], version: string)
       { name: 'OpenAI', description: "OpenAI's API, through the balancer" },
       { name: 'Ollama models', description: 'Listings merged over the nodes; management fanned out to them' },
       { name: 'Batch', description: 'Embedding jobs run in the background (held in memory)' },
+      { name: 'Workflows', description: 'YAML task graphs of LLM calls, run across the pool and kept on disk' },
       { name: 'Status', description: 'Health, readiness, metrics and statistics' },
       { name: 'Admin', description: 'The pool at run time' },
       { name: 'Docs', description: 'This document' },
     ],
     paths,
     components: {
-      schemas: { ...API_SCHEMAS, ...GATEWAY_SCHEMAS, ...BATCH_SCHEMAS },
+      schemas: { ...API_SCHEMAS, ...GATEWAY_SCHEMAS, ...BATCH_SCHEMAS, ...WORKFLOW_SCHEMAS },
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: 'A client API key (`auth.apiKeys`), when keys are configured' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key, in its own header' },

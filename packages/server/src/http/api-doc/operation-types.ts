@@ -7,7 +7,7 @@ import type { Schema } from './schema-kit';
  */
 export type Access = 'open' | 'client' | 'admin';
 
-export type Tag = 'Ollama inference' | 'OpenAI' | 'Ollama models' | 'Batch' | 'Status' | 'Admin' | 'Docs';
+export type Tag = 'Ollama inference' | 'OpenAI' | 'Ollama models' | 'Batch' | 'Workflows' | 'Status' | 'Admin' | 'Docs';
 
 /** One success answer: its description, body schema and content types (JSON unless said). */
 export interface Answer {
