@@ -173,12 +173,12 @@ describe('BalancerMetrics', () => {
     expect(samples(t, 'ollama_lb_load_imbalance')).toEqual([]);
   });
 
-  it('syncClasses writes queued and running requests by class, and counts the served totals per key by their growth', async () => {
+  it('syncClasses writes queued and running requests by class, and counts the served totals per key and the preemptions by their growth', async () => {
     const m = new BalancerMetrics();
     let t = await m.scrape();
     expect(samples(t, 'ollama_lb_requests_queued').sort()).toEqual(['ollama_lb_requests_queued{class="batch"} 0', 'ollama_lb_requests_queued{class="interactive"} 0']);
-    m.syncClasses({ queued: { interactive: 3, batch: 40 }, running: { interactive: 2, batch: 1 } }, { light: 5, flood: 40 });
-    m.syncClasses({ queued: { interactive: 1, batch: 38 }, running: { interactive: 3, batch: 1 } }, { light: 7, flood: 41, anonymous: 1 });
+    m.syncClasses({ queued: { interactive: 3, batch: 40 }, running: { interactive: 2, batch: 1 }, preempted: 2 }, { light: 5, flood: 40 });
+    m.syncClasses({ queued: { interactive: 1, batch: 38 }, running: { interactive: 3, batch: 1 }, preempted: 5 }, { light: 7, flood: 41, anonymous: 1 });
     t = await m.scrape();
     expect(samples(t, 'ollama_lb_requests_queued').sort()).toEqual(['ollama_lb_requests_queued{class="batch"} 38', 'ollama_lb_requests_queued{class="interactive"} 1']);
     expect(samples(t, 'ollama_lb_requests_running').sort()).toEqual(['ollama_lb_requests_running{class="batch"} 1', 'ollama_lb_requests_running{class="interactive"} 3']);
@@ -187,6 +187,7 @@ describe('BalancerMetrics', () => {
       'ollama_lb_fair_queue_served_total{key="flood"} 41',
       'ollama_lb_fair_queue_served_total{key="light"} 7',
     ]);
+    expect(samples(t, 'ollama_lb_batch_preemptions_total')).toEqual(['ollama_lb_batch_preemptions_total 5']);
   });
 
   it('has its own registry: two instances with one prefix never collide', async () => {
