@@ -13,6 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { processAlive as alive } from '@ollama-ring/server';
 import { onCleanup } from './cleanup';
 
 /** What `--baseline` defaults to: the code before the last change to it (see autoBaseline). */
@@ -147,15 +148,6 @@ export function removeWorktree(repo: string, dir: string): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One builder per sha at a time: two bench runs started together must not install into the same

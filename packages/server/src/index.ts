@@ -22,7 +22,7 @@ export { BatchRunner, type BatchPipeline, type BatchRunnerOptions, type LineResu
 export { BatchStore } from './batch/store';
 export { BatchJobs } from './batch/jobs';
 export { BatchService, ownerOf } from './batch/service';
-export { BatchDirLockedError } from './batch/dir-lock';
+export { BatchDirLockedError, processAlive } from './batch/dir-lock';
 export { checkLine, inputLines, validateInput } from './batch/input';
 export { BATCH_ENDPOINTS, type BatchLine, type BatchObject, type BatchStatus, type FileObject, type ResultLine } from './batch/types';
 export { addDocsRoutes } from './http/docs-routes';

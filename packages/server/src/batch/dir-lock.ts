@@ -47,7 +47,7 @@ export class DirLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const held = await readHolder(path);
-    if (held && !(held.host === me.host && (held.pid === me.pid || !alive(held.pid)))) {
+    if (held && !(held.host === me.host && (held.pid === me.pid || !processAlive(held.pid)))) {
       const where = held.host === me.host ? `process ${held.pid}` : `process ${held.pid} on host ${held.host}`;
       throw new BatchDirLockedError(
         `batch.dataDir ${dir} is in use by ${where} since ${held.since}: one gateway per data directory` +
@@ -76,7 +76,7 @@ async function readHolder(path: string): Promise<Holder | undefined> {
 }
 
 /** Whether a process of this host with that pid exists (EPERM: it does, owned by another user). */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
