@@ -124,6 +124,7 @@ export {
   type RunningEmbed,
 } from './autobatch';
 export { AutobatchMetrics } from './metrics-autobatch';
+export { ModelNodeMetrics } from './metrics-model-nodes';
 export {
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,
