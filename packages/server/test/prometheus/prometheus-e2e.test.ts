@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { eventually, inFlight } from '../../../balancer/test/e2e/harness';
 import { allRoutes } from '../../src';
 import { startGateway, type GatewayHarness } from '../gateway-harness';
+import { dashboardQueries, readDashboard } from './dashboard';
 import { CHAT_MODEL, LOAD_NODES, scrape } from './load';
 import { startPrometheus, type PrometheusServer } from './prometheus-server';
 import { REPO } from './tools';
@@ -71,6 +72,27 @@ describe('a real Prometheus scraping the gateway, with the shipped alert rules',
     const up = await prom.query('up{job="ollama-ring"}');
     expect(up.map((s) => [s.metric.instance, s.value[1]])).toEqual([[new URL(h.url).host, '1']]);
     expect(Object.values(inFlight(h)).every((n) => n === 0)).toBe(true);
+  });
+
+  it('answers every query of the Grafana dashboard, with data for the pool overview', async () => {
+    // A one-minute window: the server has only run for seconds, and a rate needs two samples in it.
+    for (const q of dashboardQueries(readDashboard(), '1m')) {
+      await expect(prom.query(q.expr).then(() => q.where)).resolves.toBe(q.where);
+    }
+    // More requests now that Prometheus has a sample before them, so that the rate has a rise.
+    for (let i = 0; i < 3; i++) await (await fetch(`${h.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: CHAT_MODEL, prompt: 'more', stream: false }) })).text();
+    const byTitle = (title: string) => dashboardQueries(readDashboard(), '1m').find((q) => q.where.includes(`"${title}" A`))?.expr ?? '';
+    const rate = await until(
+      () => prom.query(byTitle('Requests/s')),
+      (r) => r.length === 1 && Number(r[0].value[1]) > 0,
+      30_000,
+      'a request rate',
+    );
+    expect(Number(rate[0].value[1])).toBeGreaterThan(0);
+    const healthy = await prom.query(byTitle('Nodes serving'));
+    expect(healthy.map((r) => r.value[1])).toEqual(['2']);
+    const slots = await prom.query(byTitle('Slots in use'));
+    expect(slots.map((r) => r.value[1])).toEqual(['0']);
   });
 
   it('loads every rule, evaluates each without error, and none is firing on a healthy pool', async () => {
