@@ -22,7 +22,9 @@ export class TerminalFrame {
       this.io.out('\x1b[?25l');
       this.hidden = true;
     }
-    const width = Math.max(20, (this.opts.columns ?? 120) - 1);
+    // A terminal that reports no size (0, as some pseudo-terminals do) is taken as 120 columns.
+    const columns = this.opts.columns !== undefined && this.opts.columns > 0 ? this.opts.columns : 120;
+    const width = Math.max(20, columns - 1);
     const out = lines.map((l) => truncateVisible(l, width) + (this.opts.color ? '\x1b[0m' : '') + '\x1b[K');
     const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '';
     this.io.out(`${up}${out.join('\n')}\n\x1b[J`);
