@@ -172,6 +172,8 @@ export {
   parseNodeList,
   parseNodesEnv,
   readEnvOverrides,
+  parseListen,
+  type ListenAddress,
   resolveConfig,
   type SchemaProblem,
   type StrategyCheck,

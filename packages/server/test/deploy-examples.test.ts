@@ -42,7 +42,7 @@ describe('deploy/config/production.yaml', () => {
       { key: 'key-b-0123456789', name: 'batch', maxPriority: 0 },
     ]);
     // The shipped alert rules and dashboard read this prefix.
-    expect(config.metrics).toEqual({ enabled: true, prefix: 'ollama_lb' });
+    expect(config.metrics).toEqual({ enabled: true, prefix: 'ollama_lb', listen: '' });
   });
 
   test('passes ollama-ring check-config', async () => {
