@@ -1,4 +1,4 @@
-/** `ollama-ring status`: a running gateway's pool, as a table. */
+/** `ollama-ring status`: a running gateway's pool, as a table, once or (`--watch`) live. */
 import { COMMON_OPTIONS, intFlag, parseCommandArgs, positiveFlag } from './args';
 import { watchStatus } from './status-watch';
 import { formatStatus, readPool, type StatusTarget } from './status-pool';
@@ -42,7 +42,7 @@ const OPTIONS = {
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: "print a running gateway's pool as a table",
+  summary: "print a running gateway's pool as a table (--watch: a live view)",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseCommandArgs(argv, OPTIONS, 0);

@@ -1,7 +1,8 @@
 /**
  * The demo's live per-node view. On a terminal it redraws in place about four times a second
- * (cursor moves, one write per frame so it does not flicker); when stdout is a pipe or a file it
- * prints a compact line every couple of seconds instead, so logs of a CI run stay readable.
+ * (`TerminalFrame`: cursor moves, one write per frame so it does not flicker); when stdout is a pipe
+ * or a file it prints a compact line every couple of seconds instead, so logs of a CI run stay
+ * readable. Its node table and queue line are also `status --watch`'s (`commands/status-watch.ts`).
  */
 import type { CliIo } from '../commands/types';
 import { renderTable } from '../commands/table';
