@@ -125,6 +125,7 @@ export {
   type RunningEmbed,
 } from './autobatch';
 export { AutobatchMetrics } from './metrics-autobatch';
+export { ModelNodeMetrics } from './metrics-model-nodes';
 export {
   BREAKER_GAUGE_VALUE,
   HEALTH_GAUGE_VALUE,
@@ -172,6 +173,8 @@ export {
   parseNodeList,
   parseNodesEnv,
   readEnvOverrides,
+  parseListen,
+  type ListenAddress,
   resolveConfig,
   type SchemaProblem,
   type StrategyCheck,

@@ -10,6 +10,7 @@ import type { ClassCounts } from './scheduler/pool-view';
 import type { SuspicionCause } from './scheduler/observer';
 import type { FallbackReason } from './scheduler/hint-rules';
 import { ModelLabels } from './metrics-model-labels';
+import { ModelNodeMetrics } from './metrics-model-nodes';
 import { BREAKER_GAUGE_VALUE, HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS, type MetricsOptions, type NodeGaugeInput, type RequestRecord, type TimeoutPhase } from './metrics-schema';
 
 type Labels = Record<string, string>;
@@ -35,7 +36,8 @@ const NO_NODE = 'none';
  * and the node resource families of {@link ResourceMetrics} (`node_resource_scrapes_total{node,outcome}`,
  * `node_cpu_load_per_core{node}`, `node_gpu_memory_free_bytes{node}`, …),
  * `node_utilization{node,window}`, `load_imbalance{window}` (window `1m` or `start`),
- * `fallbacks_total{model,fallback,reason}`, the class and fair-queue families of {@link ClassMetrics}
+ * `fallbacks_total{model,fallback,reason}`, `model_nodes{model}` and `model_nodes_serving{model}`
+ * ({@link ModelNodeMetrics}), the class and fair-queue families of {@link ClassMetrics}
  * (`requests_queued{class}`, `requests_running{class}`, `fair_queue_served_total{key}`, `batch_preemptions_total`), and the
  * embedding autobatch families of {@link AutobatchMetrics} (`embed_coalesced_calls_total`, `embed_batch_size`, …).
  *
@@ -57,6 +59,8 @@ export class BalancerMetrics {
   readonly autobatch: AutobatchMetrics;
   /** The workflow families (`metrics-workflow.ts`). */
   readonly workflow: WorkflowMetrics;
+  /** Nodes per model, and those of them serving (`metrics-model-nodes.ts`). */
+  readonly modelNodes: ModelNodeMetrics;
 
   private readonly requests: Counter<'model' | 'node' | 'outcome'>;
   private readonly latency: Histogram<'model' | 'node'>;
@@ -164,6 +168,7 @@ export class BalancerMetrics {
     this.resources = new ResourceMetrics(this.registry, p);
     this.autobatch = new AutobatchMetrics(this.registry, p);
     this.workflow = new WorkflowMetrics(this.registry, p);
+    this.modelNodes = new ModelNodeMetrics(this.registry, p, (model) => this.models.of(model));
 
     this.seedZeros();
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: p });
@@ -354,6 +359,7 @@ export class BalancerMetrics {
     this.lastNodeGauges.clear();
     this.utilization.reset();
     this.classes.reset();
+    this.modelNodes.reset();
     this.seedZeros();
   }
 

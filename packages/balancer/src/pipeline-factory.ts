@@ -217,6 +217,7 @@ export class PipelineFactory {
         p.metrics.setLeases(view.leases.held, view.leases.expired);
         p.metrics.syncNodeGauges(view.nodes, view.at);
         p.metrics.resources.sync(view.nodes);
+        p.metrics.modelNodes.sync(view.nodes);
         p.metrics.syncQueueDepths(view.queue.byModel);
         p.metrics.syncUtilization(poolUtilization(view));
         p.metrics.syncClasses(view.classes, view.fairShare);

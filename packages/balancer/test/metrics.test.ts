@@ -2,6 +2,7 @@ import { ConfigError } from '../src/errors';
 import { BalancerMetrics } from '../src/metrics';
 import { HEALTH_GAUGE_VALUE, LLM_LATENCY_BUCKETS } from '../src/metrics-schema';
 import { PoolNode } from '../src/nodes/node';
+import { type NodeSnapshot, snapshotNode } from '../src/nodes/node-snapshot';
 
 const FAMILIES: Array<[string, string]> = [
   ['requests_total', 'counter'],
@@ -35,6 +36,8 @@ const FAMILIES: Array<[string, string]> = [
   ['requests_queued', 'gauge'],
   ['requests_running', 'gauge'],
   ['fair_queue_served_total', 'counter'],
+  ['model_nodes', 'gauge'],
+  ['model_nodes_serving', 'gauge'],
 ];
 
 function node(id: string, over: Partial<PoolNode> = {}): PoolNode {
@@ -171,6 +174,36 @@ describe('BalancerMetrics', () => {
     expect(samples(t, 'ollama_lb_node_utilization')).toHaveLength(2);
     expect(t).not.toContain('node="b"');
     expect(samples(t, 'ollama_lb_load_imbalance')).toEqual([]);
+  });
+
+  it('model nodes: per model, the nodes that have it and those that can serve it now; a model no node has loses its series', async () => {
+    const m = new BalancerMetrics();
+    const snap = (id: string, models: string[], over: Partial<NodeSnapshot> = {}): NodeSnapshot => ({ ...snapshotNode(node(id, { health: 'HEALTHY' })), models, ...over });
+    m.modelNodes.sync([
+      snap('a', ['llama3.2:latest', 'qwen3:8b']),
+      snap('b', ['llama3.2:latest'], { draining: true }),
+      snap('c', ['llama3.2:latest'], { breakerState: 'open' }),
+      snap('d', ['qwen3:8b'], { health: 'UNHEALTHY' }),
+      snap('e', ['qwen3:8b'], { adminDisabled: true }),
+      snap('f', ['gone:latest'], { removed: true }),
+    ]);
+    let t = await m.scrape();
+    expect(samples(t, 'ollama_lb_model_nodes').sort()).toEqual(['ollama_lb_model_nodes{model="llama3.2:latest"} 3', 'ollama_lb_model_nodes{model="qwen3:8b"} 3']);
+    expect(samples(t, 'ollama_lb_model_nodes_serving').sort()).toEqual([
+      'ollama_lb_model_nodes_serving{model="llama3.2:latest"} 1',
+      'ollama_lb_model_nodes_serving{model="qwen3:8b"} 1',
+    ]);
+    // a goes: no node can serve either model; then qwen3 leaves the pool with d and e.
+    m.modelNodes.sync([snap('b', ['llama3.2:latest'], { draining: true }), snap('d', ['qwen3:8b'], { health: 'UNHEALTHY' })]);
+    t = await m.scrape();
+    expect(samples(t, 'ollama_lb_model_nodes_serving').sort()).toEqual([
+      'ollama_lb_model_nodes_serving{model="llama3.2:latest"} 0',
+      'ollama_lb_model_nodes_serving{model="qwen3:8b"} 0',
+    ]);
+    m.modelNodes.sync([snap('b', ['llama3.2:latest'])]);
+    t = await m.scrape();
+    expect(samples(t, 'ollama_lb_model_nodes')).toEqual(['ollama_lb_model_nodes{model="llama3.2:latest"} 1']);
+    expect(samples(t, 'ollama_lb_model_nodes_serving')).toEqual(['ollama_lb_model_nodes_serving{model="llama3.2:latest"} 1']);
   });
 
   it('syncClasses writes queued and running requests by class, and counts the served totals per key and the preemptions by their growth', async () => {

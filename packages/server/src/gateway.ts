@@ -11,6 +11,7 @@ import { sendError } from './http/errors';
 import { operationsFor } from './http/operations';
 import { type ClientTimeouts, clientTimeouts, RequestDeadlines } from './http/request-deadlines';
 import { type HttpContext, Router } from './http/router';
+import { listenOn, serves, type SidePlan, sidePlans, type Surface, surfaceOf } from './http/side-listeners';
 import { closeUpstream } from './http/upstream';
 
 export interface GatewayOptions {
@@ -69,6 +70,9 @@ export class Gateway implements GatewayContext {
   readonly clientTimeouts: ClientTimeouts;
   private readonly deadlines: RequestDeadlines;
   private readonly server: Server;
+  /** The listeners of `metrics.listen` and `admin.listen`, and the surfaces they take off the main one. */
+  private readonly sides: { plan: SidePlan; server: Server }[];
+  private readonly moved = new Set<Surface>();
   private readonly opts: GatewayOptions;
   private closing: Promise<void> | undefined;
 
@@ -83,15 +87,20 @@ export class Gateway implements GatewayContext {
     // Slowloris: headers must arrive within headersTimeout (Node enforces it), and a whole request
     // within its route class's deadline (RequestDeadlines enforces them: Node has one requestTimeout
     // for all, kept here as a backstop just above the longest).
-    this.server = createServer(
-      {
-        headersTimeout: t.headersTimeoutMs,
-        requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
-        connectionsCheckingInterval: t.checkEveryMs,
-        keepAliveTimeout: t.keepAliveTimeoutMs,
-      },
-      (req, res) => void this.handle(req, res),
-    );
+    const server = (own?: ReadonlySet<Surface>): Server =>
+      createServer(
+        {
+          headersTimeout: t.headersTimeoutMs,
+          requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
+          connectionsCheckingInterval: t.checkEveryMs,
+          keepAliveTimeout: t.keepAliveTimeoutMs,
+        },
+        (req, res) => void this.handle(req, res, own),
+      );
+    this.server = server();
+    // Read once, like server.host and server.port: a change needs a restart.
+    this.sides = sidePlans(this.factory.getConfig()).map((plan) => ({ plan, server: server(plan.surfaces) }));
+    for (const { plan } of this.sides) for (const s of plan.surfaces) this.moved.add(s);
   }
 
   config(): BalancerConfig {
@@ -131,19 +140,33 @@ export class Gateway implements GatewayContext {
     );
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
-  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  /**
+   * Starts listening, and the listeners of `metrics.listen` and `admin.listen` if set; resolves
+   * with the main bound address (port 0 picks a free one). If one cannot listen, none stays open.
+   */
+  async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    const addr = await listenOn(this.server, port, host);
+    try {
+      for (const side of this.sides) await listenOn(side.server, side.plan.address.port, side.plan.address.host);
+    } catch (e) {
+      for (const srv of [this.server, ...this.sides.map((x) => x.server)]) if (srv.listening) srv.close();
+      throw e;
+    }
+    return addr;
   }
 
   address(): AddressInfo | null {
     return this.server.address() as AddressInfo | null;
+  }
+
+  /** Where `/metrics` and `/admin/*` are served when `metrics.listen` / `admin.listen` moved them (bound addresses). */
+  sideAddresses(): Partial<Record<Surface, AddressInfo>> {
+    const out: Partial<Record<Surface, AddressInfo>> = {};
+    for (const { plan, server } of this.sides) {
+      const addr = server.address() as AddressInfo | null;
+      if (addr) for (const s of plan.surfaces) out[s] = addr;
+    }
+    return out;
   }
 
   /**
@@ -154,8 +177,9 @@ export class Gateway implements GatewayContext {
    */
   close(graceMs = 30_000): Promise<void> {
     this.closing ??= (async () => {
-      const closed = new Promise<void>((r) => this.server.close(() => r()));
-      this.server.closeIdleConnections();
+      const servers = [this.server, ...this.sides.map((x) => x.server)].filter((srv) => srv.listening);
+      const closed = Promise.all(servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+      for (const srv of servers) srv.closeIdleConnections();
       // Batch lines: none starts from now on; those running drain with the pipeline, and a line the
       // grace period cuts is left unrecorded, to run again at the next start.
       stopBatches(this);
@@ -164,7 +188,7 @@ export class Gateway implements GatewayContext {
       if (cut > 0) this.logger.warn({ cut, graceMs }, 'management requests still running at the end of the grace period were aborted');
       await closeBatches(this);
       await closeWorkflows(this);
-      this.server.closeAllConnections();
+      for (const srv of servers) srv.closeAllConnections();
       this.deadlines.close();
       await closeUpstream(this);
       await closed;
@@ -172,7 +196,8 @@ export class Gateway implements GatewayContext {
     return this.closing;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `own`: the surfaces of the extra listener the request came to; absent on the main one. */
+  private async handle(req: IncomingMessage, res: ServerResponse, own?: ReadonlySet<Surface>): Promise<void> {
     const raw = req.url ?? '/';
     let url: URL | undefined;
     let pathname = raw;
@@ -188,7 +213,7 @@ export class Gateway implements GatewayContext {
       pathname = url.pathname;
     }
     this.deadlines.watch(res, pathname);
-    const m = this.router.match(req.method ?? 'GET', pathname);
+    const m = serves(surfaceOf(pathname), own, this.moved) ? this.router.match(req.method ?? 'GET', pathname) : { status: 404 as const };
     if ('status' in m) {
       const text = m.status === 404 ? '404 page not found' : '405 method not allowed';
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };

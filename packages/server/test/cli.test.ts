@@ -174,7 +174,7 @@ describe('runCli (in-process)', () => {
       },
       1000,
     );
-    expect(admin).toEqual([{ id: 'a', url: 'http://a', health: 'HEALTHY', inFlight: 1, slots: 4, hot: ['m'], breaker: 'closed', state: 'on', requests: '3/1' }]);
+    expect(admin).toEqual([{ id: 'a', url: 'http://a', health: 'HEALTHY', inFlight: 1, slots: 4, hot: ['m'], breaker: 'closed', state: 'on', requests: '3/1', total: 3 }]);
     const stats = nodeRows(
       { instances: { b: { url: 'http://b', state: 'degraded', active_requests: 2, max_concurrent: 2, models_loaded: ['x'], circuit_breaker_open: true, draining: true } } },
       0,

@@ -12,4 +12,5 @@ export { defaultConfig, localNode, NODE_DEFAULTS, LOCAL_NODE_URL, LOCAL_NODE_ID,
 export { readEnvOverrides, CONFIG_PATH_ENV, NODES_ENV, type EnvOverride, type EnvOverrides } from './env';
 export { checkSchema, CONFIG_SCHEMA, NODE_SCHEMA, type ConfigInput, type NodeInput, type SchemaProblem } from './schema';
 export { formatIssue } from './locate';
+export { parseListen, type ListenAddress } from './listen';
 export type { StrategyCheck } from './resolve';

@@ -9,6 +9,7 @@ import { toJson } from '@ollama-ring/protocol';
 import type { NodeSpec } from '../nodes/node';
 import { redactCredentials } from '../nodes/node-url';
 import { fromPointer, type Segment } from './paths';
+import { parseListen } from './listen';
 import type { HybridConfig } from '../strategies/hybrid-config';
 import { PERFORMANCE_WEIGHT_NAMES } from '../strategies/performance';
 import type { ApiKeyConfig, BalancerConfig, StrategyConfig } from './types';
@@ -101,6 +102,8 @@ const hybridTarget = obj({ nodes: strings, tags: strings });
 // Union types need ajv's own keywords under strict mode; these say what was wrong in plain words.
 const stringOrStrings: SchemaObject = { stringOrStrings: true };
 const numberOrString: SchemaObject = { numberOrString: true };
+/** `host:port`, `[ipv6]:port`, or '' (no listener of its own). */
+const listenAddress: SchemaObject = { type: 'string', listenAddress: true };
 const HYBRID_SCHEMA: SchemaObject = obj({
   weights: obj({ capacity: num(0), health: num(0), responseTime: num(0), affinity: num(0) }),
   responseTimeScaleMs: positive,
@@ -196,7 +199,8 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
   // Prometheus metric-name rules; the exporter appends `_` and the metric name.
-  metrics: obj({ enabled: bool, prefix: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$' } }),
+  metrics: obj({ enabled: bool, prefix: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$' }, listen: listenAddress }),
+  admin: obj({ listen: listenAddress }),
   auth: obj({
     apiKeys: {
       type: 'array',
@@ -236,6 +240,12 @@ function validatorFor(schema: SchemaObject): ReturnType<Ajv['compile']> {
       type: 'string',
       schemaType: 'boolean',
       validate: (_on: boolean, data: string) => isHttpUrl(data),
+    });
+    ajv.addKeyword({
+      keyword: 'listenAddress',
+      type: 'string',
+      schemaType: 'boolean',
+      validate: (_on: boolean, data: string) => data === '' || parseListen(data) !== undefined,
     });
     ajv.addKeyword({
       keyword: 'stringOrStrings',
@@ -292,6 +302,8 @@ function toProblem(e: ErrorObject): SchemaProblem {
       return { segs, message: `must be a power of two${got}`, unknownKey: false };
     case 'httpUrl':
       return { segs, message: `must be an http:// or https:// URL with a host${got}`, unknownKey: false };
+    case 'listenAddress':
+      return { segs, message: `must be host:port (e.g. 127.0.0.1:9464 or [::1]:9464, port 0-65535), or '' for the main listener${got}`, unknownKey: false };
     case 'stringOrStrings':
       return { segs, message: `must be a string or a list of strings${got}`, unknownKey: false };
     case 'numberOrString':

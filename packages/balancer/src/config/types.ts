@@ -168,7 +168,10 @@ export interface BalancerConfig {
   autobatch: AutobatchConfig;
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
-  metrics: { enabled: boolean; prefix: string };
+  /** Prometheus metrics; `listen` (`host:port`) serves `/metrics` on a listener of its own instead of the main one. */
+  metrics: { enabled: boolean; prefix: string; listen: string };
+  /** `listen` (`host:port`) serves `/admin/*` on a listener of its own instead of the main one. */
+  admin: { listen: string };
   auth: { apiKeys: ApiKeyConfig[]; adminToken: string };
   logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; verbose: boolean };
   /** Priors for the predictive strategy until it has learned a node. */

@@ -118,7 +118,9 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     await gateway.close(0);
     return EXIT_FAILURE;
   }
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const urlOf = (a: AddressInfo): string => `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  const url = urlOf(addr);
+  const sides = gateway.sideAddresses();
   log.info(
     {
       url,
@@ -129,6 +131,8 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
       config: initial.configFile ?? null,
       hosts: initial.hostsFile ?? null,
       env: initial.env.length ? initial.env : undefined,
+      metricsUrl: sides.metrics ? `${urlOf(sides.metrics)}/metrics` : undefined,
+      adminUrl: sides.admin ? `${urlOf(sides.admin)}/admin` : undefined,
       version: packageVersion(),
     },
     'listening',
@@ -142,9 +146,11 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     (next, file) => {
       for (const w of next.warnings) log.warn({ file }, w);
       // The listener and its client timeouts are set up once, at start.
-      const changed = (Object.keys(cfg.server) as (keyof typeof cfg.server)[]).filter((k) => next.config.server[k] !== cfg.server[k]);
+      const changed = (Object.keys(cfg.server) as (keyof typeof cfg.server)[]).filter((k) => next.config.server[k] !== cfg.server[k]).map((k) => `server.${k}`);
+      if (next.config.metrics.listen !== cfg.metrics.listen) changed.push('metrics.listen');
+      if (next.config.admin.listen !== cfg.admin.listen) changed.push('admin.listen');
       if (changed.length > 0) {
-        log.warn({ file, keys: changed.map((k) => `server.${k}`) }, 'server.* changed: a restart applies it; everything else applies now');
+        log.warn({ file, keys: changed }, 'listener settings changed: a restart applies them; everything else applies now');
       }
       factory
         .reload(next.config)

@@ -1,11 +1,13 @@
 /**
  * The demo's live per-node view. On a terminal it redraws in place about four times a second
- * (cursor moves, one write per frame so it does not flicker); when stdout is a pipe or a file it
- * prints a compact line every couple of seconds instead, so logs of a CI run stay readable.
+ * (`TerminalFrame`: cursor moves, one write per frame so it does not flicker); when stdout is a pipe
+ * or a file it prints a compact line every couple of seconds instead, so logs of a CI run stay
+ * readable. Its node table and queue line are also `status --watch`'s (`commands/status-watch.ts`).
  */
 import type { CliIo } from '../commands/types';
 import { renderTable } from '../commands/table';
-import { palette, type Palette, truncateVisible } from './colors';
+import { TerminalFrame } from '../commands/terminal-frame';
+import { palette, type Palette } from './colors';
 import type { LiveSnapshot, NodeView } from './sampler';
 import { formatInt } from './stats';
 
@@ -33,13 +35,49 @@ function slotBar(n: NodeView, p: Palette): string {
 
 function health(n: NodeView, p: Palette): string {
   const h = n.health.toLowerCase();
-  const s = n.breaker !== 'closed' ? `${h} (breaker ${n.breaker})` : h;
+  const notes = [n.breaker !== 'closed' ? `breaker ${n.breaker}` : '', n.state !== undefined && n.state !== 'on' ? n.state : ''].filter((x) => x !== '');
+  const s = notes.length > 0 ? `${h} (${notes.join(', ')})` : h;
   return n.health === 'HEALTHY' ? p.green(s) : n.health === 'UNKNOWN' ? p.dim(s) : n.health === 'DEGRADED' ? p.yellow(s) : p.red(s);
 }
 
 function hotModels(n: NodeView, p: Palette): string {
   if (n.hot.length === 0) return p.dim('-');
   return n.hot.map((h) => (h.loading ? p.yellow(`${h.model} (loading)`) : p.cyan(h.model))).join(', ');
+}
+
+/**
+ * The per-node table of the live views (the demo's and `status --watch`'s), as lines: health and
+ * breaker, a bar of slots used, requests waiting inside the node (a column only when known), tokens
+ * per second, requests served and resident models.
+ */
+export function renderNodeTable(nodes: readonly NodeView[], p: Palette): string[] {
+  const onNode = nodes.some((n) => n.waitingOnNode !== undefined);
+  const columns: { head: string; align: 'left' | 'right'; cell: (n: NodeView) => string }[] = [
+    { head: 'NODE', align: 'left', cell: (n) => p.bold(n.id) },
+    { head: 'HEALTH', align: 'left', cell: (n) => health(n, p) },
+    { head: 'IN-FLIGHT/SLOTS', align: 'left', cell: (n) => slotBar(n, p) },
+    { head: '', align: 'right', cell: (n) => `${n.inFlight}/${n.slots}` },
+    ...(onNode ? [{ head: 'ON NODE', align: 'right' as const, cell: (n: NodeView) => ((n.waitingOnNode ?? 0) > 0 ? p.yellow(String(n.waitingOnNode)) : '0') }] : []),
+    { head: 'TOK/S', align: 'right', cell: (n) => formatInt(n.tokensPerSec) },
+    { head: 'SERVED', align: 'right', cell: (n) => formatInt(n.served) },
+    { head: 'HOT MODELS', align: 'left', cell: (n) => hotModels(n, p) },
+  ];
+  const table = renderTable(
+    columns.map((c) => c.head),
+    nodes.map((n) => columns.map((c) => c.cell(n))),
+    columns.map((c) => c.align),
+  )
+    .trimEnd()
+    .split('\n');
+  table[0] = p.dim(table[0]);
+  return table;
+}
+
+/** The balancer's wait queue in one line: its depth, and per model, most waiting first. */
+export function queueLine(queue: LiveSnapshot['queue'], p: Palette): string {
+  const waiting = queue.depth > 0 ? p.yellow(String(queue.depth)) : '0';
+  const byModel = queue.byModel.length ? `  (${queue.byModel.map(([m, n]) => `${m} ${n}`).join(', ')})` : '';
+  return `waiting in the balancer: ${waiting}${byModel}`;
 }
 
 /** The frame for one snapshot, as lines without newlines. */
@@ -54,25 +92,7 @@ export function renderLive(s: LiveSnapshot, color: boolean): string[] {
       : s.phase === 'finishing'
         ? p.yellow('finishing in-flight requests…')
         : `${secs(Math.min(s.elapsedMs, s.durationMs))} s / ${secs(s.durationMs)} s ${p.dim(bar)}`;
-  const table = renderTable(
-    ['NODE', 'HEALTH', 'IN-FLIGHT/SLOTS', '', 'ON NODE', 'TOK/S', 'SERVED', 'HOT MODELS'],
-    s.nodes.map((n) => [
-      p.bold(n.id),
-      health(n, p),
-      slotBar(n, p),
-      `${n.inFlight}/${n.slots}`,
-      n.waitingOnNode > 0 ? p.yellow(String(n.waitingOnNode)) : '0',
-      formatInt(n.tokensPerSec),
-      formatInt(n.served),
-      hotModels(n, p),
-    ]),
-    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'left'],
-  )
-    .trimEnd()
-    .split('\n');
-  table[0] = p.dim(table[0]);
-  const waiting = s.queue.depth > 0 ? p.yellow(String(s.queue.depth)) : '0';
-  const byModel = s.queue.byModel.length ? `  (${s.queue.byModel.map(([m, n]) => `${m} ${n}`).join(', ')})` : '';
+  const table = renderNodeTable(s.nodes, p);
   const failed = s.failed > 0 ? p.red(`${s.failed} failed`) : '0 failed';
   return [
     // The clock first: on a narrow terminal the line is cut from the right.
@@ -80,7 +100,7 @@ export function renderLive(s: LiveSnapshot, color: boolean): string[] {
     '',
     ...table,
     '',
-    `waiting in the balancer: ${waiting}${byModel}`,
+    queueLine(s.queue, p),
     `requests: ${formatInt(s.sent)} sent · ${p.green(`${formatInt(s.ok)} ok`)} · ${failed} · ${s.inFlight} in flight · ${formatInt(s.tokensPerSec)} tok/s${s.burst ? `   ${p.magenta(p.bold('◆ BURST'))}` : ''}`,
   ];
 }
@@ -95,17 +115,18 @@ export function renderPlain(s: LiveSnapshot): string {
 }
 
 export class LiveView {
-  private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastPlain = -Infinity;
+  private readonly frame: TerminalFrame;
 
   constructor(
     private readonly io: CliIo,
     private readonly opts: LiveViewOptions,
-  ) {}
+  ) {
+    this.frame = new TerminalFrame(io, { color: opts.color, columns: opts.columns });
+  }
 
   start(sample: () => LiveSnapshot): void {
-    if (this.opts.tty) this.io.out('\x1b[?25l'); // hide the cursor while redrawing
     const tick = (): void => this.draw(sample());
     tick();
     this.timer = setInterval(tick, this.opts.tty ? (this.opts.frameMs ?? 250) : 250);
@@ -116,7 +137,7 @@ export class LiveView {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (last) this.draw(last, true);
-    if (this.opts.tty) this.io.out('\x1b[?25h');
+    this.frame.end();
   }
 
   private draw(s: LiveSnapshot, force = false): void {
@@ -126,11 +147,6 @@ export class LiveView {
       this.io.out(renderPlain(s) + '\n');
       return;
     }
-    const width = Math.max(20, (this.opts.columns ?? 120) - 1);
-    const lines = renderLive(s, this.opts.color).map((l) => truncateVisible(l, width) + (this.opts.color ? '\x1b[0m' : '') + '\x1b[K');
-    // Back to the first line of the previous frame, overwrite, and clear whatever is left below.
-    const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '';
-    this.io.out(`${up}${lines.join('\n')}\n\x1b[J`);
-    this.drawn = lines.length;
+    this.frame.draw(renderLive(s, this.opts.color));
   }
 }

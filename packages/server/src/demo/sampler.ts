@@ -13,8 +13,10 @@ export interface NodeView {
   breaker: string;
   inFlight: number;
   slots: number;
-  /** Requests waiting inside the node (for a model load or a runner slot). */
-  waitingOnNode: number;
+  /** Requests waiting inside the node (for a model load or a runner slot); unknown outside the demo. */
+  waitingOnNode?: number;
+  /** `disabled`, `draining` or `off` when the node is out of rotation (`on` or absent otherwise). */
+  state?: string;
   hot: { model: string; loading: boolean }[];
   tokensPerSec: number;
   /** Requests it has answered in this run. */

@@ -66,7 +66,8 @@ export async function batchMetrics(gw: GatewayContext): Promise<string> {
   const s = services.get(gw);
   if (!s) return '';
   const jobs = (await s.catch(() => undefined))?.jobs.progress() ?? [];
-  const name = `${gw.config().metrics.prefix}_batch_lines`;
+  // The prefix as the balancer's metrics normalised it (with its one trailing `_`).
+  const name = `${gw.factory.getMetricsRegistry().metrics.prefix}batch_lines`;
   const lines = [`# HELP ${name} Lines of each batch job running here, by state: queued, running, done, failed.`, `# TYPE ${name} gauge`];
   for (const j of jobs) {
     for (const state of ['queued', 'running', 'done', 'failed'] as const) lines.push(`${name}{batch="${j.id}",state="${state}"} ${j[state]}`);

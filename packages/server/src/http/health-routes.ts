@@ -35,7 +35,7 @@ export interface HealthBody {
  * `/health` (200 while at least one node can serve, 503 otherwise, with per-node detail), the same
  * at `/api/health` (where seed 004's gateway answered it, so its probes keep working),
  * `/ready` (200 while the gateway takes requests, 503 once it is shutting down) and `/metrics`
- * (Prometheus text). None needs credentials: probes and scrapers call them.
+ * (Prometheus text: the balancer's families, `gateway_ready` and the batch gauges). None needs credentials: probes and scrapers call them.
  *
  * @example new Gateway({ factory, routes: [addHealthRoutes] });
  */
@@ -55,16 +55,26 @@ export function addHealthRoutes(router: Router, gw: GatewayContext): void {
     sendJson(res, 200, { status: 'ready' });
   });
 
-  router.add('GET', '/metrics', async ({ res }) => {
+  router.add('GET', '/metrics', async ({ req, res }) => {
     if (!gw.config().metrics.enabled) {
       sendError(res, 404, 'metrics are disabled (metrics.enabled: false)', 'ollama');
       return;
     }
     const m = gw.factory.getMetricsRegistry();
-    const text = (await m.scrape()) + (await batchMetrics(gw));
+    const text = (await m.scrape()) + readyMetric(m.metrics.prefix, !shuttingDown(req)) + (await batchMetrics(gw));
     res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
+}
+
+/**
+ * `<prefix>gateway_ready`: 1 while the gateway takes requests, 0 once it is shutting down (what
+ * `/ready` answers). A scrape on a connection kept open from before the shutdown still sees the 0;
+ * a gateway that stopped listening is seen by Prometheus as `up == 0`.
+ */
+function readyMetric(prefix: string, ready: boolean): string {
+  const name = `${prefix}gateway_ready`;
+  return `# HELP ${name} 1 while the gateway takes requests, 0 once it is shutting down (as /ready answers).\n# TYPE ${name} gauge\n${name} ${ready ? 1 : 0}\n`;
 }
 
 /**
