@@ -4,6 +4,7 @@ import { type BalancerConfig, ConfigError, type Pipeline, PipelineFactory } from
 import { Route, flavorOfPath } from '@ollama-ring/protocol';
 import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
+import { closeDashboard } from './dashboard/feed';
 import { closeBatches, stopBatches } from './http/batch-context';
 import { addInferenceRoutes } from './http/inference-routes';
 import { sendError } from './http/errors';
@@ -158,6 +159,8 @@ export class Gateway implements GatewayContext {
       // Batch lines: none starts from now on; those running drain with the pipeline, and a line the
       // grace period cuts is left unrecorded, to run again at the next start.
       stopBatches(this);
+      // The dashboards' event streams never end by themselves: ended now, they do not hold the drain.
+      closeDashboard(this);
       const [, cut] = await Promise.all([this.factory.stop(graceMs), operationsFor(this).drain(graceMs)]);
       if (cut > 0) this.logger.warn({ cut, graceMs }, 'management requests still running at the end of the grace period were aborted');
       await closeBatches(this);

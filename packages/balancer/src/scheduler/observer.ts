@@ -74,3 +74,42 @@ export function combineObservers(...list: (SchedulerObserver | undefined)[]): Sc
   }
   return out;
 }
+
+/**
+ * Observers that come and go while the pipeline runs (the gateway's dashboard, say): the scheduler
+ * is built with one observer, fixed, so the factory gives it this one, which calls whoever is
+ * subscribed at the time. With nobody subscribed a call costs a loop over an empty list.
+ *
+ * @example const off = taps.add({ coldLoad: (node, model) => console.log(node, model) }); off();
+ */
+export class ObserverTaps {
+  /** The observer to hand the scheduler. */
+  readonly observer: SchedulerObserver;
+  private list: SchedulerObserver[] = [];
+
+  constructor() {
+    const out: SchedulerObserver = {};
+    for (const k of OBSERVER_METHODS) {
+      (out as Record<string, (...a: unknown[]) => void>)[k] = (...args: unknown[]) => {
+        for (const o of this.list) {
+          try {
+            (o[k] as ((...a: unknown[]) => void) | undefined)?.apply(o, args);
+          } catch (e) {
+            // A subscriber that throws must not take the scheduler down with it.
+            process.emitWarning(`scheduler observer threw: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+      };
+    }
+    this.observer = out;
+  }
+
+  /** Subscribes `o` until the returned function is called. */
+  add(o: SchedulerObserver): () => void {
+    // Copied on change, so that a subscriber leaving during a call does not skip another.
+    this.list = [...this.list, o];
+    return () => {
+      this.list = this.list.filter((x) => x !== o);
+    };
+  }
+}

@@ -1,4 +1,5 @@
 import { BATCH_OPERATIONS } from './batch-operations';
+import { DASHBOARD_OPERATIONS } from './dashboard-operations';
 import type { Answer, Method, OperationDoc } from './operation-types';
 import { ref } from './schema-kit';
 
@@ -325,6 +326,7 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
   },
 
   ...BATCH_OPERATIONS,
+  ...DASHBOARD_OPERATIONS,
 
   '/admin/nodes': {
     get: admin('Every node, as the scheduler holds it', { 200: { description: 'Nodes', schema: ref('NodeList') } }),
