@@ -147,7 +147,7 @@ describe('the dashboard in a real browser (headless Chromium), over the emulated
     // The strategy, from the page's selector.
     await page.selectOption('#strategy-select', 'round-robin');
     await until(() => g.factory.getPipeline().getStrategy() === 'round-robin', 5_000, 'strategy round-robin');
-    await page.waitForFunction(() => document.getElementById('strategy')?.textContent === 'round-robin', undefined, { timeout: 5_000 });
+    await until(async () => (await page.locator('#strategy').textContent()) === 'round-robin', 5_000, 'the page showing round-robin');
 
     await page.click('.node[data-node="b"] button[data-action="enable"]');
     await until(() => nodeB()?.adminDisabled === false, 5_000, 'node b enabled again');
@@ -189,13 +189,14 @@ describe('the dashboard with API keys configured', () => {
 
     await page.fill('#key-input', 'wrong-key');
     await page.click('#key-form button[type=submit]');
-    await page.waitForFunction(() => /refused/.test(document.getElementById('key-why')?.textContent ?? ''), undefined, { timeout: 5_000 });
+    await until(async () => /refused/.test((await page.locator('#key-why').textContent()) ?? ''), 5_000, 'the key refused');
     expect(await page.locator('.node[data-node]').count()).toBe(0);
 
     await page.fill('#key-input', API_KEY);
     await page.click('#key-form button[type=submit]');
     await page.waitForSelector('[data-node="b"]', { timeout: 10_000 });
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    // (The tests are compiled without the DOM's types.)
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie)).toBe('');
 
     // Two refusals: the first visit without a key, and the wrong key.
     expect(errors.filter((e) => !refusal(401)(e))).toEqual([]);

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StrategyFactory } from '@ollama-ring/balancer';
+import { type NodeSnapshot, StrategyFactory } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { sendError } from '../http/errors';
-import { SeriesRecorder } from './series';
+import { SeriesRecorder, type SeriesSample } from './series';
 import { DashboardSessions } from './session';
 import { type DashboardSnapshot, dashboardSnapshot } from './snapshot';
 
@@ -24,6 +24,14 @@ export const FEED_DEFAULTS: FeedOptions = { tickMs: 1_000, historySamples: 300, 
  */
 const MAX_BUFFERED_BYTES = 256 * 1024;
 
+/** How often, between ticks, the nodes' states are compared with those last sent. */
+const WATCH_MS = 200;
+
+/** What of the nodes' states makes a snapshot go out before its tick: health, breaker, admin state. */
+function stateOf(nodes: readonly (Pick<NodeSnapshot, 'id' | 'breakerState' | 'adminDisabled' | 'draining' | 'enabled'> & { health: string })[]): string {
+  return nodes.map((n) => `${n.id}:${n.health.toLowerCase()}:${n.breakerState}:${n.adminDisabled}:${n.draining}:${n.enabled}`).join(',');
+}
+
 /**
  * The dashboard's live side, one per gateway: a {@link SeriesRecorder} hearing the scheduler, and
  * the pages' event streams (Server-Sent Events). Each tick it closes a second of the series and, when
@@ -31,8 +39,9 @@ const MAX_BUFFERED_BYTES = 256 * 1024;
  * the cost of a page beyond the first is one socket write a tick. A page opened gets the history and
  * the last snapshot at once.
  *
- * Events: `init` (`{strategies, history, snapshot}`), then `tick` (a snapshot, its `sample` the
- * second just ended), as JSON in the `data` field.
+ * Events: `init` (`{strategies, tickMs, history, snapshot}`), then `tick` (a snapshot, its `sample`
+ * the second just ended), and between ticks `pool` (a snapshot sent early because a node changed
+ * state; its `sample` is the last tick's again), as JSON in the `data` field.
  *
  * @example
  * const feed = new DashboardFeed(gw).start();
@@ -47,7 +56,13 @@ export class DashboardFeed {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private last: DashboardSnapshot | undefined;
-  private ticking = false;
+  /** Snapshots being taken and sent, one after another (a tick never skips one that is under way). */
+  private sending: Promise<void> = Promise.resolve();
+  private pending = 0;
+  /** While any page is open: the node-state check between ticks (`watch`). */
+  private watcher: NodeJS.Timeout | undefined;
+  /** The nodes' states in the last snapshot sent. */
+  private sentState = '';
   /** The API keys the open streams were admitted under. */
   private keys: unknown;
 
@@ -98,16 +113,29 @@ export class DashboardFeed {
       'x-accel-buffering': 'no',
       'x-content-type-options': 'nosniff',
     });
+    if (!this.watcher) {
+      this.watcher = setInterval(() => this.watch(), WATCH_MS);
+      this.watcher.unref();
+    }
     const init = { strategies: StrategyFactory.names(), tickMs: this.opts.tickMs, history: this.series.history(), snapshot };
     res.write(`retry: 2000\nevent: init\ndata: ${JSON.stringify(init)}\n\n`);
     this.streams.add(res);
-    res.once('close', () => this.streams.delete(res));
+    res.once('close', () => {
+      this.streams.delete(res);
+      if (this.streams.size === 0) this.stopWatching();
+    });
+  }
+
+  private stopWatching(): void {
+    clearInterval(this.watcher);
+    this.watcher = undefined;
   }
 
   /** Stops ticking and ends every stream (the gateway is closing). */
   close(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.stopWatching();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     for (const res of this.streams) res.end();
@@ -116,22 +144,51 @@ export class DashboardFeed {
 
   private async tick(): Promise<void> {
     const sample = this.series.close(Date.now());
-    if (this.streams.size === 0 || this.ticking) {
+    if (this.streams.size === 0) {
       // Nobody to show it to: the next page to open takes a fresh snapshot.
       this.last = undefined;
       return;
     }
-    this.ticking = true;
+    this.recheckKeys();
+    await this.send('tick', sample);
+  }
+
+  /**
+   * Between ticks, a node's change of health, breaker or admin state goes out at once (as a `pool`
+   * event, which carries the last second's sample again and is not a new one), so that a node
+   * going down shows within a fraction of a second of the scheduler knowing it. Reading the nodes
+   * alone is cheap; the snapshot is taken only on a change.
+   */
+  private watch(): void {
+    if (this.streams.size === 0 || this.pending > 0 || !this.last) return;
+    // Removed nodes finishing their last requests are not on the dashboard (nor in /api/stats).
+    const nodes = this.gw.factory
+      .getNodeRegistry()
+      .getAllNodes()
+      .filter((n) => !n.removed);
+    if (stateOf(nodes) === this.sentState) return;
+    void this.send('pool', this.last.sample);
+  }
+
+  /** Takes one snapshot and writes the same bytes to every stream, after any send under way. */
+  private send(event: 'tick' | 'pool', sample: SeriesSample): Promise<void> {
+    this.pending++;
+    this.sending = this.sending.then(() => this.write(event, sample)).finally(() => this.pending--);
+    return this.sending;
+  }
+
+  private async write(event: 'tick' | 'pool', sample: SeriesSample): Promise<void> {
+    if (this.streams.size === 0) return;
     try {
-      this.recheckKeys();
       const snap = await dashboardSnapshot(this.gw, this.series, sample);
       this.last = snap;
-      const frame = Buffer.from(`event: tick\ndata: ${JSON.stringify(snap)}\n\n`);
+      this.sentState = stateOf(
+        snap.nodes.map((n) => ({ id: n.id, health: n.state, breakerState: n.breaker, adminDisabled: n.adminDisabled, draining: n.draining, enabled: n.enabled })),
+      );
+      const frame = Buffer.from(`event: ${event}\ndata: ${JSON.stringify(snap)}\n\n`);
       for (const res of this.streams) if (res.writableLength < MAX_BUFFERED_BYTES) res.write(frame);
     } catch (e) {
       this.gw.logger.warn({ err: e }, 'dashboard: snapshot failed');
-    } finally {
-      this.ticking = false;
     }
   }
 

@@ -417,6 +417,11 @@
       redrawCharts();
       render();
     });
+    // Sent between ticks when a node changes state: the pool only, no new second for the charts.
+    es.addEventListener('pool', function (e) {
+      state.snapshot = JSON.parse(e.data);
+      render();
+    });
     es.onerror = function () {
       setConn('lost', 'connection lost, retrying');
       // Closed for good (a refusal, or the gateway restarted and forgot the session): start over.
