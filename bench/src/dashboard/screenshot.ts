@@ -1,9 +1,11 @@
 /**
  * `pnpm dashboard:screenshot`: docs/dashboard.png, the dashboard under the demo's load. Runs the real
  * `ollama-ring demo` (its simulated pool, gateway and traffic), opens the gateway's /dashboard in
- * headless Chromium just after the demo's burst, and saves the page.
+ * headless Chromium from the start, and saves the page once the demo's burst has requests waiting
+ * in the queue (or at 25 s if none ever wait).
  *
- * Flags: `--out FILE` (default docs/dashboard.png), `--at S` (seconds into the demo's 30, default 15: just after its burst).
+ * Flags: `--out FILE` (default docs/dashboard.png), `--after S` (not before this many seconds into
+ * the demo's 30, so the charts have a history; default 12).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -44,17 +46,20 @@ export async function stopDemo(child: ChildProcess): Promise<void> {
 async function main(): Promise<void> {
   const args = parseArgs();
   const out = String(args.flags.get('out') ?? join(ROOT, 'docs', 'dashboard.png'));
-  const atS = Number(args.flags.get('at') ?? 15);
+  const afterS = Number(args.flags.get('after') ?? 12);
   const started = Date.now();
-  const { child, url } = await startDemo(Math.max(30, atS + 5));
+  const { child, url } = await startDemo(30);
   try {
-    const browser = await launchChromium({ width: 1400, height: 1000 });
+    const browser = await launchChromium({ width: 1400, height: 700 });
     try {
       const page = await browser.context.newPage();
       // Opened early, so the charts hold the run so far (the page also gets the gateway's history).
       await page.goto(`${url}/dashboard`);
       await page.waitForSelector('[data-node]');
-      await new Promise((r) => setTimeout(r, Math.max(0, started + atS * 1000 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, started + afterS * 1000 - Date.now())));
+      // The burst's queue makes the picture: wait for it (the page says how many wait), but not forever.
+      const queued = async () => Number(await page.locator('#depth').textContent()) >= 3;
+      while (!(await queued()) && Date.now() - started < 25_000) await new Promise((r) => setTimeout(r, 100));
       await page.screenshot({ path: out, fullPage: true });
       process.stdout.write(`wrote ${out}\n`);
     } finally {

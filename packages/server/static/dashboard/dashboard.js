@@ -257,7 +257,7 @@
       '</b></div>' +
       '<div>requests<b>' +
       n.totalRequests +
-      (n.failedRequests ? ' <span class="muted">(' + n.errorRate + '% err)</span>' : '') +
+      (n.failedRequests ? ' <span class="muted" title="failed attempts">' + Math.round(n.errorRate) + '% err</span>' : '') +
       '</b></div>' +
       '</div>' +
       '<div class="models">' +
