@@ -141,6 +141,7 @@ export class PipelineFactory {
         control.resourcesScraped({ nodeId: r.nodeId, signals: r.signals, at: r.checkedAt });
       },
     });
+    this.taps.setBase(combineObservers(outcomes?.publisher, this.opts.observer));
     const scheduler = new Scheduler({
       config: cfg,
       table,
@@ -149,7 +150,7 @@ export class PipelineFactory {
       estimates,
       createStrategy: (name, settings) => control.customStrategy(name) ?? StrategyFactory.create(name, strategyOptionsOf(settings)),
       limiter: admission,
-      observer: combineObservers(outcomes?.publisher, this.opts.observer, this.taps.observer),
+      observer: this.taps.observer,
       replies: control,
       probe: (id) => monitor.probeSuspect(id),
       post,
