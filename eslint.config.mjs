@@ -26,4 +26,9 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The dashboard's page script: run by the browser as it is, no build step.
+    files: ['packages/server/static/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
+  },
 );

@@ -14,7 +14,7 @@ import { ControlPlane } from './scheduler/control-plane';
 import { poolUtilization } from './scheduler/load-imbalance';
 import type { SchedulerEvent } from './scheduler/scheduler-events';
 import { OutcomePipeline } from './outcomes/outcome-pipeline';
-import { combineObservers, type SchedulerObserver } from './scheduler/observer';
+import { combineObservers, ObserverTaps, type SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
 import { hasFreeSlotFor, nodeAddress, type PoolView, probeTargets, viewNodes, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
@@ -58,6 +58,8 @@ export class PipelineFactory {
   private readonly opts: FactoryOptions;
   private parts: Parts | undefined;
   private stopping: Promise<void> | undefined;
+  /** Observers subscribed while it runs (`observe`). */
+  private readonly taps = new ObserverTaps();
 
   protected constructor(config: BalancerConfig, opts: FactoryOptions = {}) {
     this.config = config;
@@ -139,6 +141,7 @@ export class PipelineFactory {
         control.resourcesScraped({ nodeId: r.nodeId, signals: r.signals, at: r.checkedAt });
       },
     });
+    this.taps.setBase(combineObservers(outcomes?.publisher, this.opts.observer));
     const scheduler = new Scheduler({
       config: cfg,
       table,
@@ -147,7 +150,7 @@ export class PipelineFactory {
       estimates,
       createStrategy: (name, settings) => control.customStrategy(name) ?? StrategyFactory.create(name, strategyOptionsOf(settings)),
       limiter: admission,
-      observer: combineObservers(outcomes?.publisher, this.opts.observer),
+      observer: this.taps.observer,
       replies: control,
       probe: (id) => monitor.probeSuspect(id),
       post,
@@ -224,6 +227,17 @@ export class PipelineFactory {
         return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();
       },
     };
+  }
+
+  /**
+   * Subscribes `observer` to the scheduler's reports from now on (an observer fixed at start goes in
+   * `FactoryOptions.observer`); the returned function unsubscribes it. Its methods run on the
+   * scheduler's thread, inside its batch: they must be quick (one that throws is reported as a process warning).
+   *
+   * @example const off = factory.observe({ requestEnded: (e) => ends.push(e) }); off();
+   */
+  observe(observer: SchedulerObserver): () => void {
+    return this.taps.add(observer);
   }
 
   getConfig(): BalancerConfig {

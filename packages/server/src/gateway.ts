@@ -4,6 +4,7 @@ import { type BalancerConfig, ConfigError, type Pipeline, PipelineFactory } from
 import { Route, flavorOfPath } from '@ollama-ring/protocol';
 import pino, { type Logger } from 'pino';
 import type { GatewayContext, RequestLogEntry } from './gateway-context';
+import { closeDashboard } from './dashboard/feed';
 import { closeBatches, stopBatches } from './http/batch-context';
 import { closeWorkflows, stopWorkflows } from './http/workflow-routes';
 import { addInferenceRoutes } from './http/inference-routes';
@@ -184,6 +185,8 @@ export class Gateway implements GatewayContext {
       // grace period cuts is left unrecorded, to run again at the next start.
       stopBatches(this);
       stopWorkflows(this);
+      // The dashboards' event streams never end by themselves: ended now, they do not hold the drain.
+      closeDashboard(this);
       const [, cut] = await Promise.all([this.factory.stop(graceMs), operationsFor(this).drain(graceMs)]);
       if (cut > 0) this.logger.warn({ cut, graceMs }, 'management requests still running at the end of the grace period were aborted');
       await closeBatches(this);

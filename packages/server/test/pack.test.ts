@@ -36,6 +36,9 @@ describe('npm i -g of the packed server', () => {
     const installed = join(prefix, 'lib', 'node_modules', '@ollama-ring', 'server', 'node_modules');
     expect(existsSync(join(installed, 'swagger-ui-dist', 'swagger-ui-bundle.js'))).toBe(true);
     expect(existsSync(join(installed, '@scarf'))).toBe(false);
+    // So are the /dashboard page's: its own script beside dist/, and uPlot's.
+    expect(existsSync(join(installed, '..', 'static', 'dashboard', 'dashboard.js'))).toBe(true);
+    expect(existsSync(join(installed, 'uplot', 'dist', 'uPlot.iife.min.js'))).toBe(true);
     // The demo's optional dependencies (the emulator, the ollama client) are in the tarball too.
     const demo = await run('ollama-ring', ['demo', '--duration', '1', '--no-color'], { cwd: dir, env, maxBuffer: 1 << 24 });
     expect(demo.stdout).toMatch(/Shut down: gateway drained and closed/);

@@ -19,8 +19,11 @@ export interface NodeSnapshot {
   tags: string[];
   /** Models configured or discovered there (normalised). */
   models: string[];
-  /** Models resident there, with the options signature when known and the expiry (epoch ms). */
-  loadedModels: { model: string; optionsSignature: string | null; expiresAt: number }[];
+  /**
+   * Models resident there, with the options signature when known and the expiry (epoch ms); for a
+   * load the balancer sent, `readyAt`: when it expects the load done (epoch ms; later than now while loading).
+   */
+  loadedModels: { model: string; optionsSignature: string | null; expiresAt: number; readyAt?: number }[];
   breakerState: BreakerState;
   totalRequests: number;
   failedRequests: number;
@@ -54,7 +57,12 @@ export function snapshotNode(n: PoolNode, now: number = Date.now()): NodeSnapsho
     priority: n.spec.priority,
     tags: [...n.spec.tags],
     models: [...new Set([...n.spec.models, ...(n.discoveredModels ?? [])])].sort(),
-    loadedModels: [...n.loaded.values()].map((l) => ({ model: l.model, optionsSignature: l.optionsSignature, expiresAt: l.expiresAt })),
+    loadedModels: [...n.loaded.values()].map((l) => ({
+      model: l.model,
+      optionsSignature: l.optionsSignature,
+      expiresAt: l.expiresAt,
+      ...(l.readyAt !== undefined && { readyAt: l.readyAt }),
+    })),
     breakerState: n.breaker.state,
     totalRequests: n.totalRequests,
     failedRequests: n.failedRequests,

@@ -74,3 +74,64 @@ export function combineObservers(...list: (SchedulerObserver | undefined)[]): Sc
   }
   return out;
 }
+
+/**
+ * The scheduler's observer when observers may come and go while the pipeline runs (the gateway's
+ * dashboard, say): the scheduler is built with one observer object, fixed, so the factory gives it
+ * this one's `observer` and keeps its methods in step with who is subscribed. A method no one has
+ * is absent, as with {@link combineObservers}, so the scheduler skips building its arguments (a
+ * queue's depth by model, say); with no subscriber, each method is the fixed observer's own.
+ *
+ * @example
+ * const taps = new ObserverTaps();
+ * taps.setBase(metricsObserver);
+ * const off = taps.add({ coldLoad: (node, model) => console.log(node, model) }); off();
+ */
+export class ObserverTaps {
+  /** The observer to hand the scheduler; its methods change as subscribers come and go. */
+  readonly observer: SchedulerObserver = {};
+  private base: SchedulerObserver = {};
+  private list: SchedulerObserver[] = [];
+
+  /** The observer fixed for the pipeline's life (metrics, `FactoryOptions.observer`). */
+  setBase(base: SchedulerObserver): void {
+    this.base = base;
+    this.rebuild();
+  }
+
+  /** Subscribes `o` until the returned function is called. */
+  add(o: SchedulerObserver): () => void {
+    this.list = [...this.list, o];
+    this.rebuild();
+    return () => {
+      this.list = this.list.filter((x) => x !== o);
+      this.rebuild();
+    };
+  }
+
+  private rebuild(): void {
+    type Method = (...a: unknown[]) => void;
+    const out = this.observer as Record<string, Method | undefined>;
+    const base = this.base as Record<string, Method | undefined>;
+    for (const k of OBSERVER_METHODS) {
+      const own = base[k]?.bind(this.base);
+      const subs = this.list.filter((o) => typeof o[k] === 'function');
+      if (subs.length === 0) {
+        if (own) out[k] = own;
+        else delete out[k];
+        continue;
+      }
+      out[k] = (...args: unknown[]) => {
+        own?.(...args);
+        for (const o of subs) {
+          try {
+            (o[k] as Method).apply(o, args);
+          } catch (e) {
+            // A subscriber that throws must not take the scheduler down with it.
+            process.emitWarning(`scheduler observer threw: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+      };
+    }
+  }
+}

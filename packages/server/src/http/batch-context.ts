@@ -63,9 +63,8 @@ export async function closeBatches(gw: GatewayContext): Promise<void> {
  * Empty before the batch service is open (it is opened by the batch routes, not by a scrape).
  */
 export async function batchMetrics(gw: GatewayContext): Promise<string> {
-  const s = services.get(gw);
-  if (!s) return '';
-  const jobs = (await s.catch(() => undefined))?.jobs.progress() ?? [];
+  if (!services.has(gw)) return '';
+  const jobs = await batchProgress(gw);
   // The prefix as the balancer's metrics normalised it (with its one trailing `_`).
   const name = `${gw.factory.getMetricsRegistry().metrics.prefix}batch_lines`;
   const lines = [`# HELP ${name} Lines of each batch job running here, by state: queued, running, done, failed.`, `# TYPE ${name} gauge`];
@@ -73,6 +72,18 @@ export async function batchMetrics(gw: GatewayContext): Promise<string> {
     for (const state of ['queued', 'running', 'done', 'failed'] as const) lines.push(`${name}{batch="${j.id}",state="${state}"} ${j[state]}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The lines of each batch job running in this process, by state; none before the batch service is
+ * open (the batch routes open it; a reader of progress does not).
+ *
+ * @example (await batchProgress(gw)).map((j) => `${j.id}: ${j.done} done`);
+ */
+export async function batchProgress(gw: GatewayContext): Promise<{ id: string; queued: number; running: number; done: number; failed: number }[]> {
+  const s = services.get(gw);
+  if (!s) return [];
+  return (await s.catch(() => undefined))?.jobs.progress() ?? [];
 }
 
 /**

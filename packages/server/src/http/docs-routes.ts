@@ -1,20 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type { GatewayContext } from '../gateway-context';
 import { openApiDocument } from './api-doc/document';
 import { GATEWAY_VERSION } from './model-routes';
 import type { Router } from './router';
-
-/** A body served as is: its bytes, gzipped once when worth it, and its ETag. */
-interface Served {
-  type: string;
-  body: Buffer;
-  gzip?: Buffer;
-  etag: string;
-}
+import { ASSET_CACHE, FileCache, PAGE_CACHE, type Served, sendNoAsset, sendServed as send, served } from './static-files';
 
 /** The files of `swagger-ui-dist` the page uses, by the name served under `/docs/`. */
 const SWAGGER_FILES: Readonly<Record<string, string>> = {
@@ -23,11 +13,6 @@ const SWAGGER_FILES: Readonly<Record<string, string>> = {
   'favicon-32x32.png': 'image/png',
   'favicon-16x16.png': 'image/png',
 };
-
-/** Assets change only with the package: a day's caching, revalidated by ETag after that. */
-const ASSET_CACHE = 'public, max-age=86400';
-/** The document and the page change with the gateway: revalidated on every use. */
-const PAGE_CACHE = 'no-cache';
 
 /**
  * Started by the page's own script file rather than an inline one, so the page's Content-Security-Policy
@@ -64,28 +49,6 @@ function page(base: string): string {
 `;
 }
 
-function served(type: string, body: Buffer): Served {
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-  // Text compresses 4-5×; the icons are already compressed.
-  const gzip = type.startsWith('image/') ? undefined : gzipSync(body);
-  return { type, body, etag, ...(gzip ? { gzip } : {}) };
-}
-
-/** Sends `s` with its caching headers: 304 when the client's copy is current, gzip when it accepts it. */
-function send(req: IncomingMessage, res: ServerResponse, s: Served, cache: string, extra: Record<string, string> = {}): void {
-  const headers: Record<string, string | number> = { 'cache-control': cache, etag: s.etag, vary: 'accept-encoding', 'x-content-type-options': 'nosniff', ...extra };
-  const tags = req.headers['if-none-match'];
-  if (tags && tags.split(',').some((t) => t.trim().replace(/^W\//, '') === s.etag)) {
-    res.writeHead(304, headers);
-    res.end();
-    return;
-  }
-  const gzip = s.gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
-  const body = gzip ? (s.gzip as Buffer) : s.body;
-  res.writeHead(200, { ...headers, 'content-type': s.type, 'content-length': body.length, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
 /**
  * The API's own documentation: `GET /openapi.json` (OpenAPI 3.1, built from the routes this router
  * serves, see `api-doc/`), and `GET /docs`, the document rendered by Swagger UI, whose files are
@@ -99,18 +62,12 @@ export function addDocsRoutes(router: Router, _gw: GatewayContext): void {
   // Built at first use, when the gateway has added every route.
   let doc: Served | undefined;
   const pages = new Map<string, Served>();
-  const assets = new Map<string, Promise<Served>>();
+  const assets = new FileCache();
   const uiDir = dirname(require.resolve('swagger-ui-dist/package.json'));
   const asset = (name: string): Promise<Served> | undefined => {
-    let a = assets.get(name);
-    if (a) return a;
-    if (name === 'init.js') a = Promise.resolve(served('text/javascript; charset=utf-8', Buffer.from(INIT_JS)));
-    else if (SWAGGER_FILES[name]) a = readFile(join(uiDir, name)).then((b) => served(SWAGGER_FILES[name], b));
-    else return undefined;
-    // A failed read is not kept: the next request tries again.
-    a.catch(() => assets.delete(name));
-    assets.set(name, a);
-    return a;
+    if (name === 'init.js') return assets.get(name, () => Promise.resolve(served('text/javascript; charset=utf-8', Buffer.from(INIT_JS))));
+    if (SWAGGER_FILES[name]) return assets.get(name, () => readFile(join(uiDir, name)).then((b) => served(SWAGGER_FILES[name], b)));
+    return undefined;
   };
 
   router.add(['GET', 'HEAD'], '/openapi.json', ({ req, res }) => {
@@ -129,11 +86,7 @@ export function addDocsRoutes(router: Router, _gw: GatewayContext): void {
 
   router.add(['GET', 'HEAD'], '/docs/:asset', async ({ req, res, params }) => {
     const a = asset(params.asset);
-    if (!a) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('404 page not found');
-      return;
-    }
+    if (!a) return sendNoAsset(res);
     send(req, res, await a, ASSET_CACHE);
   });
 }

@@ -4,6 +4,7 @@ import { addAdminRoutes } from './admin-routes';
 import { addBatchRoutes } from './batch-routes';
 import { addWorkflowRoutes } from './workflow-routes';
 import { addBlobRoutes } from './blob-routes';
+import { addDashboardRoutes } from './dashboard-routes';
 import { addDocsRoutes } from './docs-routes';
 import { addEmbedBatchRoutes } from './embed-batch-routes';
 import { addHealthRoutes } from './health-routes';
@@ -72,8 +73,8 @@ function logged(add: AddRoutes): AddRoutes {
  * Every route of the gateway besides inference (which the gateway adds itself): health, readiness
  * and metrics, `/api/stats`, the embedding batch jobs (`/api/embed/batch`, `/api/batch-status`), the
  * Ollama model routes (listings, show, version, pull, and the admin-only delete, copy, create, push
- * and blobs), OpenAI's `/v1/models`, its Files and Batch APIs (`/v1/files`, `/v1/batches`), workflow runs (`/api/workflows`), the admin API, and the API's
- * own documentation (`/openapi.json`, `/docs`). Each request but
+ * and blobs), OpenAI's `/v1/models`, its Files and Batch APIs (`/v1/files`, `/v1/batches`), workflow runs (`/api/workflows`), the admin API, the API's
+ * own documentation (`/openapi.json`, `/docs`), and the live dashboard (`/dashboard`). Each request but
  * the probes' gets a line in the request log, and is tracked so that `Gateway.close()` lets it
  * finish within the grace period (a pull's progress stream, say) before cutting it.
  *
@@ -91,4 +92,5 @@ export const allRoutes: AddRoutes[] = [
   addWorkflowRoutes,
   addAdminRoutes,
   addDocsRoutes,
+  addDashboardRoutes,
 ].map(logged);

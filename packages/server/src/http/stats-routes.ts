@@ -1,4 +1,4 @@
-import { IMBALANCE_DEFINITION, type NodeSnapshot, poolUtilization } from '@ollama-ring/balancer';
+import { IMBALANCE_DEFINITION, type NodeSnapshot, type PoolView, poolUtilization } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { requireClient, sendJson } from './route-util';
 import type { Router } from './router';
@@ -90,12 +90,12 @@ export function addStatsRoutes(router: Router, gw: GatewayContext): void {
 }
 
 /**
- * The pool's statistics, read from snapshots, the learned estimates and the health-check counter.
+ * The pool's statistics, read from snapshots, the learned estimates and the health-check counter;
+ * from `view` when the caller has taken one already (the dashboard reads more of the same view).
  *
  * @example (await statsOf(gw)).instances['gpu-1'].active_requests;
  */
-export async function statsOf(gw: GatewayContext): Promise<StatsBody> {
-  const view = gw.factory.getPoolView();
+export async function statsOf(gw: GatewayContext, view: PoolView = gw.factory.getPoolView()): Promise<StatsBody> {
   const nodes = view.nodes.filter((n) => !n.removed);
   const checks = await healthCheckCounts(gw);
   const now = Date.now();

@@ -160,7 +160,7 @@ export function openApiDocument(routes: readonly ServedRoute[], version: string)
         "A load balancer for pools of Ollama servers. It speaks Ollama's API and OpenAI's, and adds its own status and admin routes. " +
         'Credentials: with `auth.apiKeys` configured, the Ollama and OpenAI routes need a key (`Authorization: Bearer <key>` or `X-API-Key`); ' +
         'the admin routes, `/api/delete`, `/api/copy`, `/api/create`, `/api/push` and `/api/blobs` need `auth.adminToken` (with none configured, loopback clients only); ' +
-        '`/`, `/health`, `/ready`, `/metrics`, `/openapi.json` and `/docs` need nothing.',
+        '`/`, `/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs` and the `/dashboard` page need nothing (its data, `/dashboard/events`, needs a key as `/api/stats` does).',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/' }],

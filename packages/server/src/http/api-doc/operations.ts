@@ -1,5 +1,6 @@
 import { BATCH_OPERATIONS } from './batch-operations';
 import { WORKFLOW_OPERATIONS } from './workflow-operations';
+import { DASHBOARD_OPERATIONS } from './dashboard-operations';
 import type { Answer, Method, OperationDoc } from './operation-types';
 import { ref } from './schema-kit';
 
@@ -327,6 +328,7 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
 
   ...BATCH_OPERATIONS,
   ...WORKFLOW_OPERATIONS,
+  ...DASHBOARD_OPERATIONS,
 
   '/admin/nodes': {
     get: admin('Every node, as the scheduler holds it', { 200: { description: 'Nodes', schema: ref('NodeList') } }),
