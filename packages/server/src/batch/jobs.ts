@@ -113,6 +113,15 @@ export class BatchJobs {
     }));
   }
 
+  /**
+   * The `custom_id`s of the lines a job running here has answered so far, succeeded and failed;
+   * undefined when it is not running here (or its results are not open yet).
+   */
+  answered(id: string): { ok: ReadonlySet<string>; failed: ReadonlySet<string> } | undefined {
+    const l = this.live.get(id);
+    return l?.out && l.err ? { ok: l.out.done, failed: l.err.done } : undefined;
+  }
+
   /** Stops starting lines, waits for the running ones (the pipeline's shutdown ends them), and flushes the logs. */
   async close(): Promise<void> {
     this.stop.abort();

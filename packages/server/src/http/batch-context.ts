@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorFlavor } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { BatchService, ownerOf } from '../batch/service';
 import { clientIdentity } from './auth';
@@ -75,14 +76,14 @@ export async function batchMetrics(gw: GatewayContext): Promise<string> {
 }
 
 /**
- * The owner a batch request acts for, or undefined after answering 401 in OpenAI's shape: with
- * `auth.apiKeys` configured, its key; without, everyone (see `ownerOf`).
+ * The owner a batch request acts for, or undefined after answering 401 (in OpenAI's shape unless
+ * `flavor` says otherwise): with `auth.apiKeys` configured, its key; without, everyone (see `ownerOf`).
  */
-export function batchOwner(gw: GatewayContext, req: IncomingMessage, res: ServerResponse): string | undefined {
+export function batchOwner(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: ErrorFlavor = 'openai'): string | undefined {
   const cfg = gw.config();
   const id = clientIdentity(req, cfg);
   if (id === null) {
-    sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', 'openai');
+    sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', flavor);
     return undefined;
   }
   return ownerOf(id, cfg.auth.apiKeys.length > 0);
