@@ -11,20 +11,22 @@ import { startGateway, type GatewayHarness } from './gateway-harness';
 
 const MODEL = 'nomic-embed-text';
 
-async function call(url: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function call(url: string, method: 'GET' | 'POST', path: string, body?: unknown, key?: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (key !== undefined) headers.authorization = `Bearer ${key}`;
   const res = await fetch(url + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
 /** The job's status once it has finished (polled; fails the test after 10 s). */
-async function finished(h: GatewayHarness, id: string): Promise<Record<string, unknown>> {
+async function finished(h: GatewayHarness, id: string, key?: string): Promise<Record<string, unknown>> {
   const end = Date.now() + 10_000;
   for (;;) {
-    const s = (await call(h.url, 'GET', `/api/batch-status/${id}`)).body;
+    const s = (await call(h.url, 'GET', `/api/batch-status/${id}`, undefined, key)).body;
     if (s.status === 'completed' || s.status === 'failed') return s;
     if (Date.now() > end) throw new Error(`job ${id} still ${String(s.status)}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -151,6 +153,48 @@ describe('/api/embed/batch while a job runs', () => {
     const next = await call(h.url, 'POST', '/api/embed/batch', { model: MODEL, docs: ['one more'] });
     expect(next.status).toBe(202);
     await finished(h, next.body.id as string);
+    expect(Object.values(inFlight(h)).every((n) => n === 0)).toBe(true);
+  });
+});
+
+describe('/api/embed/batch with API keys', () => {
+  let h: GatewayHarness;
+  beforeAll(async () => {
+    h = await startGateway(
+      [{ id: 'a', models: [MODEL], embedCallMs: 2_000 }],
+      (c) => {
+        c.auth.apiKeys = [{ key: 'key-a' }, { key: 'key-b' }];
+        c.autobatch.jobs.chunkSize = 2;
+        c.batch.dataDir = join(dir, 'keys');
+        c.batch.concurrency = 1;
+      },
+      { routes: allRoutes },
+    );
+  });
+  afterAll(() => h.close());
+
+  it('shows a job to the key that made it only, and a job cancelled as a batch is failed', async () => {
+    h.sim.nodes[0].setFaults({ slowdown: 50 });
+    expect((await call(h.url, 'POST', '/api/embed/batch', { model: MODEL, docs: ['a'] })).status).toBe(401);
+    const made = await call(h.url, 'POST', '/api/embed/batch', { model: MODEL, docs: ['a', 'b', 'c', 'd', 'e', 'f'] }, 'key-a');
+    expect(made.status).toBe(202);
+    const id = made.body.id as string;
+    expect((await call(h.url, 'GET', `/api/batch-status/${id}`, undefined, 'key-b')).status).toBe(404);
+    expect((await call(h.url, 'GET', `/api/embed/batch/${id}/results`, undefined, 'key-b')).status).toBe(404);
+    expect((await call(h.url, 'GET', '/api/batch-status', undefined, 'key-b')).body.jobs).toEqual([]);
+    const mine = (await call(h.url, 'GET', '/api/batch-status', undefined, 'key-a')).body.jobs as { id: string }[];
+    expect(mine.map((j) => j.id)).toEqual([id]);
+
+    // Cancelled through the Batch API while its first chunk runs: the chunks not run are failed.
+    expect((await call(h.url, 'POST', `/v1/batches/${id}/cancel`, {}, 'key-a')).status).toBe(200);
+    h.sim.nodes[0].setFaults({ slowdown: 1 });
+    const done = await finished(h, id, 'key-a');
+    expect(done).toMatchObject({ status: 'failed', total: 6 });
+    expect(done.error).toMatch(/cancelled/);
+    expect((done.embedded as number) + (done.failed as number)).toBe(6);
+    expect((done.failed as number) % 2).toBe(0);
+    expect(done.failed as number).toBeGreaterThan(0);
+    expect((await call(h.url, 'GET', `/api/embed/batch/${id}/results`, undefined, 'key-a')).status).toBe(409);
     expect(Object.values(inFlight(h)).every((n) => n === 0)).toBe(true);
   });
 });

@@ -176,7 +176,10 @@ export class EmbedJobs {
     const f = await this.failuresOf(rec);
     const status = f.failed === 0 && b.status === 'completed' ? 'completed' : 'failed';
     const error = status === 'failed' ? (f.error ?? `the batch was ${b.status}`) : undefined;
-    return { ...base, status, embedded: total - f.failed, failed: f.failed, finishedAt, ...(error === undefined ? {} : { error }) };
+    // Every chunk has a result line once a batch that ran has ended; one cancelled while it was
+    // validating has none, and embedded nothing.
+    const embedded = b.request_counts.completed === 0 ? 0 : total - f.failed;
+    return { ...base, status, embedded, failed: total - embedded, finishedAt, ...(error === undefined ? {} : { error }) };
   }
 
   private async failuresOf(rec: JobRecord): Promise<Failures> {
@@ -190,6 +193,10 @@ export class EmbedJobs {
       f.failed += end - start;
       f.error ??= messageOf(line);
     });
+    // Forget the jobs the retention sweep has deleted, now and then.
+    if (this.failures.size >= 2 * this.batches.store.jobs.size + 64) {
+      for (const k of this.failures.keys()) if (!this.batches.store.jobs.has(k)) this.failures.delete(k);
+    }
     this.failures.set(rec.batch.id, f);
     return f;
   }
