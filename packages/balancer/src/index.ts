@@ -109,21 +109,7 @@ export {
 } from './strategies';
 export { BalancerMetrics } from './metrics';
 export type { RequestClass } from './request-class';
-export {
-  Autobatch,
-  BatchJobError,
-  COALESCED_HEADER,
-  EmbedCoalescer,
-  EmbedJobs,
-  type EmbedJobResults,
-  type EmbedJobStatus,
-  type EmbedJobSummary,
-  type EmbedResult,
-  type EmbedTicket,
-  partsFor,
-  runEmbed,
-  type RunningEmbed,
-} from './autobatch';
+export { Autobatch, COALESCED_HEADER, EmbedCoalescer, type EmbedResult, type EmbedTicket, partsFor, runEmbed, type RunningEmbed } from './autobatch';
 export { AutobatchMetrics } from './metrics-autobatch';
 export { ModelNodeMetrics } from './metrics-model-nodes';
 export {

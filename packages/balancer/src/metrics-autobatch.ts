@@ -8,8 +8,7 @@ const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
  * (nothing on any other request's path): `embed_coalesced_calls_total` (upstream `/api/embed` calls
  * the coalescer made, one per combined call before any split), `embed_batch_size` (callers per
  * combined call, a histogram), `embed_requests_coalesced_total` (callers answered from a call they
- * shared with at least one other), `embed_split_parts_total` (parts of calls split across nodes) and
- * `embed_batch_docs_total{outcome}` (documents of `/api/embed/batch` jobs embedded or failed).
+ * shared with at least one other) and `embed_split_parts_total` (parts of calls split across nodes).
  *
  * @example
  * const m = new AutobatchMetrics(registry, 'ollama_lb_');
@@ -20,7 +19,6 @@ export class AutobatchMetrics {
   private readonly size: Histogram;
   private readonly coalesced: Counter;
   private readonly parts: Counter;
-  private readonly docs: Counter<'outcome'>;
 
   constructor(registry: Registry, prefix: string) {
     const registers = [registry];
@@ -32,12 +30,6 @@ export class AutobatchMetrics {
       registers,
     });
     this.parts = new Counter({ name: `${prefix}embed_split_parts_total`, help: 'Parts of embedding calls split across the nodes that have the model loaded.', registers });
-    this.docs = new Counter({
-      name: `${prefix}embed_batch_docs_total`,
-      help: 'Documents of /api/embed/batch jobs, by outcome (embedded or failed).',
-      labelNames: ['outcome'],
-      registers,
-    });
   }
 
   /** A combined call of `callers` requests, sent as `parts` upstream calls. */
@@ -46,10 +38,5 @@ export class AutobatchMetrics {
     this.size.observe(callers);
     if (callers > 1) this.coalesced.inc(callers);
     if (parts > 1) this.parts.inc(parts);
-  }
-
-  /** Documents of a batch job's chunk, embedded or failed. */
-  recordDocs(outcome: 'embedded' | 'failed', n: number): void {
-    this.docs.inc({ outcome }, n);
   }
 }

@@ -196,7 +196,7 @@ export class PipelineFactory {
     return this.started().pipeline;
   }
 
-  /** The embedding autobatch: the coalescer the gateway hands embedding requests to, and the batch jobs. */
+  /** The embedding autobatch: the coalescer the gateway hands embedding requests to. */
   getAutobatch(): Autobatch {
     return this.started().autobatch;
   }

@@ -23,6 +23,7 @@ export { BatchStore } from './batch/store';
 export { BatchJobs } from './batch/jobs';
 export { BatchService, ownerOf } from './batch/service';
 export { BatchDirLockedError, processAlive } from './batch/dir-lock';
+export { EmbedJobError, EmbedJobs, type EmbedJobResults, type EmbedJobStatus, type EmbedJobSummary } from './batch/embed-jobs';
 export { checkLine, inputLines, validateInput } from './batch/input';
 export { BATCH_ENDPOINTS, type BatchLine, type BatchObject, type BatchStatus, type FileObject, type ResultLine } from './batch/types';
 export { addDocsRoutes } from './http/docs-routes';

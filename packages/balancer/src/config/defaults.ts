@@ -104,7 +104,7 @@ export function defaultConfig(): BalancerConfig {
       legacy: false,
       splitAbove: 256,
       minPartSize: 32,
-      jobs: { maxJobs: 100, maxDocs: 10000, retentionMs: 3600000, concurrency: 2, chunkSize: 64 },
+      jobs: { maxJobs: 100, maxDocs: 10000, chunkSize: 64 },
     },
     rateLimit: {
       global: { rps: 0, burst: 0 },

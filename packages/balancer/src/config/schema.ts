@@ -194,7 +194,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     legacy: bool,
     splitAbove: int(0),
     minPartSize: int(1),
-    jobs: obj({ maxJobs: int(1), maxDocs: int(1), retentionMs: timeout, concurrency: int(1, 64), chunkSize: int(1, 4096) }),
+    jobs: obj({ maxJobs: int(1), maxDocs: int(1), chunkSize: int(1, 4096) }),
   }),
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),

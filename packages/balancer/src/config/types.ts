@@ -155,7 +155,7 @@ export interface BalancerConfig {
    */
   leases: { ttlMs: number };
   /**
-   * The batch store and runner (`/v1/files`, `/v1/batches`): where uploads, job state and results
+   * The batch store and runner (`/v1/files`, `/v1/batches`, and `/api/embed/batch`'s jobs): where uploads, job state and results
    * live on disk, the largest upload taken, how long a finished job and its files are kept, and how
    * many of a job's lines are in the pipeline at once (0: the pool's slot count).
    */
@@ -178,7 +178,7 @@ export interface BalancerConfig {
   estimates: { loadMs: number; prefillTokensPerSec: number; generateTokensPerSec: number; serviceMs: number };
 }
 
-/** `autobatch.*`: embedding coalescing, splitting and the in-memory batch jobs. */
+/** `autobatch.*`: embedding coalescing and splitting, and the bounds of the background embedding jobs. */
 export interface AutobatchConfig {
   /** Coalesce concurrent embedding requests (the splitting and the jobs work either way). */
   enabled: boolean;
@@ -194,6 +194,10 @@ export interface AutobatchConfig {
   splitAbove: number;
   /** No part of a split call has fewer inputs than this. */
   minPartSize: number;
-  /** `/api/embed/batch` jobs, held in memory (lost on restart). */
-  jobs: { maxJobs: number; maxDocs: number; retentionMs: number; concurrency: number; chunkSize: number };
+  /**
+   * `/api/embed/batch` jobs, which run as durable batch jobs (`batch.*`: their store, concurrency and
+   * retention): at most `maxJobs` unfinished at once, `maxDocs` documents each, sent as `/api/embed`
+   * calls of `chunkSize` documents.
+   */
+  jobs: { maxJobs: number; maxDocs: number; chunkSize: number };
 }

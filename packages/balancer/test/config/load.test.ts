@@ -64,7 +64,7 @@ const SEED_EXPECTED: BalancerConfig = {
     legacy: false,
     splitAbove: 256,
     minPartSize: 32,
-    jobs: { maxJobs: 100, maxDocs: 10000, retentionMs: 3600000, concurrency: 2, chunkSize: 64 },
+    jobs: { maxJobs: 100, maxDocs: 10000, chunkSize: 64 },
   },
   rateLimit: { global: { rps: 0, burst: 0 }, perClient: { rps: 0, burst: 0 }, perNode: { rps: 0, burst: 0 } },
   validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },

@@ -32,7 +32,7 @@ const BAD: Array<[name: string, text: string, issue: { path: string; message: st
   ],
   ['discovery.enabled not a boolean', 'discovery: { enabled: sometimes }\n', { path: 'discovery.enabled', message: 'must be boolean (got "sometimes")', line: 1 }],
   ['an autobatch window past a second', 'autobatch: { windowMs: 5000 }\n', { path: 'autobatch.windowMs', message: 'must be <= 1000 (got 5000)', line: 1 }],
-  ['no batch job concurrency', 'autobatch:\n  jobs: { concurrency: 0 }\n', { path: 'autobatch.jobs.concurrency', message: 'must be >= 1 (got 0)', line: 2 }],
+  ['an empty embedding job chunk', 'autobatch:\n  jobs: { chunkSize: 0 }\n', { path: 'autobatch.jobs.chunkSize', message: 'must be >= 1 (got 0)', line: 2 }],
   ['a lease TTL too long for a timer', 'leases: { ttlMs: 3000000000 }\n', { path: 'leases.ttlMs', message: /must be <= 2147483647/, line: 1 }],
   ['an empty batch data dir', 'batch: { dataDir: "" }\n', { path: 'batch.dataDir', message: /must not be empty/, line: 1 }],
   ['a batch file cap of zero', 'batch: { maxFileBytes: 0 }\n', { path: 'batch.maxFileBytes', message: /must be >= 1/, line: 1 }],

@@ -17,6 +17,17 @@ export interface BatchJobsOptions {
   logger: Logger;
 }
 
+/** A running job's progress, in lines. */
+export interface JobProgress {
+  id: string;
+  /** Its endpoint (`/v1/chat/completions`, …), or `embed <model>` for an `/api/embed/batch` job. */
+  kind: string;
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+}
+
 /** What a job is doing in this process. */
 interface Live {
   job: JobRecord;
@@ -102,15 +113,25 @@ export class BatchJobs {
     return { ...b, request_counts: { ...b.request_counts } };
   }
 
-  /** Each job running here: its lines waiting, running, done and failed (for the metrics). */
-  progress(): { id: string; queued: number; running: number; done: number; failed: number }[] {
+  /** Each job running here: what it is (its endpoint; an embedding job's model), its lines waiting, running, done and failed (for the metrics and the dashboard). */
+  progress(): JobProgress[] {
     return [...this.live.values()].map(({ job: { batch: b }, running }) => ({
       id: b.id,
+      kind: b.metadata?.kind === 'embed' ? `embed ${b.metadata.model ?? ''}`.trim() : b.endpoint,
       queued: Math.max(0, b.request_counts.total - b.request_counts.completed - b.request_counts.failed - running),
       running,
       done: b.request_counts.completed,
       failed: b.request_counts.failed,
     }));
+  }
+
+  /**
+   * The `custom_id`s of the lines a job running here has answered so far, succeeded and failed;
+   * undefined when it is not running here (or its results are not open yet).
+   */
+  answered(id: string): { ok: ReadonlySet<string>; failed: ReadonlySet<string> } | undefined {
+    const l = this.live.get(id);
+    return l?.out && l.err ? { ok: l.out.done, failed: l.err.done } : undefined;
   }
 
   /** Stops starting lines, waits for the running ones (the pipeline's shutdown ends them), and flushes the logs. */

@@ -1,4 +1,5 @@
 import { canServe, type NodeSnapshot, type PoolView } from '@ollama-ring/balancer';
+import type { JobProgress } from '../batch/jobs';
 import type { GatewayContext } from '../gateway-context';
 import { batchProgress } from '../http/batch-context';
 import { statsOf } from '../http/stats-routes';
@@ -55,11 +56,8 @@ export interface DashboardSnapshot {
   live: number;
   nodes: DashboardNode[];
   queue: { depth: number; oldestWaitMs: number; groups: QueueGroup[] };
-  /** OpenAI batch jobs running here (`/v1/batches`) and the embedding jobs held (`/api/embed/batch`). */
-  jobs: {
-    batches: { id: string; queued: number; running: number; done: number; failed: number }[];
-    embed: { id: string; model: string; status: string; total: number; embedded: number; failed: number }[];
-  };
+  /** The batch jobs running here: OpenAI's (`/v1/batches`) and the embedding jobs (`/api/embed/batch`), which run as batch jobs. */
+  jobs: { batches: JobProgress[] };
   sample: SeriesSample;
 }
 
@@ -67,8 +65,6 @@ export interface DashboardSnapshot {
 export const EXPIRING_MS = 30_000;
 /** Node rates are averaged over this many seconds, so the numbers do not flicker. */
 const RATE_SECONDS = 5;
-/** Finished embedding jobs shown beside the unfinished ones. */
-const FINISHED_JOBS_SHOWN = 5;
 
 /**
  * The dashboard's snapshot, taken once per tick for every page: `/api/stats`' figures (`statsOf`,
@@ -108,20 +104,13 @@ export async function dashboardSnapshot(gw: GatewayContext, series: SeriesRecord
       ...(n.lastError ? { lastError: n.lastError } : {}),
     });
   }
-  const embed = gw.factory.getAutobatch().jobs.list().jobs;
   return {
     at: now,
     strategy: stats.strategy,
     live: stats.requests_in_progress,
     nodes,
     queue: queueOf(view, now),
-    jobs: {
-      batches: await batchProgress(gw),
-      embed: [
-        ...embed.filter((j) => j.status === 'queued' || j.status === 'running'),
-        ...embed.filter((j) => j.status === 'completed' || j.status === 'failed').slice(0, FINISHED_JOBS_SHOWN),
-      ].map((j) => ({ id: j.id, model: j.model, status: j.status, total: j.total, embedded: j.embedded, failed: j.failed })),
-    },
+    jobs: { batches: await batchProgress(gw) },
     sample,
   };
 }

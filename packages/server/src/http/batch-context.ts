@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorFlavor } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
+import type { JobProgress } from '../batch/jobs';
 import { BatchService, ownerOf } from '../batch/service';
 import { clientIdentity } from './auth';
 import { sendError } from './errors';
@@ -80,21 +82,21 @@ export async function batchMetrics(gw: GatewayContext): Promise<string> {
  *
  * @example (await batchProgress(gw)).map((j) => `${j.id}: ${j.done} done`);
  */
-export async function batchProgress(gw: GatewayContext): Promise<{ id: string; queued: number; running: number; done: number; failed: number }[]> {
+export async function batchProgress(gw: GatewayContext): Promise<JobProgress[]> {
   const s = services.get(gw);
   if (!s) return [];
   return (await s.catch(() => undefined))?.jobs.progress() ?? [];
 }
 
 /**
- * The owner a batch request acts for, or undefined after answering 401 in OpenAI's shape: with
- * `auth.apiKeys` configured, its key; without, everyone (see `ownerOf`).
+ * The owner a batch request acts for, or undefined after answering 401 (in OpenAI's shape unless
+ * `flavor` says otherwise): with `auth.apiKeys` configured, its key; without, everyone (see `ownerOf`).
  */
-export function batchOwner(gw: GatewayContext, req: IncomingMessage, res: ServerResponse): string | undefined {
+export function batchOwner(gw: GatewayContext, req: IncomingMessage, res: ServerResponse, flavor: ErrorFlavor = 'openai'): string | undefined {
   const cfg = gw.config();
   const id = clientIdentity(req, cfg);
   if (id === null) {
-    sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', 'openai');
+    sendError(res, 401, 'unauthorized: a valid API key is required (Authorization: Bearer or X-API-Key)', flavor);
     return undefined;
   }
   return ownerOf(id, cfg.auth.apiKeys.length > 0);

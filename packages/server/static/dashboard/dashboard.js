@@ -323,16 +323,10 @@
           '</table>'
         : '');
 
-    var rows = s.jobs.batches
-      .map(function (b) {
-        var total = b.queued + b.running + b.done + b.failed;
-        return jobRow(b.id, 'batch', 'running', b.done + b.failed, total, b.failed);
-      })
-      .concat(
-        s.jobs.embed.map(function (j) {
-          return jobRow(j.id, 'embed ' + j.model, j.status, j.embedded + j.failed, j.total, j.failed);
-        }),
-      );
+    var rows = s.jobs.batches.map(function (b) {
+      var total = b.queued + b.running + b.done + b.failed;
+      return jobRow(b.id, b.kind, 'running', b.done + b.failed, total, b.failed);
+    });
     $('jobs').innerHTML = rows.length
       ? '<table><tr><th>job</th><th>kind</th><th>status</th><th>progress</th></tr>' + rows.join('') + '</table>'
       : '<p class="muted">no batch job</p>';

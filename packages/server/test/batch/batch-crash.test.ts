@@ -1,40 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { startSimPool, type SimPool } from '@ollama-ring/ollama-sim';
 import { answers, chatLine, jsonl, until, upload } from './batch-helpers';
-
-// The gateway as a user runs it: the built CLI, in a child process we can kill without warning.
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-
-interface Gw {
-  proc: ChildProcess;
-  url: string;
-  exited: Promise<unknown>;
-}
-
-/** Starts `ollama-ring serve --config cfg` and resolves once it listens. */
-function serve(cfg: string): Promise<Gw> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((r) => proc.once('exit', r));
-  let out = '';
-  let err = '';
-  proc.stderr?.setEncoding('utf8').on('data', (c: string) => void (err += c));
-  return new Promise<Gw>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the gateway did not listen in time: ${out}${err}`)), 20_000);
-    proc.stdout?.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      const m = /"url":"(http:\/\/[^"]+)".*"msg":"listening"/.exec(out) ?? /"msg":"listening".*"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok({ proc, url: m[1], exited });
-      }
-    });
-    void exited.then(() => fail(new Error(`the gateway exited: ${out}${err}`)));
-  });
-}
+import { serve } from './serve-harness';
 
 describe('a gateway stopped mid-batch and restarted on the same data dir', () => {
   let sim: SimPool;

@@ -69,17 +69,17 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
     post: {
       summary: 'Queue documents for embedding in the background',
       description:
-        'A job of `/api/embed` calls in chunks of `autobatch.jobs.chunkSize`, sent as batch-class requests. Jobs are held in memory (`autobatch.jobs`) and lost on a restart.',
+        'A job of `/api/embed` calls in chunks of `autobatch.jobs.chunkSize`, sent as batch-class requests. It runs as a batch job of the batch store (`batch.*`): it survives a restart and resumes where it stopped, runs `batch.concurrency` chunks at a time, is kept `batch.retentionMs` after it ends, belongs to the API key that made it, and is also visible as a batch (`/v1/batches`, `metadata.kind` `embed`) with its input file (`/v1/files`).',
       tag: 'Batch',
       access: 'client',
       body: ref('EmbedBatchRequest'),
       ok: { 202: { description: 'The job, queued', schema: ref('EmbedBatchJob') } },
-      failures: { 413: 'More documents than `autobatch.jobs.maxDocs`', 503: '`autobatch.jobs.maxJobs` jobs are unfinished' },
+      failures: { 413: 'More documents than `autobatch.jobs.maxDocs`', 503: '`autobatch.jobs.maxJobs` embedding jobs are unfinished (with Retry-After)' },
     },
   },
   '/api/batch-status': {
     get: {
-      summary: 'The embedding batch jobs held, newest first',
+      summary: "The caller's embedding batch jobs, newest first",
       tag: 'Batch',
       access: 'client',
       ok: { 200: { description: 'The jobs and their counts by status', schema: ref('EmbedBatchList') } },
@@ -91,7 +91,7 @@ export const OPERATIONS: Readonly<Record<string, Partial<Record<Method, Operatio
       tag: 'Batch',
       access: 'client',
       ok: { 200: { description: 'The job', schema: ref('EmbedBatchJob') } },
-      failures: { 404: 'No such job (never made, past its retention, or made before a restart)' },
+      failures: { 404: "No such job (never made, another API key's, or past `batch.retentionMs`)" },
     },
   },
   '/api/embed/batch/:id/results': {
