@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type BalancerConfig, ConfigError, type Pipeline, PipelineFactory } from '@ollama-ring/balancer';
 import { Route, flavorOfPath } from '@ollama-ring/protocol';
@@ -11,6 +12,7 @@ import { operationsFor } from './http/operations';
 import { type ClientTimeouts, clientTimeouts, RequestDeadlines } from './http/request-deadlines';
 import { type HttpContext, Router } from './http/router';
 import { closeUpstream } from './http/upstream';
+import { CertificateWatcher, httpsOptions, readServerTls } from './tls-listener';
 
 export interface GatewayOptions {
   /** A started factory; the gateway stops it on `close()`. */
@@ -29,6 +31,11 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   blobUploadTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * With `server.tls`: re-read the certificate files when they change (default true). Like the
+   * other listener settings, `server.tls` itself is read once, here.
+   */
+  watchTls?: boolean;
 }
 
 const URL_BASE = 'http://gateway.invalid';
@@ -68,6 +75,9 @@ export class Gateway implements GatewayContext {
   readonly clientTimeouts: ClientTimeouts;
   private readonly deadlines: RequestDeadlines;
   private readonly server: Server;
+  /** `https` with `server.tls`, else `http`. */
+  readonly scheme: 'http' | 'https';
+  private readonly certificates: CertificateWatcher | undefined;
   private readonly opts: GatewayOptions;
   private closing: Promise<void> | undefined;
 
@@ -82,15 +92,25 @@ export class Gateway implements GatewayContext {
     // Slowloris: headers must arrive within headersTimeout (Node enforces it), and a whole request
     // within its route class's deadline (RequestDeadlines enforces them: Node has one requestTimeout
     // for all, kept here as a backstop just above the longest).
-    this.server = createServer(
-      {
-        headersTimeout: t.headersTimeoutMs,
-        requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
-        connectionsCheckingInterval: t.checkEveryMs,
-        keepAliveTimeout: t.keepAliveTimeoutMs,
-      },
-      (req, res) => void this.handle(req, res),
-    );
+    const listener = {
+      headersTimeout: t.headersTimeoutMs,
+      requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
+      connectionsCheckingInterval: t.checkEveryMs,
+      keepAliveTimeout: t.keepAliveTimeoutMs,
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const tls = this.factory.getConfig().server.tls;
+    if (tls) {
+      // Read (and checked) here: a file that cannot be used stops the start with a ConfigError naming its key.
+      const material = readServerTls(tls);
+      const server: HttpsServer = createHttpsServer({ ...listener, ...httpsOptions(material) }, handler);
+      this.server = server;
+      this.scheme = 'https';
+      this.certificates = opts.watchTls === false ? undefined : new CertificateWatcher(server, tls, material, this.logger);
+    } else {
+      this.server = createServer(listener, handler);
+      this.scheme = 'http';
+    }
   }
 
   config(): BalancerConfig {
@@ -131,7 +151,8 @@ export class Gateway implements GatewayContext {
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
-  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+  async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    await this.certificates?.ready;
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -154,6 +175,7 @@ export class Gateway implements GatewayContext {
   close(graceMs = 30_000): Promise<void> {
     this.closing ??= (async () => {
       const closed = new Promise<void>((r) => this.server.close(() => r()));
+      await this.certificates?.close();
       this.server.closeIdleConnections();
       // Batch lines: none starts from now on; those running drain with the pipeline, and a line the
       // grace period cuts is left unrecorded, to run again at the next start.

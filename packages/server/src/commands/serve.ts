@@ -103,13 +103,21 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     log.fatal({ err: e }, 'the balancer failed to start');
     return EXIT_FAILURE;
   }
-  const gateway = new Gateway({
-    factory,
-    logger: componentLogger(root, 'http'),
-    // POST /admin/reload re-reads the same files, with the same flags on top.
-    loadConfig: () => composeConfig(src, io.env).config,
-    routes: allRoutes,
-  });
+  let gateway: Gateway;
+  try {
+    gateway = new Gateway({
+      factory,
+      logger: componentLogger(root, 'http'),
+      // POST /admin/reload re-reads the same files, with the same flags on top.
+      loadConfig: () => composeConfig(src, io.env).config,
+      routes: allRoutes,
+    });
+  } catch (e) {
+    // server.tls files that cannot be used (a key that is not the certificate's): the error names the key.
+    log.fatal({ err: e }, 'cannot set up the listener');
+    await factory.stop(0);
+    return EXIT_FAILURE;
+  }
   let addr: AddressInfo;
   try {
     addr = await gateway.listen(cfg.server.port, cfg.server.host);
@@ -118,7 +126,7 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     await gateway.close(0);
     return EXIT_FAILURE;
   }
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const url = `${gateway.scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   log.info(
     {
       url,
