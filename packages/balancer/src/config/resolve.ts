@@ -8,7 +8,7 @@ import type { NodeSpec } from '../nodes/node';
 import { compileHybrid, defaultHybridConfig } from '../strategies/hybrid-config';
 import { defaultConfig, localNode, NODE_DEFAULTS } from './defaults';
 import { isPlainObject, type Segment } from './paths';
-import { nodeTlsFiles, type TlsFiles } from '../nodes/node-tls';
+import { type TlsFiles, withUpstreamTls } from '../nodes/node-tls';
 import { tlsPairProblems } from './tls-files';
 import { type BalancerConfig, type BucketConfig, ROUTE_CLASSES, type RouteTimeouts, type ServerTlsConfig } from './types';
 
@@ -81,13 +81,9 @@ export function mergeEffective(input: Record<string, unknown>, strategies?: Stra
     usedLocalNode = true;
   } else {
     const done = completeNodes(input.nodes as Record<string, unknown>[]);
-    config.nodes = done.nodes;
-    problems.push(...done.problems);
     // The pool-wide TLS files go into each https node's own, so every caller reads one place.
-    for (const n of config.nodes) {
-      const tls = nodeTlsFiles(n.url, config.upstreamTls, n.tls);
-      if (tls) n.tls = tls;
-    }
+    config.nodes = withUpstreamTls({ upstreamTls: config.upstreamTls, nodes: done.nodes }).nodes;
+    problems.push(...done.problems);
   }
   problems.push(...tlsPairProblems(input));
 

@@ -63,6 +63,25 @@ export function nodeTlsFiles(url: string, poolWide: TlsFiles | undefined, own: T
 }
 
 /**
+ * The config with `upstreamTls` merged into each https node's `tls` (idempotent: a node's own keys
+ * win). The loader's configs already are; a config built by hand (`PipelineFactory.fromConfig`)
+ * becomes so here. Returns `config` itself when there is nothing pool-wide.
+ *
+ * @example const cfg = withUpstreamTls({ ...defaultConfig(), upstreamTls: { ca: 'ca.pem' }, nodes });
+ */
+export function withUpstreamTls<C extends { upstreamTls?: TlsFiles; nodes: readonly { url: string; tls?: TlsFiles }[] }>(config: C): C {
+  const pool = config.upstreamTls;
+  if (!pool) return config;
+  return {
+    ...config,
+    nodes: config.nodes.map((n) => {
+      const tls = nodeTlsFiles(n.url, pool, n.tls);
+      return tls ? { ...n, tls } : n;
+    }),
+  };
+}
+
+/**
  * Reads the files. Throws {@link NodeTlsError} naming the file that cannot be read.
  *
  * @example new Pool(origin, { connect: { timeout: 10_000, ...readTlsFiles(files) } });
@@ -117,4 +136,31 @@ export class TlsPools {
     this.pools.clear();
     await Promise.all(all.map((p) => p.pool.close().catch(() => undefined)));
   }
+}
+
+/** Codes of a node certificate that could not be verified (OpenSSL's, and Node's for the host name). */
+const UNVERIFIED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * What to set, after the error of a TLS handshake with a node that failed for a reason the config
+ * can fix, as ` (…)`; '' for any other error.
+ *
+ * @example `upstream gpu-1 failed: ${err.message}${certificateHint(code)}`
+ */
+export function certificateHint(code: string): string {
+  if (UNVERIFIED.has(code)) return ": the node's certificate is not signed by a trusted CA (set upstreamTls.ca, or the node's tls.ca, to the CA that signed it)";
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return ": the node's certificate does not name the host of its URL";
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return ": the node's certificate is outside its validity period";
+  if (code.includes('ALERT_CERTIFICATE_REQUIRED') || code.includes('ALERT_BAD_CERTIFICATE') || code.includes('ALERT_UNKNOWN_CA')) {
+    return ': the node refused the client certificate, or wants one (set upstreamTls.cert and .key, or the node\'s tls.cert and .key)';
+  }
+  return '';
 }

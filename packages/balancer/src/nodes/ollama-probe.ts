@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent, Pool, request } from 'undici';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import { nodeUrlParts } from './node-url';
-import { type TlsFiles, TlsPools } from './node-tls';
+import { certificateHint, type TlsFiles, TlsPools } from './node-tls';
 
 /**
  * What a probe needs to know about a node.
@@ -208,7 +208,7 @@ export function toProbeError(e: unknown, path?: string): ProbeError {
   const where = path ? `GET ${path}: ` : '';
   const c = classifyNetworkError(e);
   if (c.kind === 'refused') return new ProbeError('refused', `${where}${c.code === 'ECONNREFUSED' ? 'connection refused' : `unreachable (${c.code})`}`);
-  return new ProbeError(c.kind, `${where}${e instanceof Error ? e.message || c.code || e.name : String(e)}`);
+  return new ProbeError(c.kind, `${where}${e instanceof Error ? e.message || c.code || e.name : String(e)}${certificateHint(c.code)}`);
 }
 
 // Leaving the loop early (break or throw) destroys the body, so an oversized answer costs no more.

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, Pool, request } from 'undici';
-import { type NodeAddress as NodeCallAddress, stripHopByHop, TlsPools } from '@ollama-ring/balancer';
+import { certificateHint, type NodeAddress as NodeCallAddress, stripHopByHop, TlsPools } from '@ollama-ring/balancer';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
@@ -206,7 +206,7 @@ function classify(nodeId: string, path: string, e: unknown): NodeCallError {
   const c = classifyNetworkError(e);
   if (c.kind === 'timeout') return new NodeCallError(nodeId, 504, `node ${nodeId}: ${path} timed out (${c.code})`, { cause: e });
   const what = c.code === 'ECONNREFUSED' ? 'connection refused' : e instanceof Error ? e.message : String(e);
-  return new NodeCallError(nodeId, 502, `node ${nodeId}: ${path} failed: ${what}`, { cause: e });
+  return new NodeCallError(nodeId, 502, `node ${nodeId}: ${path} failed: ${what}${certificateHint(c.code)}`, { cause: e });
 }
 
 const upstreams = new WeakMap<GatewayContext, Upstream>();
