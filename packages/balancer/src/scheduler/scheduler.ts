@@ -16,6 +16,7 @@ import { type LeaseCounts, Leases } from './leases';
 import { ModelFallback } from './model-fallback';
 import type { Estimates } from './estimates';
 import type { Outcome } from './observer';
+import { endTrace } from './trace-end';
 import type { PoolState, Queued, SchedulerPort } from './pool-state';
 import type { ConfigReloaded, LeaseRequested, RequestValidated, SchedulerEvent } from './scheduler-events';
 import type { SchedulerDeps } from './scheduler-deps';
@@ -331,6 +332,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       // A sink that throws must not take the scheduler down with it.
       process.emitWarning(`response sink threw: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (ctx.trace) endTrace(ctx, outcome, error, ok?.status);
     this.deps.observer?.requestEnded?.({
       requestId: ctx.id,
       model: ctx.model,
