@@ -116,4 +116,18 @@ describe('without an SDK', () => {
     await new Ollama({ host: g.url, headers: { traceparent: '00-not-a-trace-01' } }).chat(chat as Parameters<Ollama['chat']>[0] & { stream: false });
     expect(received(g, 'a').slice(-3)).toEqual([{ traceparent: tp, tracestate: 'a=1,b=2' }, {}, {}]);
   });
+
+  test('dispatch threads (disruptor.dispatchPlacement: workers) pass it on too', async () => {
+    const w = await startGateway([{ id: 'w', models: ['llama3.2'], numParallel: 1 }], (c) => {
+      c.disruptor.dispatchPlacement = 'workers';
+      c.disruptor.dispatchThreads = 1;
+    });
+    try {
+      const tp = `00-${hex(16)}-${hex(8)}-00`;
+      await new Ollama({ host: w.url, headers: { traceparent: tp } }).chat(chat as Parameters<Ollama['chat']>[0] & { stream: false });
+      expect(received(w, 'w').at(-1)).toEqual({ traceparent: tp });
+    } finally {
+      await w.close();
+    }
+  });
 });

@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { isPlainObject, type Segment } from './paths';
-import type { Problem } from './resolve';
+
+/** A finding at a path of the input (the shape of `resolve.ts`'s `Problem`, which merges these). */
+export interface TlsProblem {
+  segs: Segment[];
+  message: string;
+  warning: false;
+}
 
 /** What each key's file must hold. */
 const PEM_OF: Readonly<Record<string, RegExp>> = {
@@ -33,10 +39,13 @@ function tlsBlocks(input: Record<string, unknown>): { segs: Segment[]; block: Re
  *
  * @example tlsPairProblems({ upstreamTls: { cert: 'c.pem' } }); // [{ segs: ['upstreamTls', 'key'], message: 'is required with upstreamTls.cert', … }]
  */
-export function tlsPairProblems(input: Record<string, unknown>): Problem[] {
-  const problems: Problem[] = [];
+export function tlsPairProblems(input: Record<string, unknown>): TlsProblem[] {
+  const problems: TlsProblem[] = [];
   for (const { segs, block } of tlsBlocks(input)) {
-    const at = segs.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').slice(1);
+    const at = segs
+      .map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`))
+      .join('')
+      .slice(1);
     if (block.cert !== undefined && block.key === undefined) problems.push({ segs: [...segs, 'key'], message: `is required with ${at}.cert`, warning: false });
     if (block.key !== undefined && block.cert === undefined) problems.push({ segs: [...segs, 'cert'], message: `is required with ${at}.key`, warning: false });
   }
@@ -49,8 +58,8 @@ export function tlsPairProblems(input: Record<string, unknown>): Problem[] {
  *
  * @example tlsFileProblems({ server: { tls: { cert: 'missing.pem', key: 'k.pem' } } })[0].message; // 'cannot read missing.pem (ENOENT)'
  */
-export function tlsFileProblems(input: Record<string, unknown>): Problem[] {
-  const problems: Problem[] = [];
+export function tlsFileProblems(input: Record<string, unknown>): TlsProblem[] {
+  const problems: TlsProblem[] = [];
   for (const { segs, block } of tlsBlocks(input)) {
     for (const [k, path] of Object.entries(block)) {
       if (typeof path !== 'string' || !PEM_OF[k]) continue;

@@ -160,7 +160,7 @@ export function certificateHint(code: string): string {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return ": the node's certificate does not name the host of its URL";
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return ": the node's certificate is outside its validity period";
   if (code.includes('ALERT_CERTIFICATE_REQUIRED') || code.includes('ALERT_BAD_CERTIFICATE') || code.includes('ALERT_UNKNOWN_CA')) {
-    return ': the node refused the client certificate, or wants one (set upstreamTls.cert and .key, or the node\'s tls.cert and .key)';
+    return ": the node refused the client certificate, or wants one (set upstreamTls.cert and .key, or the node's tls.cert and .key)";
   }
   return '';
 }

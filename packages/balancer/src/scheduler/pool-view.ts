@@ -94,7 +94,9 @@ export function viewNodes(s: Pick<PoolState, 'nodes' | 'now'>): NodeSnapshot[] {
  * (and its exporter's) as configured, credentials included (snapshots mask them).
  */
 export function probeTargets(s: Pick<PoolState, 'nodes'>): MonitorTarget[] {
-  return [...s.nodes.values()].filter((n) => !n.removed).map((n) => ({ id: n.id, url: n.url, ...(n.spec.metricsUrl !== undefined && { metricsUrl: n.spec.metricsUrl }), ...(n.spec.tls !== undefined && { tls: n.spec.tls }) }));
+  return [...s.nodes.values()]
+    .filter((n) => !n.removed)
+    .map((n) => ({ id: n.id, url: n.url, ...(n.spec.metricsUrl !== undefined && { metricsUrl: n.spec.metricsUrl }), ...(n.spec.tls !== undefined && { tls: n.spec.tls }) }));
 }
 
 /** How node `id` is called (its URL's origin, prefix and credentials, and its TLS files); undefined once it is removed. */

@@ -54,11 +54,9 @@ export function startRequestTrace(route: Route, parent: TraceParent | undefined)
   if (!tracingEnabled()) return remote ? new RequestTrace(undefined, traceHeadersOf(remote)) : undefined;
   const parentCtx = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : (parent?.traceContext ?? context.active());
   const name = Route[route];
-  const span = trace.getTracer(TRACER_NAME).startSpan(
-    `ollama-ring ${name}`,
-    { kind: remote ? SpanKind.SERVER : SpanKind.INTERNAL, attributes: { 'ollama_ring.route': name } },
-    parentCtx,
-  );
+  const span = trace
+    .getTracer(TRACER_NAME)
+    .startSpan(`ollama-ring ${name}`, { kind: remote ? SpanKind.SERVER : SpanKind.INTERNAL, attributes: { 'ollama_ring.route': name } }, parentCtx);
   return new RequestTrace(span, undefined);
 }
 

@@ -17,7 +17,11 @@ describe('TLS keys of the config', () => {
     const { config, warnings } = resolveConfig({
       server: { tls: { cert, key, ca } },
       upstreamTls: { ca, cert, key },
-      nodes: [{ id: 'a', url: 'https://a:11434' }, { id: 'b', url: 'https://b:11434', tls: { ca: cert } }, { id: 'c', url: 'http://c:11434' }],
+      nodes: [
+        { id: 'a', url: 'https://a:11434' },
+        { id: 'b', url: 'https://b:11434', tls: { ca: cert } },
+        { id: 'c', url: 'http://c:11434' },
+      ],
     });
     expect(warnings).toEqual([]);
     expect(config.server.tls).toEqual({ cert, key, ca });

@@ -60,7 +60,7 @@ describe('server.tls: HTTPS on the gateway', () => {
     try {
       const ollama = new Ollama({ host: g.url, fetch });
       const gen = await ollama.generate({ model: 'llama3.2', prompt: 'hi', stream: false, options: { num_predict: 1 } });
-      expect(gen.response.length).toBeGreaterThan(0);
+      expect(gen.response?.length).toBeGreaterThan(0);
       const openai = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', fetch, maxRetries: 0 });
       const r = await openai.chat.completions.create({ model: 'llama3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
       expect(r.choices[0].message.content?.length).toBeGreaterThan(0);
@@ -117,7 +117,11 @@ describe('server.tls: HTTPS on the gateway', () => {
     expect(streamEnded).toBe(false);
     await ended;
     expect(streamFp).toBe(before);
-    const lines = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as { done: boolean; eval_count?: number });
+    const lines = chunks
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { done: boolean; eval_count?: number });
     expect(lines.at(-1)).toMatchObject({ done: true, eval_count: 60 });
     expect(lines.length).toBe(61);
   });
@@ -163,7 +167,7 @@ describe('server.tls.ca: client certificates (mTLS)', () => {
 });
 
 describe('server.tls files that cannot be used', () => {
-  test('a key that is not the certificate\'s stops the gateway with an error naming server.tls', () => {
+  test("a key that is not the certificate's stops the gateway with an error naming server.tls", () => {
     const tmp = certDir();
     try {
       const ca = makeCa(tmp.dir);

@@ -54,12 +54,31 @@ describe('upstreamTls: HTTPS nodes', () => {
     });
   });
 
+  test('dispatch threads (disruptor.dispatchPlacement: workers) reach an https node with the CA too', async () => {
+    const g = await startGateway([{ id: 'w', models: ['llama3.2'], numParallel: 2, tls: ca.issue('node-w') }], (c) => {
+      c.upstreamTls = { ca: ca.cert };
+      c.disruptor.dispatchPlacement = 'workers';
+      c.disruptor.dispatchThreads = 1;
+    });
+    try {
+      const r = await new Ollama({ host: g.url }).generate({ model: 'llama3.2', prompt: 'hi', stream: false, options: { num_predict: 2 } });
+      expect(r.done).toBe(true);
+      expect(g.sim.node('w').state().completed).toBe(1);
+    } finally {
+      await g.close();
+    }
+  });
+
   describe('without the CA', () => {
     let g: GatewayHarness;
     beforeAll(async () => {
-      g = await startGateway([{ id: 'a', models: ['llama3.2'], numParallel: 1, tls: ca.issue('node-c') }], (c) => {
-        c.retry.maxRetries = 0;
-      }, { routes: allRoutes });
+      g = await startGateway(
+        [{ id: 'a', models: ['llama3.2'], numParallel: 1, tls: ca.issue('node-c') }],
+        (c) => {
+          c.retry.maxRetries = 0;
+        },
+        { routes: allRoutes },
+      );
     });
     afterAll(() => g.close());
 
