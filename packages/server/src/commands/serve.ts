@@ -3,6 +3,7 @@
  * starts the balancer and the HTTP front, watches the config files, logs JSON lines to stdout,
  * and drains on SIGTERM/SIGINT.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, PipelineFactory } from '@ollama-ring/balancer';
 import type { AddressInfo } from 'node:net';
 import { Gateway } from '../gateway';
@@ -150,7 +151,9 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     (next, file) => {
       for (const w of next.warnings) log.warn({ file }, w);
       // The listener and its client timeouts are set up once, at start.
-      const changed = (Object.keys(cfg.server) as (keyof typeof cfg.server)[]).filter((k) => next.config.server[k] !== cfg.server[k]);
+      // Both sides' keys: `server.tls` may be added or removed.
+      const keys = [...new Set([...Object.keys(cfg.server), ...Object.keys(next.config.server)])] as (keyof typeof cfg.server)[];
+      const changed = keys.filter((k) => !isDeepStrictEqual(next.config.server[k], cfg.server[k]));
       if (changed.length > 0) {
         log.warn({ file, keys: changed.map((k) => `server.${k}`) }, 'server.* changed: a restart applies it; everything else applies now');
       }
