@@ -8,6 +8,8 @@ import { Ollama } from 'ollama';
 import { request } from 'undici';
 import { allRoutes } from '../../src';
 import { startGateway, type GatewayHarness } from '../gateway-harness';
+import { Route } from '@ollama-ring/protocol';
+import { Dispatcher } from '../../../balancer/src/stages/dispatch';
 import { certDir, makeCa, type TestCa } from './certs';
 
 describe('upstreamTls: HTTPS nodes', () => {
@@ -92,6 +94,40 @@ describe('upstreamTls: HTTPS nodes', () => {
       const body = await res.body.text();
       expect(res.statusCode).toBeGreaterThanOrEqual(400);
       expect(body).not.toContain('modelfile');
+    });
+  });
+
+  describe('dispatch to an https node', () => {
+    const job = (nodeId: string) => ({
+      requestId: 1,
+      nodeId,
+      route: Route.Generate,
+      body: new TextEncoder().encode('{"model":"llama3.2","prompt":"hi","options":{"num_predict":1}}'),
+      timeouts: { firstByteMs: 5000, idleMs: 5000, totalMs: 10_000 },
+      signal: new AbortController().signal,
+      sink: { onStart: () => undefined, onChunk: () => true },
+    });
+
+    test('without the CA fails with what to set; with it, answers; a TLS file gone when the pool is made fails with its name', async () => {
+      const g = await startGateway([{ id: 'd', models: ['llama3.2'], numParallel: 1, tls: ca.issue('node-d') }], (c) => (c.upstreamTls = { ca: ca.cert }));
+      const d = new Dispatcher({ connectTimeoutMs: 2000 });
+      try {
+        const url = g.sim.nodes[0].url;
+        d.setNodes([
+          { id: 'plain', url, connections: 1 },
+          { id: 'trusting', url, connections: 1, tls: { ca: ca.cert } },
+          { id: 'gone', url, connections: 1, tls: { ca: `${tmp.dir}/gone.pem` } },
+        ]);
+        const refused = await d.dispatch(job('plain'));
+        expect(refused).toMatchObject({ kind: 'failed', started: false });
+        expect(refused.kind === 'failed' && refused.error.message).toMatch(/certificate.*set upstreamTls\.ca, or the node's tls\.ca/);
+        expect(await d.dispatch(job('trusting'))).toMatchObject({ kind: 'ok', status: 200 });
+        const gone = await d.dispatch(job('gone'));
+        expect(gone.kind === 'failed' && gone.error.message).toMatch(/node gone: cannot read the TLS ca file .*gone\.pem \(ENOENT\)/);
+      } finally {
+        await d.close();
+        await g.close();
+      }
     });
   });
 });
