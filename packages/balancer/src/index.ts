@@ -35,6 +35,8 @@ export { type NodeResources, RESOURCE_FAMILIES, resourceMaxAgeMs, type ResourceS
 export { ExpositionError, parsePrometheusText, type PromSample } from './nodes/prometheus-text';
 export { type ResourceScrape, scrapeResources, type ScrapeTarget } from './nodes/resource-scrape';
 export { nodeUrlParts, type NodeUrlParts, REDACTED, redactCredentials } from './nodes/node-url';
+export { certificateHint, type NodeAddress, NodeTlsError, nodeTlsFiles, readTlsFiles, type TlsFiles, type TlsMaterial, TlsPools, withUpstreamTls } from './nodes/node-tls';
+export { parseTraceparent, traceHeadersOf, type TraceHeaders } from './tracing/trace-context';
 export { DEFAULT_ESTIMATES, type EstimateDefaults, Estimates, type FinalChunkStats, OUTPUT_SAMPLES, REAL_LOAD_MS, type SlotWork } from './scheduler/estimates';
 export type { SchedulerObserver, RequestEnd, Outcome } from './scheduler/observer';
 export { ControlPlane } from './scheduler/control-plane';
@@ -163,6 +165,7 @@ export {
   type ListenAddress,
   resolveConfig,
   type SchemaProblem,
+  type ServerTlsConfig,
   type StrategyCheck,
   type StrategyConfig,
   watchConfig,

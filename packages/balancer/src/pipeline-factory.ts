@@ -1,3 +1,4 @@
+import { withUpstreamTls } from './nodes/node-tls';
 import { ByteArena } from '@ollama-ring/disruptor';
 import { Autobatch } from './autobatch';
 import { type ConfigWatcher, loadConfig, watchConfig } from './config';
@@ -62,7 +63,7 @@ export class PipelineFactory {
   private readonly taps = new ObserverTaps();
 
   protected constructor(config: BalancerConfig, opts: FactoryOptions = {}) {
-    this.config = config;
+    this.config = withUpstreamTls(config);
     this.opts = opts;
   }
 
@@ -268,7 +269,7 @@ export class PipelineFactory {
    */
   async reload(config: BalancerConfig): Promise<void> {
     const p = this.started();
-    const effective = await p.control.reload(config);
+    const effective = await p.control.reload(withUpstreamTls(config));
     p.monitor.updateNodes(effective.nodes);
     this.config = effective;
   }

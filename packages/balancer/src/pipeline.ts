@@ -19,6 +19,8 @@ import { ValidationHandler, type VerdictHandover } from './stages/validation';
 import type { Strategy } from './strategies/strategy';
 import type { RequestClass } from './request-class';
 import { workerEntry } from './worker-entry';
+import type { Context } from '@opentelemetry/api';
+import { startRequestTrace } from './tracing/request-trace';
 
 /** Per-call options of `submit`, `stream` and `execute`. */
 export interface CallOptions {
@@ -30,6 +32,14 @@ export interface CallOptions {
   hints?: RequestHints;
   /** `interactive` (the default) or `batch`: see `RequestClass`. */
   requestClass?: RequestClass;
+  /**
+   * The W3C trace context the request belongs to (the gateway passes its client's headers): its
+   * span is the child of `traceparent`, and the node gets it as the parent. Without one, a
+   * registered SDK parents the span on `traceContext`, else on the active context.
+   */
+  traceparent?: string;
+  tracestate?: string;
+  traceContext?: Context;
 }
 
 /** A request as the gateway has it: raw body bytes for a route. */
@@ -213,6 +223,8 @@ export class Pipeline {
     const hints = { ...(req.hints ?? {}), ...(opts.hints ?? {}) };
     const ctx = new RequestContext(id, req.route, off, bytes.length, hints, opts.clientKey, sink, now);
     if (opts.requestClass === 'batch') ctx.requestClass = 'batch';
+    const t = startRequestTrace(req.route, opts);
+    if (t) ctx.trace = t;
     this.table.add(ctx);
     if (opts.signal) this.watchAbort(ctx, opts.signal);
     const e = ring.get(seq);

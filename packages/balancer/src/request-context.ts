@@ -7,6 +7,7 @@ import type { ResponseSink } from './response-sink';
 import type { LeaseGrantee } from './scheduler/lease-grantee';
 import type { RequestFacts } from './stages/request-facts';
 import type { RoutingRequest } from './strategies/strategy';
+import type { RequestTrace } from './tracing/request-trace';
 
 export type RequestState = 'admitted' | 'queued' | 'backoff' | 'dispatching' | 'done';
 
@@ -73,6 +74,8 @@ export class RequestContext {
   preempting = false;
   /** The highest priority its client key may ask for (`auth.apiKeys[].maxPriority`), set at admission. */
   maxPriority = Infinity;
+  /** Its span and trace context (`tracing/request-trace.ts`); undefined when it has none (no SDK, no `traceparent`). */
+  trace?: RequestTrace;
 
   constructor(
     readonly id: number,

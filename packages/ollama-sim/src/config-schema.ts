@@ -110,6 +110,12 @@ const nodeSchema = {
     faults: faultsSchema,
     checkHost: { type: 'boolean' },
     version: { type: 'string' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key'],
+      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, ca: { type: 'string', minLength: 1 } },
+    },
     exporter: {
       type: 'object',
       additionalProperties: false,

@@ -127,6 +127,17 @@ export interface SimNodeConfig {
   version?: string;
   /** Serve a Prometheus exporter at `GET /metrics` (absent: 404 there, as from Ollama). */
   exporter?: SimExporterConfig;
+  /** Serve HTTPS (as Ollama behind a TLS-terminating proxy would); absent: plain HTTP. */
+  tls?: SimTlsConfig;
+}
+
+/**
+ * A node's HTTPS: PEM files by path. With `ca`, clients must present a certificate it signed (mTLS).
+ */
+export interface SimTlsConfig {
+  cert: string;
+  key: string;
+  ca?: string;
 }
 
 /** A pool of simulated nodes in one process. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
-import type { ModelCapability, SimExporterConfig, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
+import type { ModelCapability, SimExporterConfig, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig, SimTlsConfig } from './config-types';
 import { faultsSchema, poolSchema } from './config-schema';
 import { SimConfigError } from './errors';
 import { parseKeepAlive } from './durations';
@@ -69,6 +69,8 @@ export interface ResolvedNode {
   faults: SimFaults;
   /** The exporter at `GET /metrics`, every field settled; undefined: none (404). */
   exporter: Required<SimExporterConfig> | undefined;
+  /** HTTPS files; undefined: plain HTTP. */
+  tls: SimTlsConfig | undefined;
 }
 
 const GIB = 2 ** 30;
@@ -273,5 +275,6 @@ export function resolveNode(pool: SimPoolConfig, node: SimNodeConfig, startMs = 
       gpus: node.exporter.gpus ?? 1,
       vramBytes: node.exporter.vramBytes ?? 24 * GIB,
     },
+    tls: node.tls && { ...node.tls },
   };
 }

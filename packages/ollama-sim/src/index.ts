@@ -19,10 +19,10 @@
 export { startSimPool } from './pool';
 export type { SimPool, StartSimPoolOptions } from './pool';
 export { SimNode } from './node';
-export type { SimNodeOptions } from './node';
+export type { ReceivedRequest, SimNodeOptions } from './node';
 export { loadSimConfig, parseSimConfig, validateSimConfig, resolveNode, DEFAULT_VERSION } from './config';
 export type { ResolvedModel, ResolvedNode } from './config';
-export type { ModelCapability, SimExporterConfig, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig } from './config-types';
+export type { ModelCapability, SimExporterConfig, SimFaults, SimModelConfig, SimNodeConfig, SimPoolConfig, SimTlsConfig } from './config-types';
 export type { FaultPatch } from './faults';
 export type { SimNodeState, SimLoadedModelState, SimResetOptions } from './routes/control';
 export { runCli } from './cli';

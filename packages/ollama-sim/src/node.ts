@@ -2,7 +2,9 @@
  * One simulated Ollama server: an HTTP listener, the route table, the scheduler, faults and counters.
  * Many nodes share one process and one ticker.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { INFERENCE_ROUTES, ROUTE_PATHS, flavorOfPath } from '@ollama-ring/protocol';
 import type { ResolvedNode } from './config';
@@ -30,6 +32,16 @@ export interface SimNodeOptions {
   peers?: () => readonly ControlTarget[];
 }
 
+/** A request as the node received it (`SimNode.recentRequests`). */
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** How many received requests a node remembers. */
+const RECENT_REQUESTS = 256;
+
 /** The paths whose requests a balancer counts against a node's slots (see `NodeStats.inferenceInFlight`). */
 const INFERENCE_PATHS: ReadonlySet<string> = new Set(INFERENCE_ROUTES.map((r) => ROUTE_PATHS[r]));
 
@@ -44,6 +56,8 @@ export class SimNode implements ControlTarget {
   private boundPort: number;
   private acceptTimer: NodeJS.Timeout | undefined;
   private readonly initialFaults: SimFaults;
+  /** The last {@link RECENT_REQUESTS} requests received, oldest first. */
+  private readonly received: ReceivedRequest[] = [];
 
   constructor(
     readonly config: ResolvedNode,
@@ -64,13 +78,34 @@ export class SimNode implements ControlTarget {
       if (m) scheduler.preload(m);
     }
     // requestTimeout 0: a generation (or a hang fault) may legitimately outlast Node's 5-minute default.
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 5000 }, (req, res) => this.onRequest(req, res));
+    const listener = { requestTimeout: 0, keepAliveTimeout: 5000 };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
+    const tls = config.tls;
+    this.server = tls
+      ? createHttpsServer(
+          {
+            ...listener,
+            cert: readFileSync(tls.cert),
+            key: readFileSync(tls.key),
+            ...(tls.ca !== undefined && { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true }),
+          },
+          onRequest,
+        )
+      : createServer(listener, onRequest);
   }
 
-  /** `http://host:port` of this node (valid after `start`). */
+  /** `http://host:port` of this node, or `https://` with `tls` (valid after `start`). */
   get url(): string {
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
-    return `http://${host}:${this.port}`;
+    return `${this.config.tls ? 'https' : 'http'}://${host}:${this.port}`;
+  }
+
+  /**
+   * The last requests this node received (up to 256, oldest first), with their headers as they
+   * arrived: what a balancer in front of it sent (a trace context, credentials, …).
+   */
+  recentRequests(): readonly ReceivedRequest[] {
+    return this.received;
   }
 
   get port(): number {
@@ -200,6 +235,8 @@ export class SimNode implements ControlTarget {
     const q = rawUrl.indexOf('?');
     const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     const method = req.method ?? 'GET';
+    if (this.received.length >= RECENT_REQUESTS) this.received.shift();
+    this.received.push({ method, path, headers: req.headers });
     if (!this.listening && !this.closed && !path.startsWith('/_sim')) {
       // A request on a connection that outlived `refuse`: a down server would not answer it.
       req.socket.destroy();

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type BalancerConfig, ConfigError, type Pipeline, PipelineFactory } from '@ollama-ring/balancer';
 import { Route, flavorOfPath } from '@ollama-ring/protocol';
@@ -14,6 +15,7 @@ import { type ClientTimeouts, clientTimeouts, RequestDeadlines } from './http/re
 import { type HttpContext, Router } from './http/router';
 import { listenOn, serves, type SidePlan, sidePlans, type Surface, surfaceOf } from './http/side-listeners';
 import { closeUpstream } from './http/upstream';
+import { CertificateWatcher, httpsOptions, readServerTls } from './tls-listener';
 
 export interface GatewayOptions {
   /** A started factory; the gateway stops it on `close()`. */
@@ -32,6 +34,11 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   blobUploadTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * With `server.tls`: re-read the certificate files when they change (default true). Like the
+   * other listener settings, `server.tls` itself is read once, here.
+   */
+  watchTls?: boolean;
 }
 
 const URL_BASE = 'http://gateway.invalid';
@@ -74,6 +81,9 @@ export class Gateway implements GatewayContext {
   /** The listeners of `metrics.listen` and `admin.listen`, and the surfaces they take off the main one. */
   private readonly sides: { plan: SidePlan; server: Server }[];
   private readonly moved = new Set<Surface>();
+  /** `https` with `server.tls`, else `http`. */
+  readonly scheme: 'http' | 'https';
+  private readonly certificates: CertificateWatcher | undefined;
   private readonly opts: GatewayOptions;
   private closing: Promise<void> | undefined;
 
@@ -88,19 +98,31 @@ export class Gateway implements GatewayContext {
     // Slowloris: headers must arrive within headersTimeout (Node enforces it), and a whole request
     // within its route class's deadline (RequestDeadlines enforces them: Node has one requestTimeout
     // for all, kept here as a backstop just above the longest).
-    const server = (own?: ReadonlySet<Surface>): Server =>
-      createServer(
-        {
-          headersTimeout: t.headersTimeoutMs,
-          requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
-          connectionsCheckingInterval: t.checkEveryMs,
-          keepAliveTimeout: t.keepAliveTimeoutMs,
-        },
-        (req, res) => void this.handle(req, res, own),
-      );
-    this.server = server();
-    // Read once, like server.host and server.port: a change needs a restart.
-    this.sides = sidePlans(this.factory.getConfig()).map((plan) => ({ plan, server: server(plan.surfaces) }));
+    const listener = {
+      headersTimeout: t.headersTimeoutMs,
+      requestTimeout: t.blobUploadTimeoutMs + t.slackMs,
+      connectionsCheckingInterval: t.checkEveryMs,
+      keepAliveTimeout: t.keepAliveTimeoutMs,
+    };
+    const handler =
+      (own?: ReadonlySet<Surface>) =>
+      (req: IncomingMessage, res: ServerResponse): void =>
+        void this.handle(req, res, own);
+    const tls = this.factory.getConfig().server.tls;
+    if (tls) {
+      // Read (and checked) here: a file that cannot be used stops the start with a ConfigError naming its key.
+      const material = readServerTls(tls);
+      const server: HttpsServer = createHttpsServer({ ...listener, ...httpsOptions(material) }, handler());
+      this.server = server;
+      this.scheme = 'https';
+      this.certificates = opts.watchTls === false ? undefined : new CertificateWatcher(server, tls, material, this.logger);
+    } else {
+      this.server = createServer(listener, handler());
+      this.scheme = 'http';
+    }
+    // Read once, like server.host and server.port: a change needs a restart. The side listeners are
+    // plain HTTP whatever server.tls says: they are for a private interface (a scraper, an operator).
+    this.sides = sidePlans(this.factory.getConfig()).map((plan) => ({ plan, server: createServer(listener, handler(plan.surfaces)) }));
     for (const { plan } of this.sides) for (const s of plan.surfaces) this.moved.add(s);
   }
 
@@ -146,6 +168,7 @@ export class Gateway implements GatewayContext {
    * with the main bound address (port 0 picks a free one). If one cannot listen, none stays open.
    */
   async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    await this.certificates?.ready;
     const addr = await listenOn(this.server, port, host);
     try {
       for (const side of this.sides) await listenOn(side.server, side.plan.address.port, side.plan.address.host);
@@ -181,6 +204,7 @@ export class Gateway implements GatewayContext {
       const servers = [this.server, ...this.sides.map((x) => x.server)].filter((srv) => srv.listening);
       const closed = Promise.all(servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
       for (const srv of servers) srv.closeIdleConnections();
+      await this.certificates?.close();
       // Batch lines: none starts from now on; those running drain with the pipeline, and a line the
       // grace period cuts is left unrecorded, to run again at the next start.
       stopBatches(this);

@@ -16,7 +16,7 @@ export async function startGateway(nodes: SimNodeConfig[], tweak: (c: BalancerCo
   return {
     ...h,
     gateway,
-    url: `http://127.0.0.1:${addr.port}`,
+    url: `${gateway.scheme}://127.0.0.1:${addr.port}`,
     async close() {
       await gateway.close(5_000);
       await h.close(); // the factory is stopped already; the emulator and the data directory go

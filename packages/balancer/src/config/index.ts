@@ -3,7 +3,7 @@
  * key and line, env overrides (defaults < file < env), the seeds' node-list formats, zero config,
  * and hot reload. Each export below carries its own TSDoc and example.
  */
-export type { ApiKeyConfig, AutobatchConfig, BalancerConfig, BucketConfig, RouteClass, RouteTimeouts, StrategyConfig } from './types';
+export type { ApiKeyConfig, AutobatchConfig, BalancerConfig, BucketConfig, RouteClass, RouteTimeouts, ServerTlsConfig, StrategyConfig } from './types';
 export { loadConfig, parseConfig, resolveConfig, type ConfigSource, type LoadedConfig, type LoadOptions } from './load';
 export { watchConfig, type ConfigWatcher, type WatchOptions } from './watch';
 export { parseHostsFile, parseNodeList, parseNodesEnv } from './node-list-formats';

@@ -15,6 +15,7 @@ import { parseHostsFile, stripAssignment } from './node-list-formats';
 import { isPlainObject, isUnder, isUnsafeKey, type Segment } from './paths';
 import { findDuplicateIds, mergeEffective, type StrategyCheck } from './resolve';
 import { checkSchema, type ConfigInput } from './schema';
+import { tlsFileProblems } from './tls-files';
 import type { BalancerConfig } from './types';
 import { parseYamlSource, type YamlSource } from './yaml-source';
 
@@ -154,6 +155,8 @@ function build(raw: unknown, source: ConfigSource, env: Readonly<Record<string, 
 
   const merged = mergeEffective(norm.input, strategies);
   for (const p of merged.problems) (p.warning ? warnings : errors).push(at.issue(p.segs, p.message));
+  // Read last: only a config otherwise valid is worth the file reads.
+  if (!errors.length) for (const p of tlsFileProblems(norm.input)) errors.push(at.issue(p.segs, p.message));
   if (errors.length) throw new ConfigError(what, byLine(errors));
 
   const lines = byLine(warnings).map(formatIssue);

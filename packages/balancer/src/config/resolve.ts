@@ -8,7 +8,9 @@ import type { NodeSpec } from '../nodes/node';
 import { compileHybrid, defaultHybridConfig } from '../strategies/hybrid-config';
 import { defaultConfig, localNode, NODE_DEFAULTS } from './defaults';
 import { isPlainObject, type Segment } from './paths';
-import { type BalancerConfig, type BucketConfig, ROUTE_CLASSES, type RouteTimeouts } from './types';
+import { type TlsFiles, withUpstreamTls } from '../nodes/node-tls';
+import { tlsPairProblems } from './tls-files';
+import { type BalancerConfig, type BucketConfig, ROUTE_CLASSES, type RouteTimeouts, type ServerTlsConfig } from './types';
 
 /**
  * Which strategy names a config may use: a list, or a predicate; a predicate may return a string
@@ -54,6 +56,10 @@ export function mergeEffective(input: Record<string, unknown>, strategies?: Stra
   const routes = isPlainObject(input.timeouts) && isPlainObject(input.timeouts.routes) ? input.timeouts.routes : {};
   for (const cls of ROUTE_CLASSES) if (isPlainObject(routes[cls])) config.timeouts.routes[cls] = structuredClone(routes[cls]) as RouteTimeouts;
 
+  // Optional sections, absent from the defaults (which lead mergeShape): copied as given (schema-checked).
+  if (isPlainObject(input.server) && isPlainObject(input.server.tls)) config.server.tls = structuredClone(input.server.tls) as unknown as ServerTlsConfig;
+  if (isPlainObject(input.upstreamTls)) config.upstreamTls = structuredClone(input.upstreamTls) as TlsFiles;
+
   const hc = isPlainObject(input.healthCheck) ? input.healthCheck : {};
   if (hc.discoveryIntervalMs === undefined) config.healthCheck.discoveryIntervalMs = config.healthCheck.intervalMs;
 
@@ -75,9 +81,11 @@ export function mergeEffective(input: Record<string, unknown>, strategies?: Stra
     usedLocalNode = true;
   } else {
     const done = completeNodes(input.nodes as Record<string, unknown>[]);
-    config.nodes = done.nodes;
+    // The pool-wide TLS files go into each https node's own, so every caller reads one place.
+    config.nodes = withUpstreamTls({ upstreamTls: config.upstreamTls, nodes: done.nodes }).nodes;
     problems.push(...done.problems);
   }
+  problems.push(...tlsPairProblems(input));
 
   if (config.healthCheck.degradedThreshold > config.healthCheck.downThreshold) {
     problems.push({
@@ -165,6 +173,10 @@ export function completeNodes(list: readonly NodeLike[]): { nodes: NodeSpec[]; p
     }
     if (typeof n.maxLoadedModels === 'number') spec.maxLoadedModels = n.maxLoadedModels;
     if (typeof n.metricsUrl === 'string') spec.metricsUrl = n.metricsUrl;
+    if (isPlainObject(n.tls)) {
+      if (/^https:/i.test(url)) spec.tls = structuredClone(n.tls) as TlsFiles;
+      else problems.push({ segs: ['nodes', i, 'tls'], message: 'ignored: the node URL is http://, not https://', warning: true });
+    }
     return spec;
   });
   return { nodes, problems };

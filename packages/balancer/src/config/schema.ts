@@ -93,6 +93,7 @@ export const NODE_SCHEMA: SchemaObject = obj(
     tags: strings,
     priority: { type: 'number' },
     metricsUrl: { type: 'string', httpUrl: true },
+    tls: obj({ ca: nonEmpty, cert: nonEmpty, key: nonEmpty }),
   },
   ['url'],
 );
@@ -139,8 +140,10 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     requestTimeoutMs: timeout,
     blobUploadTimeoutMs: timeout,
     keepAliveTimeoutMs: timeout,
+    tls: obj({ cert: nonEmpty, key: nonEmpty, ca: nonEmpty }, ['cert', 'key']),
   }),
   nodes: { type: 'array', items: NODE_SCHEMA },
+  upstreamTls: obj({ ca: nonEmpty, cert: nonEmpty, key: nonEmpty }),
   strategy: obj({
     type: nonEmpty,
     performance: obj({ weights: obj(Object.fromEntries(PERFORMANCE_WEIGHT_NAMES.map((k) => [k, num(0)]))) }),

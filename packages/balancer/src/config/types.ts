@@ -1,5 +1,6 @@
 import type { WaitStrategyKind } from '@ollama-ring/disruptor';
 import type { NodeSpec } from '../nodes/node';
+import type { TlsFiles } from '../nodes/node-tls';
 import type { HybridConfig } from '../strategies/hybrid-config';
 import type { PerformanceWeights } from '../strategies/performance';
 
@@ -92,8 +93,15 @@ export interface BalancerConfig {
     blobUploadTimeoutMs: number;
     /** How long an idle keep-alive connection from a client is kept open. */
     keepAliveTimeoutMs: number;
+    /** HTTPS on the gateway's listener (absent: plain HTTP); see `ServerTlsConfig`. */
+    tls?: ServerTlsConfig;
   };
   nodes: NodeSpec[];
+  /**
+   * TLS towards `https://` nodes, for every such node: the CA that signs their certificates (in
+   * place of the system's) and a client certificate. A node's own `tls` overrides it key by key.
+   */
+  upstreamTls?: TlsFiles;
   strategy: StrategyConfig;
   disruptor: {
     ringBufferSize: number;
@@ -176,6 +184,17 @@ export interface BalancerConfig {
   logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; verbose: boolean };
   /** Priors for the predictive strategy until it has learned a node. */
   estimates: { loadMs: number; prefillTokensPerSec: number; generateTokensPerSec: number; serviceMs: number };
+}
+
+/**
+ * `server.tls`: the gateway's certificate and key (PEM files, paths relative to the working
+ * directory), re-read when they change; with `ca`, clients must present a certificate that it signed.
+ */
+export interface ServerTlsConfig {
+  cert: string;
+  key: string;
+  /** Client certificates are required, and must be signed by one of these CAs (mTLS). */
+  ca?: string;
 }
 
 /** `autobatch.*`: embedding coalescing and splitting, and the bounds of the background embedding jobs. */

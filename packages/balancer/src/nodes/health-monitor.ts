@@ -1,6 +1,7 @@
 import type { BalancerConfig } from '../config/types';
 import { discoverNode, type DiscoveryResult } from './discovery';
 import type { HealthState } from './node';
+import { tlsFilesKey } from './node-tls';
 import { OllamaProbe, type HealthPath, type HealthResult, type ProbeTarget } from './ollama-probe';
 import { type ResourceScrape, scrapeResources } from './resource-scrape';
 
@@ -175,10 +176,10 @@ export class HealthMonitor {
   addNode(target: MonitorTarget): void {
     if (this.stopping) return;
     const existing = this.entries.get(target.id);
-    if (existing && existing.target.url === target.url && existing.target.metricsUrl === target.metricsUrl) return;
+    if (existing && existing.target.url === target.url && existing.target.metricsUrl === target.metricsUrl && tlsFilesKey(existing.target.tls) === tlsFilesKey(target.tls)) return;
     if (existing) this.removeNode(target.id);
     const entry: Entry = {
-      target: { id: target.id, url: target.url, ...(target.metricsUrl !== undefined && { metricsUrl: target.metricsUrl }) },
+      target: { id: target.id, url: target.url, ...(target.metricsUrl !== undefined && { metricsUrl: target.metricsUrl }), ...(target.tls !== undefined && { tls: target.tls }) },
       tasks: { health: idle(), discovery: idle(), resources: idle() },
     };
     this.entries.set(target.id, entry);

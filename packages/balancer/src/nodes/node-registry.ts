@@ -2,7 +2,7 @@ import type { ControlPlane } from '../scheduler/control-plane';
 import type { NodeAction } from '../scheduler/scheduler-events';
 import type { NodeSpec } from './node';
 import type { NodeSnapshot } from './node-snapshot';
-import type { NodeUrlParts } from './node-url';
+import type { NodeAddress } from './node-tls';
 
 export { canServe, type NodeSnapshot, snapshotNode } from './node-snapshot';
 
@@ -26,7 +26,7 @@ export class NodeRegistry {
     private readonly nodes: () => NodeSnapshot[],
     private readonly onMembershipChange?: () => void,
     /** How to call a node of the pool; snapshots only show a masked URL. */
-    private readonly addresses?: (id: string) => NodeUrlParts | undefined,
+    private readonly addresses?: (id: string) => NodeAddress | undefined,
   ) {}
 
   getAllNodes(): NodeSnapshot[] {
@@ -38,12 +38,12 @@ export class NodeRegistry {
   }
 
   /**
-   * How to call node `id` yourself: its origin, path prefix, and the basic-auth header its URL's
-   * credentials make (the gateway's pool-wide routes use it). Undefined for a node not in the pool.
+   * How to call node `id` yourself: its origin, path prefix, the basic-auth header its URL's
+   * credentials make, and its TLS files (the gateway's pool-wide routes use it). Undefined for a node not in the pool.
    *
    * @example const a = registry.addressOf('gpu-1'); if (a) await request(`${a.origin}${a.basePath}/api/tags`, { headers: a.headers });
    */
-  addressOf(id: string): NodeUrlParts | undefined {
+  addressOf(id: string): NodeAddress | undefined {
     return this.addresses?.(id);
   }
 

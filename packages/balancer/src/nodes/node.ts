@@ -4,6 +4,7 @@ import { nodeUrlParts, type NodeUrlParts } from './node-url';
 import { type LoadedModel, ResidentModels, evictionVictims, residentAt } from './resident-models';
 import type { NodeResources } from './resource-signals';
 import { SlotUsage } from './slot-usage';
+import type { TlsFiles } from './node-tls';
 
 export type HealthState = 'UNKNOWN' | 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY';
 
@@ -36,6 +37,11 @@ export interface NodeSpec {
    * the node URL may.
    */
   metricsUrl?: string;
+  /**
+   * Optional, for an `https://` node: its CA and client certificate files. In the effective config
+   * the pool-wide `upstreamTls` is already merged in (the node's own keys win); none for `http://`.
+   */
+  tls?: TlsFiles;
 }
 
 export type { LoadedModel } from './resident-models';

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
+import { Agent, Pool, request } from 'undici';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import { nodeUrlParts } from './node-url';
+import { certificateHint, type TlsFiles, TlsPools } from './node-tls';
 
 /**
  * What a probe needs to know about a node.
@@ -12,6 +13,8 @@ import { nodeUrlParts } from './node-url';
 export interface ProbeTarget {
   id: string;
   url: string;
+  /** An https node's CA and client certificate files. */
+  tls?: TlsFiles;
 }
 
 /**
@@ -105,6 +108,8 @@ export class OllamaProbe {
   readonly healthPath: HealthPath;
   private readonly maxBodyBytes: number;
   private readonly agent: Agent;
+  /** Pools of the nodes with TLS files of their own (the agent's connections use the system's CAs). */
+  private readonly tlsPools: TlsPools;
 
   constructor(opts: ProbeOptions) {
     this.timeoutMs = Math.max(1, opts.timeoutMs);
@@ -117,6 +122,16 @@ export class OllamaProbe {
       bodyTimeout: this.timeoutMs,
       connect: { timeout: Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs) },
     });
+    this.tlsPools = new TlsPools(
+      (origin, tls) =>
+        new Pool(origin, {
+          connections: Math.max(1, opts.connections ?? 3),
+          pipelining: 1,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          connect: { timeout: Math.min(opts.connectTimeoutMs ?? this.timeoutMs, this.timeoutMs), ...tls },
+        }),
+    );
   }
 
   /** Checks that the node answers, via {@link healthPath}. Never throws. */
@@ -159,7 +174,8 @@ export class OllamaProbe {
       // A node behind an authenticating proxy: its URL's credentials go as a basic-auth header, and
       // its path prefix (`http://gw/ollama`) is kept. Worked out per probe: probes are seconds apart.
       const { origin, basePath, headers } = nodeUrlParts(target.url);
-      const res = await request(`${origin}${basePath}${path}`, { dispatcher: this.agent, method: 'GET', headers, signal: combined });
+      const dispatcher = target.tls ? this.tlsPools.get(origin, target.tls) : this.agent;
+      const res = await request(`${origin}${basePath}${path}`, { dispatcher, method: 'GET', headers, signal: combined });
       if (res.statusCode < 200 || res.statusCode >= 300) {
         const text = await readCapped(res.body, 4096, path, true);
         throw new ProbeError('http', `GET ${path}: HTTP ${res.statusCode}${reasonOf(text)}`, res.statusCode);
@@ -176,6 +192,7 @@ export class OllamaProbe {
 
   /** Closes the agent's sockets, waiting for requests still running. */
   async close(): Promise<void> {
+    await this.tlsPools.close();
     if (!this.agent.closed) await this.agent.close();
   }
 }
@@ -191,7 +208,7 @@ export function toProbeError(e: unknown, path?: string): ProbeError {
   const where = path ? `GET ${path}: ` : '';
   const c = classifyNetworkError(e);
   if (c.kind === 'refused') return new ProbeError('refused', `${where}${c.code === 'ECONNREFUSED' ? 'connection refused' : `unreachable (${c.code})`}`);
-  return new ProbeError(c.kind, `${where}${e instanceof Error ? e.message || c.code || e.name : String(e)}`);
+  return new ProbeError(c.kind, `${where}${e instanceof Error ? e.message || c.code || e.name : String(e)}${certificateHint(c.code)}`);
 }
 
 // Leaving the loop early (break or throw) destroys the body, so an oversized answer costs no more.

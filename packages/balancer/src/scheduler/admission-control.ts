@@ -60,6 +60,7 @@ export class AdmissionControl {
     const retry = ctx.queuedAt !== 0;
     if (!retry) ctx.queuedAt = now;
     ctx.state = 'queued';
+    ctx.trace?.queued(retry);
     pool.queue.push({
       requestId: ctx.id,
       priority: ctx.priority,

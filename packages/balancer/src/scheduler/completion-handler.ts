@@ -143,6 +143,7 @@ export class CompletionHandler {
     ctx.excluded.add(nodeId);
     ctx.lastError = error;
     this.d.observer?.retry?.(nodeId, ctx.id, error?.message ?? 'retry');
+    ctx.trace?.retried(nodeId, error?.message ?? 'retry');
     ctx.state = 'backoff';
     ctx.nodeId = undefined;
     const requestId = ctx.id;

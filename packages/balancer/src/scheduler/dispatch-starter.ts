@@ -56,11 +56,13 @@ export class DispatchStarter {
         body,
         timeouts,
         assemble: ctx.assembled && canAssemble(ctx.route) ? ctx.route : undefined,
+        trace: ctx.trace?.upstreamHeaders(),
         signal: ac,
         sink: {
           onStart: (status, headers) => {
             ctx.started = true;
             ctx.firstByteAt = pool.now();
+            ctx.trace?.firstByte(status);
             sink.onStart({ nodeId: node.id, status, headers, queueMs: ctx.queueMs, retries: ctx.retries, fallbackFrom: ctx.fallbackFrom });
           },
           onChunk: (chunk) => sink.onChunk(chunk),

@@ -1,6 +1,6 @@
 import type { Route } from '@ollama-ring/protocol';
 import { type NodeSnapshot, snapshotNode } from '../nodes/node-snapshot';
-import type { NodeUrlParts } from '../nodes/node-url';
+import type { NodeAddress } from '../nodes/node-tls';
 import type { MonitorTarget } from '../nodes/health-monitor';
 import type { NodeUsage } from '../nodes/slot-usage';
 import type { RequestClass } from '../request-class';
@@ -106,13 +106,16 @@ export function viewNodes(s: Pick<PoolState, 'nodes' | 'now'>): NodeSnapshot[] {
  * (and its exporter's) as configured, credentials included (snapshots mask them).
  */
 export function probeTargets(s: Pick<PoolState, 'nodes'>): MonitorTarget[] {
-  return [...s.nodes.values()].filter((n) => !n.removed).map((n) => ({ id: n.id, url: n.url, ...(n.spec.metricsUrl !== undefined && { metricsUrl: n.spec.metricsUrl }) }));
+  return [...s.nodes.values()]
+    .filter((n) => !n.removed)
+    .map((n) => ({ id: n.id, url: n.url, ...(n.spec.metricsUrl !== undefined && { metricsUrl: n.spec.metricsUrl }), ...(n.spec.tls !== undefined && { tls: n.spec.tls }) }));
 }
 
-/** How node `id` is called (its URL's origin, prefix and credentials); undefined once it is removed. */
-export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeUrlParts | undefined {
+/** How node `id` is called (its URL's origin, prefix and credentials, and its TLS files); undefined once it is removed. */
+export function nodeAddress(s: Pick<PoolState, 'nodes'>, id: string): NodeAddress | undefined {
   const n = s.nodes.get(id);
-  return n && !n.removed ? n.address : undefined;
+  if (!n || n.removed) return undefined;
+  return n.spec.tls ? { ...n.address, tls: n.spec.tls } : n.address;
 }
 
 /** Takes a view of the scheduler's state (inside this folder only: everyone else gets the copy). */

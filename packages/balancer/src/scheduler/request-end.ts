@@ -3,6 +3,7 @@ import type { BalancerError } from '../errors';
 import type { RequestContext, RequestTable } from '../request-context';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { Outcome, SchedulerObserver } from './observer';
+import { endTrace } from './trace-end';
 
 /** What ending a request touches: the live requests, the body arena, and who is told. */
 export interface RequestEndDeps {
@@ -13,7 +14,8 @@ export interface RequestEndDeps {
 
 /**
  * The end of a request, once (the scheduler's `finish` guards and counts it): forgets it, frees its
- * body, tells its sink (answer or error) and the observer (the OUTCOME record of its metrics).
+ * body, tells its sink (answer or error), its trace's span, and the observer (the OUTCOME record of
+ * its metrics).
  */
 export function endRequest(d: RequestEndDeps, ctx: RequestContext, outcome: Outcome, now: number, error?: BalancerError, dispatch?: DispatchOutcome): void {
   ctx.state = 'done';
@@ -29,6 +31,7 @@ export function endRequest(d: RequestEndDeps, ctx: RequestContext, outcome: Outc
     // A sink that throws must not take the scheduler down with it.
     process.emitWarning(`response sink threw: ${e instanceof Error ? e.message : String(e)}`);
   }
+  if (ctx.trace) endTrace(ctx, outcome, error, ok?.status);
   d.observer?.requestEnded?.({
     requestId: ctx.id,
     model: ctx.model,

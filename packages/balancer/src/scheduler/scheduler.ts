@@ -343,7 +343,7 @@ export class Scheduler implements PoolState, SchedulerPort {
 
   /** Keeps the dispatcher's connection pools in step with the node list. */
   syncDispatcher(): void {
-    this.deps.dispatcher.setNodes([...this.nodes.values()].map((n) => ({ id: n.id, url: n.url, connections: n.maxConcurrent })));
+    this.deps.dispatcher.setNodes([...this.nodes.values()].map((n) => ({ id: n.id, url: n.url, connections: n.maxConcurrent, tls: n.spec.tls })));
   }
 
   /** Leases held now, and taken back at their TTL since start. */

@@ -186,6 +186,7 @@ export class SlotBinder {
     this.noteResidency(ctx, node, now);
     ctx.state = 'dispatching';
     ctx.nodeId = node.id;
+    ctx.trace?.bound(node.id, strategyName, ctx.cold);
     d.observer?.routed?.({
       requestId: ctx.id,
       model: facts.model,

@@ -1,6 +1,7 @@
 import type { Route } from '@ollama-ring/protocol';
 import type { AssembledRoute } from '../upstream/assembler';
 import type { DispatchTimeouts, NodeEndpoint } from './dispatch-types';
+import type { TraceHeaders } from '../tracing/trace-context';
 
 /** Frames a dispatch worker writes into its byte ring: [kind u8, 0, 0, 0][requestId i32][payload]. */
 export const FRAME_START = 1; // payload: JSON { status, headers }
@@ -20,6 +21,7 @@ export type ToDispatchWorker =
       bodyLength: number;
       timeouts: DispatchTimeouts;
       assemble?: AssembledRoute;
+      trace?: TraceHeaders;
     }
   | { type: 'abort'; id: number }
   | { type: 'pause'; id: number }

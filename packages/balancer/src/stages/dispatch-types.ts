@@ -7,6 +7,8 @@ import type { CancelSignal } from '../upstream/cancel';
 import type { Route } from '@ollama-ring/protocol';
 import type { UpstreamError } from '../errors';
 import type { FinalChunkStats } from '../scheduler/estimates';
+import type { TlsFiles } from '../nodes/node-tls';
+import type { TraceHeaders } from '../tracing/trace-context';
 
 /** The per-request timeouts dispatch enforces, in ms. */
 export interface DispatchTimeouts {
@@ -39,6 +41,11 @@ export interface DispatchJob {
    * assembles Ollama's single answer from it, and the sink sees nothing until it is whole.
    */
   assemble?: AssembledRoute;
+  /**
+   * The W3C trace context the node gets (`traceparent`, `tracestate`), when the request has one:
+   * the gateway's span as the parent, in the client's trace. Absent: no header is added.
+   */
+  trace?: TraceHeaders;
   /** Aborts the upstream request (client gone, or the scheduler's own decision). */
   signal: CancelSignal;
   sink: DispatchSink;
@@ -61,6 +68,8 @@ export interface NodeEndpoint {
   id: string;
   url: string;
   connections: number;
+  /** An https node's CA and client certificate files (`NodeSpec.tls`). */
+  tls?: TlsFiles;
 }
 
 /**

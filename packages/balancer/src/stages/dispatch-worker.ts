@@ -96,6 +96,7 @@ async function run(msg: Extract<ToDispatchWorker, { type: 'dispatch' }>): Promis
       body: new Uint8Array(data.arena, msg.bodyByteOffset, msg.bodyLength),
       timeouts: msg.timeouts,
       assemble: msg.assemble,
+      trace: msg.trace,
       signal: entry.abort,
       sink: {
         onStart: (status, headers) => void frame(FRAME_START, msg.id, encoder.encode(JSON.stringify({ status, headers }))),

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import { NDJSON_CONTENT_TYPE, ROUTE_PATHS, SSE_CONTENT_TYPE } from '@ollama-ring/protocol';
 import { UpstreamError } from '../errors';
 import { nodeUrlParts } from '../nodes/node-url';
+import { readTlsFiles, tlsFilesKey } from '../nodes/node-tls';
 import { UpstreamExchange } from '../upstream/exchange';
 import type { DispatchJob, DispatchOutcome, NodeEndpoint } from './dispatch-types';
 
@@ -17,7 +18,11 @@ interface NodePool {
   /** Every request's headers: {@link REQUEST_HEADERS}, plus the node's basic auth when its URL has credentials. */
   headers: Record<string, string>;
   connections: number;
-  pool: Pool;
+  /** `tlsFilesKey` of the node's TLS files: a change makes a new pool. */
+  tlsKey: string;
+  pool?: Pool;
+  /** Why there is no pool: a TLS file of the node cannot be read. Each dispatch to it fails with it. */
+  error?: UpstreamError;
 }
 
 export class Dispatcher {
@@ -31,42 +36,45 @@ export class Dispatcher {
     for (const [id, p] of this.pools) {
       if (!keep.has(id)) {
         this.pools.delete(id);
-        void p.pool.close().catch(() => undefined);
+        void p.pool?.close().catch(() => undefined);
       }
     }
     for (const n of nodes) {
       const cur = this.pools.get(n.id);
-      if (cur && cur.url === n.url && cur.connections === n.connections) continue;
-      if (cur) void cur.pool.close().catch(() => undefined);
+      const tlsKey = tlsFilesKey(n.tls);
+      if (cur && cur.url === n.url && cur.connections === n.connections && cur.tlsKey === tlsKey) continue;
+      if (cur) void cur.pool?.close().catch(() => undefined);
       // The pool is opened to the origin, which drops the URL's credentials: they travel as a
       // header instead, built here once per node, not per request.
       const { origin, basePath, headers } = nodeUrlParts(n.url);
-      this.pools.set(n.id, {
-        url: n.url,
-        basePath,
-        headers: { ...REQUEST_HEADERS, ...headers },
-        connections: n.connections,
-        pool: new Pool(origin, {
+      const entry: NodePool = { url: n.url, basePath, headers: { ...REQUEST_HEADERS, ...headers }, connections: n.connections, tlsKey };
+      try {
+        // An https node's CA and client certificate, read when its pool is made (start, reload).
+        const tls = readTlsFiles(n.tls);
+        entry.pool = new Pool(origin, {
           // Headroom over the slots, so a socket being torn down never holds up a new request.
           connections: n.connections + 2,
           pipelining: 1,
-          connect: { timeout: this.opts.connectTimeoutMs },
+          connect: { timeout: this.opts.connectTimeoutMs, ...tls },
           keepAliveTimeout: 30_000,
           // Per-request values are passed on each request; these are only the fallbacks.
           headersTimeout: 0,
           bodyTimeout: 0,
-        }),
-      });
+        });
+      } catch (e) {
+        entry.error = new UpstreamError(n.id, 0, `node ${n.id}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      this.pools.set(n.id, entry);
     }
   }
 
   dispatch(job: DispatchJob): Promise<DispatchOutcome> {
     const t0 = performance.now();
     const entry = this.pools.get(job.nodeId);
-    if (!entry) {
+    if (!entry?.pool) {
       return Promise.resolve({
         kind: 'failed',
-        error: new UpstreamError(job.nodeId, 0, `node ${job.nodeId} is not in the pool`),
+        error: entry?.error ?? new UpstreamError(job.nodeId, 0, `node ${job.nodeId} is not in the pool`),
         started: false,
         refused: true,
         latencyMs: 0,
@@ -74,12 +82,15 @@ export class Dispatcher {
       });
     }
     if (job.signal.aborted) return Promise.resolve({ kind: 'aborted', started: false, latencyMs: 0 });
-    return new Promise<DispatchOutcome>((resolve) => new UpstreamExchange(job, t0, resolve).send(entry.pool, `${entry.basePath}${ROUTE_PATHS[job.route]}`, entry.headers));
+    const pool = entry.pool;
+    // Only a traced request pays for a headers object of its own.
+    const headers = job.trace ? { ...entry.headers, ...job.trace } : entry.headers;
+    return new Promise<DispatchOutcome>((resolve) => new UpstreamExchange(job, t0, resolve).send(pool, `${entry.basePath}${ROUTE_PATHS[job.route]}`, headers));
   }
 
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p.pool.close().catch(() => undefined)));
+    await Promise.all(pools.map((p) => p.pool?.close().catch(() => undefined)));
   }
 }

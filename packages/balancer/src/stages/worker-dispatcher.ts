@@ -96,6 +96,7 @@ export class WorkerDispatcher implements DispatchPort {
         bodyLength: body.byteLength,
         timeouts: job.timeouts,
         assemble: job.assemble,
+        trace: job.trace,
       });
     });
   }

@@ -5,6 +5,7 @@ import { FinalChunkTracker, type NetworkErrorClass, classifyNetworkError, errorM
 import { assemble } from './assembler';
 import { statsOf } from './final-stats';
 import { stripHopByHop } from './hop-by-hop';
+import { certificateHint } from '../nodes/node-tls';
 
 const MAX_ERROR_BODY = 64 * 1024;
 /**
@@ -204,7 +205,7 @@ function toUpstreamError(job: DispatchJob, err: unknown, c: NetworkErrorClass): 
       return new UpstreamTimeoutError(job.nodeId, 'idle', job.timeouts.idleMs);
     default: {
       const msg = err instanceof Error ? err.message : String(err);
-      return new UpstreamError(job.nodeId, 0, `upstream ${job.nodeId} failed: ${c.code ? `${c.code} ` : ''}${msg}`, { cause: err });
+      return new UpstreamError(job.nodeId, 0, `upstream ${job.nodeId} failed: ${c.code ? `${c.code} ` : ''}${msg}${certificateHint(c.code)}`, { cause: err });
     }
   }
 }

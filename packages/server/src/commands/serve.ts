@@ -3,6 +3,7 @@
  * starts the balancer and the HTTP front, watches the config files, logs JSON lines to stdout,
  * and drains on SIGTERM/SIGINT.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, PipelineFactory } from '@ollama-ring/balancer';
 import type { AddressInfo } from 'node:net';
 import { Gateway } from '../gateway';
@@ -103,13 +104,21 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     log.fatal({ err: e }, 'the balancer failed to start');
     return EXIT_FAILURE;
   }
-  const gateway = new Gateway({
-    factory,
-    logger: componentLogger(root, 'http'),
-    // POST /admin/reload re-reads the same files, with the same flags on top.
-    loadConfig: () => composeConfig(src, io.env).config,
-    routes: allRoutes,
-  });
+  let gateway: Gateway;
+  try {
+    gateway = new Gateway({
+      factory,
+      logger: componentLogger(root, 'http'),
+      // POST /admin/reload re-reads the same files, with the same flags on top.
+      loadConfig: () => composeConfig(src, io.env).config,
+      routes: allRoutes,
+    });
+  } catch (e) {
+    // server.tls files that cannot be used (a key that is not the certificate's): the error names the key.
+    log.fatal({ err: e }, 'cannot set up the listener');
+    await factory.stop(0);
+    return EXIT_FAILURE;
+  }
   let addr: AddressInfo;
   try {
     addr = await gateway.listen(cfg.server.port, cfg.server.host);
@@ -118,8 +127,8 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     await gateway.close(0);
     return EXIT_FAILURE;
   }
-  const urlOf = (a: AddressInfo): string => `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
-  const url = urlOf(addr);
+  const urlOf = (a: AddressInfo, scheme = 'http'): string => `${scheme}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  const url = urlOf(addr, gateway.scheme);
   const sides = gateway.sideAddresses();
   log.info(
     {
@@ -146,7 +155,9 @@ async function serve(src: ServeSources, initial: ComposedConfig, opts: ServeOpti
     (next, file) => {
       for (const w of next.warnings) log.warn({ file }, w);
       // The listener and its client timeouts are set up once, at start.
-      const changed = (Object.keys(cfg.server) as (keyof typeof cfg.server)[]).filter((k) => next.config.server[k] !== cfg.server[k]).map((k) => `server.${k}`);
+      // Both sides' keys: `server.tls` may be added or removed.
+      const keys = [...new Set([...Object.keys(cfg.server), ...Object.keys(next.config.server)])] as (keyof typeof cfg.server)[];
+      const changed = keys.filter((k) => !isDeepStrictEqual(next.config.server[k], cfg.server[k])).map((k) => `server.${k}`);
       if (next.config.metrics.listen !== cfg.metrics.listen) changed.push('metrics.listen');
       if (next.config.admin.listen !== cfg.admin.listen) changed.push('admin.listen');
       if (changed.length > 0) {

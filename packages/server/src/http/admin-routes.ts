@@ -1,4 +1,4 @@
-import { BalancerError, ConfigError, NODE_SCHEMA, type NodeSnapshot, type NodeSpec, StrategyFactory, checkSchema, resolveConfig } from '@ollama-ring/balancer';
+import { BalancerError, ConfigError, NODE_SCHEMA, type NodeSnapshot, type NodeSpec, StrategyFactory, checkSchema, resolveConfig, withUpstreamTls } from '@ollama-ring/balancer';
 import { Route } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 import { sendError, sendThrown } from './errors';
@@ -50,7 +50,8 @@ export function addAdminRoutes(router: Router, gw: GatewayContext): void {
         sendError(res, 400, spec.error, 'ollama');
         return;
       }
-      const added = await registry().add(spec.spec);
+      // An https node gets the pool-wide upstreamTls under its own tls keys, as a node of the config does.
+      const added = await registry().add(withUpstreamTls({ upstreamTls: gw.config().upstreamTls, nodes: [spec.spec] }).nodes[0]);
       gw.logger.info({ node: added.id, url: added.url }, 'admin: node added');
       // Learn its models now instead of at the next discovery round (best effort).
       await refreshModels(gw, [added.id]);

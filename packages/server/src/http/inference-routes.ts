@@ -88,7 +88,14 @@ async function proxyInference(gw: GatewayContext, req: IncomingMessage, res: Ser
     }
   }
   try {
-    id = gw.pipeline().execute({ route, body, hints }, sink, { clientKey: client });
+    // The client's W3C trace context: the request's span (when the host registered an SDK) is its
+    // child, and the node gets it; a header sent twice is not a trace context (the spec).
+    const { traceparent, tracestate } = req.headers;
+    id = gw.pipeline().execute({ route, body, hints }, sink, {
+      clientKey: client,
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      tracestate: typeof tracestate === 'string' ? tracestate : undefined,
+    });
   } catch (e) {
     sendThrown(res, e, flavor);
     gw.logRequest({ req, route, status: res.statusCode, outcome: (e as { code?: string }).code ?? 'error' });

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
-import { type NodeUrlParts, stripHopByHop } from '@ollama-ring/balancer';
+import { Agent, type Dispatcher, Pool, request } from 'undici';
+import { certificateHint, type NodeAddress as NodeCallAddress, stripHopByHop, TlsPools } from '@ollama-ring/balancer';
 import { OllamaRingError, classifyNetworkError, errorText } from '@ollama-ring/protocol';
 import type { GatewayContext } from '../gateway-context';
 
@@ -100,6 +100,8 @@ export interface StreamResponse {
 export class Upstream {
   private agent: Agent | undefined;
   private agentConnectMs = 0;
+  /** Pools of the https nodes with TLS files of their own, made with the agent (and closed with it). */
+  private tlsPools: TlsPools | undefined;
 
   constructor(private readonly gw: GatewayContext) {}
 
@@ -154,8 +156,10 @@ export class Upstream {
   /** Closes the agent's connections (the next call opens new ones). */
   async close(): Promise<void> {
     const a = this.agent;
+    const p = this.tlsPools;
     this.agent = undefined;
-    await a?.close().catch(() => undefined);
+    this.tlsPools = undefined;
+    await Promise.all([a?.close().catch(() => undefined), p?.close()]);
   }
 
   private async send(node: NodeAddress, call: UpstreamCall, headersTimeout: number, bodyTimeout: number): Promise<StreamResponse> {
@@ -171,26 +175,29 @@ export class Upstream {
       signal: call.signal,
       headersTimeout,
       bodyTimeout,
-      dispatcher: this.dispatcher(),
+      dispatcher: this.dispatcher(address),
     });
     return { status: res.statusCode, headers: stripHopByHop(res.headers, new Set(['content-length'])), body: res.body };
   }
 
-  private addressOf(id: string): NodeUrlParts {
+  private addressOf(id: string): NodeCallAddress {
     const address = this.gw.factory.getNodeRegistry().addressOf(id);
     if (!address) throw new NodeCallError(id, 502, `node ${id} is no longer in the pool`);
     return address;
   }
 
-  private dispatcher(): Agent {
+  private dispatcher(address: NodeCallAddress): Dispatcher {
     const connectMs = this.gw.config().timeouts.connectTimeoutMs;
-    if (!this.agent || this.agentConnectMs !== connectMs) {
+    if (!this.agent || !this.tlsPools || this.agentConnectMs !== connectMs) {
       // A reload changed the connect timeout: calls in progress finish on the old agent.
       void this.agent?.close().catch(() => undefined);
+      void this.tlsPools?.close();
       this.agent = new Agent({ connect: { timeout: connectMs }, keepAliveTimeout: 4_000, connections: 16 });
+      this.tlsPools = new TlsPools((origin, tls) => new Pool(origin, { connect: { timeout: connectMs, ...tls }, keepAliveTimeout: 4_000, connections: 16 }));
       this.agentConnectMs = connectMs;
     }
-    return this.agent;
+    // An https node's own CA and client certificate: a pool of its own; every other node shares the agent.
+    return address.tls ? this.tlsPools.get(address.origin, address.tls) : this.agent;
   }
 }
 
@@ -199,7 +206,7 @@ function classify(nodeId: string, path: string, e: unknown): NodeCallError {
   const c = classifyNetworkError(e);
   if (c.kind === 'timeout') return new NodeCallError(nodeId, 504, `node ${nodeId}: ${path} timed out (${c.code})`, { cause: e });
   const what = c.code === 'ECONNREFUSED' ? 'connection refused' : e instanceof Error ? e.message : String(e);
-  return new NodeCallError(nodeId, 502, `node ${nodeId}: ${path} failed: ${what}`, { cause: e });
+  return new NodeCallError(nodeId, 502, `node ${nodeId}: ${path} failed: ${what}${certificateHint(c.code)}`, { cause: e });
 }
 
 const upstreams = new WeakMap<GatewayContext, Upstream>();
