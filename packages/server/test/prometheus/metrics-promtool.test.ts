@@ -44,7 +44,6 @@ describe.each(['inline', 'worker'] as const)('/metrics passes promtool check met
       /^ollama_lb_cold_loads_total\{/m,
       /^ollama_lb_tokens_generated_total\{/m,
       /^ollama_lb_embed_coalesced_calls_total [1-9]/m,
-      /^ollama_lb_embed_batch_docs_total\{outcome="embedded"\} 3/m,
       /^ollama_lb_model_nodes\{model="llama3\.2:latest"\} 2$/m,
       /^ollama_lb_model_nodes_serving\{model="nomic-embed-text:latest"\} 2$/m,
       /^ollama_lb_gateway_ready 1$/m,
