@@ -5,6 +5,7 @@ import type { BalancerConfig } from './config/types';
 import { BackpressureError, PipelineStateError, RequestAbortedError } from './errors';
 import { RateLimiter, rateLimitSettings } from './limits';
 import { BalancerMetrics } from './metrics';
+import { ReplicaMetrics } from './metrics-replicas';
 import { HealthMonitor } from './nodes/health-monitor';
 import { NodeRegistry } from './nodes/node-registry';
 import { Pipeline, PipelineEngine } from './pipeline';
@@ -18,6 +19,8 @@ import { combineObservers, type SchedulerObserver } from './scheduler/observer';
 import type { AdmissionLimiter } from './scheduler/pool-state';
 import { nodeAddress, type PoolView, probeTargets, viewNodes, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
+import { SharedSlotGate } from './scheduler/shared-slots';
+import { RedisSharedState, type SharedStateStatus } from './shared/redis-state';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
@@ -91,10 +94,12 @@ export class PipelineFactory {
   /** The config file, when the config came from one. */
   file: string | undefined;
   private watcher: ConfigWatcher | undefined;
+  private startedAt = 0;
 
   /** Starts everything; resolves once requests can be submitted. */
   async start(): Promise<this> {
     if (this.parts) return this;
+    this.startedAt = Date.now();
     const cfg = this.config;
     const arena = new ByteArena({ capacity: arenaCapacity(cfg), blockSize: 1024 });
     const table = new RequestTable();
@@ -118,6 +123,16 @@ export class PipelineFactory {
     // scheduler (its scheduling stage is the scheduler's), so posts reach it through `engine`.
     const post = (evt: SchedulerEvent) => engine.inlet.post(evt);
     const control = new ControlPlane(post);
+    // Replicas share node slots as Redis leases; the memory backend has no gate at all, so its
+    // binding path is the one it always was.
+    const redis =
+      cfg.state.backend === 'redis'
+        ? new RedisSharedState(cfg.state.redis, {
+            post,
+            nodeIds: cfg.nodes.map((n) => n.id),
+            metrics: cfg.metrics.enabled ? new ReplicaMetrics(metrics.registry, metrics.prefix) : undefined,
+          })
+        : undefined;
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
       // 0 turns discovery off: nodes are then routed by their configured models alone.
@@ -151,6 +166,7 @@ export class PipelineFactory {
       replies: control,
       probe: (id) => monitor.probeSuspect(id),
       post,
+      shared: redis && new SharedSlotGate(redis),
       now: this.opts.now,
     });
     const engine = new PipelineEngine(cfg, arena, table, scheduler);
@@ -162,6 +178,7 @@ export class PipelineFactory {
     await new Promise<void>((r) => setImmediate(r));
     await outcomes?.start();
     await engine.start();
+    await redis?.start();
     await control.barrier();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
     const registry = new NodeRegistry(
@@ -171,7 +188,7 @@ export class PipelineFactory {
       (id) => nodeAddress(scheduler, id),
     );
     const autobatch = new Autobatch({ config: () => this.config, pipeline: () => pipeline, view, metrics: cfg.metrics.enabled ? metrics.autobatch : undefined });
-    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch };
+    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch, redis };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(this.file, (next) => void this.reload(next).catch(report), report, {
@@ -217,6 +234,15 @@ export class PipelineFactory {
         return p.outcomes ? p.outcomes.scrape() : p.metrics.scrape();
       },
     };
+  }
+
+  /**
+   * Whether this balancer shares its pool's state with other replicas now (`state.backend: redis`),
+   * or works alone: the memory backend, or Redis out (then on its local share of each node's slots).
+   */
+  getSharedState(): SharedStateStatus {
+    const p = this.started();
+    return p.redis?.status() ?? { backend: 'memory', shared: true, since: this.startedAt };
   }
 
   getConfig(): BalancerConfig {
@@ -284,6 +310,7 @@ export class PipelineFactory {
       while (p.table.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 10));
     }
     await p.monitor.stop();
+    await p.redis?.close();
     await p.engine.shutdown(5_000);
     await p.outcomes?.shutdown();
     p.control.close(new BackpressureError('the balancer has shut down'));
@@ -310,6 +337,7 @@ interface Parts {
   monitor: HealthMonitor;
   registry: NodeRegistry;
   autobatch: Autobatch;
+  redis: RedisSharedState | undefined;
 }
 
 /**

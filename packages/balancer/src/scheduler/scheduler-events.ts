@@ -33,7 +33,10 @@ export type SchedulerEvent =
   | ConfigReloaded
   | TimerFired
   | Barrier
-  | ShutdownBegan;
+  | ShutdownBegan
+  | SlotLeaseAnswered
+  | SlotLeasesCounted
+  | SharedStateChanged;
 
 export type SchedulerEventType = SchedulerEvent['type'];
 
@@ -200,4 +203,33 @@ export interface ShutdownBegan extends Command {
 export interface CommandReplies {
   resolve(command: number, value: unknown): void;
   reject(command: number, error: unknown): void;
+}
+
+/**
+ * Redis answered a slot lease asked for (`state.backend: redis`): granted or not, and how many
+ * leases the node's slots hold in all after it (absent when the ask failed on a Redis error).
+ */
+export interface SlotLeaseAnswered {
+  readonly type: 'slot-lease-answered';
+  readonly nodeId: string;
+  readonly lease: number;
+  readonly granted: boolean;
+  readonly held?: number;
+}
+
+/** How many leases a node's slots hold in all replicas: a release anywhere (pub/sub), or a renewal round. */
+export interface SlotLeasesCounted {
+  readonly type: 'slot-leases-counted';
+  readonly nodeId: string;
+  readonly held: number;
+}
+
+/**
+ * Redis went out (`shared` false: each replica works on its local share of each node's slots) or
+ * came back (every lease held is in Redis again). `replicas`: the replicas last seen alive.
+ */
+export interface SharedStateChanged {
+  readonly type: 'shared-state-changed';
+  readonly shared: boolean;
+  readonly replicas: number;
 }

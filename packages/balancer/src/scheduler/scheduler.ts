@@ -88,6 +88,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
     this.keys = new ClientKeys(deps.config.auth?.apiKeys ?? []);
     applyConfig(this, deps.config, deps.createStrategy);
+    if (deps.shared) this.slots.onRelease = (id) => deps.shared!.released(id);
     const finish = this.finish.bind(this);
     const post = deps.post ?? this.post.bind(this);
     const isStopped = () => this.stopped;
@@ -109,6 +110,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       pool: this,
       createStrategy: (name) => deps.createStrategy(name, this.config.strategy),
       limiter: deps.limiter,
+      shared: deps.shared,
       fallbacks,
       observer,
       finish,
@@ -198,6 +200,10 @@ export class Scheduler implements PoolState, SchedulerPort {
         return;
       case 'barrier':
         return this.answer(evt.command, () => undefined);
+      case 'slot-lease-answered':
+      case 'slot-leases-counted':
+      case 'shared-state-changed':
+        return this.deps.shared?.apply(evt, this.nodes);
       case 'shutdown-began':
         return this.answer(evt.command, () => this.stop(evt.error));
     }
@@ -310,6 +316,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
     if (this.queue.size > 0) this.timers.armReoffer(REOFFER_MS);
+    this.deps.shared?.endPass();
   }
 
   // ---------------------------------------------------------------- the end of a request
@@ -371,14 +378,10 @@ export class Scheduler implements PoolState, SchedulerPort {
   }
 
   /** Requests admitted and not yet ended. */
-  liveCount(): number {
-    return this.live;
-  }
+  liveCount = (): number => this.live;
 
   /** Whether stop() has run: nothing binds, retries or arms timers any more. */
-  isStopped(): boolean {
-    return this.stopped;
-  }
+  isStopped = (): boolean => this.stopped;
 
   /** Stops binding and timers; fails everything still waiting with `error`. In-flight requests are left to finish. */
   private stop(error: BalancerError): void {

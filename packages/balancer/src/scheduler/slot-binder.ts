@@ -9,6 +9,7 @@ import { type HintLimits, bestLatenessMs, budgetCandidates } from './hint-rules'
 import { ModelFallback } from './model-fallback';
 import type { SchedulerObserver } from './observer';
 import type { AdmissionLimiter, FinishRequest, PoolState, Queued } from './pool-state';
+import type { SharedSlotGate } from './shared-slots';
 import { expectedSlotWaitMs } from './slot-table';
 
 /** What binding needs: the pool's state, the strategies, and the scheduler's steps it calls. */
@@ -16,6 +17,8 @@ export interface BinderDeps {
   readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'strategy' | 'config'>;
   readonly createStrategy: (name: string, settings: StrategyConfig) => Strategy;
   readonly limiter?: AdmissionLimiter;
+  /** The slot leases shared with other replicas (absent with the memory backend). */
+  readonly shared?: SharedSlotGate;
   /** Switches a request to its fallback model. */
   readonly fallbacks: ModelFallback;
   readonly observer?: SchedulerObserver;
@@ -132,7 +135,11 @@ export class SlotBinder {
       }
       return 'wait';
     }
+    // With replicas, the node's slot needs a lease too: when none is at hand the gate asks Redis,
+    // and the pass after its answer offers this request again.
+    if (d.shared && !d.shared.take(node, ctx.id)) return 'wait';
     if (limiter && !limiter.allowNode(node.id, now)) {
+      d.shared?.giveBack(ctx.id);
       d.armReoffer(50);
       return 'wait';
     }

@@ -1,0 +1,60 @@
+/**
+ * The Lua scripts of the Redis backend. Each runs atomically in Redis, which is what makes a lease
+ * safe across replicas: the count of a node's leases and the add of a new one are one step, so two
+ * replicas can never both take a node's last slot.
+ *
+ * A node's leases are a sorted set (`<prefix>slots:<node>`): member `<replica>#<lease>`, score the
+ * time it expires (Redis's own clock, `TIME`, so replicas' clocks need not agree). Expired members
+ * are swept before every count: a replica that died gives its slots back within the TTL.
+ */
+
+/** Milliseconds of Redis's clock (scripts run with effects replication, so `TIME` is allowed before writes). */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * KEYS[1] the node's set; ARGV member, max, ttlMs, channel, nodeId.
+ * Returns {granted 0|1, held after, expired leases swept}. A sweep that freed slots is announced.
+ */
+export const ACQUIRE = `${NOW}
+local swept = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+local ttl = tonumber(ARGV[3])
+local granted = 0
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  granted = 1
+elseif held < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  held = held + 1
+  granted = 1
+end
+if granted == 1 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
+if swept > 0 and granted == 0 then redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. held) end
+return {granted, held, swept}`;
+
+/** KEYS[1] the node's set; ARGV member, channel, nodeId. Removes the lease and announces the count. */
+export const RELEASE = `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+local held = redis.call('ZCARD', KEYS[1])
+if removed > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. held) end
+return held`;
+
+/**
+ * KEYS[1] the node's set; ARGV ttlMs, channel, nodeId, then this replica's members. Renews (or,
+ * after Redis lost them, re-adds) the replica's leases, then sweeps the expired ones; returns
+ * {held, swept}, and announces a sweep that freed slots.
+ */
+export const RENEW = `${NOW}
+local ttl = tonumber(ARGV[1])
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
+local swept = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = redis.call('ZCARD', KEYS[1])
+if held > 0 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
+if swept > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. held) end
+return {held, swept}`;
+
+/** KEYS[1] the replicas' set; ARGV replica id, ttlMs. Heartbeat: returns how many replicas are alive. */
+export const HEARTBEAT = `${NOW}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+return redis.call('ZCARD', KEYS[1])`;

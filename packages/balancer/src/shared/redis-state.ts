@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import Redis from 'ioredis';
+import type { RedisStateConfig } from '../config/types';
+import type { ReplicaMetrics } from '../metrics-replicas';
+import type { SlotLeasePort } from '../scheduler/shared-slots';
+import type { SchedulerEvent } from '../scheduler/scheduler-events';
+import { ACQUIRE, HEARTBEAT, RELEASE, RENEW } from './lua';
+import { ScriptRunner } from './scripts';
+
+/** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
+export interface SharedStateStatus {
+  readonly backend: 'memory' | 'redis';
+  /** True while the replicas share the pool's state (always, for `memory`); false: Redis is out and this replica works on its local share. */
+  readonly shared: boolean;
+  /** This replica's name in Redis (`redis` only). */
+  readonly replicaId?: string;
+  /** Replicas of this pool alive at the last heartbeat, this one included (`redis` only). */
+  readonly replicas?: number;
+  /** Epoch ms since when `shared` has held. */
+  readonly since: number;
+  /** Why Redis counts as out (while `shared` is false). */
+  readonly error?: string;
+}
+
+/** What the backend is built with besides its config. */
+export interface RedisStateDeps {
+  /** Where its answers go: the CONTROL ring's event inlet. */
+  readonly post: (evt: SchedulerEvent) => void;
+  /** The pool's node ids at start (their leases are renewed and swept from the first round). */
+  readonly nodeIds: readonly string[];
+  readonly metrics?: ReplicaMetrics;
+  /** Told once when Redis goes out and once when it is back (default: a process warning). */
+  readonly log?: (message: string) => void;
+}
+
+/** How often a replica out of Redis tries to rejoin. */
+const REJOIN_MS = 1000;
+
+/**
+ * The Redis side of `state.backend: redis`: slot leases (Lua scripts, `lua.ts`), their renewal and
+ * the sweep of expired ones, the replicas' heartbeat, and the announcement of freed slots on a
+ * pub/sub channel. It never touches the pool: every answer goes back to the scheduler as an event
+ * ({@link SlotLeasePort}).
+ *
+ * Trouble is not an outage: any failed or slow command (`commandTimeoutMs`) puts the replica on its
+ * local share (a `shared-state-changed` event, logged once); every second it tries to rejoin, which
+ * first writes every lease it holds back into Redis (a restarted Redis has none), then tells the
+ * scheduler, then each node's count. A lease given back while Redis was out is simply not renewed,
+ * so Redis drops it at its TTL: nothing leaks for longer, and a lease id is never counted twice.
+ */
+export class RedisSharedState implements SlotLeasePort {
+  readonly replicaId: string;
+  private readonly client: Redis;
+  private readonly sub: Redis;
+  private readonly scripts: ScriptRunner;
+  private readonly channel: string;
+  /** This replica's leases in Redis (and those to be registered on rejoin), by node. */
+  private readonly held = new Map<string, Set<string>>();
+  private shared = false;
+  private since = Date.now();
+  private error: string | undefined = 'not connected yet';
+  /** The scheduler has been told Redis is out (once an outage: the log and the event). */
+  private announcedOut = false;
+  private replicas = 1;
+  private tick: NodeJS.Timeout | undefined;
+  private rejoining = false;
+  private closed = false;
+
+  constructor(
+    private readonly cfg: RedisStateConfig,
+    private readonly deps: RedisStateDeps,
+  ) {
+    this.replicaId = cfg.replicaId || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.channel = `${cfg.keyPrefix}slots-freed`;
+    const options = {
+      lazyConnect: true,
+      connectTimeout: cfg.connectTimeoutMs,
+      commandTimeout: cfg.commandTimeoutMs,
+      // A command with Redis out fails at once (the replica falls back), never waits in a queue.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times: number) => Math.min(100 * times, 1000),
+    };
+    this.client = new Redis(cfg.url, options);
+    // The subscriber's commands wait for its connection: ioredis subscribes again on reconnect.
+    this.sub = new Redis(cfg.url, { ...options, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
+    for (const c of [this.client, this.sub]) c.on('error', () => undefined); // reported through failed commands
+    this.client.on('close', () => this.fallBack('connection closed'));
+    this.scripts = new ScriptRunner(this.client);
+    for (const id of deps.nodeIds) this.nodeSet(id);
+    this.sub.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      const at = message.lastIndexOf(' ');
+      const held = Number(message.slice(at + 1));
+      if (at > 0 && Number.isFinite(held)) this.deps.post({ type: 'slot-leases-counted', nodeId: message.slice(0, at), held });
+    });
+  }
+
+  /**
+   * Connects (within `connectTimeoutMs`) and joins; a Redis out at start leaves the replica on its
+   * local share (of a pool it believes it has alone) until it can join.
+   */
+  async start(): Promise<void> {
+    void this.sub.connect().catch(() => undefined);
+    void this.sub.subscribe(this.channel).catch(() => undefined);
+    try {
+      await this.client.connect();
+      await this.rejoin();
+    } catch (e) {
+      this.fallBack(message(e));
+    }
+    this.tick = setInterval(() => void this.round(), Math.max(100, Math.floor(this.cfg.leaseTtlMs / 3)));
+    this.tick.unref();
+  }
+
+  status(): SharedStateStatus {
+    return { backend: 'redis', shared: this.shared, replicaId: this.replicaId, replicas: this.replicas, since: this.since, error: this.shared ? undefined : this.error };
+  }
+
+  acquire(nodeId: string, lease: number, max: number): void {
+    const member = this.member(lease);
+    const started = process.hrtime.bigint();
+    this.scripts
+      .run(ACQUIRE, [this.key(nodeId)], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId])
+      .then((r) => {
+        const [granted, held, swept] = r as [number, number, number];
+        this.deps.metrics?.recordAcquire(Number(process.hrtime.bigint() - started) / 1e9);
+        this.deps.metrics?.recordReclaimed(swept);
+        if (granted === 1) this.nodeSet(nodeId).add(member);
+        this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: granted === 1, held });
+      })
+      .catch((e: unknown) => {
+        this.failed(e);
+        this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: false });
+      });
+  }
+
+  release(nodeId: string, lease: number): void {
+    const member = this.member(lease);
+    this.nodeSet(nodeId).delete(member);
+    if (!this.shared) return; // not renewed: Redis drops it at its TTL
+    this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch((e: unknown) => this.failed(e));
+  }
+
+  holdLocally(nodeId: string, lease: number): void {
+    this.nodeSet(nodeId).add(this.member(lease));
+  }
+
+  /** Gives back every lease still held, leaves the replicas' set, and closes both connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.tick);
+    if (this.shared) {
+      const gone: Promise<unknown>[] = [];
+      for (const [nodeId, members] of this.held) {
+        for (const m of members) gone.push(this.scripts.run(RELEASE, [this.key(nodeId)], [m, this.channel, nodeId]));
+      }
+      gone.push(this.client.zrem(`${this.cfg.keyPrefix}replicas`, this.replicaId));
+      await Promise.allSettled(gone);
+    }
+    this.held.clear();
+    for (const c of [this.client, this.sub]) await c.quit().catch(() => c.disconnect());
+  }
+
+  /** A renewal round (every third of the TTL), or a try to rejoin when out. */
+  private async round(): Promise<void> {
+    if (this.closed) return;
+    if (!this.shared) {
+      await this.rejoin().catch((e: unknown) => this.failed(e));
+      return;
+    }
+    try {
+      const counts = await this.renewAll();
+      for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  /** Writes every lease held back into Redis, then rejoins: the mode event first, each node's count after it. */
+  private async rejoin(): Promise<void> {
+    if (this.rejoining || this.closed || this.client.status !== 'ready') return;
+    this.rejoining = true;
+    try {
+      const counts = await this.renewAll();
+      if (this.closed) return;
+      const wasOut = this.announcedOut;
+      this.shared = true;
+      this.announcedOut = false;
+      this.since = Date.now();
+      this.error = undefined;
+      this.deps.metrics?.setFallback(false);
+      this.deps.post({ type: 'shared-state-changed', shared: true, replicas: this.replicas });
+      for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+      if (wasOut) this.log(`redis ${redacted(this.cfg.url)} is back: replica ${this.replicaId} shares the pool's slots again`);
+    } finally {
+      this.rejoining = false;
+    }
+  }
+
+  /** Heartbeat, then every node's renewal and sweep; the count of each node's leases. */
+  private async renewAll(): Promise<Map<string, number>> {
+    const ttl = this.cfg.leaseTtlMs;
+    const replicas = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], [this.replicaId, ttl]);
+    const nodes = [...this.held.keys()];
+    const answers = await Promise.all([
+      replicas,
+      ...nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!])),
+    ]);
+    this.replicas = Math.max(1, Number(answers[0]));
+    this.deps.metrics?.setReplicas(this.replicas);
+    const counts = new Map<string, number>();
+    nodes.forEach((id, i) => {
+      const [held, swept] = answers[i + 1] as [number, number];
+      this.deps.metrics?.recordReclaimed(swept);
+      counts.set(id, held);
+    });
+    return counts;
+  }
+
+  private failed(e: unknown): void {
+    this.deps.metrics?.recordError();
+    this.fallBack(message(e));
+  }
+
+  /** Redis is out or slow: the scheduler cuts every node to this replica's share (logged once an outage). */
+  private fallBack(reason: string): void {
+    if (this.closed || this.announcedOut) return;
+    this.shared = false;
+    this.announcedOut = true;
+    this.since = Date.now();
+    this.error = reason;
+    this.deps.metrics?.setFallback(true);
+    this.deps.post({ type: 'shared-state-changed', shared: false, replicas: this.replicas });
+    this.log(`redis ${redacted(this.cfg.url)} out (${reason}): replica ${this.replicaId} works on its local share of each node's slots (1/${this.replicas})`);
+  }
+
+  private log(msg: string): void {
+    (this.deps.log ?? ((m: string) => process.emitWarning(m, { code: 'OLLAMA_RING_REDIS' })))(msg);
+  }
+
+  private key(nodeId: string): string {
+    return `${this.cfg.keyPrefix}slots:${nodeId}`;
+  }
+
+  private member(lease: number): string {
+    return `${this.replicaId}#${lease}`;
+  }
+
+  private nodeSet(nodeId: string): Set<string> {
+    let s = this.held.get(nodeId);
+    if (!s) {
+      s = new Set();
+      this.held.set(nodeId, s);
+    }
+    return s;
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The URL as logs show it: a password masked. */
+function redacted(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`);
+}
