@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type SimNodeConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
+
+const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
+
+/** One `ollama-ring serve` process. */
+export interface GatewayProcess {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  /** Everything it wrote to stderr and stdout so far. */
+  output(): string;
+}
+
+/** An emulated pool and several gateway processes in front of it, sharing its state through Redis. */
+export interface ReplicaGateways {
+  sim: SimPool;
+  gateways: GatewayProcess[];
+  /** Every node's highest count of inference requests in flight at once, as the emulator saw them. */
+  peaks(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an emulated pool and `count` gateway processes (the built CLI, `serve --config`) on the
+ * Redis at `redisUrl`, each on a free port; resolves once all are listening.
+ */
+export async function startReplicaGateways(
+  count: number,
+  nodes: SimNodeConfig[],
+  redisUrl: string,
+  keyPrefix: string,
+  extra: Record<string, unknown> = {},
+): Promise<ReplicaGateways> {
+  const sim = await startSimPool({ timeScale: 0.02, models: [{ name: 'llama3.2', loadMs: 2000 }], nodes });
+  const dir = mkdtempSync(join(tmpdir(), 'ring-replicas-'));
+  const file = join(dir, 'config.yaml');
+  const config = {
+    nodes: sim.nodes.map((n, i) => ({ id: n.id, url: n.url, maxConcurrentRequests: nodes[i].numParallel ?? 1 })),
+    retry: { maxRetries: 3, initialBackoffMs: 5, maxBackoffMs: 50, backoffMultiplier: 2 },
+    state: { backend: 'redis', redis: { url: redisUrl, keyPrefix, leaseTtlMs: 3000, commandTimeoutMs: 300, connectTimeoutMs: 1000 } },
+    logging: { level: 'info' },
+    ...extra,
+  };
+  writeFileSync(file, JSON.stringify(config));
+  const gateways = await Promise.all(Array.from({ length: count }, () => startGateway(file)));
+  return {
+    sim,
+    gateways,
+    peaks: () => Object.fromEntries(sim.state().map((s) => [s.id, s.peakInferenceInFlight])),
+    async close() {
+      await Promise.all(gateways.map(stopGateway));
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startGateway(configFile: string): Promise<GatewayProcess> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'], {
+    env: { ...process.env, OLLAMA_RING_CONFIG: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => void (out += c));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 20_000);
+    let partial = '';
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      partial += chunk;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = /"msg":"listening"/.test(l) ? /"url":"([^"]+)"/.exec(l) : null;
+        if (m) {
+          clearTimeout(timer);
+          resolveUrl(m[1]);
+        }
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited (${code}):\n${out}`));
+    });
+  });
+  return { proc, url, output: () => out };
+}
+
+/** SIGTERM (a graceful stop), SIGKILL after 10 s; nothing to do for one already gone. */
+export async function stopGateway(g: GatewayProcess): Promise<void> {
+  if (g.proc.exitCode !== null || g.proc.signalCode !== null) return;
+  const gone = new Promise<void>((r) => g.proc.once('exit', () => r()));
+  g.proc.kill('SIGTERM');
+  const hard = setTimeout(() => g.proc.kill('SIGKILL'), 10_000);
+  await gone;
+  clearTimeout(hard);
+}
+
+/** A non-streamed generate through a gateway; the status and body. */
+export async function generate(url: string, prompt: string, numPredict = 24, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}/api/generate`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'llama3.2', prompt, stream: false, options: { num_predict: numPredict } }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A gateway's JSON route. */
+export async function getJson(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, { headers });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The value of one metric family (summed over its series) in a gateway's /metrics text. */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
