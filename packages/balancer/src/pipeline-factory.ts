@@ -130,6 +130,7 @@ export class PipelineFactory {
         ? new RedisSharedState(cfg.state.redis, {
             post,
             nodeIds: cfg.nodes.map((n) => n.id),
+            limits: () => rateLimitSettings(this.config),
             metrics: cfg.metrics.enabled ? new ReplicaMetrics(metrics.registry, metrics.prefix) : undefined,
           })
         : undefined;

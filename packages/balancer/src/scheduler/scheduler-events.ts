@@ -36,7 +36,8 @@ export type SchedulerEvent =
   | ShutdownBegan
   | SlotLeaseAnswered
   | SlotLeasesCounted
-  | SharedStateChanged;
+  | SharedStateChanged
+  | RateChecked;
 
 export type SchedulerEventType = SchedulerEvent['type'];
 
@@ -232,4 +233,15 @@ export interface SharedStateChanged {
   readonly type: 'shared-state-changed';
   readonly shared: boolean;
   readonly replicas: number;
+}
+
+/**
+ * Redis's answer on a request's global and per-key limits, shared by the replicas: `refused` with
+ * the limit and when to try again, admitted, or `unanswered` (Redis failed: the local limits decide).
+ */
+export interface RateChecked {
+  readonly type: 'rate-checked';
+  readonly requestId: number;
+  readonly refused?: { readonly limit: 'global' | 'client'; readonly retryAfterMs: number };
+  readonly unanswered?: boolean;
 }

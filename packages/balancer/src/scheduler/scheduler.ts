@@ -103,6 +103,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       pump: () => this.pump(),
       armQueueTimer: () => this.timers.armQueueTimer(),
       nextSeq: () => ++this.seq,
+      limiter: deps.limiter,
     });
     const starter = new DispatchStarter({ pool: this, arena, dispatcher: deps.dispatcher, post });
     this.suspicion = new Suspicion({ pool: this, table, observer, probe: deps.probe, armSweep: (ms) => this.timers.armOverdueSweep(ms) });
@@ -204,6 +205,8 @@ export class Scheduler implements PoolState, SchedulerPort {
       case 'slot-leases-counted':
       case 'shared-state-changed':
         return this.deps.shared?.apply(evt, this.nodes);
+      case 'rate-checked':
+        return this.admission.onRateChecked(evt, this.deps.table.get(evt.requestId), this.now(), this.stopped ? this.stopError : undefined);
       case 'shutdown-began':
         return this.answer(evt.command, () => this.stop(evt.error));
     }
@@ -256,15 +259,9 @@ export class Scheduler implements PoolState, SchedulerPort {
     }
     ctx.facts = verdict;
     ctx.maxPriority = this.keys.maxPriority(ctx.clientKey);
-    const now = this.now();
-    const limited = this.deps.limiter?.check(ctx.clientKey, now);
-    if (limited) {
-      this.deps.observer?.rejected?.('rate_limited', limited.limit);
-      this.finish(ctx, 'rejected', limited);
-      return;
-    }
-    if (!this.admission.resolveModel(ctx)) return;
-    this.admission.enqueue(ctx, now);
+    // Replicas share the global and per-key limits in Redis: its answer is a `rate-checked` event.
+    if (this.deps.shared?.checkLimits(ctx.id, ctx.clientKey)) return;
+    this.admission.onRateChecked({ type: 'rate-checked', requestId: ctx.id, unanswered: true }, ctx, this.now(), undefined);
   }
 
   /** A new config (see `withRuntimeNodes` for what is kept); returns the effective config. */
@@ -368,9 +365,7 @@ export class Scheduler implements PoolState, SchedulerPort {
   }
 
   /** Leases held now, and taken back at their TTL since start. */
-  leaseCounts(): LeaseCounts {
-    return this.leases.counts();
-  }
+  leaseCounts = (): LeaseCounts => this.leases.counts();
 
   /** Requests holding a slot now (proxied or leased), by class, for views. */
   running(): Record<RequestClass, number> {

@@ -13,6 +13,11 @@ export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStat
 export interface SlotLeasePort {
   /** Asks for one lease on `nodeId`'s slots (at most `max` held by all replicas); answered by a `slot-lease-answered` event. */
   acquire(nodeId: string, lease: number, max: number): void;
+  /**
+   * Sends a request's global and per-key rate limits to Redis, answered by a `rate-checked` event;
+   * false when no limit applies to it (nothing sent).
+   */
+  checkLimits(requestId: number, clientKey: string | undefined): boolean;
   /** Gives a lease back (announced to every replica, so their waiters are offered the slot). */
   release(nodeId: string, lease: number): void;
   /** A slot taken on this replica's local share while Redis is out: registered in Redis when it is back. */
@@ -92,6 +97,11 @@ export class SharedSlotGate {
       this.port.acquire(node.id, ++this.seq, node.maxConcurrent);
     }
     return false;
+  }
+
+  /** Sends the request's global and per-key limits to Redis (replicas share them); false: Redis is out or no limit applies, the local limits decide. */
+  checkLimits(requestId: number, clientKey: string | undefined): boolean {
+    return this.shared && this.port.checkLimits(requestId, clientKey);
   }
 
   /** The request took a lease and then could not bind after all (its node is over its rate): the lease is spare again. */

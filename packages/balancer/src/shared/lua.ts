@@ -58,3 +58,40 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return redis.call('ZCARD', KEYS[1])`;
+
+/**
+ * KEYS[1] the global bucket, KEYS[2] the client's (hashes: tokens `t`, updated `ts`); ARGV global
+ * rps, capacity, client rps, capacity (rps 0: that limit is off). Takes a token from both or from
+ * neither, as the local limiter does; returns {1} or {0, 'global'|'client', ms until a token}.
+ */
+export const TAKE_TOKENS = `${NOW}
+local function level(key, rps, cap)
+  if rps <= 0 then return nil end
+  local v = redis.call('HMGET', key, 't', 'ts')
+  local tokens = tonumber(v[1])
+  local ts = tonumber(v[2])
+  if tokens == nil or ts == nil then return cap end
+  return math.min(cap, tokens + math.max(0, now - ts) * rps / 1000)
+end
+local function wait(tokens, rps)
+  if tokens == nil or tokens >= 1 - 1e-9 then return 0 end
+  return math.ceil((1 - tokens) * 1000 / rps)
+end
+local grps, gcap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local crps, ccap = tonumber(ARGV[3]), tonumber(ARGV[4])
+local g = level(KEYS[1], grps, gcap)
+local c = level(KEYS[2], crps, ccap)
+local gw, cw = wait(g, grps), wait(c, crps)
+if gw > 0 or cw > 0 then
+  if gw >= cw then return {0, 'global', gw} end
+  return {0, 'client', cw}
+end
+if g ~= nil then
+  redis.call('HSET', KEYS[1], 't', tostring(g - 1), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(gcap * 1000 / grps) + 1000)
+end
+if c ~= nil then
+  redis.call('HSET', KEYS[2], 't', tostring(c - 1), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[2], math.ceil(ccap * 1000 / crps) + 1000)
+end
+return {1}`;

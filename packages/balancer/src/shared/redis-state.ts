@@ -1,11 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import type { RedisStateConfig } from '../config/types';
 import type { ReplicaMetrics } from '../metrics-replicas';
 import type { SlotLeasePort } from '../scheduler/shared-slots';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
-import { ACQUIRE, HEARTBEAT, RELEASE, RENEW } from './lua';
+import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
+import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limiter';
+import { ACQUIRE, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
 import { ScriptRunner } from './scripts';
 
 /** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
@@ -30,6 +32,8 @@ export interface RedisStateDeps {
   /** The pool's node ids at start (their leases are renewed and swept from the first round). */
   readonly nodeIds: readonly string[];
   readonly metrics?: ReplicaMetrics;
+  /** The rate limits in force (read at each check, so a reload applies). */
+  readonly limits: () => RateLimitSettings;
   /** Told once when Redis goes out and once when it is back (default: a process warning). */
   readonly log?: (message: string) => void;
 }
@@ -141,6 +145,28 @@ export class RedisSharedState implements SlotLeasePort {
     this.nodeSet(nodeId).delete(member);
     if (!this.shared) return; // not renewed: Redis drops it at its TTL
     this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch((e: unknown) => this.failed(e));
+  }
+
+  checkLimits(requestId: number, clientKey: string | undefined): boolean {
+    const settings = this.deps.limits();
+    const g = settings.global;
+    const c = clientKey ? clientBucketConfig(settings, clientKey) : OFF;
+    if (isUnlimited(g) && isUnlimited(c)) return false;
+    const p = this.cfg.keyPrefix;
+    // The key's name is hashed: an API key must not appear in Redis's keyspace.
+    const clientBucket = `${p}rate:client:${clientKey ? createHash('sha256').update(clientKey).digest('hex').slice(0, 32) : '-'}`;
+    const args = [...bucketArgs(g), ...bucketArgs(c)];
+    this.scripts
+      .run(TAKE_TOKENS, [`${p}rate:global`, clientBucket], args)
+      .then((r) => {
+        const [ok, limit, ms] = r as [number, 'global' | 'client', number];
+        this.deps.post(ok === 1 ? { type: 'rate-checked', requestId } : { type: 'rate-checked', requestId, refused: { limit, retryAfterMs: ms } });
+      })
+      .catch((e: unknown) => {
+        this.failed(e);
+        this.deps.post({ type: 'rate-checked', requestId, unanswered: true });
+      });
+    return true;
   }
 
   holdLocally(nodeId: string, lease: number): void {
@@ -256,6 +282,13 @@ export class RedisSharedState implements SlotLeasePort {
     }
     return s;
   }
+}
+
+const OFF = { rps: 0, burst: 0 };
+
+/** A bucket as the script takes it: rps (0: off) and capacity. */
+function bucketArgs(b: { rps: number; burst: number }): number[] {
+  return isUnlimited(b) ? [0, 0] : [b.rps, bucketCapacity(b)];
 }
 
 function message(e: unknown): string {
