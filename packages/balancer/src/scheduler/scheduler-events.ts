@@ -37,7 +37,9 @@ export type SchedulerEvent =
   | SlotLeaseAnswered
   | SlotLeasesCounted
   | SharedStateChanged
-  | RateChecked;
+  | RateChecked
+  | BreakerShared
+  | TrialClaimAnswered;
 
 export type SchedulerEventType = SchedulerEvent['type'];
 
@@ -244,4 +246,18 @@ export interface RateChecked {
   readonly requestId: number;
   readonly refused?: { readonly limit: 'global' | 'client'; readonly retryAfterMs: number };
   readonly unanswered?: boolean;
+}
+
+/** Another replica's breaker for a node opened, or closed after a trial succeeded there. */
+export interface BreakerShared {
+  readonly type: 'breaker-shared';
+  readonly nodeId: string;
+  readonly state: 'open' | 'closed';
+}
+
+/** Redis's answer on a node's half-open trial claim: granted, this replica sends the trials. */
+export interface TrialClaimAnswered {
+  readonly type: 'trial-claim-answered';
+  readonly nodeId: string;
+  readonly granted: boolean;
 }

@@ -204,7 +204,9 @@ export class Scheduler implements PoolState, SchedulerPort {
       case 'slot-lease-answered':
       case 'slot-leases-counted':
       case 'shared-state-changed':
-        return this.deps.shared?.apply(evt, this.nodes);
+      case 'breaker-shared':
+      case 'trial-claim-answered':
+        return this.deps.shared?.apply(evt, this.nodes, this.now());
       case 'rate-checked':
         return this.admission.onRateChecked(evt, this.deps.table.get(evt.requestId), this.now(), this.stopped ? this.stopError : undefined);
       case 'shutdown-began':
@@ -313,7 +315,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
     if (this.queue.size > 0) this.timers.armReoffer(REOFFER_MS);
-    this.deps.shared?.endPass();
+    this.deps.shared?.endPass(this);
   }
 
   // ---------------------------------------------------------------- the end of a request

@@ -1,8 +1,10 @@
 import type { PoolNode } from '../nodes/node';
-import type { SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted } from './scheduler-events';
+import type { PoolState } from './pool-state';
+import type { BreakerShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import { type BreakerPort, SharedBreakers } from './shared-breakers';
 
-/** The events of the shared slot leases, applied by {@link SharedSlotGate.apply}. */
-export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged;
+/** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
+export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered;
 
 /**
  * The scheduler's way to the shared slot leases (`state.backend: redis`, `shared/redis-state.ts`).
@@ -10,7 +12,7 @@ export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStat
  * (`slot-lease-answered`, `slot-leases-counted`, `shared-state-changed`), applied in order with
  * every other event, so the scheduler stays the one writer of the pool's state.
  */
-export interface SlotLeasePort {
+export interface SlotLeasePort extends BreakerPort {
   /** Asks for one lease on `nodeId`'s slots (at most `max` held by all replicas); answered by a `slot-lease-answered` event. */
   acquire(nodeId: string, lease: number, max: number): void;
   /**
@@ -53,17 +55,38 @@ export class SharedSlotGate {
   private readonly byNode = new Map<string, NodeLeases>();
   /** The lease each bound request holds: (node, lease id). */
   private readonly held = new Map<number, { nodeId: string; lease: number }>();
+  /** Leases asked for, by lease id: the request whose offer asked. */
+  private readonly asked = new Map<number, number>();
+  /**
+   * Leases granted to a waiting request's ask, until its next offer: that offer binds it to the node
+   * its strategy chose when it asked ({@link reservedNode}), so a strategy that moves on (round-robin)
+   * cannot leave the request asking forever.
+   */
+  private readonly reserved = new Map<number, { nodeId: string; lease: number }>();
   private seq = 0;
   private shared = true;
   private replicas = 1;
 
-  constructor(private readonly port: SlotLeasePort) {}
+  private readonly breakers: SharedBreakers;
 
-  /** Applies one of the shared leases' events (the scheduler hands them over, in order with every other). */
-  apply(evt: SharedSlotEvent, nodes: ReadonlyMap<string, PoolNode>): void {
-    if (evt.type === 'shared-state-changed') this.onModeChanged(evt, nodes.values());
-    else if (evt.type === 'slot-lease-answered') this.onAnswered(evt, nodes.get(evt.nodeId));
-    else this.onCounted(evt, nodes.get(evt.nodeId));
+  constructor(private readonly port: SlotLeasePort) {
+    this.breakers = new SharedBreakers(port);
+  }
+
+  /** Applies one of the shared state's events (the scheduler hands them over, in order with every other). */
+  apply(evt: SharedSlotEvent, nodes: ReadonlyMap<string, PoolNode>, now: number): void {
+    switch (evt.type) {
+      case 'shared-state-changed':
+        return this.onModeChanged(evt, nodes.values());
+      case 'slot-lease-answered':
+        return this.onAnswered(evt, nodes.get(evt.nodeId));
+      case 'slot-leases-counted':
+        return this.onCounted(evt, nodes.get(evt.nodeId));
+      case 'breaker-shared':
+        return this.breakers.onShared(evt, nodes.get(evt.nodeId), now);
+      case 'trial-claim-answered':
+        return this.breakers.onClaimAnswered(evt, nodes.get(evt.nodeId));
+    }
   }
 
   /** Whether the replicas share slots now (false: each works on its local share). */
@@ -78,6 +101,15 @@ export class SharedSlotGate {
    */
   take(node: PoolNode, requestId: number): boolean {
     const n = this.of(node.id);
+    const mine = this.reserved.get(requestId);
+    if (mine) {
+      this.reserved.delete(requestId);
+      if (mine.nodeId === node.id) {
+        this.held.set(requestId, mine);
+        return true;
+      }
+      this.of(mine.nodeId).spare.push(mine.lease);
+    }
     if (!this.shared) {
       const lease = ++this.seq;
       n.own++;
@@ -94,7 +126,9 @@ export class SharedSlotGate {
     // the node in this pass asks once, and a refusal tells how full it is.
     if (n.pending < Math.max(1, node.maxConcurrent - node.inFlight - node.heldElsewhere)) {
       n.pending++;
-      this.port.acquire(node.id, ++this.seq, node.maxConcurrent);
+      const lease = ++this.seq;
+      this.asked.set(lease, requestId);
+      this.port.acquire(node.id, lease, node.maxConcurrent);
     }
     return false;
   }
@@ -102,6 +136,11 @@ export class SharedSlotGate {
   /** Sends the request's global and per-key limits to Redis (replicas share them); false: Redis is out or no limit applies, the local limits decide. */
   checkLimits(requestId: number, clientKey: string | undefined): boolean {
     return this.shared && this.port.checkLimits(requestId, clientKey);
+  }
+
+  /** The node whose lease was granted to this request's ask, if it has one waiting: its offer goes there. */
+  reservedNode(requestId: number): string | undefined {
+    return this.reserved.get(requestId)?.nodeId;
   }
 
   /** The request took a lease and then could not bind after all (its node is over its rate): the lease is spare again. */
@@ -121,8 +160,13 @@ export class SharedSlotGate {
     this.port.release(h.nodeId, h.lease);
   }
 
-  /** The end of a scheduling pass: spare leases no waiter took go back, for other replicas' waiters. */
-  endPass(): void {
+  /**
+   * The end of a scheduling pass: spare leases no waiter took go back, for other replicas' waiters,
+   * and breakers that changed here are announced.
+   */
+  endPass(pool: Pick<PoolState, 'nodes' | 'config'>): void {
+    this.breakers.endPass(pool.nodes.values(), this.shared, Math.max(pool.config.healthCheck.circuitBreakerRecoveryMs, pool.config.timeouts.requestTimeoutMs));
+    this.unreserve();
     for (const [nodeId, n] of this.byNode) {
       while (n.spare.length > 0) {
         n.own--;
@@ -134,10 +178,15 @@ export class SharedSlotGate {
   onAnswered(evt: SlotLeaseAnswered, node: PoolNode | undefined): void {
     const n = this.of(evt.nodeId);
     n.pending = Math.max(0, n.pending - 1);
+    const requestId = this.asked.get(evt.lease);
+    this.asked.delete(evt.lease);
     if (evt.granted) {
       n.own++;
       // Granted after Redis went out, or for a node gone: not used; it goes back (or expires).
-      if (this.shared && node && !node.removed) n.spare.push(evt.lease);
+      if (this.shared && node && !node.removed) {
+        if (requestId !== undefined && !this.reserved.has(requestId)) this.reserved.set(requestId, { nodeId: evt.nodeId, lease: evt.lease });
+        else n.spare.push(evt.lease);
+      }
       else {
         n.own--;
         this.port.release(evt.nodeId, evt.lease);
@@ -154,6 +203,7 @@ export class SharedSlotGate {
   /** Redis went out or came back. */
   onModeChanged(evt: SharedStateChanged, nodes: Iterable<PoolNode>): void {
     this.shared = evt.shared;
+    if (!this.shared) this.unreserve();
     this.replicas = Math.max(1, evt.replicas);
     for (const node of nodes) {
       const n = this.of(node.id);
@@ -161,6 +211,7 @@ export class SharedSlotGate {
         // The local share holds until each node's count follows (the rejoin renews every lease in
         // Redis, then reports the counts after this event). Answers still pending were lost.
         n.pending = 0;
+        this.asked.clear();
         continue;
       }
       // Spare leases are useless now; pending answers will be refused or given back.
@@ -170,6 +221,12 @@ export class SharedSlotGate {
       }
       node.heldElsewhere = node.maxConcurrent - localShare(node.maxConcurrent, this.replicas);
     }
+  }
+
+  /** Reservations not used in the pass after their grant become spare (and go back with the spares). */
+  private unreserve(): void {
+    for (const r of this.reserved.values()) this.of(r.nodeId).spare.push(r.lease);
+    this.reserved.clear();
   }
 
   private count(node: PoolNode, held: number): void {
@@ -189,7 +246,7 @@ export class SharedSlotGate {
   counts(): { held: number; spare: number } {
     let spare = 0;
     for (const n of this.byNode.values()) spare += n.spare.length;
-    return { held: this.held.size, spare };
+    return { held: this.held.size, spare: spare + this.reserved.size };
   }
 }
 

@@ -125,7 +125,9 @@ export class SlotBinder {
       if (routable.length === 0) return 'wait';
     }
     const strategy = this.strategyFor(ctx);
-    const node = strategy.select(routable, req, routing);
+    // A lease granted to this request's last ask (replicas): its strategy chose that node then.
+    const pinned = d.shared?.reservedNode(ctx.id);
+    const node = (pinned !== undefined && routable.find((n) => n.id === pinned)) || strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) {
       if (this.claiming && ctx.requestClass !== 'batch') this.claim(routable);
       if (fallback !== undefined) {

@@ -95,3 +95,17 @@ if c ~= nil then
   redis.call('PEXPIRE', KEYS[2], math.ceil(ccap * 1000 / crps) + 1000)
 end
 return {1}`;
+
+/** KEYS[1] the node's trial claim; ARGV replica id, ttlMs. The claim is this replica's (new, or already): 1; another's: 0. */
+export const CLAIM_TRIALS = `local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+/**
+ * KEYS[1] the node's trial claim; ARGV replica id, channel, message. Announces a breaker's change,
+ * and gives the claim up if this replica held it (the next half-open episode is anyone's).
+ */
+export const ANNOUNCE_BREAKER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1`;

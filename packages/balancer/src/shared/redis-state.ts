@@ -7,7 +7,7 @@ import type { SlotLeasePort } from '../scheduler/shared-slots';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
 import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limiter';
-import { ACQUIRE, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
+import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
 import { ScriptRunner } from './scripts';
 
 /** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
@@ -59,6 +59,7 @@ export class RedisSharedState implements SlotLeasePort {
   private readonly sub: Redis;
   private readonly scripts: ScriptRunner;
   private readonly channel: string;
+  private readonly breakerChannel: string;
   /** This replica's leases in Redis (and those to be registered on rejoin), by node. */
   private readonly held = new Map<string, Set<string>>();
   private shared = false;
@@ -77,6 +78,7 @@ export class RedisSharedState implements SlotLeasePort {
   ) {
     this.replicaId = cfg.replicaId || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.channel = `${cfg.keyPrefix}slots-freed`;
+    this.breakerChannel = `${cfg.keyPrefix}breakers`;
     const options = {
       lazyConnect: true,
       connectTimeout: cfg.connectTimeoutMs,
@@ -94,6 +96,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.scripts = new ScriptRunner(this.client);
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {
+      if (channel === this.breakerChannel) return this.onBreakerMessage(message);
       if (channel !== this.channel) return;
       const at = message.lastIndexOf(' ');
       const held = Number(message.slice(at + 1));
@@ -107,7 +110,7 @@ export class RedisSharedState implements SlotLeasePort {
    */
   async start(): Promise<void> {
     void this.sub.connect().catch(() => undefined);
-    void this.sub.subscribe(this.channel).catch(() => undefined);
+    void this.sub.subscribe(this.channel, this.breakerChannel).catch(() => undefined);
     try {
       await this.client.connect();
       await this.rejoin();
@@ -167,6 +170,33 @@ export class RedisSharedState implements SlotLeasePort {
         this.deps.post({ type: 'rate-checked', requestId, unanswered: true });
       });
     return true;
+  }
+
+  announceBreaker(nodeId: string, state: 'open' | 'closed'): void {
+    if (!this.shared) return;
+    const msg = `${state} ${this.replicaId} ${nodeId}`;
+    this.scripts.run(ANNOUNCE_BREAKER, [this.trialKey(nodeId)], [this.replicaId, this.breakerChannel, msg]).catch((e: unknown) => this.failed(e));
+  }
+
+  claimTrials(nodeId: string, ttlMs: number): void {
+    this.scripts
+      .run(CLAIM_TRIALS, [this.trialKey(nodeId)], [this.replicaId, ttlMs])
+      .then((r) => this.deps.post({ type: 'trial-claim-answered', nodeId, granted: r === 1 }))
+      .catch((e: unknown) => {
+        this.failed(e);
+        this.deps.post({ type: 'trial-claim-answered', nodeId, granted: false });
+      });
+  }
+
+  /** `open|closed <replica> <node>` from another replica: its breaker changed. */
+  private onBreakerMessage(message: string): void {
+    const [state, replica, nodeId] = message.split(' ');
+    if (replica === this.replicaId || !nodeId || (state !== 'open' && state !== 'closed')) return;
+    this.deps.post({ type: 'breaker-shared', nodeId, state });
+  }
+
+  private trialKey(nodeId: string): string {
+    return `${this.cfg.keyPrefix}trial:${nodeId}`;
   }
 
   holdLocally(nodeId: string, lease: number): void {
