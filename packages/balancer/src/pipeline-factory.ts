@@ -131,9 +131,15 @@ export class PipelineFactory {
             post,
             nodeIds: cfg.nodes.map((n) => n.id),
             limits: () => rateLimitSettings(this.config),
+            onAdmin: (c) => {
+              const applied = c.kind === 'node' ? control.nodeAction(c.nodeId, c.action, { fromPeer: true }) : control.setStrategy(c.name, { fromPeer: true });
+              // A node this replica does not have, a strategy it does not know: nothing to apply.
+              applied.catch((e: unknown) => process.emitWarning(`admin change from another replica not applied: ${e instanceof Error ? e.message : String(e)}`));
+            },
             metrics: cfg.metrics.enabled ? new ReplicaMetrics(metrics.registry, metrics.prefix) : undefined,
           })
         : undefined;
+    if (redis) control.onAdminChange = (c) => redis.announceAdmin(c);
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
       // 0 turns discovery off: nodes are then routed by their configured models alone.

@@ -109,3 +109,8 @@ return 1`;
 export const ANNOUNCE_BREAKER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`;
+
+/** KEYS[1] the admin state (a hash); ARGV field, value, channel, message. Keeps the change for replicas yet to start, and announces it. */
+export const ANNOUNCE_ADMIN = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;

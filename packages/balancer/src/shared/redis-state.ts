@@ -8,6 +8,8 @@ import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
 import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limiter';
 import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
+import type { AdminChange } from '../scheduler/control-plane';
+import { AdminSync } from './admin-sync';
 import { ScriptRunner } from './scripts';
 
 /** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
@@ -34,6 +36,8 @@ export interface RedisStateDeps {
   readonly metrics?: ReplicaMetrics;
   /** The rate limits in force (read at each check, so a reload applies). */
   readonly limits: () => RateLimitSettings;
+  /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
+  readonly onAdmin?: (change: AdminChange) => void;
   /** Told once when Redis goes out and once when it is back (default: a process warning). */
   readonly log?: (message: string) => void;
 }
@@ -60,6 +64,10 @@ export class RedisSharedState implements SlotLeasePort {
   private readonly scripts: ScriptRunner;
   private readonly channel: string;
   private readonly breakerChannel: string;
+  private readonly admin: AdminSync;
+  private caughtUp = false;
+  /** A PING is checking whether a timeout meant Redis is slow. */
+  private checking = false;
   /** This replica's leases in Redis (and those to be registered on rejoin), by node. */
   private readonly held = new Map<string, Set<string>>();
   private shared = false;
@@ -92,11 +100,13 @@ export class RedisSharedState implements SlotLeasePort {
     // The subscriber's commands wait for its connection: ioredis subscribes again on reconnect.
     this.sub = new Redis(cfg.url, { ...options, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
     for (const c of [this.client, this.sub]) c.on('error', () => undefined); // reported through failed commands
-    this.client.on('close', () => this.fallBack('connection closed'));
+    this.client.on('close', () => this.failed(new Error('connection closed')));
     this.scripts = new ScriptRunner(this.client);
+    this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {
       if (channel === this.breakerChannel) return this.onBreakerMessage(message);
+      if (channel === this.admin.channel) return this.admin.onMessage(message);
       if (channel !== this.channel) return;
       const at = message.lastIndexOf(' ');
       const held = Number(message.slice(at + 1));
@@ -110,7 +120,7 @@ export class RedisSharedState implements SlotLeasePort {
    */
   async start(): Promise<void> {
     void this.sub.connect().catch(() => undefined);
-    void this.sub.subscribe(this.channel, this.breakerChannel).catch(() => undefined);
+    void this.sub.subscribe(this.channel, this.breakerChannel, this.admin.channel).catch(() => undefined);
     try {
       await this.client.connect();
       await this.rejoin();
@@ -138,6 +148,9 @@ export class RedisSharedState implements SlotLeasePort {
         this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: granted === 1, held });
       })
       .catch((e: unknown) => {
+        // The script may have run, its answer lost: give the lease back, or it would hold a slot
+        // until its TTL (not renewed: this replica never learnt it held it).
+        this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch(() => undefined);
         this.failed(e);
         this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: false });
       });
@@ -170,6 +183,11 @@ export class RedisSharedState implements SlotLeasePort {
         this.deps.post({ type: 'rate-checked', requestId, unanswered: true });
       });
     return true;
+  }
+
+  /** Keeps and announces an admin change made on this replica (lost for the others if Redis is out). */
+  announceAdmin(change: AdminChange): void {
+    if (this.shared) this.admin.announce(change).catch((e: unknown) => this.failed(e));
   }
 
   announceBreaker(nodeId: string, state: 'open' | 'closed'): void {
@@ -240,6 +258,10 @@ export class RedisSharedState implements SlotLeasePort {
     this.rejoining = true;
     try {
       const counts = await this.renewAll();
+      if (!this.caughtUp) {
+        await this.admin.catchUp();
+        this.caughtUp = true;
+      }
       if (this.closed) return;
       const wasOut = this.announcedOut;
       this.shared = true;
@@ -275,9 +297,21 @@ export class RedisSharedState implements SlotLeasePort {
     return counts;
   }
 
+  /**
+   * A command failed. A timeout on a live connection is checked before it counts: this process's
+   * own event loop may have been busy past the timeout (a GC pause, a burst of work) while Redis had
+   * answered long before, so a PING, sent now, decides. Anything else means Redis is out.
+   */
   private failed(e: unknown): void {
+    if (this.closed) return;
     this.deps.metrics?.recordError();
-    this.fallBack(message(e));
+    const reason = message(e);
+    if (!reason.includes('timed out') || this.client.status !== 'ready' || this.checking) return this.fallBack(reason);
+    this.checking = true;
+    this.client
+      .ping()
+      .catch(() => this.fallBack(reason))
+      .finally(() => (this.checking = false));
   }
 
   /** Redis is out or slow: the scheduler cuts every node to this replica's share (logged once an outage). */

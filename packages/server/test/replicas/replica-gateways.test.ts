@@ -58,6 +58,34 @@ describe('gateway replicas sharing a pool through Redis', () => {
     expect(ready.body).toMatchObject({ status: 'ready', state: { backend: 'redis', shared: true } });
   });
 
+  test("an admin change on one replica is applied on all, and seen in every replica's /api/stats", async () => {
+    const post = async (url: string, path: string, body?: unknown): Promise<number> =>
+      (await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).status;
+    type Stats = { strategy: string; instances: Record<string, { admin_disabled: boolean }> };
+    const statsOf = async (url: string): Promise<Stats> => (await getJson(url, '/api/stats')).body as unknown as Stats;
+    const seenOnAll = async (pred: (s: Stats) => boolean, what: string): Promise<void> => {
+      const end = Date.now() + 5_000;
+      for (const g of r.gateways) {
+        while (!pred(await statsOf(g.url))) {
+          if (Date.now() > end) throw new Error(`not on every replica: ${what}`);
+          await new Promise((res) => setTimeout(res, 50));
+        }
+      }
+    };
+    expect(await post(r.gateways[0].url, '/admin/nodes/b/disable')).toBe(200);
+    expect(await post(r.gateways[0].url, '/admin/strategy', { strategy: 'least-in-flight' })).toBe(200);
+    await seenOnAll((s) => s.instances.b.admin_disabled && s.strategy === 'least-in-flight', 'b disabled, least-in-flight');
+    // Disabled everywhere: requests through any replica go to a alone.
+    const before = r.sim.node('b').state().requests;
+    const answers = await Promise.all([0, 1, 2].map((i) => generate(r.gateways[i].url, `admin ${i}`)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(r.sim.node('b').state().requests).toBe(before);
+    // Changed back on another replica.
+    expect(await post(r.gateways[1].url, '/admin/nodes/b/enable')).toBe(200);
+    expect(await post(r.gateways[2].url, '/admin/strategy', { strategy: 'predictive' })).toBe(200);
+    await seenOnAll((s) => !s.instances.b.admin_disabled && s.strategy === 'predictive', 'b enabled, predictive');
+  });
+
   test('Redis stopped and started again: no request fails, the replicas fall back and rejoin, in-flight returns to zero', async () => {
     let stop = false;
     const failures: string[] = [];
@@ -109,6 +137,8 @@ describe('gateway replicas sharing a pool through Redis', () => {
 
   test("a SIGKILLed replica's leases are reclaimed within the TTL", async () => {
     const victim = r.gateways[2];
+    // Slow nodes: the two answers are still streaming when the replica dies.
+    for (const id of ['a', 'b']) r.sim.node(id).setFaults({ slowdown: 30 });
     // Two long answers on the victim take both of node a's slots... or one of a's and b's.
     const streams = [0, 1].map(() =>
       fetch(`${victim.url}/api/generate`, {
@@ -127,6 +157,7 @@ describe('gateway replicas sharing a pool through Redis', () => {
     victim.proc.kill('SIGKILL');
     await new Promise<void>((res) => victim.proc.once('exit', () => res()));
     for (const rd of readers) await rd.cancel().catch(() => undefined);
+    for (const id of ['a', 'b']) r.sim.node(id).clearFaults();
     const killedAt = Date.now();
     while ((await held()) > 0) {
       // TTL 3 s, swept at the survivors' next round (every second).

@@ -37,10 +37,12 @@ export async function startReplicaGateways(
   const sim = await startSimPool({ timeScale: 0.02, models: [{ name: 'llama3.2', loadMs: 2000 }], nodes });
   const dir = mkdtempSync(join(tmpdir(), 'ring-replicas-'));
   const file = join(dir, 'config.yaml');
+  // Timeouts for a loaded test machine: a gateway process busy for a few hundred ms would otherwise
+  // count Redis as slow and fall back to its local share (the fallback has a test of its own).
   const config = {
     nodes: sim.nodes.map((n, i) => ({ id: n.id, url: n.url, maxConcurrentRequests: nodes[i].numParallel ?? 1 })),
     retry: { maxRetries: 3, initialBackoffMs: 5, maxBackoffMs: 50, backoffMultiplier: 2 },
-    state: { backend: 'redis', redis: { url: redisUrl, keyPrefix, leaseTtlMs: 3000, commandTimeoutMs: 300, connectTimeoutMs: 1000 } },
+    state: { backend: 'redis', redis: { url: redisUrl, keyPrefix, leaseTtlMs: 3000, commandTimeoutMs: 2000, connectTimeoutMs: 2000 } },
     logging: { level: 'info' },
     ...extra,
   };
