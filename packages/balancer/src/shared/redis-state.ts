@@ -44,6 +44,8 @@ export interface RedisStateDeps {
 
 /** How often a replica out of Redis tries to rejoin. */
 const REJOIN_MS = 1000;
+/** How long a replica back from an outage waits for the others to write their leases back (one rejoin try of theirs, and a margin). */
+const SETTLE_MS = REJOIN_MS + 500;
 
 /**
  * The Redis side of `state.backend: redis`: slot leases (Lua scripts, `lua.ts`), their renewal and
@@ -77,6 +79,7 @@ export class RedisSharedState implements SlotLeasePort {
   private announcedOut = false;
   private replicas = 1;
   private tick: NodeJS.Timeout | undefined;
+  private rejoinTick: NodeJS.Timeout | undefined;
   private rejoining = false;
   private closed = false;
 
@@ -129,6 +132,11 @@ export class RedisSharedState implements SlotLeasePort {
     }
     this.tick = setInterval(() => void this.round(), Math.max(100, Math.floor(this.cfg.leaseTtlMs / 3)));
     this.tick.unref();
+    // Out of Redis, a try to rejoin every second, whatever the lease TTL.
+    this.rejoinTick = setInterval(() => {
+      if (!this.shared) void this.rejoin().catch((e: unknown) => this.failed(e));
+    }, REJOIN_MS);
+    this.rejoinTick.unref();
   }
 
   status(): SharedStateStatus {
@@ -225,6 +233,7 @@ export class RedisSharedState implements SlotLeasePort {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.tick);
+    clearInterval(this.rejoinTick);
     if (this.shared) {
       const gone: Promise<unknown>[] = [];
       for (const [nodeId, members] of this.held) {
@@ -237,13 +246,9 @@ export class RedisSharedState implements SlotLeasePort {
     for (const c of [this.client, this.sub]) await c.quit().catch(() => c.disconnect());
   }
 
-  /** A renewal round (every third of the TTL), or a try to rejoin when out. */
+  /** A renewal round (every third of the TTL) while shared; out of Redis, the rejoin timer tries instead. */
   private async round(): Promise<void> {
-    if (this.closed) return;
-    if (!this.shared) {
-      await this.rejoin().catch((e: unknown) => this.failed(e));
-      return;
-    }
+    if (this.closed || !this.shared) return;
     try {
       const counts = await this.renewAll();
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
@@ -257,7 +262,15 @@ export class RedisSharedState implements SlotLeasePort {
     if (this.rejoining || this.closed || this.client.status !== 'ready') return;
     this.rejoining = true;
     try {
-      const counts = await this.renewAll();
+      let counts = await this.renewAll();
+      if (this.announcedOut) {
+        // Back from an outage: a restarted Redis holds none of the other replicas' leases until each
+        // rejoins too (they try every second). Stay on the local share until they have, so this
+        // replica does not hand out slots their running requests hold; then count again.
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        if (this.closed || this.client.status !== 'ready') return;
+        counts = await this.renewAll();
+      }
       if (!this.caughtUp) {
         await this.admin.catchUp();
         this.caughtUp = true;

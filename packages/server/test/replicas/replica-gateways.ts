@@ -1,18 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type SimNodeConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
-
-const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
-
-/** One `ollama-ring serve` process. */
-export interface GatewayProcess {
-  readonly proc: ChildProcess;
-  readonly url: string;
-  /** Everything it wrote to stderr and stdout so far. */
-  output(): string;
-}
+import { type GatewayProcess, startGatewayProcess, stopGatewayProcess } from '../../../../bench/src/replicas/gateway-process';
 
 /** An emulated pool and several gateway processes in front of it, sharing its state through Redis. */
 export interface ReplicaGateways {
@@ -47,58 +37,17 @@ export async function startReplicaGateways(
     ...extra,
   };
   writeFileSync(file, JSON.stringify(config));
-  const gateways = await Promise.all(Array.from({ length: count }, () => startGateway(file)));
+  const gateways = await Promise.all(Array.from({ length: count }, () => startGatewayProcess(file)));
   return {
     sim,
     gateways,
     peaks: () => Object.fromEntries(sim.state().map((s) => [s.id, s.peakInferenceInFlight])),
     async close() {
-      await Promise.all(gateways.map(stopGateway));
+      await Promise.all(gateways.map(stopGatewayProcess));
       await sim.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function startGateway(configFile: string): Promise<GatewayProcess> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, OLLAMA_RING_CONFIG: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => void (out += c));
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 20_000);
-    let partial = '';
-    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      partial += chunk;
-      const lines = partial.split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) {
-        const m = /"msg":"listening"/.test(l) ? /"url":"([^"]+)"/.exec(l) : null;
-        if (m) {
-          clearTimeout(timer);
-          resolveUrl(m[1]);
-        }
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code}):\n${out}`));
-    });
-  });
-  return { proc, url, output: () => out };
-}
-
-/** SIGTERM (a graceful stop), SIGKILL after 10 s; nothing to do for one already gone. */
-export async function stopGateway(g: GatewayProcess): Promise<void> {
-  if (g.proc.exitCode !== null || g.proc.signalCode !== null) return;
-  const gone = new Promise<void>((r) => g.proc.once('exit', () => r()));
-  g.proc.kill('SIGTERM');
-  const hard = setTimeout(() => g.proc.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(hard);
 }
 
 /** A non-streamed generate through a gateway; the status and body. */
