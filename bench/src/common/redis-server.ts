@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import Redis from 'ioredis';
 
 /** A private redis-server on a free port of the loopback, with nothing saved to disk. */
 export interface RedisServer {
@@ -68,4 +69,11 @@ export async function startRedis(): Promise<RedisServer> {
   };
   await launch();
   return { port, url: `redis://127.0.0.1:${port}`, stop, restart: launch };
+}
+
+/** A client of a test or bench Redis (to look at what the replicas keep there), failing fast when it is down. */
+export function redisClient(url: string): Redis {
+  const c = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200 });
+  c.on('error', () => undefined);
+  return c;
 }

@@ -105,7 +105,19 @@ async function main(): Promise<void> {
     r.reclaimedAfterMs === undefined ? '' : `${(r.reclaimedAfterMs / 1000).toFixed(1)} s`,
   ]);
   const table = markdownTable(
-    ['scenario', 'requests', 'failed', 'retried', 'nodes over their slots (peak/slots)', 'makespan s', '× single', 'TTFT p99 ms', '× single', 'in-flight back to 0', 'killed replica\'s leases gone after'],
+    [
+      'scenario',
+      'requests',
+      'failed',
+      'retried',
+      'nodes over their slots (peak/slots)',
+      'makespan s',
+      '× single',
+      'TTFT p99 ms',
+      '× single',
+      'in-flight back to 0',
+      "killed replica's leases gone after",
+    ],
     rows,
   );
   const redis3 = results.find((r) => r.kind === 'redis-3')!;
@@ -133,7 +145,10 @@ async function main(): Promise<void> {
   if (typeof md === 'string') {
     const file = resolve(md);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `# bench:replicas\n\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; seed ${seed}, time scale ${timeScale}, ${rounds} round(s), Redis out ${outageMs / 1000} s\n\n${table}\n\n${targets}\n`);
+    writeFileSync(
+      file,
+      `# bench:replicas\n\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; seed ${seed}, time scale ${timeScale}, ${rounds} round(s), Redis out ${outageMs / 1000} s\n\n${table}\n\n${targets}\n`,
+    );
     console.log(`markdown: ${file}`);
   }
 }

@@ -67,10 +67,30 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
     let reclaimed: Promise<number> | undefined;
     const timers: NodeJS.Timeout[] = [];
     if (kind === 'redis-3-kill') {
-      timers.push(setTimeout(() => (reclaimed = killAndWatch(gateways[2], opts.redis.url, prefix, sim.nodes.map((n) => n.id))), wallMs * 0.4));
+      timers.push(
+        setTimeout(
+          () =>
+            (reclaimed = killAndWatch(
+              gateways[2],
+              opts.redis.url,
+              prefix,
+              sim.nodes.map((n) => n.id),
+            )),
+          wallMs * 0.4,
+        ),
+      );
     }
     if (kind === 'redis-3-outage') {
-      timers.push(setTimeout(() => void opts.redis.stop().then(() => new Promise((r) => setTimeout(r, opts.outageMs))).then(() => opts.redis.restart()), wallMs * 0.3));
+      timers.push(
+        setTimeout(
+          () =>
+            void opts.redis
+              .stop()
+              .then(() => new Promise((r) => setTimeout(r, opts.outageMs)))
+              .then(() => opts.redis.restart()),
+          wallMs * 0.3,
+        ),
+      );
     }
     const records = await replay(trace, ts, (r) => client.send(r, clock));
     for (const t of timers) clearTimeout(t);
@@ -151,5 +171,8 @@ async function idle(gateways: readonly GatewayProcess[]): Promise<boolean> {
 function topErrors(records: readonly ClientRecord[]): string[] {
   const counts = new Map<string, number>();
   for (const r of records) if (!r.ok) counts.set((r.error ?? 'unknown').slice(0, 120), (counts.get((r.error ?? 'unknown').slice(0, 120)) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([e, n]) => `${n}× ${e}`);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([e, n]) => `${n}× ${e}`);
 }

@@ -65,7 +65,11 @@ export class ControlPlane implements CommandReplies {
   /** Once applied here, a change made on this replica is handed to {@link onAdminChange}. */
   private shared<T>(applied: Promise<T>, opts: { fromPeer?: boolean }, change: AdminChange): Promise<T> {
     const tell = this.onAdminChange;
-    if (tell && !opts.fromPeer) void applied.then(() => tell(change), () => undefined);
+    if (tell && !opts.fromPeer)
+      void applied.then(
+        () => tell(change),
+        () => undefined,
+      );
     return applied;
   }
 

@@ -186,8 +186,7 @@ export class SharedSlotGate {
       if (this.shared && node && !node.removed) {
         if (requestId !== undefined && !this.reserved.has(requestId)) this.reserved.set(requestId, { nodeId: evt.nodeId, lease: evt.lease });
         else n.spare.push(evt.lease);
-      }
-      else {
+      } else {
         n.own--;
         this.port.release(evt.nodeId, evt.lease);
       }

@@ -295,10 +295,7 @@ export class RedisSharedState implements SlotLeasePort {
     const ttl = this.cfg.leaseTtlMs;
     const replicas = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], [this.replicaId, ttl]);
     const nodes = [...this.held.keys()];
-    const answers = await Promise.all([
-      replicas,
-      ...nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!])),
-    ]);
+    const answers = await Promise.all([replicas, ...nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]))]);
     this.replicas = Math.max(1, Number(answers[0]));
     this.deps.metrics?.setReplicas(this.replicas);
     const counts = new Map<string, number>();

@@ -22,7 +22,10 @@ const { PipelineFactory, InferenceRequest, RateLimitedError } = require(process.
 
 function runChild(config: unknown, n: number): Promise<{ served: number; limited: number; other: string[] }> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, ['-e', CHILD], { env: { ...process.env, RING_DIST: DIST, RING_CONFIG: JSON.stringify(config), RING_N: String(n) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['-e', CHILD], {
+      env: { ...process.env, RING_DIST: DIST, RING_CONFIG: JSON.stringify(config), RING_N: String(n) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.setEncoding('utf8').on('data', (c: string) => void (out += c));

@@ -5,7 +5,9 @@ import { startReplicas, type Replicas } from './replicas-harness';
 /** Outcomes of `n` requests sent round-robin over the replicas: how many were served and how many refused for a rate. */
 async function burst(r: Replicas, n: number, clientKey?: string): Promise<{ served: number; limited: string[] }> {
   const results = await Promise.allSettled(
-    Array.from({ length: n }, (_, i) => r.factories[i % r.factories.length].getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', `r${i}`, { options: { num_predict: 4 } }), { clientKey })),
+    Array.from({ length: n }, (_, i) =>
+      r.factories[i % r.factories.length].getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', `r${i}`, { options: { num_predict: 4 } }), { clientKey }),
+    ),
   );
   const limited: string[] = [];
   let served = 0;

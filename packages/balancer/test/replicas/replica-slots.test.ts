@@ -26,7 +26,9 @@ describe('replicas share node slots through Redis', () => {
   });
 
   test('no node ever has more requests in flight from all replicas than its slots, and every request is served', async () => {
-    const jobs = Array.from({ length: 36 }, (_, i) => r.factories[i % 3].getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', `question ${i}`, { options: { num_predict: 24 } })));
+    const jobs = Array.from({ length: 36 }, (_, i) =>
+      r.factories[i % 3].getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', `question ${i}`, { options: { num_predict: 24 } })),
+    );
     const answers = await Promise.all(jobs);
     expect(answers.every((a) => a.body.done === true)).toBe(true);
     const peaks = r.peaks();

@@ -1,5 +1,4 @@
-import Redis from 'ioredis';
-import { startRedis, type RedisServer } from '../../../balancer/test/redis-server';
+import { redisClient, startRedis, type RedisServer } from '../../../balancer/test/redis-server';
 import { generate, getJson, metric, type ReplicaGateways, startReplicaGateways } from './replica-gateways';
 
 /**
@@ -9,11 +8,10 @@ import { generate, getJson, metric, type ReplicaGateways, startReplicaGateways }
 describe('gateway replicas sharing a pool through Redis', () => {
   let redis: RedisServer;
   let r: ReplicaGateways;
-  let probe: Redis;
+  let probe: ReturnType<typeof redisClient>;
   beforeAll(async () => {
     redis = await startRedis();
-    probe = new Redis(redis.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200 });
-    probe.on('error', () => undefined);
+    probe = redisClient(redis.url);
     r = await startReplicaGateways(
       3,
       [

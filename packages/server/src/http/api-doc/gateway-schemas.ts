@@ -14,7 +14,7 @@ const windows = (what: string): Record<string, Schema> => ({
 const sharedState = obj(
   {
     backend: { type: 'string', enum: ['memory', 'redis'] },
-    shared: bool('false while Redis is out: this replica then works on its local share of each node\'s slots'),
+    shared: bool("false while Redis is out: this replica then works on its local share of each node's slots"),
     replica_id: str("this replica's name in Redis (redis only)"),
     replicas: int('replicas alive at the last heartbeat, this one included (redis only)'),
     since: str('when `shared` last changed (ISO 8601)'),
