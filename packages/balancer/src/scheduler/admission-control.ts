@@ -1,4 +1,4 @@
-import { BackpressureError, type BalancerError, ModelNotFoundError, QueueFullError } from '../errors';
+import { BackpressureError, type BalancerError, ModelNotFoundError, QueueFullError, type RateLimitedError } from '../errors';
 import { Route } from '@ollama-ring/protocol';
 import { rateLimited } from '../limits/rate-limiter';
 import type { RequestContext } from '../request-context';
@@ -58,6 +58,13 @@ export class AdmissionControl {
     if (this.resolveModel(ctx)) this.enqueue(ctx, now);
   }
 
+  /** The local rate limits, then admission: the memory backend's path, and a shared check Redis could not answer. */
+  checkLocally(ctx: RequestContext, now: number): void {
+    const limited = this.d.limiter?.check(ctx.clientKey, now);
+    if (limited) return this.refuse(ctx, limited);
+    this.admit(ctx, now);
+  }
+
   /**
    * Redis's answer on a request's shared global and per-key limits (`state.backend: redis`): refused,
    * admitted, or unanswered (Redis out: the local limits decide). `stopError`: the balancer stopped
@@ -66,12 +73,14 @@ export class AdmissionControl {
   onRateChecked(evt: RateChecked, ctx: RequestContext | undefined, now: number, stopError: BalancerError | undefined): void {
     if (!ctx || ctx.state === 'done') return; // aborted while Redis answered
     if (stopError) return this.d.finish(ctx, 'rejected', stopError);
-    const limited = evt.refused ? rateLimited(evt.refused.limit, evt.refused.retryAfterMs) : evt.unanswered ? this.d.limiter?.check(ctx.clientKey, now) : null;
-    if (limited) {
-      this.d.observer?.rejected?.('rate_limited', limited.limit);
-      return this.d.finish(ctx, 'rejected', limited);
-    }
+    if (evt.refused) return this.refuse(ctx, rateLimited(evt.refused.limit, evt.refused.retryAfterMs));
+    if (evt.unanswered) return this.checkLocally(ctx, now);
     this.admit(ctx, now);
+  }
+
+  private refuse(ctx: RequestContext, limited: RateLimitedError): void {
+    this.d.observer?.rejected?.('rate_limited', limited.limit);
+    this.d.finish(ctx, 'rejected', limited);
   }
 
   /**

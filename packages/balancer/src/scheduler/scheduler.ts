@@ -263,7 +263,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     ctx.maxPriority = this.keys.maxPriority(ctx.clientKey);
     // Replicas share the global and per-key limits in Redis: its answer is a `rate-checked` event.
     if (this.deps.shared?.checkLimits(ctx.id, ctx.clientKey)) return;
-    this.admission.onRateChecked({ type: 'rate-checked', requestId: ctx.id, unanswered: true }, ctx, this.now(), undefined);
+    this.admission.checkLocally(ctx, this.now());
   }
 
   /** A new config (see `withRuntimeNodes` for what is kept); returns the effective config. */
