@@ -4,6 +4,7 @@ import type { LoadedModel, NodeSpec } from '../nodes/node';
 import type { ResourceSignals } from '../nodes/resource-signals';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
+import type { LearnedFigures } from './estimates';
 
 /**
  * Every input of the scheduler, as data: one closed union, each member handled by one named
@@ -39,7 +40,8 @@ export type SchedulerEvent =
   | SharedStateChanged
   | RateChecked
   | BreakerShared
-  | TrialClaimAnswered;
+  | TrialClaimAnswered
+  | EstimatesShared;
 
 export type SchedulerEventType = SchedulerEvent['type'];
 
@@ -260,4 +262,10 @@ export interface TrialClaimAnswered {
   readonly type: 'trial-claim-answered';
   readonly nodeId: string;
   readonly granted: boolean;
+}
+
+/** What the other replicas learned of the nodes (a replica joining): fills in what this one has not learned yet. */
+export interface EstimatesShared {
+  readonly type: 'estimates-shared';
+  readonly learned: LearnedFigures;
 }

@@ -206,7 +206,8 @@ export class Scheduler implements PoolState, SchedulerPort {
       case 'shared-state-changed':
       case 'breaker-shared':
       case 'trial-claim-answered':
-        return this.deps.shared?.apply(evt, this.nodes, this.now());
+      case 'estimates-shared':
+        return this.deps.shared?.apply(evt, this);
       case 'rate-checked':
         return this.admission.onRateChecked(evt, this.deps.table.get(evt.requestId), this.now(), this.stopped ? this.stopError : undefined);
       case 'shutdown-began':

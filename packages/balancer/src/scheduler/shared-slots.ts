@@ -1,10 +1,10 @@
 import type { PoolNode } from '../nodes/node';
 import type { PoolState } from './pool-state';
-import type { BreakerShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import type { BreakerShared, EstimatesShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
 
 /** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
-export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered;
+export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared;
 
 /**
  * The scheduler's way to the shared slot leases (`state.backend: redis`, `shared/redis-state.ts`).
@@ -74,7 +74,8 @@ export class SharedSlotGate {
   }
 
   /** Applies one of the shared state's events (the scheduler hands them over, in order with every other). */
-  apply(evt: SharedSlotEvent, nodes: ReadonlyMap<string, PoolNode>, now: number): void {
+  apply(evt: SharedSlotEvent, pool: Pick<PoolState, 'nodes' | 'estimates' | 'now'>): void {
+    const nodes = pool.nodes;
     switch (evt.type) {
       case 'shared-state-changed':
         return this.onModeChanged(evt, nodes.values());
@@ -83,9 +84,11 @@ export class SharedSlotGate {
       case 'slot-leases-counted':
         return this.onCounted(evt, nodes.get(evt.nodeId));
       case 'breaker-shared':
-        return this.breakers.onShared(evt, nodes.get(evt.nodeId), now);
+        return this.breakers.onShared(evt, nodes.get(evt.nodeId), pool.now());
       case 'trial-claim-answered':
         return this.breakers.onClaimAnswered(evt, nodes.get(evt.nodeId));
+      case 'estimates-shared':
+        return pool.estimates.seed(evt.learned);
     }
   }
 

@@ -10,6 +10,8 @@ import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limit
 import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
 import type { AdminChange } from '../scheduler/control-plane';
 import { AdminSync } from './admin-sync';
+import { LearnedSync } from './learned-sync';
+import type { LearnedFigures } from '../scheduler/estimates';
 import { ScriptRunner } from './scripts';
 
 /** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
@@ -36,6 +38,8 @@ export interface RedisStateDeps {
   readonly metrics?: ReplicaMetrics;
   /** The rate limits in force (read at each check, so a reload applies). */
   readonly limits: () => RateLimitSettings;
+  /** What this replica has learned of the nodes (written each renewal round, for replicas yet to start). */
+  readonly learned?: () => LearnedFigures;
   /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
   readonly onAdmin?: (change: AdminChange) => void;
   /** Told once when Redis goes out and once when it is back (default: a process warning). */
@@ -67,6 +71,7 @@ export class RedisSharedState implements SlotLeasePort {
   private readonly channel: string;
   private readonly breakerChannel: string;
   private readonly admin: AdminSync;
+  private readonly learnedSync: LearnedSync;
   private caughtUp = false;
   /** A PING is checking whether a timeout meant Redis is slow. */
   private checking = false;
@@ -105,6 +110,7 @@ export class RedisSharedState implements SlotLeasePort {
     for (const c of [this.client, this.sub]) c.on('error', () => undefined); // reported through failed commands
     this.client.on('close', () => this.failed(new Error('connection closed')));
     this.scripts = new ScriptRunner(this.client);
+    this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
     this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {
@@ -252,6 +258,8 @@ export class RedisSharedState implements SlotLeasePort {
     try {
       const counts = await this.renewAll();
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+      // Kept a day past the last replica's last write: what a pool's nodes are like changes slowly.
+      if (this.deps.learned) await this.learnedSync.publish(this.deps.learned(), 86_400_000);
     } catch (e) {
       this.failed(e);
     }
@@ -273,6 +281,7 @@ export class RedisSharedState implements SlotLeasePort {
       }
       if (!this.caughtUp) {
         await this.admin.catchUp();
+        this.deps.post({ type: 'estimates-shared', learned: await this.learnedSync.read() });
         this.caughtUp = true;
       }
       if (this.closed) return;

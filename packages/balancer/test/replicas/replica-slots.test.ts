@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { PipelineFactory } from '@ollama-ring/balancer';
 import { InferenceRequest } from '../../src';
 import { eventually } from '../e2e/harness';
 import { startRedis, type RedisServer } from '../redis-server';
@@ -52,5 +53,23 @@ describe('replicas share node slots through Redis', () => {
     // The heartbeat is every third of the lease TTL (3 s here).
     for (const f of r.factories) await eventually(() => f.getSharedState().replicas === 3, 5_000, 'three replicas seen');
     for (const f of r.factories) expect(f.getSharedState()).toMatchObject({ backend: 'redis', shared: true, replicas: 3 });
+  });
+
+  test('a replica that starts later starts warm: it knows what the others learned of the nodes', async () => {
+    const learned = (f: PipelineFactory) =>
+      Object.values(f.getPoolView().estimates)
+        .flatMap((e) => Object.values(e.models))
+        .filter((m) => m.generateTps > 0 && m.serviceMs > 0).length;
+    expect(learned(r.factories[0])).toBeGreaterThan(0);
+    // The others write what they learned at each renewal round (every second here).
+    await new Promise((res) => setTimeout(res, 1_500));
+    const late = await PipelineFactory.fromConfig(structuredClone(r.config)).start();
+    try {
+      // It has served nothing, and still has token rates and service times for the nodes.
+      await eventually(() => learned(late) > 0, 5_000, 'learned figures on the new replica');
+      expect(late.getPoolView().nodes.every((n) => n.totalRequests === 0)).toBe(true);
+    } finally {
+      await late.stop(1_000);
+    }
   });
 });
