@@ -27,6 +27,7 @@ export { deliveredInBand, type EndInfo, type ResponseSink, type StartInfo } from
 export { type CallOptions, Pipeline, PipelineEngine, type RawRequest } from './pipeline';
 export { Lease, type LeasedNode, type LeaseFailureDetails, type LeaseOptions, type LeaseState, type LeaseSuccessDetails } from './lease';
 export type { LeaseCounts } from './scheduler/leases';
+export type { SharedStateStatus } from './shared/redis-state';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';

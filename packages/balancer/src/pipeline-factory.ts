@@ -6,6 +6,7 @@ import type { BalancerConfig } from './config/types';
 import { BackpressureError, PipelineStateError, RequestAbortedError } from './errors';
 import { RateLimiter, rateLimitSettings } from './limits';
 import { BalancerMetrics } from './metrics';
+import { ReplicaMetrics } from './metrics-replicas';
 import { HealthMonitor } from './nodes/health-monitor';
 import { NodeRegistry } from './nodes/node-registry';
 import { Pipeline, PipelineEngine } from './pipeline';
@@ -19,6 +20,8 @@ import { combineObservers, ObserverTaps, type SchedulerObserver } from './schedu
 import type { AdmissionLimiter } from './scheduler/pool-state';
 import { hasFreeSlotFor, nodeAddress, type PoolView, probeTargets, viewNodes, viewPool } from './scheduler/pool-view';
 import { Scheduler } from './scheduler/scheduler';
+import { SharedSlotGate } from './scheduler/shared-slots';
+import { RedisSharedState, type SharedStateStatus } from './shared/redis-state';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
@@ -94,10 +97,12 @@ export class PipelineFactory {
   /** The config file, when the config came from one. */
   file: string | undefined;
   private watcher: ConfigWatcher | undefined;
+  private startedAt = 0;
 
   /** Starts everything; resolves once requests can be submitted. */
   async start(): Promise<this> {
     if (this.parts) return this;
+    this.startedAt = Date.now();
     const cfg = this.config;
     const arena = new ByteArena({ capacity: arenaCapacity(cfg), blockSize: 1024 });
     const table = new RequestTable();
@@ -121,6 +126,24 @@ export class PipelineFactory {
     // scheduler (its scheduling stage is the scheduler's), so posts reach it through `engine`.
     const post = (evt: SchedulerEvent) => engine.inlet.post(evt);
     const control = new ControlPlane(post);
+    // Replicas share node slots as Redis leases; the memory backend has no gate at all, so its
+    // binding path is the one it always was.
+    const redis =
+      cfg.state.backend === 'redis'
+        ? new RedisSharedState(cfg.state.redis, {
+            post,
+            nodeIds: cfg.nodes.map((n) => n.id),
+            limits: () => rateLimitSettings(this.config),
+            learned: () => estimates.snapshot(),
+            onAdmin: (c) => {
+              const applied = c.kind === 'node' ? control.nodeAction(c.nodeId, c.action, { fromPeer: true }) : control.setStrategy(c.name, { fromPeer: true });
+              // A node this replica does not have, a strategy it does not know: nothing to apply.
+              applied.catch((e: unknown) => process.emitWarning(`admin change from another replica not applied: ${e instanceof Error ? e.message : String(e)}`));
+            },
+            metrics: cfg.metrics.enabled ? new ReplicaMetrics(metrics.registry, metrics.prefix) : undefined,
+          })
+        : undefined;
+    if (redis) control.onAdminChange = (c) => redis.announceAdmin(c);
     const monitor = new HealthMonitor({
       intervalMs: cfg.healthCheck.intervalMs,
       // 0 turns discovery off: nodes are then routed by their configured models alone.
@@ -155,6 +178,7 @@ export class PipelineFactory {
       replies: control,
       probe: (id) => monitor.probeSuspect(id),
       post,
+      shared: redis && new SharedSlotGate(redis),
       now: this.opts.now,
     });
     const engine = new PipelineEngine(cfg, arena, table, scheduler);
@@ -166,6 +190,7 @@ export class PipelineFactory {
     await new Promise<void>((r) => setImmediate(r));
     await outcomes?.start();
     await engine.start();
+    await redis?.start();
     await control.barrier();
     const pipeline = new Pipeline(() => this.config, engine, arena, table, scheduler, control, view);
     const registry = new NodeRegistry(
@@ -181,7 +206,7 @@ export class PipelineFactory {
       freeSlotFor: (model) => hasFreeSlotFor(scheduler, model),
       metrics: cfg.metrics.enabled ? metrics.autobatch : undefined,
     });
-    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch };
+    this.parts = { arena, table, dispatcher, metrics, outcomes, scheduler, control, view, engine, pipeline, monitor, registry, autobatch, redis };
     if (this.opts.watch && this.file) {
       const report = this.opts.onConfigError ?? ((e: Error) => process.emitWarning(`config not reloaded: ${e.message}`));
       this.watcher = watchConfig(this.file, (next) => void this.reload(next).catch(report), report, {
@@ -239,6 +264,15 @@ export class PipelineFactory {
    */
   observe(observer: SchedulerObserver): () => void {
     return this.taps.add(observer);
+  }
+
+  /**
+   * Whether this balancer shares its pool's state with other replicas now (`state.backend: redis`),
+   * or works alone: the memory backend, or Redis out (then on its local share of each node's slots).
+   */
+  getSharedState(): SharedStateStatus {
+    const p = this.started();
+    return p.redis?.status() ?? { backend: 'memory', shared: true, since: this.startedAt };
   }
 
   getConfig(): BalancerConfig {
@@ -306,6 +340,7 @@ export class PipelineFactory {
       while (p.table.size > 0 && Date.now() < hard) await new Promise((r) => setTimeout(r, 10));
     }
     await p.monitor.stop();
+    await p.redis?.close();
     await p.engine.shutdown(5_000);
     await p.outcomes?.shutdown();
     p.control.close(new BackpressureError('the balancer has shut down'));
@@ -332,6 +367,7 @@ interface Parts {
   monitor: HealthMonitor;
   registry: NodeRegistry;
   autobatch: Autobatch;
+  redis: RedisSharedState | undefined;
 }
 
 /**

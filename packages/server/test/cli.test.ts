@@ -187,7 +187,7 @@ describe('runCli (in-process)', () => {
     [{ a: 1, b: 'x', c: true, d: null }, 'a: 1\nb: x\nc: true\nd: null\n'],
     [{ list: [], obj: {}, s: '' }, 'list: []\nobj: {}\ns: ""\n'],
     [{ nodes: [{ id: 'a', tags: ['gpu'] }] }, 'nodes:\n  - id: a\n    tags:\n      - gpu\n'],
-    [{ tricky: ['yes', '10.0.0.5', 'a: b', '#x', 'http://h:1', 'true', '-1'] }, null],
+    [{ tricky: ['yes', '10.0.0.5', 'a: b', '#x', 'http://h:1', 'true', '-1', 'ollama-ring:'] }, null],
   ])('toYaml %#', (value, expected) => {
     const text = toYaml(value);
     if (expected !== null) expect(text).toBe(expected);

@@ -84,7 +84,7 @@ describe('health, readiness, metrics and stats', () => {
     expect((await fetch(`${g.url}/api/health`, { method: 'HEAD' })).status).toBe(200);
     const ready = await fetch(`${g.url}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    expect(await ready.json()).toEqual({ status: 'ready', state: { backend: 'memory', shared: true, since: expect.any(String) } });
   });
 
   test('metrics: scraped and parsed after some requests; families, labels and counts add up', async () => {

@@ -111,6 +111,13 @@ export function defaultConfig(): BalancerConfig {
       perClient: { rps: 0, burst: 0 },
       perNode: { rps: 0, burst: 0 },
     },
+    // One process alone needs nothing shared. Timeouts: a local Redis answers in well under a
+    // millisecond, so half a second means trouble; a lease renewed every third of its TTL survives
+    // two missed renewals.
+    state: {
+      backend: 'memory',
+      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'ollama-ring:', connectTimeoutMs: 2000, commandTimeoutMs: 500, leaseTtlMs: 15000, replicaId: '' },
+    },
     validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },
     metrics: { enabled: true, prefix: 'ollama_lb', listen: '' },
     admin: { listen: '' },

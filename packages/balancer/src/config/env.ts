@@ -13,6 +13,8 @@
  * | `OLLAMA_RING_LOG_LEVEL`   | `logging.level`                                   |
  * | `OLLAMA_RING_ADMIN_TOKEN` | `auth.adminToken`                                 |
  * | `OLLAMA_RING_BATCH_DIR`   | `batch.dataDir`                                   |
+ * | `OLLAMA_RING_STATE_BACKEND` | `state.backend` (`memory` or `redis`)           |
+ * | `OLLAMA_RING_REDIS_URL`   | `state.redis.url`                                 |
  * | `OLLAMA_RING__A__B=v`     | key `a.b`; segments match keys ignoring case and `_` (`HEALTH_CHECK__INTERVAL_MS` → `healthCheck.intervalMs`); `v` is read as a YAML scalar or flow collection, except for string keys, which take it verbatim |
  *
  * Seed 001 (gleitzeit) configures its pool with these; they load unchanged:
@@ -57,6 +59,8 @@ const NAMED: ReadonlyArray<{ name: string; segs: Segment[]; parse?: (v: string) 
   { name: 'OLLAMA_RING_LOG_LEVEL', segs: ['logging', 'level'], parse: (v) => v.trim().toLowerCase() },
   { name: 'OLLAMA_RING_ADMIN_TOKEN', segs: ['auth', 'adminToken'] },
   { name: 'OLLAMA_RING_BATCH_DIR', segs: ['batch', 'dataDir'] },
+  { name: 'OLLAMA_RING_STATE_BACKEND', segs: ['state', 'backend'], parse: (v) => v.trim().toLowerCase() },
+  { name: 'OLLAMA_RING_REDIS_URL', segs: ['state', 'redis', 'url'] },
 ];
 
 /**

@@ -200,6 +200,18 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     jobs: obj({ maxJobs: int(1), maxDocs: int(1), chunkSize: int(1, 4096) }),
   }),
   rateLimit: obj({ global: bucket, perClient: bucket, perNode: bucket }),
+  state: obj({
+    backend: { enum: ['memory', 'redis'] },
+    redis: obj({
+      url: { type: 'string', pattern: '^rediss?://' },
+      keyPrefix: str,
+      connectTimeoutMs: timeout,
+      commandTimeoutMs: timeout,
+      // At least a second: renewals go every third of it, and a GC pause must not cost a lease.
+      leaseTtlMs: int(1000, MAX_TIMER_MS),
+      replicaId: { type: 'string', pattern: '^[^\\s]*$' },
+    }),
+  }),
   validation: obj({ maxPromptLength: int(1), maxBodyBytes: int(1), allowedModels: strings }),
   // Prometheus metric-name rules; the exporter appends `_` and the metric name.
   metrics: obj({ enabled: bool, prefix: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$' }, listen: listenAddress }),

@@ -175,6 +175,12 @@ export interface BalancerConfig {
    */
   autobatch: AutobatchConfig;
   rateLimit: { global: BucketConfig; perClient: BucketConfig; perNode: BucketConfig };
+  /**
+   * Where the pool's shared state lives: `memory` (this process alone, the default) or `redis`
+   * (every gateway replica and embedded `PipelineFactory` naming the same Redis and key prefix
+   * shares node slots as leases; see docs/replicas.md).
+   */
+  state: StateConfig;
   validation: { maxPromptLength: number; maxBodyBytes: number; allowedModels: string[] };
   /** Prometheus metrics; `listen` (`host:port`) serves `/metrics` on a listener of its own instead of the main one. */
   metrics: { enabled: boolean; prefix: string; listen: string };
@@ -195,6 +201,28 @@ export interface ServerTlsConfig {
   key: string;
   /** Client certificates are required, and must be signed by one of these CAs (mTLS). */
   ca?: string;
+}
+
+/** `state.*`: the backend of the pool's shared state. */
+export interface StateConfig {
+  backend: 'memory' | 'redis';
+  redis: RedisStateConfig;
+}
+
+/** `state.redis.*`: read only with `state.backend: redis`. */
+export interface RedisStateConfig {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`); env `OLLAMA_RING_REDIS_URL`. */
+  url: string;
+  /** Prefix of every key and channel: replicas of one pool share it; another pool takes its own. */
+  keyPrefix: string;
+  /** How long a connection attempt may take before the replica works on its local share. */
+  connectTimeoutMs: number;
+  /** How long one command may take before Redis counts as slow (the replica then falls back). */
+  commandTimeoutMs: number;
+  /** A slot lease not renewed within this is taken back (a replica that died gives its slots back). */
+  leaseTtlMs: number;
+  /** This replica's name in Redis (empty: host name, process id and a random suffix). */
+  replicaId: string;
 }
 
 /** `autobatch.*`: embedding coalescing and splitting, and the bounds of the background embedding jobs. */

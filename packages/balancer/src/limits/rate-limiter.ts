@@ -97,7 +97,7 @@ export class RateLimiter {
       // Both must pass, so the caller has to wait for the slower of the two.
       const gWait = g.ok ? 0 : g.retryAfterMs;
       const cWait = c.ok ? 0 : c.retryAfterMs;
-      return gWait >= cWait ? limited('global', gWait) : limited('client', cWait);
+      return gWait >= cWait ? rateLimited('global', gWait) : rateLimited('client', cWait);
     }
     this.global.tryTake(now);
     client?.tryTake(now);
@@ -109,7 +109,7 @@ export class RateLimiter {
     const b = this.nodeBucket(nodeId, now);
     if (!b) return null;
     const r = b.tryTake(now);
-    return r.ok ? null : limited('node', r.retryAfterMs);
+    return r.ok ? null : rateLimited('node', r.retryAfterMs);
   }
 
   /** Whether the node could take a request now, without using a token (for filtering candidates). */
@@ -147,7 +147,7 @@ export class RateLimiter {
   }
 
   private clientConfig(key: string): BucketConfig {
-    return this.settings.overrides.get(key) ?? this.settings.perClient;
+    return clientBucketConfig(this.settings, key);
   }
 
   private clientBucket(key: string, now: number): TokenBucket | null {
@@ -196,7 +196,21 @@ function retune(map: Map<string, TokenBucket>, key: string, b: TokenBucket, cfg:
   else if (!sameBucketConfig(b.config, cfg)) b.reconfigure(cfg, now);
 }
 
-function limited(limit: 'global' | 'client' | 'node', retryAfterMs: number): RateLimitedError {
+/**
+ * The bucket a client key gets: its API key's own `rateLimit`, else `perClient`.
+ *
+ * @example clientBucketConfig(rateLimitSettings(config), 'sk-team-a'); // { rps: 5, burst: 10 }
+ */
+export function clientBucketConfig(settings: RateLimitSettings, key: string): BucketConfig {
+  return settings.overrides?.get(key) ?? settings.perClient;
+}
+
+/**
+ * The error of a refused take: which limit, and when to try again.
+ *
+ * @example rateLimited('client', 1500).retryAfterSec; // 1.5
+ */
+export function rateLimited(limit: 'global' | 'client' | 'node', retryAfterMs: number): RateLimitedError {
   // A request larger than the bucket can never pass; a minute keeps Retry-After a finite number.
   const ms = Number.isFinite(retryAfterMs) ? retryAfterMs : 60_000;
   return new RateLimitedError(limit, ms / 1000);

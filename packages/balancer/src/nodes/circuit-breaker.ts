@@ -33,6 +33,14 @@ export class CircuitBreaker {
   private trials = 0;
   /** How many times it has opened (for metrics). */
   opens = 0;
+  /**
+   * With replicas (`state.backend: redis`): half-open admits trials only while this replica holds
+   * the node's trial claim in Redis ({@link trialsClaimed}), so the pool's replicas together send no
+   * more than `halfOpenRequests` trials. False with the memory backend: every trial is this process's.
+   */
+  sharedTrials = false;
+  /** This replica holds the node's trial claim (with {@link sharedTrials}); lost when the breaker opens or closes. */
+  trialsClaimed = false;
 
   constructor(opts: CircuitBreakerOptions) {
     this.opts = { ...opts };
@@ -51,7 +59,7 @@ export class CircuitBreaker {
   canAttempt(now: number): boolean {
     if (this._state === 'open' && now - this.openedAt >= this.opts.recoveryMs) this._state = 'half-open';
     if (this._state === 'closed') return true;
-    if (this._state === 'half-open') return this.trials < this.opts.halfOpenRequests;
+    if (this._state === 'half-open') return this.trials < this.opts.halfOpenRequests && (!this.sharedTrials || this.trialsClaimed);
     return false;
   }
 
@@ -66,7 +74,14 @@ export class CircuitBreaker {
   onSuccess(trial = false): void {
     if (trial) this.endTrial();
     this.failures = 0;
-    if (this._state === 'half-open') this._state = 'closed';
+    if (this._state === 'half-open') this.close();
+  }
+
+  /** Closed now (a trial succeeded, here or on another replica); trials still running keep their places. */
+  close(): void {
+    this._state = 'closed';
+    this.failures = 0;
+    this.trialsClaimed = false;
   }
 
   /** A failure that counts against the node (not a client error such as an unknown model). */
@@ -106,5 +121,6 @@ export class CircuitBreaker {
     if (this._state !== 'open') this.opens++;
     this._state = 'open';
     this.openedAt = now;
+    this.trialsClaimed = false;
   }
 }

@@ -60,6 +60,11 @@ export class PoolNode {
   /** Removed from the pool (reload or admin); kept only until its in-flight requests finish. */
   removed = false;
   inFlight = 0;
+  /**
+   * Slots other replicas hold (`state.backend: redis`, as last counted; while Redis is out, the
+   * slots beyond this replica's share). Always 0 with the memory backend.
+   */
+  heldElsewhere = 0;
   readonly inFlightByModel = new Map<string, number>();
   /** Models discovered through `/api/tags` (normalised); null until the first discovery. */
   discoveredModels: Set<string> | null = null;
@@ -138,7 +143,7 @@ export class PoolNode {
 
   /** Free slots for `model`, under both the node's cap and the model's own cap. */
   freeSlots(model: string): number {
-    const total = this.spec.maxConcurrentRequests - this.inFlight;
+    const total = this.spec.maxConcurrentRequests - this.inFlight - this.heldElsewhere;
     const cap = this.spec.maxConcurrentPerModel?.[normalizeModel(model)];
     if (cap === undefined) return Math.max(0, total);
     return Math.max(0, Math.min(total, cap - (this.inFlightByModel.get(normalizeModel(model)) ?? 0)));

@@ -1,9 +1,11 @@
-import { BackpressureError, ModelNotFoundError, QueueFullError } from '../errors';
+import { BackpressureError, type BalancerError, ModelNotFoundError, QueueFullError, type RateLimitedError } from '../errors';
 import { Route } from '@ollama-ring/protocol';
+import { rateLimited } from '../limits/rate-limiter';
 import type { RequestContext } from '../request-context';
 import { ModelFallback } from './model-fallback';
 import type { SchedulerObserver } from './observer';
-import type { FinishRequest, PoolState } from './pool-state';
+import type { AdmissionLimiter, FinishRequest, PoolState } from './pool-state';
+import type { RateChecked } from './scheduler-events';
 
 /** What admission needs: the nodes and the queue, and the scheduler's steps it calls. */
 export interface AdmissionDeps {
@@ -17,6 +19,8 @@ export interface AdmissionDeps {
   readonly armQueueTimer: () => void;
   /** A stable tie-breaker for the queue's order. */
   readonly nextSeq: () => number;
+  /** The local limits (a shared check that Redis could not answer falls back on them). */
+  readonly limiter?: AdmissionLimiter;
 }
 
 /**
@@ -47,6 +51,36 @@ export class AdmissionControl {
     this.d.observer?.rejected?.('model_not_found', facts.rawModel);
     this.d.finish(ctx, 'client_error', modelNotFound(ctx.route, facts.rawModel));
     return false;
+  }
+
+  /** Past the rate limits: the model is checked, and the request waits in the queue. */
+  admit(ctx: RequestContext, now: number): void {
+    if (this.resolveModel(ctx)) this.enqueue(ctx, now);
+  }
+
+  /** The local rate limits, then admission: the memory backend's path, and a shared check Redis could not answer. */
+  checkLocally(ctx: RequestContext, now: number): void {
+    const limited = this.d.limiter?.check(ctx.clientKey, now);
+    if (limited) return this.refuse(ctx, limited);
+    this.admit(ctx, now);
+  }
+
+  /**
+   * Redis's answer on a request's shared global and per-key limits (`state.backend: redis`): refused,
+   * admitted, or unanswered (Redis out: the local limits decide). `stopError`: the balancer stopped
+   * meanwhile, and the request ends with it.
+   */
+  onRateChecked(evt: RateChecked, ctx: RequestContext | undefined, now: number, stopError: BalancerError | undefined): void {
+    if (!ctx || ctx.state === 'done') return; // aborted while Redis answered
+    if (stopError) return this.d.finish(ctx, 'rejected', stopError);
+    if (evt.refused) return this.refuse(ctx, rateLimited(evt.refused.limit, evt.refused.retryAfterMs));
+    if (evt.unanswered) return this.checkLocally(ctx, now);
+    this.admit(ctx, now);
+  }
+
+  private refuse(ctx: RequestContext, limited: RateLimitedError): void {
+    this.d.observer?.rejected?.('rate_limited', limited.limit);
+    this.d.finish(ctx, 'rejected', limited);
   }
 
   /**

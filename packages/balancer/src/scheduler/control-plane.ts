@@ -8,6 +8,9 @@ import type { CommandReplies, HealthChecked, ModelsDiscovered, NodeAction, Resou
 
 type Pending = { resolve(value: unknown): void; reject(error: unknown): void };
 
+/** An admin change that replicas share (`state.backend: redis`): a node enabled, disabled or drained, or the pool's strategy set. */
+export type AdminChange = { readonly kind: 'node'; readonly nodeId: string; readonly action: NodeAction } | { readonly kind: 'strategy'; readonly name: string };
+
 /** Distributes `Omit` over a union, so each member keeps its own fields. */
 type WithoutCommand<E> = E extends { command: number } ? Omit<E, 'command'> : never;
 
@@ -28,6 +31,12 @@ export class ControlPlane implements CommandReplies {
   /** Strategy objects handed in by callers, by name (the scheduler's events carry names only). */
   private readonly custom = new Map<string, Strategy>();
 
+  /**
+   * Told of every node action and strategy change applied through this control plane, except those
+   * that came from another replica (`fromPeer`): the Redis backend announces them to the others.
+   */
+  onAdminChange: ((change: AdminChange) => void) | undefined;
+
   constructor(private readonly post: PostEvent) {}
 
   addNode(spec: NodeSpec): Promise<NodeSnapshot> {
@@ -39,18 +48,29 @@ export class ControlPlane implements CommandReplies {
     return this.command({ type: 'node-removed', nodeId });
   }
 
-  nodeAction(nodeId: string, action: NodeAction): Promise<NodeSnapshot> {
-    return this.command({ type: 'node-commanded', nodeId, action });
+  nodeAction(nodeId: string, action: NodeAction, opts: { fromPeer?: boolean } = {}): Promise<NodeSnapshot> {
+    return this.shared(this.command({ type: 'node-commanded', nodeId, action }), opts, { kind: 'node', nodeId, action });
   }
 
   /**
    * Sets the pool's strategy by name, or to a strategy object of the caller's (registered under its
    * `name`, which per-request hints can then name too). Resolves with the strategy's name.
    */
-  setStrategy(strategy: string | Strategy): Promise<string> {
+  setStrategy(strategy: string | Strategy, opts: { fromPeer?: boolean } = {}): Promise<string> {
     const name = typeof strategy === 'string' ? strategy : strategy.name;
     if (typeof strategy !== 'string') this.custom.set(name, strategy);
-    return this.command({ type: 'strategy-set', name });
+    return this.shared(this.command({ type: 'strategy-set', name }), opts, { kind: 'strategy', name });
+  }
+
+  /** Once applied here, a change made on this replica is handed to {@link onAdminChange}. */
+  private shared<T>(applied: Promise<T>, opts: { fromPeer?: boolean }, change: AdminChange): Promise<T> {
+    const tell = this.onAdminChange;
+    if (tell && !opts.fromPeer)
+      void applied.then(
+        () => tell(change),
+        () => undefined,
+      );
+    return applied;
   }
 
   /** Applies a config (its `nodes` are the file's); resolves with the effective config, run-time nodes included. */

@@ -67,6 +67,17 @@ interface NodeStats {
  */
 export const REAL_LOAD_MS = 50;
 
+/** What is learned of one model on one node, as a copy (NaN: no sample yet). */
+export interface LearnedFigure {
+  loadMs: number;
+  prefillTps: number;
+  generateTps: number;
+  serviceMs: number;
+}
+
+/** Learned figures by node, then model. */
+export type LearnedFigures = Readonly<Record<string, Readonly<Record<string, LearnedFigure>>>>;
+
 const NODE_MODEL_KINDS = ['load', 'prefill', 'generate', 'service', 'output', 'firstByte'] as const;
 
 /**
@@ -263,8 +274,8 @@ export class Estimates {
   }
 
   /** A plain copy for status endpoints and tests. */
-  snapshot(): Record<string, Record<string, { loadMs: number; prefillTps: number; generateTps: number; serviceMs: number }>> {
-    const out: Record<string, Record<string, { loadMs: number; prefillTps: number; generateTps: number; serviceMs: number }>> = {};
+  snapshot(): LearnedFigures {
+    const out: Record<string, Record<string, LearnedFigure>> = {};
     for (const [node, models] of this.byNodeModel) {
       for (const [model, nm] of models) {
         (out[node] ??= {})[model] = {
@@ -276,6 +287,26 @@ export class Estimates {
       }
     }
     return out;
+  }
+
+  /**
+   * Fills in what another replica learned (`state.backend: redis`), for the (node, model) figures
+   * this one has no sample of yet: a new replica starts warm; its own samples always win.
+   */
+  seed(learned: LearnedFigures): void {
+    for (const [node, models] of Object.entries(learned)) {
+      for (const [model, f] of Object.entries(models)) {
+        const nm = this.nodeModel(node, model);
+        const fill = (e: Ewma, v: number): void => {
+          if (e.count === 0 && Number.isFinite(v) && v > 0) e.update(v);
+        };
+        fill(nm.load, f.loadMs);
+        fill(nm.prefill, f.prefillTps);
+        fill(nm.generate, f.generateTps);
+        fill(nm.service, f.serviceMs);
+        this.noteSeen(model, nm);
+      }
+    }
   }
 
   /** Whether any node has a sample of `kind` for `model` (kept as a set: this is asked per dispatch). */

@@ -4,6 +4,7 @@ import type { RequestTable } from '../request-context';
 import type { DispatchPort } from '../stages/dispatch-types';
 import type { Strategy } from '../strategies/strategy';
 import type { Estimates } from './estimates';
+import type { SharedSlotGate } from './shared-slots';
 import type { SchedulerObserver } from './observer';
 import type { AdmissionLimiter, PostEvent } from './pool-state';
 import type { CommandReplies, SchedulerEvent } from './scheduler-events';
@@ -36,6 +37,11 @@ export interface SchedulerDeps {
    * rotation, and come back through the breaker's recovery time.
    */
   probe?: (nodeId: string) => void;
+  /**
+   * The slot leases shared with other replicas (`state.backend: redis`): a request binds only with
+   * a lease on its node. Absent (the memory backend): the slot table alone counts, as always.
+   */
+  shared?: SharedSlotGate;
   /** Hears every event as it is applied, and every scheduling pass (an event log, for replay). */
   journal?: SchedulerJournal;
   now?: () => number;

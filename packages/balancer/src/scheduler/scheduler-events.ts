@@ -4,6 +4,7 @@ import type { LoadedModel, NodeSpec } from '../nodes/node';
 import type { ResourceSignals } from '../nodes/resource-signals';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
+import type { LearnedFigures } from './estimates';
 
 /**
  * Every input of the scheduler, as data: one closed union, each member handled by one named
@@ -33,7 +34,14 @@ export type SchedulerEvent =
   | ConfigReloaded
   | TimerFired
   | Barrier
-  | ShutdownBegan;
+  | ShutdownBegan
+  | SlotLeaseAnswered
+  | SlotLeasesCounted
+  | SharedStateChanged
+  | RateChecked
+  | BreakerShared
+  | TrialClaimAnswered
+  | EstimatesShared;
 
 export type SchedulerEventType = SchedulerEvent['type'];
 
@@ -200,4 +208,64 @@ export interface ShutdownBegan extends Command {
 export interface CommandReplies {
   resolve(command: number, value: unknown): void;
   reject(command: number, error: unknown): void;
+}
+
+/**
+ * Redis answered a slot lease asked for (`state.backend: redis`): granted or not, and how many
+ * leases the node's slots hold in all after it (absent when the ask failed on a Redis error).
+ */
+export interface SlotLeaseAnswered {
+  readonly type: 'slot-lease-answered';
+  readonly nodeId: string;
+  readonly lease: number;
+  readonly granted: boolean;
+  readonly held?: number;
+}
+
+/** How many leases a node's slots hold in all replicas: a release anywhere (pub/sub), or a renewal round. */
+export interface SlotLeasesCounted {
+  readonly type: 'slot-leases-counted';
+  readonly nodeId: string;
+  readonly held: number;
+}
+
+/**
+ * Redis went out (`shared` false: each replica works on its local share of each node's slots) or
+ * came back (every lease held is in Redis again). `replicas`: the replicas last seen alive.
+ */
+export interface SharedStateChanged {
+  readonly type: 'shared-state-changed';
+  readonly shared: boolean;
+  readonly replicas: number;
+}
+
+/**
+ * Redis's answer on a request's global and per-key limits, shared by the replicas: `refused` with
+ * the limit and when to try again, admitted, or `unanswered` (Redis failed: the local limits decide).
+ */
+export interface RateChecked {
+  readonly type: 'rate-checked';
+  readonly requestId: number;
+  readonly refused?: { readonly limit: 'global' | 'client'; readonly retryAfterMs: number };
+  readonly unanswered?: boolean;
+}
+
+/** Another replica's breaker for a node opened, or closed after a trial succeeded there. */
+export interface BreakerShared {
+  readonly type: 'breaker-shared';
+  readonly nodeId: string;
+  readonly state: 'open' | 'closed';
+}
+
+/** Redis's answer on a node's half-open trial claim: granted, this replica sends the trials. */
+export interface TrialClaimAnswered {
+  readonly type: 'trial-claim-answered';
+  readonly nodeId: string;
+  readonly granted: boolean;
+}
+
+/** What the other replicas learned of the nodes (a replica joining): fills in what this one has not learned yet. */
+export interface EstimatesShared {
+  readonly type: 'estimates-shared';
+  readonly learned: LearnedFigures;
 }

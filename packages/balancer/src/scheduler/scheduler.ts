@@ -94,6 +94,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     this.configuredIds = new Set(deps.config.nodes.map((n) => n.id));
     this.keys = new ClientKeys(deps.config.auth?.apiKeys ?? []);
     applyConfig(this, deps.config, deps.createStrategy);
+    if (deps.shared) this.slots.onRelease = (id) => deps.shared!.released(id);
     const finish = this.finish.bind(this);
     const post = deps.post ?? this.post.bind(this);
     const isStopped = () => this.stopped;
@@ -108,6 +109,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       pump: () => this.pump(),
       armQueueTimer: () => this.timers.armQueueTimer(),
       nextSeq: () => ++this.seq,
+      limiter: deps.limiter,
     });
     this.preemption = new Preemption({ pool: this, table });
     const starter = new DispatchStarter({ pool: this, arena, dispatcher: deps.dispatcher, post });
@@ -116,6 +118,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       pool: this,
       createStrategy: (name) => deps.createStrategy(name, this.config.strategy),
       limiter: deps.limiter,
+      shared: deps.shared,
       fallbacks,
       observer,
       finish,
@@ -207,6 +210,15 @@ export class Scheduler implements PoolState, SchedulerPort {
         return;
       case 'barrier':
         return this.answer(evt.command, () => undefined);
+      case 'slot-lease-answered':
+      case 'slot-leases-counted':
+      case 'shared-state-changed':
+      case 'breaker-shared':
+      case 'trial-claim-answered':
+      case 'estimates-shared':
+        return this.deps.shared?.apply(evt, this);
+      case 'rate-checked':
+        return this.admission.onRateChecked(evt, this.deps.table.get(evt.requestId), this.now(), this.stopped ? this.stopError : undefined);
       case 'shutdown-began':
         return this.answer(evt.command, () => this.stop(evt.error));
     }
@@ -259,15 +271,9 @@ export class Scheduler implements PoolState, SchedulerPort {
     }
     ctx.facts = verdict;
     ctx.maxPriority = this.keys.maxPriority(ctx.clientKey);
-    const now = this.now();
-    const limited = this.deps.limiter?.check(ctx.clientKey, now);
-    if (limited) {
-      this.deps.observer?.rejected?.('rate_limited', limited.limit);
-      this.finish(ctx, 'rejected', limited);
-      return;
-    }
-    if (!this.admission.resolveModel(ctx)) return;
-    this.admission.enqueue(ctx, now);
+    // Replicas share the global and per-key limits in Redis: its answer is a `rate-checked` event.
+    if (this.deps.shared?.checkLimits(ctx.id, ctx.clientKey)) return;
+    this.admission.checkLocally(ctx, this.now());
   }
 
   /** A new config (see `withRuntimeNodes` for what is kept); returns the effective config. */
@@ -320,6 +326,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
     if (this.queue.size > 0) this.timers.armReoffer(REOFFER_MS);
+    this.deps.shared?.endPass(this);
   }
 
   // ---------------------------------------------------------------- the end of a request
@@ -347,9 +354,7 @@ export class Scheduler implements PoolState, SchedulerPort {
   }
 
   /** Leases held now, and taken back at their TTL since start. */
-  leaseCounts(): LeaseCounts {
-    return this.leases.counts();
-  }
+  leaseCounts = (): LeaseCounts => this.leases.counts();
 
   /** Requests holding a slot now (proxied or leased) by class, and the batch lines cut since start, for views. */
   running(): { running: Record<RequestClass, number>; preempted: number } {
@@ -357,14 +362,10 @@ export class Scheduler implements PoolState, SchedulerPort {
   }
 
   /** Requests admitted and not yet ended. */
-  liveCount(): number {
-    return this.live;
-  }
+  liveCount = (): number => this.live;
 
   /** Whether stop() has run: nothing binds, retries or arms timers any more. */
-  isStopped(): boolean {
-    return this.stopped;
-  }
+  isStopped = (): boolean => this.stopped;
 
   /** Stops binding and timers; fails everything still waiting with `error`. In-flight requests are left to finish. */
   private stop(error: BalancerError): void {

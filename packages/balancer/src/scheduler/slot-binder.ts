@@ -10,6 +10,7 @@ import { ModelFallback } from './model-fallback';
 import type { SchedulerObserver } from './observer';
 import type { AdmissionLimiter, FinishRequest, PoolState, Queued } from './pool-state';
 import type { Preemption } from './preemption';
+import type { SharedSlotGate } from './shared-slots';
 import { expectedSlotWaitMs } from './slot-table';
 
 /** What binding needs: the pool's state, the strategies, and the scheduler's steps it calls. */
@@ -17,6 +18,8 @@ export interface BinderDeps {
   readonly pool: Pick<PoolState, 'nodes' | 'queue' | 'slots' | 'estimates' | 'strategy' | 'config'>;
   readonly createStrategy: (name: string, settings: StrategyConfig) => Strategy;
   readonly limiter?: AdmissionLimiter;
+  /** The slot leases shared with other replicas (absent with the memory backend). */
+  readonly shared?: SharedSlotGate;
   /** Switches a request to its fallback model. */
   readonly fallbacks: ModelFallback;
   readonly observer?: SchedulerObserver;
@@ -126,7 +129,9 @@ export class SlotBinder {
       if (routable.length === 0) return 'wait';
     }
     const strategy = this.strategyFor(ctx);
-    const node = strategy.select(routable, req, routing);
+    // A lease granted to this request's last ask (replicas): its strategy chose that node then.
+    const pinned = d.shared?.reservedNode(ctx.id);
+    const node = (pinned !== undefined && routable.find((n) => n.id === pinned)) || strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) {
       if (ctx.requestClass !== 'batch') {
         if (this.claiming) this.claim(routable);
@@ -140,7 +145,11 @@ export class SlotBinder {
       }
       return 'wait';
     }
+    // With replicas, the node's slot needs a lease too: when none is at hand the gate asks Redis,
+    // and the pass after its answer offers this request again.
+    if (d.shared && !d.shared.take(node, ctx.id)) return 'wait';
     if (limiter && !limiter.allowNode(node.id, now)) {
+      d.shared?.giveBack(ctx.id);
       d.armReoffer(50);
       return 'wait';
     }

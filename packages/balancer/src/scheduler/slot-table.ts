@@ -20,6 +20,8 @@ const NO_WORK: SlotWork = Object.freeze({ promptTokens: 0 });
  */
 export class SlotTable {
   private readonly byNode = new Map<string, Map<number, SlotHolder>>();
+  /** Told of every slot freed (the shared slot leases give the request's lease back); unset with the memory backend. */
+  onRelease: ((requestId: number) => void) | undefined;
 
   /** Takes a slot on `node` for `requestId`; `work` (prompt size, output cap) feeds the wait estimates. */
   acquire(node: PoolNode, requestId: number, model: string, now: number, work: SlotWork = NO_WORK): void {
@@ -42,6 +44,7 @@ export class SlotTable {
     const h = m?.get(requestId);
     if (!m || !h) return false;
     m.delete(requestId);
+    this.onRelease?.(requestId);
     node.usage.advance(now, node.inFlight, node.spec.maxConcurrentRequests);
     node.inFlight = Math.max(0, node.inFlight - 1);
     const n = (node.inFlightByModel.get(h.model) ?? 1) - 1;
@@ -87,7 +90,7 @@ export class SlotTable {
 /** Free slots over `nodes`, whatever their models: a pass stops once there are none. */
 export function freeSlotsIn(nodes: Iterable<PoolNode>): number {
   let n = 0;
-  for (const node of nodes) n += Math.max(0, node.maxConcurrent - node.inFlight);
+  for (const node of nodes) n += Math.max(0, node.maxConcurrent - node.inFlight - node.heldElsewhere);
   return n;
 }
 

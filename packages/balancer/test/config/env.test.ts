@@ -21,6 +21,8 @@ const NAMED: Array<[string, Env, (c: BalancerConfig) => unknown, unknown]> = [
   ['OLLAMA_RING_STRATEGY', { OLLAMA_RING_STRATEGY: 'least_loaded' }, (c) => c.strategy.type, 'least_loaded'],
   ['OLLAMA_RING_LOG_LEVEL (case-folded)', { OLLAMA_RING_LOG_LEVEL: 'DEBUG' }, (c) => c.logging.level, 'debug'],
   ['OLLAMA_RING_ADMIN_TOKEN (kept verbatim, even if numeric)', { OLLAMA_RING_ADMIN_TOKEN: '007' }, (c) => c.auth.adminToken, '007'],
+  ['OLLAMA_RING_REDIS_URL', { OLLAMA_RING_REDIS_URL: 'redis://cache:6380/2' }, (c) => c.state.redis.url, 'redis://cache:6380/2'],
+  ['OLLAMA_RING_STATE_BACKEND', { OLLAMA_RING_STATE_BACKEND: ' Redis ' }, (c) => c.state.backend, 'redis'],
   ['OLLAMA_RING_BATCH_DIR', { OLLAMA_RING_BATCH_DIR: '/var/lib/ollama-ring/batch' }, (c) => c.batch.dataDir, '/var/lib/ollama-ring/batch'],
   [
     'OLLAMA_RING_NODES replaces the node list',

@@ -67,6 +67,10 @@ const SEED_EXPECTED: BalancerConfig = {
     jobs: { maxJobs: 100, maxDocs: 10000, chunkSize: 64 },
   },
   rateLimit: { global: { rps: 0, burst: 0 }, perClient: { rps: 0, burst: 0 }, perNode: { rps: 0, burst: 0 } },
+  state: {
+    backend: 'memory',
+    redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'ollama-ring:', connectTimeoutMs: 2000, commandTimeoutMs: 500, leaseTtlMs: 15000, replicaId: '' },
+  },
   validation: { maxPromptLength: 100000, maxBodyBytes: 33554432, allowedModels: [] },
   metrics: { enabled: true, prefix: 'ollama_lb', listen: '' },
   admin: { listen: '' },

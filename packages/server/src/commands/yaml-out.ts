@@ -12,7 +12,8 @@ function scalar(v: unknown): string {
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf';
   if (typeof v === 'boolean') return String(v);
   const s = String(v);
-  return PLAIN.test(s) && !RESERVED.test(s) && !s.includes(': ') && !s.includes(' #') ? s : JSON.stringify(s);
+  // A plain scalar ending in ':' reads as a mapping key (`keyPrefix: ollama-ring:`).
+  return PLAIN.test(s) && !RESERVED.test(s) && !s.includes(': ') && !s.endsWith(':') && !s.includes(' #') ? s : JSON.stringify(s);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import type { NodeSnapshot } from '@ollama-ring/balancer';
+import type { NodeSnapshot, SharedStateStatus } from '@ollama-ring/balancer';
 import type { GatewayContext } from '../gateway-context';
 import { batchMetrics } from './batch-context';
 import { sendError } from './errors';
@@ -29,19 +29,43 @@ export interface HealthBody {
   serving: number;
   total: number;
   nodes: NodeHealth[];
+  /** The pool's shared state (`state.backend`): with Redis out, `shared` is false and the replica works on its local share. */
+  state: StateHealth;
+}
+
+/** `state` in `/health` and `/ready`. */
+export interface StateHealth {
+  backend: SharedStateStatus['backend'];
+  shared: boolean;
+  replica_id?: string;
+  replicas?: number;
+  since: string;
+  error?: string;
+}
+
+/** The shared state as `/health` and `/ready` show it. */
+export function stateHealth(s: SharedStateStatus): StateHealth {
+  return {
+    backend: s.backend,
+    shared: s.shared,
+    ...(s.replicaId !== undefined ? { replica_id: s.replicaId, replicas: s.replicas } : {}),
+    since: new Date(s.since).toISOString(),
+    ...(s.error !== undefined ? { error: s.error } : {}),
+  };
 }
 
 /**
  * `/health` (200 while at least one node can serve, 503 otherwise, with per-node detail), the same
  * at `/api/health` (where seed 004's gateway answered it, so its probes keep working),
- * `/ready` (200 while the gateway takes requests, 503 once it is shutting down) and `/metrics`
- * (Prometheus text: the balancer's families, `gateway_ready` and the batch gauges). None needs credentials: probes and scrapers call them.
+ * `/ready` (200 while the gateway takes requests, 503 once it is shutting down; both say whether the
+ * replicas share the pool's state now, `state`) and `/metrics` (Prometheus text: the balancer's
+ * families, `gateway_ready` and the batch gauges). None needs credentials: probes and scrapers call them.
  *
  * @example new Gateway({ factory, routes: [addHealthRoutes] });
  */
 export function addHealthRoutes(router: Router, gw: GatewayContext): void {
   const health: Handler = ({ res }) => {
-    const body = healthOf(gw.factory.getNodeRegistry().getAllNodes());
+    const body = healthOf(gw.factory.getNodeRegistry().getAllNodes(), gw.factory.getSharedState());
     sendJson(res, body.status === 'ok' ? 200 : 503, body);
   };
   router.add(['GET', 'HEAD'], '/health', health);
@@ -52,7 +76,8 @@ export function addHealthRoutes(router: Router, gw: GatewayContext): void {
       sendJson(res, 503, { status: 'shutting_down', error: 'the gateway is shutting down' });
       return;
     }
-    sendJson(res, 200, { status: 'ready' });
+    // Redis out is not an outage: the replica still serves, on its local share, and says so.
+    sendJson(res, 200, { status: 'ready', state: stateHealth(gw.factory.getSharedState()) });
   });
 
   router.add('GET', '/metrics', async ({ req, res }) => {
@@ -82,7 +107,7 @@ function readyMetric(prefix: string, ready: boolean): string {
  *
  * @example healthOf(registry.getAllNodes()).status; // 'ok'
  */
-export function healthOf(nodes: readonly NodeSnapshot[]): HealthBody {
+export function healthOf(nodes: readonly NodeSnapshot[], state: SharedStateStatus = { backend: 'memory', shared: true, since: 0 }): HealthBody {
   const detail = nodes.map((n): NodeHealth => ({
     id: n.id,
     url: n.url,
@@ -103,5 +128,6 @@ export function healthOf(nodes: readonly NodeSnapshot[]): HealthBody {
     serving,
     total: detail.length,
     nodes: detail,
+    state: stateHealth(state),
   };
 }

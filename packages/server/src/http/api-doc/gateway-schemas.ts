@@ -10,6 +10,19 @@ const windows = (what: string): Record<string, Schema> => ({
   since_start: num(`${what} since the node joined the pool (or the gateway started)`),
 });
 
+/** `state` in `/health` and `/ready`: whether the replicas share the pool's state now (`state.backend`). */
+const sharedState = obj(
+  {
+    backend: { type: 'string', enum: ['memory', 'redis'] },
+    shared: bool("false while Redis is out: this replica then works on its local share of each node's slots"),
+    replica_id: str("this replica's name in Redis (redis only)"),
+    replicas: int('replicas alive at the last heartbeat, this one included (redis only)'),
+    since: str('when `shared` last changed (ISO 8601)'),
+    error: str('why Redis counts as out'),
+  },
+  ['backend', 'shared', 'since'],
+);
+
 /** Component schemas of the gateway's own routes, by name. */
 export const GATEWAY_SCHEMAS: Record<string, Schema> = {
   Health: obj(
@@ -36,10 +49,11 @@ export const GATEWAY_SCHEMAS: Record<string, Schema> = {
           ['id', 'url', 'health', 'can_serve', 'in_flight', 'max_concurrent'],
         ),
       ),
+      state: sharedState,
     },
-    ['status', 'serving', 'total', 'nodes'],
+    ['status', 'serving', 'total', 'nodes', 'state'],
   ),
-  Ready: obj({ status: { type: 'string', enum: ['ready', 'shutting_down'] }, error: str() }, ['status']),
+  Ready: obj({ status: { type: 'string', enum: ['ready', 'shutting_down'] }, error: str(), state: sharedState }, ['status']),
   Stats: obj(
     {
       total_instances: int(),

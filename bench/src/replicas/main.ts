@@ -1,0 +1,159 @@
+/**
+ * pnpm bench:replicas [--quick] [--rounds N] [--json FILE] [--md FILE] [--time-scale X] [--seed N] [--outage-ms MS]
+ *
+ * Three gateway replicas behind a round-robin client against the emulated pool and the trace of
+ * `bench:scheduling`, compared in one run with a single gateway and with three replicas on the
+ * `memory` backend (each believing it owns every slot). Then, with `redis`: one replica SIGKILLed at
+ * 40 % of the run (the client sends a request whose connection dropped before its first byte to the
+ * next replica), and Redis stopped for `--outage-ms` (default 10 s; 2 s with --quick) at 30 %.
+ * Medians over `--rounds` (default 3; 1 with --quick). Reports, per scenario: requests failed, the
+ * most requests any node had at once (from the emulator) against its slots, makespan and TTFT p99
+ * (unscaled) and their ratio to the single gateway's, whether in-flight counts returned to zero, and
+ * how long the killed replica's leases stayed in Redis.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from '../common/args';
+import { writeJson } from '../common/json-out';
+import { machineInfo } from '../common/machine';
+import { startRedis } from '../common/redis-server';
+import { median } from '../common/stats';
+import { markdownTable } from '../common/table';
+import { buildTrace } from '../scheduling/trace';
+import { runScenario, type ScenarioKind, type ScenarioResult } from './scenario';
+
+const KINDS: readonly ScenarioKind[] = ['single', 'memory-3', 'redis-3', 'redis-3-kill', 'redis-3-outage'];
+/** The scheduling bench's phases (unscaled ms), and its quick ones. */
+const FULL = { steadyMs: 120_000, burstMs: 40_000 };
+const QUICK = { steadyMs: 45_000, burstMs: 15_000 };
+/** The issue's bound on makespan and TTFT p99 with redis, relative to one gateway. */
+const MAX_RATIO = 1.15;
+const LEASE_TTL_MS = 3_000;
+
+function num(v: string | true | undefined, d: number): number {
+  if (typeof v !== 'string') return d;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
+  return n;
+}
+
+/** The median round of one scenario (by makespan), with the worst of each safety figure over all rounds. */
+function combine(rounds: readonly ScenarioResult[]): ScenarioResult {
+  const m = median(rounds.map((r) => r.makespanMs));
+  const mid = rounds.reduce((a, b) => (Math.abs(b.makespanMs - m) < Math.abs(a.makespanMs - m) ? b : a));
+  const peaks = Object.fromEntries(Object.entries(mid.peaks).map(([id, p]) => [id, { slots: p.slots, peak: Math.max(...rounds.map((r) => r.peaks[id]?.peak ?? 0)) }]));
+  const reclaimed = rounds.map((r) => r.reclaimedAfterMs).filter((x): x is number => x !== undefined);
+  return {
+    ...mid,
+    makespanMs: m,
+    ttftP99Ms: median(rounds.map((r) => r.ttftP99Ms)),
+    failed: Math.max(...rounds.map((r) => r.failed)),
+    peaks,
+    idleAfter: rounds.every((r) => r.idleAfter),
+    reclaimedAfterMs: reclaimed.length ? Math.max(...reclaimed) : undefined,
+  };
+}
+
+function over(r: ScenarioResult): string {
+  const worst = Object.entries(r.peaks).map(([id, p]) => ({ id, ...p, by: p.peak - p.slots }));
+  const bad = worst.filter((w) => w.by > 0);
+  return bad.length === 0 ? 'none' : bad.map((w) => `${w.id} ${w.peak}/${w.slots}`).join(', ');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const timeScale = num(args.flags.get('time-scale'), 0.1);
+  const seed = num(args.flags.get('seed'), 20261122);
+  const rounds = num(args.flags.get('rounds'), args.quick ? 1 : 3);
+  const outageMs = num(args.flags.get('outage-ms'), args.quick ? 2_000 : 10_000);
+  const phases = args.quick ? QUICK : FULL;
+  const trace = buildTrace(seed, phases.steadyMs, phases.burstMs);
+  const machine = machineInfo();
+  console.log(`bench:replicas ${args.quick ? '(quick) ' : ''}seed=${seed} timeScale=${timeScale} rounds=${rounds} outage=${outageMs} ms`);
+  console.log(`${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; trace: ${trace.requests.length} requests\n`);
+  const redis = await startRedis();
+  const all = new Map<ScenarioKind, ScenarioResult[]>();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of KINDS) {
+        const t0 = Date.now();
+        const r = await runScenario(kind, trace, { timeScale, redis, outageMs, leaseTtlMs: LEASE_TTL_MS });
+        all.set(kind, [...(all.get(kind) ?? []), r]);
+        console.log(
+          `round ${round + 1} ${kind.padEnd(15)} ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.failed} failed, ${r.retried} retried, ` +
+            `over slots: ${over(r)}, makespan ${(r.makespanMs / 1000).toFixed(1)} s, TTFT p99 ${r.ttftP99Ms.toFixed(0)} ms` +
+            (r.errors.length ? `; errors: ${r.errors.join('; ')}` : ''),
+        );
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  const results = KINDS.map((k) => combine(all.get(k)!));
+  const single = results[0];
+  const rows = results.map((r) => [
+    r.kind,
+    r.requests,
+    r.failed,
+    r.retried,
+    over(r),
+    (r.makespanMs / 1000).toFixed(1),
+    (r.makespanMs / single.makespanMs).toFixed(2),
+    r.ttftP99Ms.toFixed(0),
+    (r.ttftP99Ms / single.ttftP99Ms).toFixed(2),
+    r.idleAfter ? 'yes' : 'no',
+    r.reclaimedAfterMs === undefined ? '' : `${(r.reclaimedAfterMs / 1000).toFixed(1)} s`,
+  ]);
+  const table = markdownTable(
+    [
+      'scenario',
+      'requests',
+      'failed',
+      'retried',
+      'nodes over their slots (peak/slots)',
+      'makespan s',
+      '× single',
+      'TTFT p99 ms',
+      '× single',
+      'in-flight back to 0',
+      "killed replica's leases gone after",
+    ],
+    rows,
+  );
+  const redis3 = results.find((r) => r.kind === 'redis-3')!;
+  const kill = results.find((r) => r.kind === 'redis-3-kill')!;
+  const outage = results.find((r) => r.kind === 'redis-3-outage')!;
+  const targets = markdownTable(
+    ['target', 'measured', 'met'],
+    [
+      ['no node over its slots with redis', over(redis3), over(redis3) === 'none' ? 'yes' : 'no'],
+      [`makespan with redis ≤ ${MAX_RATIO}× single`, `${(redis3.makespanMs / single.makespanMs).toFixed(2)}×`, redis3.makespanMs <= MAX_RATIO * single.makespanMs ? 'yes' : 'no'],
+      [`TTFT p99 with redis ≤ ${MAX_RATIO}× single`, `${(redis3.ttftP99Ms / single.ttftP99Ms).toFixed(2)}×`, redis3.ttftP99Ms <= MAX_RATIO * single.ttftP99Ms ? 'yes' : 'no'],
+      [
+        `killed replica's leases reclaimed within the TTL (${LEASE_TTL_MS / 1000} s, swept every ${LEASE_TTL_MS / 3000} s)`,
+        kill.reclaimedAfterMs === undefined ? 'not measured' : `${(kill.reclaimedAfterMs / 1000).toFixed(1)} s`,
+        kill.reclaimedAfterMs !== undefined && kill.reclaimedAfterMs <= (LEASE_TTL_MS * 4) / 3 + 500 ? 'yes' : 'no',
+      ],
+      ['replica killed: no failed request that had not started', `${kill.failed} failed (streams cut mid-answer count too)`, kill.failed === 0 ? 'yes' : 'see failed'],
+      [`Redis stopped ${outageMs / 1000} s: zero failed requests`, `${outage.failed}`, outage.failed === 0 ? 'yes' : 'no'],
+      ['in-flight back to zero after Redis is back', outage.idleAfter ? 'yes' : 'no', outage.idleAfter ? 'yes' : 'no'],
+    ],
+  );
+  console.log(`\n${table}\n\n${targets}\n`);
+  if (args.json) console.log(`json: ${writeJson(args.json, { machine, timeScale, seed, rounds, outageMs, results, all: Object.fromEntries(all) })}`);
+  const md = args.flags.get('md');
+  if (typeof md === 'string') {
+    const file = resolve(md);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(
+      file,
+      `# bench:replicas\n\n${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; seed ${seed}, time scale ${timeScale}, ${rounds} round(s), Redis out ${outageMs / 1000} s\n\n${table}\n\n${targets}\n`,
+    );
+    console.log(`markdown: ${file}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

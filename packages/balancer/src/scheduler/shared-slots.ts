@@ -1,0 +1,262 @@
+import type { PoolNode } from '../nodes/node';
+import type { PoolState } from './pool-state';
+import type { BreakerShared, EstimatesShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import { type BreakerPort, SharedBreakers } from './shared-breakers';
+
+/** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
+export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared;
+
+/**
+ * The scheduler's way to the shared slot leases (`state.backend: redis`, `shared/redis-state.ts`).
+ * Calls never wait: each answer comes back later as a scheduler event on the CONTROL ring
+ * (`slot-lease-answered`, `slot-leases-counted`, `shared-state-changed`), applied in order with
+ * every other event, so the scheduler stays the one writer of the pool's state.
+ */
+export interface SlotLeasePort extends BreakerPort {
+  /** Asks for one lease on `nodeId`'s slots (at most `max` held by all replicas); answered by a `slot-lease-answered` event. */
+  acquire(nodeId: string, lease: number, max: number): void;
+  /**
+   * Sends a request's global and per-key rate limits to Redis, answered by a `rate-checked` event;
+   * false when no limit applies to it (nothing sent).
+   */
+  checkLimits(requestId: number, clientKey: string | undefined): boolean;
+  /** Gives a lease back (announced to every replica, so their waiters are offered the slot). */
+  release(nodeId: string, lease: number): void;
+  /** A slot taken on this replica's local share while Redis is out: registered in Redis when it is back. */
+  holdLocally(nodeId: string, lease: number): void;
+}
+
+/** What the gate knows of one node's leases. */
+interface NodeLeases {
+  /** Acquires sent and not yet answered. */
+  pending: number;
+  /** Leases granted and not yet taken by a request: the next pass may use them, or they go back. */
+  readonly spare: number[];
+  /** Leases this replica holds in Redis (requests' and spare). */
+  own: number;
+}
+
+/**
+ * Per-node concurrency slots shared by replicas, as the scheduler sees them. A request binds only
+ * with a lease on its node: the binder asks {@link take} once the strategy picked a node with a free
+ * local slot. Without a spare lease there, the gate asks Redis for one and the request waits; the
+ * answer is an event, and the pass after it binds the waiter (late binding across replicas). A lease
+ * not taken in the pass after it came is given back, so idle replicas never sit on slots.
+ *
+ * Slots others hold are `node.heldElsewhere`, which `freeSlots` subtracts: strategies see the whole
+ * pool's load, and a node full elsewhere is not chosen. The counts are as fresh as the last answer,
+ * release announcement or renewal (every third of the lease TTL); Redis alone decides.
+ *
+ * When Redis is out (`shared-state-changed`, not shared), each node is cut to this replica's share,
+ * `max(1, floor(slots / replicas seen))`, and every slot taken then is held locally and registered
+ * in Redis on return, so nothing is counted twice or lost.
+ */
+export class SharedSlotGate {
+  private readonly byNode = new Map<string, NodeLeases>();
+  /** The lease each bound request holds: (node, lease id). */
+  private readonly held = new Map<number, { nodeId: string; lease: number }>();
+  /** Leases asked for, by lease id: the request whose offer asked. */
+  private readonly asked = new Map<number, number>();
+  /**
+   * Leases granted to a waiting request's ask, until its next offer: that offer binds it to the node
+   * its strategy chose when it asked ({@link reservedNode}), so a strategy that moves on (round-robin)
+   * cannot leave the request asking forever.
+   */
+  private readonly reserved = new Map<number, { nodeId: string; lease: number }>();
+  private seq = 0;
+  private shared = true;
+  private replicas = 1;
+
+  private readonly breakers: SharedBreakers;
+
+  constructor(private readonly port: SlotLeasePort) {
+    this.breakers = new SharedBreakers(port);
+  }
+
+  /** Applies one of the shared state's events (the scheduler hands them over, in order with every other). */
+  apply(evt: SharedSlotEvent, pool: Pick<PoolState, 'nodes' | 'estimates' | 'now'>): void {
+    const nodes = pool.nodes;
+    switch (evt.type) {
+      case 'shared-state-changed':
+        return this.onModeChanged(evt, nodes.values());
+      case 'slot-lease-answered':
+        return this.onAnswered(evt, nodes.get(evt.nodeId));
+      case 'slot-leases-counted':
+        return this.onCounted(evt, nodes.get(evt.nodeId));
+      case 'breaker-shared':
+        return this.breakers.onShared(evt, nodes.get(evt.nodeId), pool.now());
+      case 'trial-claim-answered':
+        return this.breakers.onClaimAnswered(evt, nodes.get(evt.nodeId));
+      case 'estimates-shared':
+        return pool.estimates.seed(evt.learned);
+    }
+  }
+
+  /** Whether the replicas share slots now (false: each works on its local share). */
+  isShared(): boolean {
+    return this.shared;
+  }
+
+  /**
+   * A lease on `node` for request `requestId`, if one is at hand now: a spare one (shared), or the
+   * local share's (fallback; `freeSlots` has already cut the node to it). Otherwise asks for one and
+   * returns false: the request waits for the answer's pass.
+   */
+  take(node: PoolNode, requestId: number): boolean {
+    const n = this.of(node.id);
+    const mine = this.reserved.get(requestId);
+    if (mine) {
+      this.reserved.delete(requestId);
+      if (mine.nodeId === node.id) {
+        this.held.set(requestId, mine);
+        return true;
+      }
+      this.of(mine.nodeId).spare.push(mine.lease);
+    }
+    if (!this.shared) {
+      const lease = ++this.seq;
+      n.own++;
+      this.port.holdLocally(node.id, lease);
+      this.held.set(requestId, { nodeId: node.id, lease });
+      return true;
+    }
+    const lease = n.spare.pop();
+    if (lease !== undefined) {
+      this.held.set(requestId, { nodeId: node.id, lease });
+      return true;
+    }
+    // No more asks than the node seems to have free slots for this replica: each waiter that chose
+    // the node in this pass asks once, and a refusal tells how full it is.
+    if (n.pending < Math.max(1, node.maxConcurrent - node.inFlight - node.heldElsewhere)) {
+      n.pending++;
+      const lease = ++this.seq;
+      this.asked.set(lease, requestId);
+      this.port.acquire(node.id, lease, node.maxConcurrent);
+    }
+    return false;
+  }
+
+  /** Sends the request's global and per-key limits to Redis (replicas share them); false: Redis is out or no limit applies, the local limits decide. */
+  checkLimits(requestId: number, clientKey: string | undefined): boolean {
+    return this.shared && this.port.checkLimits(requestId, clientKey);
+  }
+
+  /** The node whose lease was granted to this request's ask, if it has one waiting: its offer goes there. */
+  reservedNode(requestId: number): string | undefined {
+    return this.reserved.get(requestId)?.nodeId;
+  }
+
+  /** The request took a lease and then could not bind after all (its node is over its rate): the lease is spare again. */
+  giveBack(requestId: number): void {
+    const h = this.held.get(requestId);
+    if (!h) return;
+    this.held.delete(requestId);
+    this.of(h.nodeId).spare.push(h.lease);
+  }
+
+  /** The request's slot was freed: its lease goes back to Redis, which tells every replica. */
+  released(requestId: number): void {
+    const h = this.held.get(requestId);
+    if (!h) return;
+    this.held.delete(requestId);
+    this.of(h.nodeId).own--;
+    this.port.release(h.nodeId, h.lease);
+  }
+
+  /**
+   * The end of a scheduling pass: spare leases no waiter took go back, for other replicas' waiters,
+   * and breakers that changed here are announced.
+   */
+  endPass(pool: Pick<PoolState, 'nodes' | 'config'>): void {
+    this.breakers.endPass(pool.nodes.values(), this.shared, Math.max(pool.config.healthCheck.circuitBreakerRecoveryMs, pool.config.timeouts.requestTimeoutMs));
+    this.unreserve();
+    for (const [nodeId, n] of this.byNode) {
+      while (n.spare.length > 0) {
+        n.own--;
+        this.port.release(nodeId, n.spare.pop()!);
+      }
+    }
+  }
+
+  onAnswered(evt: SlotLeaseAnswered, node: PoolNode | undefined): void {
+    const n = this.of(evt.nodeId);
+    n.pending = Math.max(0, n.pending - 1);
+    const requestId = this.asked.get(evt.lease);
+    this.asked.delete(evt.lease);
+    if (evt.granted) {
+      n.own++;
+      // Granted after Redis went out, or for a node gone: not used; it goes back (or expires).
+      if (this.shared && node && !node.removed) {
+        if (requestId !== undefined && !this.reserved.has(requestId)) this.reserved.set(requestId, { nodeId: evt.nodeId, lease: evt.lease });
+        else n.spare.push(evt.lease);
+      } else {
+        n.own--;
+        this.port.release(evt.nodeId, evt.lease);
+      }
+    }
+    if (node && this.shared && evt.held !== undefined) this.count(node, evt.held);
+  }
+
+  /** A count of a node's leases from Redis (a release anywhere, a renewal round). */
+  onCounted(evt: SlotLeasesCounted, node: PoolNode | undefined): void {
+    if (node && this.shared) this.count(node, evt.held);
+  }
+
+  /** Redis went out or came back. */
+  onModeChanged(evt: SharedStateChanged, nodes: Iterable<PoolNode>): void {
+    this.shared = evt.shared;
+    if (!this.shared) this.unreserve();
+    this.replicas = Math.max(1, evt.replicas);
+    for (const node of nodes) {
+      const n = this.of(node.id);
+      if (this.shared) {
+        // The local share holds until each node's count follows (the rejoin renews every lease in
+        // Redis, then reports the counts after this event). Answers still pending were lost.
+        n.pending = 0;
+        this.asked.clear();
+        continue;
+      }
+      // Spare leases are useless now; pending answers will be refused or given back.
+      while (n.spare.length > 0) {
+        n.own--;
+        this.port.release(node.id, n.spare.pop()!);
+      }
+      node.heldElsewhere = node.maxConcurrent - localShare(node.maxConcurrent, this.replicas);
+    }
+  }
+
+  /** Reservations not used in the pass after their grant become spare (and go back with the spares). */
+  private unreserve(): void {
+    for (const r of this.reserved.values()) this.of(r.nodeId).spare.push(r.lease);
+    this.reserved.clear();
+  }
+
+  private count(node: PoolNode, held: number): void {
+    node.heldElsewhere = Math.max(0, held - this.of(node.id).own);
+  }
+
+  private of(nodeId: string): NodeLeases {
+    let n = this.byNode.get(nodeId);
+    if (!n) {
+      n = { pending: 0, spare: [], own: 0 };
+      this.byNode.set(nodeId, n);
+    }
+    return n;
+  }
+
+  /** Leases held by requests now, and spare ones (for views). */
+  counts(): { held: number; spare: number } {
+    let spare = 0;
+    for (const n of this.byNode.values()) spare += n.spare.length;
+    return { held: this.held.size, spare: spare + this.reserved.size };
+  }
+}
+
+/**
+ * One replica's share of a node's slots while Redis is out: `floor(slots / replicas)`, at least
+ * one. Not the ceiling: with 4 slots and 3 replicas that is 2 each, 6 in all; the floor keeps the
+ * node within its slots whenever it has at least as many slots as there are replicas.
+ */
+export function localShare(slots: number, replicas: number): number {
+  return Math.max(1, Math.floor(slots / Math.max(1, replicas)));
+}

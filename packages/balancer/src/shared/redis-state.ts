@@ -1,0 +1,384 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import Redis from 'ioredis';
+import type { RedisStateConfig } from '../config/types';
+import type { ReplicaMetrics } from '../metrics-replicas';
+import type { SlotLeasePort } from '../scheduler/shared-slots';
+import type { SchedulerEvent } from '../scheduler/scheduler-events';
+import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
+import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limiter';
+import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
+import type { AdminChange } from '../scheduler/control-plane';
+import { AdminSync } from './admin-sync';
+import { LearnedSync } from './learned-sync';
+import type { LearnedFigures } from '../scheduler/estimates';
+import { ScriptRunner } from './scripts';
+
+/** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
+export interface SharedStateStatus {
+  readonly backend: 'memory' | 'redis';
+  /** True while the replicas share the pool's state (always, for `memory`); false: Redis is out and this replica works on its local share. */
+  readonly shared: boolean;
+  /** This replica's name in Redis (`redis` only). */
+  readonly replicaId?: string;
+  /** Replicas of this pool alive at the last heartbeat, this one included (`redis` only). */
+  readonly replicas?: number;
+  /** Epoch ms since when `shared` has held. */
+  readonly since: number;
+  /** Why Redis counts as out (while `shared` is false). */
+  readonly error?: string;
+}
+
+/** What the backend is built with besides its config. */
+export interface RedisStateDeps {
+  /** Where its answers go: the CONTROL ring's event inlet. */
+  readonly post: (evt: SchedulerEvent) => void;
+  /** The pool's node ids at start (their leases are renewed and swept from the first round). */
+  readonly nodeIds: readonly string[];
+  readonly metrics?: ReplicaMetrics;
+  /** The rate limits in force (read at each check, so a reload applies). */
+  readonly limits: () => RateLimitSettings;
+  /** What this replica has learned of the nodes (written each renewal round, for replicas yet to start). */
+  readonly learned?: () => LearnedFigures;
+  /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
+  readonly onAdmin?: (change: AdminChange) => void;
+  /** Told once when Redis goes out and once when it is back (default: a process warning). */
+  readonly log?: (message: string) => void;
+}
+
+/** How often a replica out of Redis tries to rejoin. */
+const REJOIN_MS = 1000;
+/** How long a replica back from an outage waits for the others to write their leases back (one rejoin try of theirs, and a margin). */
+const SETTLE_MS = REJOIN_MS + 500;
+
+/**
+ * The Redis side of `state.backend: redis`: slot leases (Lua scripts, `lua.ts`), their renewal and
+ * the sweep of expired ones, the replicas' heartbeat, and the announcement of freed slots on a
+ * pub/sub channel. It never touches the pool: every answer goes back to the scheduler as an event
+ * ({@link SlotLeasePort}).
+ *
+ * Trouble is not an outage: any failed or slow command (`commandTimeoutMs`) puts the replica on its
+ * local share (a `shared-state-changed` event, logged once); every second it tries to rejoin, which
+ * first writes every lease it holds back into Redis (a restarted Redis has none), then tells the
+ * scheduler, then each node's count. A lease given back while Redis was out is simply not renewed,
+ * so Redis drops it at its TTL: nothing leaks for longer, and a lease id is never counted twice.
+ */
+export class RedisSharedState implements SlotLeasePort {
+  readonly replicaId: string;
+  private readonly client: Redis;
+  private readonly sub: Redis;
+  private readonly scripts: ScriptRunner;
+  private readonly channel: string;
+  private readonly breakerChannel: string;
+  private readonly admin: AdminSync;
+  private readonly learnedSync: LearnedSync;
+  private caughtUp = false;
+  /** A PING is checking whether a timeout meant Redis is slow. */
+  private checking = false;
+  /** This replica's leases in Redis (and those to be registered on rejoin), by node. */
+  private readonly held = new Map<string, Set<string>>();
+  private shared = false;
+  private since = Date.now();
+  private error: string | undefined = 'not connected yet';
+  /** The scheduler has been told Redis is out (once an outage: the log and the event). */
+  private announcedOut = false;
+  private replicas = 1;
+  private tick: NodeJS.Timeout | undefined;
+  private rejoinTick: NodeJS.Timeout | undefined;
+  private rejoining = false;
+  private closed = false;
+
+  constructor(
+    private readonly cfg: RedisStateConfig,
+    private readonly deps: RedisStateDeps,
+  ) {
+    this.replicaId = cfg.replicaId || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.channel = `${cfg.keyPrefix}slots-freed`;
+    this.breakerChannel = `${cfg.keyPrefix}breakers`;
+    const options = {
+      lazyConnect: true,
+      connectTimeout: cfg.connectTimeoutMs,
+      commandTimeout: cfg.commandTimeoutMs,
+      // A command with Redis out fails at once (the replica falls back), never waits in a queue.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times: number) => Math.min(100 * times, 1000),
+    };
+    this.client = new Redis(cfg.url, options);
+    // The subscriber's commands wait for its connection: ioredis subscribes again on reconnect.
+    this.sub = new Redis(cfg.url, { ...options, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
+    for (const c of [this.client, this.sub]) c.on('error', () => undefined); // reported through failed commands
+    this.client.on('close', () => this.failed(new Error('connection closed')));
+    this.scripts = new ScriptRunner(this.client);
+    this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
+    this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
+    for (const id of deps.nodeIds) this.nodeSet(id);
+    this.sub.on('message', (channel: string, message: string) => {
+      if (channel === this.breakerChannel) return this.onBreakerMessage(message);
+      if (channel === this.admin.channel) return this.admin.onMessage(message);
+      if (channel !== this.channel) return;
+      const at = message.lastIndexOf(' ');
+      const held = Number(message.slice(at + 1));
+      if (at > 0 && Number.isFinite(held)) this.deps.post({ type: 'slot-leases-counted', nodeId: message.slice(0, at), held });
+    });
+  }
+
+  /**
+   * Connects (within `connectTimeoutMs`) and joins; a Redis out at start leaves the replica on its
+   * local share (of a pool it believes it has alone) until it can join.
+   */
+  async start(): Promise<void> {
+    void this.sub.connect().catch(() => undefined);
+    void this.sub.subscribe(this.channel, this.breakerChannel, this.admin.channel).catch(() => undefined);
+    try {
+      await this.client.connect();
+      await this.rejoin();
+    } catch (e) {
+      this.fallBack(message(e));
+    }
+    this.tick = setInterval(() => void this.round(), Math.max(100, Math.floor(this.cfg.leaseTtlMs / 3)));
+    this.tick.unref();
+    // Out of Redis, a try to rejoin every second, whatever the lease TTL.
+    this.rejoinTick = setInterval(() => {
+      if (!this.shared) void this.rejoin().catch((e: unknown) => this.failed(e));
+    }, REJOIN_MS);
+    this.rejoinTick.unref();
+  }
+
+  status(): SharedStateStatus {
+    return { backend: 'redis', shared: this.shared, replicaId: this.replicaId, replicas: this.replicas, since: this.since, error: this.shared ? undefined : this.error };
+  }
+
+  acquire(nodeId: string, lease: number, max: number): void {
+    const member = this.member(lease);
+    const started = process.hrtime.bigint();
+    this.scripts
+      .run(ACQUIRE, [this.key(nodeId)], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId])
+      .then((r) => {
+        const [granted, held, swept] = r as [number, number, number];
+        this.deps.metrics?.recordAcquire(Number(process.hrtime.bigint() - started) / 1e9);
+        this.deps.metrics?.recordReclaimed(swept);
+        if (granted === 1) this.nodeSet(nodeId).add(member);
+        this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: granted === 1, held });
+      })
+      .catch((e: unknown) => {
+        // The script may have run, its answer lost: give the lease back, or it would hold a slot
+        // until its TTL (not renewed: this replica never learnt it held it).
+        this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch(() => undefined);
+        this.failed(e);
+        this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: false });
+      });
+  }
+
+  release(nodeId: string, lease: number): void {
+    const member = this.member(lease);
+    this.nodeSet(nodeId).delete(member);
+    if (!this.shared) return; // not renewed: Redis drops it at its TTL
+    this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch((e: unknown) => this.failed(e));
+  }
+
+  checkLimits(requestId: number, clientKey: string | undefined): boolean {
+    const settings = this.deps.limits();
+    const g = settings.global;
+    const c = clientKey ? clientBucketConfig(settings, clientKey) : OFF;
+    if (isUnlimited(g) && isUnlimited(c)) return false;
+    const p = this.cfg.keyPrefix;
+    // The key's name is hashed: an API key must not appear in Redis's keyspace.
+    const clientBucket = `${p}rate:client:${clientKey ? createHash('sha256').update(clientKey).digest('hex').slice(0, 32) : '-'}`;
+    const args = [...bucketArgs(g), ...bucketArgs(c)];
+    this.scripts
+      .run(TAKE_TOKENS, [`${p}rate:global`, clientBucket], args)
+      .then((r) => {
+        const [ok, limit, ms] = r as [number, 'global' | 'client', number];
+        this.deps.post(ok === 1 ? { type: 'rate-checked', requestId } : { type: 'rate-checked', requestId, refused: { limit, retryAfterMs: ms } });
+      })
+      .catch((e: unknown) => {
+        this.failed(e);
+        this.deps.post({ type: 'rate-checked', requestId, unanswered: true });
+      });
+    return true;
+  }
+
+  /** Keeps and announces an admin change made on this replica (lost for the others if Redis is out). */
+  announceAdmin(change: AdminChange): void {
+    if (this.shared) this.admin.announce(change).catch((e: unknown) => this.failed(e));
+  }
+
+  announceBreaker(nodeId: string, state: 'open' | 'closed'): void {
+    if (!this.shared) return;
+    const msg = `${state} ${this.replicaId} ${nodeId}`;
+    this.scripts.run(ANNOUNCE_BREAKER, [this.trialKey(nodeId)], [this.replicaId, this.breakerChannel, msg]).catch((e: unknown) => this.failed(e));
+  }
+
+  claimTrials(nodeId: string, ttlMs: number): void {
+    this.scripts
+      .run(CLAIM_TRIALS, [this.trialKey(nodeId)], [this.replicaId, ttlMs])
+      .then((r) => this.deps.post({ type: 'trial-claim-answered', nodeId, granted: r === 1 }))
+      .catch((e: unknown) => {
+        this.failed(e);
+        this.deps.post({ type: 'trial-claim-answered', nodeId, granted: false });
+      });
+  }
+
+  /** `open|closed <replica> <node>` from another replica: its breaker changed. */
+  private onBreakerMessage(message: string): void {
+    const [state, replica, nodeId] = message.split(' ');
+    if (replica === this.replicaId || !nodeId || (state !== 'open' && state !== 'closed')) return;
+    this.deps.post({ type: 'breaker-shared', nodeId, state });
+  }
+
+  private trialKey(nodeId: string): string {
+    return `${this.cfg.keyPrefix}trial:${nodeId}`;
+  }
+
+  holdLocally(nodeId: string, lease: number): void {
+    this.nodeSet(nodeId).add(this.member(lease));
+  }
+
+  /** Gives back every lease still held, leaves the replicas' set, and closes both connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.tick);
+    clearInterval(this.rejoinTick);
+    if (this.shared) {
+      const gone: Promise<unknown>[] = [];
+      for (const [nodeId, members] of this.held) {
+        for (const m of members) gone.push(this.scripts.run(RELEASE, [this.key(nodeId)], [m, this.channel, nodeId]));
+      }
+      gone.push(this.client.zrem(`${this.cfg.keyPrefix}replicas`, this.replicaId));
+      await Promise.allSettled(gone);
+    }
+    this.held.clear();
+    for (const c of [this.client, this.sub]) await c.quit().catch(() => c.disconnect());
+  }
+
+  /** A renewal round (every third of the TTL) while shared; out of Redis, the rejoin timer tries instead. */
+  private async round(): Promise<void> {
+    if (this.closed || !this.shared) return;
+    try {
+      const counts = await this.renewAll();
+      for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+      // Kept a day past the last replica's last write: what a pool's nodes are like changes slowly.
+      if (this.deps.learned) await this.learnedSync.publish(this.deps.learned(), 86_400_000);
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  /** Writes every lease held back into Redis, then rejoins: the mode event first, each node's count after it. */
+  private async rejoin(): Promise<void> {
+    if (this.rejoining || this.closed || this.client.status !== 'ready') return;
+    this.rejoining = true;
+    try {
+      let counts = await this.renewAll();
+      if (this.announcedOut) {
+        // Back from an outage: a restarted Redis holds none of the other replicas' leases until each
+        // rejoins too (they try every second). Stay on the local share until they have, so this
+        // replica does not hand out slots their running requests hold; then count again.
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        if (this.closed || this.client.status !== 'ready') return;
+        counts = await this.renewAll();
+      }
+      if (!this.caughtUp) {
+        await this.admin.catchUp();
+        this.deps.post({ type: 'estimates-shared', learned: await this.learnedSync.read() });
+        this.caughtUp = true;
+      }
+      if (this.closed) return;
+      const wasOut = this.announcedOut;
+      this.shared = true;
+      this.announcedOut = false;
+      this.since = Date.now();
+      this.error = undefined;
+      this.deps.metrics?.setFallback(false);
+      this.deps.post({ type: 'shared-state-changed', shared: true, replicas: this.replicas });
+      for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+      if (wasOut) this.log(`redis ${redacted(this.cfg.url)} is back: replica ${this.replicaId} shares the pool's slots again`);
+    } finally {
+      this.rejoining = false;
+    }
+  }
+
+  /** Heartbeat, then every node's renewal and sweep; the count of each node's leases. */
+  private async renewAll(): Promise<Map<string, number>> {
+    const ttl = this.cfg.leaseTtlMs;
+    const replicas = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], [this.replicaId, ttl]);
+    const nodes = [...this.held.keys()];
+    const answers = await Promise.all([replicas, ...nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]))]);
+    this.replicas = Math.max(1, Number(answers[0]));
+    this.deps.metrics?.setReplicas(this.replicas);
+    const counts = new Map<string, number>();
+    nodes.forEach((id, i) => {
+      const [held, swept] = answers[i + 1] as [number, number];
+      this.deps.metrics?.recordReclaimed(swept);
+      counts.set(id, held);
+    });
+    return counts;
+  }
+
+  /**
+   * A command failed. A timeout on a live connection is checked before it counts: this process's
+   * own event loop may have been busy past the timeout (a GC pause, a burst of work) while Redis had
+   * answered long before, so a PING, sent now, decides. Anything else means Redis is out.
+   */
+  private failed(e: unknown): void {
+    if (this.closed) return;
+    this.deps.metrics?.recordError();
+    const reason = message(e);
+    if (!reason.includes('timed out') || this.client.status !== 'ready' || this.checking) return this.fallBack(reason);
+    this.checking = true;
+    this.client
+      .ping()
+      .catch(() => this.fallBack(reason))
+      .finally(() => (this.checking = false));
+  }
+
+  /** Redis is out or slow: the scheduler cuts every node to this replica's share (logged once an outage). */
+  private fallBack(reason: string): void {
+    if (this.closed || this.announcedOut) return;
+    this.shared = false;
+    this.announcedOut = true;
+    this.since = Date.now();
+    this.error = reason;
+    this.deps.metrics?.setFallback(true);
+    this.deps.post({ type: 'shared-state-changed', shared: false, replicas: this.replicas });
+    this.log(`redis ${redacted(this.cfg.url)} out (${reason}): replica ${this.replicaId} works on its local share of each node's slots (1/${this.replicas})`);
+  }
+
+  private log(msg: string): void {
+    (this.deps.log ?? ((m: string) => process.emitWarning(m, { code: 'OLLAMA_RING_REDIS' })))(msg);
+  }
+
+  private key(nodeId: string): string {
+    return `${this.cfg.keyPrefix}slots:${nodeId}`;
+  }
+
+  private member(lease: number): string {
+    return `${this.replicaId}#${lease}`;
+  }
+
+  private nodeSet(nodeId: string): Set<string> {
+    let s = this.held.get(nodeId);
+    if (!s) {
+      s = new Set();
+      this.held.set(nodeId, s);
+    }
+    return s;
+  }
+}
+
+const OFF = { rps: 0, burst: 0 };
+
+/** A bucket as the script takes it: rps (0: off) and capacity. */
+function bucketArgs(b: { rps: number; burst: number }): number[] {
+  return isUnlimited(b) ? [0, 0] : [b.rps, bucketCapacity(b)];
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The URL as logs show it: a password masked. */
+function redacted(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`);
+}
