@@ -15,9 +15,11 @@ export interface PreemptionDeps {
  * Without it, an interactive request that arrives while batch lines fill every slot waits for one of
  * them to end: up to a whole batch line's service time, and a burst waits for several. A batch line
  * that has sent nothing to its caller yet (a batch line is answered whole, so that is all of its run)
- * can be stopped and run again later with nothing lost but the work done so far; so the youngest one
- * is cut (the least work thrown away), on a node where the waiter's model is hot if there is one
- * (no load to wait for), and goes back to the queue ahead of its key's other lines. Each line is cut
+ * can be stopped and run again later with nothing lost but the work done so far. The line cut is on
+ * a node where the waiter's model is hot if there is one (no load to wait for); among those, the one
+ * cut least so far (so that cuts spread over the lines rather than use up one line's, which would
+ * soon leave nothing to cut), and then the youngest (the least work thrown away). It goes back to
+ * the queue ahead of its key's other lines. Each line is cut
  * at most `queue.batchPreemptions` times, so that a pool under steady interactive load still
  * finishes its batches; 0 turns preemption off.
  *
@@ -99,7 +101,10 @@ export class Preemption {
         const c = this.d.table.get(h.requestId);
         if (!c || !cuttable(c, max)) continue;
         found = true;
-        if (!victim || (hot && !victimHot) || h.startedAt > victimStart) {
+        // Hot first; then the line cut least so far (cuts spread, so fewer lines run out of them);
+        // then the youngest (the least work thrown away).
+        const better = !victim || (hot && !victimHot) || c.preemptions < victim.preemptions || (c.preemptions === victim.preemptions && h.startedAt > victimStart);
+        if (better) {
           victim = c;
           victimNode = n;
           victimHot = hot;

@@ -17,7 +17,7 @@ async function finishAll(h: Harness): Promise<void> {
 const callOf = (h: Harness, s: Submitted) => h.dispatcher.open().find((c) => c.job.requestId === s.ctx.id);
 
 describe('preemption of batch lines', () => {
-  test('an interactive request that finds batch lines on every slot cuts the youngest; the line runs again later and is answered once', async () => {
+  test('an interactive request that finds batch lines on every slot cuts the youngest (none cut yet); the line runs again later and is answered once', async () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 2 })] });
     const older = h.submit({}, BATCH);
     await settle(1_000);
@@ -38,6 +38,30 @@ describe('preemption of batch lines', () => {
     expect(younger.sink.ends).toHaveLength(1);
     expect(younger.sink.errors).toEqual([]);
     expect(h.dispatcher.calls.filter((c) => c.job.requestId === younger.ctx.id)).toHaveLength(2);
+    h.expectIdle();
+  });
+
+  test('cuts go to the line cut least so far before the youngest, so that lines do not run out of them one by one', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 2 })] });
+    const first = h.submit({}, BATCH);
+    await settle(1_000);
+    const second = h.submit({}, BATCH);
+    await settle(1_000);
+    // The youngest (second) is cut for the first user; it comes back on the slot the user leaves.
+    const user1 = h.submit();
+    callOf(h, second)!.aborted();
+    await settle();
+    callOf(h, user1)!.ok();
+    await settle(1_000);
+    expect(second.ctx.state).toBe('dispatching');
+    expect(second.ctx.preemptions).toBe(1);
+    // It is the youngest again, but the first line has never been cut: that one goes.
+    h.submit();
+    expect(callOf(h, first)!.job.signal.aborted).toBe(true);
+    expect(callOf(h, second)!.job.signal.aborted).toBe(false);
+    callOf(h, first)!.aborted();
+    await settle();
+    await finishAll(h);
     h.expectIdle();
   });
 
