@@ -113,6 +113,23 @@ describe('runCli (in-process)', () => {
     expect(r.err).not.toContain('s3cret');
   });
 
+  test('check-config: the admin token, the API keys and the Redis password are printed masked', async () => {
+    const cfg = file(
+      'secrets.yaml',
+      'nodes:\n  - { id: a, url: http://10.0.0.5:11434 }\nauth:\n  adminToken: tok-s3cret\n  apiKeys:\n    - { key: sk-s3cret, name: team }\nstate:\n  redis: { url: "redis://app:r3d-s3cret@redis:6379" }\n',
+    );
+    for (const args of [[], ['--json']]) {
+      const r = await run(['check-config', cfg, ...args]);
+      expect(r.code).toBe(0);
+      expect(r.out).not.toContain('s3cret');
+      expect(r.out).toContain('redis://app:***@redis:6379');
+      expect(r.out).toContain('team');
+    }
+    const j = JSON.parse((await run(['check-config', cfg, '--json'])).out) as { auth: { adminToken: string; apiKeys: { key: string }[] } };
+    expect(j.auth.adminToken).toBe('***');
+    expect(j.auth.apiKeys[0].key).toBe('***');
+  });
+
   test('check-config: a bad file names the key and line on stderr, exit 2', async () => {
     const cfg = file('bad.yaml', 'server:\n  port: 8080\nnodes:\n  - url: http://a:1\n    maxConcurrentRequests: -3\n');
     const r = await run(['check-config', cfg]);

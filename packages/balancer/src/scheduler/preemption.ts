@@ -15,11 +15,10 @@ export interface PreemptionDeps {
  * Without it, an interactive request that arrives while batch lines fill every slot waits for one of
  * them to end: up to a whole batch line's service time, and a burst waits for several. A batch line
  * that has sent nothing to its caller yet (a batch line is answered whole, so that is all of its run)
- * can be stopped and run again later with nothing lost but the work done so far. The line cut is on
- * a node where the waiter's model is hot if there is one (no load to wait for); among those, the one
- * cut least so far (so that cuts spread over the lines rather than use up one line's, which would
- * soon leave nothing to cut), and then the youngest (the least work thrown away). It goes back to
- * the queue ahead of its key's other lines. Each line is cut
+ * can be stopped and run again later with nothing lost but the work done so far; so the youngest one
+ * is cut (the least work thrown away), on the node the waiter's strategy picked if it picked a full
+ * one, else on a node where the waiter's model is hot if there is one (no load to wait for), and
+ * goes back to the queue ahead of its key's other lines. Each line is cut
  * at most `queue.batchPreemptions` times, so that a pool under steady interactive load still
  * finishes its batches; 0 turns preemption off.
  *
@@ -74,12 +73,19 @@ export class Preemption {
 
   /**
    * An interactive request found no free slot on any of `nodes` (the candidates its strategy was
-   * offered): serves it with a slot already being freed there, or cuts a batch line there. Returns
-   * whether a slot will free for it.
+   * offered): serves it with a slot already being freed there, or cuts a batch line there. `chosen`
+   * is the full node its strategy picked, if it picked one (a hot node it prefers to wait for): the
+   * slot is freed there first, since the strategy would go on waiting for that node while a slot
+   * freed elsewhere went unused. Returns whether a slot will free for it.
    */
-  forWaiter(waiter: RequestContext, nodes: readonly PoolNode[], now: number): boolean {
+  forWaiter(waiter: RequestContext, nodes: readonly PoolNode[], now: number, chosen?: PoolNode): boolean {
     const max = this.d.pool.config.queue.batchPreemptions;
     if (max <= 0) return false;
+    if (chosen !== undefined && this.freeFor(waiter, [chosen], now, max)) return true;
+    return this.freeFor(waiter, nodes, now, max);
+  }
+
+  private freeFor(waiter: RequestContext, nodes: readonly PoolNode[], now: number, max: number): boolean {
     for (const n of nodes) {
       if ((this.freeing.get(n.id) ?? 0) > (this.promised.get(n.id) ?? 0)) {
         this.promised.set(n.id, (this.promised.get(n.id) ?? 0) + 1);
@@ -101,10 +107,7 @@ export class Preemption {
         const c = this.d.table.get(h.requestId);
         if (!c || !cuttable(c, max)) continue;
         found = true;
-        // Hot first; then the line cut least so far (cuts spread, so fewer lines run out of them);
-        // then the youngest (the least work thrown away).
-        const better = !victim || (hot && !victimHot) || c.preemptions < victim.preemptions || (c.preemptions === victim.preemptions && h.startedAt > victimStart);
-        if (better) {
+        if (!victim || (hot && !victimHot) || h.startedAt > victimStart) {
           victim = c;
           victimNode = n;
           victimHot = hot;

@@ -136,7 +136,7 @@ export class SlotBinder {
       if (ctx.requestClass !== 'batch') {
         if (this.claiming) this.claim(routable);
         // A batch line cut for it frees a slot within moments: nothing to fall back from.
-        if (d.preemption.forWaiter(ctx, routable, now)) return 'wait';
+        if (d.preemption.forWaiter(ctx, routable, now, node ?? undefined)) return 'wait';
       }
       if (fallback !== undefined) {
         limits ??= d.fallbacks.limits(item, routable, facts.model, now, routing);

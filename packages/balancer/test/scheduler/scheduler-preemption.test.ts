@@ -1,6 +1,18 @@
 // Preemption: an interactive request that finds every slot held by batch lines cuts one of them, which
 // runs again later; what is cut, when, and how often.
+import type { PoolNode } from '../../src/nodes/node';
+import type { Strategy } from '../../src/strategies/strategy';
 import { Harness, type Submitted, fakeClockForEachTest, nodeSpec, settle } from '../helpers';
+
+/** Interactive requests wait for node `a` (as a strategy waits for its hot node); batch lines go anywhere free. */
+class WaitForA implements Strategy {
+  readonly name = 'wait-for-a';
+  select(candidates: readonly PoolNode[], req: { model: string }): PoolNode | null {
+    const a = candidates.find((n) => n.id === 'a');
+    if (a && req.model.startsWith('m:')) return a;
+    return candidates.find((n) => n.freeSlots(req.model) > 0) ?? null;
+  }
+}
 
 fakeClockForEachTest();
 
@@ -17,7 +29,7 @@ async function finishAll(h: Harness): Promise<void> {
 const callOf = (h: Harness, s: Submitted) => h.dispatcher.open().find((c) => c.job.requestId === s.ctx.id);
 
 describe('preemption of batch lines', () => {
-  test('an interactive request that finds batch lines on every slot cuts the youngest (none cut yet); the line runs again later and is answered once', async () => {
+  test('an interactive request that finds batch lines on every slot cuts the youngest; the line runs again later and is answered once', async () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 2 })] });
     const older = h.submit({}, BATCH);
     await settle(1_000);
@@ -38,30 +50,6 @@ describe('preemption of batch lines', () => {
     expect(younger.sink.ends).toHaveLength(1);
     expect(younger.sink.errors).toEqual([]);
     expect(h.dispatcher.calls.filter((c) => c.job.requestId === younger.ctx.id)).toHaveLength(2);
-    h.expectIdle();
-  });
-
-  test('cuts go to the line cut least so far before the youngest, so that lines do not run out of them one by one', async () => {
-    const h = new Harness({ nodes: [nodeSpec('a', { slots: 2 })] });
-    const first = h.submit({}, BATCH);
-    await settle(1_000);
-    const second = h.submit({}, BATCH);
-    await settle(1_000);
-    // The youngest (second) is cut for the first user; it comes back on the slot the user leaves.
-    const user1 = h.submit();
-    callOf(h, second)!.aborted();
-    await settle();
-    callOf(h, user1)!.ok();
-    await settle(1_000);
-    expect(second.ctx.state).toBe('dispatching');
-    expect(second.ctx.preemptions).toBe(1);
-    // It is the youngest again, but the first line has never been cut: that one goes.
-    h.submit();
-    expect(callOf(h, first)!.job.signal.aborted).toBe(true);
-    expect(callOf(h, second)!.job.signal.aborted).toBe(false);
-    callOf(h, first)!.aborted();
-    await settle();
-    await finishAll(h);
     h.expectIdle();
   });
 
@@ -87,6 +75,23 @@ describe('preemption of batch lines', () => {
     const onB = h.submit({ model: 'x' }, BATCH);
     expect([callOf(h, onA)!.job.nodeId, callOf(h, onB)!.job.nodeId]).toEqual(['a', 'b']);
     await settle(60_000); // both models loaded by now
+    const user = h.submit({ model: 'm' });
+    expect(callOf(h, onA)!.job.signal.aborted).toBe(true);
+    expect(callOf(h, onB)!.job.signal.aborted).toBe(false);
+    callOf(h, onA)!.aborted();
+    await settle();
+    expect(callOf(h, user)!.job.nodeId).toBe('a');
+    await finishAll(h);
+    h.expectIdle();
+  });
+
+  test('the line is cut on the node the strategy waits for, even if a younger line runs elsewhere', async () => {
+    const h = new Harness({ nodes: [nodeSpec('a', { slots: 1 }), nodeSpec('b', { slots: 1 })] });
+    await h.control.setStrategy(new WaitForA());
+    const onA = h.submit({ model: 'x' }, BATCH);
+    await settle(1_000);
+    const onB = h.submit({ model: 'x' }, BATCH);
+    expect([callOf(h, onA)!.job.nodeId, callOf(h, onB)!.job.nodeId]).toEqual(['a', 'b']);
     const user = h.submit({ model: 'm' });
     expect(callOf(h, onA)!.job.signal.aborted).toBe(true);
     expect(callOf(h, onB)!.job.signal.aborted).toBe(false);

@@ -10,7 +10,8 @@ const USAGE = `Usage: ollama-ring check-config [FILE] [--hosts FILE] [--json]
 
 Validates a config file (YAML or JSON config, a node list, or a hosts.txt) and prints the effective
 config: defaults, the file, and environment overrides (OLLAMA_RING_*) merged, as serve would run it.
-A password in a node URL is printed masked (user:***@host).
+Secrets are printed masked: a password in a node, exporter or Redis URL (user:***@host), the
+admin token and the API keys (***).
 Without FILE it checks what serve would load with no --config (OLLAMA_RING_CONFIG or zero config).
 Warnings (unknown keys and the like) go to stderr. Errors name the key and its line; exit status 2.
 
@@ -53,10 +54,17 @@ export const checkConfigCommand: Command = {
   },
 };
 
-/** The config as printed: node and exporter URLs with their passwords masked (the output is pasted into tickets and chats). */
+/**
+ * The config as printed, its secrets masked (the output is pasted into tickets and chats): the
+ * passwords in node, exporter and Redis URLs, the admin token and the API keys (`***`; an empty one
+ * stays empty, so that "no token set" still shows).
+ */
 function masked(config: BalancerConfig): BalancerConfig {
+  const secret = (s: string): string => (s === '' ? s : '***');
   return {
     ...config,
     nodes: config.nodes.map((n) => ({ ...n, url: redactCredentials(n.url), ...(n.metricsUrl !== undefined && { metricsUrl: redactCredentials(n.metricsUrl) }) })),
+    auth: { ...config.auth, adminToken: secret(config.auth.adminToken), apiKeys: config.auth.apiKeys.map((k) => ({ ...k, key: secret(k.key) })) },
+    state: { ...config.state, redis: { ...config.state.redis, url: redactCredentials(config.state.redis.url) } },
   };
 }
