@@ -176,3 +176,4 @@ export { stripHopByHop } from './upstream/hop-by-hop';
 export { routeClassOf } from './scheduler/deadlines';
 export * from './workflow';
 export { WorkflowMetrics } from './metrics-workflow';
+export { sleepUnless } from './until-signal';

@@ -10,7 +10,8 @@ import type { WorkflowMetrics } from '../metrics-workflow';
 import type { RequestClass } from '../request-class';
 import { TaskOutputError, TaskTimeoutError } from './errors';
 import { ranks } from './graph';
-import { type CallAnswer, callPipeline, outputOf, sleep, type WorkflowPipeline } from './task-call';
+import { type CallAnswer, callPipeline, outputOf, type WorkflowPipeline } from './task-call';
+import { sleepUnless } from '../until-signal';
 import { conditionHolds, render, renderString, type TemplateScope } from './template';
 import type { CallResult, RunResults, TaskResult, Workflow, WorkflowTask } from './types';
 
@@ -246,7 +247,7 @@ export class WorkflowRunner extends EventEmitter<{ 'task-start': [TaskEvent]; 't
         }
       }
       if (this.ac.signal.aborted || attempts > t.retries) break;
-      await sleep(Math.min(BACKOFF_MS * 2 ** (attempts - 1), 5_000), this.ac.signal);
+      await sleepUnless(Math.min(BACKOFF_MS * 2 ** (attempts - 1), 5_000), this.ac.signal);
     }
     const error = last && !last.ok ? last.error : new RequestAbortedError('the workflow was cancelled');
     const status = this.ac.signal.aborted ? 'cancelled' : 'failed';

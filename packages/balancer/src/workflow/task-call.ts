@@ -9,6 +9,7 @@ import type { CallOptions, RawRequest } from '../pipeline';
 import type { RequestClass } from '../request-class';
 import type { ResponseSink } from '../response-sink';
 import type { TokenCounts, WorkflowMethod } from './types';
+import { sleepUnless } from '../until-signal';
 
 /** What the runner needs of a pipeline (a `Pipeline` is one). */
 export interface WorkflowPipeline {
@@ -41,7 +42,7 @@ export async function callPipeline(pipeline: () => WorkflowPipeline, method: Wor
   for (;;) {
     const a = await once(pipeline(), route, bytes, s);
     if (a.ok || !isPoolRefusal(a.error) || s.signal.aborted) return a;
-    await sleep(Math.min(Math.max(wait, (a.error.retryAfterSec ?? 0) * 1000), 5_000), s.signal);
+    await sleepUnless(Math.min(Math.max(wait, (a.error.retryAfterSec ?? 0) * 1000), 5_000), s.signal);
     wait = Math.min(wait * 2, 1_000);
     if (s.signal.aborted) return { ok: false, error: new RequestAbortedError('the workflow was cancelled') };
   }
@@ -91,18 +92,4 @@ export function outputOf(method: WorkflowMethod, body: Record<string, unknown>):
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-/** Waits `ms`, or less if `signal` aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

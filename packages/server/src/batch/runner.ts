@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BalancerError, type CallOptions, isPoolRefusal, type RawRequest, type ResponseSink } from '@ollama-ring/balancer';
+import { BalancerError, type CallOptions, isPoolRefusal, type RawRequest, type ResponseSink, sleepUnless } from '@ollama-ring/balancer';
 import { errorBody, flavorOfPath, isErrorBody, Route, toJson } from '@ollama-ring/protocol';
 import { BATCH_ENDPOINTS, type BatchLine, type ResultLine } from './types';
 
@@ -123,7 +123,7 @@ export class BatchRunner {
       if (!(r.error && isPoolRefusal(r.error)) || signal?.aborted || stop?.aborted) return r;
       const retryMs = (r.error.retryAfterSec ?? 0) * 1000;
       // A stop ends the wait too: the line is then left with the refusal, not offered again.
-      await sleep(Math.min(Math.max(wait, retryMs), 5_000), signal, stop);
+      await sleepUnless(Math.min(Math.max(wait, retryMs), 5_000), signal, stop);
       wait = Math.min(wait * 2, 1_000);
       if (signal?.aborted) return { ...r, aborted: true };
       if (stop?.aborted) return r;
@@ -166,19 +166,4 @@ function parse(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** Waits `ms`, or less if a signal aborts first. */
-function sleep(ms: number, ...signals: (AbortSignal | undefined)[]): Promise<void> {
-  const live = signals.filter((s): s is AbortSignal => s !== undefined);
-  return new Promise((resolve) => {
-    if (live.some((s) => s.aborted)) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      for (const s of live) s.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    for (const s of live) s.addEventListener('abort', done, { once: true });
-  });
 }

@@ -11,6 +11,7 @@ import { type BatchObject, type FileObject, isFinished, type ResultLine } from '
 import type { DirItem } from './batch-dir';
 import { type BatchOutput, Progress } from './batch-output';
 import { type CliIo, UsageError } from './types';
+import { sleepUnless } from '@ollama-ring/balancer';
 
 /** `--url` checked and without a trailing slash. */
 export function gatewayUrl(url: string): string {
@@ -176,7 +177,7 @@ export async function runRemote(r: RemoteRun): Promise<RunOutcome> {
         batch = await r.client.cancel(batch.id);
         r.progress.note(`cancelling batch ${batch.id}: lines not yet started will not run (Ctrl-C again leaves without waiting)`);
       }
-      await sleep(r.pollMs ?? 500, ...(cancelled ? [r.abort] : [r.stop, r.abort]));
+      await sleepUnless(r.pollMs ?? 500, ...(cancelled ? [r.abort] : [r.stop, r.abort]));
       if (r.abort.aborted) {
         outcome.stopped = true;
         r.progress.note(`left batch ${batch.id} cancelling on the gateway; 'ollama-ring batch results ${batch.id}' fetches what it answered`);
@@ -208,17 +209,4 @@ export async function runRemote(r: RemoteRun): Promise<RunOutcome> {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
-}
-
-/** Waits `ms`, or less if a signal aborts first. */
-function sleep(ms: number, ...signals: AbortSignal[]): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      for (const s of signals) s.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    for (const s of signals) s.addEventListener('abort', done, { once: true });
-  });
 }

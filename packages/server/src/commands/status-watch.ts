@@ -10,6 +10,7 @@ import { formatInt } from '../demo/stats';
 import { formatStatus, type NodeRow, readPool, type StatusTarget } from './status-pool';
 import { TerminalFrame } from './terminal-frame';
 import { type CliIo, EXIT_FAILURE, EXIT_OK } from './types';
+import { sleepUnless } from '@ollama-ring/balancer';
 
 export interface WatchOptions {
   intervalMs: number;
@@ -50,7 +51,7 @@ export async function watchStatus(t: StatusTarget, o: WatchOptions, io: CliIo): 
       if (frame) frame.draw(renderWatch(s, o.color));
       else io.out(renderWatchPlain(s));
       if (o.count !== undefined && n >= o.count) break;
-      await sleep(o.intervalMs, stop.signal);
+      await sleepUnless(o.intervalMs, stop.signal);
     }
   } finally {
     frame?.end();
@@ -58,18 +59,6 @@ export async function watchStatus(t: StatusTarget, o: WatchOptions, io: CliIo): 
     process.off('SIGTERM', onSignal);
   }
   return reached ? EXIT_OK : EXIT_FAILURE;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 type Obj = Record<string, unknown>;

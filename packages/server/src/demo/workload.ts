@@ -7,6 +7,7 @@ import type { Ollama } from 'ollama';
 import { ollamaPackage } from '../commands/optional-deps';
 import { BURST_MIX, nextRequest, type RequestSpec } from './mix';
 import { type Rng, seededRng } from './random';
+import { sleepUnless } from '@ollama-ring/balancer';
 
 export interface RequestResult {
   spec: RequestSpec;
@@ -41,20 +42,6 @@ export interface WorkloadOptions {
   drainMs: number;
 }
 
-/** Waits `ms`, or less if `signal` aborts first; leaves no listener behind either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 export class Workload {
   readonly results: RequestResult[] = [];
   /** Requests sent and not yet answered in full. */
@@ -78,7 +65,7 @@ export class Workload {
     const burstTimer = setTimeout(() => {
       for (let i = 0; i < this.opts.burstSize; i++) running.push(this.burstOne());
     }, burstAt);
-    await sleep(this.opts.durationMs, this.stopping.signal);
+    await sleepUnless(this.opts.durationMs, this.stopping.signal);
     clearTimeout(burstTimer);
     this.stop();
     const all = Promise.all(running).then(() => undefined);
@@ -99,11 +86,11 @@ export class Workload {
 
   private async user(i: number): Promise<void> {
     // Users arrive over the first second rather than all at the same instant.
-    await sleep(i * 150, this.stopping.signal);
+    await sleepUnless(i * 150, this.stopping.signal);
     while (!this.stopped) {
       await this.send(nextRequest(this.rng), false);
       // Think time: reading the answer, typing the next question.
-      await sleep(100 + this.rng() * 500, this.stopping.signal);
+      await sleepUnless(100 + this.rng() * 500, this.stopping.signal);
     }
   }
 
