@@ -43,45 +43,24 @@ interface Outcome {
 type Happening = { at: number } & ({ type: 'arrival' } | { type: 'end'; slot: number; held: Slot } | { type: 'cut-done'; slot: number; held: Slot; arrivedAt: number });
 type Event = Happening & { seq: number };
 
-/** A binary heap of events by time, then by insertion. */
+/**
+ * The events to come, soonest first (then in the order they were added). A sorted array: it never
+ * holds more than the slots' ends, the next arrival and the cuts under way.
+ */
 class Agenda {
-  private readonly heap: Event[] = [];
+  private readonly events: Event[] = [];
   private seq = 0;
 
   push(e: Happening): void {
-    const h = this.heap;
-    h.push({ ...e, seq: this.seq++ });
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
+    const ev: Event = { ...e, seq: this.seq++ };
+    let i = this.events.length;
+    while (i > 0 && this.events[i - 1].at > ev.at) i--;
+    this.events.splice(i, 0, ev);
   }
 
   pop(): Event | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
+    return this.events.shift();
   }
-}
-
-function before(a: Event, b: Event): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 /** One batch of `lines` beside the interactive load, with a cut limit of `cap` (0: no cuts). */
