@@ -1,10 +1,12 @@
 import type { PoolNode } from '../nodes/node';
 import type { PoolState } from './pool-state';
-import type { BreakerShared, EstimatesShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import { type RemoteHolder, RemoteHolders } from './remote-holders';
+import type { BreakerShared, EstimatesShared, RemoteHoldersChanged, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import type { SlotHolder } from './slot-table';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
 
 /** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
-export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared;
+export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared | RemoteHoldersChanged;
 
 /**
  * The scheduler's way to the shared slot leases (`state.backend: redis`, `shared/redis-state.ts`).
@@ -24,6 +26,8 @@ export interface SlotLeasePort extends BreakerPort {
   release(nodeId: string, lease: number): void;
   /** A slot taken on this replica's local share while Redis is out: registered in Redis when it is back. */
   holdLocally(nodeId: string, lease: number): void;
+  /** A request took the lease: what it is goes with the lease in Redis and to every replica (`remote-holders-changed` there). */
+  announceHolder(nodeId: string, lease: number, holder: RemoteHolder): void;
 }
 
 /** What the gate knows of one node's leases. */
@@ -68,6 +72,8 @@ export class SharedSlotGate {
   private replicas = 1;
 
   private readonly breakers: SharedBreakers;
+  /** What the other replicas' requests hold on each node (the wait estimates, per-model counts and residency take them in). */
+  readonly remote = new RemoteHolders();
 
   constructor(private readonly port: SlotLeasePort) {
     this.breakers = new SharedBreakers(port);
@@ -78,7 +84,11 @@ export class SharedSlotGate {
     const nodes = pool.nodes;
     switch (evt.type) {
       case 'shared-state-changed':
-        return this.onModeChanged(evt, nodes.values());
+        return this.onModeChanged(evt, nodes);
+      case 'remote-holders-changed':
+        // Out of Redis, what others hold is unknown: the local share rules apply.
+        if (this.shared) this.remote.apply(evt, nodes.get(evt.nodeId), pool.now(), pool.estimates);
+        return;
       case 'slot-lease-answered':
         return this.onAnswered(evt, nodes.get(evt.nodeId));
       case 'slot-leases-counted':
@@ -146,6 +156,18 @@ export class SharedSlotGate {
     return this.reserved.get(requestId)?.nodeId;
   }
 
+  /**
+   * The request bound with its lease (`startedAt` and `now` on the scheduler's clock): its holder is
+   * announced and kept with the lease in Redis, in wall time. On the local share (Redis out) the
+   * backend keeps it to write when Redis is back.
+   */
+  bound(requestId: number, h: Pick<SlotHolder, 'model' | 'startedAt' | 'work'> & { optionsSignature: string; cold: boolean }, now: number): void {
+    const lease = this.held.get(requestId);
+    if (!lease) return;
+    const holder = { model: h.model, optionsSignature: h.optionsSignature, startedAtEpochMs: h.startedAt + (Date.now() - now), work: h.work, cold: h.cold };
+    this.port.announceHolder(lease.nodeId, lease.lease, holder);
+  }
+
   /** The request took a lease and then could not bind after all (its node is over its rate): the lease is spare again. */
   giveBack(requestId: number): void {
     const h = this.held.get(requestId);
@@ -203,11 +225,14 @@ export class SharedSlotGate {
   }
 
   /** Redis went out or came back. */
-  onModeChanged(evt: SharedStateChanged, nodes: Iterable<PoolNode>): void {
+  onModeChanged(evt: SharedStateChanged, nodes: ReadonlyMap<string, PoolNode>): void {
     this.shared = evt.shared;
-    if (!this.shared) this.unreserve();
+    if (!this.shared) {
+      this.unreserve();
+      this.remote.clear(nodes);
+    }
     this.replicas = Math.max(1, evt.replicas);
-    for (const node of nodes) {
+    for (const node of nodes.values()) {
       const n = this.of(node.id);
       if (this.shared) {
         // The local share holds until each node's count follows (the rejoin renews every lease in
