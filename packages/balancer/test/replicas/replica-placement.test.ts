@@ -35,28 +35,28 @@ describe('replicas see each other’s slot holders', () => {
     const r: Replicas = await startReplicas(
       2,
       [
-        // Every answer is 100 tokens long: 2 s at the emulator's 50 tokens/s (time not scaled here).
-        { id: 'hot', models: ['llama3.2'], numParallel: 1, preload: ['llama3.2'], responseTokens: { min: 100, max: 100 } },
-        { id: 'cold', models: ['llama3.2'], numParallel: 1, responseTokens: { min: 100, max: 100 } },
+        // Every answer is 150 tokens long: 3 s at the emulator's 50 tokens/s (time not scaled here).
+        { id: 'hot', models: ['llama3.2'], numParallel: 1, preload: ['llama3.2'], responseTokens: { min: 150, max: 150 } },
+        { id: 'cold', models: ['llama3.2'], numParallel: 1, responseTokens: { min: 150, max: 150 } },
       ],
       redis.url,
       'placement-wait:',
       (c) => {
         c.strategy.type = 'predictive';
-        // Priors the replicas start from: a load costs 5 s, and a request of unknown length 30 s, so
-        // a full node whose holder is unknown looks far worse than a load, while A's request (100
-        // tokens at 50/s) frees its slot within 2 s.
-        c.estimates = { loadMs: 5_000, prefillTokensPerSec: 500, generateTokensPerSec: 50, serviceMs: 30_000 };
+        // Priors the replicas start from: a load costs 8 s, and a request of unknown length 30 s, so
+        // a full node whose holder is unknown looks far worse than a load, while A's request (150
+        // tokens at 50/s) frees its slot within 3 s.
+        c.estimates = { loadMs: 8_000, prefillTokensPerSec: 500, generateTokensPerSec: 50, serviceMs: 30_000 };
         c.healthCheck.discoveryIntervalMs = 600_000;
       },
       { timeScale: 1 },
     );
     try {
       const [a, b] = r.factories;
-      const first = a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'first', { options: { num_predict: 100 } }));
+      const first = a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'first', { options: { num_predict: 150 } }));
       // B hears of A's request on the hot node (its announcement), not at a renewal round.
-      await eventually(() => remoteHolders(b, 'hot') === 1, 1_500, 'B knows A holds the hot node');
-      const second = await b.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'second', { options: { num_predict: 100 } }));
+      await eventually(() => remoteHolders(b, 'hot') === 1, 2_500, 'B knows A holds the hot node');
+      const second = await b.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'second', { options: { num_predict: 150 } }));
       expect(second.body.done).toBe(true);
       expect((await first).body.done).toBe(true);
       const loads = Object.fromEntries(r.sim.state().map((s) => [s.id, s.loadsStarted]));

@@ -28,12 +28,12 @@ export async function startReplicas(
   const first = await startHarness(
     nodes,
     (c) => {
-    c.state.backend = 'redis';
-    c.state.redis.url = redisUrl;
-    c.state.redis.keyPrefix = keyPrefix;
-    // Renewal rounds (and heartbeats) every second, so replicas see each other soon.
-    c.state.redis.leaseTtlMs = 3_000;
-    tweak(c);
+      c.state.backend = 'redis';
+      c.state.redis.url = redisUrl;
+      c.state.redis.keyPrefix = keyPrefix;
+      // Renewal rounds (and heartbeats) every second, so replicas see each other soon.
+      c.state.redis.leaseTtlMs = 3_000;
+      tweak(c);
     },
     opts,
   );
