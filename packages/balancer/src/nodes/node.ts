@@ -215,7 +215,8 @@ export class PoolNode {
   touchModel(model: string, now: number, expiresAt?: number): void {
     const l = this.loaded.get(normalizeModel(model));
     if (!l) return;
-    l.lastUsed = now;
+    // Never back in time: another replica's binding may be learned after a later local use.
+    l.lastUsed = Math.max(l.lastUsed ?? 0, now);
     if (expiresAt !== undefined) l.expiresAt = Math.max(l.expiresAt, expiresAt);
   }
 

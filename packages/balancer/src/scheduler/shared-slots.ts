@@ -257,7 +257,9 @@ export class SharedSlotGate {
   }
 
   private count(node: PoolNode, held: number): void {
-    node.heldElsewhere = Math.max(0, held - this.of(node.id).own);
+    // Never fewer than the other replicas' requests known to hold slots there: a count read before
+    // their announcements (a renewal round's answer) is older than they are.
+    node.heldElsewhere = Math.max(0, held - this.of(node.id).own, node.remoteHolders);
   }
 
   private of(nodeId: string): NodeLeases {

@@ -51,6 +51,11 @@ export class HolderSync {
     return shared ? this.scripts.run(BIND_HOLDER, [leaseKey, this.key(nodeId)], [member, json, ttlMs, this.channel]) : undefined;
   }
 
+  /** Lease `member` was given back while Redis is out: its holder is not written again (Redis drops both with the lease). */
+  forget(member: string): void {
+    this.own.delete(member);
+  }
+
   /** Gives lease `member` back with its holder (the release script of every lease, holder or not). */
   release(nodeId: string, member: string, leaseKey: string): Promise<unknown> {
     this.own.delete(member);

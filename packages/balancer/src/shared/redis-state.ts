@@ -177,7 +177,7 @@ export class RedisSharedState implements SlotLeasePort {
   release(nodeId: string, lease: number): void {
     const member = this.member(lease);
     this.nodeSet(nodeId).delete(member);
-    if (!this.shared) return; // not renewed: Redis drops it at its TTL
+    if (!this.shared) return this.holders.forget(member); // not renewed: Redis drops it (and its holder) at its TTL
     this.holders.release(nodeId, member, this.key(nodeId)).catch((e: unknown) => this.failed(e));
   }
 
