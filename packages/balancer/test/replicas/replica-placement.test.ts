@@ -102,19 +102,21 @@ describe('replicas see each other’s slot holders', () => {
   test('the holders of a stopped replica and of a SIGKILLed one go away with their leases', async () => {
     const r: Replicas = await startReplicas(
       2,
-      [{ id: 'n', models: ['llama3.2'], numParallel: 4, preload: ['llama3.2'], responseTokens: { min: 2_000, max: 2_000 } }],
+      [{ id: 'n', models: ['llama3.2'], numParallel: 4, preload: ['llama3.2'], responseTokens: { min: 1_000, max: 1_000 } }],
       redis.url,
       'placement-gone:',
       (c) => {
         c.healthCheck.discoveryIntervalMs = 600_000;
       },
+      // Time not scaled: a request of 1,000 tokens runs 20 s, past everything this test does.
+      { timeScale: 1 },
     );
     let child: ChildProcess | undefined;
     const c = new Redis(redis.url);
     try {
       const [a, b] = r.factories;
-      // A stops with a request running (long: 2,000 tokens at 50 tokens/s, scaled): its holder goes with the lease it gives back.
-      const running = a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'long', { options: { num_predict: 2_000 } }));
+      // A stops with a request running: its holder goes with the lease it gives back.
+      const running = a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'long', { options: { num_predict: 1_000 } }));
       running.catch(() => undefined);
       await eventually(() => remoteHolders(b, 'n') === 1, 3_000, 'B knows of A’s request');
       await a.stop(100);
@@ -139,6 +141,37 @@ describe('replicas see each other’s slot holders', () => {
       await r.close();
     }
   });
+
+  test('with Redis out, the other replicas’ holders are dropped (the local share rules), and known again once it is back', async () => {
+    const own = await startRedis();
+    const r: Replicas = await startReplicas(
+      2,
+      [{ id: 'n', models: ['llama3.2'], numParallel: 4, preload: ['llama3.2'], responseTokens: { min: 1_000, max: 1_000 } }],
+      own.url,
+      'placement-out:',
+      (c) => {
+        c.healthCheck.discoveryIntervalMs = 600_000;
+      },
+      { timeScale: 1 },
+    );
+    try {
+      const [a, b] = r.factories;
+      const running = a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'long', { options: { num_predict: 1_000 } }));
+      running.catch(() => undefined);
+      await eventually(() => remoteHolders(b, 'n') === 1, 3_000, 'B knows of A’s request');
+      await own.stop();
+      await eventually(() => !b.getSharedState().shared, 5_000, 'B on its local share');
+      expect(remoteHolders(b, 'n')).toBe(0);
+      await own.restart();
+      // Both write their leases and holders back on rejoining; B's next renewal round lists A's.
+      await eventually(() => b.getSharedState().shared && remoteHolders(b, 'n') === 1, 15_000, 'A’s holder known again');
+      await a.stop(100);
+      await eventually(() => remoteHolders(b, 'n') === 0, 5_000, 'gone with its lease when A stopped');
+    } finally {
+      await r.close();
+      await own.stop();
+    }
+  });
 });
 
 /** A replica in its own process that sends one long request and waits (to be killed). */
@@ -146,7 +179,7 @@ const KILLED = `
 const { PipelineFactory, InferenceRequest } = require(process.env.RING_DIST);
 (async () => {
   const f = await PipelineFactory.create(JSON.parse(process.env.RING_CONFIG)).start();
-  await f.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'never ends', { options: { num_predict: 2000 } }));
+  await f.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'runs 20 s', { options: { num_predict: 1000 } }));
 })().catch(() => undefined);
 setInterval(() => undefined, 1000);
 `;
