@@ -7,14 +7,18 @@ import type { SlotHolder } from './slot-table';
 
 /**
  * What another replica's request holding a slot is, as its lease carries it in Redis and in the
- * announcement of its binding: its model (normalised), options signature, start (epoch ms: the
- * replicas' schedulers each have their own clock, so the wire carries wall time), its work, and
+ * announcement of its binding: its model (normalised), options signature, start, its work, and
  * whether its replica bound it cold (sent a load).
  */
 export interface RemoteHolder {
   readonly model: string;
   readonly optionsSignature: string;
-  readonly startedAtEpochMs: number;
+  /**
+   * When it bound, on the scheduler's clock (epoch ms unless a clock was injected). The wire
+   * carries wall time; the Redis side (`shared/holder-sync.ts`) converts both ways, so events stay
+   * data on the scheduler's clock, as every other event.
+   */
+  readonly startedAt: number;
   readonly work: SlotWork;
   readonly cold: boolean;
 }
@@ -84,9 +88,8 @@ export class RemoteHolders {
     }
     if (m.has(lease)) return;
     const model = normalizeModel(h.model);
-    // Wall time to this scheduler's clock (the same as wall time unless a clock was injected); never
-    // in the future, whatever the replicas' clocks say.
-    const startedAt = Math.min(now, h.startedAtEpochMs + (now - Date.now()));
+    // Never in the future, whatever the replicas' clocks say.
+    const startedAt = Math.min(now, h.startedAt);
     m.set(lease, { model, startedAt, work: h.work });
     node.remoteHolders = m.size;
     // A holder's lease is held elsewhere, whatever the last count said (the next count corrects it).

@@ -2,7 +2,6 @@ import type { PoolNode } from '../nodes/node';
 import type { PoolState } from './pool-state';
 import { type RemoteHolder, RemoteHolders } from './remote-holders';
 import type { BreakerShared, EstimatesShared, RemoteHoldersChanged, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
-import type { SlotHolder } from './slot-table';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
 
 /** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
@@ -157,15 +156,12 @@ export class SharedSlotGate {
   }
 
   /**
-   * The request bound with its lease (`startedAt` and `now` on the scheduler's clock): its holder is
-   * announced and kept with the lease in Redis, in wall time. On the local share (Redis out) the
-   * backend keeps it to write when Redis is back.
+   * The request bound with its lease: its holder is announced and kept with the lease in Redis. On
+   * the local share (Redis out) the backend keeps it to write when Redis is back.
    */
-  bound(requestId: number, h: Pick<SlotHolder, 'model' | 'startedAt' | 'work'> & { optionsSignature: string; cold: boolean }, now: number): void {
+  bound(requestId: number, holder: RemoteHolder): void {
     const lease = this.held.get(requestId);
-    if (!lease) return;
-    const holder = { model: h.model, optionsSignature: h.optionsSignature, startedAtEpochMs: h.startedAt + (Date.now() - now), work: h.work, cold: h.cold };
-    this.port.announceHolder(lease.nodeId, lease.lease, holder);
+    if (lease) this.port.announceHolder(lease.nodeId, lease.lease, holder);
   }
 
   /** The request took a lease and then could not bind after all (its node is over its rate): the lease is spare again. */

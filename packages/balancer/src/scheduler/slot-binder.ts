@@ -193,7 +193,7 @@ export class SlotBinder {
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
     this.noteResidency(ctx, node, now);
     // Replicas: the lease carries what its request is, so the others weigh and mirror it too.
-    d.shared?.bound(ctx.id, { model: facts.model, optionsSignature: facts.optionsSignature, startedAt: now, work, cold: ctx.cold }, now);
+    d.shared?.bound(ctx.id, { model: facts.model, optionsSignature: facts.optionsSignature, startedAt: now, work, cold: ctx.cold });
     ctx.state = 'dispatching';
     ctx.nodeId = node.id;
     ctx.trace?.bound(node.id, strategyName, ctx.cold);

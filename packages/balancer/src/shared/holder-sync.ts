@@ -40,11 +40,14 @@ export class HolderSync {
     private readonly replicaId: string,
     private readonly channel: string,
     private readonly post: (evt: SchedulerEvent) => void,
+    /** The scheduler's clock: holders' starts are on it in events, in wall time in Redis. */
+    private readonly clock: () => number,
   ) {}
 
   /** A request of this replica took lease `member`: kept (for the rounds), written and announced when `shared`. */
   bind(nodeId: string, member: string, h: RemoteHolder, leaseKey: string, ttlMs: number, shared: boolean): Promise<unknown> | undefined {
-    const w: Wire = { n: nodeId, r: this.replicaId, k: member, m: h.model, s: h.optionsSignature, t: h.startedAtEpochMs, p: h.work.promptTokens, c: h.cold ? 1 : 0 };
+    const t = h.startedAt + (Date.now() - this.clock());
+    const w: Wire = { n: nodeId, r: this.replicaId, k: member, m: h.model, s: h.optionsSignature, t, p: h.work.promptTokens, c: h.cold ? 1 : 0 };
     if (h.work.outputTokens !== undefined) w.o = h.work.outputTokens;
     const json = JSON.stringify(w);
     this.own.set(member, { nodeId, json });
@@ -76,7 +79,7 @@ export class HolderSync {
     if (w.r === this.replicaId) return true;
     if (w.g === 1) this.post({ type: 'remote-holders-changed', nodeId: w.n, gone: w.k });
     else {
-      const holder = holderOf(w);
+      const holder = this.holderOf(w);
       if (holder) this.post({ type: 'remote-holders-changed', nodeId: w.n, bound: { lease: w.k, holder } });
     }
     return true;
@@ -106,7 +109,7 @@ export class HolderSync {
         } catch {
           continue;
         }
-        const holder = holderOf(w);
+        const holder = this.holderOf(w);
         if (holder) list.push({ lease: flat[j], holder });
       }
       last.set(id, list);
@@ -122,11 +125,11 @@ export class HolderSync {
   private key(nodeId: string): string {
     return `${this.prefix}holders:${nodeId}`;
   }
-}
 
-/** The holder a message or hash value describes; undefined when it is not one. */
-function holderOf(w: Wire): RemoteHolder | undefined {
-  if (typeof w.m !== 'string' || !Number.isFinite(w.t) || !Number.isFinite(w.p)) return undefined;
-  const work = Number.isFinite(w.o) && w.o! > 0 ? { promptTokens: Math.max(0, w.p!), outputTokens: w.o! } : { promptTokens: Math.max(0, w.p!) };
-  return { model: w.m, optionsSignature: typeof w.s === 'string' ? w.s : '', startedAtEpochMs: w.t!, work, cold: w.c === 1 };
+  /** The holder a message or hash value describes, its start on the scheduler's clock; undefined when it is not one. */
+  private holderOf(w: Wire): RemoteHolder | undefined {
+    if (typeof w.m !== 'string' || !Number.isFinite(w.t) || !Number.isFinite(w.p)) return undefined;
+    const work = Number.isFinite(w.o) && w.o! > 0 ? { promptTokens: Math.max(0, w.p!), outputTokens: w.o! } : { promptTokens: Math.max(0, w.p!) };
+    return { model: w.m, optionsSignature: typeof w.s === 'string' ? w.s : '', startedAt: w.t! + (this.clock() - Date.now()), work, cold: w.c === 1 };
+  }
 }

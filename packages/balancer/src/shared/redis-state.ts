@@ -44,6 +44,8 @@ export interface RedisStateDeps {
   readonly learned?: () => LearnedFigures;
   /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
   readonly onAdmin?: (change: AdminChange) => void;
+  /** The scheduler's clock (default wall time): holders' starts are converted to and from it. */
+  readonly now?: () => number;
   /** Told once when Redis goes out and once when it is back (default: a process warning). */
   readonly log?: (message: string) => void;
 }
@@ -114,7 +116,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.client.on('close', () => this.failed(new Error('connection closed')));
     this.scripts = new ScriptRunner(this.client);
     this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
-    this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post);
+    this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now);
     this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {

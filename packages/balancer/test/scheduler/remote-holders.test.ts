@@ -5,9 +5,9 @@ import { makeNode } from '../helpers';
 
 const NOW = 1_000_000;
 
-/** A holder that started `agoMs` before NOW (the test's scheduler clock is wall time shifted to NOW). */
+/** A holder that started `agoMs` before NOW on the scheduler's clock. */
 function holder(model: string, agoMs: number, outputTokens?: number, cold = false): RemoteHolder {
-  return { model, optionsSignature: '', startedAtEpochMs: Date.now() - agoMs, work: { promptTokens: 0, outputTokens }, cold };
+  return { model, optionsSignature: '', startedAt: NOW - agoMs, work: { promptTokens: 0, outputTokens }, cold };
 }
 
 describe('RemoteHolders: other replicas’ requests, seen as local ones', () => {
