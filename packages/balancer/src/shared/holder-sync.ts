@@ -1,3 +1,4 @@
+import type { ReplicaMetrics } from '../metrics-replicas';
 import type { RemoteHolder } from '../scheduler/remote-holders';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { BIND_HOLDER, RECONCILE_HOLDERS, RELEASE_HELD } from './holder-lua';
@@ -42,6 +43,7 @@ export class HolderSync {
     private readonly post: (evt: SchedulerEvent) => void,
     /** The scheduler's clock: holders' starts are on it in events, in wall time in Redis. */
     private readonly clock: () => number,
+    private readonly metrics?: ReplicaMetrics,
   ) {}
 
   /** A request of this replica took lease `member`: kept (for the rounds), written and announced when `shared`. */
@@ -115,6 +117,9 @@ export class HolderSync {
       last.set(id, list);
     });
     this.last = last;
+    let known = 0;
+    for (const list of last.values()) known += list.length;
+    this.metrics?.setRemoteHolders(known);
   }
 
   /** Posts every node's other-replica holders as the last reconcile found them. */

@@ -116,7 +116,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.client.on('close', () => this.failed(new Error('connection closed')));
     this.scripts = new ScriptRunner(this.client);
     this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
-    this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now);
+    this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now, deps.metrics);
     this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {

@@ -14,6 +14,12 @@ function remoteHolders(f: PipelineFactory, nodeId: string): number {
   return f.getPoolView().nodes.find((n) => n.id === nodeId)?.remoteHolders ?? 0;
 }
 
+/** Replica `f`'s `replica_remote_holders` gauge (the pool's other-replica holders at its last renewal round). */
+async function remoteHoldersGauge(f: PipelineFactory): Promise<number> {
+  const line = (await f.getMetricsRegistry().scrape()).split('\n').find((l) => /^\w*replica_remote_holders /.test(l));
+  return Number(line?.split(' ')[1]);
+}
+
 function loadedOn(f: PipelineFactory, nodeId: string): string[] {
   return (f.getPoolView().nodes.find((n) => n.id === nodeId)?.loadedModels ?? []).map((l) => l.model);
 }
@@ -130,11 +136,13 @@ describe('replicas see each other’s slot holders', () => {
       child = spawn(process.execPath, ['-e', KILLED], { env: { ...process.env, RING_DIST: DIST, RING_CONFIG: JSON.stringify(config) }, stdio: 'ignore' });
       await eventually(() => remoteHolders(b, 'n') === 1, 10_000, 'B knows of the child’s request');
       expect(await c.hlen('placement-gone:holders:n')).toBe(1);
+      await eventuallyAsync(async () => (await remoteHoldersGauge(b)) === 1, 5_000, 'the gauge counts it at a renewal round');
       child.kill('SIGKILL');
       // Its lease expires within the TTL (3 s); the renewal round after that drops it and its holder.
       await eventually(() => remoteHolders(b, 'n') === 0, 10_000, 'the killed replica’s holder gone with its lease');
       expect(await c.hlen('placement-gone:holders:n')).toBe(0);
       expect(await c.zcard('placement-gone:slots:n')).toBe(0);
+      expect(await remoteHoldersGauge(b)).toBe(0);
     } finally {
       child?.kill('SIGKILL');
       c.disconnect();
@@ -173,6 +181,14 @@ describe('replicas see each other’s slot holders', () => {
     }
   });
 });
+
+async function eventuallyAsync(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** A replica in its own process that sends one long request and waits (to be killed). */
 const KILLED = `
