@@ -9,8 +9,9 @@ const ACQUIRE_BUCKETS = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
  * `replica_lease_acquire_seconds` (one lease's round trip), `replica_leases_reclaimed_total`
  * (expired leases of replicas that stopped renewing, swept by this one), `replica_redis_errors_total`
  * (commands that failed or timed out), `replica_fallback` (1 while this replica works on its local
- * share because Redis is out), `replica_replicas_seen` (replicas alive at the last heartbeat) and
- * `replica_node_rate_refused_total{node}` (lease asks refused for the node's shared rate).
+ * share because Redis is out), `replica_replicas_seen` (replicas alive at the last heartbeat),
+ * `replica_node_rate_refused_total{node}` (lease asks refused for the node's shared rate) and
+ * `replica_remote_holders` (other replicas' requests holding the pool's slots, at the last renewal round).
  *
  * @example
  * const m = new ReplicaMetrics(registry, 'ollama_lb_');
@@ -23,6 +24,7 @@ export class ReplicaMetrics {
   private readonly fallback: Gauge;
   private readonly replicas: Gauge;
   private readonly nodeRateRefused: Counter<'node'>;
+  private readonly remoteHolders: Gauge;
 
   constructor(registry: Registry, prefix: string) {
     const registers = [registry];
@@ -50,10 +52,11 @@ export class ReplicaMetrics {
       labelNames: ['node'],
       registers,
     });
-  }
-
-  recordNodeRateRefused(node: string): void {
-    this.nodeRateRefused.inc({ node });
+    this.remoteHolders = new Gauge({
+      name: `${prefix}replica_remote_holders`,
+      help: "Other replicas' requests holding this pool's node slots, as Redis listed them at this replica's last renewal round.",
+      registers,
+    });
   }
 
   recordAcquire(seconds: number): void {
@@ -74,5 +77,13 @@ export class ReplicaMetrics {
 
   setReplicas(n: number): void {
     this.replicas.set(n);
+  }
+
+  recordNodeRateRefused(node: string): void {
+    this.nodeRateRefused.inc({ node });
+  }
+
+  setRemoteHolders(n: number): void {
+    this.remoteHolders.set(n);
   }
 }

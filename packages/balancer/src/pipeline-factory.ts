@@ -136,6 +136,7 @@ export class PipelineFactory {
             nodeIds: cfg.nodes.map((n) => n.id),
             limits: () => rateLimitSettings(this.config),
             learned: () => estimates.snapshot(),
+            now: this.opts.now,
             onAdmin: (c) => {
               const applied = c.kind === 'node' ? control.nodeAction(c.nodeId, c.action, { fromPeer: true }) : control.setStrategy(c.name, { fromPeer: true });
               // A node this replica does not have, a strategy it does not know: nothing to apply.

@@ -30,6 +30,8 @@ export interface NodeSnapshot {
   lastError: string;
   /** Removed (admin API or reload) and kept only until its in-flight requests finish. */
   removed: boolean;
+  /** Replicas: requests of other replicas holding its slots, as this replica knows them (absent when none). */
+  remoteHolders?: number;
   /** The exporter's URL (`metricsUrl`), masked as `url` is; absent when the node has none. */
   metricsUrl?: string;
   /**
@@ -68,6 +70,7 @@ export function snapshotNode(n: PoolNode, now: number = Date.now()): NodeSnapsho
     failedRequests: n.failedRequests,
     lastError: n.lastError,
     removed: n.removed,
+    ...(n.remoteHolders > 0 && { remoteHolders: n.remoteHolders }),
     ...(n.spec.metricsUrl !== undefined && { metricsUrl: redactCredentials(n.spec.metricsUrl) }),
     ...(resources !== undefined && { resources }),
   };

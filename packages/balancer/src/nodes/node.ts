@@ -65,6 +65,8 @@ export class PoolNode {
    * slots beyond this replica's share). Always 0 with the memory backend.
    */
   heldElsewhere = 0;
+  /** Of those, the slots held by other replicas' requests whose holders this replica knows (`scheduler/remote-holders.ts`); 0 with the memory backend. */
+  remoteHolders = 0;
   readonly inFlightByModel = new Map<string, number>();
   /** Models discovered through `/api/tags` (normalised); null until the first discovery. */
   discoveredModels: Set<string> | null = null;
@@ -197,11 +199,24 @@ export class PoolNode {
     return victims;
   }
 
+  /**
+   * Mirrors what binding a request of (`model`, `optionsSignature`) here at `now` does to the
+   * node's resident models, whichever replica bound it: `cold`, Ollama evicts what it must and
+   * loads the model ({@link recordLoad}, `loadMs` on the loader); hot, the model is used now. Either
+   * way it counts in the recent-use shares and stays loaded until `expiresAt` at least.
+   */
+  mirrorBinding(model: string, optionsSignature: string, cold: boolean, now: number, expiresAt: number, loadMs: number): void {
+    if (cold) this.recordLoad(model, optionsSignature, now, expiresAt, loadMs);
+    else this.touchModel(model, now, expiresAt);
+    this.residency.noteBinding(model);
+  }
+
   /** A resident model was used now (bound, or finished a request): Ollama's LRU order and expiry. */
   touchModel(model: string, now: number, expiresAt?: number): void {
     const l = this.loaded.get(normalizeModel(model));
     if (!l) return;
-    l.lastUsed = now;
+    // Never back in time: another replica's binding may be learned after a later local use.
+    l.lastUsed = Math.max(l.lastUsed ?? 0, now);
     if (expiresAt !== undefined) l.expiresAt = Math.max(l.expiresAt, expiresAt);
   }
 

@@ -14,6 +14,9 @@ export interface LoadedModel {
   readyAt?: number;
 }
 
+/** How long Ollama keeps a model loaded when the request does not say (its default). */
+export const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
+
 /** Ollama's own default for `OLLAMA_MAX_LOADED_MODELS` on one GPU, or on CPU (ollama-api.md §8). */
 export const DEFAULT_MAX_LOADED_MODELS = 3;
 

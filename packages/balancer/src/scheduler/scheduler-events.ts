@@ -5,6 +5,7 @@ import type { ResourceSignals } from '../nodes/resource-signals';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
 import type { LearnedFigures } from './estimates';
+import type { RemoteHolder } from './remote-holders';
 
 /**
  * Every input of the scheduler, as data: one closed union, each member handled by one named
@@ -41,7 +42,8 @@ export type SchedulerEvent =
   | RateChecked
   | BreakerShared
   | TrialClaimAnswered
-  | EstimatesShared;
+  | EstimatesShared
+  | RemoteHoldersChanged;
 
 export type SchedulerEventType = SchedulerEvent['type'];
 
@@ -270,4 +272,18 @@ export interface TrialClaimAnswered {
 export interface EstimatesShared {
   readonly type: 'estimates-shared';
   readonly learned: LearnedFigures;
+}
+
+/**
+ * What other replicas' requests hold on a node's slots (`state.backend: redis`): a lease taken by a
+ * request (`bound`, from its announcement), a lease given back (`gone`), or every holder Redis has
+ * for the node at a renewal round (`all`, which replaces what was known: a missed message or a dead
+ * replica's holders go with their leases). `lease` is the lease's name in Redis.
+ */
+export interface RemoteHoldersChanged {
+  readonly type: 'remote-holders-changed';
+  readonly nodeId: string;
+  readonly bound?: { readonly lease: string; readonly holder: RemoteHolder };
+  readonly gone?: string;
+  readonly all?: readonly { readonly lease: string; readonly holder: RemoteHolder }[];
 }

@@ -216,6 +216,7 @@ export class Scheduler implements PoolState, SchedulerPort {
       case 'breaker-shared':
       case 'trial-claim-answered':
       case 'estimates-shared':
+      case 'remote-holders-changed':
         return this.deps.shared?.apply(evt, this);
       case 'rate-checked':
         return this.admission.onRateChecked(evt, this.deps.table.get(evt.requestId), this.now(), this.stopped ? this.stopError : undefined);

@@ -1,11 +1,12 @@
 import type { PoolNode } from '../nodes/node';
 import type { AdmissionLimiter, PoolState } from './pool-state';
-import type { BreakerShared, EstimatesShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import { type RemoteHolder, RemoteHolders } from './remote-holders';
+import type { BreakerShared, EstimatesShared, RemoteHoldersChanged, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
 import { localShare } from '../shared/local-share';
 
 /** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
-export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared;
+export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared | RemoteHoldersChanged;
 
 /**
  * The scheduler's way to the shared slot leases (`state.backend: redis`, `shared/redis-state.ts`).
@@ -28,6 +29,8 @@ export interface SlotLeasePort extends BreakerPort {
   release(nodeId: string, lease: number): void;
   /** A slot taken on this replica's local share while Redis is out: registered in Redis when it is back. */
   holdLocally(nodeId: string, lease: number): void;
+  /** A request took the lease: what it is goes with the lease in Redis and to every replica (`remote-holders-changed` there). */
+  announceHolder(nodeId: string, lease: number, holder: RemoteHolder): void;
 }
 
 /** What the gate knows of one node's leases. */
@@ -80,6 +83,8 @@ export class SharedSlotGate {
   private replicas = 1;
 
   private readonly breakers: SharedBreakers;
+  /** What the other replicas' requests hold on each node (the wait estimates, per-model counts and residency take them in). */
+  readonly remote = new RemoteHolders();
 
   /** `limiter`: the local limits, whose node buckets apply (at this replica's share) while Redis is out. */
   constructor(
@@ -94,7 +99,11 @@ export class SharedSlotGate {
     const nodes = pool.nodes;
     switch (evt.type) {
       case 'shared-state-changed':
-        return this.onModeChanged(evt, nodes.values(), pool.now());
+        return this.onModeChanged(evt, nodes, pool.now());
+      case 'remote-holders-changed':
+        // Out of Redis, what others hold is unknown: the local share rules apply.
+        if (this.shared) this.remote.apply(evt, nodes.get(evt.nodeId), pool.now(), pool.estimates);
+        return;
       case 'slot-lease-answered':
         return this.onAnswered(evt, nodes.get(evt.nodeId), pool.now());
       case 'slot-leases-counted':
@@ -177,6 +186,15 @@ export class SharedSlotGate {
     return this.reserved.get(requestId)?.nodeId;
   }
 
+  /**
+   * The request bound with its lease: its holder is announced and kept with the lease in Redis. On
+   * the local share (Redis out) the backend keeps it to write when Redis is back.
+   */
+  bound(requestId: number, holder: RemoteHolder): void {
+    const lease = this.held.get(requestId);
+    if (lease) this.port.announceHolder(lease.nodeId, lease.lease, holder);
+  }
+
   /** The request took a lease and then could not bind after all (its node is over its rate): the lease is spare again. */
   giveBack(requestId: number): void {
     const h = this.held.get(requestId);
@@ -235,14 +253,17 @@ export class SharedSlotGate {
   }
 
   /** Redis went out or came back. */
-  onModeChanged(evt: SharedStateChanged, nodes: Iterable<PoolNode>, now: number): void {
+  onModeChanged(evt: SharedStateChanged, nodes: ReadonlyMap<string, PoolNode>, now: number): void {
     this.shared = evt.shared;
-    if (!this.shared) this.unreserve();
+    if (!this.shared) {
+      this.unreserve();
+      this.remote.clear(nodes);
+    }
     this.replicas = Math.max(1, evt.replicas);
     // Out of Redis each replica keeps to its share of each node's rate; back, Redis's bucket decides.
     this.rateClosedUntil.clear();
     this.limiter?.shareNodes?.(this.shared ? 1 : this.replicas, now);
-    for (const node of nodes) {
+    for (const node of nodes.values()) {
       const n = this.of(node.id);
       if (this.shared) {
         // The local share holds until each node's count follows (the rejoin renews every lease in
@@ -267,7 +288,9 @@ export class SharedSlotGate {
   }
 
   private count(node: PoolNode, held: number): void {
-    node.heldElsewhere = Math.max(0, held - this.of(node.id).own);
+    // Never fewer than the other replicas' requests known to hold slots there: a count read before
+    // their announcements (a renewal round's answer) is older than they are.
+    node.heldElsewhere = Math.max(0, held - this.of(node.id).own, node.remoteHolders);
   }
 
   private of(nodeId: string): NodeLeases {

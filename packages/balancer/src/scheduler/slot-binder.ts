@@ -1,6 +1,7 @@
 import type { StrategyConfig } from '../config/types';
 import { NoAvailableNodeError } from '../errors';
 import type { PoolNode } from '../nodes/node';
+import { DEFAULT_KEEP_ALIVE_MS } from '../nodes/resident-models';
 import type { RequestContext } from '../request-context';
 import { complexityOf } from '../stages/validate-request';
 import type { RoutingContext, RoutingRequest, Strategy } from '../strategies/strategy';
@@ -31,9 +32,6 @@ export interface BinderDeps {
   /** Cuts a running batch line for an interactive request that found no slot. */
   readonly preemption: Preemption;
 }
-
-/** How long Ollama keeps a model loaded when the request does not say (its default). */
-const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
 
 /** How soon waiters are offered again when the nodes they could use are over their rate. */
 const RATE_REOFFER_MS = 50;
@@ -197,11 +195,14 @@ export class SlotBinder {
     ctx.queueMs += waited;
     d.observer?.queueWait?.(waited);
     const req = ctx.routing;
-    d.pool.slots.acquire(node, ctx.id, facts.model, now, { promptTokens: facts.promptTokens, outputTokens: req?.outputTokens });
+    const work = { promptTokens: facts.promptTokens, outputTokens: req?.outputTokens };
+    d.pool.slots.acquire(node, ctx.id, facts.model, now, work);
     ctx.trial = node.breaker.onAttempt(now);
     node.totalRequests++;
     ctx.cold = !node.isHot(facts.model, facts.optionsSignature, now);
     this.noteResidency(ctx, node, now);
+    // Replicas: the lease carries what its request is, so the others weigh and mirror it too.
+    d.shared?.bound(ctx.id, { model: facts.model, optionsSignature: facts.optionsSignature, startedAt: now, work, cold: ctx.cold });
     ctx.state = 'dispatching';
     ctx.nodeId = node.id;
     ctx.trace?.bound(node.id, strategyName, ctx.cold);
@@ -226,15 +227,9 @@ export class SlotBinder {
    */
   private noteResidency(ctx: RequestContext, node: PoolNode, now: number): void {
     const facts = ctx.facts!;
-    const expiresAt = now + DEFAULT_KEEP_ALIVE_MS;
-    if (ctx.cold) {
-      this.d.observer?.coldLoad?.(node.id, facts.model);
-      node.recordLoad(facts.model, facts.optionsSignature, now, expiresAt, this.d.pool.estimates.loadMs(node.id, facts.model));
-    } else {
-      if (now >= (node.loaded.get(facts.model)?.readyAt ?? 0)) node.residency.hotBound.set(ctx.id, node.residentModels(now).length);
-      node.touchModel(facts.model, now, expiresAt);
-    }
-    node.residency.noteBinding(facts.model);
+    if (ctx.cold) this.d.observer?.coldLoad?.(node.id, facts.model);
+    else if (now >= (node.loaded.get(facts.model)?.readyAt ?? 0)) node.residency.hotBound.set(ctx.id, node.residentModels(now).length);
+    node.mirrorBinding(facts.model, facts.optionsSignature, ctx.cold, now, now + DEFAULT_KEEP_ALIVE_MS, this.d.pool.estimates.loadMs(node.id, facts.model));
   }
 
   /**
@@ -295,7 +290,7 @@ export class SlotBinder {
     return {
       now,
       estimates: est,
-      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, slots, est, now),
+      expectedSlotWaitMs: (node, model) => expectedSlotWaitMs(node, model, slots, est, now, this.d.shared?.remote),
       waitingFor: (node, model) => {
         let n = 0;
         let own = false;

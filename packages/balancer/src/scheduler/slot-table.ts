@@ -1,6 +1,7 @@
 import { normalizeModel } from '@ollama-ring/protocol';
 import type { PoolNode } from '../nodes/node';
 import type { Estimates, SlotWork } from './estimates';
+import type { RemoteHolders } from './remote-holders';
 
 /** One slot's holder: which request, of which model, since when, and what it asked for. */
 export interface SlotHolder {
@@ -96,7 +97,8 @@ export function freeSlotsIn(nodes: Iterable<PoolNode>): number {
 
 /**
  * Expected ms until `node` has a free slot for `model`: 0 when one is free now; otherwise the
- * soonest expected finish among its in-flight requests. Each holder's remaining time is its own
+ * soonest expected finish among its in-flight requests, this replica's and (`remote`, with
+ * replicas) the other replicas', by the same rule. Each holder's remaining time is its own
  * (`Estimates.remainingMs`): from its prompt and output cap when the request gave one, else from
  * the model's recent output lengths given how long it has run, at the learned prefill and token
  * rates of that node and model. Its clock starts when its model is ready: a request bound cold holds
@@ -106,14 +108,15 @@ export function freeSlotsIn(nodes: Iterable<PoolNode>): number {
  * scheduling bench), so with a mean a slot held by a long answer looks almost free for most of
  * its life, and requests keep waiting for it.
  */
-export function expectedSlotWaitMs(node: PoolNode, model: string, table: SlotTable, est: Estimates, now: number): number {
+export function expectedSlotWaitMs(node: PoolNode, model: string, table: SlotTable, est: Estimates, now: number, remote?: RemoteHolders): number {
   if (node.freeSlots(model) > 0) return 0;
   const key = normalizeModel(model);
   const cap = node.spec.maxConcurrentPerModel?.[key];
   // Only a model held back by its own cap waits for its own requests; on a node that is simply
   // full, whichever request ends first frees the slot.
   const capped = cap !== undefined && (node.inFlightByModel.get(key) ?? 0) >= cap;
-  const holders = table.holders(node.id, capped ? key : undefined);
+  const local = table.holders(node.id, capped ? key : undefined);
+  const holders: Pick<SlotHolder, 'model' | 'startedAt' | 'work'>[] = remote ? [...local, ...remote.holders(node.id, capped ? key : undefined)] : local;
   if (holders.length === 0) return est.serviceMs(node.id, key);
   let soonest = Infinity;
   for (const h of holders) {

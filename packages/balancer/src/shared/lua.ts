@@ -68,11 +68,7 @@ if granted == 1 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
 if swept > 0 and granted == 0 then redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. held) end
 return {granted, held, swept, rateWait}`;
 
-/** KEYS[1] the node's set; ARGV member, channel, nodeId. Removes the lease and announces the count. */
-export const RELEASE = `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-local held = redis.call('ZCARD', KEYS[1])
-if removed > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. held) end
-return held`;
+// A lease is released with its holder: `RELEASE_HELD` in holder-lua.ts.
 
 /**
  * KEYS[1] the node's set; ARGV ttlMs, channel, nodeId, then this replica's members. Renews (or,

@@ -7,7 +7,9 @@ import type { SlotLeasePort } from '../scheduler/shared-slots';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
 import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limiter';
-import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RELEASE, RENEW, TAKE_TOKENS } from './lua';
+import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RENEW, TAKE_TOKENS } from './lua';
+import { HolderSync } from './holder-sync';
+import type { RemoteHolder } from '../scheduler/remote-holders';
 import type { AdminChange } from '../scheduler/control-plane';
 import { AdminSync } from './admin-sync';
 import { LearnedSync } from './learned-sync';
@@ -42,6 +44,8 @@ export interface RedisStateDeps {
   readonly learned?: () => LearnedFigures;
   /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
   readonly onAdmin?: (change: AdminChange) => void;
+  /** The scheduler's clock (default wall time): holders' starts are converted to and from it. */
+  readonly now?: () => number;
   /** Told once when Redis goes out and once when it is back (default: a process warning). */
   readonly log?: (message: string) => void;
 }
@@ -72,6 +76,7 @@ export class RedisSharedState implements SlotLeasePort {
   private readonly breakerChannel: string;
   private readonly admin: AdminSync;
   private readonly learnedSync: LearnedSync;
+  private readonly holders: HolderSync;
   private caughtUp = false;
   /** A PING is checking whether a timeout meant Redis is slow. */
   private checking = false;
@@ -111,12 +116,13 @@ export class RedisSharedState implements SlotLeasePort {
     this.client.on('close', () => this.failed(new Error('connection closed')));
     this.scripts = new ScriptRunner(this.client);
     this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
+    this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now, deps.metrics);
     this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {
       if (channel === this.breakerChannel) return this.onBreakerMessage(message);
       if (channel === this.admin.channel) return this.admin.onMessage(message);
-      if (channel !== this.channel) return;
+      if (channel !== this.channel || this.holders.onMessage(message)) return;
       const at = message.lastIndexOf(' ');
       const held = Number(message.slice(at + 1));
       if (at > 0 && Number.isFinite(held)) this.deps.post({ type: 'slot-leases-counted', nodeId: message.slice(0, at), held });
@@ -167,7 +173,7 @@ export class RedisSharedState implements SlotLeasePort {
       .catch((e: unknown) => {
         // The script may have run, its answer lost: give the lease back, or it would hold a slot
         // until its TTL (not renewed: this replica never learnt it held it).
-        this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch(() => undefined);
+        this.holders.release(nodeId, member, this.key(nodeId)).catch(() => undefined);
         this.failed(e);
         this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: false });
       });
@@ -176,8 +182,12 @@ export class RedisSharedState implements SlotLeasePort {
   release(nodeId: string, lease: number): void {
     const member = this.member(lease);
     this.nodeSet(nodeId).delete(member);
-    if (!this.shared) return; // not renewed: Redis drops it at its TTL
-    this.scripts.run(RELEASE, [this.key(nodeId)], [member, this.channel, nodeId]).catch((e: unknown) => this.failed(e));
+    if (!this.shared) return this.holders.forget(member); // not renewed: Redis drops it (and its holder) at its TTL
+    this.holders.release(nodeId, member, this.key(nodeId)).catch((e: unknown) => this.failed(e));
+  }
+
+  announceHolder(nodeId: string, lease: number, holder: RemoteHolder): void {
+    this.holders.bind(nodeId, this.member(lease), holder, this.key(nodeId), this.cfg.leaseTtlMs, this.shared)?.catch((e: unknown) => this.failed(e));
   }
 
   checkLimits(requestId: number, clientKey: string | undefined): boolean {
@@ -246,7 +256,7 @@ export class RedisSharedState implements SlotLeasePort {
     if (this.shared) {
       const gone: Promise<unknown>[] = [];
       for (const [nodeId, members] of this.held) {
-        for (const m of members) gone.push(this.scripts.run(RELEASE, [this.key(nodeId)], [m, this.channel, nodeId]));
+        for (const m of members) gone.push(this.holders.release(nodeId, m, this.key(nodeId)));
       }
       gone.push(this.client.zrem(`${this.cfg.keyPrefix}replicas`, this.replicaId));
       await Promise.allSettled(gone);
@@ -261,6 +271,7 @@ export class RedisSharedState implements SlotLeasePort {
     try {
       const counts = await this.renewAll();
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+      this.holders.postAll();
       // Kept a day past the last replica's last write: what a pool's nodes are like changes slowly.
       if (this.deps.learned) await this.learnedSync.publish(this.deps.learned(), 86_400_000);
     } catch (e) {
@@ -296,6 +307,7 @@ export class RedisSharedState implements SlotLeasePort {
       this.deps.metrics?.setFallback(false);
       this.deps.post({ type: 'shared-state-changed', shared: true, replicas: this.replicas });
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
+      this.holders.postAll();
       if (wasOut) this.log(`redis ${redacted(this.cfg.url)} is back: replica ${this.replicaId} shares the pool's slots again`);
     } finally {
       this.rejoining = false;
@@ -307,7 +319,9 @@ export class RedisSharedState implements SlotLeasePort {
     const ttl = this.cfg.leaseTtlMs;
     const replicas = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], [this.replicaId, ttl]);
     const nodes = [...this.held.keys()];
-    const answers = await Promise.all([replicas, ...nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]))]);
+    const renewed = nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]));
+    // Sent after the renewals on the same connection, so it sees their sweeps.
+    const [answers] = await Promise.all([Promise.all([replicas, ...renewed]), this.holders.reconcile(nodes, (id) => this.key(id), ttl)]);
     this.replicas = Math.max(1, Number(answers[0]));
     this.deps.metrics?.setReplicas(this.replicas);
     const counts = new Map<string, number>();

@@ -22,16 +22,21 @@ export async function startReplicas(
   redisUrl: string,
   keyPrefix: string,
   tweak: (c: BalancerConfig) => void = () => undefined,
+  opts: { timeScale?: number } = {},
 ): Promise<Replicas> {
   // The first replica's harness starts the pool; the others get the same config.
-  const first = await startHarness(nodes, (c) => {
-    c.state.backend = 'redis';
-    c.state.redis.url = redisUrl;
-    c.state.redis.keyPrefix = keyPrefix;
-    // Renewal rounds (and heartbeats) every second, so replicas see each other soon.
-    c.state.redis.leaseTtlMs = 3_000;
-    tweak(c);
-  });
+  const first = await startHarness(
+    nodes,
+    (c) => {
+      c.state.backend = 'redis';
+      c.state.redis.url = redisUrl;
+      c.state.redis.keyPrefix = keyPrefix;
+      // Renewal rounds (and heartbeats) every second, so replicas see each other soon.
+      c.state.redis.leaseTtlMs = 3_000;
+      tweak(c);
+    },
+    opts,
+  );
   const factories = [first.factory];
   for (let i = 1; i < count; i++) factories.push(await PipelineFactory.fromConfig(structuredClone(first.config)).start());
   return {

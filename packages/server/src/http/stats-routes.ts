@@ -33,6 +33,8 @@ export interface InstanceStats {
   resources: ResourceStats | null;
   /** Busy slot time ÷ capacity slot time (0–1), over the last minute and since the node joined the pool. */
   utilization: { last_minute: number; since_start: number };
+  /** Replicas (`state.backend: redis`): other replicas' requests holding the node's slots, as this one knows them; absent when none. */
+  remote_holders?: number;
 }
 
 /** A node's resource signals in `/api/stats` (absent signals are left out). */
@@ -126,6 +128,7 @@ export async function statsOf(gw: GatewayContext, view: PoolView = gw.factory.ge
       circuit_breaker_state: n.breakerState,
       ...resourceStats(n.resources),
       utilization: { last_minute: fraction(util.nodes[n.id]?.lastMinute ?? 0), since_start: fraction(util.nodes[n.id]?.sinceStart ?? 0) },
+      ...(n.remoteHolders !== undefined && { remote_holders: n.remoteHolders }),
     };
   }
 

@@ -93,6 +93,7 @@ export const GATEWAY_SCHEMAS: Record<string, Schema> = {
             circuit_breaker_open: bool(),
             circuit_breaker_state: breaker,
             utilization: obj(windows('busy slot time ÷ capacity slot time, 0-1'), ['last_minute', 'since_start']),
+            remote_holders: int("replicas: other replicas' requests holding the node's slots, as this replica knows them; absent when none"),
           },
           ['url', 'state', 'active_requests', 'max_concurrent', 'utilization'],
         ),

@@ -1,0 +1,114 @@
+import { normalizeModel } from '@ollama-ring/protocol';
+import type { PoolNode } from '../nodes/node';
+import { DEFAULT_KEEP_ALIVE_MS } from '../nodes/resident-models';
+import type { Estimates, SlotWork } from './estimates';
+import type { RemoteHoldersChanged } from './scheduler-events';
+import type { SlotHolder } from './slot-table';
+
+/**
+ * What another replica's request holding a slot is, as its lease carries it in Redis and in the
+ * announcement of its binding: its model (normalised), options signature, start, its work, and
+ * whether its replica bound it cold (sent a load).
+ */
+export interface RemoteHolder {
+  readonly model: string;
+  readonly optionsSignature: string;
+  /**
+   * When it bound, on the scheduler's clock (epoch ms unless a clock was injected). The wire
+   * carries wall time; the Redis side (`shared/holder-sync.ts`) converts both ways, so events stay
+   * data on the scheduler's clock, as every other event.
+   */
+  readonly startedAt: number;
+  readonly work: SlotWork;
+  readonly cold: boolean;
+}
+
+/** A remote holder on this scheduler's clock, as the wait estimates read it. */
+type Held = Pick<SlotHolder, 'model' | 'startedAt' | 'work'>;
+
+/**
+ * The holders of a node's slots on other replicas (`state.backend: redis`), kept by the shared slot
+ * gate from `remote-holders-changed` events, so this replica sees them as it sees its own:
+ * - the wait estimates (`expectedSlotWaitMs`) take their remaining times by the same rule as local
+ *   holders' ({@link holders});
+ * - each counts in its node's `inFlightByModel` (per-model caps, drain and eviction choices);
+ * - a holder of model X tells that X is resident (or loading) on its node: its binding is mirrored
+ *   as a local one is (`PoolNode.mirrorBinding`), so a load there evicts what Ollama would evict,
+ *   without waiting for the next `/api/ps` discovery.
+ * With the memory backend it does not exist; while Redis is out it is empty ({@link clear}).
+ */
+export class RemoteHolders {
+  private readonly byNode = new Map<string, Map<string, Held>>();
+
+  apply(evt: RemoteHoldersChanged, node: PoolNode | undefined, now: number, est: Estimates): void {
+    if (!node || node.removed) return;
+    if (evt.all) {
+      const keep = new Set(evt.all.map((h) => h.lease));
+      for (const lease of [...(this.byNode.get(node.id)?.keys() ?? [])]) if (!keep.has(lease)) this.drop(node, lease);
+      for (const h of evt.all) this.add(node, h.lease, h.holder, now, est);
+    }
+    if (evt.bound) this.add(node, evt.bound.lease, evt.bound.holder, now, est);
+    if (evt.gone !== undefined) this.drop(node, evt.gone);
+  }
+
+  /** The remote holders of a node's slots (optionally of one model), on this scheduler's clock. */
+  holders(nodeId: string, model?: string): Held[] {
+    const m = this.byNode.get(nodeId);
+    if (!m) return [];
+    const key = model === undefined ? undefined : normalizeModel(model);
+    const out: Held[] = [];
+    for (const h of m.values()) if (key === undefined || h.model === key) out.push(h);
+    return out;
+  }
+
+  /** How many remote holders are known, in all. */
+  size(): number {
+    let n = 0;
+    for (const m of this.byNode.values()) n += m.size;
+    return n;
+  }
+
+  /** Redis is out: what others hold is unknown, and the local share rules apply. */
+  clear(nodes: ReadonlyMap<string, PoolNode>): void {
+    for (const [nodeId, m] of this.byNode) {
+      const node = nodes.get(nodeId);
+      for (const lease of [...m.keys()]) {
+        if (node) this.drop(node, lease);
+        else m.delete(lease);
+      }
+    }
+    this.byNode.clear();
+  }
+
+  private add(node: PoolNode, lease: string, h: RemoteHolder, now: number, est: Estimates): void {
+    let m = this.byNode.get(node.id);
+    if (!m) {
+      m = new Map();
+      this.byNode.set(node.id, m);
+    }
+    if (m.has(lease)) return;
+    const model = normalizeModel(h.model);
+    // Never in the future, whatever the replicas' clocks say.
+    const startedAt = Math.min(now, h.startedAt);
+    m.set(lease, { model, startedAt, work: h.work });
+    node.remoteHolders = m.size;
+    // A holder's lease is held elsewhere, whatever the last count said (the next count corrects it).
+    node.heldElsewhere = Math.max(node.heldElsewhere, m.size);
+    node.inFlightByModel.set(model, (node.inFlightByModel.get(model) ?? 0) + 1);
+    // Resident from its start on: loaded by that request if it was not hot here (a load its replica
+    // sent books the loader; one it bound hot was resident as far as it knew).
+    const cold = !node.isHot(model, h.optionsSignature, startedAt);
+    node.mirrorBinding(model, h.optionsSignature, cold, startedAt, startedAt + DEFAULT_KEEP_ALIVE_MS, cold && h.cold ? est.loadMs(node.id, model) : 0);
+  }
+
+  private drop(node: PoolNode, lease: string): void {
+    const m = this.byNode.get(node.id);
+    const h = m?.get(lease);
+    if (!m || !h) return;
+    m.delete(lease);
+    node.remoteHolders = m.size;
+    const n = (node.inFlightByModel.get(h.model) ?? 1) - 1;
+    if (n > 0) node.inFlightByModel.set(h.model, n);
+    else node.inFlightByModel.delete(h.model);
+  }
+}
