@@ -13,6 +13,7 @@ import { AdminSync } from './admin-sync';
 import { LearnedSync } from './learned-sync';
 import type { LearnedFigures } from '../scheduler/estimates';
 import { ScriptRunner } from './scripts';
+import { JobLeases } from './job-leases';
 
 /** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
 export interface SharedStateStatus {
@@ -87,6 +88,7 @@ export class RedisSharedState implements SlotLeasePort {
   private rejoinTick: NodeJS.Timeout | undefined;
   private rejoining = false;
   private closed = false;
+  private jobs: JobLeases | undefined;
 
   constructor(
     private readonly cfg: RedisStateConfig,
@@ -231,6 +233,11 @@ export class RedisSharedState implements SlotLeasePort {
     return `${this.cfg.keyPrefix}trial:${nodeId}`;
   }
 
+  /** The leases batch jobs and workflow runs are owned through, over this backend's connections (`job-leases.ts`); made on first use. */
+  jobLeases(): JobLeases {
+    return (this.jobs ??= new JobLeases(this.client, this.sub, this.scripts, this.cfg.keyPrefix, this.replicaId, this.cfg.leaseTtlMs));
+  }
+
   holdLocally(nodeId: string, lease: number): void {
     this.nodeSet(nodeId).add(this.member(lease));
   }
@@ -240,6 +247,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.closed = true;
     clearInterval(this.tick);
     clearInterval(this.rejoinTick);
+    this.jobs?.stop();
     if (this.shared) {
       const gone: Promise<unknown>[] = [];
       for (const [nodeId, members] of this.held) {

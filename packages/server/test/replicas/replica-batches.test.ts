@@ -1,0 +1,175 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import type { Batch } from 'openai/resources/batches';
+import { killGatewayProcess, type GatewayProcess } from '../../../../bench/src/replicas/gateway-process';
+import { redisClient, startRedis, type RedisServer } from '../../../balancer/test/redis-server';
+import { answers, chatLine, jsonl, until, upload } from '../batch/batch-helpers';
+import { getJson, type ReplicaGateways, startReplicaGateways } from './replica-gateways';
+
+/**
+ * Three `ollama-ring serve` processes on one Redis and one batch data directory: a batch job or a
+ * workflow run made on one replica is seen and cancelled on the others, and one whose replica died
+ * (SIGKILL) or stalled (SIGSTOP past its lease) is finished by another, every line answered once.
+ */
+describe('gateway replicas sharing batch jobs and workflow runs', () => {
+  let redis: RedisServer;
+  let r: ReplicaGateways;
+  let dataDir: string;
+  let probe: ReturnType<typeof redisClient>;
+  beforeAll(async () => {
+    redis = await startRedis();
+    probe = redisClient(redis.url);
+    dataDir = mkdtempSync(join(tmpdir(), 'ring-replica-batches-'));
+    r = await startReplicaGateways(
+      3,
+      [
+        { id: 'a', models: ['llama3.2'], numParallel: 2 },
+        { id: 'b', models: ['llama3.2'], numParallel: 2 },
+      ],
+      redis.url,
+      'jobs:',
+      { batch: { dataDir, concurrency: 4 } },
+    );
+  });
+  afterAll(async () => {
+    probe?.disconnect();
+    await r?.close();
+    await redis?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    for (const n of ['a', 'b']) r.sim.node(n).clearFaults();
+  });
+
+  const client = (g: GatewayProcess): OpenAI => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const slow = (): void => {
+    for (const n of ['a', 'b']) r.sim.node(n).setFaults({ slowdown: 30 });
+  };
+  const fast = (): void => {
+    for (const n of ['a', 'b']) r.sim.node(n).clearFaults();
+  };
+  const createBatch = async (g: GatewayProcess, prefix: string, n: number): Promise<{ id: string; ids: string[] }> => {
+    const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+    const c = client(g);
+    const b = await c.batches.create({ input_file_id: await upload(c, jsonl(ids.map((id) => chatLine(id)))), endpoint: '/v1/chat/completions', completion_window: '24h' });
+    return { id: b.id, ids };
+  };
+  /** Every custom_id exactly once over the batch's output and error files, read through `g`. */
+  const expectExactlyOnce = async (g: GatewayProcess, b: Batch, ids: string[]): Promise<void> => {
+    const { out, err, counts } = await answers(client(g), b);
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(out.length + err.length).toBe(ids.length);
+  };
+  /** Whether `g` logged that it took over job `id`. */
+  const tookOver = (g: GatewayProcess, id: string): boolean =>
+    g
+      .output()
+      .split('\n')
+      .some((l) => l.includes('taken over') && l.includes(id));
+  const waitFor = async (what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!(await ok())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+
+  test('a batch made on one replica is listed, followed and cancelled through another; the cancel reaches the replica running it', async () => {
+    const [g0, g1] = r.gateways;
+    slow();
+    const { id, ids } = await createBatch(g1, 'cancel', 40);
+    // Seen on g0 at once, its counts read from the shared logs while g1 runs it.
+    expect((await client(g0).batches.list()).data.map((b) => b.id)).toContain(id);
+    const mid = await until(client(g0), id, (b) => (b.request_counts?.completed ?? 0) >= 3, 60_000);
+    expect(mid.status).toBe('in_progress');
+    expect(await probe.get(`jobs:lease:batch:${id}`)).toMatch(/#/);
+
+    const asked = await client(g0).batches.cancel(id);
+    expect(asked.status).toBe('cancelling');
+    const b = await until(client(g0), id, undefined, 60_000);
+    expect(b.status).toBe('cancelled');
+    expect(b.request_counts?.total).toBe(40);
+    expect((b.request_counts?.completed ?? 0) + (b.request_counts?.failed ?? 0)).toBe(40);
+    await expectExactlyOnce(g0, b, ids);
+    const { err } = await answers(client(g0), b);
+    expect(err.length).toBeGreaterThan(0);
+    expect(err.every((l) => l.error?.code === 'batch_cancelled')).toBe(true);
+    // Run by g1 alone (it made it), and its lease given back when it ended.
+    expect(tookOver(g0, id) || tookOver(g1, id)).toBe(false);
+    await waitFor('the lease given back', async () => (await probe.exists(`jobs:lease:batch:${id}`)) === 0);
+  });
+
+  test('a replica stalled past its lease (SIGSTOP) stops writing once it runs again; another finishes the batch, every line once', async () => {
+    const [g0, g1, g2] = r.gateways;
+    slow();
+    const { id, ids } = await createBatch(g0, 'stall', 30);
+    await until(client(g1), id, (b) => (b.request_counts?.completed ?? 0) >= 3, 60_000);
+    g0.proc.kill('SIGSTOP');
+    try {
+      // Its lease expires unrenewed (TTL 3 s), and g1 or g2 takes the job.
+      await waitFor('another replica to take the batch over', () => tookOver(g1, id) || tookOver(g2, id), 30_000);
+    } finally {
+      g0.proc.kill('SIGCONT');
+    }
+    fast();
+    const b = await until(client(g2), id, undefined, 60_000);
+    expect(b.status).toBe('completed');
+    expect(b.request_counts).toEqual({ total: 30, completed: 30, failed: 0 });
+    await expectExactlyOnce(g1, b, ids);
+    // g0 woke up with lines in flight: their answers are not written, its job stopped.
+    await waitFor('g0 to notice its lease is lost', () => g0.output().includes('its lease is lost'), 15_000);
+    expect((await getJson(g0.url, '/health')).status).toBe(200);
+  });
+
+  test('a replica killed with SIGKILL mid-batch: another takes the batch over within the lease TTL and finishes it, every line once', async () => {
+    const [g0, g1, g2] = r.gateways;
+    slow();
+    const { id, ids } = await createBatch(g0, 'kill', 30);
+    const mid = await until(client(g1), id, (b) => (b.request_counts?.completed ?? 0) >= 5, 60_000);
+    expect(mid.status).toBe('in_progress');
+    await killGatewayProcess(g0);
+    fast();
+    await waitFor('another replica to take the batch over', () => tookOver(g1, id) || tookOver(g2, id), 15_000);
+    const b = await until(client(g2), id, undefined, 60_000);
+    expect(b.status).toBe('completed');
+    expect(b.request_counts).toEqual({ total: 30, completed: 30, failed: 0 });
+    await expectExactlyOnce(g1, b, ids);
+    const { out } = await answers(client(g1), b);
+    for (const line of out) expect(line.response?.status_code).toBe(200);
+  });
+
+  test('a workflow run whose replica was killed is resumed by another, keeping the tasks that had succeeded', async () => {
+    const [, g1, g2] = r.gateways;
+    type Run = { id: string; status: string; tasks: Record<string, { status: string; output?: unknown; resumed?: boolean }> };
+    const call = async (g: GatewayProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: Run }> => {
+      const res = await fetch(`${g.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as Run };
+    };
+    const runUntil = async (g: GatewayProcess, id: string, ok: (x: Run) => boolean): Promise<Run> => {
+      let last: Run | undefined;
+      await waitFor(`workflow ${id}`, async () => ok((last = (await call(g, 'GET', `/api/workflows/${id}`)).json)), 60_000);
+      return last!;
+    };
+    // `slow` hangs until g1 dies; `quick` succeeds before.
+    for (const n of ['a', 'b']) r.sim.node(n).setFaults({ hang: { paths: ['/api/chat'] } });
+    const post = await call(g1, 'POST', '/api/workflows', {
+      workflow:
+        'name: r\ntasks:\n  - { id: quick, method: llm/generate, params: { model: llama3.2, prompt: q } }\n  - { id: slow, method: llm/chat, params: { model: llama3.2, messages: [{ role: user, content: s }] } }\n  - { id: last, method: llm/generate, params: { model: llama3.2, prompt: "{{ tasks.slow.output }} {{ tasks.quick.output }}" } }\n',
+    });
+    expect(post.status).toBe(201);
+    const id = post.json.id;
+    // Followed through g2 while g1 runs it.
+    const mid = await runUntil(g2, id, (x) => x.tasks.quick.status === 'succeeded' && x.tasks.slow.status === 'running');
+    await killGatewayProcess(g1);
+    for (const n of ['a', 'b']) r.sim.node(n).clearFaults();
+    const done = await runUntil(g2, id, (x) => x.status !== 'running');
+    expect(done.status).toBe('succeeded');
+    expect(done.tasks.quick).toMatchObject({ status: 'succeeded', resumed: true, output: mid.tasks.quick.output });
+    expect(done.tasks.slow.status).toBe('succeeded');
+    expect(done.tasks.last.status).toBe('succeeded');
+    expect(tookOver(g2, id)).toBe(true);
+  });
+});
