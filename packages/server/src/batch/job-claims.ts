@@ -20,7 +20,7 @@ export interface JobClaimsOptions {
 
 /**
  * Who runs which job when replicas share one batch data directory (`state.backend: redis`): each
- * job is run by the replica holding its lease (`JobLeasePort`), and every third of the lease TTL
+ * job is run by the replica holding its lease (`JobLeasePort`), and every sixth of the lease TTL
  * each replica tries to take the lease of every unfinished job no one holds: a job whose replica
  * died (its lease expired unrenewed) or stopped (it gave the lease back) is taken over by one of
  * the others, which resumes it from the store. A job just made is leased by the replica that made
@@ -39,11 +39,11 @@ export class JobClaims {
     });
   }
 
-  /** A first round now, then one every third of the TTL. */
+  /** A first round now, then one every sixth of the TTL (a dead replica's job is taken at most that long after its lease expires). */
   start(): void {
     if (this.timer || this.stopped) return;
     void this.round();
-    this.timer = setInterval(() => void this.round(), Math.max(200, Math.floor(this.o.leases.ttlMs / 3)));
+    this.timer = setInterval(() => void this.round(), Math.max(200, Math.floor(this.o.leases.ttlMs / 6)));
     this.timer.unref();
   }
 

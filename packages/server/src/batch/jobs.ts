@@ -6,7 +6,7 @@ import { fence, JobClaims, leaseLost } from './job-claims';
 import { ResultLog, scan } from './result-log';
 import { BatchRunner, type BatchPipeline, type LineResult } from './runner';
 import type { BatchStore } from './store';
-import { type BatchLine, type BatchObject, type BatchStatus, isFinished, type JobRecord, type ResultLine } from './types';
+import { type BatchLine, type BatchObject, type BatchStatus, isFinished, type JobParams, type JobRecord, newJobRecord, type ResultLine } from './types';
 import { newId } from './disk';
 
 export interface BatchJobsOptions {
@@ -47,7 +47,6 @@ interface Live {
 }
 
 const nowSec = (): number => Math.floor(Date.now() / 1000);
-const COMPLETION_WINDOW_SEC = 24 * 3600;
 
 /**
  * The batch jobs: each is validated, run line by line through a {@link BatchRunner} (results
@@ -103,39 +102,12 @@ export class BatchJobs {
   }
 
   /** Creates a job over an input file (already checked to exist and belong to `owner`) and starts it. */
-  async create(owner: string, params: { input_file_id: string; endpoint: string; completion_window: string; metadata: Record<string, string> | null }): Promise<BatchObject> {
-    const now = nowSec();
+  async create(owner: string, params: JobParams): Promise<BatchObject> {
     const id = newId('batch_');
     // Leased before its record exists: no other replica can take it first. Redis out: no lease;
     // the job waits in the store until a replica can take it.
     const lease = await this.claims?.acquire(id);
-    const job: JobRecord = {
-      owner,
-      outputId: newId('file-'),
-      errorId: newId('file-'),
-      batch: {
-        id,
-        object: 'batch',
-        endpoint: params.endpoint,
-        errors: null,
-        input_file_id: params.input_file_id,
-        completion_window: params.completion_window,
-        status: 'validating',
-        output_file_id: null,
-        error_file_id: null,
-        created_at: now,
-        in_progress_at: null,
-        expires_at: now + COMPLETION_WINDOW_SEC,
-        finalizing_at: null,
-        completed_at: null,
-        failed_at: null,
-        expired_at: null,
-        cancelling_at: null,
-        cancelled_at: null,
-        request_counts: { total: 0, completed: 0, failed: 0 },
-        metadata: params.metadata,
-      },
-    };
+    const job = newJobRecord({ id, outputId: newId('file-'), errorId: newId('file-') }, owner, params, nowSec());
     try {
       await this.save(job);
     } catch (e) {

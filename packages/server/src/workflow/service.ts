@@ -142,6 +142,8 @@ export class WorkflowService {
   /** Cancels a run: no task starts, running ones are aborted upstream. False when it has already ended. */
   async cancel(id: string): Promise<boolean> {
     const r = this.running.get(id);
+    // Ended, its last record being written (the run stays here until it is, its lease with it).
+    if (r && r.results.status !== 'running') return false;
     if (r) {
       r.cancel('cancelled through the API');
       return true;
