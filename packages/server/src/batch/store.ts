@@ -86,10 +86,7 @@ export class BatchStore {
 
   private async scan(): Promise<void> {
     const found = new Set<string>();
-    for (const [sub, map] of [
-      ['files', this.files],
-      ['batches', this.jobs],
-    ] as const) {
+    for (const sub of ['files', 'batches'] as const) {
       for (const name of await list(join(this.dir, sub))) {
         if (!name.endsWith('.json')) continue;
         const id = name.slice(0, -'.json'.length);
@@ -190,6 +187,13 @@ export class BatchStore {
       // Only contents old enough not to be an upload between its rename and its record.
       const s = await stat(join(this.dir, 'files', name)).catch(() => undefined);
       if (s && s.mtimeMs < now - 60_000) await unlink(join(this.dir, 'files', name)).catch(ignoreMissing);
+    }
+    if (this.shared) {
+      // Not emptied at open (another replica's uploads may be arriving): an upload untouched for an hour was cut off.
+      for (const name of await list(join(this.dir, 'tmp'))) {
+        const s = await stat(join(this.dir, 'tmp', name)).catch(() => undefined);
+        if (s && s.mtimeMs < now - 3_600_000) await unlink(join(this.dir, 'tmp', name)).catch(ignoreMissing);
+      }
     }
     return { jobs, files };
   }

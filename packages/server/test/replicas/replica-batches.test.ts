@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import type { Batch } from 'openai/resources/batches';
-import { killGatewayProcess, type GatewayProcess } from '../../../../bench/src/replicas/gateway-process';
+import { killGatewayProcess, type GatewayProcess, startGatewayProcess, stopGatewayProcess } from '../../../../bench/src/replicas/gateway-process';
 import { redisClient, startRedis, type RedisServer } from '../../../balancer/test/redis-server';
 import { answers, chatLine, jsonl, until, upload } from '../batch/batch-helpers';
 import { getJson, type ReplicaGateways, startReplicaGateways } from './replica-gateways';
@@ -171,5 +171,21 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
     expect(done.tasks.slow.status).toBe('succeeded');
     expect(done.tasks.last.status).toBe('succeeded');
     expect(tookOver(g2, id)).toBe(true);
+  });
+
+  test('a replica on redis refuses a data directory a gateway on the memory backend holds alone', async () => {
+    const held = join(dataDir, 'held');
+    mkdirSync(held);
+    // This test process, alive on this host, as a memory-backend gateway's lock names its holder.
+    writeFileSync(join(held, 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    const g = await startGatewayProcess(r.configFile, { OLLAMA_RING_BATCH_DIR: held });
+    try {
+      const res = await fetch(`${g.url}/v1/batches`);
+      const body = (await res.json()) as { error?: { message?: string; code?: string } };
+      expect(res.status).toBe(500);
+      expect(JSON.stringify(body)).toContain('replicas on redis share a data directory only with each other');
+    } finally {
+      await stopGatewayProcess(g);
+    }
   });
 });

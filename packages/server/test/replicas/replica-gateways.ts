@@ -8,6 +8,8 @@ import { type GatewayProcess, startGatewayProcess, stopGatewayProcess } from '..
 export interface ReplicaGateways {
   sim: SimPool;
   gateways: GatewayProcess[];
+  /** The config file every gateway was started with (for one more, with `startGatewayProcess`). */
+  configFile: string;
   /** Every node's highest count of inference requests in flight at once, as the emulator saw them. */
   peaks(): Record<string, number>;
   close(): Promise<void>;
@@ -41,6 +43,7 @@ export async function startReplicaGateways(
   return {
     sim,
     gateways,
+    configFile: file,
     peaks: () => Object.fromEntries(sim.state().map((s) => [s.id, s.peakInferenceInFlight])),
     async close() {
       await Promise.all(gateways.map(stopGatewayProcess));
