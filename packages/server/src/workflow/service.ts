@@ -99,7 +99,7 @@ export class WorkflowService {
     for (const rec of s.store.runs.values()) {
       if (rec.results.status !== 'running') continue;
       try {
-        s.start(rec, s.parse(rec.workflow), rec.results.vars, rec.results);
+        void s.start(rec, s.parse(rec.workflow), rec.results.vars, rec.results);
         o.logger.info({ workflow: rec.id }, 'workflow run resumed');
       } catch (e) {
         o.logger.error({ err: e, workflow: rec.id }, 'a stored workflow run could not be resumed');
@@ -118,13 +118,14 @@ export class WorkflowService {
     const requestClass = req.class ?? wf.requestClass ?? 'interactive';
     const rec = { id, owner, created_at: Math.floor(Date.now() / 1000), workflow: req.workflow, concurrency: req.concurrency ?? wf.concurrency, requestClass } as WorkflowRecord;
     if (!this.claims) {
-      this.start(rec, wf, vars, req.resume);
+      void this.start(rec, wf, vars, req.resume);
       return rec;
     }
     // Leased before its record exists, so that no other replica takes it first.
     const lease = await this.claims.acquire(id);
     if (lease) {
-      this.start(rec, wf, vars, req.resume, lease);
+      // Its first record written before the answer: another replica asked next must find it.
+      await this.start(rec, wf, vars, req.resume, lease);
       return rec;
     }
     // Redis out: the run is stored, not started; a replica takes it once Redis answers again.
@@ -177,7 +178,7 @@ export class WorkflowService {
   private async take(id: string, lease: JobLease): Promise<void> {
     const rec = await this.store.reload(id);
     if (!rec || rec.results.status !== 'running' || this.running.has(id) || this.closing) return lease.release();
-    this.start(rec, this.parse(rec.workflow), rec.results.vars, rec.results, lease);
+    void this.start(rec, this.parse(rec.workflow), rec.results.vars, rec.results, lease);
     this.o.logger.info({ workflow: id }, 'workflow run taken over');
     if (await this.store.cancelAsked(id)) this.running.get(id)?.cancel('cancelled through the API');
   }
@@ -195,7 +196,8 @@ export class WorkflowService {
     });
   }
 
-  private start(rec: WorkflowRecord, wf: Workflow, vars: Record<string, unknown>, previous: RunResults | undefined, lease?: JobLease): void {
+  /** Starts the run; resolves once its first record is written. */
+  private start(rec: WorkflowRecord, wf: Workflow, vars: Record<string, unknown>, previous: RunResults | undefined, lease?: JobLease): Promise<void> {
     const runner = this.runner(rec, wf, vars, previous);
     rec.results = runner.results;
     this.running.set(rec.id, runner);
@@ -213,7 +215,7 @@ export class WorkflowService {
       runner.stop();
     });
     runner.on('change', () => void save());
-    void save();
+    const first = save();
     const p = runner
       .run()
       .then(save, (e: unknown) => this.o.logger.error({ err: e, workflow: rec.id }, 'workflow run failed'))
@@ -224,5 +226,6 @@ export class WorkflowService {
         await lease?.release();
       });
     this.done.add(p);
+    return first;
   }
 }

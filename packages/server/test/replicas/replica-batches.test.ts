@@ -13,6 +13,8 @@ import { getJson, type ReplicaGateways, startReplicaGateways } from './replica-g
  * workflow run made on one replica is seen and cancelled on the others, and one whose replica died
  * (SIGKILL) or stalled (SIGSTOP past its lease) is finished by another, every line answered once.
  */
+const EMBED = 'nomic-embed-text';
+
 describe('gateway replicas sharing batch jobs and workflow runs', () => {
   let redis: RedisServer;
   let r: ReplicaGateways;
@@ -25,12 +27,16 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
     r = await startReplicaGateways(
       3,
       [
-        { id: 'a', models: ['llama3.2'], numParallel: 2 },
-        { id: 'b', models: ['llama3.2'], numParallel: 2 },
+        { id: 'a', models: ['llama3.2', EMBED], numParallel: 2 },
+        { id: 'b', models: ['llama3.2', EMBED], numParallel: 2 },
       ],
       redis.url,
       'jobs:',
-      { batch: { dataDir, concurrency: 4 } },
+      { batch: { dataDir, concurrency: 4 }, autobatch: { jobs: { chunkSize: 4 } } },
+      [
+        { name: 'llama3.2', loadMs: 2000 },
+        { name: EMBED, capabilities: ['embedding'], loadMs: 200 },
+      ],
     );
   });
   afterAll(async () => {
@@ -77,6 +83,20 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
     }
   };
 
+  type Run = { id: string; status: string; tasks: Record<string, { status: string; output?: unknown; resumed?: boolean }> };
+  const call = async (g: GatewayProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: Run }> => {
+    const res = await fetch(`${g.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as Run };
+  };
+  const runUntil = async (g: GatewayProcess, id: string, ok: (x: Run) => boolean): Promise<Run> => {
+    let last: Run | undefined;
+    await waitFor(`workflow ${id}`, async () => ok((last = (await call(g, 'GET', `/api/workflows/${id}`)).json)), 60_000);
+    return last!;
+  };
+  /** `quick` succeeds; `slow` (a chat) hangs while the nodes hang chats; `last` needs both. */
+  const FLOW =
+    'name: r\ntasks:\n  - { id: quick, method: llm/generate, params: { model: llama3.2, prompt: q } }\n  - { id: slow, method: llm/chat, params: { model: llama3.2, messages: [{ role: user, content: s }] } }\n  - { id: last, method: llm/generate, params: { model: llama3.2, prompt: "{{ tasks.slow.output }} {{ tasks.quick.output }}" } }\n';
+
   test('a batch made on one replica is listed, followed and cancelled through another; the cancel reaches the replica running it', async () => {
     const [g0, g1] = r.gateways;
     slow();
@@ -100,6 +120,41 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
     // Run by g1 alone (it made it), and its lease given back when it ended.
     expect(tookOver(g0, id) || tookOver(g1, id)).toBe(false);
     await waitFor('the lease given back', async () => (await probe.exists(`jobs:lease:batch:${id}`)) === 0);
+  });
+
+  test('an embedding job queued on one replica is followed and its vectors fetched through another', async () => {
+    const [g0, g1] = r.gateways;
+    const docs = Array.from({ length: 18 }, (_, i) => `doc ${i}`);
+    const post = await fetch(`${g0.url}/api/embed/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: EMBED, docs, dimensions: 4 }),
+    });
+    expect(post.status).toBe(202);
+    const id = ((await post.json()) as { id: string }).id;
+    await waitFor('the embedding job', async () => (await getJson(g1.url, `/api/batch-status/${id}`)).body.status === 'completed');
+    expect((await getJson(g1.url, `/api/batch-status/${id}`)).body).toMatchObject({ total: 18, embedded: 18, failed: 0 });
+    const results = await getJson(g1.url, `/api/embed/batch/${id}/results`);
+    expect(results.status).toBe(200);
+    const direct = await fetch(`${r.sim.nodes[0].url}/api/embed`, { method: 'POST', body: JSON.stringify({ model: EMBED, input: docs, dimensions: 4 }) });
+    expect(results.body.embeddings).toEqual(((await direct.json()) as { embeddings: number[][] }).embeddings);
+    expect(((await getJson(g1.url, '/api/batch-status')).body.jobs as { id: string }[]).map((j) => j.id)).toContain(id);
+  });
+
+  test('a workflow run started on one replica is cancelled through another', async () => {
+    const [g0, g1] = r.gateways;
+    for (const n of ['a', 'b']) r.sim.node(n).setFaults({ hang: { paths: ['/api/chat'] } });
+    const post = await call(g0, 'POST', '/api/workflows', { workflow: FLOW });
+    expect(post.status).toBe(201);
+    const id = post.json.id;
+    await runUntil(g1, id, (x) => x.tasks.slow.status === 'running');
+    expect((await call(g1, 'DELETE', `/api/workflows/${id}`)).status).toBe(202);
+    const done = await runUntil(g1, id, (x) => x.status !== 'running');
+    expect(done.status).toBe('cancelled');
+    expect(done.tasks.quick.status).toBe('succeeded');
+    expect(done.tasks.slow.status).toBe('cancelled');
+    expect((await call(g0, 'DELETE', `/api/workflows/${id}`)).status).toBe(409);
+    await waitFor('the nodes to see the abort', () => r.sim.state().every((s) => s.inferenceInFlight === 0), 10_000);
   });
 
   test('a replica stalled past its lease (SIGSTOP) stops writing once it runs again; another finishes the batch, every line once', async () => {
@@ -143,22 +198,9 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
 
   test('a workflow run whose replica was killed is resumed by another, keeping the tasks that had succeeded', async () => {
     const [, g1, g2] = r.gateways;
-    type Run = { id: string; status: string; tasks: Record<string, { status: string; output?: unknown; resumed?: boolean }> };
-    const call = async (g: GatewayProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: Run }> => {
-      const res = await fetch(`${g.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: res.status, json: (await res.json()) as Run };
-    };
-    const runUntil = async (g: GatewayProcess, id: string, ok: (x: Run) => boolean): Promise<Run> => {
-      let last: Run | undefined;
-      await waitFor(`workflow ${id}`, async () => ok((last = (await call(g, 'GET', `/api/workflows/${id}`)).json)), 60_000);
-      return last!;
-    };
     // `slow` hangs until g1 dies; `quick` succeeds before.
     for (const n of ['a', 'b']) r.sim.node(n).setFaults({ hang: { paths: ['/api/chat'] } });
-    const post = await call(g1, 'POST', '/api/workflows', {
-      workflow:
-        'name: r\ntasks:\n  - { id: quick, method: llm/generate, params: { model: llama3.2, prompt: q } }\n  - { id: slow, method: llm/chat, params: { model: llama3.2, messages: [{ role: user, content: s }] } }\n  - { id: last, method: llm/generate, params: { model: llama3.2, prompt: "{{ tasks.slow.output }} {{ tasks.quick.output }}" } }\n',
-    });
+    const post = await call(g1, 'POST', '/api/workflows', { workflow: FLOW });
     expect(post.status).toBe(201);
     const id = post.json.id;
     // Followed through g2 while g1 runs it.

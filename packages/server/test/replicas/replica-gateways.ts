@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SimNodeConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
+import { type SimModelConfig, type SimNodeConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
 import { type GatewayProcess, startGatewayProcess, stopGatewayProcess } from '../../../../bench/src/replicas/gateway-process';
 
 /** An emulated pool and several gateway processes in front of it, sharing its state through Redis. */
@@ -25,8 +25,9 @@ export async function startReplicaGateways(
   redisUrl: string,
   keyPrefix: string,
   extra: Record<string, unknown> = {},
+  models: SimModelConfig[] = [{ name: 'llama3.2', loadMs: 2000 }],
 ): Promise<ReplicaGateways> {
-  const sim = await startSimPool({ timeScale: 0.02, models: [{ name: 'llama3.2', loadMs: 2000 }], nodes });
+  const sim = await startSimPool({ timeScale: 0.02, models, nodes });
   const dir = mkdtempSync(join(tmpdir(), 'ring-replicas-'));
   const file = join(dir, 'config.yaml');
   // Timeouts for a loaded test machine: a gateway process busy for a few hundred ms would otherwise
