@@ -106,7 +106,18 @@ export class JobLeases implements JobLeasePort {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops renewing (the backend is closing): the leases still held expire at their TTL. */
+  /**
+   * The backend is closing: waits (at most `ms`) for the jobs stopping with it to give their leases
+   * back, so that other replicas can take them at once, then stops renewing (a lease still held
+   * expires at its TTL).
+   */
+  async close(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (this.leases.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    this.stop();
+  }
+
+  /** Stops renewing: the leases still held expire at their TTL. */
   stop(): void {
     clearInterval(this.tick);
     this.tick = undefined;

@@ -244,10 +244,11 @@ export class RedisSharedState implements SlotLeasePort {
 
   /** Gives back every lease still held, leaves the replicas' set, and closes both connections. */
   async close(): Promise<void> {
+    // The gateway's jobs stopping with it give their leases back first (their last writes need Redis).
+    await this.jobs?.close(Math.min(5_000, this.cfg.leaseTtlMs));
     this.closed = true;
     clearInterval(this.tick);
     clearInterval(this.rejoinTick);
-    this.jobs?.stop();
     if (this.shared) {
       const gone: Promise<unknown>[] = [];
       for (const [nodeId, members] of this.held) {

@@ -3,10 +3,10 @@ import { type JobLease, JobLeaseLostError, type JobLeasePort } from '@ollama-rin
 import type { Logger } from 'pino';
 import { inputLines, type Validation, validateInput } from './input';
 import { fence, JobClaims, leaseLost } from './job-claims';
-import { ResultLog, scan } from './result-log';
+import { errorLine, ResultLog, scan } from './result-log';
 import { BatchRunner, type BatchPipeline, type LineResult } from './runner';
 import type { BatchStore } from './store';
-import { type BatchLine, type BatchObject, type BatchStatus, isFinished, type JobParams, type JobRecord, newJobRecord, type ResultLine } from './types';
+import { type BatchLine, type BatchObject, type BatchStatus, isFinished, type JobParams, type JobRecord, newJobRecord } from './types';
 import { newId } from './disk';
 
 export interface BatchJobsOptions {
@@ -183,7 +183,13 @@ export class BatchJobs {
   /** A job as the API shows it: its counts as they are now, also when another replica runs it (its record's counts move only at changes of status). */
   async current(job: JobRecord): Promise<BatchObject> {
     const b = { ...job.batch, request_counts: { ...job.batch.request_counts } };
-    if (this.claims && !this.live.has(b.id) && (b.status === 'in_progress' || b.status === 'cancelling' || b.status === 'finalizing')) {
+    if (!this.claims || this.live.has(b.id)) return b;
+    // A cancel asked through a replica that does not run the job: `cancelling` until its holder saves it so.
+    if ((b.status === 'validating' || b.status === 'in_progress') && (await this.o.store.cancelAsked(b.id))) {
+      b.status = 'cancelling';
+      b.cancelling_at ??= nowSec();
+    }
+    if (b.status === 'in_progress' || b.status === 'cancelling' || b.status === 'finalizing') {
       const a = await this.answeredOf(job);
       b.request_counts.completed = a.ok.size;
       b.request_counts.failed = a.failed.size;
@@ -390,8 +396,4 @@ export class BatchJobs {
     this.saving = p.catch(() => undefined);
     return p;
   }
-}
-
-function errorLine(custom_id: string, code: string, message: string): ResultLine {
-  return { id: newId('batch_req_'), custom_id, response: null, error: { code, message } };
 }

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open, stat, truncate } from 'node:fs/promises';
 import { LineSplitter } from '@ollama-ring/protocol';
+import { newId } from './disk';
 import type { ResultLine } from './types';
 
 /**
@@ -112,4 +113,9 @@ function parseResult(text: string): ResultLine | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A result line for an input line no request answered (cancelled, expired), in OpenAI's shape. */
+export function errorLine(custom_id: string, code: string, message: string): ResultLine {
+  return { id: newId('batch_req_'), custom_id, response: null, error: { code, message } };
 }

@@ -179,6 +179,27 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
     expect((await getJson(g0.url, '/health')).status).toBe(200);
   });
 
+  test('a replica stopped with SIGTERM mid-batch gives the lease back as it stops; another finishes the batch, every line once', async () => {
+    const [, g1, g2] = r.gateways;
+    const extra = await startGatewayProcess(r.configFile);
+    try {
+      slow();
+      const { id, ids } = await createBatch(extra, 'term', 24);
+      await until(client(g1), id, (b) => (b.request_counts?.completed ?? 0) >= 3, 60_000);
+      await stopGatewayProcess(extra);
+      // Given back, not left to expire: no line of it was cut off by a lost lease.
+      expect(extra.output()).not.toContain('its lease is lost');
+      fast();
+      const b = await until(client(g2), id, undefined, 60_000);
+      expect(b.status).toBe('completed');
+      expect(b.request_counts).toEqual({ total: 24, completed: 24, failed: 0 });
+      await expectExactlyOnce(g1, b, ids);
+      expect(r.gateways.some((g) => tookOver(g, id))).toBe(true);
+    } finally {
+      await stopGatewayProcess(extra);
+    }
+  });
+
   test('a replica killed with SIGKILL mid-batch: another takes the batch over within the lease TTL and finishes it, every line once', async () => {
     const [g0, g1, g2] = r.gateways;
     slow();
