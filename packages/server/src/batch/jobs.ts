@@ -104,8 +104,7 @@ export class BatchJobs {
   /** Creates a job over an input file (already checked to exist and belong to `owner`) and starts it. */
   async create(owner: string, params: JobParams): Promise<BatchObject> {
     const id = newId('batch_');
-    // Leased before its record exists: no other replica can take it first. Redis out: no lease;
-    // the job waits in the store until a replica can take it.
+    // Leased before its record exists, so no other replica takes it first (Redis out: it waits in the store for one).
     const lease = await this.claims?.acquire(id);
     const job = newJobRecord({ id, outputId: newId('file-'), errorId: newId('file-') }, owner, params, nowSec());
     try {
@@ -267,6 +266,8 @@ export class BatchJobs {
       b.in_progress_at = nowSec();
       await this.save(job);
     }
+    // Opening cuts a torn tail off: a write like any other.
+    await fence(live.lease);
     const fenced = live.lease && (() => fence(live.lease));
     live.out = await ResultLog.open(this.o.store.contentPath(job.outputId), fenced);
     live.err = await ResultLog.open(this.o.store.contentPath(job.errorId), fenced);
