@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { simulateAlone, simulateMixed } from '../src/batch/queue-model';
 
 // Runs the real benchmarks (compiled: they fork their sim and gateway children from dist/) at a tiny
 // scale: the point is the shape of their output, never the figures.
@@ -16,7 +17,7 @@ describe('bench:batch', () => {
   test('--quick runs every scenario once and reports each figure and the six targets', async () => {
     const out = join(dir, 'out.json');
     const md = join(dir, 'out.md');
-    const tiny = ['--lines', '16', '--interactive-ms', '5000', '--requests', '60', '--clients', '4', '--fair-ms', '20000'];
+    const tiny = ['--lines', '16', '--requests', '60', '--clients', '4', '--fair-ms', '20000'];
     const { stdout } = await run(process.execPath, [join(dist, 'main.js'), '--quick', ...tiny, '--json', out, '--md', md], { timeout: 90_000 });
     expect(stdout).toMatch(/## Targets/);
     expect(stdout).toMatch(/of 6 targets met/);
@@ -83,4 +84,22 @@ describe('bench:batch', () => {
     expect(stdout).toMatch(/\| off +\|/);
     expect(stdout).toMatch(/\| on +\|/);
   }, 90_000);
+
+  test('bench:batch-model: no cuts leave the batch the capacity it needs and the interactive requests waiting; a generous cut limit serves them as alone', () => {
+    const seeds = [1, 2, 3, 4, 5];
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[2];
+    const alone = med(seeds.map((s) => simulateAlone(s, 1_000_000)));
+    const none = seeds.map((s) => simulateMixed(s, 0, 2000, 5));
+    const three = seeds.map((s) => simulateMixed(s, 3, 2000, 5));
+    const ten = seeds.map((s) => simulateMixed(s, 10, 2000, 5));
+    expect(none.every((o) => o.cuts === 0 && Number.isFinite(o.batchMs))).toBe(true);
+    expect(ten.every((o) => o.cuts > 0 && Number.isFinite(o.batchMs))).toBe(true);
+    // Without cuts an interactive request mostly waits for a line to end (the p50 is up by a good part of a service time).
+    expect(med(none.map((o) => o.ttftP50))).toBeGreaterThan(2 * med(ten.map((o) => o.ttftP50)));
+    // The cut limit is the tail: 3 leaves it well above alone, 10 within a few per cent of it.
+    expect(med(three.map((o) => o.ttftP99)) / alone).toBeGreaterThan(1.15);
+    expect(med(ten.map((o) => o.ttftP99)) / alone).toBeLessThan(1.1);
+    // Cuts cost the batch the work redone.
+    expect(med(ten.map((o) => o.batchMs))).toBeGreaterThan(med(none.map((o) => o.batchMs)));
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * pnpm bench:batch [--quick] [--only batch,embed,fairness] [--rounds 3] [--json FILE] [--md FILE]
  *                  [--time-scale 0.1] [--seed N] [--max-other-pct 25] [--retries 2]
- *                  batch:    [--lines 2000] [--interactive-load 0.5] [--interactive-ms 300000]
+ *                  batch:    [--lines 2000] [--interactive-load 0.5]
  *                  embed:    [--requests 20000] [--clients 64] [--call-ms 10] [--input-ms 0.5] [--window-ms 2]
  *                  fairness: [--light-load 0.3] [--fair-ms 600000]
  *
@@ -12,7 +12,7 @@
  *   embed     single-input embeds from many clients through the gateway, autobatch off and on (embed.ts);
  *   fairness  two API keys, one at ten times the other's rate, into a saturated pool (fairness.ts).
  * Durations of simulated work are unscaled ms (`--time-scale` 0.1: one simulated second takes 100 ms
- * of wall time, as in bench:scheduling); `--interactive-ms` and `--fair-ms` are unscaled too. A round
+ * of wall time, as in bench:scheduling); `--fair-ms` is unscaled too. A round
  * during which other processes took more than `--max-other-pct` of a core is run again, up to
  * `--retries` times (0 with `--quick`), and the least disturbed kept. `--quick` runs a tiny version of each (one round):
  * it proves the harness works, it is not a result.
@@ -57,7 +57,6 @@ async function main(): Promise<void> {
   const mixed: MixedSettings = {
     lines: Math.round(num(args.flags, 'lines', q ? 60 : 2_000)),
     interactiveLoad: num(args.flags, 'interactive-load', 0.5),
-    interactiveMs: num(args.flags, 'interactive-ms', q ? 20_000 : 300_000),
     timeScale,
     seed,
   };
@@ -103,7 +102,7 @@ async function main(): Promise<void> {
       title: 'Batch against interactive',
       about:
         `${MIXED_POOL.name} (${capacityRps(MIXED_POOL).toFixed(2)} req/s when every slot is busy: ${PROMPT_TOKENS}-token chats answered with ${OUTPUT_TOKENS} tokens, ${svc.toFixed(0)} ms a slot). ` +
-        `Interactive: streamed chats, Poisson at ${(mixed.interactiveLoad * 100).toFixed(0)} % of capacity, ${(mixed.interactiveMs / 1000).toFixed(0)} s alone, then for as long as the batch runs. ` +
+        `Interactive: streamed chats, Poisson at ${(mixed.interactiveLoad * 100).toFixed(0)} % of capacity, beside the batch, then the same arrivals (same seed, same times) alone: the TTFT ratio is over the same requests. ` +
         `Batch: ${mixed.lines} chat lines through BatchRunner (class batch, ${Object.values(MIXED_POOL.slots).reduce((a, b) => a + b, 0)} at a time), on the idle pool, then beside the interactive load. ` +
         'Stretch on the spare capacity: the batch beside interactive ÷ (alone ÷ (1 − the pool share the interactive load took alone)).',
       table: mixedTable(mixedRounds),

@@ -37,17 +37,22 @@ export class RoundRobinClient {
       let gotByte = false;
       try {
         const res = await request(`${url}${r.chat ? '/api/chat' : '/api/generate'}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        let last = '';
+        // A non-streamed generate ends with its `context` array, after `"done":true`: so the marker is
+        // looked for in every chunk (with the previous one's tail, in case it is split), not at the end.
+        let tail = '';
+        let done = false;
         for await (const chunk of res.body) {
           if (!gotByte) {
             gotByte = true;
             rec.firstByteMs = clock();
           }
-          last = (last + (chunk as Buffer).toString()).slice(-4096);
+          const text = tail + (chunk as Buffer).toString();
+          done ||= text.includes('"done":true');
+          tail = text.slice(-200);
         }
         rec.endMs = clock();
-        rec.ok = res.statusCode === 200 && last.includes('"done":true');
-        if (!rec.ok) rec.error = `${res.statusCode} ${last.slice(0, 200)}`;
+        rec.ok = res.statusCode === 200 && done;
+        if (!rec.ok) rec.error = `${res.statusCode} ${tail}`;
         return rec;
       } catch (e) {
         if (gotByte) {

@@ -48,6 +48,8 @@ function combine(rounds: readonly ScenarioResult[]): ScenarioResult {
     makespanMs: m,
     ttftP99Ms: median(rounds.map((r) => r.ttftP99Ms)),
     failed: Math.max(...rounds.map((r) => r.failed)),
+    failedUnstarted: Math.max(...rounds.map((r) => r.failedUnstarted)),
+    loads: median(rounds.map((r) => r.loads)),
     peaks,
     idleAfter: rounds.every((r) => r.idleAfter),
     reclaimedAfterMs: reclaimed.length ? Math.max(...reclaimed) : undefined,
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
         const r = await runScenario(kind, trace, { timeScale, redis, outageMs, leaseTtlMs: LEASE_TTL_MS });
         all.set(kind, [...(all.get(kind) ?? []), r]);
         console.log(
-          `round ${round + 1} ${kind.padEnd(15)} ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.failed} failed, ${r.retried} retried, ` +
+          `round ${round + 1} ${kind.padEnd(15)} ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.failed} failed (${r.failedUnstarted} before a byte), ${r.retried} retried, ${r.loads} loads, ` +
             `over slots: ${over(r)}, makespan ${(r.makespanMs / 1000).toFixed(1)} s, TTFT p99 ${r.ttftP99Ms.toFixed(0)} ms` +
             (r.errors.length ? `; errors: ${r.errors.join('; ')}` : ''),
         );
@@ -95,7 +97,9 @@ async function main(): Promise<void> {
     r.kind,
     r.requests,
     r.failed,
+    r.failedUnstarted,
     r.retried,
+    r.loads,
     over(r),
     (r.makespanMs / 1000).toFixed(1),
     (r.makespanMs / single.makespanMs).toFixed(2),
@@ -109,7 +113,9 @@ async function main(): Promise<void> {
       'scenario',
       'requests',
       'failed',
+      'of them before a byte',
       'retried',
+      'model loads',
       'nodes over their slots (peak/slots)',
       'makespan s',
       '× single',
@@ -134,7 +140,11 @@ async function main(): Promise<void> {
         kill.reclaimedAfterMs === undefined ? 'not measured' : `${(kill.reclaimedAfterMs / 1000).toFixed(1)} s`,
         kill.reclaimedAfterMs !== undefined && kill.reclaimedAfterMs <= (LEASE_TTL_MS * 4) / 3 + 500 ? 'yes' : 'no',
       ],
-      ['replica killed: no failed request that had not started', `${kill.failed} failed (streams cut mid-answer count too)`, kill.failed === 0 ? 'yes' : 'see failed'],
+      [
+        'replica killed: no failed request that had not started',
+        `${kill.failedUnstarted} (and ${kill.failed - kill.failedUnstarted} streams cut mid-answer by the kill)`,
+        kill.failedUnstarted === 0 ? 'yes' : 'no',
+      ],
       [`Redis stopped ${outageMs / 1000} s: zero failed requests`, `${outage.failed}`, outage.failed === 0 ? 'yes' : 'no'],
       ['in-flight back to zero after Redis is back', outage.idleAfter ? 'yes' : 'no', outage.idleAfter ? 'yes' : 'no'],
     ],

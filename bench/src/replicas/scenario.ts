@@ -26,7 +26,11 @@ export interface ScenarioResult {
   kind: ScenarioKind;
   requests: number;
   failed: number;
+  /** Of the failed, those that had received no byte (a request the client could have sent elsewhere). */
+  failedUnstarted: number;
   retried: number;
+  /** Model loads the emulator performed (its preloads excluded): placement that disagrees across replicas shows here. */
+  loads: number;
   /** Unscaled ms from the first send to the last end. */
   makespanMs: number;
   /** Unscaled ms. */
@@ -106,6 +110,7 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
       kind,
       requests: records.length,
       failed: records.length - ok.length,
+      failedUnstarted: records.filter((r) => !r.ok && r.firstByteMs === undefined).length,
       retried: records.filter((r) => r.retries > 0).length,
       makespanMs: (end - start) / ts,
       ttftP99Ms: percentile(
@@ -113,6 +118,7 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
         99,
       ),
       peaks,
+      loads: state.reduce((a, n) => a + n.loadsStarted, 0),
       idleAfter,
       reclaimedAfterMs,
       errors: topErrors(records),

@@ -9,7 +9,8 @@ const ACQUIRE_BUCKETS = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
  * `replica_lease_acquire_seconds` (one lease's round trip), `replica_leases_reclaimed_total`
  * (expired leases of replicas that stopped renewing, swept by this one), `replica_redis_errors_total`
  * (commands that failed or timed out), `replica_fallback` (1 while this replica works on its local
- * share because Redis is out) and `replica_replicas_seen` (replicas alive at the last heartbeat).
+ * share because Redis is out), `replica_replicas_seen` (replicas alive at the last heartbeat) and
+ * `replica_node_rate_refused_total{node}` (lease asks refused for the node's shared rate).
  *
  * @example
  * const m = new ReplicaMetrics(registry, 'ollama_lb_');
@@ -21,6 +22,7 @@ export class ReplicaMetrics {
   private readonly errors: Counter;
   private readonly fallback: Gauge;
   private readonly replicas: Gauge;
+  private readonly nodeRateRefused: Counter<'node'>;
 
   constructor(registry: Registry, prefix: string) {
     const registers = [registry];
@@ -42,6 +44,16 @@ export class ReplicaMetrics {
       registers,
     });
     this.replicas = new Gauge({ name: `${prefix}replica_replicas_seen`, help: 'Replicas of this pool alive at the last heartbeat (this one included).', registers });
+    this.nodeRateRefused = new Counter({
+      name: `${prefix}replica_node_rate_refused_total`,
+      help: "Slot lease asks Redis refused because the node's shared rate bucket (rateLimit.perNode) was empty; the request waited or went to another node.",
+      labelNames: ['node'],
+      registers,
+    });
+  }
+
+  recordNodeRateRefused(node: string): void {
+    this.nodeRateRefused.inc({ node });
   }
 
   recordAcquire(seconds: number): void {

@@ -121,6 +121,7 @@ export class PipelineFactory {
       check: (key, now) => limiter.check(key, now),
       allowNode: (id, now) => limiter.checkNode(id, now) === null,
       nodeAvailable: (id, now) => limiter.nodeAvailable(id, now),
+      shareNodes: (replicas, now) => limiter.shareNodes(replicas, now),
       reconfigure: (next, now) => limiter.reconfigure(rateLimitSettings(next), now),
     };
     // Every scheduler event goes through the ring's event inlet: the engine is built right after the
@@ -179,7 +180,7 @@ export class PipelineFactory {
       replies: control,
       probe: (id) => monitor.probeSuspect(id),
       post,
-      shared: redis && new SharedSlotGate(redis),
+      shared: redis && new SharedSlotGate(redis, admission),
       now: this.opts.now,
     });
     const engine = new PipelineEngine(cfg, arena, table, scheduler);

@@ -1,5 +1,6 @@
 import type { ApiKeyConfig, BalancerConfig, BucketConfig } from '../config/types';
 import { RateLimitedError } from '../errors';
+import { localRateShare } from '../shared/local-share';
 import { TokenBucket, isUnlimited, sameBucketConfig, type TakeResult } from './token-bucket';
 
 /**
@@ -73,6 +74,8 @@ export class RateLimiter {
   private global!: TokenBucket;
   private readonly clients = new Map<string, TokenBucket>();
   private readonly nodes = new Map<string, TokenBucket>();
+  /** Replicas whose share of each node's rate this limiter applies (1: the whole rate). */
+  private nodeShare = 1;
 
   constructor(settings: RateLimitSettings, now: number) {
     this.apply(settings, now);
@@ -118,6 +121,17 @@ export class RateLimiter {
     return !b || b.peek(now).ok;
   }
 
+  /**
+   * Cuts every node's rate to one replica's share (`localRateShare`) while replicas that share the
+   * node's rate in Redis cannot reach it; 1 gives the whole rate back. Buckets carry their level
+   * over, clamped to the new capacity.
+   */
+  shareNodes(replicas: number, now: number): void {
+    this.nodeShare = Math.max(1, replicas);
+    const cfg = this.nodeConfig();
+    for (const [id, b] of this.nodes) retune(this.nodes, id, b, cfg, now);
+  }
+
   /** Forgets a node that left the pool. */
   removeNode(nodeId: string): void {
     this.nodes.delete(nodeId);
@@ -142,7 +156,7 @@ export class RateLimiter {
     if (this.global) this.global.reconfigure(settings.global, now);
     else this.global = new TokenBucket(settings.global, now);
     for (const [key, b] of this.clients) retune(this.clients, key, b, this.clientConfig(key), now);
-    for (const [id, b] of this.nodes) retune(this.nodes, id, b, this.settings.perNode, now);
+    for (const [id, b] of this.nodes) retune(this.nodes, id, b, this.nodeConfig(), now);
     while (this.clients.size > this.settings.maxClients) this.dropColdestClient();
   }
 
@@ -166,11 +180,17 @@ export class RateLimiter {
     return b;
   }
 
+  /** Each node's bucket: `perNode`, or this replica's share of it ({@link shareNodes}). */
+  private nodeConfig(): BucketConfig {
+    return localRateShare(this.settings.perNode, this.nodeShare);
+  }
+
   private nodeBucket(id: string, now: number): TokenBucket | null {
-    if (isUnlimited(this.settings.perNode)) return null;
+    const cfg = this.nodeConfig();
+    if (isUnlimited(cfg)) return null;
     let b = this.nodes.get(id);
     if (!b) {
-      b = new TokenBucket(this.settings.perNode, now);
+      b = new TokenBucket(cfg, now);
       this.nodes.set(id, b);
     }
     return b;

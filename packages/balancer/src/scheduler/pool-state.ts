@@ -47,6 +47,11 @@ export interface AdmissionLimiter {
   allowNode(nodeId: string, now: number): boolean;
   /** Whether a node has a token now, without taking it (filters candidates before the strategy picks). */
   nodeAvailable?(nodeId: string, now: number): boolean;
+  /**
+   * Cuts each node's rate to one replica's share (Redis out, `replicas` seen), or gives the whole
+   * rate back (1). Only replicas call it: their node rates are Redis's while they share it.
+   */
+  shareNodes?(replicas: number, now: number): void;
   /** A reloaded config's limits (applied inside the reload event, in order with everything else). */
   reconfigure?(config: BalancerConfig, now: number): void;
 }

@@ -18,9 +18,11 @@ export interface PreemptionDeps {
  * can be stopped and run again later with nothing lost but the work done so far; so the youngest one
  * is cut (the least work thrown away), on the node the waiter's strategy picked if it picked a full
  * one, else on a node where the waiter's model is hot if there is one (no load to wait for), and
- * goes back to the queue ahead of its key's other lines. Each line is cut
- * at most `queue.batchPreemptions` times, so that a pool under steady interactive load still
- * finishes its batches; 0 turns preemption off.
+ * goes back to the queue ahead of its key's other lines. Each line is cut at most
+ * `queue.batchPreemptions` times, so that no line waits forever under a steady interactive load; 0
+ * turns preemption off. The line put back after a cut is the youngest when it runs again, so it
+ * takes most of the cuts: the limit must leave room for that, or every running line soon is past
+ * it and interactive requests wait for lines to end (the default is sized in bench:batch's model).
  *
  * A cut slot is not free until its dispatch's completion event arrives: `freeing` counts those by
  * node, and each serves one waiter, so that the passes in between do not cut a second line for

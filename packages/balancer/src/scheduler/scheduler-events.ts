@@ -220,6 +220,8 @@ export interface SlotLeaseAnswered {
   readonly lease: number;
   readonly granted: boolean;
   readonly held?: number;
+  /** Refused for the node's shared rate (`rateLimit.perNode`), not its slots: ms until it has a token. */
+  readonly rateWaitMs?: number;
 }
 
 /** How many leases a node's slots hold in all replicas: a release anywhere (pub/sub), or a renewal round. */

@@ -1,7 +1,8 @@
 import type { PoolNode } from '../nodes/node';
-import type { PoolState } from './pool-state';
+import type { AdmissionLimiter, PoolState } from './pool-state';
 import type { BreakerShared, EstimatesShared, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
+import { localShare } from '../shared/local-share';
 
 /** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
 export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared;
@@ -13,7 +14,10 @@ export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStat
  * every other event, so the scheduler stays the one writer of the pool's state.
  */
 export interface SlotLeasePort extends BreakerPort {
-  /** Asks for one lease on `nodeId`'s slots (at most `max` held by all replicas); answered by a `slot-lease-answered` event. */
+  /**
+   * Asks for one lease on `nodeId`'s slots (at most `max` held by all replicas), with a token of the
+   * node's shared rate bucket (`rateLimit.perNode`) in the same step; answered by a `slot-lease-answered` event.
+   */
   acquire(nodeId: string, lease: number, max: number): void;
   /**
    * Sends a request's global and per-key rate limits to Redis, answered by a `rate-checked` event;
@@ -47,9 +51,15 @@ interface NodeLeases {
  * pool's load, and a node full elsewhere is not chosen. The counts are as fresh as the last answer,
  * release announcement or renewal (every third of the lease TTL); Redis alone decides.
  *
+ * A node's rate (`rateLimit.perNode`) is shared too: each lease comes with a token of the node's
+ * bucket in Redis, or not at all. A lease refused for the rate closes the node to this replica's
+ * waiters until the bucket has a token again ({@link nodeRateOpen}), so they go to other nodes or
+ * wait, and nobody asks Redis for that node meanwhile.
+ *
  * When Redis is out (`shared-state-changed`, not shared), each node is cut to this replica's share,
  * `max(1, floor(slots / replicas seen))`, and every slot taken then is held locally and registered
- * in Redis on return, so nothing is counted twice or lost.
+ * in Redis on return, so nothing is counted twice or lost; the local limiter's node buckets are cut
+ * to their share of the rate likewise (`localRateShare`).
  */
 export class SharedSlotGate {
   private readonly byNode = new Map<string, NodeLeases>();
@@ -63,13 +73,19 @@ export class SharedSlotGate {
    * cannot leave the request asking forever.
    */
   private readonly reserved = new Map<number, { nodeId: string; lease: number }>();
+  /** Until when (epoch ms) Redis said a node's rate bucket has no token. */
+  private readonly rateClosedUntil = new Map<string, number>();
   private seq = 0;
   private shared = true;
   private replicas = 1;
 
   private readonly breakers: SharedBreakers;
 
-  constructor(private readonly port: SlotLeasePort) {
+  /** `limiter`: the local limits, whose node buckets apply (at this replica's share) while Redis is out. */
+  constructor(
+    private readonly port: SlotLeasePort,
+    private readonly limiter?: AdmissionLimiter,
+  ) {
     this.breakers = new SharedBreakers(port);
   }
 
@@ -78,9 +94,9 @@ export class SharedSlotGate {
     const nodes = pool.nodes;
     switch (evt.type) {
       case 'shared-state-changed':
-        return this.onModeChanged(evt, nodes.values());
+        return this.onModeChanged(evt, nodes.values(), pool.now());
       case 'slot-lease-answered':
-        return this.onAnswered(evt, nodes.get(evt.nodeId));
+        return this.onAnswered(evt, nodes.get(evt.nodeId), pool.now());
       case 'slot-leases-counted':
         return this.onCounted(evt, nodes.get(evt.nodeId));
       case 'breaker-shared':
@@ -136,6 +152,21 @@ export class SharedSlotGate {
     return false;
   }
 
+  /**
+   * Whether the node's shared rate may have a token now, as far as Redis last said; always true out
+   * of Redis (the local limiter's share decides then).
+   */
+  nodeRateOpen(nodeId: string, now: number): boolean {
+    return !this.shared || !((this.rateClosedUntil.get(nodeId) ?? 0) > now);
+  }
+
+  /** Ms until the first of these nodes has a token again (0: one may have one now). */
+  nodeRateWaitMs(nodes: readonly PoolNode[], now: number): number {
+    let ms = Infinity;
+    for (const n of nodes) ms = Math.min(ms, Math.max(0, (this.rateClosedUntil.get(n.id) ?? 0) - now));
+    return ms === Infinity ? 0 : ms;
+  }
+
   /** Sends the request's global and per-key limits to Redis (replicas share them); false: Redis is out or no limit applies, the local limits decide. */
   checkLimits(requestId: number, clientKey: string | undefined): boolean {
     return this.shared && this.port.checkLimits(requestId, clientKey);
@@ -178,8 +209,9 @@ export class SharedSlotGate {
     }
   }
 
-  onAnswered(evt: SlotLeaseAnswered, node: PoolNode | undefined): void {
+  onAnswered(evt: SlotLeaseAnswered, node: PoolNode | undefined, now: number): void {
     const n = this.of(evt.nodeId);
+    if (evt.rateWaitMs !== undefined && this.shared) this.rateClosedUntil.set(evt.nodeId, Math.max(this.rateClosedUntil.get(evt.nodeId) ?? 0, now + evt.rateWaitMs));
     n.pending = Math.max(0, n.pending - 1);
     const requestId = this.asked.get(evt.lease);
     this.asked.delete(evt.lease);
@@ -203,10 +235,13 @@ export class SharedSlotGate {
   }
 
   /** Redis went out or came back. */
-  onModeChanged(evt: SharedStateChanged, nodes: Iterable<PoolNode>): void {
+  onModeChanged(evt: SharedStateChanged, nodes: Iterable<PoolNode>, now: number): void {
     this.shared = evt.shared;
     if (!this.shared) this.unreserve();
     this.replicas = Math.max(1, evt.replicas);
+    // Out of Redis each replica keeps to its share of each node's rate; back, Redis's bucket decides.
+    this.rateClosedUntil.clear();
+    this.limiter?.shareNodes?.(this.shared ? 1 : this.replicas, now);
     for (const node of nodes) {
       const n = this.of(node.id);
       if (this.shared) {
@@ -250,13 +285,4 @@ export class SharedSlotGate {
     for (const n of this.byNode.values()) spare += n.spare.length;
     return { held: this.held.size, spare: spare + this.reserved.size };
   }
-}
-
-/**
- * One replica's share of a node's slots while Redis is out: `floor(slots / replicas)`, at least
- * one. Not the ceiling: with 4 slots and 3 replicas that is 2 each, 6 in all; the floor keeps the
- * node within its slots whenever it has at least as many slots as there are replicas.
- */
-export function localShare(slots: number, replicas: number): number {
-  return Math.max(1, Math.floor(slots / Math.max(1, replicas)));
 }

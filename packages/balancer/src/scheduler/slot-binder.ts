@@ -35,6 +35,9 @@ export interface BinderDeps {
 /** How long Ollama keeps a model loaded when the request does not say (its default). */
 const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
 
+/** How soon waiters are offered again when the nodes they could use are over their rate. */
+const RATE_REOFFER_MS = 50;
+
 /** What one offer of a waiting request to the strategy came to. */
 export type BindResult = 'bound' | 'wait' | 'failed';
 
@@ -104,12 +107,19 @@ export class SlotBinder {
     const fresh = routable.filter((n) => !ctx.excluded.has(n.id));
     if (fresh.length > 0) routable = fresh;
     // Nodes over their own rate take no request now; offer the strategy only the others, so a
-    // request never waits for a rate-limited node while another is free.
+    // request never waits for a rate-limited node while another is free. Replicas sharing Redis
+    // take a node's token with its slot's lease (the gate says which nodes Redis last found over
+    // their rate); alone, or out of Redis, the local buckets decide.
     const limiter = d.limiter;
-    if (limiter?.nodeAvailable) {
-      const open = routable.filter((n) => limiter.nodeAvailable!(n.id, now));
+    const sharedRates = d.shared?.isShared() === true ? d.shared : undefined;
+    // A lease granted to this request's last ask (replicas): its strategy chose that node then,
+    // and the lease already carries the node's token.
+    const pinned = d.shared?.reservedNode(ctx.id);
+    if (sharedRates || limiter?.nodeAvailable) {
+      const open = routable.filter((n) => n.id === pinned || (sharedRates ? sharedRates.nodeRateOpen(n.id, now) : limiter!.nodeAvailable!(n.id, now)));
       if (open.length === 0) {
-        d.armReoffer(50);
+        // Offered again once a token may be there: sooner when Redis said the bucket refills sooner.
+        d.armReoffer(sharedRates ? Math.max(1, Math.min(RATE_REOFFER_MS, sharedRates.nodeRateWaitMs(routable, now))) : RATE_REOFFER_MS);
         return 'wait';
       }
       routable = open;
@@ -129,8 +139,6 @@ export class SlotBinder {
       if (routable.length === 0) return 'wait';
     }
     const strategy = this.strategyFor(ctx);
-    // A lease granted to this request's last ask (replicas): its strategy chose that node then.
-    const pinned = d.shared?.reservedNode(ctx.id);
     const node = (pinned !== undefined && routable.find((n) => n.id === pinned)) || strategy.select(routable, req, routing);
     if (!node || node.freeSlots(facts.model) <= 0) {
       if (ctx.requestClass !== 'batch') {
@@ -145,12 +153,13 @@ export class SlotBinder {
       }
       return 'wait';
     }
-    // With replicas, the node's slot needs a lease too: when none is at hand the gate asks Redis,
-    // and the pass after its answer offers this request again.
+    // With replicas, the node's slot needs a lease too (and, sharing Redis, the lease brings the
+    // node's token): when none is at hand the gate asks Redis, and the pass after its answer offers
+    // this request again.
     if (d.shared && !d.shared.take(node, ctx.id)) return 'wait';
-    if (limiter && !limiter.allowNode(node.id, now)) {
+    if (!sharedRates && limiter && !limiter.allowNode(node.id, now)) {
       d.shared?.giveBack(ctx.id);
-      d.armReoffer(50);
+      d.armReoffer(RATE_REOFFER_MS);
       return 'wait';
     }
     this.bind(item, node, now, strategy.name, routable.length);

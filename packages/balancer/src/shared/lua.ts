@@ -5,7 +5,8 @@
  *
  * A node's leases are a sorted set (`<prefix>slots:<node>`): member `<replica>#<lease>`, score the
  * time it expires (Redis's own clock, `TIME`, so replicas' clocks need not agree). Expired members
- * are swept before every count: a replica that died gives its slots back within the TTL.
+ * are swept before every count: a replica that died gives its slots back within the TTL. Rate
+ * limits are token buckets in hashes (`<prefix>rate:global`, `rate:client:<hash>`, `rate:node:<node>`).
  */
 
 /** Milliseconds of Redis's clock (scripts run with effects replication, so `TIME` is allowed before writes). */
@@ -13,24 +14,59 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * KEYS[1] the node's set; ARGV member, max, ttlMs, channel, nodeId.
- * Returns {granted 0|1, held after, expired leases swept}. A sweep that freed slots is announced.
+ * A token bucket in a hash (tokens `t`, updated `ts`), the same arithmetic as the local
+ * `TokenBucket`: `rps` tokens a second refill it up to `cap`, it starts full, and rps 0 turns it off
+ * (`level` nil). The settings come with every call, so a reload applies at the next one, a level
+ * carried over and clamped to the new capacity. `wait` is the ms until one token (0: there is one).
+ */
+const BUCKET = `local function level(key, rps, cap)
+  if rps <= 0 then return nil end
+  local v = redis.call('HMGET', key, 't', 'ts')
+  local tokens = tonumber(v[1])
+  local ts = tonumber(v[2])
+  if tokens == nil or ts == nil then return cap end
+  return math.min(cap, tokens + math.max(0, now - ts) * rps / 1000)
+end
+local function wait(tokens, rps)
+  if tokens == nil or tokens >= 1 - 1e-9 then return 0 end
+  return math.ceil((1 - tokens) * 1000 / rps)
+end
+local function take(key, tokens, rps, cap)
+  if tokens == nil then return end
+  redis.call('HSET', key, 't', tostring(tokens - 1), 'ts', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(cap * 1000 / rps) + 1000)
+end`;
+
+/**
+ * KEYS[1] the node's set, KEYS[2] the node's rate bucket; ARGV member, max, ttlMs, channel, nodeId,
+ * the node's rps and capacity (rps 0: no per-node rate). A lease is granted with a token of the
+ * node's bucket or not at all, so a bind gets both or neither: a full node takes no token, and a node
+ * over its rate gives no slot. Returns {granted 0|1, held after, expired leases swept, ms until the
+ * node has a token (0 unless refused for its rate)}. A sweep that freed slots is announced.
  */
 export const ACQUIRE = `${NOW}
+${BUCKET}
 local swept = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('ZCARD', KEYS[1])
 local ttl = tonumber(ARGV[3])
 local granted = 0
+local rateWait = 0
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   granted = 1
 elseif held < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-  held = held + 1
-  granted = 1
+  local rps, cap = tonumber(ARGV[6]), tonumber(ARGV[7])
+  local tokens = level(KEYS[2], rps, cap)
+  rateWait = wait(tokens, rps)
+  if rateWait == 0 then
+    take(KEYS[2], tokens, rps, cap)
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+    held = held + 1
+    granted = 1
+  end
 end
 if granted == 1 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
 if swept > 0 and granted == 0 then redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. held) end
-return {granted, held, swept}`;
+return {granted, held, swept, rateWait}`;
 
 /** KEYS[1] the node's set; ARGV member, channel, nodeId. Removes the lease and announces the count. */
 export const RELEASE = `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
@@ -65,18 +101,7 @@ return redis.call('ZCARD', KEYS[1])`;
  * neither, as the local limiter does; returns {1} or {0, 'global'|'client', ms until a token}.
  */
 export const TAKE_TOKENS = `${NOW}
-local function level(key, rps, cap)
-  if rps <= 0 then return nil end
-  local v = redis.call('HMGET', key, 't', 'ts')
-  local tokens = tonumber(v[1])
-  local ts = tonumber(v[2])
-  if tokens == nil or ts == nil then return cap end
-  return math.min(cap, tokens + math.max(0, now - ts) * rps / 1000)
-end
-local function wait(tokens, rps)
-  if tokens == nil or tokens >= 1 - 1e-9 then return 0 end
-  return math.ceil((1 - tokens) * 1000 / rps)
-end
+${BUCKET}
 local grps, gcap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local crps, ccap = tonumber(ARGV[3]), tonumber(ARGV[4])
 local g = level(KEYS[1], grps, gcap)
@@ -86,14 +111,8 @@ if gw > 0 or cw > 0 then
   if gw >= cw then return {0, 'global', gw} end
   return {0, 'client', cw}
 end
-if g ~= nil then
-  redis.call('HSET', KEYS[1], 't', tostring(g - 1), 'ts', tostring(now))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(gcap * 1000 / grps) + 1000)
-end
-if c ~= nil then
-  redis.call('HSET', KEYS[2], 't', tostring(c - 1), 'ts', tostring(now))
-  redis.call('PEXPIRE', KEYS[2], math.ceil(ccap * 1000 / crps) + 1000)
-end
+take(KEYS[1], g, grps, gcap)
+take(KEYS[2], c, crps, ccap)
 return {1}`;
 
 /** KEYS[1] the node's trial claim; ARGV replica id, ttlMs. The claim is this replica's (new, or already): 1; another's: 0. */

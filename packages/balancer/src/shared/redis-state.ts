@@ -154,14 +154,17 @@ export class RedisSharedState implements SlotLeasePort {
   acquire(nodeId: string, lease: number, max: number): void {
     const member = this.member(lease);
     const started = process.hrtime.bigint();
+    // The node's rate (read at each ask, so a reload applies) is taken in the same script as the slot.
+    const rate = bucketArgs(this.deps.limits().perNode);
     this.scripts
-      .run(ACQUIRE, [this.key(nodeId)], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId])
+      .run(ACQUIRE, [this.key(nodeId), `${this.cfg.keyPrefix}rate:node:${nodeId}`], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId, ...rate])
       .then((r) => {
-        const [granted, held, swept] = r as [number, number, number];
+        const [granted, held, swept, rateWait] = r as [number, number, number, number];
         this.deps.metrics?.recordAcquire(Number(process.hrtime.bigint() - started) / 1e9);
         this.deps.metrics?.recordReclaimed(swept);
         if (granted === 1) this.nodeSet(nodeId).add(member);
-        this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: granted === 1, held });
+        if (rateWait > 0) this.deps.metrics?.recordNodeRateRefused(nodeId);
+        this.deps.post({ type: 'slot-lease-answered', nodeId, lease, granted: granted === 1, held, rateWaitMs: rateWait > 0 ? rateWait : undefined });
       })
       .catch((e: unknown) => {
         // The script may have run, its answer lost: give the lease back, or it would hold a slot

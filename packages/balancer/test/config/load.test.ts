@@ -33,7 +33,7 @@ const SEED_EXPECTED: BalancerConfig = {
     validationThreads: 0,
     metricsPlacement: 'inline',
   },
-  queue: { maxDepth: 1000, maxWaitMs: 60000, batchPreemptions: 3, fairBurst: 4 },
+  queue: { maxDepth: 1000, maxWaitMs: 60000, batchPreemptions: 10, fairBurst: 4 },
   timeouts: {
     requestTimeoutMs: 120000,
     connectTimeoutMs: 10000,

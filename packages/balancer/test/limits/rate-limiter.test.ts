@@ -99,6 +99,26 @@ describe('RateLimiter', () => {
     expect(admitted(l, 'x', 3)).toBe(3);
   });
 
+  it("shareNodes cuts each node's rate to one replica's share (Redis out), and 1 gives the whole rate back", () => {
+    const l = new RateLimiter(settings({ perNode: { rps: 6, burst: 6 } }), 0);
+    l.shareNodes(3, 0);
+    // A third of the burst, and of the rate: 2 at once, then one every 500 ms.
+    expect(l.checkNode('n1', 0)).toBeNull();
+    expect(l.checkNode('n1', 0)).toBeNull();
+    expect(l.checkNode('n1', 0)).not.toBeNull();
+    expect(l.checkNode('n1', 499)).not.toBeNull();
+    expect(l.checkNode('n1', 500)).toBeNull();
+    // Back to the whole rate: the level carries over (empty), and refills at 6 a second.
+    l.shareNodes(1, 500);
+    expect(l.checkNode('n1', 500)).not.toBeNull();
+    expect(l.checkNode('n1', 667)).toBeNull();
+    // A burst smaller than the replicas still leaves each one token.
+    const small = new RateLimiter(settings({ perNode: { rps: 1, burst: 2 } }), 0);
+    small.shareNodes(3, 0);
+    expect(small.checkNode('n1', 0)).toBeNull();
+    expect(small.checkNode('n1', 0)).not.toBeNull();
+  });
+
   it('idle clients are evicted once their bucket has refilled', () => {
     const l = new RateLimiter(settings({ perClient: { rps: 10, burst: 10 } }), 0);
     for (let i = 0; i < 100; i++) l.check(`c${i}`, 0);
