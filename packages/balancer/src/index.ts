@@ -28,6 +28,7 @@ export { type CallOptions, Pipeline, PipelineEngine, type RawRequest } from './p
 export { Lease, type LeasedNode, type LeaseFailureDetails, type LeaseOptions, type LeaseState, type LeaseSuccessDetails } from './lease';
 export type { LeaseCounts } from './scheduler/leases';
 export type { SharedStateStatus } from './shared/redis-state';
+export { type JobLease, JobLeaseLostError, type JobLeasePort } from './shared/job-leases';
 export { type FactoryOptions, type MetricsAccess, PipelineFactory } from './pipeline-factory';
 export { type HealthState, type LoadedModel, type NodeSpec, PoolNode } from './nodes/node';
 export { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './nodes/circuit-breaker';

@@ -22,6 +22,7 @@ import { hasFreeSlotFor, nodeAddress, type PoolView, probeTargets, viewNodes, vi
 import { Scheduler } from './scheduler/scheduler';
 import { SharedSlotGate } from './scheduler/shared-slots';
 import { RedisSharedState, type SharedStateStatus } from './shared/redis-state';
+import type { JobLeasePort } from './shared/job-leases';
 import { Dispatcher } from './stages/dispatch';
 import type { DispatchPort } from './stages/dispatch-types';
 import { WorkerDispatcher } from './stages/worker-dispatcher';
@@ -275,6 +276,14 @@ export class PipelineFactory {
   getSharedState(): SharedStateStatus {
     const p = this.started();
     return p.redis?.status() ?? { backend: 'memory', shared: true, since: this.startedAt };
+  }
+
+  /**
+   * The leases the gateway's batch jobs and workflow runs are owned through when replicas share
+   * them (`state.backend: redis`, on the backend's own connections); undefined with `memory`.
+   */
+  getJobLeases(): JobLeasePort | undefined {
+    return this.started().redis?.jobLeases();
   }
 
   getConfig(): BalancerConfig {

@@ -15,6 +15,7 @@ import { AdminSync } from './admin-sync';
 import { LearnedSync } from './learned-sync';
 import type { LearnedFigures } from '../scheduler/estimates';
 import { ScriptRunner } from './scripts';
+import { JobLeases } from './job-leases';
 
 /** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
 export interface SharedStateStatus {
@@ -92,6 +93,7 @@ export class RedisSharedState implements SlotLeasePort {
   private rejoinTick: NodeJS.Timeout | undefined;
   private rejoining = false;
   private closed = false;
+  private jobs: JobLeases | undefined;
 
   constructor(
     private readonly cfg: RedisStateConfig,
@@ -244,12 +246,19 @@ export class RedisSharedState implements SlotLeasePort {
     return `${this.cfg.keyPrefix}trial:${nodeId}`;
   }
 
+  /** The leases batch jobs and workflow runs are owned through, over this backend's connections (`job-leases.ts`); made on first use. */
+  jobLeases(): JobLeases {
+    return (this.jobs ??= new JobLeases(this.client, this.sub, this.scripts, this.cfg.keyPrefix, this.replicaId, this.cfg.leaseTtlMs));
+  }
+
   holdLocally(nodeId: string, lease: number): void {
     this.nodeSet(nodeId).add(this.member(lease));
   }
 
   /** Gives back every lease still held, leaves the replicas' set, and closes both connections. */
   async close(): Promise<void> {
+    // The gateway's jobs stopping with it give their leases back first (their last writes need Redis).
+    await this.jobs?.close(Math.min(5_000, this.cfg.leaseTtlMs));
     this.closed = true;
     clearInterval(this.tick);
     clearInterval(this.rejoinTick);

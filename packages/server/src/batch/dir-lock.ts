@@ -59,6 +59,21 @@ export class DirLock {
     return new DirLock(path);
   }
 
+  /**
+   * Checks that no live gateway holds the directory alone (replicas share a directory without the
+   * lock: a gateway on the memory backend among them would run their jobs a second time).
+   */
+  static async assertFree(dir: string): Promise<void> {
+    const path = join(dir, 'lock');
+    const held = await readHolder(path);
+    if (held && (held.host !== hostname() || (held.pid !== process.pid && processAlive(held.pid)))) {
+      throw new BatchDirLockedError(
+        `batch.dataDir ${dir} is held by process ${held.pid} on host ${held.host} (a gateway on state.backend memory, since ${held.since}): ` +
+          `replicas on redis share a data directory only with each other (delete ${path} if that gateway is gone)`,
+      );
+    }
+  }
+
   /** Gives the directory back, if the lock is still ours. */
   async release(): Promise<void> {
     const held = await readHolder(this.path);

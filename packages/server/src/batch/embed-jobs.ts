@@ -82,6 +82,7 @@ export class EmbedJobs {
     const cfg = full.autobatch.jobs;
     const n = call.inputs.length;
     if (n > cfg.maxDocs) throw new ValidationError(`a batch job takes at most ${cfg.maxDocs} documents (autobatch.jobs.maxDocs); got ${n}`, 413);
+    await this.batches.store.refresh();
     const unfinished = this.embedJobs().filter((j) => !isFinished(j.batch.status)).length + this.submitting;
     if (unfinished >= cfg.maxJobs) throw new QueueFullError(`${unfinished} batch jobs are unfinished (autobatch.jobs.maxJobs): try again later`, 5);
     this.submitting++;
@@ -104,11 +105,13 @@ export class EmbedJobs {
   }
 
   async get(owner: string, id: string): Promise<EmbedJobSummary> {
+    await this.batches.store.refresh();
     return this.view(this.job(owner, id));
   }
 
   /** The owner's jobs, newest first, and how many are in each state. */
   async list(owner: string): Promise<{ jobs: EmbedJobSummary[]; counts: Record<EmbedJobStatus, number> }> {
+    await this.batches.store.refresh();
     const mine = this.embedJobs()
       .filter((j) => j.owner === owner)
       // Ids sort by creation time (see `newId`).
@@ -121,6 +124,7 @@ export class EmbedJobs {
 
   /** A completed job's vectors, placed by each chunk's range; 409 before it completes or when it failed. */
   async results(owner: string, id: string): Promise<EmbedJobResults> {
+    await this.batches.store.refresh();
     const rec = this.job(owner, id);
     const summary = await this.view(rec);
     const out = rec.batch.output_file_id;
@@ -163,7 +167,8 @@ export class EmbedJobs {
     const ms = (sec: number | null): number | undefined => (sec === null ? undefined : sec * 1000);
     const base = { id: b.id, model: b.metadata?.model ?? '', total, createdAt: b.created_at * 1000, startedAt: ms(b.in_progress_at) };
     if (!isFinished(b.status)) {
-      const answered = this.batches.jobs.answered(b.id);
+      // Read from the logs when another replica runs it; none yet while it is being validated.
+      const answered = b.status === 'validating' ? undefined : await this.batches.jobs.answeredOf(rec);
       const embedded = answered ? docsIn(answered.ok) : 0;
       const failed = answered ? docsIn(answered.failed) : 0;
       return { ...base, status: b.status === 'validating' ? 'queued' : 'running', embedded, failed };

@@ -1,10 +1,12 @@
 import { stat } from 'node:fs/promises';
+import { type JobLease, JobLeaseLostError, type JobLeasePort } from '@ollama-ring/balancer';
 import type { Logger } from 'pino';
 import { inputLines, type Validation, validateInput } from './input';
-import { ResultLog } from './result-log';
+import { fence, JobClaims, leaseLost } from './job-claims';
+import { errorLine, ResultLog, scan } from './result-log';
 import { BatchRunner, type BatchPipeline, type LineResult } from './runner';
 import type { BatchStore } from './store';
-import { type BatchLine, type BatchObject, type BatchStatus, isFinished, type JobRecord, type ResultLine } from './types';
+import { type BatchLine, type BatchObject, type BatchStatus, isFinished, type JobParams, type JobRecord, newJobRecord } from './types';
 import { newId } from './disk';
 
 export interface BatchJobsOptions {
@@ -14,6 +16,8 @@ export interface BatchJobsOptions {
   concurrency: () => number;
   /** The client key a job's owner runs as (per-client limits), when it is known. */
   clientKeyOf: (owner: string) => string | undefined;
+  /** Replicas share the store (`state.backend: redis`): each job is run by the holder of its lease. */
+  leases?: JobLeasePort;
   logger: Logger;
 }
 
@@ -38,10 +42,11 @@ interface Live {
   /** Lines handed to the runner and not yet recorded. */
   running: number;
   done: Promise<void>;
+  /** Its lease, when replicas share the store: every write is fenced by it. */
+  lease?: JobLease;
 }
 
 const nowSec = (): number => Math.floor(Date.now() / 1000);
-const COMPLETION_WINDOW_SEC = 24 * 3600;
 
 /**
  * The batch jobs: each is validated, run line by line through a {@link BatchRunner} (results
@@ -51,57 +56,83 @@ const COMPLETION_WINDOW_SEC = 24 * 3600;
  * log is not run again; a line that was running when the process died has none, and runs again.
  * `close()` stops starting lines and keeps what ends well; a line cut by the shutdown is not
  * recorded, so that it runs again at the next start.
+ *
+ * With replicas sharing the store (`leases`), a job runs on the replica holding its lease
+ * ({@link JobClaims}), which resumes it by those same rules when it takes it over; each result and
+ * record is written only after the lease is confirmed, and a job whose lease is lost stops at once
+ * (its running lines are not recorded: the next holder runs them again).
  */
 export class BatchJobs {
   private readonly live = new Map<string, Live>();
   private readonly stop = new AbortController();
   private saving: Promise<void> = Promise.resolve();
+  private readonly claims: JobClaims | undefined;
 
-  constructor(private readonly o: BatchJobsOptions) {}
+  constructor(private readonly o: BatchJobsOptions) {
+    if (!o.leases) return;
+    o.store.keep = (id) => this.live.has(id);
+    this.claims = new JobClaims({
+      leases: o.leases,
+      kind: 'batch',
+      unfinished: async () => {
+        await o.store.refresh();
+        return [...o.store.jobs.values()].filter((j) => !isFinished(j.batch.status)).map((j) => j.batch.id);
+      },
+      running: (id) => this.live.has(id),
+      take: (id, lease) => this.take(id, lease),
+      onNotice: (id, what) => {
+        const l = this.live.get(id);
+        if (what === 'cancel' && l) void this.cancel(l.job).catch((e: unknown) => o.logger.warn({ err: e, batch: id }, 'batch cancel failed'));
+      },
+      // A cancellation whose notice was lost (asked while Redis was out) is in the store.
+      eachRound: async () => {
+        for (const l of [...this.live.values()]) {
+          const st = l.job.batch.status;
+          if ((st === 'validating' || st === 'in_progress') && (await o.store.cancelAsked(l.job.batch.id))) await this.cancel(l.job);
+        }
+      },
+      logger: o.logger,
+    });
+  }
 
-  /** Resumes every unfinished job of the store. */
+  /** Resumes every unfinished job of the store; with replicas, those whose lease it can take, now and whenever one is free. */
   resumeAll(): void {
+    if (this.claims) return this.claims.start();
     for (const job of this.o.store.jobs.values()) if (!isFinished(job.batch.status)) this.start(job);
   }
 
   /** Creates a job over an input file (already checked to exist and belong to `owner`) and starts it. */
-  async create(owner: string, params: { input_file_id: string; endpoint: string; completion_window: string; metadata: Record<string, string> | null }): Promise<BatchObject> {
-    const now = nowSec();
-    const job: JobRecord = {
-      owner,
-      outputId: newId('file-'),
-      errorId: newId('file-'),
-      batch: {
-        id: newId('batch_'),
-        object: 'batch',
-        endpoint: params.endpoint,
-        errors: null,
-        input_file_id: params.input_file_id,
-        completion_window: params.completion_window,
-        status: 'validating',
-        output_file_id: null,
-        error_file_id: null,
-        created_at: now,
-        in_progress_at: null,
-        expires_at: now + COMPLETION_WINDOW_SEC,
-        finalizing_at: null,
-        completed_at: null,
-        failed_at: null,
-        expired_at: null,
-        cancelling_at: null,
-        cancelled_at: null,
-        request_counts: { total: 0, completed: 0, failed: 0 },
-        metadata: params.metadata,
-      },
-    };
-    await this.save(job);
-    this.start(job);
+  async create(owner: string, params: JobParams): Promise<BatchObject> {
+    const id = newId('batch_');
+    // Leased before its record exists, so no other replica takes it first (Redis out: it waits in the store for one).
+    const lease = await this.claims?.acquire(id);
+    const job = newJobRecord({ id, outputId: newId('file-'), errorId: newId('file-') }, owner, params, nowSec());
+    try {
+      await this.save(job);
+    } catch (e) {
+      await lease?.release();
+      throw e;
+    }
+    if (!this.claims || lease) this.start(job, lease);
     return { ...job.batch };
   }
 
   /** Asks a job to stop: `cancelling` at once, `cancelled` once its running lines have ended. */
   async cancel(job: JobRecord): Promise<BatchObject> {
     const b = job.batch;
+    if (this.claims && !this.live.has(b.id) && (b.status === 'validating' || b.status === 'in_progress')) {
+      // Run by another replica (or by none just now): the request is kept in the store, the holder
+      // told; the holder (or whoever takes the job next) makes it cancelling and saves that.
+      const lease = await this.claims.acquire(b.id);
+      if (lease) {
+        await this.take(b.id, lease);
+        const here = this.live.get(b.id);
+        return here ? this.cancel(here.job) : { ...(this.o.store.jobs.get(b.id)?.batch ?? b) };
+      }
+      await this.o.store.askCancel(b.id);
+      await this.claims.notify(b.id, 'cancel').catch(() => undefined);
+      return { ...b, status: 'cancelling', cancelling_at: b.cancelling_at ?? nowSec(), request_counts: { ...b.request_counts } };
+    }
     if (b.status === 'validating' || b.status === 'in_progress') {
       b.status = 'cancelling';
       b.cancelling_at = nowSec();
@@ -134,8 +165,40 @@ export class BatchJobs {
     return l?.out && l.err ? { ok: l.out.done, failed: l.err.done } : undefined;
   }
 
+  /**
+   * The lines of a job answered so far, wherever it runs: from the logs in memory here, or read
+   * from its logs (a job another replica runs).
+   */
+  async answeredOf(job: JobRecord): Promise<{ ok: ReadonlySet<string>; failed: ReadonlySet<string> }> {
+    const here = this.answered(job.batch.id);
+    if (here) return here;
+    const ok = new Set<string>();
+    const failed = new Set<string>();
+    await scan(this.o.store.contentPath(job.outputId), (l) => ok.add(l.custom_id));
+    await scan(this.o.store.contentPath(job.errorId), (l) => failed.add(l.custom_id));
+    return { ok, failed };
+  }
+
+  /** A job as the API shows it: its counts as they are now, also when another replica runs it (its record's counts move only at changes of status). */
+  async current(job: JobRecord): Promise<BatchObject> {
+    const b = { ...job.batch, request_counts: { ...job.batch.request_counts } };
+    if (!this.claims || this.live.has(b.id)) return b;
+    // A cancel asked through a replica that does not run the job: `cancelling` until its holder saves it so.
+    if ((b.status === 'validating' || b.status === 'in_progress') && (await this.o.store.cancelAsked(b.id))) {
+      b.status = 'cancelling';
+      b.cancelling_at ??= nowSec();
+    }
+    if (b.status === 'in_progress' || b.status === 'cancelling' || b.status === 'finalizing') {
+      const a = await this.answeredOf(job);
+      b.request_counts.completed = a.ok.size;
+      b.request_counts.failed = a.failed.size;
+    }
+    return b;
+  }
+
   /** Stops starting lines, waits for the running ones (the pipeline's shutdown ends them), and flushes the logs. */
   async close(): Promise<void> {
+    this.claims?.stop();
     this.stop.abort();
     await Promise.all([...this.live.values()].map((l) => l.done));
     await this.saving;
@@ -143,18 +206,36 @@ export class BatchJobs {
 
   /** Signals that no line should start any more (the gateway is closing); `close()` waits for the rest. */
   stopping(): void {
+    this.claims?.stop();
     this.stop.abort();
   }
 
-  private start(job: JobRecord): void {
-    const live: Live = { job, abort: new AbortController(), running: 0, done: Promise.resolve() };
+  /** Runs a job whose lease was just taken here, from its record as the store has it now. */
+  private async take(id: string, lease: JobLease): Promise<void> {
+    const job = await this.o.store.reloadJob(id);
+    if (!job || isFinished(job.batch.status) || this.live.has(id) || this.stop.signal.aborted) return lease.release();
+    this.o.logger.info({ batch: id, status: job.batch.status }, 'batch job taken over');
+    this.start(job, lease);
+    if ((job.batch.status === 'validating' || job.batch.status === 'in_progress') && (await this.o.store.cancelAsked(id))) await this.cancel(job);
+  }
+
+  private start(job: JobRecord, lease?: JobLease): void {
+    const live: Live = { job, abort: new AbortController(), running: 0, done: Promise.resolve(), lease };
     if (job.batch.status === 'cancelling') live.abort.abort('cancel');
     this.live.set(job.batch.id, live);
+    lease?.signal.addEventListener('abort', () => {
+      const why: unknown = lease.signal.reason;
+      if (why instanceof JobLeaseLostError) this.o.logger.warn({ batch: job.batch.id, reason: why.message }, 'batch job stopped here: its lease is lost');
+    });
     live.done = this.drive(live)
-      .catch((e: unknown) => this.o.logger.error({ err: e, batch: job.batch.id }, 'batch job failed'))
+      .catch((e: unknown) => {
+        // A lost lease is logged when it is lost (above); whatever it cut short is not a failure.
+        if (!(e instanceof JobLeaseLostError)) this.o.logger.error({ err: e, batch: job.batch.id }, 'batch job failed');
+      })
       .finally(async () => {
         await Promise.all([live.out?.close(), live.err?.close()]);
         this.live.delete(job.batch.id);
+        await lease?.release();
       });
   }
 
@@ -185,8 +266,11 @@ export class BatchJobs {
       b.in_progress_at = nowSec();
       await this.save(job);
     }
-    live.out = await ResultLog.open(this.o.store.contentPath(job.outputId));
-    live.err = await ResultLog.open(this.o.store.contentPath(job.errorId));
+    // Opening cuts a torn tail off: a write like any other.
+    await fence(live.lease);
+    const fenced = live.lease && (() => fence(live.lease));
+    live.out = await ResultLog.open(this.o.store.contentPath(job.outputId), fenced);
+    live.err = await ResultLog.open(this.o.store.contentPath(job.errorId), fenced);
     const count = () => {
       b.request_counts.completed = live.out!.count;
       b.request_counts.failed = live.err!.count;
@@ -204,11 +288,15 @@ export class BatchJobs {
           this.record(live, r)
             .then(count)
             .finally(() => live.running--);
-        await runner.run(lines, onResult, { signal: live.abort.signal, stop: this.stop.signal });
+        // A lost lease cancels the running lines and starts no more (none is recorded: see `record`).
+        const lost = live.lease?.signal;
+        const signal = lost ? AbortSignal.any([live.abort.signal, lost]) : live.abort.signal;
+        await runner.run(lines, onResult, { signal, stop: lost ? AbortSignal.any([this.stop.signal, lost]) : this.stop.signal });
       } finally {
         clearTimeout(expiry);
       }
     }
+    if (leaseLost(live.lease)) return;
     // Stopped by the shutdown with lines left: the job stays as it is, and resumes at the next start.
     if (this.stop.signal.aborted && !live.abort.signal.aborted && (await this.hasPending(live, input, b.endpoint))) return;
     await this.settle(live);
@@ -236,6 +324,7 @@ export class BatchJobs {
   private async end(live: Live, status: BatchStatus): Promise<void> {
     const { job } = live;
     const b = job.batch;
+    await fence(live.lease);
     if (status === 'completed' && b.status !== 'finalizing') {
       b.status = 'finalizing';
       b.finalizing_at = nowSec();
@@ -272,6 +361,7 @@ export class BatchJobs {
 
   /** Records a line's result, unless the shutdown cut it (then it runs again at the next start). */
   private async record(live: Live, r: LineResult): Promise<void> {
+    if (leaseLost(live.lease)) return;
     if (r.error && this.stop.signal.aborted && !r.aborted) return;
     if (r.aborted) {
       const reason = live.abort.signal.reason === 'expire' ? 'batch_expired' : 'batch_cancelled';
@@ -299,12 +389,12 @@ export class BatchJobs {
   /** Saves the record as it is now; saves are written one at a time, in order. */
   private save(job: JobRecord): Promise<void> {
     const text = JSON.stringify(job);
-    const p = this.saving.then(() => this.o.store.saveJob(job, text));
+    const lease = this.live.get(job.batch.id)?.lease;
+    const p = this.saving.then(async () => {
+      await fence(lease);
+      await this.o.store.saveJob(job, text);
+    });
     this.saving = p.catch(() => undefined);
     return p;
   }
-}
-
-function errorLine(custom_id: string, code: string, message: string): ResultLine {
-  return { id: newId('batch_req_'), custom_id, response: null, error: { code, message } };
 }

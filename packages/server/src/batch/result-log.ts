@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open, stat, truncate } from 'node:fs/promises';
 import { LineSplitter } from '@ollama-ring/protocol';
+import { newId } from './disk';
 import type { ResultLine } from './types';
 
 /**
@@ -21,10 +22,15 @@ export class ResultLog {
     readonly path: string,
     /** The `custom_id`s of the lines already in the file. */
     readonly done: Set<string>,
+    private readonly fence?: () => Promise<void>,
   ) {}
 
-  /** Opens (creating if need be) the log at `path`, first cutting any torn tail off. */
-  static async open(path: string): Promise<ResultLog> {
+  /**
+   * Opens (creating if need be) the log at `path`, first cutting any torn tail off. `fence`, when
+   * given, is awaited before each line is written and throws when this process may no longer
+   * write the log (replicas: the job's lease is lost, and another replica may be writing it).
+   */
+  static async open(path: string, fence?: () => Promise<void>): Promise<ResultLog> {
     const done = new Set<string>();
     const good = await scan(path, (line) => done.add(line.custom_id));
     const size = await stat(path).then(
@@ -32,7 +38,7 @@ export class ResultLog {
       () => -1,
     );
     if (size > good) await truncate(path, good);
-    const log = new ResultLog(path, done);
+    const log = new ResultLog(path, done, fence);
     log.fh = await open(path, 'a');
     return log;
   }
@@ -46,6 +52,7 @@ export class ResultLog {
     const text = Buffer.from(JSON.stringify(line) + '\n');
     const write = this.tail.then(async () => {
       if (!this.fh) throw new Error(`result log ${this.path} is closed`);
+      await this.fence?.();
       await this.fh.write(text);
       this.done.add(line.custom_id);
       this.dirty++;
@@ -106,4 +113,9 @@ function parseResult(text: string): ResultLine | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A result line for an input line no request answered (cancelled, expired), in OpenAI's shape. */
+export function errorLine(custom_id: string, code: string, message: string): ResultLine {
+  return { id: newId('batch_req_'), custom_id, response: null, error: { code, message } };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { JobLeasePort } from '@ollama-ring/balancer';
 import type { Logger } from 'pino';
 import { DirLock } from './dir-lock';
 import { BatchJobs } from './jobs';
@@ -13,6 +14,11 @@ export interface BatchServiceOptions {
   pipeline: () => BatchPipeline;
   concurrency: () => number;
   clientKeyOf: (owner: string) => string | undefined;
+  /**
+   * Replicas share the directory (`state.backend: redis`): no directory lock; each job is run by
+   * the replica holding its lease, and any replica takes over the jobs of one that died.
+   */
+  leases?: JobLeasePort;
   logger: Logger;
 }
 
@@ -32,24 +38,28 @@ export class BatchService {
     readonly store: BatchStore,
     readonly jobs: BatchJobs,
     private readonly o: BatchServiceOptions,
-    private readonly lock: DirLock,
+    private readonly lock: DirLock | undefined,
   ) {
     // Hourly, or more often for a shorter retention, but not more than once a minute.
     this.timer = setInterval(() => void this.sweep(), Math.max(60_000, Math.min(SWEEP_EVERY_MS, o.retentionMs())));
     this.timer.unref();
   }
 
-  /** Opens the store (taking its directory's lock: `BatchDirLockedError` when another gateway holds it) and resumes its jobs. */
+  /**
+   * Opens the store and resumes its jobs: alone, taking its directory's lock (`BatchDirLockedError`
+   * when another gateway holds it); with replicas (`leases`), shared, checking only that no gateway
+   * holds it alone.
+   */
   static async open(o: BatchServiceOptions): Promise<BatchService> {
-    const lock = await DirLock.acquire(o.dir);
+    const lock = o.leases ? await DirLock.assertFree(o.dir).then(() => undefined) : await DirLock.acquire(o.dir);
     let store: BatchStore;
     try {
-      store = await BatchStore.open(o.dir);
+      store = await BatchStore.open(o.dir, o.leases !== undefined);
     } catch (e) {
-      await lock.release();
+      await lock?.release();
       throw e;
     }
-    const jobs = new BatchJobs({ store, pipeline: o.pipeline, concurrency: o.concurrency, clientKeyOf: o.clientKeyOf, logger: o.logger });
+    const jobs = new BatchJobs({ store, pipeline: o.pipeline, concurrency: o.concurrency, clientKeyOf: o.clientKeyOf, leases: o.leases, logger: o.logger });
     const s = new BatchService(store, jobs, o, lock);
     await s.sweep();
     jobs.resumeAll();
@@ -58,6 +68,8 @@ export class BatchService {
 
   async sweep(): Promise<void> {
     try {
+      // With replicas, what the others made since the last read counts too (an input file in use, a log being written).
+      await this.store.refresh();
       const gone = await this.store.sweep(Date.now(), this.o.retentionMs());
       if (gone.jobs + gone.files > 0) this.o.logger.info(gone, 'batch retention sweep');
     } catch (e) {
@@ -74,7 +86,7 @@ export class BatchService {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.jobs.close();
-    await this.lock.release();
+    await this.lock?.release();
   }
 }
 

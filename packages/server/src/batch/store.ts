@@ -14,30 +14,100 @@ import { type FileObject, type FileRecord, isFinished, type JobRecord } from './
  * - `batches/<id>.json`: a job's record, rewritten whole and atomically at each change of status;
  * - `tmp/`: uploads still arriving, emptied at start.
  *
- * Records are small and read into memory at start; contents are only ever streamed.
+ * - `batches/<id>.cancel`: a cancellation asked on a replica that does not run the job (shared
+ *   stores), for the one that does or will.
+ *
+ * Records are small and read into memory at start; contents are only ever streamed. A store shared
+ * by replicas (`state.backend: redis`) is read again before each use ({@link BatchStore.refresh}):
+ * the files stay the one source of truth, each replica's maps only a cache of them.
  */
 export class BatchStore {
   readonly files = new Map<string, FileRecord>();
   readonly jobs = new Map<string, JobRecord>();
+  /** Jobs whose record this process writes (it runs them): their record in memory is newer than the file. */
+  keep: (id: string) => boolean = () => false;
   private made = false;
+  /** Each record file's mtime and size when last read (shared stores), to read again only what changed. */
+  private readonly seen = new Map<string, string>();
+  private scanning: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    /** Other processes write this directory too (replicas): `refresh()` reads it again. */
+    readonly shared: boolean,
+  ) {}
 
   /** Opens the store at `dir`, reading every record; an absent directory is an empty store, made on the first write. */
-  static async open(dir: string): Promise<BatchStore> {
-    const s = new BatchStore(dir);
-    await rm(join(dir, 'tmp'), { recursive: true, force: true });
-    for (const name of await list(join(dir, 'files'))) {
-      if (!name.endsWith('.json')) continue;
-      const rec = await readRecord<FileRecord>(join(dir, 'files', name));
-      if (rec) s.files.set(rec.file.id, rec);
-    }
-    for (const name of await list(join(dir, 'batches'))) {
-      if (!name.endsWith('.json')) continue;
-      const rec = await readRecord<JobRecord>(join(dir, 'batches', name));
-      if (rec) s.jobs.set(rec.batch.id, rec);
-    }
+  static async open(dir: string, shared = false): Promise<BatchStore> {
+    const s = new BatchStore(dir, shared);
+    // A shared directory's `tmp/` may hold another replica's uploads under way.
+    if (!shared) await rm(join(dir, 'tmp'), { recursive: true, force: true });
+    await s.scan();
     return s;
+  }
+
+  /**
+   * Reads again the records other replicas changed, added or deleted (a shared store; at once
+   * otherwise). Calls that arrive while a read is under way wait for the next one, which starts
+   * after them: what a caller sees is never older than its call.
+   */
+  refresh(): Promise<void> {
+    if (!this.shared) return Promise.resolve();
+    this.queued ??= this.scanning.then(() => {
+      this.queued = undefined;
+      const p = this.scan();
+      this.scanning = p.catch(() => undefined);
+      return p;
+    });
+    return this.queued;
+  }
+
+  /** Reads one job's record again from its file (a replica taking the job over); undefined when it is gone. */
+  async reloadJob(id: string): Promise<JobRecord | undefined> {
+    const rec = await readRecord<JobRecord>(join(this.dir, 'batches', `${id}.json`));
+    if (rec) this.jobs.set(id, rec);
+    return rec;
+  }
+
+  /** Records that a job's cancellation was asked (for the replica that runs it, or the next to). */
+  async askCancel(id: string): Promise<void> {
+    await this.prepare();
+    await writeAtomic(join(this.dir, 'batches', `${id}.cancel`), String(Math.floor(Date.now() / 1000)));
+  }
+
+  /** Whether a job's cancellation was asked on another replica. */
+  async cancelAsked(id: string): Promise<boolean> {
+    return stat(join(this.dir, 'batches', `${id}.cancel`)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async scan(): Promise<void> {
+    const found = new Set<string>();
+    for (const sub of ['files', 'batches'] as const) {
+      for (const name of await list(join(this.dir, sub))) {
+        if (!name.endsWith('.json')) continue;
+        const id = name.slice(0, -'.json'.length);
+        const path = join(this.dir, sub, name);
+        found.add(path);
+        if (sub === 'batches' && this.keep(id)) continue;
+        const s = this.shared ? await stat(path).catch(() => undefined) : undefined;
+        const mark = s ? `${s.mtimeMs}:${s.size}` : '';
+        if (this.shared && (!s || this.seen.get(path) === mark)) continue;
+        const rec = await readRecord<FileRecord & JobRecord>(path);
+        if (!rec) continue;
+        if (this.shared) this.seen.set(path, mark);
+        if (sub === 'files') this.files.set(rec.file.id, rec);
+        else this.jobs.set(rec.batch.id, rec);
+      }
+    }
+    if (!this.shared) return;
+    // What another replica deleted (its retention sweep, a file deleted through it) is gone here too.
+    for (const [id] of this.files) if (!found.has(join(this.dir, 'files', `${id}.json`))) this.files.delete(id);
+    for (const [id] of this.jobs) if (!found.has(join(this.dir, 'batches', `${id}.json`)) && !this.keep(id)) this.jobs.delete(id);
+    for (const path of this.seen.keys()) if (!found.has(path)) this.seen.delete(path);
   }
 
   /** Where a file's content is. */
@@ -98,6 +168,7 @@ export class BatchStore {
       if (!isFinished(b.status) || ended === null || ended > cutoff) continue;
       this.jobs.delete(b.id);
       await unlink(join(this.dir, 'batches', `${b.id}.json`)).catch(ignoreMissing);
+      await unlink(join(this.dir, 'batches', `${b.id}.cancel`)).catch(ignoreMissing);
       for (const id of [job.outputId, job.errorId]) await this.deleteFile(id);
       jobs++;
     }
@@ -116,6 +187,13 @@ export class BatchStore {
       // Only contents old enough not to be an upload between its rename and its record.
       const s = await stat(join(this.dir, 'files', name)).catch(() => undefined);
       if (s && s.mtimeMs < now - 60_000) await unlink(join(this.dir, 'files', name)).catch(ignoreMissing);
+    }
+    if (this.shared) {
+      // Not emptied at open (another replica's uploads may be arriving): an upload untouched for an hour was cut off.
+      for (const name of await list(join(this.dir, 'tmp'))) {
+        const s = await stat(join(this.dir, 'tmp', name)).catch(() => undefined);
+        if (s && s.mtimeMs < now - 3_600_000) await unlink(join(this.dir, 'tmp', name)).catch(ignoreMissing);
+      }
     }
     return { jobs, files };
   }

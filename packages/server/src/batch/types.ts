@@ -78,6 +78,48 @@ export interface JobRecord {
   errorId: string;
 }
 
+/** What a new job is asked with (`POST /v1/batches`). */
+export interface JobParams {
+  input_file_id: string;
+  endpoint: string;
+  completion_window: string;
+  metadata: Record<string, string> | null;
+}
+
+/** OpenAI's completion window: a job not done within it expires. */
+const COMPLETION_WINDOW_SEC = 24 * 3600;
+
+/** A new job's record (`validating`, nothing run yet), made at `now` (Unix seconds). */
+export function newJobRecord(ids: { id: string; outputId: string; errorId: string }, owner: string, params: JobParams, now: number): JobRecord {
+  return {
+    owner,
+    outputId: ids.outputId,
+    errorId: ids.errorId,
+    batch: {
+      id: ids.id,
+      object: 'batch',
+      endpoint: params.endpoint,
+      errors: null,
+      input_file_id: params.input_file_id,
+      completion_window: params.completion_window,
+      status: 'validating',
+      output_file_id: null,
+      error_file_id: null,
+      created_at: now,
+      in_progress_at: null,
+      expires_at: now + COMPLETION_WINDOW_SEC,
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      request_counts: { total: 0, completed: 0, failed: 0 },
+      metadata: params.metadata,
+    },
+  };
+}
+
 /** One line of an input file, once checked. */
 export interface BatchLine {
   custom_id: string;

@@ -40,11 +40,22 @@ export function batchesFor(gw: GatewayContext): Promise<BatchService> {
         return slots.value;
       },
       clientKeyOf: (owner) => gw.config().auth.apiKeys.find((k) => ownerOf(k.key, true) === owner)?.key,
+      leases: gw.factory.getJobLeases(),
       logger: gw.logger.child({ component: 'batch' }),
     });
     services.set(gw, s);
   }
   return s;
+}
+
+/**
+ * The batch service with its store as it is now: with replicas sharing it, read again first, so
+ * that what another replica made or changed is seen (see `BatchStore.refresh`).
+ */
+export async function freshBatches(gw: GatewayContext): Promise<BatchService> {
+  const b = await batchesFor(gw);
+  await b.store.refresh();
+  return b;
 }
 
 /** The gateway is closing: no batch line starts from now on. */

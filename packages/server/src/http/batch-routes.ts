@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { GatewayContext } from '../gateway-context';
-import { isFinished, type JobRecord, BATCH_ENDPOINTS } from '../batch/types';
-import { batchesFor, batchOwner, intParam, page } from './batch-context';
+import { isFinished, BATCH_ENDPOINTS } from '../batch/types';
+import { batchesFor, batchOwner, freshBatches, intParam, page } from './batch-context';
 import { sendError } from './errors';
 import { readJsonObject, sendJson } from './route-util';
 import type { Router } from './router';
@@ -39,14 +39,14 @@ export function addBatchRoutes(router: Router, gw: GatewayContext): void {
     const order = url.searchParams.get('order') ?? 'desc';
     if (order !== 'asc' && order !== 'desc') return sendError(res, 400, `order must be asc or desc (got '${order}')`, 'openai');
     const purpose = url.searchParams.get('purpose');
-    const files = [...(await batchesFor(gw)).store.files.values()].filter((f) => f.owner === owner && (purpose === null || f.file.purpose === purpose)).map((f) => f.file);
+    const files = [...(await freshBatches(gw)).store.files.values()].filter((f) => f.owner === owner && (purpose === null || f.file.purpose === purpose)).map((f) => f.file);
     sendJson(res, 200, page(files, url.searchParams.get('after'), limit, order));
   });
 
   router.add('GET', '/v1/files/:id', async ({ req, res, params }) => {
     const owner = batchOwner(gw, req, res);
     if (owner === undefined) return;
-    const f = (await batchesFor(gw)).store.files.get(params.id);
+    const f = (await freshBatches(gw)).store.files.get(params.id);
     if (!f || f.owner !== owner) return sendError(res, 404, notFound('File', params.id), 'openai');
     sendJson(res, 200, f.file);
   });
@@ -54,7 +54,7 @@ export function addBatchRoutes(router: Router, gw: GatewayContext): void {
   router.add('GET', '/v1/files/:id/content', async ({ req, res, params }) => {
     const owner = batchOwner(gw, req, res);
     if (owner === undefined) return;
-    const b = await batchesFor(gw);
+    const b = await freshBatches(gw);
     const f = b.store.files.get(params.id);
     if (!f || f.owner !== owner) return sendError(res, 404, notFound('File', params.id), 'openai');
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': f.file.bytes });
@@ -66,7 +66,7 @@ export function addBatchRoutes(router: Router, gw: GatewayContext): void {
   router.add('DELETE', '/v1/files/:id', async ({ req, res, params }) => {
     const owner = batchOwner(gw, req, res);
     if (owner === undefined) return;
-    const b = await batchesFor(gw);
+    const b = await freshBatches(gw);
     const f = b.store.files.get(params.id);
     if (!f || f.owner !== owner) return sendError(res, 404, notFound('File', params.id), 'openai');
     const reader = [...b.store.jobs.values()].find((j) => j.batch.input_file_id === f.file.id && !isFinished(j.batch.status));
@@ -88,7 +88,7 @@ export function addBatchRoutes(router: Router, gw: GatewayContext): void {
     if (completion_window !== '24h') return sendError(res, 400, "completion_window must be '24h'", 'openai');
     const meta = metadataOf(metadata);
     if (typeof meta === 'string') return sendError(res, 400, meta, 'openai');
-    const b = await batchesFor(gw);
+    const b = await freshBatches(gw);
     const f = b.store.files.get(input_file_id);
     if (!f || f.owner !== owner) return sendError(res, 404, notFound('File', input_file_id), 'openai');
     if (f.file.purpose !== 'batch') return sendError(res, 400, `file ${input_file_id} has purpose '${f.file.purpose}', not 'batch'`, 'openai');
@@ -100,32 +100,29 @@ export function addBatchRoutes(router: Router, gw: GatewayContext): void {
     if (owner === undefined) return;
     const limit = intParam(url, 'limit', 20, 1, 100, res);
     if (limit === undefined) return;
-    const jobs = [...(await batchesFor(gw)).store.jobs.values()].filter((j) => j.owner === owner).map(view);
+    const b = await freshBatches(gw);
+    const jobs = await Promise.all([...b.store.jobs.values()].filter((j) => j.owner === owner).map((j) => b.jobs.current(j)));
     sendJson(res, 200, page(jobs, url.searchParams.get('after'), limit));
   });
 
   router.add('GET', '/v1/batches/:id', async ({ req, res, params }) => {
     const owner = batchOwner(gw, req, res);
     if (owner === undefined) return;
-    const j = (await batchesFor(gw)).store.jobs.get(params.id);
+    const b = await freshBatches(gw);
+    const j = b.store.jobs.get(params.id);
     if (!j || j.owner !== owner) return sendError(res, 404, notFound('Batch', params.id), 'openai');
-    sendJson(res, 200, view(j));
+    sendJson(res, 200, await b.jobs.current(j));
   });
 
   router.add('POST', '/v1/batches/:id/cancel', async ({ req, res, params }) => {
     const owner = batchOwner(gw, req, res);
     if (owner === undefined) return;
-    const b = await batchesFor(gw);
+    const b = await freshBatches(gw);
     const j = b.store.jobs.get(params.id);
     if (!j || j.owner !== owner) return sendError(res, 404, notFound('Batch', params.id), 'openai');
     if (isFinished(j.batch.status)) return sendError(res, 409, `batch ${j.batch.id} has already ended (${j.batch.status})`, 'openai');
     sendJson(res, 200, await b.jobs.cancel(j));
   });
-}
-
-/** A batch as it is now (its counts move as lines end). */
-function view(j: JobRecord): JobRecord['batch'] {
-  return { ...j.batch, request_counts: { ...j.batch.request_counts } };
 }
 
 /** OpenAI's metadata: up to 16 string pairs, keys up to 64 characters, values up to 512; or an error message. */

@@ -34,6 +34,7 @@ export function workflowsFor(gw: GatewayContext): Promise<WorkflowService> {
         ),
       clientKeyOf: (owner) => gw.config().auth.apiKeys.find((k) => ownerOf(k.key, true) === owner)?.key,
       metrics: () => (gw.config().metrics.enabled ? gw.factory.getMetricsRegistry().metrics.workflow : undefined),
+      leases: gw.factory.getJobLeases(),
       logger: gw.logger.child({ component: 'workflow' }),
     });
     services.set(gw, s);
@@ -87,7 +88,7 @@ export function addWorkflowRoutes(router: Router, gw: GatewayContext): void {
     const bad = requestProblem(body);
     if (bad) return sendError(res, 400, bad, 'ollama');
     try {
-      const rec = (await workflowsFor(gw)).create(who, body as unknown as WorkflowRequest);
+      const rec = await (await workflowsFor(gw)).create(who, body as unknown as WorkflowRequest);
       sendJson(res, 201, view(rec));
     } catch (e) {
       if (!(e instanceof WorkflowError)) throw e;
@@ -98,7 +99,7 @@ export function addWorkflowRoutes(router: Router, gw: GatewayContext): void {
   router.add('GET', '/api/workflows/:id', async ({ req, res, params }) => {
     const who = owner(gw, req, res);
     if (who === undefined) return;
-    const rec = (await workflowsFor(gw)).get(params.id);
+    const rec = await (await workflowsFor(gw)).find(params.id);
     if (!rec || rec.owner !== who) return sendError(res, 404, `no workflow run ${params.id}`, 'ollama');
     sendJson(res, 200, view(rec));
   });
@@ -107,9 +108,9 @@ export function addWorkflowRoutes(router: Router, gw: GatewayContext): void {
     const who = owner(gw, req, res);
     if (who === undefined) return;
     const s = await workflowsFor(gw);
-    const rec = s.get(params.id);
+    const rec = await s.find(params.id);
     if (!rec || rec.owner !== who) return sendError(res, 404, `no workflow run ${params.id}`, 'ollama');
-    if (!s.cancel(params.id)) return sendError(res, 409, `workflow run ${params.id} has already ended (${rec.results.status})`, 'ollama');
+    if (!(await s.cancel(params.id))) return sendError(res, 409, `workflow run ${params.id} has already ended (${rec.results.status})`, 'ollama');
     sendJson(res, 202, view(rec));
   });
 }

@@ -3,8 +3,10 @@
  * replaced whole and atomically, `batch/disk.ts`): `<batch.dataDir>/workflows/<id>.json`, one per
  * run, holding the document, the variables and the results so far. A run still `running` when the
  * gateway stopped is resumed at the next start from its saved results (its succeeded tasks kept).
+ * With replicas sharing the directory, `<id>.cancel` is a cancellation asked on a replica that does
+ * not run it, and each replica reads the records again before it answers ({@link WorkflowStore.refresh}).
  */
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestClass, RunResults } from '@ollama-ring/balancer';
 import { ensureDir, writeAtomic } from '../batch/disk';
@@ -26,34 +28,96 @@ export interface WorkflowRecord {
 
 export class WorkflowStore {
   readonly runs = new Map<string, WorkflowRecord>();
+  /** Runs this process runs: their record in memory is newer than the file. */
+  keep: (id: string) => boolean = () => false;
   private made = false;
   /** Saves in order per run: the newest text waits behind the one being written. */
   private readonly writing = new Map<string, { busy: Promise<void>; next?: string }>();
+  /** Each record's mtime and size when last read (shared stores). */
+  private readonly seen = new Map<string, string>();
+  private scanning: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    /** Replicas write this directory too: `refresh()` reads it again. */
+    readonly shared: boolean,
+  ) {}
 
-  static async open(dir: string): Promise<WorkflowStore> {
-    const s = new WorkflowStore(dir);
-    let names: string[] = [];
-    try {
-      names = await readdir(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue;
-      try {
-        const rec = JSON.parse(await readFile(join(dir, name), 'utf8')) as WorkflowRecord;
-        s.runs.set(rec.id, rec);
-      } catch {
-        // Replaced atomically, so a bad record is damage from outside: skipped, not fatal.
-      }
-    }
+  static async open(dir: string, shared = false): Promise<WorkflowStore> {
+    const s = new WorkflowStore(dir, shared);
+    await s.scan();
     return s;
   }
 
-  /** Saves a run's record; saves of one run are written in order, and a burst collapses to its last. */
-  save(rec: WorkflowRecord): Promise<void> {
+  /** Reads again what other replicas changed (a shared store); a call never sees the directory older than when it was made. */
+  refresh(): Promise<void> {
+    if (!this.shared) return Promise.resolve();
+    this.queued ??= this.scanning.then(() => {
+      this.queued = undefined;
+      const p = this.scan();
+      this.scanning = p.catch(() => undefined);
+      return p;
+    });
+    return this.queued;
+  }
+
+  /** Reads one run's record again from its file (a replica taking it over). */
+  async reload(id: string): Promise<WorkflowRecord | undefined> {
+    const rec = await readRecord(join(this.dir, `${id}.json`));
+    if (rec) this.runs.set(id, rec);
+    return rec;
+  }
+
+  /** Records that a run's cancellation was asked, for the replica that runs it (or the next to). */
+  async askCancel(id: string): Promise<void> {
+    await this.prepare();
+    await writeAtomic(join(this.dir, `${id}.cancel`), String(Math.floor(Date.now() / 1000)));
+  }
+
+  async cancelAsked(id: string): Promise<boolean> {
+    return stat(join(this.dir, `${id}.cancel`)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async scan(): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const found = new Set<string>();
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue;
+      const id = name.slice(0, -'.json'.length);
+      found.add(id);
+      if (this.keep(id)) continue;
+      const path = join(this.dir, name);
+      const s = this.shared ? await stat(path).catch(() => undefined) : undefined;
+      const mark = s ? `${s.mtimeMs}:${s.size}` : '';
+      if (this.shared && (!s || this.seen.get(id) === mark)) continue;
+      const rec = await readRecord(path);
+      if (!rec) continue;
+      if (this.shared) this.seen.set(id, mark);
+      this.runs.set(rec.id, rec);
+    }
+    if (!this.shared) return;
+    for (const id of [...this.runs.keys()]) {
+      if (found.has(id) || this.keep(id)) continue;
+      this.runs.delete(id);
+      this.seen.delete(id);
+    }
+  }
+
+  /**
+   * Saves a run's record; saves of one run are written in order, and a burst collapses to its last.
+   * `fence`, when given, is awaited before each write and throws when this process may no longer
+   * write the run (replicas: its lease is lost).
+   */
+  save(rec: WorkflowRecord, fence?: () => Promise<void>): Promise<void> {
     this.runs.set(rec.id, rec);
     const text = JSON.stringify(rec);
     const w = this.writing.get(rec.id);
@@ -66,6 +130,7 @@ export class WorkflowStore {
       await this.prepare();
       let t: string | undefined = text;
       while (t !== undefined) {
+        await fence?.();
         await writeAtomic(join(this.dir, `${rec.id}.json`), t);
         t = entry.next;
         entry.next = undefined;
@@ -88,6 +153,7 @@ export class WorkflowStore {
       if (rec.results.status === 'running' || ended === undefined || ended > now - retentionMs) continue;
       this.runs.delete(rec.id);
       await unlink(join(this.dir, `${rec.id}.json`)).catch(() => undefined);
+      await unlink(join(this.dir, `${rec.id}.cancel`)).catch(() => undefined);
       gone++;
     }
     return gone;
@@ -97,5 +163,14 @@ export class WorkflowStore {
     if (this.made) return;
     await ensureDir(this.dir);
     this.made = true;
+  }
+}
+
+async function readRecord(path: string): Promise<WorkflowRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as WorkflowRecord;
+  } catch {
+    // Replaced atomically, so a bad record is damage from outside (or gone meanwhile): skipped, not fatal.
+    return undefined;
   }
 }

@@ -1,13 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type SimNodeConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
+import { type SimModelConfig, type SimNodeConfig, type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
 import { type GatewayProcess, startGatewayProcess, stopGatewayProcess } from '../../../../bench/src/replicas/gateway-process';
 
 /** An emulated pool and several gateway processes in front of it, sharing its state through Redis. */
 export interface ReplicaGateways {
   sim: SimPool;
   gateways: GatewayProcess[];
+  /** The config file every gateway was started with (for one more, with `startGatewayProcess`). */
+  configFile: string;
   /** Every node's highest count of inference requests in flight at once, as the emulator saw them. */
   peaks(): Record<string, number>;
   close(): Promise<void>;
@@ -23,8 +25,9 @@ export async function startReplicaGateways(
   redisUrl: string,
   keyPrefix: string,
   extra: Record<string, unknown> = {},
+  models: SimModelConfig[] = [{ name: 'llama3.2', loadMs: 2000 }],
 ): Promise<ReplicaGateways> {
-  const sim = await startSimPool({ timeScale: 0.02, models: [{ name: 'llama3.2', loadMs: 2000 }], nodes });
+  const sim = await startSimPool({ timeScale: 0.02, models, nodes });
   const dir = mkdtempSync(join(tmpdir(), 'ring-replicas-'));
   const file = join(dir, 'config.yaml');
   // Timeouts for a loaded test machine: a gateway process busy for a few hundred ms would otherwise
@@ -41,6 +44,7 @@ export async function startReplicaGateways(
   return {
     sim,
     gateways,
+    configFile: file,
     peaks: () => Object.fromEntries(sim.state().map((s) => [s.id, s.peakInferenceInFlight])),
     async close() {
       await Promise.all(gateways.map(stopGatewayProcess));
