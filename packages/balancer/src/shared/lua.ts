@@ -84,12 +84,19 @@ if held > 0 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
 if swept > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. held) end
 return {held, swept}`;
 
-/** KEYS[1] the replicas' set; ARGV replica id, ttlMs. Heartbeat: returns how many replicas are alive. */
+/**
+ * KEYS[1] the replicas' set (member: replica id, score: when its heartbeat expires); ARGV replica
+ * id, ttlMs, and optionally a time (Redis ms). Heartbeat: returns {replicas alive, Redis's time now,
+ * replicas whose last heartbeat came at or after the time given (0 without one)}.
+ */
 export const HEARTBEAT = `${NOW}
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-return redis.call('ZCARD', KEYS[1])`;
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+local fresh = 0
+if ARGV[3] then fresh = redis.call('ZCOUNT', KEYS[1], tonumber(ARGV[3]) + ttl, '+inf') end
+return {redis.call('ZCARD', KEYS[1]), now, fresh}`;
 
 /**
  * KEYS[1] the global bucket, KEYS[2] the client's (hashes: tokens `t`, updated `ts`); ARGV global

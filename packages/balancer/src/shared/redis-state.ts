@@ -1,13 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import type { RedisStateConfig } from '../config/types';
 import type { ReplicaMetrics } from '../metrics-replicas';
 import type { SlotLeasePort } from '../scheduler/shared-slots';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
-import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
-import { clientBucketConfig, type RateLimitSettings } from '../limits/rate-limiter';
-import { ACQUIRE, ANNOUNCE_BREAKER, CLAIM_TRIALS, HEARTBEAT, RENEW, TAKE_TOKENS } from './lua';
+import type { RateLimitSettings } from '../limits/rate-limiter';
+import { ACQUIRE, HEARTBEAT, RENEW } from './lua';
+import { RateSync } from './rate-sync';
+import { redactCredentials } from '../nodes/node-url';
+import { BreakerSync } from './breaker-sync';
 import { HolderSync } from './holder-sync';
 import type { RemoteHolder } from '../scheduler/remote-holders';
 import type { AdminChange } from '../scheduler/control-plane';
@@ -53,8 +55,8 @@ export interface RedisStateDeps {
 
 /** How often a replica out of Redis tries to rejoin. */
 const REJOIN_MS = 1000;
-/** How long a replica back from an outage waits for the others to write their leases back (one rejoin try of theirs, and a margin). */
-const SETTLE_MS = REJOIN_MS + 500;
+/** How often a replica back from an outage looks whether the others have written their leases back. */
+const SETTLE_POLL_MS = 250;
 
 /**
  * The Redis side of `state.backend: redis`: slot leases (Lua scripts, `lua.ts`), their renewal and
@@ -74,7 +76,8 @@ export class RedisSharedState implements SlotLeasePort {
   private readonly sub: Redis;
   private readonly scripts: ScriptRunner;
   private readonly channel: string;
-  private readonly breakerChannel: string;
+  private readonly breakers: BreakerSync;
+  private readonly rates: RateSync;
   private readonly admin: AdminSync;
   private readonly learnedSync: LearnedSync;
   private readonly holders: HolderSync;
@@ -101,7 +104,6 @@ export class RedisSharedState implements SlotLeasePort {
   ) {
     this.replicaId = cfg.replicaId || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.channel = `${cfg.keyPrefix}slots-freed`;
-    this.breakerChannel = `${cfg.keyPrefix}breakers`;
     const options = {
       lazyConnect: true,
       connectTimeout: cfg.connectTimeoutMs,
@@ -119,10 +121,12 @@ export class RedisSharedState implements SlotLeasePort {
     this.scripts = new ScriptRunner(this.client);
     this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
     this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now, deps.metrics);
+    this.rates = new RateSync(this.scripts, cfg.keyPrefix, deps.limits);
+    this.breakers = new BreakerSync(this.scripts, cfg.keyPrefix, this.replicaId, deps.post);
     this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
     for (const id of deps.nodeIds) this.nodeSet(id);
     this.sub.on('message', (channel: string, message: string) => {
-      if (channel === this.breakerChannel) return this.onBreakerMessage(message);
+      if (channel === this.breakers.channel) return this.breakers.onMessage(message);
       if (channel === this.admin.channel) return this.admin.onMessage(message);
       if (channel !== this.channel || this.holders.onMessage(message)) return;
       const at = message.lastIndexOf(' ');
@@ -137,7 +141,7 @@ export class RedisSharedState implements SlotLeasePort {
    */
   async start(): Promise<void> {
     void this.sub.connect().catch(() => undefined);
-    void this.sub.subscribe(this.channel, this.breakerChannel, this.admin.channel).catch(() => undefined);
+    void this.sub.subscribe(this.channel, this.breakers.channel, this.admin.channel).catch(() => undefined);
     try {
       await this.client.connect();
       await this.rejoin();
@@ -161,9 +165,9 @@ export class RedisSharedState implements SlotLeasePort {
     const member = this.member(lease);
     const started = process.hrtime.bigint();
     // The node's rate (read at each ask, so a reload applies) is taken in the same script as the slot.
-    const rate = bucketArgs(this.deps.limits().perNode);
+    const rate = this.rates.nodeBucket(nodeId);
     this.scripts
-      .run(ACQUIRE, [this.key(nodeId), `${this.cfg.keyPrefix}rate:node:${nodeId}`], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId, ...rate])
+      .run(ACQUIRE, [this.key(nodeId), rate.key], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId, ...rate.args])
       .then((r) => {
         const [granted, held, swept, rateWait] = r as [number, number, number, number];
         this.deps.metrics?.recordAcquire(Number(process.hrtime.bigint() - started) / 1e9);
@@ -193,20 +197,10 @@ export class RedisSharedState implements SlotLeasePort {
   }
 
   checkLimits(requestId: number, clientKey: string | undefined): boolean {
-    const settings = this.deps.limits();
-    const g = settings.global;
-    const c = clientKey ? clientBucketConfig(settings, clientKey) : OFF;
-    if (isUnlimited(g) && isUnlimited(c)) return false;
-    const p = this.cfg.keyPrefix;
-    // The key's name is hashed: an API key must not appear in Redis's keyspace.
-    const clientBucket = `${p}rate:client:${clientKey ? createHash('sha256').update(clientKey).digest('hex').slice(0, 32) : '-'}`;
-    const args = [...bucketArgs(g), ...bucketArgs(c)];
-    this.scripts
-      .run(TAKE_TOKENS, [`${p}rate:global`, clientBucket], args)
-      .then((r) => {
-        const [ok, limit, ms] = r as [number, 'global' | 'client', number];
-        this.deps.post(ok === 1 ? { type: 'rate-checked', requestId } : { type: 'rate-checked', requestId, refused: { limit, retryAfterMs: ms } });
-      })
+    const verdict = this.rates.check(clientKey);
+    if (!verdict) return false;
+    verdict
+      .then((v) => this.deps.post(v.ok ? { type: 'rate-checked', requestId } : { type: 'rate-checked', requestId, refused: { limit: v.limit, retryAfterMs: v.retryAfterMs } }))
       .catch((e: unknown) => {
         this.failed(e);
         this.deps.post({ type: 'rate-checked', requestId, unanswered: true });
@@ -220,30 +214,17 @@ export class RedisSharedState implements SlotLeasePort {
   }
 
   announceBreaker(nodeId: string, state: 'open' | 'closed'): void {
-    if (!this.shared) return;
-    const msg = `${state} ${this.replicaId} ${nodeId}`;
-    this.scripts.run(ANNOUNCE_BREAKER, [this.trialKey(nodeId)], [this.replicaId, this.breakerChannel, msg]).catch((e: unknown) => this.failed(e));
+    if (this.shared) this.breakers.announce(nodeId, state).catch((e: unknown) => this.failed(e));
   }
 
   claimTrials(nodeId: string, ttlMs: number): void {
-    this.scripts
-      .run(CLAIM_TRIALS, [this.trialKey(nodeId)], [this.replicaId, ttlMs])
-      .then((r) => this.deps.post({ type: 'trial-claim-answered', nodeId, granted: r === 1 }))
+    this.breakers
+      .claim(nodeId, ttlMs)
+      .then((granted) => this.deps.post({ type: 'trial-claim-answered', nodeId, granted }))
       .catch((e: unknown) => {
         this.failed(e);
         this.deps.post({ type: 'trial-claim-answered', nodeId, granted: false });
       });
-  }
-
-  /** `open|closed <replica> <node>` from another replica: its breaker changed. */
-  private onBreakerMessage(message: string): void {
-    const [state, replica, nodeId] = message.split(' ');
-    if (replica === this.replicaId || !nodeId || (state !== 'open' && state !== 'closed')) return;
-    this.deps.post({ type: 'breaker-shared', nodeId, state });
-  }
-
-  private trialKey(nodeId: string): string {
-    return `${this.cfg.keyPrefix}trial:${nodeId}`;
   }
 
   /** The leases batch jobs and workflow runs are owned through, over this backend's connections (`job-leases.ts`); made on first use. */
@@ -278,7 +259,7 @@ export class RedisSharedState implements SlotLeasePort {
   private async round(): Promise<void> {
     if (this.closed || !this.shared) return;
     try {
-      const counts = await this.renewAll();
+      const { counts } = await this.renewAll();
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
       this.holders.postAll();
       // Kept a day past the last replica's last write: what a pool's nodes are like changes slowly.
@@ -293,14 +274,13 @@ export class RedisSharedState implements SlotLeasePort {
     if (this.rejoining || this.closed || this.client.status !== 'ready') return;
     this.rejoining = true;
     try {
-      let counts = await this.renewAll();
+      const known = this.replicas;
+      const first = await this.renewAll();
+      let counts = first.counts;
       if (this.announcedOut) {
-        // Back from an outage: a restarted Redis holds none of the other replicas' leases until each
-        // rejoins too (they try every second). Stay on the local share until they have, so this
-        // replica does not hand out slots their running requests hold; then count again.
-        await new Promise((r) => setTimeout(r, SETTLE_MS));
-        if (this.closed || this.client.status !== 'ready') return;
-        counts = await this.renewAll();
+        const settled = await this.settle(known, first.now);
+        if (!settled) return;
+        counts = settled;
       }
       if (!this.caughtUp) {
         await this.admin.catchUp();
@@ -317,29 +297,53 @@ export class RedisSharedState implements SlotLeasePort {
       this.deps.post({ type: 'shared-state-changed', shared: true, replicas: this.replicas });
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
       this.holders.postAll();
-      if (wasOut) this.log(`redis ${redacted(this.cfg.url)} is back: replica ${this.replicaId} shares the pool's slots again`);
+      if (wasOut) this.log(`redis ${redactCredentials(this.cfg.url)} is back: replica ${this.replicaId} shares the pool's slots again`);
     } finally {
       this.rejoining = false;
     }
   }
 
-  /** Heartbeat, then every node's renewal and sweep; the count of each node's leases. */
-  private async renewAll(): Promise<Map<string, number>> {
+  /**
+   * Back from an outage, a restarted Redis holds none of the other replicas' leases until each
+   * rejoins too, and the requests they took on their local shares meanwhile are in no count: the
+   * first replica back would hand out slots those requests hold. So this one stays on its local
+   * share until every replica it knew before (`known`) has written its leases back (its heartbeat,
+   * sent after its renewals, is newer than `back`, this replica's return on Redis's clock), or until
+   * a lease TTL has passed (a replica silent that long is gone, and its leases with it). The counts
+   * then, or undefined when Redis went again or the backend closed.
+   */
+  private async settle(known: number, back: number): Promise<Map<string, number> | undefined> {
+    const until = Date.now() + this.cfg.leaseTtlMs;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+      if (this.closed || this.client.status !== 'ready') return undefined;
+      const r = await this.renewAll(back);
+      if (r.fresh >= known || Date.now() >= until) return r.counts;
+    }
+  }
+
+  /**
+   * Every node's renewal and sweep, then the heartbeat (after them on the same connection, so a
+   * replica that sees this heartbeat sees these leases): each node's lease count, Redis's time, and
+   * how many replicas have sent a heartbeat since `since` (Redis ms), if given.
+   */
+  private async renewAll(since?: number): Promise<{ counts: Map<string, number>; now: number; fresh: number }> {
     const ttl = this.cfg.leaseTtlMs;
-    const replicas = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], [this.replicaId, ttl]);
     const nodes = [...this.held.keys()];
     const renewed = nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]));
+    const heartbeat = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], since === undefined ? [this.replicaId, ttl] : [this.replicaId, ttl, since]);
     // Sent after the renewals on the same connection, so it sees their sweeps.
-    const [answers] = await Promise.all([Promise.all([replicas, ...renewed]), this.holders.reconcile(nodes, (id) => this.key(id), ttl)]);
-    this.replicas = Math.max(1, Number(answers[0]));
+    const [answers] = await Promise.all([Promise.all([...renewed, heartbeat]), this.holders.reconcile(nodes, (id) => this.key(id), ttl)]);
+    const [alive, now, fresh] = answers[nodes.length] as [number, number, number];
+    this.replicas = Math.max(1, Number(alive));
     this.deps.metrics?.setReplicas(this.replicas);
     const counts = new Map<string, number>();
     nodes.forEach((id, i) => {
-      const [held, swept] = answers[i + 1] as [number, number];
+      const [held, swept] = answers[i] as [number, number];
       this.deps.metrics?.recordReclaimed(swept);
       counts.set(id, held);
     });
-    return counts;
+    return { counts, now: Number(now), fresh: Number(fresh) };
   }
 
   /**
@@ -368,7 +372,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.error = reason;
     this.deps.metrics?.setFallback(true);
     this.deps.post({ type: 'shared-state-changed', shared: false, replicas: this.replicas });
-    this.log(`redis ${redacted(this.cfg.url)} out (${reason}): replica ${this.replicaId} works on its local share of each node's slots (1/${this.replicas})`);
+    this.log(`redis ${redactCredentials(this.cfg.url)} out (${reason}): replica ${this.replicaId} works on its local share of each node's slots (1/${this.replicas})`);
   }
 
   private log(msg: string): void {
@@ -393,18 +397,6 @@ export class RedisSharedState implements SlotLeasePort {
   }
 }
 
-const OFF = { rps: 0, burst: 0 };
-
-/** A bucket as the script takes it: rps (0: off) and capacity. */
-function bucketArgs(b: { rps: number; burst: number }): number[] {
-  return isUnlimited(b) ? [0, 0] : [b.rps, bucketCapacity(b)];
-}
-
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-/** The URL as logs show it: a password masked. */
-function redacted(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_m, auth: string) => `//${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`);
 }

@@ -1,0 +1,60 @@
+import Redis from 'ioredis';
+import { eventually } from '../e2e/harness';
+import { startRedis } from '../redis-server';
+import { startReplicas } from './replicas-harness';
+
+const NODES = [{ id: 'n', models: ['llama3.2'], numParallel: 2, preload: ['llama3.2'] }];
+
+/**
+ * Back from an outage, a restarted Redis holds none of the other replicas' leases until they rejoin
+ * too: a replica that shared at once would hand out slots their running requests hold. It stays on
+ * its local share until every replica it knew has written its leases back, or a lease TTL has
+ * passed (one silent that long is gone, with its leases).
+ */
+describe('a replica back from a Redis outage', () => {
+  test('waits for a replica it knew that does not come back, up to the lease TTL, before it shares again', async () => {
+    const redis = await startRedis();
+    const r = await startReplicas(1, NODES, redis.url, 'rejoin-ghost:', (c) => void (c.state.redis.leaseTtlMs = 8_000));
+    const peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const [a] = r.factories;
+      // A second replica, as A's heartbeat rounds see it: alive for the next minute.
+      const [sec] = await peek.time();
+      await peek.zadd('rejoin-ghost:replicas', Number(sec) * 1000 + 60_000, 'ghost');
+      await eventually(() => a.getSharedState().replicas === 2, 10_000, 'A counts the ghost');
+      await redis.stop();
+      await eventually(() => !a.getSharedState().shared, 10_000, 'A on its local share');
+      await redis.restart(); // empty: the ghost never heartbeats again
+      const back = Date.now();
+      // With a fixed pause it shared again within a few seconds; now it waits for the ghost.
+      await new Promise((res) => setTimeout(res, 4_500));
+      expect(a.getSharedState().shared).toBe(false);
+      await eventually(() => a.getSharedState().shared, 15_000, 'A shares once the TTL has passed');
+      expect(Date.now() - back).toBeGreaterThanOrEqual(4_500);
+      expect(a.getSharedState().replicas).toBe(1);
+    } finally {
+      peek.disconnect();
+      await r.close();
+      await redis.stop();
+    }
+  }, 60_000);
+
+  test('shares again as soon as the replicas it knew are back, well before the TTL', async () => {
+    const redis = await startRedis();
+    const r = await startReplicas(2, NODES, redis.url, 'rejoin-both:', (c) => void (c.state.redis.leaseTtlMs = 30_000));
+    try {
+      const [a, b] = r.factories;
+      await eventually(() => a.getSharedState().replicas === 2 && b.getSharedState().replicas === 2, 30_000, 'both count both');
+      await redis.stop();
+      await eventually(() => !a.getSharedState().shared && !b.getSharedState().shared, 10_000, 'both on their local shares');
+      await redis.restart();
+      const back = Date.now();
+      await eventually(() => a.getSharedState().shared && b.getSharedState().shared, 15_000, 'both share again');
+      expect(Date.now() - back).toBeLessThan(15_000);
+      expect(a.getSharedState().replicas).toBe(2);
+    } finally {
+      await r.close();
+      await redis.stop();
+    }
+  }, 90_000);
+});
