@@ -1,5 +1,5 @@
 /**
- * pnpm bench:batch-model [--caps 0,3,6,10,20] [--seeds 20] [--cut-ms 5] [--lines 2000]
+ * pnpm bench:batch-model [--caps 0,3,6,10,20] [--seeds 20] [--cut-ms 5] [--lines 2000] [--hold-ms 0,100,200]
  *
  * A model of `bench:batch`'s batch scenario, in simulated time (no sockets, no emulator, no noise):
  * MIXED_POOL's slots, every request holding one for `serviceMs()`, interactive requests arriving
@@ -7,7 +7,8 @@
  * interactive request that finds no free slot cuts the youngest running batch line that has been
  * cut fewer than `cap` times (as `scheduler/preemption.ts` does), and starts `--cut-ms` later; the
  * cut line goes back to the head of the backlog and runs again from the start. With no line to
- * cut it waits for the first slot to free.
+ * cut it waits for the first slot to free. `--hold-ms` tries the other way to spare batch work: a
+ * slot an interactive request leaves stays free that long for the next one before a line takes it.
  *
  * It answers what a benchmark round is too noisy to: how the interactive TTFT p99 and the batch's
  * duration depend on the cut limit (`queue.batchPreemptions`), each the median over `--seeds`
@@ -40,7 +41,9 @@ interface Outcome {
 }
 
 /** What happens at a moment: an interactive arrival, a slot's request ending, a cut slot freed. */
-type Happening = { at: number } & ({ type: 'arrival' } | { type: 'end'; slot: number; held: Slot } | { type: 'cut-done'; slot: number; held: Slot; arrivedAt: number });
+type Happening = { at: number } & (
+  { type: 'arrival' } | { type: 'end'; slot: number; held: Slot } | { type: 'cut-done'; slot: number; held: Slot; arrivedAt: number } | { type: 'hold-over'; slot: number }
+);
 type Event = Happening & { seq: number };
 
 /**
@@ -64,7 +67,7 @@ class Agenda {
 }
 
 /** One batch of `lines` beside the interactive load, with a cut limit of `cap` (0: no cuts). */
-export function simulateMixed(seed: number, cap: number, lines: number, cutMs: number): Outcome {
+export function simulateMixed(seed: number, cap: number, lines: number, cutMs: number, holdMs = 0): Outcome {
   const rnd = mulberry32(seed);
   const service = serviceMs();
   const rate = (capacityRps(MIXED_POOL) * LOAD) / 1000;
@@ -122,11 +125,15 @@ export function simulateMixed(seed: number, cap: number, lines: number, cutMs: n
       }
     } else if (e.type === 'cut-done') {
       if (slots[e.slot] === e.held) startInteractive(e.slot, now, e.arrivedAt);
+    } else if (e.type === 'hold-over') {
+      if (slots[e.slot] === undefined) startBatch(e.slot, now);
     } else {
       if (slots[e.slot] !== e.held || e.held.cut) continue;
       if (e.held.kind === 'batch' && ++done === lines) batchMs = now;
       slots[e.slot] = undefined;
       if (waiting.length > 0) startInteractive(e.slot, now, waiting.shift()!);
+      // Held free for the next interactive arrival a while, before a batch line may take it.
+      else if (e.held.kind === 'interactive' && holdMs > 0) agenda.push({ at: now + holdMs, type: 'hold-over', slot: e.slot });
       else startBatch(e.slot, now);
     }
   }
@@ -160,6 +167,7 @@ function main(): void {
   const seeds = Number(flag('seeds', '20'));
   const cutMs = Number(flag('cut-ms', '5'));
   const lines = Number(flag('lines', '2000'));
+  const holds = flag('hold-ms', '0').split(',').map(Number);
   const ids = Array.from({ length: seeds }, (_, i) => 1 + i);
   const aloneLong = median(ids.map((s) => simulateAlone(s, 5_000_000)));
   const spareMs = (lines * serviceMs()) / totalSlots(MIXED_POOL) / (1 - LOAD);
@@ -185,6 +193,15 @@ function main(): void {
     ];
   });
   console.log(markdownTable(['cut limit', 'interactive TTFT p99 (÷ alone)', 'p50', 'batch duration (÷ the capacity left)', 'cuts'], rows));
+  if (holds.some((h) => h > 0)) {
+    console.log(`\nA slot an interactive request leaves held free this long before a batch line may take it (cut limit ${caps[caps.length - 1]}):\n`);
+    const held = holds.map((h) => {
+      const out = ids.map((s) => simulateMixed(s, caps[caps.length - 1], lines, cutMs, h));
+      const batchMs = median(out.map((o) => o.batchMs));
+      return [`${h} ms`, `${(median(out.map((o) => o.ttftP99)) / aloneLong).toFixed(2)}×`, `${(batchMs / spareMs).toFixed(2)}×`];
+    });
+    console.log(markdownTable(['held', 'interactive TTFT p99 ÷ alone', 'batch duration ÷ the capacity left'], held));
+  }
 }
 
 if (require.main === module) main();
