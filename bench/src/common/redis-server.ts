@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import { reapOnExit } from './children';
 
 /** A private redis-server on a free port of the loopback, with nothing saved to disk. */
 export interface RedisServer {
@@ -37,6 +38,7 @@ export async function startRedis(): Promise<RedisServer> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc = p;
+    reapOnExit(p);
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}: ${out}`)), 10_000);

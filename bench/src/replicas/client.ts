@@ -13,6 +13,8 @@ export interface ClientRecord {
   firstByteMs?: number;
   endMs?: number;
   ok: boolean;
+  /** The HTTP status of the last send that got an answer. */
+  status?: number;
   /** Sends after the first (connections dropped before a byte). */
   retries: number;
   error?: string;
@@ -51,6 +53,7 @@ export class RoundRobinClient {
           tail = text.slice(-200);
         }
         rec.endMs = clock();
+        rec.status = res.statusCode;
         rec.ok = res.statusCode === 200 && done;
         if (!rec.ok) rec.error = `${res.statusCode} ${tail}`;
         return rec;

@@ -1,6 +1,7 @@
 /** `ollama-ring serve` as a child process: the built CLI, on a free port, with a config file. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { reapOnExit } from '../common/children';
 import { freePort } from '../common/redis-server';
 
 const CLI = resolve(__dirname, '..', '..', '..', 'packages', 'server', 'dist', 'cli.js');
@@ -24,6 +25,7 @@ export async function startGatewayProcess(configFile: string, env: Record<string
     env: { ...process.env, OLLAMA_RING_CONFIG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit(proc);
   let out = '';
   for (const s of [proc.stdout!, proc.stderr!]) s.setEncoding('utf8').on('data', (c: string) => void (out += c));
   const g: GatewayProcess = { proc, url: `http://127.0.0.1:${port}`, output: () => out, gone: () => proc.exitCode !== null || proc.signalCode !== null };

@@ -12,13 +12,15 @@ import type { Trace } from '../scheduling/trace';
 import { type ClientRecord, RoundRobinClient } from './client';
 import { type GatewayProcess, killGatewayProcess, startGatewayProcess, stopGatewayProcess } from './gateway-process';
 
-export type ScenarioKind = 'single' | 'memory-3' | 'redis-3' | 'redis-3-kill' | 'redis-3-outage';
+export type ScenarioKind = 'single' | 'memory-3' | 'redis-3' | 'redis-3-kill' | 'redis-3-outage' | 'redis-3-outage-wall';
 
 export interface ScenarioOptions {
   timeScale: number;
   redis: RedisServer;
-  /** How long Redis is stopped in the outage scenario (wall ms). */
+  /** How long Redis is stopped in the outage scenario (unscaled ms: trace time, like every other duration). */
   outageMs: number;
+  /** How long Redis is stopped in the stress scenario `redis-3-outage-wall` (wall ms: ten times the trace time at scale 0.1). */
+  outageWallMs: number;
   leaseTtlMs: number;
 }
 
@@ -26,7 +28,7 @@ export interface ScenarioResult {
   kind: ScenarioKind;
   requests: number;
   failed: number;
-  /** Of the failed, those that had received no byte (a request the client could have sent elsewhere). */
+  /** Of the failed, those that never started: refused with an error status, or no byte at all (not streams cut mid-answer). */
   failedUnstarted: number;
   retried: number;
   /** Model loads the emulator performed (its preloads excluded): placement that disagrees across replicas shows here. */
@@ -56,7 +58,7 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
   if (shared) {
     config.state = {
       backend: 'redis',
-      redis: { ...config.state.redis, url: opts.redis.url, keyPrefix: prefix, leaseTtlMs: opts.leaseTtlMs, commandTimeoutMs: 2000 },
+      redis: { ...config.state.redis, url: opts.redis.url, keyPrefix: prefix, leaseTtlMs: opts.leaseTtlMs, commandTimeoutMs: Math.min(2000, Math.floor(opts.leaseTtlMs / 2)) },
     };
   }
   const file = join(dir, 'config.json');
@@ -84,13 +86,14 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
         ),
       );
     }
-    if (kind === 'redis-3-outage') {
+    if (kind === 'redis-3-outage' || kind === 'redis-3-outage-wall') {
+      const stopMs = kind === 'redis-3-outage' ? opts.outageMs * ts : opts.outageWallMs;
       timers.push(
         setTimeout(
           () =>
             void opts.redis
               .stop()
-              .then(() => new Promise((r) => setTimeout(r, opts.outageMs)))
+              .then(() => new Promise((r) => setTimeout(r, stopMs)))
               .then(() => opts.redis.restart()),
           wallMs * 0.3,
         ),
@@ -110,7 +113,7 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
       kind,
       requests: records.length,
       failed: records.length - ok.length,
-      failedUnstarted: records.filter((r) => !r.ok && r.firstByteMs === undefined).length,
+      failedUnstarted: records.filter((r) => !r.ok && (r.firstByteMs === undefined || r.status !== 200)).length,
       retried: records.filter((r) => r.retries > 0).length,
       makespanMs: (end - start) / ts,
       ttftP99Ms: percentile(
