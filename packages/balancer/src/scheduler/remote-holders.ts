@@ -1,27 +1,9 @@
 import { normalizeModel } from '@ollama-ring/protocol';
 import type { PoolNode } from '../nodes/node';
 import { DEFAULT_KEEP_ALIVE_MS } from '../nodes/resident-models';
-import type { Estimates, SlotWork } from './estimates';
-import type { RemoteHoldersChanged } from './scheduler-events';
-import type { SlotHolder } from './slot-table';
-
-/**
- * What another replica's request holding a slot is, as its lease carries it in Redis and in the
- * announcement of its binding: its model (normalised), options signature, start, its work, and
- * whether its replica bound it cold (sent a load).
- */
-export interface RemoteHolder {
-  readonly model: string;
-  readonly optionsSignature: string;
-  /**
-   * When it bound, on the scheduler's clock (epoch ms unless a clock was injected). The wire
-   * carries wall time; the Redis side (`shared/holder-sync.ts`) converts both ways, so events stay
-   * data on the scheduler's clock, as every other event.
-   */
-  readonly startedAt: number;
-  readonly work: SlotWork;
-  readonly cold: boolean;
-}
+import type { Estimates } from './estimates';
+import type { RemoteHolder, RemoteHoldersChanged } from './scheduler-events';
+import type { OtherHolders, SlotHolder } from './slot-table';
 
 /** A remote holder on this scheduler's clock, as the wait estimates read it. */
 type Held = Pick<SlotHolder, 'model' | 'startedAt' | 'work'>;
@@ -37,7 +19,7 @@ type Held = Pick<SlotHolder, 'model' | 'startedAt' | 'work'>;
  *   without waiting for the next `/api/ps` discovery.
  * With the memory backend it does not exist; while Redis is out it is empty ({@link clear}).
  */
-export class RemoteHolders {
+export class RemoteHolders implements OtherHolders {
   private readonly byNode = new Map<string, Map<string, Held>>();
 
   apply(evt: RemoteHoldersChanged, node: PoolNode | undefined, now: number, est: Estimates): void {

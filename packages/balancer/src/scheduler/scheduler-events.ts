@@ -4,8 +4,7 @@ import type { LoadedModel, NodeSpec } from '../nodes/node';
 import type { ResourceSignals } from '../nodes/resource-signals';
 import type { DispatchOutcome } from '../stages/dispatch-types';
 import type { RequestFacts, RequestRejection } from '../stages/request-facts';
-import type { LearnedFigures } from './estimates';
-import type { RemoteHolder } from './remote-holders';
+import type { LearnedFigures, SlotWork } from './estimates';
 
 /**
  * Every input of the scheduler, as data: one closed union, each member handled by one named
@@ -272,6 +271,24 @@ export interface TrialClaimAnswered {
 export interface EstimatesShared {
   readonly type: 'estimates-shared';
   readonly learned: LearnedFigures;
+}
+
+/**
+ * What another replica's request holding a slot is, as its lease carries it in Redis and in the
+ * announcement of its binding: its model (normalised), options signature, start, its work, and
+ * whether its replica bound it cold (sent a load).
+ */
+export interface RemoteHolder {
+  readonly model: string;
+  readonly optionsSignature: string;
+  /**
+   * When it bound, on the scheduler's clock (epoch ms unless a clock was injected). The wire
+   * carries wall time; the Redis side (`shared/holder-sync.ts`) converts both ways, so events stay
+   * data on the scheduler's clock, as every other event.
+   */
+  readonly startedAt: number;
+  readonly work: SlotWork;
+  readonly cold: boolean;
 }
 
 /**

@@ -1,7 +1,16 @@
 import type { PoolNode } from '../nodes/node';
 import type { AdmissionLimiter, PoolState } from './pool-state';
-import { type RemoteHolder, RemoteHolders } from './remote-holders';
-import type { BreakerShared, EstimatesShared, RemoteHoldersChanged, SharedStateChanged, SlotLeaseAnswered, SlotLeasesCounted, TrialClaimAnswered } from './scheduler-events';
+import { RemoteHolders } from './remote-holders';
+import type {
+  BreakerShared,
+  EstimatesShared,
+  RemoteHolder,
+  RemoteHoldersChanged,
+  SharedStateChanged,
+  SlotLeaseAnswered,
+  SlotLeasesCounted,
+  TrialClaimAnswered,
+} from './scheduler-events';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
 import { localShare } from '../shared/local-share';
 

@@ -1,7 +1,6 @@
 import { normalizeModel } from '@ollama-ring/protocol';
 import type { PoolNode } from '../nodes/node';
 import type { Estimates, SlotWork } from './estimates';
-import type { RemoteHolders } from './remote-holders';
 
 /** One slot's holder: which request, of which model, since when, and what it asked for. */
 export interface SlotHolder {
@@ -95,6 +94,11 @@ export function freeSlotsIn(nodes: Iterable<PoolNode>): number {
   return n;
 }
 
+/** Other replicas' holders of the nodes' slots, as the wait estimate reads them (`remote-holders.ts`). */
+export interface OtherHolders {
+  holders(nodeId: string, model?: string): readonly Pick<SlotHolder, 'model' | 'startedAt' | 'work'>[];
+}
+
 /**
  * Expected ms until `node` has a free slot for `model`: 0 when one is free now; otherwise the
  * soonest expected finish among its in-flight requests, this replica's and (`remote`, with
@@ -108,7 +112,7 @@ export function freeSlotsIn(nodes: Iterable<PoolNode>): number {
  * scheduling bench), so with a mean a slot held by a long answer looks almost free for most of
  * its life, and requests keep waiting for it.
  */
-export function expectedSlotWaitMs(node: PoolNode, model: string, table: SlotTable, est: Estimates, now: number, remote?: RemoteHolders): number {
+export function expectedSlotWaitMs(node: PoolNode, model: string, table: SlotTable, est: Estimates, now: number, remote?: OtherHolders): number {
   if (node.freeSlots(model) > 0) return 0;
   const key = normalizeModel(model);
   const cap = node.spec.maxConcurrentPerModel?.[key];

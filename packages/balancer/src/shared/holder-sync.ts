@@ -1,5 +1,5 @@
 import type { ReplicaMetrics } from '../metrics-replicas';
-import type { RemoteHolder } from '../scheduler/remote-holders';
+import type { RemoteHolder } from '../scheduler/scheduler-events';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { BIND_HOLDER, RECONCILE_HOLDERS, RELEASE_HELD } from './holder-lua';
 import type { ScriptRunner } from './scripts';

@@ -11,7 +11,7 @@ import { RateSync } from './rate-sync';
 import { redactCredentials } from '../nodes/node-url';
 import { BreakerSync } from './breaker-sync';
 import { HolderSync } from './holder-sync';
-import type { RemoteHolder } from '../scheduler/remote-holders';
+import type { RemoteHolder } from '../scheduler/scheduler-events';
 import type { AdminChange } from '../scheduler/control-plane';
 import { AdminSync } from './admin-sync';
 import { LearnedSync } from './learned-sync';

@@ -1,5 +1,6 @@
 import { DEFAULT_ESTIMATES, Estimates } from '../../src/scheduler/estimates';
-import { type RemoteHolder, RemoteHolders } from '../../src/scheduler/remote-holders';
+import { RemoteHolders } from '../../src/scheduler/remote-holders';
+import type { RemoteHolder } from '../../src/scheduler/scheduler-events';
 import { SlotTable, expectedSlotWaitMs } from '../../src/scheduler/slot-table';
 import { makeNode } from '../helpers';
 
