@@ -2,10 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import type { RedisStateConfig } from '../config/types';
-import type { ReplicaMetrics } from '../metrics-replicas';
 import type { Contender, SlotLeasePort } from '../scheduler/shared-slots';
-import type { SchedulerEvent } from '../scheduler/scheduler-events';
-import type { RateLimitSettings } from '../limits/rate-limiter';
 import { ACQUIRE, HEARTBEAT, RENEW } from './lua';
 import { RateSync } from './rate-sync';
 import { redactCredentials } from '../nodes/node-url';
@@ -15,44 +12,12 @@ import type { RemoteHolder } from '../scheduler/remote-holders';
 import type { AdminChange } from '../scheduler/control-plane';
 import { AdminSync } from './admin-sync';
 import { LearnedSync } from './learned-sync';
-import type { LearnedFigures } from '../scheduler/estimates';
 import { ScriptRunner } from './scripts';
 import { JobLeases } from './job-leases';
+import type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 import { HandoffSync, type Grant } from './handoff';
 
-/** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
-export interface SharedStateStatus {
-  readonly backend: 'memory' | 'redis';
-  /** True while the replicas share the pool's state (always, for `memory`); false: Redis is out and this replica works on its local share. */
-  readonly shared: boolean;
-  /** This replica's name in Redis (`redis` only). */
-  readonly replicaId?: string;
-  /** Replicas of this pool alive at the last heartbeat, this one included (`redis` only). */
-  readonly replicas?: number;
-  /** Epoch ms since when `shared` has held. */
-  readonly since: number;
-  /** Why Redis counts as out (while `shared` is false). */
-  readonly error?: string;
-}
-
-/** What the backend is built with besides its config. */
-export interface RedisStateDeps {
-  /** Where its answers go: the CONTROL ring's event inlet. */
-  readonly post: (evt: SchedulerEvent) => void;
-  /** The pool's node ids at start (their leases are renewed and swept from the first round). */
-  readonly nodeIds: readonly string[];
-  readonly metrics?: ReplicaMetrics;
-  /** The rate limits in force (read at each check, so a reload applies). */
-  readonly limits: () => RateLimitSettings;
-  /** What this replica has learned of the nodes (written each renewal round, for replicas yet to start). */
-  readonly learned?: () => LearnedFigures;
-  /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
-  readonly onAdmin?: (change: AdminChange) => void;
-  /** The scheduler's clock (default wall time): holders' starts are converted to and from it. */
-  readonly now?: () => number;
-  /** Told once when Redis goes out and once when it is back (default: a process warning). */
-  readonly log?: (message: string) => void;
-}
+export type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 
 /** How often a replica out of Redis tries to rejoin. */
 const REJOIN_MS = 1000;

@@ -48,7 +48,9 @@ describe('the lease scripts hand a freed slot to the oldest contender', () => {
   function acquire(p: string, member: string, max: number, score?: number): Promise<[number, number, number, number]> {
     const replica = member.slice(0, member.indexOf('#'));
     const extra = score === undefined ? { keys: [], args: [] } : { keys: [`${p}want:n`, `${p}want-at:n`], args: [score, replica] };
-    return scripts.run(ACQUIRE, [`${p}slots:n`, `${p}rate:node:n`, ...extra.keys], [member, max, TTL, 'h:freed', 'n', 0, 0, ...extra.args]) as Promise<[number, number, number, number]>;
+    return scripts.run(ACQUIRE, [`${p}slots:n`, `${p}rate:node:n`, ...extra.keys], [member, max, TTL, 'h:freed', 'n', 0, 0, ...extra.args]) as Promise<
+      [number, number, number, number]
+    >;
   }
 
   function release(p: string, member: string, max: number): Promise<number> {
@@ -97,7 +99,13 @@ describe('the lease scripts hand a freed slot to the oldest contender', () => {
     // 'dead' has no heartbeat; 'gone' had one that expired; 'old' asked over a TTL ago.
     await client.zadd(`${p}replicas`, Date.now() - 1000, 'gone');
     expect((await acquire(p, 'a#1', 1))[0]).toBe(1);
-    for (const [r, score] of [['dead', 100], ['gone', 200], ['old', 300], ['live', 400]] as const) expect((await acquire(p, `${r}#1`, 1, score))[0]).toBe(0);
+    for (const [r, score] of [
+      ['dead', 100],
+      ['gone', 200],
+      ['old', 300],
+      ['live', 400],
+    ] as const)
+      expect((await acquire(p, `${r}#1`, 1, score))[0]).toBe(0);
     const t = await client.time();
     await client.hset(`${p}want-at:n`, 'old', Number(t[0]) * 1000 - TTL - 5_000);
     await release(p, 'a#1', 1);
