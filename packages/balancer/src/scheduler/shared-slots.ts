@@ -251,7 +251,7 @@ export class SharedSlotGate {
    * (handed to a node's oldest contender), breakers that changed here are announced, and this
    * replica's contention is sent (`waiting` false: no waiter is left, its entries are withdrawn).
    */
-  endPass(pool: Pick<PoolState, 'nodes' | 'config'>, waiting = true): void {
+  endPass(pool: Pick<PoolState, 'nodes' | 'config'>, waiting: boolean): void {
     this.breakers.endPass(pool.nodes.values(), this.shared, Math.max(pool.config.healthCheck.circuitBreakerRecoveryMs, pool.config.timeouts.requestTimeoutMs));
     this.unreserve();
     for (const [nodeId, n] of this.byNode) {
