@@ -223,6 +223,8 @@ export interface SlotLeaseAnswered {
   readonly held?: number;
   /** Refused for the node's shared rate (`rateLimit.perNode`), not its slots: ms until it has a token. */
   readonly rateWaitMs?: number;
+  /** Not an answer: a release elsewhere handed the node's freed slot to this replica, its oldest contender (`shared/handoff.ts`). */
+  readonly handed?: boolean;
 }
 
 /** How many leases a node's slots hold in all replicas: a release anywhere (pub/sub), or a renewal round. */

@@ -309,9 +309,14 @@ export class Scheduler implements PoolState, SchedulerPort {
       // Interactive requests come first in the walk; a batch line after them takes only the slots
       // none of them is waiting for (the claims the binder records in a pass where a batch line waits).
       this.binder.beginPass(this.queue.sizeOf('batch') > 0);
+      let contend = this.deps.shared?.isShared() === true;
       for (const item of this.queue.ordered()) {
         // A full pool still offers interactive waiters while batch lines could be cut for them.
-        if (freeSlotsIn(this.nodes.values()) === 0 && (item.requestClass === 'batch' || !this.preemption.offerWhileFull(this.nodes.values()))) break;
+        // Replicas: the first waiter is still offered, so it contends for the next freed slot (handoff).
+        if (freeSlotsIn(this.nodes.values()) === 0 && (item.requestClass === 'batch' || !this.preemption.offerWhileFull(this.nodes.values()))) {
+          if (!contend) break;
+          contend = false;
+        }
         const r = this.binder.tryBind(item, now, routing);
         if (r === 'bound' || r === 'failed') {
           this.queue.remove(item.requestId, r === 'bound');
@@ -327,7 +332,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     // Waiters are re-offered now and then even when no slot frees: estimates age, and a strategy
     // that chose to wait for a busy node may give up on it.
     if (this.queue.size > 0) this.timers.armReoffer(REOFFER_MS);
-    this.deps.shared?.endPass(this);
+    this.deps.shared?.endPass(this, this.queue.size > 0);
   }
 
   // ---------------------------------------------------------------- the end of a request

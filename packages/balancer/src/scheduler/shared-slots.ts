@@ -14,6 +14,12 @@ import type {
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
 import { localShare } from '../shared/local-share';
 
+/** A waiter contending for a node's next freed slot (`shared/handoff.ts`): its arrival (scheduler clock) and class. */
+export interface Contender {
+  readonly arrivedAt: number;
+  readonly batch: boolean;
+}
+
 /** The events of the shared state, applied by {@link SharedSlotGate.apply}. */
 export type SharedSlotEvent = SlotLeaseAnswered | SlotLeasesCounted | SharedStateChanged | BreakerShared | TrialClaimAnswered | EstimatesShared | RemoteHoldersChanged;
 
@@ -27,15 +33,22 @@ export interface SlotLeasePort extends BreakerPort {
   /**
    * Asks for one lease on `nodeId`'s slots (at most `max` held by all replicas), with a token of the
    * node's shared rate bucket (`rateLimit.perNode`) in the same step; answered by a `slot-lease-answered` event.
+   * `want`: the waiter that asks, recorded as this replica's contender for the node if it is full.
    */
-  acquire(nodeId: string, lease: number, max: number): void;
+  acquire(nodeId: string, lease: number, max: number, want?: Contender): void;
   /**
    * Sends a request's global and per-key rate limits to Redis, answered by a `rate-checked` event;
    * false when no limit applies to it (nothing sent).
    */
   checkLimits(requestId: number, clientKey: string | undefined): boolean;
-  /** Gives a lease back (announced to every replica, so their waiters are offered the slot). */
-  release(nodeId: string, lease: number): void;
+  /**
+   * Gives a lease back: with the node's `max`, handed to the node's oldest contender among the
+   * replicas (a `slot-lease-answered` event marked `handed` there), else announced to every replica,
+   * so their waiters are offered the slot.
+   */
+  release(nodeId: string, lease: number, max?: number): void;
+  /** After a pass: the first waiter of each full node this replica's waiters wait for; null: none waits (entries withdrawn). */
+  contend(wants: ReadonlyMap<string, Contender> | null): void;
   /** A slot taken on this replica's local share while Redis is out: registered in Redis when it is back. */
   holdLocally(nodeId: string, lease: number): void;
   /** A request took the lease: what it is goes with the lease in Redis and to every replica (`remote-holders-changed` there). */
@@ -50,6 +63,8 @@ interface NodeLeases {
   readonly spare: number[];
   /** Leases this replica holds in Redis (requests' and spare). */
   own: number;
+  /** The node's slots as last seen (a release passes it, so Redis can hand the freed slot on). */
+  max?: number;
 }
 
 /**
@@ -87,6 +102,8 @@ export class SharedSlotGate {
   private readonly reserved = new Map<number, { nodeId: string; lease: number }>();
   /** Until when (epoch ms) Redis said a node's rate bucket has no token. */
   private readonly rateClosedUntil = new Map<string, number>();
+  /** This pass's first waiter for each full node (`Contender`), sent at its end. */
+  private wants = new Map<string, Contender>();
   private seq = 0;
   private shared = true;
   private replicas = 1;
@@ -136,8 +153,9 @@ export class SharedSlotGate {
    * local share's (fallback; `freeSlots` has already cut the node to it). Otherwise asks for one and
    * returns false: the request waits for the answer's pass.
    */
-  take(node: PoolNode, requestId: number): boolean {
+  take(node: PoolNode, requestId: number, want?: Contender): boolean {
     const n = this.of(node.id);
+    n.max = node.maxConcurrent;
     const mine = this.reserved.get(requestId);
     if (mine) {
       this.reserved.delete(requestId);
@@ -159,15 +177,30 @@ export class SharedSlotGate {
       this.held.set(requestId, { nodeId: node.id, lease });
       return true;
     }
+    // The node's first waiter in this pass is its contender: a refused ask records it in Redis.
+    const first = want !== undefined && !this.wants.has(node.id);
+    if (first) this.wants.set(node.id, want);
     // No more asks than the node seems to have free slots for this replica: each waiter that chose
     // the node in this pass asks once, and a refusal tells how full it is.
     if (n.pending < Math.max(1, node.maxConcurrent - node.inFlight - node.heldElsewhere)) {
       n.pending++;
       const lease = ++this.seq;
       this.asked.set(lease, requestId);
-      this.port.acquire(node.id, lease, node.maxConcurrent);
+      this.port.acquire(node.id, lease, node.maxConcurrent, first ? want : undefined);
     }
     return false;
+  }
+
+  /**
+   * A waiter found these nodes full: it contends for their next freed slot (the first waiter per
+   * node in a pass, in queue order; sent at the pass's end). Only while shared.
+   */
+  contend(nodes: readonly PoolNode[], want: Contender): void {
+    if (!this.shared) return;
+    for (const node of nodes) {
+      this.of(node.id).max = node.maxConcurrent;
+      if (!this.wants.has(node.id)) this.wants.set(node.id, want);
+    }
   }
 
   /**
@@ -217,29 +250,35 @@ export class SharedSlotGate {
     const h = this.held.get(requestId);
     if (!h) return;
     this.held.delete(requestId);
-    this.of(h.nodeId).own--;
-    this.port.release(h.nodeId, h.lease);
+    const n = this.of(h.nodeId);
+    n.own--;
+    this.port.release(h.nodeId, h.lease, n.max);
   }
 
   /**
-   * The end of a scheduling pass: spare leases no waiter took go back, for other replicas' waiters,
-   * and breakers that changed here are announced.
+   * The end of a scheduling pass: spare leases no waiter took go back, for other replicas' waiters
+   * (handed to a node's oldest contender), breakers that changed here are announced, and this
+   * replica's contention is sent (`waiting` false: no waiter is left, its entries are withdrawn).
    */
-  endPass(pool: Pick<PoolState, 'nodes' | 'config'>): void {
+  endPass(pool: Pick<PoolState, 'nodes' | 'config'>, waiting: boolean): void {
     this.breakers.endPass(pool.nodes.values(), this.shared, Math.max(pool.config.healthCheck.circuitBreakerRecoveryMs, pool.config.timeouts.requestTimeoutMs));
     this.unreserve();
     for (const [nodeId, n] of this.byNode) {
       while (n.spare.length > 0) {
         n.own--;
-        this.port.release(nodeId, n.spare.pop()!);
+        this.port.release(nodeId, n.spare.pop()!, n.max);
       }
     }
+    if (this.shared) this.port.contend(waiting ? this.wants : null);
+    this.wants = new Map();
   }
 
   onAnswered(evt: SlotLeaseAnswered, node: PoolNode | undefined, now: number): void {
     const n = this.of(evt.nodeId);
     if (evt.rateWaitMs !== undefined && this.shared) this.rateClosedUntil.set(evt.nodeId, Math.max(this.rateClosedUntil.get(evt.nodeId) ?? 0, now + evt.rateWaitMs));
-    n.pending = Math.max(0, n.pending - 1);
+    // A handed slot answered no ask of this replica's: nothing pending changes, and it is spare.
+    if (!evt.handed) n.pending = Math.max(0, n.pending - 1);
+    if (node) n.max = node.maxConcurrent;
     const requestId = this.asked.get(evt.lease);
     this.asked.delete(evt.lease);
     if (evt.granted) {

@@ -138,7 +138,10 @@ export class SlotBinder {
     }
     const strategy = this.strategyFor(ctx);
     const node = (pinned !== undefined && routable.find((n) => n.id === pinned)) || strategy.select(routable, req, routing);
+    // Replicas: a waiter is its replica's contender for the next slot freed on the nodes it may use.
+    const want = d.shared ? { arrivedAt: ctx.arrivedAt, batch: ctx.requestClass === 'batch' } : undefined;
     if (!node || node.freeSlots(facts.model) <= 0) {
+      if (want) d.shared!.contend(node ? [node] : routable.filter((n) => n.freeSlots(facts.model) <= 0), want);
       if (ctx.requestClass !== 'batch') {
         if (this.claiming) this.claim(routable);
         // A batch line cut for it frees a slot within moments: nothing to fall back from.
@@ -154,7 +157,7 @@ export class SlotBinder {
     // With replicas, the node's slot needs a lease too (and, sharing Redis, the lease brings the
     // node's token): when none is at hand the gate asks Redis, and the pass after its answer offers
     // this request again.
-    if (d.shared && !d.shared.take(node, ctx.id)) return 'wait';
+    if (d.shared && !d.shared.take(node, ctx.id, want)) return 'wait';
     if (!sharedRates && limiter && !limiter.allowNode(node.id, now)) {
       d.shared?.giveBack(ctx.id);
       d.armReoffer(RATE_REOFFER_MS);

@@ -7,9 +7,8 @@
  * renewal round by {@link RECONCILE_HOLDERS}.
  */
 
-/** Milliseconds of Redis's clock, as in `lua.ts` (lease scores are on it). */
-const NOW = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+import { HANDOFF } from './handoff-lua';
+import { BUCKET, NOW } from './lua';
 
 /**
  * KEYS[1] the node's lease set, KEYS[2] its holders; ARGV member, holder JSON, ttlMs, channel.
@@ -23,13 +22,23 @@ redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1`;
 
 /**
- * KEYS[1] the node's lease set, KEYS[2] its holders; ARGV member, channel, nodeId, gone message.
- * Removes the lease and its holder; announces the holder gone first, then the node's new count (the
- * count makes waiting replicas offer their waiters, who then see the holder gone). Returns the count.
+ * KEYS[1] the node's lease set, KEYS[2] its holders, optionally KEYS[3..7] the node's contender set
+ * and times, the replicas' heartbeat set, the handoff counter and the node's rate bucket; ARGV
+ * member, channel, nodeId, gone message, then with those keys the node's max, ttlMs, rps and
+ * capacity. Removes the lease and its holder and announces the holder gone; when the node then has
+ * a free slot, hands it to its oldest fresh, alive contender (`HANDOFF`, which publishes the grant).
+ * Then the node's count (unchanged by a handoff; a count below the max makes waiting replicas offer
+ * their waiters, who then see the holder gone). Returns the count.
  */
-export const RELEASE_HELD = `local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+export const RELEASE_HELD = `${NOW}
+${BUCKET}
+${HANDOFF}
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 local held = redis.call('ZCARD', KEYS[1])
 if redis.call('HDEL', KEYS[2], ARGV[1]) > 0 then redis.call('PUBLISH', ARGV[2], ARGV[4]) end
+if removed > 0 and KEYS[3] and held < tonumber(ARGV[5]) then
+  held = held + handoff(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[3], ARGV[2], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+end
 if removed > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. held) end
 return held`;
 

@@ -2,6 +2,7 @@ import type { ReplicaMetrics } from '../metrics-replicas';
 import type { RemoteHolder } from '../scheduler/scheduler-events';
 import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { BIND_HOLDER, RECONCILE_HOLDERS, RELEASE_HELD } from './holder-lua';
+import type { HandoffArgs } from './handoff';
 import type { ScriptRunner } from './scripts';
 
 /** A holder as JSON, in Redis and on the channel: node, replica, lease member, then the request. */
@@ -61,11 +62,14 @@ export class HolderSync {
     this.own.delete(member);
   }
 
-  /** Gives lease `member` back with its holder (the release script of every lease, holder or not). */
-  release(nodeId: string, member: string, leaseKey: string): Promise<unknown> {
+  /**
+   * Gives lease `member` back with its holder (the release script of every lease, holder or not);
+   * `handoff`: the keys and arguments that let the script hand the freed slot on (`handoff.ts`).
+   */
+  release(nodeId: string, member: string, leaseKey: string, handoff: HandoffArgs = { keys: [], args: [] }): Promise<unknown> {
     this.own.delete(member);
     const gone = JSON.stringify({ n: nodeId, r: this.replicaId, k: member, g: 1 } satisfies Wire);
-    return this.scripts.run(RELEASE_HELD, [leaseKey, this.key(nodeId)], [member, this.channel, nodeId, gone]);
+    return this.scripts.run(RELEASE_HELD, [leaseKey, this.key(nodeId), ...handoff.keys], [member, this.channel, nodeId, gone, ...handoff.args]);
   }
 
   /** A message on the slots channel: true when it was a holder's (posted as an event unless it is this replica's own). */

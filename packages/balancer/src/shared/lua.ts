@@ -9,8 +9,10 @@
  * limits are token buckets in hashes (`<prefix>rate:global`, `rate:client:<hash>`, `rate:node:<node>`).
  */
 
+import { CONTEND } from './handoff-lua';
+
 /** Milliseconds of Redis's clock (scripts run with effects replication, so `TIME` is allowed before writes). */
-const NOW = `local t = redis.call('TIME')
+export const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
@@ -19,7 +21,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
  * (`level` nil). The settings come with every call, so a reload applies at the next one, a level
  * carried over and clamped to the new capacity. `wait` is the ms until one token (0: there is one).
  */
-const BUCKET = `local function level(key, rps, cap)
+export const BUCKET = `local function level(key, rps, cap)
   if rps <= 0 then return nil end
   local v = redis.call('HMGET', key, 't', 'ts')
   local tokens = tonumber(v[1])
@@ -38,14 +40,18 @@ local function take(key, tokens, rps, cap)
 end`;
 
 /**
- * KEYS[1] the node's set, KEYS[2] the node's rate bucket; ARGV member, max, ttlMs, channel, nodeId,
- * the node's rps and capacity (rps 0: no per-node rate). A lease is granted with a token of the
- * node's bucket or not at all, so a bind gets both or neither: a full node takes no token, and a node
- * over its rate gives no slot. Returns {granted 0|1, held after, expired leases swept, ms until the
- * node has a token (0 unless refused for its rate)}. A sweep that freed slots is announced.
+ * KEYS[1] the node's set, KEYS[2] the node's rate bucket, optionally KEYS[3], KEYS[4] the node's
+ * contender set and times (`handoff-lua.ts`); ARGV member, max, ttlMs, channel, nodeId, the node's
+ * rps and capacity (rps 0: no per-node rate), then with the contender keys the ask's score and the
+ * replica id. A lease is granted with a token of the node's bucket or not at all, so a bind gets
+ * both or neither: a full node takes no token, and a node over its rate gives no slot. An ask
+ * refused because the node is full (not for its rate) records the replica as a contender, so a
+ * release hands it the slot in its turn. Returns {granted 0|1, held after, expired leases swept, ms
+ * until the node has a token (0 unless refused for its rate)}. A sweep that freed slots is announced.
  */
 export const ACQUIRE = `${NOW}
 ${BUCKET}
+${CONTEND}
 local swept = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('ZCARD', KEYS[1])
 local ttl = tonumber(ARGV[3])
@@ -65,6 +71,7 @@ elseif held < tonumber(ARGV[2]) then
   end
 end
 if granted == 1 then redis.call('PEXPIRE', KEYS[1], ttl * 2) end
+if granted == 0 and rateWait == 0 and KEYS[3] and ARGV[8] and ARGV[8] ~= '' then contend(KEYS[3], KEYS[4], ARGV[9], ARGV[8], ttl) end
 if swept > 0 and granted == 0 then redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. held) end
 return {granted, held, swept, rateWait}`;
 

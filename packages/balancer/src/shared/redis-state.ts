@@ -2,10 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import type { RedisStateConfig } from '../config/types';
-import type { ReplicaMetrics } from '../metrics-replicas';
-import type { SlotLeasePort } from '../scheduler/shared-slots';
-import type { SchedulerEvent } from '../scheduler/scheduler-events';
-import type { RateLimitSettings } from '../limits/rate-limiter';
+import type { Contender, SlotLeasePort } from '../scheduler/shared-slots';
 import { ACQUIRE, HEARTBEAT, RENEW } from './lua';
 import { RateSync } from './rate-sync';
 import { redactCredentials } from '../nodes/node-url';
@@ -15,43 +12,12 @@ import type { RemoteHolder } from '../scheduler/scheduler-events';
 import type { AdminChange } from '../scheduler/control-plane';
 import { AdminSync } from './admin-sync';
 import { LearnedSync } from './learned-sync';
-import type { LearnedFigures } from '../scheduler/estimates';
 import { ScriptRunner } from './scripts';
 import { JobLeases } from './job-leases';
+import type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
+import { HandoffSync, type Grant } from './handoff';
 
-/** What `/health`, `/ready` and `PipelineFactory.getSharedState()` say of the shared state. */
-export interface SharedStateStatus {
-  readonly backend: 'memory' | 'redis';
-  /** True while the replicas share the pool's state (always, for `memory`); false: Redis is out and this replica works on its local share. */
-  readonly shared: boolean;
-  /** This replica's name in Redis (`redis` only). */
-  readonly replicaId?: string;
-  /** Replicas of this pool alive at the last heartbeat, this one included (`redis` only). */
-  readonly replicas?: number;
-  /** Epoch ms since when `shared` has held. */
-  readonly since: number;
-  /** Why Redis counts as out (while `shared` is false). */
-  readonly error?: string;
-}
-
-/** What the backend is built with besides its config. */
-export interface RedisStateDeps {
-  /** Where its answers go: the CONTROL ring's event inlet. */
-  readonly post: (evt: SchedulerEvent) => void;
-  /** The pool's node ids at start (their leases are renewed and swept from the first round). */
-  readonly nodeIds: readonly string[];
-  readonly metrics?: ReplicaMetrics;
-  /** The rate limits in force (read at each check, so a reload applies). */
-  readonly limits: () => RateLimitSettings;
-  /** What this replica has learned of the nodes (written each renewal round, for replicas yet to start). */
-  readonly learned?: () => LearnedFigures;
-  /** Applies another replica's admin change here (through the control plane, marked as a peer's). */
-  readonly onAdmin?: (change: AdminChange) => void;
-  /** The scheduler's clock (default wall time): holders' starts are converted to and from it. */
-  readonly now?: () => number;
-  /** Told once when Redis goes out and once when it is back (default: a process warning). */
-  readonly log?: (message: string) => void;
-}
+export type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 
 /** How often a replica out of Redis tries to rejoin. */
 const REJOIN_MS = 1000;
@@ -81,6 +47,7 @@ export class RedisSharedState implements SlotLeasePort {
   private readonly admin: AdminSync;
   private readonly learnedSync: LearnedSync;
   private readonly holders: HolderSync;
+  private readonly handoff: HandoffSync;
   private caughtUp = false;
   /** A PING is checking whether a timeout meant Redis is slow. */
   private checking = false;
@@ -121,6 +88,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.scripts = new ScriptRunner(this.client);
     this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
     this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now, deps.metrics);
+    this.handoff = new HandoffSync(this.scripts, cfg.keyPrefix, this.replicaId, cfg.leaseTtlMs, deps.now ?? Date.now);
     this.rates = new RateSync(this.scripts, cfg.keyPrefix, deps.limits);
     this.breakers = new BreakerSync(this.scripts, cfg.keyPrefix, this.replicaId, deps.post);
     this.admin = new AdminSync(this.client, this.scripts, cfg.keyPrefix, this.replicaId, (c) => deps.onAdmin?.(c));
@@ -128,7 +96,7 @@ export class RedisSharedState implements SlotLeasePort {
     this.sub.on('message', (channel: string, message: string) => {
       if (channel === this.breakers.channel) return this.breakers.onMessage(message);
       if (channel === this.admin.channel) return this.admin.onMessage(message);
-      if (channel !== this.channel || this.holders.onMessage(message)) return;
+      if (channel !== this.channel || this.granted(message) || this.holders.onMessage(message)) return;
       const at = message.lastIndexOf(' ');
       const held = Number(message.slice(at + 1));
       if (at > 0 && Number.isFinite(held)) this.deps.post({ type: 'slot-leases-counted', nodeId: message.slice(0, at), held });
@@ -161,13 +129,14 @@ export class RedisSharedState implements SlotLeasePort {
     return { backend: 'redis', shared: this.shared, replicaId: this.replicaId, replicas: this.replicas, since: this.since, error: this.shared ? undefined : this.error };
   }
 
-  acquire(nodeId: string, lease: number, max: number): void {
+  acquire(nodeId: string, lease: number, max: number, want?: Contender): void {
     const member = this.member(lease);
     const started = process.hrtime.bigint();
     // The node's rate (read at each ask, so a reload applies) is taken in the same script as the slot.
     const rate = this.rates.nodeBucket(nodeId);
+    const h = this.handoff.acquireArgs(nodeId, want);
     this.scripts
-      .run(ACQUIRE, [this.key(nodeId), rate.key], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId, ...rate.args])
+      .run(ACQUIRE, [this.key(nodeId), rate.key, ...h.keys], [member, max, this.cfg.leaseTtlMs, this.channel, nodeId, ...rate.args, ...h.args])
       .then((r) => {
         const [granted, held, swept, rateWait] = r as [number, number, number, number];
         this.deps.metrics?.recordAcquire(Number(process.hrtime.bigint() - started) / 1e9);
@@ -185,11 +154,26 @@ export class RedisSharedState implements SlotLeasePort {
       });
   }
 
-  release(nodeId: string, lease: number): void {
+  release(nodeId: string, lease: number, max?: number): void {
     const member = this.member(lease);
     this.nodeSet(nodeId).delete(member);
     if (!this.shared) return this.holders.forget(member); // not renewed: Redis drops it (and its holder) at its TTL
-    this.holders.release(nodeId, member, this.key(nodeId)).catch((e: unknown) => this.failed(e));
+    const handoff = this.handoff.releaseArgs(nodeId, max, this.rates.nodeBucket(nodeId));
+    this.holders.release(nodeId, member, this.key(nodeId), handoff).catch((e: unknown) => this.failed(e));
+  }
+
+  contend(wants: ReadonlyMap<string, Contender> | null): void {
+    if (this.shared) this.handoff.contend(wants)?.catch((e: unknown) => this.failed(e));
+  }
+
+  /** A grant of a freed slot (`handoff.ts`): this replica's lease now, renewed with the others, and a spare one for the scheduler. */
+  private granted(message: string): boolean {
+    const g: Grant | undefined = this.handoff.parse(message);
+    if (!g || g.replica !== this.replicaId) return g !== undefined;
+    this.nodeSet(g.nodeId).add(g.member);
+    if (this.closed) this.release(g.nodeId, g.lease);
+    else this.deps.post({ type: 'slot-lease-answered', nodeId: g.nodeId, lease: g.lease, granted: true, held: g.held, handed: true });
+    return true;
   }
 
   announceHolder(nodeId: string, lease: number, holder: RemoteHolder): void {
@@ -368,6 +352,7 @@ export class RedisSharedState implements SlotLeasePort {
     if (this.closed || this.announcedOut) return;
     this.shared = false;
     this.announcedOut = true;
+    this.handoff.forget();
     this.since = Date.now();
     this.error = reason;
     this.deps.metrics?.setFallback(true);
