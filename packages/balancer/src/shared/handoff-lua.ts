@@ -31,13 +31,15 @@ end`;
 /**
  * Lua (with `now`, `take`, `level`, `wait` of the token bucket in scope): hands one free slot of a
  * node to its oldest contender that asked within `ttl` and whose replica is alive in `replicas`
- * (the heartbeat set, scores = expiry). Stale or dead contenders met on the way are removed. The
- * slot comes with a token of the node's rate bucket (none there: no handoff). The new lease is the
- * contender's own, `<replica>#-<n>` (`n` from the counter `seqKey`, so the id stays a number), and
- * the grant is published on `channel` as JSON `{h, n: node, r: replica, k: member, c: held}`.
- * Returns 1 when the slot was handed, 0 when it stays free.
+ * (the heartbeat set, scores = expiry) and connected. The grant is published on the contender's
+ * own channel (`grants` .. replica) as JSON `{h, n: node, r: replica, k: member, c: held}`; nobody
+ * listening there means its replica is gone (a process killed: Redis closed its connections at once,
+ * long before its heartbeat lapses) or reconnecting, and the next contender is tried. Stale, dead and
+ * unreachable contenders met on the way are removed. The slot comes with a token of the node's rate
+ * bucket (none there: no handoff). The new lease is the contender's own, `<replica>#-<n>` (`n` from
+ * the counter `seqKey`, so the id stays a number). Returns 1 when the slot was handed, 0 when it stays free.
  */
-export const HANDOFF = `local function handoff(slots, want, wantAt, replicas, seqKey, rateKey, node, channel, ttl, rps, cap)
+export const HANDOFF = `local function handoff(slots, want, wantAt, replicas, seqKey, rateKey, node, grants, ttl, rps, cap)
   while true do
     local first = redis.call('ZRANGE', want, 0, 0)
     if #first == 0 then return 0 end
@@ -47,15 +49,16 @@ export const HANDOFF = `local function handoff(slots, want, wantAt, replicas, se
     if at >= now - ttl and alive > now then
       local tokens = level(rateKey, rps, cap)
       if wait(tokens, rps) > 0 then return 0 end
-      take(rateKey, tokens, rps, cap)
       local member = r .. '#-' .. redis.call('INCR', seqKey)
-      redis.call('ZADD', slots, now + ttl, member)
-      redis.call('PEXPIRE', slots, ttl * 2)
-      redis.call('ZREM', want, r)
-      redis.call('HDEL', wantAt, r)
-      local held = redis.call('ZCARD', slots)
-      redis.call('PUBLISH', channel, cjson.encode({h = 1, n = node, r = r, k = member, c = held}))
-      return 1
+      local held = redis.call('ZCARD', slots) + 1
+      if redis.call('PUBLISH', grants .. r, cjson.encode({h = 1, n = node, r = r, k = member, c = held})) > 0 then
+        take(rateKey, tokens, rps, cap)
+        redis.call('ZADD', slots, now + ttl, member)
+        redis.call('PEXPIRE', slots, ttl * 2)
+        redis.call('ZREM', want, r)
+        redis.call('HDEL', wantAt, r)
+        return 1
+      end
     end
     redis.call('ZREM', want, r)
     redis.call('HDEL', wantAt, r)

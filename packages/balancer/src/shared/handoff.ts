@@ -22,7 +22,7 @@ export interface Grant {
 
 /**
  * This replica's side of the handoff of freed slots (`handoff-lua.ts`): the keys and arguments the
- * lease scripts take for it, the grants on the slots channel, and this replica's contender entries.
+ * lease scripts take for it, the grants on this replica's own channel, and its contender entries.
  * The scheduler says after each pass which nodes its waiters wait for ({@link contend}); only
  * entries that changed, or are a third of the TTL old (so they stay fresh), are written, in one
  * call, and all are withdrawn once no waiter is left: Redis traffic per pass stays bounded.
@@ -30,6 +30,8 @@ export interface Grant {
 export class HandoffSync {
   /** What this replica's entries in Redis say, by node: the score and when it was written (epoch ms). */
   private readonly sent = new Map<string, { score: number; at: number }>();
+  /** This replica's grant channel (`<prefix>grant:<replica>`): a grant published there with nobody listening goes to the next contender. */
+  readonly channel: string;
 
   constructor(
     private readonly scripts: ScriptRunner,
@@ -38,7 +40,9 @@ export class HandoffSync {
     private readonly ttlMs: number,
     /** The scheduler's clock: arrivals are on it, in wall time in Redis. */
     private readonly clock: () => number,
-  ) {}
+  ) {
+    this.channel = `${prefix}grant:${replicaId}`;
+  }
 
   /** The score of a waiter: its arrival in wall-clock ms, batch behind every interactive waiter. */
   score(want: Contender): number {
@@ -58,11 +62,11 @@ export class HandoffSync {
     if (max === undefined || max <= 0) return { keys: [], args: [] };
     return {
       keys: [...this.wantKeys(nodeId), `${this.prefix}replicas`, `${this.prefix}handoff-seq`, rate.key],
-      args: [max, this.ttlMs, ...rate.args],
+      args: [max, this.ttlMs, ...rate.args, `${this.prefix}grant:`],
     };
   }
 
-  /** A grant on the slots channel, or undefined when the message is not one. */
+  /** A grant on this replica's grant channel, or undefined when the message is not one. */
   parse(message: string): Grant | undefined {
     if (!message.startsWith('{') || !message.includes('"h"')) return undefined;
     let w: { h?: unknown; n?: unknown; r?: unknown; k?: unknown; c?: unknown };

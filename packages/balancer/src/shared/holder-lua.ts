@@ -24,8 +24,8 @@ return 1`;
 /**
  * KEYS[1] the node's lease set, KEYS[2] its holders, optionally KEYS[3..7] the node's contender set
  * and times, the replicas' heartbeat set, the handoff counter and the node's rate bucket; ARGV
- * member, channel, nodeId, gone message, then with those keys the node's max, ttlMs, rps and
- * capacity. Removes the lease and its holder and announces the holder gone; when the node then has
+ * member, channel, nodeId, gone message, then with those keys the node's max, ttlMs, rps,
+ * capacity and the prefix of the replicas' grant channels. Removes the lease and its holder and announces the holder gone; when the node then has
  * a free slot, hands it to its oldest fresh, alive contender (`HANDOFF`, which publishes the grant).
  * Then the node's count (unchanged by a handoff; a count below the max makes waiting replicas offer
  * their waiters, who then see the holder gone). Returns the count.
@@ -37,7 +37,7 @@ local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 local held = redis.call('ZCARD', KEYS[1])
 if redis.call('HDEL', KEYS[2], ARGV[1]) > 0 then redis.call('PUBLISH', ARGV[2], ARGV[4]) end
 if removed > 0 and KEYS[3] and held < tonumber(ARGV[5]) then
-  held = held + handoff(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[3], ARGV[2], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+  held = held + handoff(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[3], ARGV[9], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
 end
 if removed > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. held) end
 return held`;

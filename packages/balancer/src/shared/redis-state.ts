@@ -96,7 +96,8 @@ export class RedisSharedState implements SlotLeasePort {
     this.sub.on('message', (channel: string, message: string) => {
       if (channel === this.breakers.channel) return this.breakers.onMessage(message);
       if (channel === this.admin.channel) return this.admin.onMessage(message);
-      if (channel !== this.channel || this.granted(message) || this.holders.onMessage(message)) return;
+      if (channel === this.handoff.channel) return this.granted(message);
+      if (channel !== this.channel || this.holders.onMessage(message)) return;
       const at = message.lastIndexOf(' ');
       const held = Number(message.slice(at + 1));
       if (at > 0 && Number.isFinite(held)) this.deps.post({ type: 'slot-leases-counted', nodeId: message.slice(0, at), held });
@@ -109,7 +110,7 @@ export class RedisSharedState implements SlotLeasePort {
    */
   async start(): Promise<void> {
     void this.sub.connect().catch(() => undefined);
-    void this.sub.subscribe(this.channel, this.breakers.channel, this.admin.channel).catch(() => undefined);
+    void this.sub.subscribe(this.channel, this.handoff.channel, this.breakers.channel, this.admin.channel).catch(() => undefined);
     try {
       await this.client.connect();
       await this.rejoin();
@@ -167,13 +168,12 @@ export class RedisSharedState implements SlotLeasePort {
   }
 
   /** A grant of a freed slot (`handoff.ts`): this replica's lease now, renewed with the others, and a spare one for the scheduler. */
-  private granted(message: string): boolean {
+  private granted(message: string): void {
     const g: Grant | undefined = this.handoff.parse(message);
-    if (!g || g.replica !== this.replicaId) return g !== undefined;
+    if (!g || g.replica !== this.replicaId) return;
     this.nodeSet(g.nodeId).add(g.member);
     if (this.closed) this.release(g.nodeId, g.lease);
     else this.deps.post({ type: 'slot-lease-answered', nodeId: g.nodeId, lease: g.lease, granted: true, held: g.held, handed: true });
-    return true;
   }
 
   announceHolder(nodeId: string, lease: number, holder: RemoteHolder): void {

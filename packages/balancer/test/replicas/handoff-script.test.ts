@@ -37,11 +37,15 @@ describe('the lease scripts hand a freed slot to the oldest contender', () => {
     scripts = new ScriptRunner(client);
   });
 
-  /** A node of its own for each test, and the replicas alive (heartbeats a minute ahead). */
-  async function node(alive: string[]): Promise<string> {
+  /**
+   * A node of its own for each test, and the replicas alive (heartbeats a minute ahead) and
+   * listening on their grant channels (`connected`: all of them unless said).
+   */
+  async function node(alive: string[], connected: string[] = alive): Promise<string> {
     n++;
     const p = `h${n}:`;
     for (const r of alive) await client.zadd(`${p}replicas`, Date.now() + TTL, r);
+    if (connected.length > 0) await sub.subscribe(...connected.map((r) => `h:grant:${r}`));
     return p;
   }
 
@@ -55,7 +59,7 @@ describe('the lease scripts hand a freed slot to the oldest contender', () => {
 
   function release(p: string, member: string, max: number): Promise<number> {
     const keys = [`${p}slots:n`, `${p}holders:n`, `${p}want:n`, `${p}want-at:n`, `${p}replicas`, `${p}handoff-seq`, `${p}rate:node:n`];
-    return scripts.run(RELEASE_HELD, keys, [member, 'h:freed', 'n', 'gone', max, TTL, 0, 0]) as Promise<number>;
+    return scripts.run(RELEASE_HELD, keys, [member, 'h:freed', 'n', 'gone', max, TTL, 0, 0, 'h:grant:']) as Promise<number>;
   }
 
   /** The grants published since the test began. */
@@ -112,6 +116,16 @@ describe('the lease scripts hand a freed slot to the oldest contender', () => {
     expect(await client.zrange(`${p}slots:n`, 0, -1)).toEqual(['live#-1']);
     expect(await client.zcard(`${p}want:n`)).toBe(0);
     expect(await client.hlen(`${p}want-at:n`)).toBe(0);
+  });
+
+  test('a contender alive by its heartbeat but with nobody on its grant channel (its process killed) is skipped', async () => {
+    const p = await node(['a', 'killed', 'live'], ['a', 'live']);
+    expect((await acquire(p, 'a#1', 1))[0]).toBe(1);
+    expect((await acquire(p, 'killed#1', 1, 100))[0]).toBe(0);
+    expect((await acquire(p, 'live#1', 1, 200))[0]).toBe(0);
+    await release(p, 'a#1', 1);
+    expect(await client.zrange(`${p}slots:n`, 0, -1)).toEqual(['live#-2']);
+    expect(await client.zcard(`${p}want:n`)).toBe(0);
   });
 
   test('no handoff beyond the node max, and none for a lease already gone', async () => {
