@@ -13,7 +13,7 @@ export interface ClientRecord {
   firstByteMs?: number;
   endMs?: number;
   ok: boolean;
-  /** The HTTP status of the last send that got an answer. */
+  /** The HTTP status of the last send that got an answer (a stream cut later keeps its 200). */
   status?: number;
   /** Sends after the first (connections dropped before a byte). */
   retries: number;
@@ -39,6 +39,7 @@ export class RoundRobinClient {
       let gotByte = false;
       try {
         const res = await request(`${url}${r.chat ? '/api/chat' : '/api/generate'}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        rec.status = res.statusCode;
         // A non-streamed generate ends with its `context` array, after `"done":true`: so the marker is
         // looked for in every chunk (with the previous one's tail, in case it is split), not at the end.
         let tail = '';
@@ -53,7 +54,6 @@ export class RoundRobinClient {
           tail = text.slice(-200);
         }
         rec.endMs = clock();
-        rec.status = res.statusCode;
         rec.ok = res.statusCode === 200 && done;
         if (!rec.ok) rec.error = `${res.statusCode} ${tail}`;
         return rec;
