@@ -243,7 +243,8 @@ export class RedisSharedState implements SlotLeasePort {
   private async round(): Promise<void> {
     if (this.closed || !this.shared) return;
     try {
-      const { counts } = await this.renewAll();
+      const { counts, alive } = await this.renewAll();
+      this.seen(alive);
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
       this.holders.postAll();
       // Kept a day past the last replica's last write: what a pool's nodes are like changes slowly.
@@ -258,14 +259,16 @@ export class RedisSharedState implements SlotLeasePort {
     if (this.rejoining || this.closed || this.client.status !== 'ready') return;
     this.rejoining = true;
     try {
-      const known = this.replicas;
+      // The replicas known while shared: a rejoin's counts are not trusted until it is done (a
+      // restarted Redis counts only those back yet), so a try that fails keeps waiting for them all.
       const first = await this.renewAll();
-      let counts = first.counts;
+      let { counts, alive } = first;
       if (this.announcedOut) {
-        const settled = await this.settle(known, first.now);
+        const settled = await this.settle(this.replicas, first.now);
         if (!settled) return;
-        counts = settled;
+        ({ counts, alive } = settled);
       }
+      this.seen(alive);
       if (!this.caughtUp) {
         await this.admin.catchUp();
         this.deps.post({ type: 'estimates-shared', learned: await this.learnedSync.read() });
@@ -296,22 +299,28 @@ export class RedisSharedState implements SlotLeasePort {
    * a lease TTL has passed (a replica silent that long is gone, and its leases with it). The counts
    * then, or undefined when Redis went again or the backend closed.
    */
-  private async settle(known: number, back: number): Promise<Map<string, number> | undefined> {
+  private async settle(known: number, back: number): Promise<{ counts: Map<string, number>; alive: number } | undefined> {
     const until = Date.now() + this.cfg.leaseTtlMs;
     for (;;) {
       await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
       if (this.closed || this.client.status !== 'ready') return undefined;
       const r = await this.renewAll(back);
-      if (r.fresh >= known || Date.now() >= until) return r.counts;
+      if (r.fresh >= known || Date.now() >= until) return r;
     }
+  }
+
+  /** The replicas alive at a heartbeat this replica trusts (a renewal round, or a rejoin done). */
+  private seen(alive: number): void {
+    this.replicas = Math.max(1, alive);
+    this.deps.metrics?.setReplicas(this.replicas);
   }
 
   /**
    * Every node's renewal and sweep, then the heartbeat (after them on the same connection, so a
-   * replica that sees this heartbeat sees these leases): each node's lease count, Redis's time, and
-   * how many replicas have sent a heartbeat since `since` (Redis ms), if given.
+   * replica that sees this heartbeat sees these leases): each node's lease count, the replicas
+   * alive, Redis's time, and how many replicas have sent a heartbeat since `since` (Redis ms), if given.
    */
-  private async renewAll(since?: number): Promise<{ counts: Map<string, number>; now: number; fresh: number }> {
+  private async renewAll(since?: number): Promise<{ counts: Map<string, number>; alive: number; now: number; fresh: number }> {
     const ttl = this.cfg.leaseTtlMs;
     const nodes = [...this.held.keys()];
     const renewed = nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]));
@@ -319,15 +328,13 @@ export class RedisSharedState implements SlotLeasePort {
     // Sent after the renewals on the same connection, so it sees their sweeps.
     const [answers] = await Promise.all([Promise.all([...renewed, heartbeat]), this.holders.reconcile(nodes, (id) => this.key(id), ttl)]);
     const [alive, now, fresh] = answers[nodes.length] as [number, number, number];
-    this.replicas = Math.max(1, Number(alive));
-    this.deps.metrics?.setReplicas(this.replicas);
     const counts = new Map<string, number>();
     nodes.forEach((id, i) => {
       const [held, swept] = answers[i] as [number, number];
       this.deps.metrics?.recordReclaimed(swept);
       counts.set(id, held);
     });
-    return { counts, now: Number(now), fresh: Number(fresh) };
+    return { counts, alive: Number(alive), now: Number(now), fresh: Number(fresh) };
   }
 
   /**
