@@ -78,13 +78,18 @@ export class RedisSharedState implements SlotLeasePort {
       // A command with Redis out fails at once (the replica falls back), never waits in a queue.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(100 * times, 1000),
+      // Reconnect soon: each second out of Redis is a second on the local share.
+      retryStrategy: (times: number) => Math.min(50 * times, 250),
     };
     this.client = new Redis(cfg.url, options);
     // The subscriber's commands wait for its connection: ioredis subscribes again on reconnect.
     this.sub = new Redis(cfg.url, { ...options, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
     for (const c of [this.client, this.sub]) c.on('error', () => undefined); // reported through failed commands
     this.client.on('close', () => this.failed(new Error('connection closed')));
+    // Back: rejoin at once rather than at the next tick of the rejoin timer.
+    this.client.on('ready', () => {
+      if (!this.shared && !this.closed) void this.rejoin().catch((e: unknown) => this.failed(e));
+    });
     this.scripts = new ScriptRunner(this.client);
     this.learnedSync = new LearnedSync(this.client, cfg.keyPrefix);
     this.holders = new HolderSync(this.scripts, cfg.keyPrefix, this.replicaId, this.channel, deps.post, deps.now ?? Date.now, deps.metrics);
