@@ -2,6 +2,7 @@ import { readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDir, newId, syncDir, writeAtomic } from './disk';
 import { type FileObject, type FileRecord, isFinished, type JobRecord } from './types';
+import { Rescan } from './rescan';
 
 /**
  * The batch store on disk, under `batch.dataDir`; nothing to install:
@@ -29,8 +30,7 @@ export class BatchStore {
   private made = false;
   /** Each record file's mtime and size when last read (shared stores), to read again only what changed. */
   private readonly seen = new Map<string, string>();
-  private scanning: Promise<void> = Promise.resolve();
-  private queued: Promise<void> | undefined;
+  private readonly rescan = new Rescan(() => this.scan());
 
   private constructor(
     readonly dir: string,
@@ -54,13 +54,7 @@ export class BatchStore {
    */
   refresh(): Promise<void> {
     if (!this.shared) return Promise.resolve();
-    this.queued ??= this.scanning.then(() => {
-      this.queued = undefined;
-      const p = this.scan();
-      this.scanning = p.catch(() => undefined);
-      return p;
-    });
-    return this.queued;
+    return this.rescan.request();
   }
 
   /** Reads one job's record again from its file (a replica taking the job over); undefined when it is gone. */

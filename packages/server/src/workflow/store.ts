@@ -10,6 +10,7 @@ import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestClass, RunResults } from '@ollama-ring/balancer';
 import { ensureDir, writeAtomic } from '../batch/disk';
+import { Rescan } from '../batch/rescan';
 
 /** One run as stored. */
 export interface WorkflowRecord {
@@ -35,8 +36,7 @@ export class WorkflowStore {
   private readonly writing = new Map<string, { busy: Promise<void>; next?: string }>();
   /** Each record's mtime and size when last read (shared stores). */
   private readonly seen = new Map<string, string>();
-  private scanning: Promise<void> = Promise.resolve();
-  private queued: Promise<void> | undefined;
+  private readonly rescan = new Rescan(() => this.scan());
 
   private constructor(
     readonly dir: string,
@@ -53,13 +53,7 @@ export class WorkflowStore {
   /** Reads again what other replicas changed (a shared store); a call never sees the directory older than when it was made. */
   refresh(): Promise<void> {
     if (!this.shared) return Promise.resolve();
-    this.queued ??= this.scanning.then(() => {
-      this.queued = undefined;
-      const p = this.scan();
-      this.scanning = p.catch(() => undefined);
-      return p;
-    });
-    return this.queued;
+    return this.rescan.request();
   }
 
   /** Reads one run's record again from its file (a replica taking it over). */

@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { allRoutes, BatchRunner, BatchStore, type BatchLine, type LineResult } from '../../src';
 import { startGateway } from '../gateway-harness';
 import { answers, embedLine, jsonl, until } from './batch-helpers';
-import type { JobRecord } from '../../src/batch/types';
+import { newJobRecord, type JobRecord } from '../../src/batch/types';
 import { eventually, inFlight, startHarness, type Harness } from '../../../balancer/test/e2e/harness';
 
 describe('BatchRunner, embedded over a pipeline', () => {
@@ -129,29 +129,15 @@ describe('a job past its completion window when the gateway starts', () => {
     writeFileSync(tmp, jsonl(['e1', 'e2', 'e3'].map(embedLine)));
     const input = await store.addUpload('anyone', tmp, { bytes: 1, created_at: 0, filename: 'in.jsonl', purpose: 'batch', expires_at: null });
     const now = Math.floor(Date.now() / 1000);
-    const batch = {
-      id: 'batch_expired',
-      object: 'batch' as const,
-      endpoint: '/v1/embeddings',
-      errors: null,
-      input_file_id: input.file.id,
-      completion_window: '24h',
-      status: 'in_progress' as const,
-      output_file_id: null,
-      error_file_id: null,
-      created_at: now - 90_000,
-      in_progress_at: now - 90_000,
-      expires_at: now - 3_600,
-      finalizing_at: null,
-      completed_at: null,
-      failed_at: null,
-      expired_at: null,
-      cancelling_at: null,
-      cancelled_at: null,
-      request_counts: { total: 3, completed: 0, failed: 0 },
-      metadata: null,
-    };
-    await store.saveJob({ owner: 'anyone', outputId: 'file-exp-out', errorId: 'file-exp-err', batch });
+    // A job made 25 h ago and running since: past its 24 h window.
+    const made = newJobRecord(
+      { id: 'batch_expired', outputId: 'file-exp-out', errorId: 'file-exp-err' },
+      'anyone',
+      { input_file_id: input.file.id, endpoint: '/v1/embeddings', completion_window: '24h', metadata: null },
+      now - 90_000,
+    );
+    const batch = { ...made.batch, status: 'in_progress' as const, in_progress_at: now - 90_000, request_counts: { total: 3, completed: 0, failed: 0 } };
+    await store.saveJob({ ...made, batch });
     const g = await startGateway([{ id: 'a', models: ['nomic-embed-text'] }], (c) => (c.batch.dataDir = dir), { routes: allRoutes });
     try {
       const client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'unused', maxRetries: 0 });
