@@ -1,37 +1,9 @@
 // `ollama-ring check-config`, in process: the effective config printed as YAML or JSON, env
 // overrides, masked secrets, errors with key and line, warnings, and the zero-config pool.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { runCli } from '../src/cli';
-import type { CliIo } from '../src/commands/types';
+import { run, tempFiles } from './cli-harness';
 
-interface Captured {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<Captured> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false, env };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
-
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ollama-ring-check-config-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const { file } = tempFiles('ollama-ring-check-config-');
 
 describe('check-config', () => {
   test('check-config: a good file prints the effective config as YAML that reads back equal to --json', async () => {

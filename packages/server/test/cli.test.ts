@@ -4,46 +4,20 @@
  * against a simulated pool started here. Needs `tsc -b` first (scripts/test builds before jest).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as yaml from 'js-yaml';
 import { Ollama } from 'ollama';
 import { type SimPool, startSimPool } from '@ollama-ring/ollama-sim';
-import { runCli } from '../src/cli';
-import type { CliIo } from '../src/commands/types';
+import { type Captured, run, tempFiles } from './cli-harness';
 import { toYaml } from '../src/commands/yaml-out';
 import { nodeRows } from '../src/commands/status';
 import { version as VERSION } from '../package.json';
 
 const CLI = resolve(__dirname, '..', 'dist', 'cli.js');
 
-interface Captured {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<Captured> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), isTTY: false, env };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
-
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ollama-ring-cli-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function file(name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const { file } = tempFiles('ollama-ring-cli-');
 
 describe('runCli (in-process)', () => {
   test.each<[string, string[], number, RegExp, 'out' | 'err']>([
