@@ -28,6 +28,17 @@ async function finishAll(h: Harness): Promise<void> {
 /** The open dispatch of a request. */
 const callOf = (h: Harness, s: Submitted) => h.dispatcher.open().find((c) => c.job.requestId === s.ctx.id);
 
+/** The line on node a (not the younger one on b) was cut, and the interactive request took its slot; then all ends. */
+async function expectCutOnA(h: Harness, onA: Submitted, onB: Submitted, user: Submitted): Promise<void> {
+  expect(callOf(h, onA)!.job.signal.aborted).toBe(true);
+  expect(callOf(h, onB)!.job.signal.aborted).toBe(false);
+  callOf(h, onA)!.aborted();
+  await settle();
+  expect(callOf(h, user)!.job.nodeId).toBe('a');
+  await finishAll(h);
+  h.expectIdle();
+}
+
 describe('preemption of batch lines', () => {
   test('an interactive request that finds batch lines on every slot cuts the youngest; the line runs again later and is answered once', async () => {
     const h = new Harness({ nodes: [nodeSpec('a', { slots: 2 })] });
@@ -76,13 +87,7 @@ describe('preemption of batch lines', () => {
     expect([callOf(h, onA)!.job.nodeId, callOf(h, onB)!.job.nodeId]).toEqual(['a', 'b']);
     await settle(60_000); // both models loaded by now
     const user = h.submit({ model: 'm' });
-    expect(callOf(h, onA)!.job.signal.aborted).toBe(true);
-    expect(callOf(h, onB)!.job.signal.aborted).toBe(false);
-    callOf(h, onA)!.aborted();
-    await settle();
-    expect(callOf(h, user)!.job.nodeId).toBe('a');
-    await finishAll(h);
-    h.expectIdle();
+    await expectCutOnA(h, onA, onB, user);
   });
 
   test('the line is cut on the node the strategy waits for, even if a younger line runs elsewhere', async () => {
@@ -93,13 +98,7 @@ describe('preemption of batch lines', () => {
     const onB = h.submit({ model: 'x' }, BATCH);
     expect([callOf(h, onA)!.job.nodeId, callOf(h, onB)!.job.nodeId]).toEqual(['a', 'b']);
     const user = h.submit({ model: 'm' });
-    expect(callOf(h, onA)!.job.signal.aborted).toBe(true);
-    expect(callOf(h, onB)!.job.signal.aborted).toBe(false);
-    callOf(h, onA)!.aborted();
-    await settle();
-    expect(callOf(h, user)!.job.nodeId).toBe('a');
-    await finishAll(h);
-    h.expectIdle();
+    await expectCutOnA(h, onA, onB, user);
   });
 
   test('a line is cut at most queue.batchPreemptions times; then the interactive request waits for it', async () => {
