@@ -1,6 +1,7 @@
 import type { Contender } from '../scheduler/shared-slots';
 import { BATCH_OFFSET, WANT } from './handoff-lua';
 import type { ScriptRunner } from './scripts';
+import { toWall } from './wall-clock';
 
 /** Extra keys and arguments a lease script takes for the handoff. */
 export interface HandoffArgs {
@@ -46,7 +47,7 @@ export class HandoffSync {
 
   /** The score of a waiter: its arrival in wall-clock ms, batch behind every interactive waiter. */
   score(want: Contender): number {
-    return Math.round(want.arrivedAt + (Date.now() - this.clock())) + (want.batch ? BATCH_OFFSET : 0);
+    return Math.round(toWall(want.arrivedAt, this.clock)) + (want.batch ? BATCH_OFFSET : 0);
   }
 
   /** What `ACQUIRE` takes to record this replica as a contender if the node is full (nothing without a waiter). */

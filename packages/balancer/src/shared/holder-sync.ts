@@ -4,6 +4,7 @@ import type { SchedulerEvent } from '../scheduler/scheduler-events';
 import { BIND_HOLDER, RECONCILE_HOLDERS, RELEASE_HELD } from './holder-lua';
 import type { HandoffArgs } from './handoff';
 import type { ScriptRunner } from './scripts';
+import { fromWall, toWall } from './wall-clock';
 
 /** A holder as JSON, in Redis and on the channel: node, replica, lease member, then the request. */
 interface Wire {
@@ -49,7 +50,7 @@ export class HolderSync {
 
   /** A request of this replica took lease `member`: kept (for the rounds), written and announced when `shared`. */
   bind(nodeId: string, member: string, h: RemoteHolder, leaseKey: string, ttlMs: number, shared: boolean): Promise<unknown> | undefined {
-    const t = h.startedAt + (Date.now() - this.clock());
+    const t = toWall(h.startedAt, this.clock);
     const w: Wire = { n: nodeId, r: this.replicaId, k: member, m: h.model, s: h.optionsSignature, t, p: h.work.promptTokens, c: h.cold ? 1 : 0 };
     if (h.work.outputTokens !== undefined) w.o = h.work.outputTokens;
     const json = JSON.stringify(w);
@@ -139,6 +140,6 @@ export class HolderSync {
   private holderOf(w: Wire): RemoteHolder | undefined {
     if (typeof w.m !== 'string' || !Number.isFinite(w.t) || !Number.isFinite(w.p)) return undefined;
     const work = Number.isFinite(w.o) && w.o! > 0 ? { promptTokens: Math.max(0, w.p!), outputTokens: w.o! } : { promptTokens: Math.max(0, w.p!) };
-    return { model: w.m, optionsSignature: typeof w.s === 'string' ? w.s : '', startedAt: w.t! + (this.clock() - Date.now()), work, cold: w.c === 1 };
+    return { model: w.m, optionsSignature: typeof w.s === 'string' ? w.s : '', startedAt: fromWall(w.t!, this.clock), work, cold: w.c === 1 };
   }
 }
