@@ -71,7 +71,8 @@ describe('HealthMonitor', () => {
   });
 
   it('probes a new node at once: health and discovery', async () => {
-    start().addNode({ id: 'n1', url: node.url });
+    // Nothing here times out: a loaded machine must not turn a slow answer into a failed probe.
+    start({ timeoutMs: 5_000 }).addNode({ id: 'n1', url: node.url });
     await node.waitFor('/api/version');
     await node.waitFor('/api/ps');
     await monitor!.checkNow('n1'); // settles anything still running

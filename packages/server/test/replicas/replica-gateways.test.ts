@@ -135,6 +135,15 @@ describe('gateway replicas sharing a pool through Redis', () => {
 
   test("a SIGKILLed replica's leases are reclaimed within the TTL", async () => {
     const victim = r.gateways[2];
+    // Every replica shares again after the outage before: on its local share a replica writes its
+    // leases to Redis only when it rejoins, and the count below would miss them.
+    const end = Date.now() + 15_000;
+    for (const g of r.gateways) {
+      while ((await metric(g.url, 'ollama_lb_replica_fallback')) !== 0) {
+        if (Date.now() > end) throw new Error(`${g.url} still on its local share`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
     // Slow nodes: the two answers are still streaming when the replica dies.
     for (const id of ['a', 'b']) r.sim.node(id).setFaults({ slowdown: 30 });
     // Two long answers on the victim take both of node a's slots... or one of a's and b's.
