@@ -1,5 +1,6 @@
 /**
  * pnpm bench:replicas [--quick] [--rounds N] [--json FILE] [--md FILE] [--time-scale X] [--seed N] [--outage-ms MS] [--outage-wall-ms MS]
+ *                     [--only KIND,…] [--timeline FILE]
  *
  * Three gateway replicas behind a round-robin client against the emulated pool and the trace of
  * `bench:scheduling`, compared in one run with a single gateway and with three replicas on the
@@ -12,7 +13,9 @@
  * Medians over `--rounds` (default 3; 1 with --quick). Reports, per scenario: requests failed, the
  * most requests any node had at once (from the emulator) against its slots, makespan and TTFT p99
  * (unscaled) and their ratio to the single gateway's, whether in-flight counts returned to zero, and
- * how long the killed replica's leases stayed in Redis.
+ * how long the killed replica's leases stayed in Redis. `--only` runs the named scenarios and prints
+ * their rounds, without the table; `--timeline` appends what each replica saw through each run, every
+ * 100 ms, to FILE (`timeline.ts`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -84,6 +87,10 @@ async function main(): Promise<void> {
   const outageWallMs = num(args.flags.get('outage-wall-ms'), args.quick ? 2_000 : 10_000);
   const ttl = leaseTtlMs(timeScale);
   const phases = args.quick ? QUICK : FULL;
+  const only = args.flags.get('only');
+  const kinds = typeof only === 'string' ? only.split(',').map((k) => k.trim() as ScenarioKind) : KINDS;
+  for (const k of kinds) if (!KINDS.includes(k)) throw new Error(`no scenario ${k}: ${KINDS.join(', ')}`);
+  const timeline = args.flags.get('timeline');
   const trace = buildTrace(seed, phases.steadyMs, phases.burstMs);
   const machine = machineInfo();
   console.log(
@@ -94,9 +101,9 @@ async function main(): Promise<void> {
   const all = new Map<ScenarioKind, ScenarioResult[]>();
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const kind of KINDS) {
+      for (const kind of kinds) {
         const t0 = Date.now();
-        const r = await runScenario(kind, trace, { timeScale, redis, outageMs, outageWallMs, leaseTtlMs: ttl });
+        const r = await runScenario(kind, trace, { timeScale, redis, outageMs, outageWallMs, leaseTtlMs: ttl, timeline: typeof timeline === 'string' ? timeline : undefined });
         all.set(kind, [...(all.get(kind) ?? []), r]);
         console.log(
           `round ${round + 1} ${kind.padEnd(15)} ${((Date.now() - t0) / 1000).toFixed(1)} s: ${r.failed} failed (${r.failedUnstarted} never started), ${r.retried} retried, ${r.loads} loads, ` +
@@ -108,6 +115,7 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
+  if (kinds !== KINDS) return;
   const results = KINDS.map((k) => combine(all.get(k)!));
   const single = results[0];
   const rows = results.map((r) => [

@@ -10,6 +10,7 @@ import { simPoolConfig } from '../scheduling/pool';
 import { startSimProcess } from '../scheduling/sim-process';
 import type { Trace } from '../scheduling/trace';
 import { type ClientRecord, RoundRobinClient } from './client';
+import { sampleTimeline, writeTimeline } from './timeline';
 import { type GatewayProcess, killGatewayProcess, startGatewayProcess, stopGatewayProcess } from './gateway-process';
 
 export type ScenarioKind = 'single' | 'memory-3' | 'redis-3' | 'redis-3-kill' | 'redis-3-outage' | 'redis-3-outage-wall';
@@ -22,6 +23,8 @@ export interface ScenarioOptions {
   /** How long Redis is stopped in the stress scenario `redis-3-outage-wall` (wall ms: ten times the trace time at scale 0.1). */
   outageWallMs: number;
   leaseTtlMs: number;
+  /** A file to append each replica's state through the run to (`timeline.ts`). */
+  timeline?: string;
 }
 
 export interface ScenarioResult {
@@ -99,8 +102,10 @@ export async function runScenario(kind: ScenarioKind, trace: Trace, opts: Scenar
         ),
       );
     }
+    const sampler = opts.timeline ? sampleTimeline(() => gateways.filter((g) => !g.gone()).map((g) => g.url), clock) : undefined;
     const records = await replay(trace, ts, (r) => client.send(r, clock));
     for (const t of timers) clearTimeout(t);
+    if (sampler && opts.timeline) writeTimeline(opts.timeline, kind, await sampler.stop(), records);
     const reclaimedAfterMs = reclaimed ? await reclaimed : undefined;
     const live = gateways.filter((g) => !g.gone());
     const idleAfter = await idle(live);

@@ -32,6 +32,8 @@ export interface NodeSnapshot {
   removed: boolean;
   /** Replicas: requests of other replicas holding its slots, as this replica knows them (absent when none). */
   remoteHolders?: number;
+  /** Replicas: the node's slots this replica counts as taken by others (Redis's last count, or, out of Redis, those beyond its share); absent when none. */
+  heldElsewhere?: number;
   /** The exporter's URL (`metricsUrl`), masked as `url` is; absent when the node has none. */
   metricsUrl?: string;
   /**
@@ -71,6 +73,7 @@ export function snapshotNode(n: PoolNode, now: number = Date.now()): NodeSnapsho
     lastError: n.lastError,
     removed: n.removed,
     ...(n.remoteHolders > 0 && { remoteHolders: n.remoteHolders }),
+    ...(n.heldElsewhere > 0 && { heldElsewhere: n.heldElsewhere }),
     ...(n.spec.metricsUrl !== undefined && { metricsUrl: redactCredentials(n.spec.metricsUrl) }),
     ...(resources !== undefined && { resources }),
   };

@@ -163,7 +163,13 @@ export class RedisSharedState implements SlotLeasePort {
   release(nodeId: string, lease: number, max?: number): void {
     const member = this.member(lease);
     this.nodeSet(nodeId).delete(member);
-    if (!this.shared) return this.holders.forget(member); // not renewed: Redis drops it (and its holder) at its TTL
+    if (!this.shared) {
+      // Out of Redis it is not renewed, so Redis drops it (and its holder) at its TTL. But a replica
+      // rejoining has written its leases back already: one ended meanwhile would be counted by every
+      // replica for a whole TTL, so it goes now (no handoff: this replica is not sharing yet).
+      if (this.client.status === 'ready') return void this.holders.release(nodeId, member, this.key(nodeId)).catch(() => undefined);
+      return this.holders.forget(member);
+    }
     const handoff = this.handoff.releaseArgs(nodeId, max, this.rates.nodeBucket(nodeId));
     this.holders.release(nodeId, member, this.key(nodeId), handoff).catch((e: unknown) => this.failed(e));
   }

@@ -65,11 +65,13 @@ export function inFlight(h: Harness): Record<string, number> {
   );
 }
 
-/** Waits until `cond` holds, polling; throws after `ms`. */
-export async function eventually(cond: () => boolean, ms = 5_000, what = 'condition'): Promise<void> {
+/** Waits until `cond` holds, polling (every 5 ms; an async one, a query, every 50 ms); throws after `ms`. */
+export async function eventually(cond: () => boolean | Promise<boolean>, ms = 5_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  for (;;) {
+    const held = cond();
+    if (typeof held === 'boolean' ? held : await held) return;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, typeof held === 'boolean' ? 5 : 50));
   }
 }

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { InferenceRequest } from '../../src';
 import { eventually } from '../e2e/harness';
 import { startRedis } from '../redis-server';
 import { startReplicas } from './replicas-harness';
@@ -57,4 +58,34 @@ describe('a replica back from a Redis outage', () => {
       await redis.stop();
     }
   }, 90_000);
+
+  test('a request that ends while its replica waits to share again gives its lease back at once, not at the TTL', async () => {
+    const redis = await startRedis();
+    // Real time (scale 1): the request streams for about 3 s, across the outage's end.
+    const r = await startReplicas(1, NODES, redis.url, 'rejoin-ended:', (c) => void (c.state.redis.leaseTtlMs = 10_000), { timeScale: 1 });
+    const peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const [a] = r.factories;
+      const [sec] = await peek.time();
+      await peek.zadd('rejoin-ended:replicas', Number(sec) * 1000 + 60_000, 'ghost');
+      await eventually(() => a.getSharedState().replicas === 2, 10_000, 'A counts the ghost');
+      await redis.stop();
+      await eventually(() => !a.getSharedState().shared, 10_000, 'A on its local share');
+      const answer = a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'a long one', { options: { num_predict: 150 } }));
+      await eventually(() => a.getPoolView().nodes[0].inFlight === 1, 5_000, 'the request runs on the local share');
+      await redis.restart(); // empty, and the ghost never comes back: A waits up to the TTL
+      // A writes its leases back while it waits, the running request's among them.
+      await eventually(async () => (await peek.zcard('rejoin-ended:slots:n')) === 1, 5_000, "the request's lease written back");
+      expect((await answer).body.done).toBe(true);
+      const ended = Date.now();
+      await eventually(async () => (await peek.zcard('rejoin-ended:slots:n')) === 0, 5_000, 'the lease gone');
+      // Well before the TTL, and while A still waited for the ghost.
+      expect(Date.now() - ended).toBeLessThan(2_000);
+      expect(a.getSharedState().shared).toBe(false);
+    } finally {
+      peek.disconnect();
+      await r.close();
+      await redis.stop();
+    }
+  }, 60_000);
 });

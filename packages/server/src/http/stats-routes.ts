@@ -35,6 +35,8 @@ export interface InstanceStats {
   utilization: { last_minute: number; since_start: number };
   /** Replicas (`state.backend: redis`): other replicas' requests holding the node's slots, as this one knows them; absent when none. */
   remote_holders?: number;
+  /** Replicas: the node's slots this replica counts as taken by the others (Redis's last count; out of Redis, those beyond its local share); absent when none. */
+  held_elsewhere?: number;
 }
 
 /** A node's resource signals in `/api/stats` (absent signals are left out). */
@@ -129,6 +131,7 @@ export async function statsOf(gw: GatewayContext, view: PoolView = gw.factory.ge
       ...resourceStats(n.resources),
       utilization: { last_minute: fraction(util.nodes[n.id]?.lastMinute ?? 0), since_start: fraction(util.nodes[n.id]?.sinceStart ?? 0) },
       ...(n.remoteHolders !== undefined && { remote_holders: n.remoteHolders }),
+      ...(n.heldElsewhere !== undefined && { held_elsewhere: n.heldElsewhere }),
     };
   }
 

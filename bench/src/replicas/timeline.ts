@@ -1,0 +1,65 @@
+/**
+ * `bench:replicas --timeline FILE`: what each replica saw through a run, sampled every 100 ms wall:
+ * whether it shared the pool's slots (`/ready`'s `state.shared`), its queue depth, and each node's
+ * requests in flight there and slots it counted as held elsewhere (`/api/stats`). With the client's records it shows when requests failed
+ * and what the replicas were doing then (an outage's fallback, rejoin and queue).
+ */
+import { writeFileSync } from 'node:fs';
+import type { ClientRecord } from './client';
+
+export interface TimelineSample {
+  /** Wall ms since the scenario's first send. */
+  t: number;
+  replicas: { shared: boolean | null; queue: number | null; inFlight: Record<string, number>; elsewhere: Record<string, number> }[];
+}
+
+interface Stats {
+  queue: { depth: number };
+  instances: Record<string, { active_requests: number; held_elsewhere?: number }>;
+}
+
+/** Samples `urls()` every `everyMs` until stopped; `stop()` resolves with the samples. */
+export function sampleTimeline(urls: () => readonly string[], clock: () => number, everyMs = 100): { stop(): Promise<TimelineSample[]> } {
+  const samples: TimelineSample[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const t = clock();
+      const replicas = await Promise.all(urls().map((u) => probe(u)));
+      samples.push({ t, replicas });
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+async function probe(url: string): Promise<TimelineSample['replicas'][number]> {
+  try {
+    const [ready, stats] = await Promise.all([
+      fetch(`${url}/ready`, { signal: AbortSignal.timeout(500) }).then((r) => r.json() as Promise<{ state?: { shared: boolean } }>),
+      fetch(`${url}/api/stats`, { signal: AbortSignal.timeout(500) }).then((r) => r.json() as Promise<Stats>),
+    ]);
+    const inFlight: Record<string, number> = {};
+    const elsewhere: Record<string, number> = {};
+    for (const [id, n] of Object.entries(stats.instances)) {
+      inFlight[id] = n.active_requests;
+      elsewhere[id] = n.held_elsewhere ?? 0;
+    }
+    return { shared: ready.state?.shared ?? null, queue: stats.queue.depth, inFlight, elsewhere };
+  } catch {
+    return { shared: null, queue: null, inFlight: {}, elsewhere: {} };
+  }
+}
+
+/** Writes the samples and the records (failures with their times) as JSON lines: one per sample, then one per failed request. */
+export function writeTimeline(file: string, kind: string, samples: readonly TimelineSample[], records: readonly ClientRecord[]): void {
+  const lines = samples.map((s) => JSON.stringify({ kind, ...s }));
+  for (const r of records) if (!r.ok) lines.push(JSON.stringify({ kind, failed: r.id, startMs: r.startMs, endMs: r.endMs, status: r.status, error: r.error?.slice(0, 160) }));
+  writeFileSync(file, lines.join('\n') + '\n', { flag: 'a' });
+}
