@@ -3,10 +3,10 @@ import type { PoolNode } from '../nodes/node';
 import { DEFAULT_KEEP_ALIVE_MS } from '../nodes/resident-models';
 import type { Estimates } from './estimates';
 import type { RemoteHolder, RemoteHoldersChanged } from './scheduler-events';
-import type { OtherHolders, SlotHolder } from './slot-table';
+import { holderRemainingMs, type OtherHolders, type SlotHolder } from './slot-table';
 
-/** A remote holder on this scheduler's clock, as the wait estimates read it. */
-type Held = Pick<SlotHolder, 'model' | 'startedAt' | 'work'>;
+/** A remote holder on this scheduler's clock, as the wait estimates read it; while Redis is out, when it is expected to end. */
+type Held = Pick<SlotHolder, 'model' | 'startedAt' | 'work'> & { endsAt?: number };
 
 /**
  * The holders of a node's slots on other replicas (`state.backend: redis`), kept by the shared slot
@@ -17,7 +17,9 @@ type Held = Pick<SlotHolder, 'model' | 'startedAt' | 'work'>;
  * - a holder of model X tells that X is resident (or loading) on its node: its binding is mirrored
  *   as a local one is (`PoolNode.mirrorBinding`), so a load there evicts what Ollama would evict,
  *   without waiting for the next `/api/ps` discovery.
- * With the memory backend it does not exist; while Redis is out it is empty ({@link clear}).
+ * With the memory backend it does not exist. While Redis is out nothing new is heard of, and what
+ * the others held then is kept until each is expected to end ({@link outage}, {@link dropEnded}):
+ * their requests run on, so the local share must leave their slots alone until then.
  */
 export class RemoteHolders implements OtherHolders {
   private readonly byNode = new Map<string, Map<string, Held>>();
@@ -50,7 +52,30 @@ export class RemoteHolders implements OtherHolders {
     return n;
   }
 
-  /** Redis is out: what others hold is unknown, and the local share rules apply. */
+  /**
+   * Redis went out: from now on no end of the others' requests is heard of, so each is taken to end
+   * when the estimates expect it to (`holderRemainingMs`, the wait estimates' rule).
+   */
+  outage(nodes: ReadonlyMap<string, PoolNode>, now: number, est: Estimates): void {
+    for (const [nodeId, m] of this.byNode) {
+      const node = nodes.get(nodeId);
+      for (const h of m.values()) h.endsAt = node ? now + holderRemainingMs(node, h, est, now) : now;
+    }
+  }
+
+  /** Out of Redis: drops the holders expected to have ended by `now`. */
+  dropEnded(nodes: ReadonlyMap<string, PoolNode>, now: number): void {
+    for (const [nodeId, m] of this.byNode) {
+      const node = nodes.get(nodeId);
+      for (const [lease, h] of [...m]) {
+        if ((h.endsAt ?? Infinity) > now) continue;
+        if (node) this.drop(node, lease);
+        else m.delete(lease);
+      }
+    }
+  }
+
+  /** Forgets every holder (Redis is back: its lists replace what was known before the outage). */
   clear(nodes: ReadonlyMap<string, PoolNode>): void {
     for (const [nodeId, m] of this.byNode) {
       const node = nodes.get(nodeId);

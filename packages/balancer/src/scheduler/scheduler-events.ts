@@ -236,12 +236,14 @@ export interface SlotLeasesCounted {
 
 /**
  * Redis went out (`shared` false: each replica works on its local share of each node's slots) or
- * came back (every lease held is in Redis again). `replicas`: the replicas last seen alive.
+ * came back (every lease held is in Redis again). `replicas`: the replicas last seen alive, and
+ * `rank` this one's place among them (their ids in order, from 0), which decides its local share.
  */
 export interface SharedStateChanged {
   readonly type: 'shared-state-changed';
   readonly shared: boolean;
   readonly replicas: number;
+  readonly rank: number;
 }
 
 /**

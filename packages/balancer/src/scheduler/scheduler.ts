@@ -302,6 +302,7 @@ export class Scheduler implements PoolState, SchedulerPort {
     if (this.stopped) return;
     const now = this.now();
     let bound = false;
+    this.deps.shared?.beginPass(this.nodes, now);
     if (this.queue.size > 0) {
       // One routing context per pass: the predictive strategy counts the requests it has told to
       // wait for a node within a pass, so that a queue does not pile onto one busy node.

@@ -1,4 +1,5 @@
 import type { PoolNode } from '../nodes/node';
+import type { Estimates } from './estimates';
 import type { AdmissionLimiter, PoolState } from './pool-state';
 import { RemoteHolders } from './remote-holders';
 import type {
@@ -12,7 +13,7 @@ import type {
   TrialClaimAnswered,
 } from './scheduler-events';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
-import { localShare } from '../shared/local-share';
+import { slotShare } from '../shared/local-share';
 
 /** A waiter contending for a node's next freed slot (`shared/handoff.ts`): its arrival (scheduler clock) and class. */
 export interface Contender {
@@ -83,10 +84,11 @@ interface NodeLeases {
  * waiters until the bucket has a token again ({@link nodeRateOpen}), so they go to other nodes or
  * wait, and nobody asks Redis for that node meanwhile.
  *
- * When Redis is out (`shared-state-changed`, not shared), each node is cut to this replica's share,
- * `max(1, floor(slots / replicas seen))`, and every slot taken then is held locally and registered
- * in Redis on return, so nothing is counted twice or lost; the local limiter's node buckets are cut
- * to their share of the rate likewise (`localRateShare`).
+ * When Redis is out (`shared-state-changed`, not shared), each node is cut to this replica's share
+ * (`slotShare`: the replicas split each node's slots exactly), and to what the others' requests
+ * known to run there leave free until they are expected to end (`RemoteHolders.outage`); every slot
+ * taken then is held locally and registered in Redis on return, so nothing is counted twice or lost;
+ * the local limiter's node buckets are cut to their share of the rate likewise (`localRateShare`).
  */
 export class SharedSlotGate {
   private readonly byNode = new Map<string, NodeLeases>();
@@ -107,6 +109,8 @@ export class SharedSlotGate {
   private seq = 0;
   private shared = true;
   private replicas = 1;
+  /** This replica's place among the replicas (`SharedStateChanged.rank`): which slots are its share while Redis is out. */
+  private rank = 0;
 
   private readonly breakers: SharedBreakers;
   /** What the other replicas' requests hold on each node (the wait estimates, per-model counts and residency take them in). */
@@ -125,7 +129,7 @@ export class SharedSlotGate {
     const nodes = pool.nodes;
     switch (evt.type) {
       case 'shared-state-changed':
-        return this.onModeChanged(evt, nodes, pool.now());
+        return this.onModeChanged(evt, nodes, pool.now(), pool.estimates);
       case 'remote-holders-changed':
         // Out of Redis, what others hold is unknown: the local share rules apply.
         if (this.shared) this.remote.apply(evt, nodes.get(evt.nodeId), pool.now(), pool.estimates);
@@ -141,6 +145,16 @@ export class SharedSlotGate {
       case 'estimates-shared':
         return pool.estimates.seed(evt.learned);
     }
+  }
+
+  /**
+   * The start of a scheduling pass: out of Redis, the others' requests expected to have ended by now
+   * are forgotten, and each node's cut follows (passes come at least every reoffer while any waits).
+   */
+  beginPass(nodes: ReadonlyMap<string, PoolNode>, now: number): void {
+    if (this.shared || this.remote.size() === 0) return;
+    this.remote.dropEnded(nodes, now);
+    for (const node of nodes.values()) this.cutToShare(node);
   }
 
   /** Whether the replicas share slots now (false: each works on its local share). */
@@ -301,13 +315,15 @@ export class SharedSlotGate {
   }
 
   /** Redis went out or came back. */
-  onModeChanged(evt: SharedStateChanged, nodes: ReadonlyMap<string, PoolNode>, now: number): void {
+  onModeChanged(evt: SharedStateChanged, nodes: ReadonlyMap<string, PoolNode>, now: number, est: Estimates): void {
     this.shared = evt.shared;
-    if (!this.shared) {
+    if (this.shared) this.remote.clear(nodes);
+    else {
       this.unreserve();
-      this.remote.clear(nodes);
+      this.remote.outage(nodes, now, est);
     }
     this.replicas = Math.max(1, evt.replicas);
+    this.rank = evt.rank;
     // Out of Redis each replica keeps to its share of each node's rate; back, Redis's bucket decides.
     this.rateClosedUntil.clear();
     this.limiter?.shareNodes?.(this.shared ? 1 : this.replicas, now);
@@ -325,8 +341,16 @@ export class SharedSlotGate {
         n.own--;
         this.port.release(node.id, n.spare.pop()!);
       }
-      node.heldElsewhere = node.maxConcurrent - localShare(node.maxConcurrent, this.replicas);
+      this.cutToShare(node);
     }
+  }
+
+  /**
+   * Out of Redis: the node's slots beyond this replica's share are the others', and so are at least
+   * those their requests known to run there still hold (they may have run beyond their own shares).
+   */
+  private cutToShare(node: PoolNode): void {
+    node.heldElsewhere = Math.max(node.maxConcurrent - slotShare(node.maxConcurrent, this.replicas, this.rank, node.id), node.remoteHolders);
   }
 
   /** Reservations not used in the pass after their grant become spare (and go back with the spares). */

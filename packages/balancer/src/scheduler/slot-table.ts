@@ -123,11 +123,17 @@ export function expectedSlotWaitMs(node: PoolNode, model: string, table: SlotTab
   const holders: Pick<SlotHolder, 'model' | 'startedAt' | 'work'>[] = remote ? [...local, ...remote.holders(node.id, capped ? key : undefined)] : local;
   if (holders.length === 0) return est.serviceMs(node.id, key);
   let soonest = Infinity;
-  for (const h of holders) {
-    const begin = Math.max(h.startedAt, node.loaded.get(h.model)?.readyAt ?? 0);
-    // Still loading: the load's remainder, then all of its work.
-    const loading = Math.max(0, begin - now);
-    soonest = Math.min(soonest, loading + est.remainingMs(node.id, h.model, h.work, now - begin));
-  }
+  for (const h of holders) soonest = Math.min(soonest, holderRemainingMs(node, h, est, now));
   return soonest;
+}
+
+/**
+ * Expected ms until a holder of one of `node`'s slots frees it (`Estimates.remainingMs`), its clock
+ * started when its model is ready: a request bound cold holds its slot through the load first.
+ */
+export function holderRemainingMs(node: PoolNode, h: Pick<SlotHolder, 'model' | 'startedAt' | 'work'>, est: Estimates, now: number): number {
+  const begin = Math.max(h.startedAt, node.loaded.get(h.model)?.readyAt ?? 0);
+  // Still loading: the load's remainder, then all of its work.
+  const loading = Math.max(0, begin - now);
+  return loading + est.remainingMs(node.id, h.model, h.work, now - begin);
 }

@@ -93,8 +93,8 @@ return {held, swept}`;
 
 /**
  * KEYS[1] the replicas' set (member: replica id, score: when its heartbeat expires); ARGV replica
- * id, ttlMs, and optionally a time (Redis ms). Heartbeat: returns {replicas alive, Redis's time now,
- * replicas whose last heartbeat came at or after the time given (0 without one)}.
+ * id, ttlMs, and optionally a time (Redis ms). Heartbeat: returns {the ids of the replicas alive,
+ * Redis's time now, replicas whose last heartbeat came at or after the time given (0 without one)}.
  */
 export const HEARTBEAT = `${NOW}
 local ttl = tonumber(ARGV[2])
@@ -103,7 +103,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 local fresh = 0
 if ARGV[3] then fresh = redis.call('ZCOUNT', KEYS[1], tonumber(ARGV[3]) + ttl, '+inf') end
-return {redis.call('ZCARD', KEYS[1]), now, fresh}`;
+return {redis.call('ZRANGE', KEYS[1], 0, -1), now, fresh}`;
 
 /**
  * KEYS[1] the global bucket, KEYS[2] the client's (hashes: tokens `t`, updated `ts`); ARGV global

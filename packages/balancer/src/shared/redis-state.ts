@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { RedisStateConfig } from '../config/types';
 import type { Contender, SlotLeasePort } from '../scheduler/shared-slots';
 import { ACQUIRE, HEARTBEAT, RENEW } from './lua';
@@ -16,6 +16,7 @@ import { ScriptRunner } from './scripts';
 import { JobLeases } from './job-leases';
 import type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 import { HandoffSync, type Grant } from './handoff';
+import { redisConnections } from './redis-connections';
 
 export type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 
@@ -34,7 +35,8 @@ const SETTLE_POLL_MS = 250;
  * local share (a `shared-state-changed` event, logged once); every second it tries to rejoin, which
  * first writes every lease it holds back into Redis (a restarted Redis has none), then tells the
  * scheduler, then each node's count. A lease given back while Redis was out is simply not renewed,
- * so Redis drops it at its TTL: nothing leaks for longer, and a lease id is never counted twice.
+ * so Redis drops it at its TTL (once Redis answers again, it is released at once): nothing leaks for
+ * longer, and a lease id is never counted twice.
  */
 export class RedisSharedState implements SlotLeasePort {
   readonly replicaId: string;
@@ -59,6 +61,8 @@ export class RedisSharedState implements SlotLeasePort {
   /** The scheduler has been told Redis is out (once an outage: the log and the event). */
   private announcedOut = false;
   private replicas = 1;
+  /** This replica's place among the replicas alive (their ids in order): which of a node's slots are its own while Redis is out. */
+  private rank = 0;
   private tick: NodeJS.Timeout | undefined;
   private rejoinTick: NodeJS.Timeout | undefined;
   private rejoining = false;
@@ -71,20 +75,7 @@ export class RedisSharedState implements SlotLeasePort {
   ) {
     this.replicaId = cfg.replicaId || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.channel = `${cfg.keyPrefix}slots-freed`;
-    const options = {
-      lazyConnect: true,
-      connectTimeout: cfg.connectTimeoutMs,
-      commandTimeout: cfg.commandTimeoutMs,
-      // A command with Redis out fails at once (the replica falls back), never waits in a queue.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      // Reconnect soon: each second out of Redis is a second on the local share.
-      retryStrategy: (times: number) => Math.min(50 * times, 250),
-    };
-    this.client = new Redis(cfg.url, options);
-    // The subscriber's commands wait for its connection: ioredis subscribes again on reconnect.
-    this.sub = new Redis(cfg.url, { ...options, enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
-    for (const c of [this.client, this.sub]) c.on('error', () => undefined); // reported through failed commands
+    ({ client: this.client, sub: this.sub } = redisConnections(cfg));
     this.client.on('close', () => this.failed(new Error('connection closed')));
     // Back: rejoin at once rather than at the next tick of the rejoin timer.
     this.client.on('ready', () => {
@@ -292,7 +283,7 @@ export class RedisSharedState implements SlotLeasePort {
       this.since = Date.now();
       this.error = undefined;
       this.deps.metrics?.setFallback(false);
-      this.deps.post({ type: 'shared-state-changed', shared: true, replicas: this.replicas });
+      this.deps.post({ type: 'shared-state-changed', shared: true, replicas: this.replicas, rank: this.rank });
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
       this.holders.postAll();
       if (wasOut) this.log(`redis ${redactCredentials(this.cfg.url)} is back: replica ${this.replicaId} shares the pool's slots again`);
@@ -310,7 +301,7 @@ export class RedisSharedState implements SlotLeasePort {
    * a lease TTL has passed (a replica silent that long is gone, and its leases with it). The counts
    * then, or undefined when Redis went again or the backend closed.
    */
-  private async settle(known: number, back: number): Promise<{ counts: Map<string, number>; alive: number } | undefined> {
+  private async settle(known: number, back: number): Promise<{ counts: Map<string, number>; alive: string[] } | undefined> {
     const until = Date.now() + this.cfg.leaseTtlMs;
     for (;;) {
       await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
@@ -321,8 +312,9 @@ export class RedisSharedState implements SlotLeasePort {
   }
 
   /** The replicas alive at a heartbeat this replica trusts (a renewal round, or a rejoin done). */
-  private seen(alive: number): void {
-    this.replicas = Math.max(1, alive);
+  private seen(alive: readonly string[]): void {
+    this.replicas = Math.max(1, alive.length);
+    this.rank = Math.max(0, [...alive].sort().indexOf(this.replicaId));
     this.deps.metrics?.setReplicas(this.replicas);
   }
 
@@ -331,21 +323,21 @@ export class RedisSharedState implements SlotLeasePort {
    * replica that sees this heartbeat sees these leases): each node's lease count, the replicas
    * alive, Redis's time, and how many replicas have sent a heartbeat since `since` (Redis ms), if given.
    */
-  private async renewAll(since?: number): Promise<{ counts: Map<string, number>; alive: number; now: number; fresh: number }> {
+  private async renewAll(since?: number): Promise<{ counts: Map<string, number>; alive: string[]; now: number; fresh: number }> {
     const ttl = this.cfg.leaseTtlMs;
     const nodes = [...this.held.keys()];
     const renewed = nodes.map((id) => this.scripts.run(RENEW, [this.key(id)], [ttl, this.channel, id, ...this.held.get(id)!]));
     const heartbeat = this.scripts.run(HEARTBEAT, [`${this.cfg.keyPrefix}replicas`], since === undefined ? [this.replicaId, ttl] : [this.replicaId, ttl, since]);
     // Sent after the renewals on the same connection, so it sees their sweeps.
     const [answers] = await Promise.all([Promise.all([...renewed, heartbeat]), this.holders.reconcile(nodes, (id) => this.key(id), ttl)]);
-    const [alive, now, fresh] = answers[nodes.length] as [number, number, number];
+    const [alive, now, fresh] = answers[nodes.length] as [string[], number, number];
     const counts = new Map<string, number>();
     nodes.forEach((id, i) => {
       const [held, swept] = answers[i] as [number, number];
       this.deps.metrics?.recordReclaimed(swept);
       counts.set(id, held);
     });
-    return { counts, alive: Number(alive), now: Number(now), fresh: Number(fresh) };
+    return { counts, alive, now: Number(now), fresh: Number(fresh) };
   }
 
   /**
@@ -374,8 +366,10 @@ export class RedisSharedState implements SlotLeasePort {
     this.since = Date.now();
     this.error = reason;
     this.deps.metrics?.setFallback(true);
-    this.deps.post({ type: 'shared-state-changed', shared: false, replicas: this.replicas });
-    this.log(`redis ${redactCredentials(this.cfg.url)} out (${reason}): replica ${this.replicaId} works on its local share of each node's slots (1/${this.replicas})`);
+    this.deps.post({ type: 'shared-state-changed', shared: false, replicas: this.replicas, rank: this.rank });
+    this.log(
+      `redis ${redactCredentials(this.cfg.url)} out (${reason}): replica ${this.replicaId} works on its local share of each node's slots (place ${this.rank + 1} of ${this.replicas})`,
+    );
   }
 
   private log(msg: string): void {

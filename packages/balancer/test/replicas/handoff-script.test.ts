@@ -95,6 +95,8 @@ describe('the lease scripts hand a freed slot to the oldest contender', () => {
     // Nobody left: c's release frees the slot and announces it.
     expect(await release(p, 'c#-2', 1)).toBe(0);
     expect(await client.zcard(`${p}slots:n`)).toBe(0);
+    // Published by the script, heard on the other connection a moment later.
+    for (let i = 0; i < 100 && !messages.includes('n 0'); i++) await new Promise((r) => setTimeout(r, 20));
     expect(messages).toContain('n 0');
   });
 

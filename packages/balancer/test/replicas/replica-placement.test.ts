@@ -150,7 +150,7 @@ describe('replicas see each other’s slot holders', () => {
     }
   });
 
-  test('with Redis out, the other replicas’ holders are dropped (the local share rules), and known again once it is back', async () => {
+  test('with Redis out, the other replicas’ holders are kept until they are expected to end, and Redis’s lists replace them once it is back', async () => {
     const own = await startRedis();
     const r: Replicas = await startReplicas(
       2,
@@ -169,7 +169,9 @@ describe('replicas see each other’s slot holders', () => {
       await eventually(() => remoteHolders(b, 'n') === 1, 3_000, 'B knows of A’s request');
       await own.stop();
       await eventually(() => !b.getSharedState().shared, 5_000, 'B on its local share');
-      expect(remoteHolders(b, 'n')).toBe(0);
+      // A's request runs on (20 s of output): B still counts it.
+      await new Promise((res) => setTimeout(res, 500));
+      expect(remoteHolders(b, 'n')).toBe(1);
       await own.restart();
       // Both write their leases and holders back on rejoining; B's next renewal round lists A's.
       await eventually(() => b.getSharedState().shared && remoteHolders(b, 'n') === 1, 15_000, 'A’s holder known again');
@@ -180,6 +182,33 @@ describe('replicas see each other’s slot holders', () => {
       await own.stop();
     }
   });
+
+  test('with Redis out, a replica leaves a node alone while the others’ requests there fill it, even beyond their shares', async () => {
+    const own = await startRedis();
+    // 2 slots, 2 replicas: a share of 1 each out of Redis. A holds both slots when Redis goes.
+    const r: Replicas = await startReplicas(2, [{ id: 'n', models: ['llama3.2'], numParallel: 2, preload: ['llama3.2'] }], own.url, 'placement-share:', undefined, {
+      timeScale: 1,
+    });
+    try {
+      const [a, b] = r.factories;
+      // B learns the node's token rate first, so it expects A's requests to end when they do.
+      await b.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'warm', { options: { num_predict: 20 } }));
+      const long = [1, 2].map((i) => a.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', `long ${i}`, { options: { num_predict: 100 } })));
+      await eventually(() => remoteHolders(b, 'n') === 2, 3_000, 'B knows of both of A’s requests');
+      await own.stop();
+      await eventually(() => !b.getSharedState().shared, 5_000, 'B on its local share');
+      const started = Date.now();
+      const mine = await b.getPipeline().submit(InferenceRequest.ofPrompt('llama3.2', 'mine', { options: { num_predict: 5 } }));
+      expect(mine.body.done).toBe(true);
+      await Promise.all(long);
+      // Never 3 on a node of 2: B waited for A's requests (about 2 s of output) rather than take its share at once.
+      expect(r.peaks().n).toBe(2);
+      expect(Date.now() - started).toBeGreaterThan(1_000);
+    } finally {
+      await r.close();
+      await own.stop();
+    }
+  }, 30_000);
 });
 
 async function eventuallyAsync(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
