@@ -57,9 +57,12 @@ async function probe(url: string): Promise<TimelineSample['replicas'][number]> {
   }
 }
 
-/** Writes the samples and the records (failures with their times) as JSON lines: one per sample, then one per failed request. */
+/** Writes the samples and the requests as JSON lines: one per sample, then one per request (its times, and a failure's status and error). */
 export function writeTimeline(file: string, kind: string, samples: readonly TimelineSample[], records: readonly ClientRecord[]): void {
   const lines = samples.map((s) => JSON.stringify({ kind, ...s }));
-  for (const r of records) if (!r.ok) lines.push(JSON.stringify({ kind, failed: r.id, startMs: r.startMs, endMs: r.endMs, status: r.status, error: r.error?.slice(0, 160) }));
+  for (const r of records) {
+    const failure = r.ok ? {} : { failed: true, status: r.status, error: r.error?.slice(0, 160) };
+    lines.push(JSON.stringify({ kind, request: r.id, startMs: r.startMs, firstByteMs: r.firstByteMs, endMs: r.endMs, retries: r.retries, ...failure }));
+  }
   writeFileSync(file, lines.join('\n') + '\n', { flag: 'a' });
 }

@@ -4,8 +4,8 @@ import type { LearnedFigure, LearnedFigures } from '../scheduler/estimates';
 /**
  * What the replicas learn of the nodes, shared so that a new replica starts warm: each renewal round
  * a replica writes its learned figures (load time, prefill and generation rates, service time per
- * node and model) into one hash (`<prefix>learned`, field `<node> <model>`, the last writer's), and a
- * replica joining reads it once and fills in what it has not learned itself. Resident models need
+ * node and model) into one hash (`<prefix>learned`, field `<node> <model>`, the last writer's), and
+ * reads it back, filling in what it has not learned itself (a replica joining, before it takes requests). Resident models need
  * no sharing: every replica reads each node's `/api/ps` before it takes requests.
  */
 export class LearnedSync {
@@ -16,6 +16,18 @@ export class LearnedSync {
     prefix: string,
   ) {
     this.key = `${prefix}learned`;
+  }
+
+  /**
+   * A renewal round: writes this replica's figures (kept a day past the last replica's last write:
+   * what a pool's nodes are like changes slowly) and reads everyone's back, so what another replica
+   * learned since this one joined fills in what this one has not learned itself, and their estimates
+   * (placement, and when the others' requests end while Redis is out) agree on every node and model
+   * any of them has served.
+   */
+  async exchange(mine: LearnedFigures | undefined): Promise<LearnedFigures> {
+    if (mine) await this.publish(mine, 86_400_000);
+    return this.read();
   }
 
   /** Writes the figures this replica has a sample of. */

@@ -249,8 +249,7 @@ export class RedisSharedState implements SlotLeasePort {
       this.seen(alive);
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
       this.holders.postAll();
-      // Kept a day past the last replica's last write: what a pool's nodes are like changes slowly.
-      if (this.deps.learned) await this.learnedSync.publish(this.deps.learned(), 86_400_000);
+      this.deps.post({ type: 'estimates-shared', learned: await this.learnedSync.exchange(this.deps.learned?.()) });
     } catch (e) {
       this.failed(e);
     }

@@ -72,4 +72,24 @@ describe('replicas share node slots through Redis', () => {
       await late.stop(1_000);
     }
   });
+
+  test('what one replica learns later reaches the others at their next rounds, for the node and model they have not served', async () => {
+    const own = await startRedis();
+    const two = await startReplicas(2, [{ id: 'c', models: ['llama3.2', 'qwen3'], numParallel: 2, preload: ['llama3.2'] }], own.url, 'learned-later:');
+    try {
+      const [a, b] = two.factories;
+      const rate = (f: PipelineFactory) => f.getPoolView().estimates.c?.models['qwen3:latest']?.generateTps ?? 0;
+      // Both have joined; only then does A serve a model on the node.
+      await eventually(() => a.getSharedState().replicas === 2 && b.getSharedState().replicas === 2, 10_000, 'both joined');
+      expect(rate(b)).toBe(0);
+      await a.getPipeline().submit(InferenceRequest.ofPrompt('qwen3', 'learn me', { options: { num_predict: 24 } }));
+      expect(rate(a)).toBeGreaterThan(0);
+      // B has served nothing of it, and knows its rate there within a few rounds (one a second here).
+      await eventually(() => rate(b) > 0, 5_000, "B knows the model's rate on c");
+      expect(b.getPoolView().nodes[0].totalRequests).toBe(0);
+    } finally {
+      await two.close();
+      await own.stop();
+    }
+  });
 });
