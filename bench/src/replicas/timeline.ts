@@ -1,7 +1,7 @@
 /**
  * `bench:replicas --timeline FILE`: what each replica saw through a run, sampled every 100 ms wall:
- * whether it shared the pool's slots (`/ready`'s `state.shared`), its queue depth, and each node's
- * requests in flight there and slots it counted as held elsewhere (`/api/stats`). With the client's records it shows when requests failed
+ * whether it shared the pool's slots (`/ready`'s `state.shared`), its queue by model, and each node's
+ * requests in flight there, slots it counted as held elsewhere and resident models (`/api/stats`). With the client's records it shows when requests failed
  * and what the replicas were doing then (an outage's fallback, rejoin and queue).
  */
 import { writeFileSync } from 'node:fs';
@@ -10,12 +10,21 @@ import type { ClientRecord } from './client';
 export interface TimelineSample {
   /** Wall ms since the scenario's first send. */
   t: number;
-  replicas: { shared: boolean | null; queue: number | null; inFlight: Record<string, number>; elsewhere: Record<string, number> }[];
+  replicas: {
+    shared: boolean | null;
+    queue: number | null;
+    /** Waiting requests by model. */
+    waiting?: Record<string, number>;
+    inFlight: Record<string, number>;
+    elsewhere: Record<string, number>;
+    /** Each node's resident models, as this replica knows them. */
+    loaded?: Record<string, string[]>;
+  }[];
 }
 
 interface Stats {
-  queue: { depth: number };
-  instances: Record<string, { active_requests: number; held_elsewhere?: number }>;
+  queue: { depth: number; by_model: Record<string, number> };
+  instances: Record<string, { active_requests: number; held_elsewhere?: number; models_loaded: string[] }>;
 }
 
 /** Samples `urls()` every `everyMs` until stopped; `stop()` resolves with the samples. */
@@ -47,11 +56,13 @@ async function probe(url: string): Promise<TimelineSample['replicas'][number]> {
     ]);
     const inFlight: Record<string, number> = {};
     const elsewhere: Record<string, number> = {};
+    const loaded: Record<string, string[]> = {};
     for (const [id, n] of Object.entries(stats.instances)) {
       inFlight[id] = n.active_requests;
       elsewhere[id] = n.held_elsewhere ?? 0;
+      loaded[id] = n.models_loaded;
     }
-    return { shared: ready.state?.shared ?? null, queue: stats.queue.depth, inFlight, elsewhere };
+    return { shared: ready.state?.shared ?? null, queue: stats.queue.depth, waiting: stats.queue.by_model, inFlight, elsewhere, loaded };
   } catch {
     return { shared: null, queue: null, inFlight: {}, elsewhere: {} };
   }
