@@ -200,6 +200,21 @@ export class PoolNode {
   }
 
   /**
+   * A request of `model` ended here (well, or at least past its load): whatever load it waited for
+   * is done, so the model is ready by now at the latest. A load estimate longer than the real load
+   * no longer holds the model back in the slot-wait estimates and placement, and the loader is free
+   * once no other load is booked after it.
+   */
+  modelReady(model: string, now: number): void {
+    const l = this.loaded.get(normalizeModel(model));
+    if (!l || l.readyAt === undefined || l.readyAt <= now) return;
+    l.readyAt = now;
+    let until = 0;
+    for (const m of this.loaded.values()) until = Math.max(until, m.readyAt ?? 0);
+    this.residency.loadingUntil = until;
+  }
+
+  /**
    * Mirrors what binding a request of (`model`, `optionsSignature`) here at `now` does to the
    * node's resident models, whichever replica bound it: `cold`, Ollama evicts what it must and
    * loads the model ({@link recordLoad}, `loadMs` on the loader); hot, the model is used now. Either

@@ -124,7 +124,8 @@ export class CompletionHandler {
   }
 
   /**
-   * A finished request used its model now (Ollama's LRU order). One bound as hot that still reports
+   * A finished request used its model now (Ollama's LRU order), which is ready by now whatever its
+   * load was expected to take. One bound as hot that still reports
    * a real load (as the estimates count one) found its model evicted: the node holds fewer models
    * than we assumed, and the model was not resident after all until this load.
    */
@@ -133,6 +134,7 @@ export class CompletionHandler {
     node.residency.hotBound.delete(ctx.id);
     if (outcome.kind !== 'ok') return;
     node.touchModel(ctx.model, now);
+    node.modelReady(ctx.model, now);
     const loadMs = outcome.final?.loadMs ?? 0;
     if (believed !== undefined && loadMs >= REAL_LOAD_MS) node.residency.noteUnexpectedLoad(believed, node.spec.maxLoadedModels);
   }

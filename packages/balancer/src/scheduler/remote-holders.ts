@@ -32,7 +32,8 @@ export class RemoteHolders implements OtherHolders {
       for (const h of evt.all) this.add(node, h.lease, h.holder, now, est);
     }
     if (evt.bound) this.add(node, evt.bound.lease, evt.bound.holder, now, est);
-    if (evt.gone !== undefined) this.drop(node, evt.gone);
+    // Another replica's request ended: its model is ready there by now, whatever its load was expected to take.
+    if (evt.gone !== undefined) this.drop(node, evt.gone, now);
   }
 
   /** The remote holders of a node's slots (optionally of one model), on this scheduler's clock. */
@@ -108,11 +109,12 @@ export class RemoteHolders implements OtherHolders {
     node.mirrorBinding(model, h.optionsSignature, cold, startedAt, startedAt + DEFAULT_KEEP_ALIVE_MS, cold && h.cold ? est.loadMs(node.id, model) : 0);
   }
 
-  private drop(node: PoolNode, lease: string): void {
+  private drop(node: PoolNode, lease: string, endedAt?: number): void {
     const m = this.byNode.get(node.id);
     const h = m?.get(lease);
     if (!m || !h) return;
     m.delete(lease);
+    if (endedAt !== undefined) node.modelReady(h.model, endedAt);
     node.remoteHolders = m.size;
     const n = (node.inFlightByModel.get(h.model) ?? 1) - 1;
     if (n > 0) node.inFlightByModel.set(h.model, n);

@@ -13,7 +13,7 @@ import type {
   TrialClaimAnswered,
 } from './scheduler-events';
 import { type BreakerPort, SharedBreakers } from './shared-breakers';
-import { slotShare } from '../shared/local-share';
+import { slotShares } from '../shared/local-share';
 
 /** A waiter contending for a node's next freed slot (`shared/handoff.ts`): its arrival (scheduler clock) and class. */
 export interface Contender {
@@ -85,7 +85,7 @@ interface NodeLeases {
  * wait, and nobody asks Redis for that node meanwhile.
  *
  * When Redis is out (`shared-state-changed`, not shared), each node is cut to this replica's share
- * (`slotShare`: the replicas split each node's slots exactly), and to what the others' requests
+ * (`slotShares`: the replicas split each node's slots exactly), and to what the others' requests
  * known to run there leave free until they are expected to end (`RemoteHolders.outage`); every slot
  * taken then is held locally and registered in Redis on return, so nothing is counted twice or lost;
  * the local limiter's node buckets are cut to their share of the rate likewise (`localRateShare`).
@@ -109,8 +109,8 @@ export class SharedSlotGate {
   private seq = 0;
   private shared = true;
   private replicas = 1;
-  /** This replica's place among the replicas (`SharedStateChanged.rank`): which slots are its share while Redis is out. */
-  private rank = 0;
+  /** Out of Redis: this replica's share of each node's slots (`slotShares`, from its place among the replicas). */
+  private shares = new Map<string, number>();
 
   private readonly breakers: SharedBreakers;
   /** What the other replicas' requests hold on each node (the wait estimates, per-model counts and residency take them in). */
@@ -323,7 +323,12 @@ export class SharedSlotGate {
       this.remote.outage(nodes, now, est);
     }
     this.replicas = Math.max(1, evt.replicas);
-    this.rank = evt.rank;
+    const live = [...nodes.values()].filter((n) => !n.removed);
+    this.shares = slotShares(
+      live.map((n) => ({ id: n.id, slots: n.maxConcurrent })),
+      this.replicas,
+      evt.rank,
+    );
     // Out of Redis each replica keeps to its share of each node's rate; back, Redis's bucket decides.
     this.rateClosedUntil.clear();
     this.limiter?.shareNodes?.(this.shared ? 1 : this.replicas, now);
@@ -350,7 +355,7 @@ export class SharedSlotGate {
    * those their requests known to run there still hold (they may have run beyond their own shares).
    */
   private cutToShare(node: PoolNode): void {
-    node.heldElsewhere = Math.max(node.maxConcurrent - slotShare(node.maxConcurrent, this.replicas, this.rank, node.id), node.remoteHolders);
+    node.heldElsewhere = Math.max(node.maxConcurrent - (this.shares.get(node.id) ?? 0), node.remoteHolders);
   }
 
   /** Reservations not used in the pass after their grant become spare (and go back with the spares). */

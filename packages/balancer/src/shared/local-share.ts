@@ -2,29 +2,31 @@ import type { BucketConfig } from '../config/types';
 import { bucketCapacity, isUnlimited } from '../limits/token-bucket';
 
 /**
- * One replica's share of a node's slots while Redis is out. The replicas last seen alive split each
- * node's slots exactly: each takes `floor(slots / replicas)`, and the remainder goes one slot each to
- * the replicas next in turn from a place that depends on the node, so one replica does not take
- * every node's odd slot. `rank`: this replica's place among them (their ids in order, from 0).
+ * One replica's share of each node's slots while Redis is out. The replicas last seen alive split
+ * each node's slots exactly: each takes `floor(slots / replicas)`, and the remainders go one slot
+ * each to the replicas in turn, node after node (in the order of their ids), so that every
+ * replica's share of the whole pool is within one slot of every other's. `rank`: this replica's
+ * place among them (their ids in order, from 0).
  *
- * The shares add up to the node's slots, never more, as long as the replicas agree on who is alive
- * (each keeps the set of its last heartbeat): so a node with fewer slots than replicas is left to
- * some of them, and the others send it nothing until Redis is back. A ceiling, or a floor of at least
- * one each, would put 3 requests on a node of 1 slot with 3 replicas.
+ * The shares add up to each node's slots, never more, as long as the replicas agree on who is alive
+ * (each keeps the set of its last heartbeat) and on the nodes (the same config): a node with fewer
+ * slots than replicas is left to some of them. A ceiling, or a floor of at least one each, would put
+ * 3 requests on a node of 1 slot with 3 replicas. A pool with fewer slots than replicas leaves some
+ * replicas without any until Redis is back.
  *
- * @example slotShare(4, 3, 0, 'gpu-1') + slotShare(4, 3, 1, 'gpu-1') + slotShare(4, 3, 2, 'gpu-1'); // 4
+ * @example slotShares([{ id: 'a', slots: 2 }, { id: 'b', slots: 1 }], 3, 2); // Map { 'a' => 0, 'b' => 1 }
  */
-export function slotShare(slots: number, replicas: number, rank: number, nodeId: string): number {
+export function slotShares(nodes: readonly { readonly id: string; readonly slots: number }[], replicas: number, rank: number): Map<string, number> {
   const n = Math.max(1, Math.floor(replicas));
-  const turn = (((rank - turnOf(nodeId, n)) % n) + n) % n;
-  return Math.floor(slots / n) + (turn < slots % n ? 1 : 0);
-}
-
-/** Where a node's odd slots start among `n` replicas: the same on every replica (a hash of its id). */
-function turnOf(nodeId: string, n: number): number {
-  let h = 0x811c9dc5; // FNV-1a, 32 bits
-  for (let i = 0; i < nodeId.length; i++) h = Math.imul(h ^ nodeId.charCodeAt(i), 0x01000193) >>> 0;
-  return h % n;
+  const shares = new Map<string, number>();
+  let next = 0; // the replica whose turn it is to take an odd slot
+  for (const node of [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const odd = node.slots % n;
+    const turn = (((rank - next) % n) + n) % n;
+    shares.set(node.id, Math.floor(node.slots / n) + (turn < odd ? 1 : 0));
+    next = (next + odd) % n;
+  }
+  return shares;
 }
 
 /**

@@ -109,6 +109,21 @@ describe('evictionsFor: what loading a model evicts, as Ollama picks it', () => 
     expect(n.residency.loadingUntil).toBe(NOW + 6_000);
     expect([...n.loaded.keys()].sort()).toEqual(['c:1b', 'd:1b']); // 'a' was now the least recently used
   });
+
+  test('a request that ended makes its model ready then, however long its load was expected to take', () => {
+    const n = nodeWith(3, []);
+    n.recordLoad('c:1b', '', NOW, NOW + HOUR, 4_000);
+    n.recordLoad('d:1b', '', NOW, NOW + HOUR, 2_000);
+    n.modelReady('c:1b', NOW + 500);
+    expect(n.loaded.get('c:1b')?.readyAt).toBe(NOW + 500);
+    // The loader is still booked for d until its own (chained) estimate.
+    expect(n.residency.loadingUntil).toBe(NOW + 6_000);
+    n.modelReady('d:1b', NOW + 700);
+    expect(n.residency.loadingUntil).toBe(NOW + 700);
+    // A model ready long ago is left as it was.
+    n.modelReady('d:1b', NOW + 9_000);
+    expect(n.loaded.get('d:1b')?.readyAt).toBe(NOW + 700);
+  });
 });
 
 type Evidence = ['ps', number, boolean] | ['surprise', number];

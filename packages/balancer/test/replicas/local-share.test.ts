@@ -1,38 +1,45 @@
-import { localRateShare, slotShare } from '../../src/shared/local-share';
+import { localRateShare, slotShares } from '../../src/shared/local-share';
+
+/** Each replica's shares, by rank, of a pool. */
+function all(pool: { id: string; slots: number }[], replicas: number): Map<string, number>[] {
+  return Array.from({ length: replicas }, (_, rank) => slotShares(pool, replicas, rank));
+}
 
 /** Out of Redis each replica works on its share of every node: together, never more than the node's. */
-describe('the local share of a node while Redis is out', () => {
-  const ids = ['gpu-large', 'gpu-mid', 'gpu-small', 'cpu-box', 'a', 'b'];
+describe('the local share of the pool while Redis is out', () => {
+  const bench = [
+    { id: 'gpu-large', slots: 4 },
+    { id: 'gpu-mid', slots: 2 },
+    { id: 'gpu-small', slots: 2 },
+    { id: 'cpu-box', slots: 1 },
+  ];
 
-  test.each([
-    [4, 3],
-    [2, 3],
-    [1, 3],
-    [1, 1],
-    [7, 2],
-    [5, 5],
-    [3, 4],
-    [16, 3],
-  ])('%i slots over %i replicas: the shares add up to the slots exactly, on every node', (slots, replicas) => {
-    for (const id of ids) {
-      const shares = Array.from({ length: replicas }, (_, rank) => slotShare(slots, replicas, rank, id));
-      expect(shares.reduce((a, b) => a + b, 0)).toBe(slots);
-      // As even as it can be: no share more than one above another.
-      expect(Math.max(...shares) - Math.min(...shares)).toBeLessThanOrEqual(1);
-    }
+  test.each([1, 2, 3, 4, 5, 7, 12])('over %i replicas: every node’s shares add up to its slots exactly, and each replica’s pool within one slot of another’s', (replicas) => {
+    const shares = all(bench, replicas);
+    for (const node of bench) expect(shares.reduce((sum, s) => sum + s.get(node.id)!, 0)).toBe(node.slots);
+    const totals = shares.map((s) => [...s.values()].reduce((a, b) => a + b, 0));
+    expect(Math.max(...totals) - Math.min(...totals)).toBeLessThanOrEqual(1);
   });
 
-  test("the odd slots of different nodes go to different replicas, so one replica does not get every node's", () => {
-    const firsts = new Set(ids.map((id) => [0, 1, 2].find((rank) => slotShare(1, 3, rank, id) === 1)));
-    expect(firsts.size).toBeGreaterThan(1);
+  test('three replicas on nodes of 2 and 1 slots: one slot each, none left without', () => {
+    const shares = all(
+      [
+        { id: 'b', slots: 1 },
+        { id: 'a', slots: 2 },
+      ],
+      3,
+    );
+    expect(shares.map((s) => s.get('a')! + s.get('b')!)).toEqual([1, 1, 1]);
+    expect(shares.map((s) => s.get('b'))).toEqual([0, 0, 1]);
   });
 
-  test('a node of 1 slot with 3 replicas is left to one of them, not given to each', () => {
-    expect([0, 1, 2].map((rank) => slotShare(1, 3, rank, 'cpu-box')).sort()).toEqual([0, 0, 1]);
+  test('the order the nodes come in does not matter: every replica computes the same split', () => {
+    const reversed = [...bench].reverse();
+    for (let rank = 0; rank < 3; rank++) expect(slotShares(reversed, 3, rank)).toEqual(slotShares(bench, 3, rank));
   });
 
   test('alone, a replica keeps every slot', () => {
-    expect(slotShare(4, 1, 0, 'n')).toBe(4);
+    expect(slotShares(bench, 1, 0)).toEqual(new Map(bench.map((n) => [n.id, n.slots])));
   });
 
   test("a node's rate is split, and its burst too, at least one token each", () => {
