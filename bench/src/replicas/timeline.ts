@@ -1,7 +1,8 @@
 /**
  * `bench:replicas --timeline FILE`: what each replica saw through a run, sampled every 100 ms wall:
  * whether it shared the pool's slots (`/ready`'s `state.shared`), its queue by model, and each node's
- * requests in flight there, slots it counted as held elsewhere and resident models (`/api/stats`). With the client's records it shows when requests failed
+ * requests in flight there, slots it counted as held elsewhere (and the other replicas' requests it
+ * knew of) and resident models (`/api/stats`). With the client's records it shows when requests failed
  * and what the replicas were doing then (an outage's fallback, rejoin and queue).
  */
 import { writeFileSync } from 'node:fs';
@@ -17,6 +18,8 @@ export interface TimelineSample {
     waiting?: Record<string, number>;
     inFlight: Record<string, number>;
     elsewhere: Record<string, number>;
+    /** Of those, the other replicas' requests this replica knows of (their holders). */
+    remote?: Record<string, number>;
     /** Each node's resident models, as this replica knows them. */
     loaded?: Record<string, string[]>;
   }[];
@@ -24,7 +27,7 @@ export interface TimelineSample {
 
 interface Stats {
   queue: { depth: number; by_model: Record<string, number> };
-  instances: Record<string, { active_requests: number; held_elsewhere?: number; models_loaded: string[] }>;
+  instances: Record<string, { active_requests: number; held_elsewhere?: number; remote_holders?: number; models_loaded: string[] }>;
 }
 
 /** Samples `urls()` every `everyMs` until stopped; `stop()` resolves with the samples. */
@@ -56,13 +59,15 @@ async function probe(url: string): Promise<TimelineSample['replicas'][number]> {
     ]);
     const inFlight: Record<string, number> = {};
     const elsewhere: Record<string, number> = {};
+    const remote: Record<string, number> = {};
     const loaded: Record<string, string[]> = {};
     for (const [id, n] of Object.entries(stats.instances)) {
       inFlight[id] = n.active_requests;
       elsewhere[id] = n.held_elsewhere ?? 0;
+      remote[id] = n.remote_holders ?? 0;
       loaded[id] = n.models_loaded;
     }
-    return { shared: ready.state?.shared ?? null, queue: stats.queue.depth, waiting: stats.queue.by_model, inFlight, elsewhere, loaded };
+    return { shared: ready.state?.shared ?? null, queue: stats.queue.depth, waiting: stats.queue.by_model, inFlight, elsewhere, remote, loaded };
   } catch {
     return { shared: null, queue: null, inFlight: {}, elsewhere: {} };
   }
