@@ -22,3 +22,18 @@ export function redisConnections(cfg: RedisStateConfig): { client: Redis; sub: R
   for (const c of [client, sub]) c.on('error', () => undefined);
   return { client, sub };
 }
+
+/**
+ * Makes sure `sub` listens on `channels`, the first of which only this replica listens on (its grant
+ * channel), as Redis itself counts: true when it had to subscribe again (sent, not awaited).
+ * ioredis subscribes again after a reconnect; this is the check that it did. A replica whose
+ * subscriber listened nowhere would hear no freed slot, count, holder or grant: it would learn of
+ * them only at its own rounds, and the others, who hear at once, would take every slot it waits for.
+ */
+export async function keepListening(client: Redis, sub: Redis, channels: readonly [string, ...string[]]): Promise<boolean> {
+  const [, listening] = (await client.pubsub('NUMSUB', channels[0])) as [string, number | string];
+  if (Number(listening) > 0) return false;
+  // Not awaited: the subscriber may be reconnecting still, and it subscribes once it is back.
+  void sub.subscribe(...channels).catch(() => undefined);
+  return true;
+}

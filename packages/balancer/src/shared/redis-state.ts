@@ -16,7 +16,7 @@ import { ScriptRunner } from './scripts';
 import { JobLeases } from './job-leases';
 import type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 import { HandoffSync, type Grant } from './handoff';
-import { redisConnections } from './redis-connections';
+import { keepListening, redisConnections } from './redis-connections';
 
 export type { RedisStateDeps, SharedStateStatus } from './redis-state-types';
 
@@ -34,9 +34,8 @@ const SETTLE_POLL_MS = 250;
  * Trouble is not an outage: any failed or slow command (`commandTimeoutMs`) puts the replica on its
  * local share (a `shared-state-changed` event, logged once); every second it tries to rejoin, which
  * first writes every lease it holds back into Redis (a restarted Redis has none), then tells the
- * scheduler, then each node's count. A lease given back while Redis was out is simply not renewed,
- * so Redis drops it at its TTL (once Redis answers again, it is released at once): nothing leaks for
- * longer, and a lease id is never counted twice.
+ * scheduler, then each node's count. A lease given back while Redis was out is not renewed, so
+ * Redis drops it at its TTL (released at once if Redis answers): nothing leaks, nothing counts twice.
  */
 export class RedisSharedState implements SlotLeasePort {
   readonly replicaId: string;
@@ -106,7 +105,7 @@ export class RedisSharedState implements SlotLeasePort {
    */
   async start(): Promise<void> {
     void this.sub.connect().catch(() => undefined);
-    void this.sub.subscribe(this.channel, this.handoff.channel, this.breakers.channel, this.admin.channel).catch(() => undefined);
+    void this.sub.subscribe(...this.channels()).catch(() => undefined);
     try {
       await this.client.connect();
       await this.rejoin();
@@ -115,7 +114,6 @@ export class RedisSharedState implements SlotLeasePort {
     }
     this.tick = setInterval(() => void this.round(), Math.max(100, Math.floor(this.cfg.leaseTtlMs / 3)));
     this.tick.unref();
-    // Out of Redis, a try to rejoin every second, whatever the lease TTL.
     this.rejoinTick = setInterval(() => {
       if (!this.shared) void this.rejoin().catch((e: unknown) => this.failed(e));
     }, REJOIN_MS);
@@ -250,6 +248,7 @@ export class RedisSharedState implements SlotLeasePort {
       for (const [nodeId, held] of counts) this.deps.post({ type: 'slot-leases-counted', nodeId, held });
       this.holders.postAll();
       this.deps.post({ type: 'estimates-shared', learned: await this.learnedSync.exchange(this.deps.learned?.()) });
+      if (await keepListening(this.client, this.sub, this.channels())) this.log(`replica ${this.replicaId} subscribed again: its subscriber had lost its channels`);
     } catch (e) {
       this.failed(e);
     }
@@ -270,6 +269,7 @@ export class RedisSharedState implements SlotLeasePort {
         ({ counts, alive } = settled);
       }
       this.seen(alive);
+      await keepListening(this.client, this.sub, this.channels()); // to hear the others' releases once sharing
       if (!this.caughtUp) {
         await this.admin.catchUp();
         this.deps.post({ type: 'estimates-shared', learned: await this.learnedSync.read() });
@@ -375,6 +375,11 @@ export class RedisSharedState implements SlotLeasePort {
     (this.deps.log ?? ((m: string) => process.emitWarning(m, { code: 'OLLAMA_RING_REDIS' })))(msg);
   }
 
+  /** Every channel this replica listens on, its own grant channel first (`keepListening`). */
+  private channels(): [string, ...string[]] {
+    return [this.handoff.channel, this.channel, this.breakers.channel, this.admin.channel];
+  }
+
   private key(nodeId: string): string {
     return `${this.cfg.keyPrefix}slots:${nodeId}`;
   }
@@ -384,11 +389,8 @@ export class RedisSharedState implements SlotLeasePort {
   }
 
   private nodeSet(nodeId: string): Set<string> {
-    let s = this.held.get(nodeId);
-    if (!s) {
-      s = new Set();
-      this.held.set(nodeId, s);
-    }
+    const s = this.held.get(nodeId) ?? new Set<string>();
+    this.held.set(nodeId, s);
     return s;
   }
 }

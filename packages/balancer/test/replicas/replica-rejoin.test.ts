@@ -88,4 +88,26 @@ describe('a replica back from a Redis outage', () => {
       await redis.stop();
     }
   }, 60_000);
+
+  test("a replica whose subscriber came back without its channels subscribes again at its next round: it hears the others' releases and grants", async () => {
+    const redis = await startRedis();
+    // Renewal rounds every second.
+    const r = await startReplicas(1, NODES, redis.url, 'rejoin-listen:');
+    const peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const [a] = r.factories;
+      const grants = `rejoin-listen:grant:${a.getSharedState().replicaId}`;
+      const listening = async (): Promise<number> => Number(((await peek.pubsub('NUMSUB', grants)) as [string, number])[1]);
+      await eventually(async () => (await listening()) === 1, 5_000, 'A listens for its grants');
+      // What a reconnect that lost the subscriptions leaves (the subscriber is reached into for it).
+      const sub = (a as unknown as { parts: { redis: { sub: Redis } } }).parts.redis.sub;
+      await sub.unsubscribe();
+      expect(await listening()).toBe(0);
+      await eventually(async () => (await listening()) === 1, 3_000, 'A listens again');
+    } finally {
+      peek.disconnect();
+      await r.close();
+      await redis.stop();
+    }
+  });
 });
