@@ -317,18 +317,18 @@ export class SharedSlotGate {
   /** Redis went out or came back. */
   onModeChanged(evt: SharedStateChanged, nodes: ReadonlyMap<string, PoolNode>, now: number, est: Estimates): void {
     this.shared = evt.shared;
+    this.replicas = Math.max(1, evt.replicas);
     if (this.shared) this.remote.clear(nodes);
     else {
       this.unreserve();
       this.remote.outage(nodes, now, est);
+      const live = [...nodes.values()].filter((n) => !n.removed);
+      this.shares = slotShares(
+        live.map((n) => ({ id: n.id, slots: n.maxConcurrent })),
+        this.replicas,
+        evt.rank,
+      );
     }
-    this.replicas = Math.max(1, evt.replicas);
-    const live = [...nodes.values()].filter((n) => !n.removed);
-    this.shares = slotShares(
-      live.map((n) => ({ id: n.id, slots: n.maxConcurrent })),
-      this.replicas,
-      evt.rank,
-    );
     // Out of Redis each replica keeps to its share of each node's rate; back, Redis's bucket decides.
     this.rateClosedUntil.clear();
     this.limiter?.shareNodes?.(this.shared ? 1 : this.replicas, now);
