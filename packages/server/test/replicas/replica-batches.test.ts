@@ -147,7 +147,8 @@ describe('gateway replicas sharing batch jobs and workflow runs', () => {
     const post = await call(g0, 'POST', '/api/workflows', { workflow: FLOW });
     expect(post.status).toBe(201);
     const id = post.json.id;
-    await runUntil(g1, id, (x) => x.tasks.slow.status === 'running');
+    // The quick task (a generate, not hung) runs beside the slow one: cancelled only once it is done.
+    await runUntil(g1, id, (x) => x.tasks.slow.status === 'running' && x.tasks.quick.status === 'succeeded');
     expect((await call(g1, 'DELETE', `/api/workflows/${id}`)).status).toBe(202);
     const done = await runUntil(g1, id, (x) => x.status !== 'running');
     expect(done.status).toBe('cancelled');
